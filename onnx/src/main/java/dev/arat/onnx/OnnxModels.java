@@ -1,0 +1,207 @@
+package dev.arat.onnx;
+
+import ai.onnx.proto.OnnxMl.GraphProto;
+import ai.onnx.proto.OnnxMl.ModelProto;
+import ai.onnx.proto.OnnxMl.NodeProto;
+import ai.onnx.proto.OnnxMl.OperatorSetIdProto;
+import ai.onnx.proto.OnnxMl.TensorProto;
+import ai.onnx.proto.OnnxMl.ValueInfoProto;
+import com.google.protobuf.InvalidProtocolBufferException;
+import java.io.IOException;
+import java.nio.file.AccessDeniedException;
+import java.nio.file.AtomicMoveNotSupportedException;
+import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.util.ArrayList;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Set;
+
+/**
+ * Reads, checks and writes ONNX model files.
+ *
+ * <p>Every failure becomes an {@link OnnxModelException} whose message names the file and says what
+ * is wrong (missing, unreadable, empty, truncated or corrupt, structurally invalid); no protobuf
+ * exception reaches the user except as the cause.
+ */
+public final class OnnxModels {
+  private OnnxModels() {}
+
+  /**
+   * Loads and structurally checks a model file.
+   *
+   * @param path an {@code .onnx} file with all tensors inline (no external data)
+   * @return the parsed model
+   * @throws OnnxModelException if the file is missing, unreadable, not an ONNX model, or its graph
+   *     is malformed (see {@link #check(ModelProto, String)})
+   */
+  public static ModelProto load(Path path) {
+    String label = "model file '" + path + "'";
+    if (Files.isDirectory(path)) {
+      throw new OnnxModelException(label + " is a directory, expected an .onnx file");
+    }
+    byte[] bytes;
+    try {
+      bytes = Files.readAllBytes(path);
+    } catch (NoSuchFileException e) {
+      throw new OnnxModelException(label + " does not exist", e);
+    } catch (AccessDeniedException e) {
+      throw new OnnxModelException(label + " cannot be read (permission denied)", e);
+    } catch (IOException e) {
+      throw new OnnxModelException(label + " cannot be read: " + e.getMessage(), e);
+    } catch (OutOfMemoryError e) {
+      throw new OnnxModelException(label + " is too large to load in memory", e);
+    }
+    return parse(bytes, label);
+  }
+
+  /**
+   * Parses and structurally checks a serialized model.
+   *
+   * @param bytes the protobuf bytes of a {@code ModelProto}
+   * @param label how to name the source in messages, e.g. {@code "model file 'm.onnx'"}
+   * @throws OnnxModelException if the bytes are not a well-formed ONNX model
+   */
+  public static ModelProto parse(byte[] bytes, String label) {
+    if (bytes.length == 0) {
+      throw new OnnxModelException(label + " is empty (0 bytes)");
+    }
+    ModelProto m;
+    try {
+      m = ModelProto.parseFrom(bytes);
+    } catch (InvalidProtocolBufferException e) {
+      throw new OnnxModelException(label + " is not a valid ONNX model: the file is truncated or"
+          + " corrupt (" + bytes.length + " bytes; protobuf says: " + e.getMessage() + ")", e);
+    } catch (RuntimeException e) {
+      throw new OnnxModelException(label + " is not a valid ONNX model: " + e, e);
+    }
+    check(m, label);
+    return m;
+  }
+
+  /**
+   * Checks the structure a usable model needs: an IR version, a default-domain opset, a graph with
+   * at least one node, one non-initializer input and one output, every node input defined by a
+   * graph input, initializer or node output, and every graph output produced.
+   *
+   * @param m the model
+   * @param label how to name the model in messages
+   * @throws OnnxModelException naming the first problem found
+   */
+  public static void check(ModelProto m, String label) {
+    if (m.getIrVersion() <= 0) {
+      throw new OnnxModelException(label + " is not a valid ONNX model: it has no ir_version"
+          + " (truncated, corrupt, or not an ONNX file)");
+    }
+    if (!m.hasGraph()) {
+      throw new OnnxModelException(label + " is not a valid ONNX model: it has no graph"
+          + " (truncated, corrupt, or not an ONNX file)");
+    }
+    if (defaultOpset(m) < 0) {
+      throw new OnnxModelException(label + " declares no opset for the default ONNX domain"
+          + " (truncated or corrupt file?)");
+    }
+    GraphProto g = m.getGraph();
+    if (g.getNodeCount() == 0) {
+      throw new OnnxModelException(label + ": graph '" + g.getName() + "' has no nodes");
+    }
+    if (dataInputs(g).isEmpty()) {
+      throw new OnnxModelException(label + ": graph '" + g.getName()
+          + "' has no inputs (every declared input is an initializer)");
+    }
+    if (g.getOutputCount() == 0) {
+      throw new OnnxModelException(label + ": graph '" + g.getName() + "' has no outputs");
+    }
+    Set<String> defined = new HashSet<>();
+    g.getInputList().forEach(v -> defined.add(v.getName()));
+    g.getInitializerList().forEach(t -> defined.add(t.getName()));
+    for (NodeProto n : g.getNodeList()) {
+      for (String o : n.getOutputList()) {
+        if (!o.isEmpty()) {
+          defined.add(o);
+        }
+      }
+    }
+    for (NodeProto n : g.getNodeList()) {
+      for (String in : n.getInputList()) {
+        if (!in.isEmpty() && !defined.contains(in) && !hasSubgraph(n)) {
+          throw new OnnxModelException(label + ": node '" + n.getName() + "' (" + n.getOpType()
+              + ") reads tensor '" + in + "' that nothing in the graph defines");
+        }
+      }
+    }
+    for (ValueInfoProto o : g.getOutputList()) {
+      if (!defined.contains(o.getName())) {
+        throw new OnnxModelException(label + ": graph output '" + o.getName()
+            + "' is not produced by any node");
+      }
+    }
+  }
+
+  private static boolean hasSubgraph(NodeProto n) {
+    return n.getAttributeList().stream().anyMatch(a -> a.hasG() || a.getGraphsCount() > 0);
+  }
+
+  /** The default-domain ({@code ""} or {@code "ai.onnx"}) opset version, or -1 if none. */
+  public static long defaultOpset(ModelProto m) {
+    for (OperatorSetIdProto o : m.getOpsetImportList()) {
+      if (o.getDomain().isEmpty() || o.getDomain().equals("ai.onnx")) {
+        return o.getVersion();
+      }
+    }
+    return -1;
+  }
+
+  /**
+   * The graph inputs that are fed at run time, i.e. declared inputs that are not also initializers
+   * (older IR versions list every initializer as an input too).
+   */
+  public static List<ValueInfoProto> dataInputs(GraphProto g) {
+    Set<String> inits = new HashSet<>();
+    for (TensorProto t : g.getInitializerList()) {
+      inits.add(t.getName());
+    }
+    List<ValueInfoProto> out = new ArrayList<>();
+    for (ValueInfoProto v : g.getInputList()) {
+      if (!inits.contains(v.getName())) {
+        out.add(v);
+      }
+    }
+    return out;
+  }
+
+  /**
+   * Writes a model atomically: the bytes go to a temporary file in the target's directory, which is
+   * then renamed over the target, so readers never see a half-written model.
+   *
+   * @param model the model to write
+   * @param path the destination; its parent directory is created if missing
+   * @throws OnnxModelException if the file cannot be written
+   */
+  public static void save(ModelProto model, Path path) {
+    Path abs = path.toAbsolutePath();
+    Path dir = abs.getParent();
+    Path tmp = null;
+    try {
+      Files.createDirectories(dir);
+      tmp = Files.createTempFile(dir, "." + abs.getFileName() + ".", ".tmp");
+      Files.write(tmp, model.toByteArray());
+      try {
+        Files.move(tmp, abs, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+      } catch (AtomicMoveNotSupportedException e) {
+        Files.move(tmp, abs, StandardCopyOption.REPLACE_EXISTING);
+      }
+    } catch (IOException e) {
+      if (tmp != null) {
+        try {
+          Files.deleteIfExists(tmp);
+        } catch (IOException ignored) {
+          // best effort
+        }
+      }
+      throw new OnnxModelException("cannot write model file '" + path + "': " + e, e);
+    }
+  }
+}

@@ -1,0 +1,105 @@
+package dev.arat.specs;
+
+import com.fasterxml.jackson.annotation.JsonSubTypes;
+import com.fasterxml.jackson.annotation.JsonTypeInfo;
+import java.util.List;
+
+/**
+ * One layer of a network described as data. The trainer builds DJL blocks from it and the
+ * exporter writes ONNX nodes from it; nobody reverse-engineers a block tree.
+ *
+ * <p>Every layer has a {@code name} unique in its network. Weights are stored under names derived
+ * from it (see {@link ArchitectureSpec} for the naming contract). Activations flow as float32
+ * {@code (N,C,H,W)} until {@link Flatten}, then {@code (N,F)}.
+ */
+@JsonTypeInfo(use = JsonTypeInfo.Id.NAME, property = "type")
+@JsonSubTypes({
+  @JsonSubTypes.Type(value = LayerSpec.Conv.class, name = "conv"),
+  @JsonSubTypes.Type(value = LayerSpec.BatchNorm.class, name = "batch_norm"),
+  @JsonSubTypes.Type(value = LayerSpec.Relu.class, name = "relu"),
+  @JsonSubTypes.Type(value = LayerSpec.MaxPool.class, name = "max_pool"),
+  @JsonSubTypes.Type(value = LayerSpec.GlobalAvgPool.class, name = "global_avg_pool"),
+  @JsonSubTypes.Type(value = LayerSpec.Flatten.class, name = "flatten"),
+  @JsonSubTypes.Type(value = LayerSpec.Linear.class, name = "linear"),
+  @JsonSubTypes.Type(value = LayerSpec.Residual.class, name = "residual")
+})
+public sealed interface LayerSpec {
+  /** The layer's unique name; weight keys start with it. */
+  String name();
+
+  /**
+   * 2-D convolution without groups. Weights: {@code name.weight} of shape {@code (out, in, k, k)},
+   * and {@code name.bias} of shape {@code (out)} when {@code bias}.
+   */
+  record Conv(String name, int outChannels, int kernel, int stride, int padding, boolean bias)
+      implements LayerSpec {
+    /** Validates sizes. */
+    public Conv {
+      positive(outChannels, "out_channels");
+      positive(kernel, "kernel");
+      positive(stride, "stride");
+      if (padding < 0) {
+        throw new IllegalArgumentException("padding: must be >= 0, was " + padding);
+      }
+    }
+  }
+
+  /**
+   * Batch normalisation over channels (axis 1), split under split-BN into an {@code adv} and a
+   * {@code clean} branch. Weights per branch {@code b}: {@code name.b.weight} (gamma), {@code
+   * name.b.bias} (beta), {@code name.b.running_mean}, {@code name.b.running_var}, each of shape
+   * {@code (C)}. Without split-BN only the {@code adv} branch exists.
+   */
+  record BatchNorm(String name) implements LayerSpec {}
+
+  /** Rectified linear unit. */
+  record Relu(String name) implements LayerSpec {}
+
+  /** Max pooling with a square window, no padding. */
+  record MaxPool(String name, int kernel, int stride) implements LayerSpec {
+    /** Validates sizes. */
+    public MaxPool {
+      positive(kernel, "kernel");
+      positive(stride, "stride");
+    }
+  }
+
+  /** Global average pooling {@code (N,C,H,W) -> (N,C,1,1)}. */
+  record GlobalAvgPool(String name) implements LayerSpec {}
+
+  /** Flattens {@code (N,C,H,W) -> (N,C*H*W)}. */
+  record Flatten(String name) implements LayerSpec {}
+
+  /**
+   * Fully connected layer. Weights: {@code name.weight} of shape {@code (out, in)} and {@code
+   * name.bias} of shape {@code (out)} when {@code bias}.
+   */
+  record Linear(String name, int outFeatures, boolean bias) implements LayerSpec {
+    /** Validates sizes. */
+    public Linear {
+      positive(outFeatures, "out_features");
+    }
+  }
+
+  /**
+   * A residual unit: {@code body(x) + shortcut(x)}, where an empty shortcut is the identity. No
+   * activation follows implicitly; add a {@link Relu} after it.
+   */
+  record Residual(String name, List<LayerSpec> body, List<LayerSpec> shortcut)
+      implements LayerSpec {
+    /** Copies the lists. */
+    public Residual {
+      body = List.copyOf(body);
+      shortcut = shortcut == null ? List.of() : List.copyOf(shortcut);
+      if (body.isEmpty()) {
+        throw new IllegalArgumentException("body: must not be empty");
+      }
+    }
+  }
+
+  private static void positive(int value, String field) {
+    if (value <= 0) {
+      throw new IllegalArgumentException(field + ": must be > 0, was " + value);
+    }
+  }
+}
