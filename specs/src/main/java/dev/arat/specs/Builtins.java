@@ -1,0 +1,64 @@
+package dev.arat.specs;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+
+/**
+ * Built-in recipes and suites shipped as resources and addressed by name ({@code --suite demo});
+ * anything else is read as a file path.
+ */
+public final class Builtins {
+  private Builtins() {}
+
+  /** Names of the built-in training recipes. */
+  public static final List<String> RECIPES = List.of("demo");
+  /** Names of the built-in evaluation suites. */
+  public static final List<String> SUITES = List.of("demo");
+
+  /** The YAML text of a built-in recipe. */
+  public static String recipeText(String name) {
+    return text("recipes/" + name + ".yaml");
+  }
+
+  /** The YAML text of a built-in suite. */
+  public static String suiteText(String name) {
+    return text("suites/" + name + ".yaml");
+  }
+
+  /** Resolves a recipe argument: an existing file, else a built-in name. */
+  public static TrainingRecipe recipe(String pathOrName) {
+    Path p = Path.of(pathOrName);
+    if (Files.exists(p) || !RECIPES.contains(pathOrName)) {
+      if (!Files.exists(p)) {
+        throw new SpecException(pathOrName + ": no such recipe file, and not a built-in recipe "
+            + RECIPES);
+      }
+      return Specs.readRecipe(p);
+    }
+    return Specs.parse(recipeText(pathOrName), TrainingRecipe.class, "built-in recipe " + pathOrName);
+  }
+
+  /** Resolves a suite argument: an existing file, else a built-in name. */
+  public static EvaluationSuite suite(String pathOrName) {
+    Path p = Path.of(pathOrName);
+    if (Files.exists(p) || !SUITES.contains(pathOrName)) {
+      if (!Files.exists(p)) {
+        throw new SpecException(pathOrName + ": no such suite file, and not a built-in suite " + SUITES);
+      }
+      return Specs.readSuite(p);
+    }
+    return Specs.parse(suiteText(pathOrName), EvaluationSuite.class, "built-in suite " + pathOrName);
+  }
+
+  private static String text(String resource) {
+    try (var in = Builtins.class.getResourceAsStream("builtin/" + resource)) {
+      if (in == null) {
+        throw new SpecException("built-in resource missing: " + resource);
+      }
+      return new String(in.readAllBytes(), java.nio.charset.StandardCharsets.UTF_8);
+    } catch (java.io.IOException e) {
+      throw new SpecException("cannot read built-in " + resource + ": " + e.getMessage(), e);
+    }
+  }
+}

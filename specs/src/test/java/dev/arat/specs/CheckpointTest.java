@@ -1,0 +1,91 @@
+package dev.arat.specs;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Arrays;
+import java.util.Map;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+class CheckpointTest {
+  @TempDir Path dir;
+
+  private static Checkpoint sample(int epoch) {
+    ArchitectureSpec a = Architectures.smallCnn(1, 28, 28, 10, new float[] {0.3f}, new float[] {0.35f});
+    Map<String, Tensor> w = Map.of(
+        "conv1.weight", new Tensor(new long[] {2, 1, 1, 1}, new float[] {1.5f, -2f}),
+        "fc2.bias", new Tensor(new long[] {3}, new float[] {0.1f, 0.2f, Float.MIN_VALUE}));
+    Map<String, Tensor> opt = Map.of("conv1.weight", new Tensor(new long[] {2, 1, 1, 1}, new float[] {0f, 3f}));
+    TrainingState st = new TrainingState(epoch, 0, 100L * epoch, 0.42, 7, Map.of("tool", "arat-test"));
+    return new Checkpoint(a, new TrainingRecipe(null, 5L, null, null, 2, null, null, null, null, null, null, null), w, opt, st);
+  }
+
+  @Test
+  void writesAndReadsBack() throws Exception {
+    Checkpoint c = sample(1);
+    Path p = dir.resolve("checkpoints").resolve(Checkpoint.folderName(1, 0));
+    c.write(p);
+    Checkpoint r = Checkpoint.read(p);
+    assertEquals(c.weights(), r.weights());
+    assertEquals(c.optimizer(), r.optimizer());
+    assertEquals(c.state(), r.state());
+    assertEquals(c.recipe(), r.recipe());
+    assertEquals(c.architecture().layers(), r.architecture().layers());
+    // no temporary folders are left behind
+    try (var s = Files.list(p.getParent())) {
+      assertEquals(1, s.count());
+    }
+  }
+
+  @Test
+  void latestPicksTheMostAdvancedAndSkipsIncomplete() throws Exception {
+    sample(1).write(dir.resolve("checkpoints").resolve(Checkpoint.folderName(1, 0)));
+    sample(2).write(dir.resolve("checkpoints").resolve(Checkpoint.folderName(1, 40)));
+    sample(3).write(dir.resolve("checkpoints").resolve(Checkpoint.folderName(2, 0)));
+    Files.createDirectories(dir.resolve("checkpoints").resolve(".epoch-0003.tmp123"));
+    Files.createDirectories(dir.resolve("checkpoints").resolve("epoch-0004")); // incomplete: no state.json
+    assertEquals("epoch-0002", Checkpoint.latest(dir).orElseThrow().getFileName().toString());
+    assertEquals(3, Checkpoint.read(dir).state().epoch()); // a run folder resolves to its latest
+  }
+
+  @Test
+  void truncatedWeightsAreAClearError() throws Exception {
+    Path p = dir.resolve("ck");
+    sample(1).write(p);
+    Path w = p.resolve(Checkpoint.WEIGHTS);
+    byte[] all = Files.readAllBytes(w);
+    Files.write(w, Arrays.copyOf(all, all.length - 5));
+    SpecException e = assertThrows(SpecException.class, () -> Checkpoint.read(p));
+    assertTrue(e.getMessage().contains("truncated"), e.getMessage());
+    Files.delete(p.resolve("state.json"));
+    e = assertThrows(SpecException.class, () -> Checkpoint.read(p));
+    assertTrue(e.getMessage().contains("not a checkpoint"), e.getMessage());
+  }
+
+  @Test
+  void safetensorsLayoutMatchesTheFormat() {
+    Map<String, Tensor> t = Map.of("b", new Tensor(new long[] {2}, new float[] {1f, 2f}),
+        "a", new Tensor(new long[] {1, 1}, new float[] {-1f}));
+    byte[] bytes = SafeTensors.encode(t, Map.of("k", "v"));
+    ByteBuffer buf = ByteBuffer.wrap(bytes).order(ByteOrder.LITTLE_ENDIAN);
+    long n = buf.getLong();
+    assertEquals(0, (8 + n) % 8);
+    String header = new String(bytes, 8, (int) n, StandardCharsets.UTF_8);
+    assertTrue(header.contains("\"a\":{\"dtype\":\"F32\",\"shape\":[1,1],\"data_offsets\":[0,4]}"), header);
+    assertTrue(header.contains("\"b\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[4,12]}"), header);
+    assertEquals(-1f, buf.getFloat((int) (8 + n)));
+    SafeTensors.Contents c = SafeTensors.decode(bytes, "x");
+    assertArrayEquals(new float[] {1f, 2f}, c.tensors().get("b").data());
+    assertEquals("v", c.metadata().get("k"));
+    assertFalse(c.tensors().containsKey("__metadata__"));
+  }
+}
