@@ -138,13 +138,13 @@ public final class GraphBuilder {
     return name;
   }
 
+  /** A node name not used yet (reserved by {@code addNode} once the node is valid). */
   private String uniqueNodeName(String hint) {
     String name = hint;
     int i = 1;
     while (nodeNames.contains(name)) {
       name = hint + "_" + i++;
     }
-    nodeNames.add(name);
     return name;
   }
 
@@ -179,7 +179,8 @@ public final class GraphBuilder {
    *
    * @param tensor a tensor defined in the graph
    * @param elemType ONNX element type
-   * @param dims each a number, a string (symbolic) or {@code null}
+   * @param dims each a number, a string (symbolic) or {@code null}; a {@code null} array declares
+   *     no shape
    */
   public void output(String tensor, int elemType, Object... dims) {
     if (!tensorNames.contains(tensor)) {
@@ -325,11 +326,6 @@ public final class GraphBuilder {
             + "' is not defined (no graph input, initializer or earlier node output has that name)");
       }
     }
-    for (String req : op.requiredAttributes()) {
-      if (!attrs.containsKey(req)) {
-        throw new OnnxModelException(where + ": required attribute '" + req + "' is missing");
-      }
-    }
     NodeProto.Builder nb = NodeProto.newBuilder().setName(nodeName).setOpType(op.opType());
     nb.addAllInput(inputs.subList(0, nIn));
     for (Map.Entry<String, ?> e : new java.util.TreeMap<>(attrs).entrySet()) {
@@ -340,6 +336,20 @@ public final class GraphBuilder {
       }
       nb.addAttribute(attribute(where, e.getKey(), type, e.getValue()));
     }
+    for (String req : op.requiredAttributes()) {
+      if (!attrs.containsKey(req)) {
+        throw new OnnxModelException(where + ": required attribute '" + req + "' is missing");
+      }
+    }
+    if (!uniquify) {
+      for (String o : outputNames) {
+        if (o == null || o.isEmpty() || tensorNames.contains(o)) {
+          throw new OnnxModelException(where + " output: tensor name '" + o
+              + "' is empty or already used");
+        }
+      }
+    }
+    nodeNames.add(nodeName);
     List<String> outs = new ArrayList<>();
     for (String o : outputNames) {
       String name;

@@ -133,9 +133,13 @@ public final class Tensors {
    * @param name tensor name
    * @param elemType ONNX data type code, e.g. {@link #FLOAT} or {@link #INT64}
    * @param dims each a {@link Number} (fixed size) or a {@link String} (symbolic {@code dim_param},
-   *     e.g. {@code "N"}) or {@code null} (unknown)
+   *     e.g. {@code "N"}) or {@code null} (unknown); a {@code null} array declares no shape at all
    */
   public static ValueInfoProto valueInfo(String name, int elemType, Object... dims) {
+    if (dims == null) {
+      return ValueInfoProto.newBuilder().setName(name).setType(TypeProto.newBuilder()
+          .setTensorType(TypeProto.Tensor.newBuilder().setElemType(elemType))).build();
+    }
     TensorShapeProto.Builder shape = TensorShapeProto.newBuilder();
     for (Object d : dims) {
       TensorShapeProto.Dimension.Builder db = TensorShapeProto.Dimension.newBuilder();

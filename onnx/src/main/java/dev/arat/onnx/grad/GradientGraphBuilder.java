@@ -1,0 +1,1031 @@
+package dev.arat.onnx.grad;
+
+import static dev.arat.onnx.grad.Shapes.floatAttr;
+import static dev.arat.onnx.grad.Shapes.intAttr;
+import static dev.arat.onnx.grad.Shapes.intsAttr;
+
+import ai.onnx.proto.OnnxMl.AttributeProto;
+import ai.onnx.proto.OnnxMl.GraphProto;
+import ai.onnx.proto.OnnxMl.ModelProto;
+import ai.onnx.proto.OnnxMl.NodeProto;
+import ai.onnx.proto.OnnxMl.StringStringEntryProto;
+import ai.onnx.proto.OnnxMl.TensorProto;
+import ai.onnx.proto.OnnxMl.TensorShapeProto;
+import ai.onnx.proto.OnnxMl.ValueInfoProto;
+import dev.arat.onnx.GraphBuilder;
+import dev.arat.onnx.OnnxModelException;
+import dev.arat.onnx.OnnxModels;
+import dev.arat.onnx.Op;
+import dev.arat.onnx.Tensors;
+import dev.arat.specs.LossHead;
+import java.util.ArrayDeque;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.Collections;
+import java.util.Deque;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.PriorityQueue;
+import java.util.Set;
+import java.util.SortedSet;
+import java.util.TreeSet;
+
+/**
+ * Builds the input-gradient graph of an ONNX classifier: its forward graph plus the reverse-mode
+ * derivative of a {@link LossHead} with respect to the input, as ONNX nodes, so that one ONNX
+ * Runtime call returns {@code logits}, {@code loss} and {@code input_grad} (see
+ * {@link GradientGraph} for the exact inputs and outputs).
+ *
+ * <h2>What is differentiated</h2>
+ *
+ * <p>The forward graph is sorted topologically and pruned to the nodes the logits need. Tensors that
+ * depend on the input get gradients; initializers, constants and shape computations ({@code Shape},
+ * {@code Size}, comparisons, {@code ArgMax}...) do not. A tensor read by several nodes gets the sum
+ * of their gradient contributions. All ops are taken with inference semantics (BatchNormalization
+ * with running statistics, Dropout as identity). Supported ops on the input-to-logits path:
+ * {@link #supportedOps()}; any other op there raises {@link UnsupportedOpException} naming the op,
+ * the node, and the supported set. Loop/If/Scan (any node with a subgraph) are rejected anywhere.
+ *
+ * <h2>Conventions at non-differentiable points</h2>
+ *
+ * <ul>
+ *   <li>Relu: derivative 0 at exactly 0 (as PyTorch).
+ *   <li>MaxPool: the whole gradient of a window goes to the single input position ORT reports in
+ *       MaxPool's {@code Indices} output (for ties ORT reports the first maximum in row-major window
+ *       order); overlapping windows add up (ScatterElements with {@code reduction="add"}).
+ *   <li>Loss heads: the "max over i != y" and the TopK order (DLR) break ties by the lowest class
+ *       index (ONNX ArgMax with {@code select_last_index=0} and TopK's documented tie order); the
+ *       gradient then goes to that index only.
+ * </ul>
+ *
+ * <h2>Final Softmax</h2>
+ *
+ * <p>If the graph output is produced by a Softmax (or LogSoftmax) over the class axis, possibly
+ * followed by Identity/Dropout, its input is used as logits and {@link GradientGraph#notes()} says
+ * so: the heads are defined on logits, never probabilities.
+ *
+ * <h2>Shapes and opsets</h2>
+ *
+ * <p>The input must be one float32 tensor whose axis 0 is the batch; the non-batch dimensions must
+ * be fixed numbers when Conv, pooling or BatchNormalization need them (static shape inference is
+ * done here). The forward model must use default-domain opset 13 or newer; the gradient model uses
+ * IR version 8 and opset {@value #OPSET} (or the forward opset, if higher, which the onnx 1.12
+ * checker cannot validate but ONNX Runtime runs).
+ */
+public final class GradientGraphBuilder {
+  /** Name of the image input of the gradient model (float32, (N,C,H,W), values in [0,1]). */
+  public static final String INPUT = "input";
+  /** Name of the true-label input (int64, (N), values in [0,K)). */
+  public static final String LABELS = "labels";
+  /** Name of the target-class input of targeted heads (int64, (N), values in [0,K)). */
+  public static final String TARGETS = "targets";
+  /** Name of the logits output (float32, (N,K)). */
+  public static final String LOGITS = "logits";
+  /** Name of the per-sample loss output (float32, (N)). */
+  public static final String LOSS = "loss";
+  /** Name of the input-gradient output (float32, same shape as {@link #INPUT}). */
+  public static final String INPUT_GRAD = "input_grad";
+  /** Default-domain opset of the gradient model (the highest the onnx 1.12 checker knows). */
+  public static final int OPSET = 17;
+  /** IR version of the gradient model (the highest the onnx 1.12 checker accepts). */
+  public static final long IR_VERSION = 8;
+  /** The denominator offset of the DLR heads, as in the reference implementation. */
+  public static final float DLR_EPS = 1e-12f;
+
+  private static final List<String> RESERVED =
+      List.of(INPUT, LABELS, TARGETS, LOGITS, LOSS, INPUT_GRAD);
+
+  private static final SortedSet<String> SUPPORTED = Collections.unmodifiableSortedSet(new TreeSet<>(
+      List.of("Conv", "Gemm", "MatMul", "Add", "Sub", "Mul", "Div", "Sum", "Relu", "LeakyRelu",
+          "Sigmoid", "Tanh", "MaxPool", "AveragePool", "GlobalAveragePool", "Flatten", "Reshape",
+          "Squeeze", "Unsqueeze", "Transpose", "BatchNormalization", "Identity", "Dropout",
+          "Softmax", "ReduceSum", "ReduceMean")));
+
+  /** Ops whose outputs carry no gradient (shape computations, indices, booleans). */
+  private static final Set<String> NON_DIFFERENTIABLE = Set.of("Shape", "Size", "ArgMax", "ArgMin",
+      "Equal", "Greater", "GreaterOrEqual", "Less", "LessOrEqual", "Not", "And", "Or", "Xor",
+      "NonZero", "ConstantOfShape", "Constant", "Range", "IsNaN", "IsInf", "Sign", "Floor", "Ceil",
+      "Round");
+
+  /** Creates a builder (stateless; one instance can build many graphs). */
+  public GradientGraphBuilder() {}
+
+  /** The op types that may lie on the path from the input to the logits, sorted. */
+  public static SortedSet<String> supportedOps() {
+    return SUPPORTED;
+  }
+
+  /**
+   * Builds the input-gradient model.
+   *
+   * @param forward a classifier with one float32 input whose axis 0 is the batch and whose first
+   *     graph output is the logits (N,K) (or Softmax/LogSoftmax of them)
+   * @param head the loss head to differentiate (maximised by attacks)
+   * @return the gradient model and diagnostics
+   * @throws UnsupportedOpException if an op on the input-to-logits path cannot be differentiated
+   * @throws OnnxModelException if the model is malformed or its shapes cannot be resolved
+   */
+  public GradientGraph build(ModelProto forward, LossHead head) {
+    return new Run(forward, head).run();
+  }
+
+  // ===================================================================================== one run
+
+  private static final class Run {
+    private final ModelProto forward;
+    private final LossHead head;
+    private final GraphProto g;
+    private final List<String> notes = new ArrayList<>();
+    private final Map<String, String> renames = new HashMap<>();
+    private final Set<String> allNames = new HashSet<>();
+    private final Shapes shapes = new Shapes();
+    private final Set<String> dep = new HashSet<>();
+    private final Map<String, List<String>> contributions = new HashMap<>();
+    private final Map<String, String> constCache = new HashMap<>();
+    private GraphBuilder b;
+
+    Run(ModelProto forward, LossHead head) {
+      this.forward = forward;
+      this.head = head;
+      this.g = forward.getGraph();
+    }
+
+    GradientGraph run() {
+      OnnxModels.check(forward, "forward model");
+      long opset = OnnxModels.defaultOpset(forward);
+      if (opset < 13) {
+        throw new OnnxModelException("forward model uses opset " + opset
+            + "; the input-gradient builder needs opset 13 or newer (re-export the model with"
+            + " opset >= 13)");
+      }
+      for (int i = 0; i < g.getNodeCount(); i++) {
+        NodeProto n = g.getNode(i);
+        for (AttributeProto a : n.getAttributeList()) {
+          if (a.hasG() || a.getGraphsCount() > 0) {
+            throw unsupported(n, i, "it contains a subgraph (control flow is not differentiated)");
+          }
+        }
+      }
+      List<ValueInfoProto> ins = OnnxModels.dataInputs(g);
+      if (ins.size() != 1) {
+        throw new OnnxModelException("forward model has " + ins.size() + " inputs "
+            + ins.stream().map(ValueInfoProto::getName).toList()
+            + "; the input-gradient graph needs exactly one image input");
+      }
+      ValueInfoProto in0 = ins.get(0);
+      int elem = in0.getType().getTensorType().getElemType();
+      if (elem != Tensors.FLOAT) {
+        throw new OnnxModelException("forward model input '" + in0.getName()
+            + "' has element type " + elem + "; expected float32 (1)");
+      }
+      long[] inDims = Tensors.declaredDims(in0);
+      if (inDims == null || inDims.length < 2) {
+        throw new OnnxModelException("forward model input '" + in0.getName()
+            + "' must declare a shape (N, ...) of rank >= 2, e.g. (N,C,H,W)");
+      }
+      if (inDims[0] > 0) {
+        notes.add("the forward model declares a fixed batch size " + inDims[0] + " for input '"
+            + in0.getName() + "'; the gradient model declares a symbolic batch axis, but a batch"
+            + " size hard-coded inside the graph (e.g. Reshape to [" + inDims[0] + ",-1]) would"
+            + " still only accept batches of " + inDims[0]);
+      }
+      inDims[0] = -1;
+
+      // ---- names: the input becomes "input"; forward tensors using reserved names are renamed
+      collectNames();
+      renames.put(in0.getName(), INPUT);
+      for (String r : RESERVED) {
+        if (allNames.contains(r) && !r.equals(in0.getName())) {
+          renames.put(r, fresh("fwd_" + r));
+        }
+      }
+      allNames.add(INPUT);
+      List<NodeProto> sorted = topoSort();
+
+      // ---- shape inference over the whole forward graph
+      for (TensorProto t : g.getInitializerList()) {
+        shapes.addInitializer(t.toBuilder().setName(rn(t.getName())).build());
+      }
+      shapes.putShape(INPUT, inDims);
+      for (NodeProto n : sorted) {
+        shapes.infer(n);
+      }
+
+      // ---- find the logits (skip a final Softmax / LogSoftmax)
+      Map<String, Integer> producer = new HashMap<>();
+      for (int i = 0; i < sorted.size(); i++) {
+        for (String o : sorted.get(i).getOutputList()) {
+          producer.put(o, i);
+        }
+      }
+      if (g.getOutputCount() > 1) {
+        notes.add("the forward model has " + g.getOutputCount() + " outputs; the first, '"
+            + g.getOutput(0).getName() + "', is taken as the logits");
+      }
+      String logitsT = findLogits(rn(g.getOutput(0).getName()), sorted, producer);
+      if (logitsT.equals(INPUT)) {
+        throw new OnnxModelException("forward model output is its input; nothing to differentiate");
+      }
+
+      // ---- prune to the logits' ancestors
+      boolean[] keep = new boolean[sorted.size()];
+      Deque<String> todo = new ArrayDeque<>(List.of(logitsT));
+      Set<String> seen = new HashSet<>();
+      while (!todo.isEmpty()) {
+        String t = todo.pop();
+        Integer p = producer.get(t);
+        if (!seen.add(t) || p == null || keep[p]) {
+          continue;
+        }
+        keep[p] = true;
+        for (String in : sorted.get(p).getInputList()) {
+          if (!in.isEmpty()) {
+            todo.push(in);
+          }
+        }
+      }
+      List<NodeProto> kept = new ArrayList<>();
+      for (int i = 0; i < sorted.size(); i++) {
+        if (keep[i]) {
+          kept.add(sorted.get(i));
+        }
+      }
+
+      // ---- which tensors depend on the input
+      dep.add(INPUT);
+      for (NodeProto n : kept) {
+        if (NON_DIFFERENTIABLE.contains(n.getOpType()) && n.getDomain().isEmpty()) {
+          continue;
+        }
+        if (n.getInputList().stream().anyMatch(dep::contains)) {
+          n.getOutputList().stream().filter(o -> !o.isEmpty()).forEach(dep::add);
+        }
+      }
+      if (!dep.contains(logitsT)) {
+        throw new OnnxModelException("the forward model's logits '" + logitsT
+            + "' do not depend on its input; nothing to differentiate");
+      }
+      for (int i = 0; i < kept.size(); i++) {
+        NodeProto n = kept.get(i);
+        boolean onPath = n.getOutputList().stream().anyMatch(dep::contains);
+        if (onPath && (!n.getDomain().isEmpty() || !SUPPORTED.contains(n.getOpType()))) {
+          throw unsupported(n, i, "it lies on the path from the input to the logits");
+        }
+      }
+      long[] ls = shapes.shape(logitsT);
+      if (ls != null && ls.length != 2) {
+        throw new OnnxModelException("the forward model's logits '" + logitsT + "' have shape "
+            + dimsText(ls) + "; expected (N,K)");
+      }
+      int k = ls != null && ls[1] > 0 ? (int) ls[1] : -1;
+      int minK = head == LossHead.DLR ? 3 : head == LossHead.DLR_TARGETED ? 4 : 2;
+      if (k > 0 && k < minK) {
+        throw new OnnxModelException("loss head " + head + " needs at least " + minK
+            + " classes, the model has " + k);
+      }
+
+      // ---- emit the forward part
+      b = new GraphBuilder(g.getName().isEmpty() ? "gradient" : g.getName() + "_gradient");
+      b.producer("arat-onnx gradient builder", "");
+      b.input(INPUT, Tensors.FLOAT, declaredDimObjects(in0));
+      b.input(LABELS, Tensors.INT64, GraphBuilder.BATCH);
+      if (head.targeted()) {
+        b.input(TARGETS, Tensors.INT64, GraphBuilder.BATCH);
+      }
+      Set<String> used = new HashSet<>();
+      kept.forEach(n -> n.getInputList().forEach(used::add));
+      for (TensorProto t : g.getInitializerList()) {
+        String name = rn(t.getName());
+        if (used.contains(name)) {
+          String actual = b.initializer(t.toBuilder().setName(name).build());
+          if (!actual.equals(name)) {
+            throw new OnnxModelException("forward model: initializer name '" + name
+                + "' is used twice");
+          }
+        }
+      }
+      List<NodeProto> emitted = new ArrayList<>();
+      for (NodeProto n : kept) {
+        NodeProto e = prepareForward(n);
+        b.appendRaw(e);
+        emitted.add(e);
+      }
+      for (NodeProto n : emitted) {
+        if (n.getOpType().equals("MaxPool") && n.getOutputCount() > 1) {
+          shapes.putShape(n.getOutput(1), shapes.shape(n.getOutput(0)));
+        }
+      }
+
+      // ---- loss head and its logits gradient
+      String dz = lossHead(logitsT, k);
+
+      // ---- reverse sweep
+      addGrad(logitsT, dz);
+      for (int i = emitted.size() - 1; i >= 0; i--) {
+        NodeProto n = emitted.get(i);
+        if (!dep.contains(n.getOutput(0))) {
+          continue;
+        }
+        String dy = total(n.getOutput(0));
+        if (dy == null) {
+          continue;
+        }
+        backprop(n, dy);
+      }
+      String gin = total(INPUT);
+      if (gin == null) {
+        throw new OnnxModelException("internal error: no gradient reached the input");
+      }
+      Object[] inDimObjs = declaredDimObjects(in0);
+      b.output(logitsT, LOGITS, Tensors.FLOAT, GraphBuilder.BATCH, k > 0 ? k : null);
+      b.output(gin, INPUT_GRAD, Tensors.FLOAT, inDimObjs);
+      b.output(LOSS, Tensors.FLOAT, GraphBuilder.BATCH);
+      for (StringStringEntryProto e : forward.getMetadataPropsList()) {
+        b.metadata(e.getKey(), e.getValue());
+      }
+      b.metadata("arat.gradient.head", head.id());
+      b.metadata("arat.gradient.logits", logitsT);
+      ModelProto m = b.build(IR_VERSION, (int) Math.max(OPSET, opset));
+      if (opset > OPSET) {
+        notes.add("the forward model uses opset " + opset + " > " + OPSET
+            + "; the gradient model keeps opset " + opset);
+      }
+      return new GradientGraph(m, head, logitsT, inDims, k, notes);
+    }
+
+    // ------------------------------------------------------------------------------ names
+
+    private void collectNames() {
+      g.getInputList().forEach(v -> allNames.add(v.getName()));
+      g.getInitializerList().forEach(t -> allNames.add(t.getName()));
+      for (NodeProto n : g.getNodeList()) {
+        allNames.addAll(n.getInputList());
+        allNames.addAll(n.getOutputList());
+      }
+      allNames.addAll(RESERVED);
+    }
+
+    private String fresh(String hint) {
+      String name = hint;
+      int i = 1;
+      while (allNames.contains(name)) {
+        name = hint + "_" + i++;
+      }
+      allNames.add(name);
+      return name;
+    }
+
+    private String rn(String t) {
+      return t.isEmpty() ? t : renames.getOrDefault(t, t);
+    }
+
+    private NodeProto renamed(NodeProto n) {
+      NodeProto.Builder nb = n.toBuilder().clearInput().clearOutput();
+      n.getInputList().forEach(t -> nb.addInput(rn(t)));
+      n.getOutputList().forEach(t -> nb.addOutput(rn(t)));
+      return nb.build();
+    }
+
+    private List<NodeProto> topoSort() {
+      List<NodeProto> nodes = new ArrayList<>();
+      g.getNodeList().forEach(n -> nodes.add(renamed(n)));
+      Map<String, Integer> producer = new HashMap<>();
+      for (int i = 0; i < nodes.size(); i++) {
+        for (String o : nodes.get(i).getOutputList()) {
+          if (!o.isEmpty() && producer.put(o, i) != null) {
+            throw new OnnxModelException("forward model: tensor '" + o
+                + "' is produced by more than one node");
+          }
+        }
+      }
+      int[] indeg = new int[nodes.size()];
+      Map<Integer, List<Integer>> users = new HashMap<>();
+      for (int i = 0; i < nodes.size(); i++) {
+        Set<Integer> preds = new HashSet<>();
+        for (String in : nodes.get(i).getInputList()) {
+          Integer p = producer.get(in);
+          if (p != null && preds.add(p)) {
+            indeg[i]++;
+            users.computeIfAbsent(p, x -> new ArrayList<>()).add(i);
+          }
+        }
+      }
+      PriorityQueue<Integer> ready = new PriorityQueue<>();
+      for (int i = 0; i < nodes.size(); i++) {
+        if (indeg[i] == 0) {
+          ready.add(i);
+        }
+      }
+      List<NodeProto> out = new ArrayList<>();
+      while (!ready.isEmpty()) {
+        int i = ready.poll();
+        out.add(nodes.get(i));
+        for (int u : users.getOrDefault(i, List.of())) {
+          if (--indeg[u] == 0) {
+            ready.add(u);
+          }
+        }
+      }
+      if (out.size() != nodes.size()) {
+        throw new OnnxModelException("forward model graph has a cycle");
+      }
+      return out;
+    }
+
+    private String findLogits(String out, List<NodeProto> sorted, Map<String, Integer> producer) {
+      String t = out;
+      while (producer.containsKey(t)) {
+        NodeProto p = sorted.get(producer.get(t));
+        String op = p.getOpType();
+        if (op.equals("Identity") || op.equals("Dropout")) {
+          t = p.getInput(0);
+        } else if (op.equals("Softmax") || op.equals("LogSoftmax")) {
+          long axis = intAttr(p, "axis", -1);
+          long[] s = shapes.shape(p.getInput(0));
+          boolean last = axis == -1 || (s != null && axis == s.length - 1)
+              || (s == null && axis == 1);
+          if (!last) {
+            break;
+          }
+          notes.add("the forward graph ends in " + op + " (node '" + p.getName() + "'); its input '"
+              + p.getInput(0) + "' is used as the logits, since the loss heads are defined on"
+              + " logits, not " + (op.equals("Softmax") ? "probabilities" : "log-probabilities")
+              + (op.equals("LogSoftmax") ? " (every head is shift-invariant, so loss and gradient"
+                  + " are unchanged; the logits output differs by a per-sample constant)" : ""));
+          return p.getInput(0);
+        } else {
+          break;
+        }
+      }
+      return t;
+    }
+
+    private Object[] declaredDimObjects(ValueInfoProto vi) {
+      TensorShapeProto s = vi.getType().getTensorType().getShape();
+      Object[] dims = new Object[s.getDimCount()];
+      for (int i = 0; i < dims.length; i++) {
+        TensorShapeProto.Dimension d = s.getDim(i);
+        if (i == 0) {
+          dims[i] = GraphBuilder.BATCH;
+        } else if (d.hasDimValue()) {
+          dims[i] = d.getDimValue();
+        } else if (d.hasDimParam() && !d.getDimParam().isEmpty()) {
+          dims[i] = d.getDimParam().equals(GraphBuilder.BATCH) ? "N_" + i : d.getDimParam();
+        } else {
+          dims[i] = null;
+        }
+      }
+      return dims;
+    }
+
+    private UnsupportedOpException unsupported(NodeProto n, int index, String why) {
+      String op = (n.getDomain().isEmpty() ? "" : n.getDomain() + ".") + n.getOpType();
+      String name = n.getName().isEmpty() ? "#" + index + " (unnamed)" : n.getName();
+      return new UnsupportedOpException(op, name, "operator '" + op + "' (node '" + name
+          + "') is not supported by the input-gradient builder: " + why + ". Supported ops: "
+          + String.join(", ", SUPPORTED));
+    }
+
+    private UnsupportedOpException unsupportedConfig(NodeProto n, String why) {
+      String name = n.getName().isEmpty() ? "(unnamed)" : n.getName();
+      return new UnsupportedOpException(n.getOpType(), name, "operator '" + n.getOpType()
+          + "' (node '" + name + "') is used in a way the input-gradient builder does not"
+          + " support: " + why);
+    }
+
+    private static String dimsText(long[] s) {
+      StringBuilder sb = new StringBuilder("(");
+      for (int i = 0; i < s.length; i++) {
+        sb.append(i > 0 ? "," : "").append(s[i] < 0 ? "?" : Long.toString(s[i]));
+      }
+      return sb.append(')').toString();
+    }
+
+    // --------------------------------------------------------------------- forward rewrite
+
+    private NodeProto prepareForward(NodeProto n) {
+      switch (n.getOpType()) {
+        case "Dropout" -> {
+          if (n.getOutputCount() > 1 && !n.getOutput(1).isEmpty() && dep.contains(n.getOutput(1))
+              && usedElsewhere(n.getOutput(1))) {
+            throw unsupportedConfig(n, "its mask output is used");
+          }
+          return NodeProto.newBuilder().setName(n.getName()).setOpType("Identity")
+              .addInput(n.getInput(0)).addOutput(n.getOutput(0)).build();
+        }
+        case "MaxPool" -> {
+          if (!dep.contains(n.getInput(0))) {
+            return n;
+          }
+          if (n.getOutputCount() > 1 && !n.getOutput(1).isEmpty()) {
+            if (intAttr(n, "storage_order", 0) != 0) {
+              throw unsupportedConfig(n, "its Indices output is used with storage_order=1");
+            }
+            return n;
+          }
+          NodeProto.Builder nb = n.toBuilder().clearOutput().addOutput(n.getOutput(0))
+              .addOutput(fresh(n.getOutput(0) + "_indices")).clearAttribute();
+          for (AttributeProto a : n.getAttributeList()) {
+            if (!a.getName().equals("storage_order")) {
+              nb.addAttribute(a);
+            }
+          }
+          return nb.build();
+        }
+        case "BatchNormalization" -> {
+          if (intAttr(n, "training_mode", 0) != 0
+              || (n.getOutputCount() > 1 && n.getOutputList().subList(1, n.getOutputCount())
+                  .stream().anyMatch(o -> !o.isEmpty()))) {
+            throw unsupportedConfig(n, "training mode (batch statistics) is not supported; export"
+                + " the model in inference mode");
+          }
+          return n;
+        }
+        default -> {
+          return n;
+        }
+      }
+    }
+
+    private boolean usedElsewhere(String t) {
+      return g.getNodeList().stream().anyMatch(x -> x.getInputList().stream()
+          .map(this::rn).anyMatch(t::equals));
+    }
+
+    // ------------------------------------------------------------------------ small helpers
+
+    private String op(Op op, Map<String, ?> attrs, String... inputs) {
+      return b.node(op, Arrays.asList(inputs), attrs);
+    }
+
+    private String op(Op op, String... inputs) {
+      return b.node(op, inputs);
+    }
+
+    private String fconst(float v) {
+      return constCache.computeIfAbsent("f" + Float.floatToIntBits(v),
+          key -> b.floatScalar("c_" + (v == (long) v ? Long.toString((long) v) : "f"), v));
+    }
+
+    private String ivec(long... v) {
+      return constCache.computeIfAbsent("i" + Arrays.toString(v),
+          key -> b.int64Vector("axes", v));
+    }
+
+    private long[] known(String t, NodeProto n, String what) {
+      long[] s = shapes.shape(t);
+      if (s == null) {
+        throw new OnnxModelException("cannot infer the shape of tensor '" + t + "' (" + what
+            + " of " + n.getOpType() + " node '" + n.getName() + "'), which its gradient needs;"
+            + " give the model input fixed non-batch dimensions");
+      }
+      return s;
+    }
+
+    private long[] knownSpatial(String t, NodeProto n) {
+      long[] s = known(t, n, "input");
+      for (int i = 1; i < s.length; i++) {
+        if (s[i] < 0) {
+          throw new OnnxModelException("tensor '" + t + "' (input of " + n.getOpType() + " node '"
+              + n.getName() + "') has shape " + dimsText(s) + "; its gradient needs fixed"
+              + " channel and spatial sizes");
+        }
+      }
+      if (s.length < 3) {
+        throw new OnnxModelException("tensor '" + t + "' (input of " + n.getOpType() + " node '"
+            + n.getName() + "') has rank " + s.length + ", expected (N,C,spatial...)");
+      }
+      return s;
+    }
+
+    private void addGrad(String t, String grad) {
+      contributions.computeIfAbsent(t, x -> new ArrayList<>()).add(grad);
+    }
+
+    private String total(String t) {
+      List<String> c = contributions.get(t);
+      if (c == null || c.isEmpty()) {
+        return null;
+      }
+      if (c.size() == 1) {
+        return c.get(0);
+      }
+      return b.node(Op.SUM, c, Map.of());
+    }
+
+    private String shapeOf(String t) {
+      return op(Op.SHAPE, t);
+    }
+
+    /**
+     * Sums a gradient of static shape {@code gs} down to the shape of {@code operand} (numpy
+     * broadcasting in reverse): leading extra axes and axes where the operand has size 1.
+     */
+    private String unbroadcast(String grad, long[] gs, String operand, NodeProto n) {
+      long[] os = known(operand, n, "operand");
+      if (gs == null) {
+        throw new OnnxModelException("cannot infer the output shape of " + n.getOpType()
+            + " node '" + n.getName() + "', which its gradient needs");
+      }
+      int r = gs.length;
+      int ro = os.length;
+      List<Long> axes = new ArrayList<>();
+      for (int i = 0; i < r; i++) {
+        if (i < r - ro) {
+          axes.add((long) i);
+        } else if (os[i - (r - ro)] == 1 && gs[i] != 1) {
+          axes.add((long) i);
+        }
+      }
+      if (axes.isEmpty() && r == ro) {
+        return grad;
+      }
+      String res = grad;
+      if (!axes.isEmpty()) {
+        res = b.node(Op.REDUCE_SUM, List.of(grad, ivec(axes.stream().mapToLong(Long::longValue)
+            .toArray())), Map.of("keepdims", 1));
+      }
+      if (r != ro) {
+        res = op(Op.RESHAPE, res, shapeOf(operand));
+      }
+      return res;
+    }
+
+    private void requireConstant(NodeProto n, int... inputIdx) {
+      for (int i : inputIdx) {
+        if (i < n.getInputCount() && dep.contains(n.getInput(i))) {
+          throw unsupportedConfig(n, "its input " + i + " ('" + n.getInput(i)
+              + "') depends on the model input; only input 0 may");
+        }
+      }
+    }
+
+    // ----------------------------------------------------------------------- backward rules
+
+    private void backprop(NodeProto n, String dy) {
+      String x = n.getInput(0);
+      String y = n.getOutput(0);
+      switch (n.getOpType()) {
+        case "Identity", "Dropout" -> addGrad(x, dy);
+        case "Flatten", "Reshape", "Squeeze", "Unsqueeze" -> {
+          if (dep.contains(x)) {
+            addGrad(x, op(Op.RESHAPE, dy, shapeOf(x)));
+          }
+        }
+        case "Transpose" -> {
+          long[] xs = known(x, n, "input");
+          long[] p = Shapes.perm(n, xs.length);
+          long[] inv = new long[p.length];
+          for (int i = 0; i < p.length; i++) {
+            inv[(int) p[i]] = i;
+          }
+          addGrad(x, op(Op.TRANSPOSE, Map.of("perm", inv), dy));
+        }
+        case "Relu" -> addGrad(x, op(Op.WHERE, op(Op.GREATER, x, fconst(0f)), dy, fconst(0f)));
+        case "LeakyRelu" -> {
+          float alpha = floatAttr(n, "alpha", 0.01f);
+          addGrad(x, op(Op.WHERE, op(Op.GREATER, x, fconst(0f)), dy,
+              op(Op.MUL, dy, fconst(alpha))));
+        }
+        case "Sigmoid" -> addGrad(x, op(Op.MUL, dy, op(Op.MUL, y, op(Op.SUB, fconst(1f), y))));
+        case "Tanh" -> addGrad(x, op(Op.MUL, dy, op(Op.SUB, fconst(1f), op(Op.MUL, y, y))));
+        case "Softmax" -> {
+          long axis = intAttr(n, "axis", -1);
+          String dot = b.node(Op.REDUCE_SUM, List.of(op(Op.MUL, dy, y), ivec(axis)),
+              Map.of("keepdims", 1));
+          addGrad(x, op(Op.MUL, y, op(Op.SUB, dy, dot)));
+        }
+        case "Add", "Sub", "Mul", "Div", "Sum" -> elementwise(n, dy);
+        case "ReduceSum", "ReduceMean" -> {
+          long[] xs = known(x, n, "input");
+          long[] axes = shapes.reduceAxes(n, xs.length);
+          if (axes == null) {
+            throw unsupportedConfig(n, "its axes are not constant");
+          }
+          if (axes.length == 0) {
+            addGrad(x, dy);
+            return;
+          }
+          String gk = intAttr(n, "keepdims", 1) != 0 ? dy : op(Op.UNSQUEEZE, dy, ivec(axes));
+          if (n.getOpType().equals("ReduceMean")) {
+            long count = 1;
+            for (long a : axes) {
+              if (xs[(int) a] < 0) {
+                throw new OnnxModelException("ReduceMean node '" + n.getName() + "' averages"
+                    + " over axis " + a + " of unknown size; its gradient needs a fixed size");
+              }
+              count *= xs[(int) a];
+            }
+            gk = op(Op.MUL, gk, fconst(1f / count));
+          }
+          addGrad(x, op(Op.EXPAND, gk, shapeOf(x)));
+        }
+        case "Gemm" -> gemm(n, dy);
+        case "MatMul" -> matmul(n, dy);
+        case "Conv" -> conv(n, dy);
+        case "MaxPool" -> maxPool(n, dy);
+        case "AveragePool" -> averagePool(n, dy);
+        case "GlobalAveragePool" -> {
+          long[] xs = knownSpatial(x, n);
+          long hw = 1;
+          for (int i = 2; i < xs.length; i++) {
+            hw *= xs[i];
+          }
+          addGrad(x, op(Op.EXPAND, op(Op.MUL, dy, fconst(1f / hw)), shapeOf(x)));
+        }
+        case "BatchNormalization" -> {
+          requireConstant(n, 1, 2, 3, 4);
+          long[] xs = known(x, n, "input");
+          float eps = floatAttr(n, "epsilon", 1e-5f);
+          String factor = op(Op.DIV, n.getInput(1),
+              op(Op.SQRT, op(Op.ADD, n.getInput(4), fconst(eps))));
+          long[] shape = new long[Math.max(1, xs.length - 1)];
+          Arrays.fill(shape, 1);
+          shape[0] = -1;
+          addGrad(x, op(Op.MUL, dy, op(Op.RESHAPE, factor, ivec(shape))));
+        }
+        default -> throw unsupported(n, -1, "no gradient rule");
+      }
+    }
+
+    private void elementwise(NodeProto n, String dy) {
+      long[] ys = shapes.shape(n.getOutput(0));
+      String op = n.getOpType();
+      for (int i = 0; i < n.getInputCount(); i++) {
+        String in = n.getInput(i);
+        if (!dep.contains(in)) {
+          continue;
+        }
+        String gi;
+        switch (op) {
+          case "Add", "Sum" -> gi = dy;
+          case "Sub" -> gi = i == 0 ? dy : op(Op.NEG, dy);
+          case "Mul" -> gi = op(Op.MUL, dy, n.getInput(1 - i));
+          case "Div" -> gi = i == 0 ? op(Op.DIV, dy, n.getInput(1))
+              : op(Op.NEG, op(Op.DIV, op(Op.MUL, dy, n.getOutput(0)), n.getInput(1)));
+          default -> throw new IllegalStateException(op);
+        }
+        addGrad(in, unbroadcast(gi, ys, in, n));
+      }
+    }
+
+    private void gemm(NodeProto n, String dy) {
+      String a = n.getInput(0);
+      String bb = n.getInput(1);
+      float alpha = floatAttr(n, "alpha", 1f);
+      float beta = floatAttr(n, "beta", 1f);
+      long ta = intAttr(n, "transA", 0);
+      long tb = intAttr(n, "transB", 0);
+      if (dep.contains(a)) {
+        String da = ta == 0
+            ? b.node(Op.GEMM, List.of(dy, bb), Map.of("alpha", alpha, "transB", tb == 0 ? 1 : 0))
+            : b.node(Op.GEMM, List.of(bb, dy), Map.of("alpha", alpha, "transA", tb, "transB", 1));
+        addGrad(a, da);
+      }
+      if (dep.contains(bb)) {
+        String db = tb == 0
+            ? b.node(Op.GEMM, List.of(a, dy), Map.of("alpha", alpha, "transA", ta == 0 ? 1 : 0))
+            : b.node(Op.GEMM, List.of(dy, a), Map.of("alpha", alpha, "transA", 1, "transB", ta));
+        addGrad(bb, db);
+      }
+      if (n.getInputCount() > 2 && !n.getInput(2).isEmpty() && dep.contains(n.getInput(2))) {
+        String dc = beta == 1f ? dy : op(Op.MUL, dy, fconst(beta));
+        addGrad(n.getInput(2), unbroadcast(dc, shapes.shape(n.getOutput(0)), n.getInput(2), n));
+      }
+    }
+
+    private void matmul(NodeProto n, String dy) {
+      String a = n.getInput(0);
+      String bb = n.getInput(1);
+      long[] as = known(a, n, "input A");
+      long[] bs = known(bb, n, "input B");
+      long[] ys = shapes.shape(n.getOutput(0));
+      if (as.length < 2 || bs.length < 2 || ys == null) {
+        throw unsupportedConfig(n, "1-D operands are not supported (shapes " + dimsText(as)
+            + " and " + dimsText(bs) + ")");
+      }
+      if (dep.contains(a)) {
+        String da = op(Op.MAT_MUL, dy, op(Op.TRANSPOSE, Map.of("perm", swapLast(bs.length)), bb));
+        long[] gs = ys.clone();
+        gs[gs.length - 2] = as[as.length - 2];
+        gs[gs.length - 1] = as[as.length - 1];
+        addGrad(a, unbroadcast(da, gs, a, n));
+      }
+      if (dep.contains(bb)) {
+        String db = op(Op.MAT_MUL, op(Op.TRANSPOSE, Map.of("perm", swapLast(as.length)), a), dy);
+        long[] gs = ys.clone();
+        gs[gs.length - 2] = bs[bs.length - 2];
+        gs[gs.length - 1] = bs[bs.length - 1];
+        addGrad(bb, unbroadcast(db, gs, bb, n));
+      }
+    }
+
+    private static long[] swapLast(int rank) {
+      long[] p = new long[rank];
+      for (int i = 0; i < rank; i++) {
+        p[i] = i;
+      }
+      p[rank - 1] = rank - 2;
+      p[rank - 2] = rank - 1;
+      return p;
+    }
+
+    private void conv(NodeProto n, String dy) {
+      requireConstant(n, 1, 2);
+      String x = n.getInput(0);
+      String w = n.getInput(1);
+      long[] xs = knownSpatial(x, n);
+      long[] ws = known(w, n, "weight");
+      long[] sp = Arrays.copyOfRange(xs, 2, xs.length);
+      long[] k = intsAttr(n, "kernel_shape");
+      if (k == null) {
+        k = Arrays.copyOfRange(ws, 2, ws.length);
+      }
+      Shapes.Window win = Shapes.window(n, sp, k, false);
+      Map<String, Object> attrs = new LinkedHashMap<>();
+      attrs.put("kernel_shape", k);
+      attrs.put("strides", win.strides());
+      attrs.put("dilations", win.dilations());
+      attrs.put("pads", win.pads());
+      attrs.put("output_padding", checkedOutputPadding(n, win));
+      attrs.put("group", intAttr(n, "group", 1));
+      addGrad(x, b.node(Op.CONV_TRANSPOSE, List.of(dy, w), attrs));
+    }
+
+    private long[] checkedOutputPadding(NodeProto n, Shapes.Window win) {
+      long[] op = win.outputPadding();
+      for (int i = 0; i < op.length; i++) {
+        if (op[i] < 0 || op[i] >= Math.max(win.strides()[i], win.dilations()[i])) {
+          throw unsupportedConfig(n, "cannot express its adjoint as ConvTranspose (output"
+              + " padding " + op[i] + " on spatial axis " + i + ")");
+        }
+      }
+      return op;
+    }
+
+    private void maxPool(NodeProto n, String dy) {
+      String x = n.getInput(0);
+      String indices = n.getOutput(1);
+      String zeros = op(Op.CONSTANT_OF_SHAPE, op(Op.RESHAPE, op(Op.SIZE, x), ivec(1)));
+      String flat = b.node(Op.SCATTER_ELEMENTS, List.of(zeros, op(Op.RESHAPE, indices, ivec(-1)),
+          op(Op.RESHAPE, dy, ivec(-1))), Map.of("axis", 0, "reduction", "add"));
+      addGrad(x, op(Op.RESHAPE, flat, shapeOf(x)));
+    }
+
+    private void averagePool(NodeProto n, String dy) {
+      if (intAttr(n, "ceil_mode", 0) != 0) {
+        throw unsupportedConfig(n, "ceil_mode=1 is not supported for AveragePool");
+      }
+      String x = n.getInput(0);
+      long[] xs = knownSpatial(x, n);
+      long[] sp = Arrays.copyOfRange(xs, 2, xs.length);
+      long[] k = intsAttr(n, "kernel_shape");
+      Shapes.Window win = Shapes.window(n, sp, k, false);
+      long kprod = 1;
+      for (long d : k) {
+        kprod *= d;
+      }
+      boolean padded = Arrays.stream(win.padBegin()).anyMatch(p -> p > 0)
+          || Arrays.stream(win.padEnd()).anyMatch(p -> p > 0);
+      String scaled;
+      if (intAttr(n, "count_include_pad", 0) != 0 || !padded) {
+        scaled = op(Op.MUL, dy, fconst(1f / kprod));
+      } else {
+        // 1 / (number of non-pad input positions in each window), shape (1,1,out...)
+        long[] out = win.out();
+        int total = (int) Tensors.numel(out);
+        float[] inv = new float[total];
+        for (int idx = 0; idx < total; idx++) {
+          long rem = idx;
+          long count = 1;
+          for (int a = out.length - 1; a >= 0; a--) {
+            long o = rem % out[a];
+            rem /= out[a];
+            long start = o * win.strides()[a] - win.padBegin()[a];
+            long end = Math.min(start + k[a], sp[a]);
+            count *= Math.max(0, end - Math.max(start, 0));
+          }
+          inv[idx] = count > 0 ? 1f / count : 0f;
+        }
+        long[] shape = new long[out.length + 2];
+        shape[0] = 1;
+        shape[1] = 1;
+        System.arraycopy(out, 0, shape, 2, out.length);
+        scaled = op(Op.MUL, dy, b.floatInitializer("avgpool_inv_count", inv, shape));
+      }
+      long c = xs[1];
+      float[] ones = new float[(int) (c * kprod)];
+      Arrays.fill(ones, 1f);
+      long[] wshape = new long[k.length + 2];
+      wshape[0] = c;
+      wshape[1] = 1;
+      System.arraycopy(k, 0, wshape, 2, k.length);
+      String w = b.floatInitializer("avgpool_ones", ones, wshape);
+      Map<String, Object> attrs = new LinkedHashMap<>();
+      attrs.put("kernel_shape", k);
+      attrs.put("strides", win.strides());
+      attrs.put("pads", win.pads());
+      attrs.put("output_padding", checkedOutputPadding(n, win));
+      attrs.put("group", c);
+      addGrad(x, b.node(Op.CONV_TRANSPOSE, List.of(scaled, w), attrs));
+    }
+
+    // ------------------------------------------------------------------------- loss heads
+
+    /** Emits the loss output and returns the gradient of the summed loss w.r.t. the logits. */
+    private String lossHead(String z, int k) {
+      String depth = k > 0 ? ivec(k) : b.node(Op.SHAPE, List.of(z), Map.of("start", 1, "end", 2));
+      String onOff = b.floatInitializer("onehot_values", new float[] {0f, 1f}, 2);
+      java.util.function.Function<String, String> oneHot = idx -> b.node(Op.ONE_HOT,
+          List.of(op(Op.RESHAPE, idx, ivec(-1)), depth, onOff), Map.of("axis", -1));
+      String y2 = op(Op.UNSQUEEZE, LABELS, ivec(1)); // (N,1)
+      String hy = oneHot.apply(LABELS);
+      String loss2; // (N,1)
+      String dz;
+      switch (head) {
+        case CE, CE_TARGETED -> {
+          String lsm = op(Op.LOG_SOFTMAX, Map.of("axis", 1), z);
+          String p = op(Op.EXP, lsm);
+          if (head == LossHead.CE) {
+            loss2 = op(Op.NEG, gatherCols(lsm, y2));
+            dz = op(Op.SUB, p, hy);
+          } else {
+            loss2 = gatherCols(lsm, op(Op.UNSQUEEZE, TARGETS, ivec(1)));
+            dz = op(Op.SUB, oneHot.apply(TARGETS), p);
+          }
+        }
+        case MARGIN -> {
+          String o = maxOther(z, hy);
+          loss2 = op(Op.SUB, gatherCols(z, o), gatherCols(z, y2));
+          dz = op(Op.SUB, oneHot.apply(o), hy);
+        }
+        case DLR, DLR_TARGETED -> {
+          boolean targeted = head == LossHead.DLR_TARGETED;
+          List<String> top = b.node(Op.TOP_K, List.of(z, ivec(targeted ? 4 : 3)),
+              Map.of("axis", 1, "largest", 1, "sorted", 1), 2);
+          String vals = top.get(0);
+          String idx = top.get(1);
+          String zy = gatherCols(z, y2);
+          String other;
+          String hOther;
+          if (targeted) {
+            String t2 = op(Op.UNSQUEEZE, TARGETS, ivec(1));
+            other = gatherCols(z, t2);
+            hOther = oneHot.apply(TARGETS);
+          } else {
+            String o = maxOther(z, hy);
+            other = gatherCols(z, o);
+            hOther = oneHot.apply(o);
+          }
+          String num = op(Op.SUB, zy, other); // (N,1)
+          String p1 = column(vals, 0);
+          String p3 = column(vals, 2);
+          String den;
+          String hDen; // d(den)/dz, (N,K)
+          String h1 = oneHot.apply(column(idx, 0));
+          String h3 = oneHot.apply(column(idx, 2));
+          if (targeted) {
+            String p4 = column(vals, 3);
+            String h4 = oneHot.apply(column(idx, 3));
+            den = op(Op.SUB, p1, op(Op.MUL, op(Op.ADD, p3, p4), fconst(0.5f)));
+            hDen = op(Op.SUB, h1, op(Op.MUL, op(Op.ADD, h3, h4), fconst(0.5f)));
+          } else {
+            den = op(Op.SUB, p1, p3);
+            hDen = op(Op.SUB, h1, h3);
+          }
+          den = op(Op.ADD, den, fconst(DLR_EPS));
+          String ratio = op(Op.DIV, num, den);
+          loss2 = op(Op.NEG, ratio);
+          // L = -num/den:  dL = -(dnum)/den + (num/den^2) dden = (-1/den) dnum + (ratio/den) dden
+          String a = op(Op.NEG, op(Op.RECIPROCAL, den));
+          String c = op(Op.DIV, ratio, den);
+          dz = op(Op.ADD, op(Op.MUL, a, op(Op.SUB, hy, hOther)), op(Op.MUL, c, hDen));
+        }
+        default -> throw new IllegalStateException(head.toString());
+      }
+      b.nodeTo(Op.SQUEEZE, List.of(loss2, ivec(1)), Map.of(), LOSS);
+      return dz;
+    }
+
+    /** Column {@code j} of a (N,M) tensor as (N,1). */
+    private String column(String t, long j) {
+      return b.node(Op.GATHER, List.of(t, ivec(j)), Map.of("axis", 1));
+    }
+
+    /** Gathers z[n, idx[n,0]] as (N,1); idx is int64 (N,1). */
+    private String gatherCols(String z, String idx) {
+      return b.node(Op.GATHER_ELEMENTS, List.of(z, idx), Map.of("axis", 1));
+    }
+
+    /** The index (N,1) of the largest logit other than the label (lowest index on ties). */
+    private String maxOther(String z, String hy) {
+      String mask = b.node(Op.CAST, List.of(hy), Map.of("to", Tensors.BOOL));
+      String masked = op(Op.WHERE, mask, fconst(Float.NEGATIVE_INFINITY), z);
+      return b.node(Op.ARG_MAX, List.of(masked),
+          Map.of("axis", 1, "keepdims", 1, "select_last_index", 0));
+    }
+  }
+}

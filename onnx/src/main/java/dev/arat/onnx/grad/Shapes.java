@@ -1,0 +1,560 @@
+package dev.arat.onnx.grad;
+
+import ai.onnx.proto.OnnxMl.AttributeProto;
+import ai.onnx.proto.OnnxMl.NodeProto;
+import ai.onnx.proto.OnnxMl.TensorProto;
+import dev.arat.onnx.OnnxModelException;
+import dev.arat.onnx.Tensors;
+import java.util.Arrays;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * Static shape inference (and folding of small int64 shape computations) over the forward graph.
+ *
+ * <p>Dimensions are {@code long}, with {@code -1} for an unknown (symbolic) dimension such as the
+ * batch axis. Int64 values of shape tensors are tracked with {@link #UNKNOWN} for unknown entries,
+ * so the common {@code Shape -> Gather -> Unsqueeze -> Concat -> Reshape} flatten pattern resolves.
+ */
+final class Shapes {
+  static final long UNKNOWN = Long.MIN_VALUE;
+
+  private final Map<String, long[]> shapes = new HashMap<>();
+  private final Map<String, long[]> values = new HashMap<>();
+
+  void putShape(String t, long[] s) {
+    if (s != null) {
+      shapes.put(t, s);
+    }
+  }
+
+  long[] shape(String t) {
+    return shapes.get(t);
+  }
+
+  long[] value(String t) {
+    return values.get(t);
+  }
+
+  void addInitializer(TensorProto t) {
+    putShape(t.getName(), Tensors.dims(t));
+    if ((t.getDataType() == Tensors.INT64 || t.getDataType() == TensorProto.DataType.INT32_VALUE)
+        && Tensors.numel(Tensors.dims(t)) <= 64) {
+      values.put(t.getName(), Tensors.toLongArray(t));
+    }
+  }
+
+  // ------------------------------------------------------------------ attribute access helpers
+
+  static AttributeProto attr(NodeProto n, String name) {
+    for (AttributeProto a : n.getAttributeList()) {
+      if (a.getName().equals(name)) {
+        return a;
+      }
+    }
+    return null;
+  }
+
+  static long intAttr(NodeProto n, String name, long dflt) {
+    AttributeProto a = attr(n, name);
+    return a == null ? dflt : a.getI();
+  }
+
+  static float floatAttr(NodeProto n, String name, float dflt) {
+    AttributeProto a = attr(n, name);
+    return a == null ? dflt : a.getF();
+  }
+
+  static String stringAttr(NodeProto n, String name, String dflt) {
+    AttributeProto a = attr(n, name);
+    return a == null ? dflt : a.getS().toStringUtf8();
+  }
+
+  static long[] intsAttr(NodeProto n, String name) {
+    AttributeProto a = attr(n, name);
+    return a == null ? null : a.getIntsList().stream().mapToLong(Long::longValue).toArray();
+  }
+
+  // ------------------------------------------------------------------------- sliding windows
+
+  /**
+   * The geometry of a convolution or pooling window along the spatial axes: pads at the start and
+   * end of each axis (explicit, after resolving auto_pad), kernel, strides, dilations and the output
+   * size.
+   */
+  record Window(long[] in, long[] kernel, long[] strides, long[] dilations, long[] padBegin,
+      long[] padEnd, long[] out) {
+    /** The explicit ONNX pads attribute [b1, b2, ..., e1, e2, ...]. */
+    long[] pads() {
+      long[] p = new long[2 * in.length];
+      for (int i = 0; i < in.length; i++) {
+        p[i] = padBegin[i];
+        p[i + in.length] = padEnd[i];
+      }
+      return p;
+    }
+
+    /** The ConvTranspose output_padding that makes the adjoint return exactly {@code in}. */
+    long[] outputPadding() {
+      long[] r = new long[in.length];
+      for (int i = 0; i < in.length; i++) {
+        long dk = (kernel[i] - 1) * dilations[i] + 1;
+        r[i] = in[i] + padBegin[i] + padEnd[i] - dk - (out[i] - 1) * strides[i];
+      }
+      return r;
+    }
+  }
+
+  /**
+   * Resolves a window from a node's attributes.
+   *
+   * @param in spatial input sizes, all known
+   * @param kernel kernel sizes
+   * @param ceil whether ceil_mode is on (pools only)
+   */
+  static Window window(NodeProto n, long[] in, long[] kernel, boolean ceil) {
+    int r = in.length;
+    long[] strides = orOnes(intsAttr(n, "strides"), r);
+    long[] dil = orOnes(intsAttr(n, "dilations"), r);
+    long[] pads = intsAttr(n, "pads");
+    String autoPad = stringAttr(n, "auto_pad", "NOTSET");
+    long[] pb = new long[r];
+    long[] pe = new long[r];
+    long[] out = new long[r];
+    for (int i = 0; i < r; i++) {
+      long dk = (kernel[i] - 1) * dil[i] + 1;
+      switch (autoPad) {
+        case "NOTSET", "" -> {
+          if (pads != null && pads.length == 2 * r) {
+            pb[i] = pads[i];
+            pe[i] = pads[i + r];
+          }
+          long span = in[i] + pb[i] + pe[i] - dk;
+          if (ceil) {
+            out[i] = Math.floorDiv(span + strides[i] - 1, strides[i]) + 1;
+            if ((out[i] - 1) * strides[i] >= in[i] + pb[i]) {
+              out[i]--; // the last window must start inside the input or the begin pad
+            }
+          } else {
+            out[i] = Math.floorDiv(span, strides[i]) + 1;
+          }
+        }
+        case "VALID" -> out[i] = Math.floorDiv(in[i] - dk, strides[i]) + 1;
+        case "SAME_UPPER", "SAME_LOWER" -> {
+          out[i] = (in[i] + strides[i] - 1) / strides[i];
+          long total = Math.max(0, (out[i] - 1) * strides[i] + dk - in[i]);
+          if (autoPad.equals("SAME_UPPER")) {
+            pb[i] = total / 2;
+            pe[i] = total - pb[i];
+          } else {
+            pe[i] = total / 2;
+            pb[i] = total - pe[i];
+          }
+        }
+        default -> throw new OnnxModelException("node '" + n.getName() + "' (" + n.getOpType()
+            + "): unknown auto_pad '" + autoPad + "'");
+      }
+      if (out[i] <= 0) {
+        throw new OnnxModelException("node '" + n.getName() + "' (" + n.getOpType()
+            + "): window larger than its input along spatial axis " + i);
+      }
+    }
+    return new Window(in, kernel, strides, dil, pb, pe, out);
+  }
+
+  private static long[] orOnes(long[] v, int r) {
+    if (v != null && v.length == r) {
+      return v;
+    }
+    long[] o = new long[r];
+    Arrays.fill(o, 1);
+    return o;
+  }
+
+  // ------------------------------------------------------------------------------- inference
+
+  static long[] broadcast(long[] a, long[] b) {
+    if (a == null || b == null) {
+      return null;
+    }
+    int r = Math.max(a.length, b.length);
+    long[] o = new long[r];
+    for (int i = 0; i < r; i++) {
+      int ia = i - (r - a.length);
+      int ib = i - (r - b.length);
+      long da = ia >= 0 ? a[ia] : 1;
+      long db = ib >= 0 ? b[ib] : 1;
+      if (da == 1) {
+        o[i] = db;
+      } else if (db == 1) {
+        o[i] = da;
+      } else if (da == -1) {
+        o[i] = db;
+      } else {
+        o[i] = da; // db == -1, or equal
+      }
+    }
+    return o;
+  }
+
+  /** Infers the outputs of one node from the shapes (and values) of its inputs, when it can. */
+  void infer(NodeProto n) {
+    List<String> in = n.getInputList();
+    String y = n.getOutputCount() > 0 ? n.getOutput(0) : "";
+    long[] x = in.isEmpty() ? null : shapes.get(in.get(0));
+    switch (n.getOpType()) {
+      case "Identity", "Dropout", "Relu", "LeakyRelu", "Sigmoid", "Tanh", "Softmax", "LogSoftmax",
+          "BatchNormalization", "Neg", "Sqrt", "Exp", "Log", "Abs", "Clip", "Reciprocal", "Not" -> {
+        putShape(y, x);
+        if (n.getOpType().equals("Identity") && values.containsKey(in.get(0))) {
+          values.put(y, values.get(in.get(0)));
+        }
+      }
+      case "Cast" -> {
+        putShape(y, x);
+        if (values.containsKey(in.get(0))) {
+          values.put(y, values.get(in.get(0)));
+        }
+      }
+      case "Add", "Sub", "Mul", "Div", "Equal", "Greater", "Less", "Pow" ->
+          putShape(y, broadcast(x, shapes.get(in.get(1))));
+      case "Sum", "Max", "Min", "Mean" -> {
+        long[] s = x;
+        for (int i = 1; i < in.size(); i++) {
+          s = broadcast(s, shapes.get(in.get(i)));
+        }
+        putShape(y, s);
+      }
+      case "Where" -> putShape(y, broadcast(broadcast(x, shapes.get(in.get(1))),
+          shapes.get(in.get(2))));
+      case "Conv" -> {
+        long[] w = shapes.get(in.get(1));
+        if (x != null && w != null) {
+          long[] o = x.clone();
+          o[1] = w[0];
+          long[] sp = Arrays.copyOfRange(x, 2, x.length);
+          if (Arrays.stream(sp).allMatch(d -> d >= 0)) {
+            long[] k = intsAttr(n, "kernel_shape");
+            if (k == null) {
+              k = Arrays.copyOfRange(w, 2, w.length);
+            }
+            Window win = window(n, sp, k, false);
+            System.arraycopy(win.out(), 0, o, 2, sp.length);
+          } else {
+            Arrays.fill(o, 2, o.length, -1);
+          }
+          putShape(y, o);
+        }
+      }
+      case "MaxPool", "AveragePool" -> {
+        if (x != null) {
+          long[] o = x.clone();
+          long[] sp = Arrays.copyOfRange(x, 2, x.length);
+          if (Arrays.stream(sp).allMatch(d -> d >= 0)) {
+            Window win = window(n, sp, intsAttr(n, "kernel_shape"),
+                intAttr(n, "ceil_mode", 0) != 0);
+            System.arraycopy(win.out(), 0, o, 2, sp.length);
+          } else {
+            Arrays.fill(o, 2, o.length, -1);
+          }
+          putShape(y, o);
+          if (n.getOutputCount() > 1) {
+            putShape(n.getOutput(1), o);
+          }
+        }
+      }
+      case "GlobalAveragePool", "GlobalMaxPool" -> {
+        if (x != null) {
+          long[] o = x.clone();
+          Arrays.fill(o, 2, o.length, 1);
+          putShape(y, o);
+        }
+      }
+      case "Flatten" -> {
+        if (x != null) {
+          long axis = intAttr(n, "axis", 1);
+          if (axis < 0) {
+            axis += x.length;
+          }
+          putShape(y, new long[] {prod(x, 0, (int) axis), prod(x, (int) axis, x.length)});
+        }
+      }
+      case "Reshape" -> putShape(y, reshape(x, values.get(in.get(1)),
+          intAttr(n, "allowzero", 0) != 0));
+      case "Gemm" -> {
+        long[] a = x;
+        long[] b = shapes.get(in.get(1));
+        if (a != null && b != null && a.length == 2 && b.length == 2) {
+          long m = intAttr(n, "transA", 0) != 0 ? a[1] : a[0];
+          long k = intAttr(n, "transB", 0) != 0 ? b[0] : b[1];
+          putShape(y, new long[] {m, k});
+        }
+      }
+      case "MatMul" -> {
+        long[] a = x;
+        long[] b = shapes.get(in.get(1));
+        if (a != null && b != null && a.length >= 2 && b.length >= 2) {
+          long[] batch = broadcast(Arrays.copyOf(a, a.length - 2), Arrays.copyOf(b, b.length - 2));
+          long[] o = Arrays.copyOf(batch, batch.length + 2);
+          o[batch.length] = a[a.length - 2];
+          o[batch.length + 1] = b[b.length - 1];
+          putShape(y, o);
+        }
+      }
+      case "Transpose" -> {
+        if (x != null) {
+          long[] perm = perm(n, x.length);
+          long[] o = new long[x.length];
+          for (int i = 0; i < o.length; i++) {
+            o[i] = x[(int) perm[i]];
+          }
+          putShape(y, o);
+        }
+      }
+      case "Shape" -> {
+        if (x != null) {
+          long start = intAttr(n, "start", 0);
+          long end = intAttr(n, "end", x.length);
+          start = Math.max(0, Math.min(x.length, start < 0 ? start + x.length : start));
+          end = Math.max(0, Math.min(x.length, end < 0 ? end + x.length : end));
+          long[] v = new long[(int) Math.max(0, end - start)];
+          for (int i = 0; i < v.length; i++) {
+            long d = x[(int) start + i];
+            v[i] = d < 0 ? UNKNOWN : d;
+          }
+          values.put(y, v);
+          putShape(y, new long[] {v.length});
+        } else {
+          putShape(y, new long[] {-1});
+        }
+      }
+      case "Size" -> putShape(y, new long[0]);
+      case "ReduceSum", "ReduceMean", "ReduceMax", "ReduceMin", "ReduceProd" -> {
+        if (x != null) {
+          long[] axes = reduceAxes(n, x.length);
+          if (axes != null) {
+            boolean keep = intAttr(n, "keepdims", 1) != 0;
+            java.util.List<Long> o = new java.util.ArrayList<>();
+            for (int i = 0; i < x.length; i++) {
+              final int ii = i;
+              boolean reduced = Arrays.stream(axes).anyMatch(a -> a == ii);
+              if (!reduced) {
+                o.add(x[i]);
+              } else if (keep) {
+                o.add(1L);
+              }
+            }
+            putShape(y, o.stream().mapToLong(Long::longValue).toArray());
+          }
+        }
+      }
+      case "Constant" -> {
+        AttributeProto a = attr(n, "value");
+        if (a != null) {
+          addInitializer(a.getT().toBuilder().setName(y).build());
+        } else if (attr(n, "value_ints") != null) {
+          long[] v = intsAttr(n, "value_ints");
+          values.put(y, v);
+          putShape(y, new long[] {v.length});
+        } else if (attr(n, "value_int") != null) {
+          values.put(y, new long[] {intAttr(n, "value_int", 0)});
+          putShape(y, new long[0]);
+        } else if (attr(n, "value_float") != null) {
+          putShape(y, new long[0]);
+        } else if (attr(n, "value_floats") != null) {
+          putShape(y, new long[] {attr(n, "value_floats").getFloatsCount()});
+        }
+      }
+      case "Gather" -> {
+        long[] v = values.get(in.get(0));
+        long[] idx = values.get(in.get(1));
+        long[] is = shapes.get(in.get(1));
+        if (v != null && idx != null && is != null && intAttr(n, "axis", 0) == 0
+            && x != null && x.length == 1) {
+          long[] o = new long[idx.length];
+          for (int i = 0; i < idx.length; i++) {
+            long j = idx[i] < 0 ? idx[i] + v.length : idx[i];
+            o[i] = j >= 0 && j < v.length ? v[(int) j] : UNKNOWN;
+          }
+          values.put(y, o);
+          putShape(y, is);
+        }
+      }
+      case "Unsqueeze", "Squeeze" -> {
+        long[] axes = in.size() > 1 ? values.get(in.get(1)) : intsAttr(n, "axes");
+        if (values.containsKey(in.get(0))) {
+          values.put(y, values.get(in.get(0)));
+        }
+        if (x != null) {
+          putShape(y, squeezeShape(x, axes, n.getOpType().equals("Unsqueeze")));
+        }
+      }
+      case "Concat" -> {
+        long axis = intAttr(n, "axis", 0);
+        long[] first = x;
+        if (first != null) {
+          int ax = (int) (axis < 0 ? axis + first.length : axis);
+          long[] o = first.clone();
+          boolean allValues = first.length == 1;
+          long[] vals = new long[0];
+          for (int i = 0; i < in.size(); i++) {
+            long[] s = shapes.get(in.get(i));
+            if (s == null || s.length != o.length) {
+              return;
+            }
+            if (i > 0) {
+              o[ax] = o[ax] < 0 || s[ax] < 0 ? -1 : o[ax] + s[ax];
+            }
+            long[] v = values.get(in.get(i));
+            if (v == null) {
+              allValues = false;
+            } else if (allValues) {
+              long[] nv = Arrays.copyOf(vals, vals.length + v.length);
+              System.arraycopy(v, 0, nv, vals.length, v.length);
+              vals = nv;
+            }
+          }
+          putShape(y, o);
+          if (allValues) {
+            values.put(y, vals);
+          }
+        }
+      }
+      default -> {
+        // unknown: leave the outputs without shape
+      }
+    }
+  }
+
+  /**
+   * The normalised (non-negative, sorted) axes of a Reduce* node, from its axes input (opset 13+
+   * ReduceSum, opset 18+ others) or attribute; all axes when none are given; an empty array when
+   * the node is a no-op ({@code noop_with_empty_axes}); {@code null} when the axes are not
+   * constant.
+   */
+  long[] reduceAxes(NodeProto n, int rank) {
+    long[] axes;
+    if (n.getInputCount() > 1 && !n.getInput(1).isEmpty()) {
+      axes = values.get(n.getInput(1));
+      if (axes == null) {
+        return null;
+      }
+    } else {
+      axes = intsAttr(n, "axes");
+    }
+    if (axes == null || axes.length == 0) {
+      if (intAttr(n, "noop_with_empty_axes", 0) != 0) {
+        return new long[0];
+      }
+      axes = new long[rank];
+      for (int i = 0; i < rank; i++) {
+        axes[i] = i;
+      }
+    }
+    return Arrays.stream(axes).map(a -> a < 0 ? a + rank : a).sorted().distinct().toArray();
+  }
+
+  static long[] perm(NodeProto n, int rank) {
+    long[] p = intsAttr(n, "perm");
+    if (p == null || p.length == 0) {
+      p = new long[rank];
+      for (int i = 0; i < rank; i++) {
+        p[i] = rank - 1 - i;
+      }
+    }
+    return p;
+  }
+
+  private static long[] squeezeShape(long[] x, long[] axes, boolean unsqueeze) {
+    if (unsqueeze) {
+      if (axes == null) {
+        return null;
+      }
+      int r = x.length + axes.length;
+      boolean[] isNew = new boolean[r];
+      for (long a : axes) {
+        isNew[(int) (a < 0 ? a + r : a)] = true;
+      }
+      long[] o = new long[r];
+      int j = 0;
+      for (int i = 0; i < r; i++) {
+        o[i] = isNew[i] ? 1 : x[j++];
+      }
+      return o;
+    }
+    boolean[] drop = new boolean[x.length];
+    if (axes == null) {
+      for (int i = 0; i < x.length; i++) {
+        drop[i] = x[i] == 1;
+      }
+    } else {
+      for (long a : axes) {
+        drop[(int) (a < 0 ? a + x.length : a)] = true;
+      }
+    }
+    return java.util.stream.IntStream.range(0, x.length).filter(i -> !drop[i])
+        .mapToLong(i -> x[i]).toArray();
+  }
+
+  private static long prod(long[] s, int from, int to) {
+    long p = 1;
+    for (int i = from; i < to; i++) {
+      if (s[i] < 0) {
+        return -1;
+      }
+      p *= s[i];
+    }
+    return p;
+  }
+
+  private static long[] reshape(long[] x, long[] target, boolean allowZero) {
+    if (target == null) {
+      return null;
+    }
+    long[] o = new long[target.length];
+    int inferAt = -1;
+    for (int i = 0; i < target.length; i++) {
+      long v = target[i];
+      if (v == UNKNOWN) {
+        o[i] = -1;
+      } else if (v == 0 && !allowZero) {
+        o[i] = x != null && i < x.length ? x[i] : -1;
+      } else if (v == -1) {
+        inferAt = i;
+        o[i] = -1;
+      } else {
+        o[i] = v;
+      }
+    }
+    if (inferAt >= 0 && x != null) {
+      // product of known input dims / product of known output dims; if exactly one unknown dim
+      // remains on each side (typically the batch axis) assume they are the same and cancel.
+      long inKnown = 1;
+      int inUnknown = 0;
+      for (long d : x) {
+        if (d < 0) {
+          inUnknown++;
+        } else {
+          inKnown *= d;
+        }
+      }
+      long outKnown = 1;
+      int outUnknown = 0;
+      for (int i = 0; i < o.length; i++) {
+        if (i == inferAt) {
+          continue;
+        }
+        if (o[i] < 0) {
+          outUnknown++;
+        } else {
+          outKnown *= o[i];
+        }
+      }
+      if (inUnknown == outUnknown && inUnknown <= 1 && outKnown != 0 && inKnown % outKnown == 0) {
+        o[inferAt] = inKnown / outKnown;
+      }
+    }
+    return o;
+  }
+}

@@ -1,0 +1,100 @@
+package dev.arat.onnx;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import ai.onnx.proto.OnnxMl.ModelProto;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Map;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+class OnnxModelsTest {
+  @TempDir
+  Path dir;
+
+  static ModelProto tiny() {
+    GraphBuilder g = new GraphBuilder("tiny");
+    String x = g.imageInput("input", 1, 2, 2);
+    String f = g.node(Op.FLATTEN, x);
+    String w = g.floatInitializer("w", new float[] {1, 2, 3, 4, 5, 6, 7, 8}, 2, 4);
+    g.output(g.node(Op.GEMM, List.of(f, w), Map.of("transB", 1)), "logits", Tensors.FLOAT,
+        "N", 2);
+    return g.metadata("arat.seed", "7").build(17);
+  }
+
+  @Test
+  void saveThenLoadRoundTripsAndLeavesNoTempFile() throws Exception {
+    Path p = dir.resolve("sub/model.onnx");
+    OnnxModels.save(tiny(), p);
+    OnnxModels.save(tiny(), p); // overwrite
+    ModelProto m = OnnxModels.load(p);
+    assertEquals(tiny(), m);
+    try (var s = Files.list(p.getParent())) {
+      assertEquals(List.of("model.onnx"), s.map(q -> q.getFileName().toString()).toList());
+    }
+  }
+
+  @Test
+  void truncatedFileIsAClearError() throws Exception {
+    byte[] bytes = tiny().toByteArray();
+    Path p = dir.resolve("cut.onnx");
+    Files.write(p, Arrays.copyOf(bytes, bytes.length / 2));
+    OnnxModelException e = assertThrows(OnnxModelException.class, () -> OnnxModels.load(p));
+    assertTrue(e.getMessage().startsWith("model file '" + p + "'"), e.getMessage());
+    assertTrue(e.getMessage().contains("truncated or corrupt"), e.getMessage());
+  }
+
+  @Test
+  void everyTruncationIsRejected() throws Exception {
+    byte[] bytes = tiny().toByteArray();
+    for (int len = 1; len < bytes.length; len += 7) {
+      byte[] cut = Arrays.copyOf(bytes, len);
+      assertThrows(OnnxModelException.class, () -> OnnxModels.parse(cut, "m"), "length " + len);
+    }
+  }
+
+  @Test
+  void missingEmptyGarbageAndDirectoryAreClearErrors() throws Exception {
+    Path missing = dir.resolve("nope.onnx");
+    assertTrue(assertThrows(OnnxModelException.class, () -> OnnxModels.load(missing))
+        .getMessage().contains("does not exist"));
+    Path empty = Files.write(dir.resolve("empty.onnx"), new byte[0]);
+    assertTrue(assertThrows(OnnxModelException.class, () -> OnnxModels.load(empty))
+        .getMessage().contains("is empty"));
+    Path text = Files.writeString(dir.resolve("text.onnx"), "hello, not a model\n");
+    String msg = assertThrows(OnnxModelException.class, () -> OnnxModels.load(text)).getMessage();
+    assertTrue(msg.contains("text.onnx") && msg.contains("not a valid ONNX model"), msg);
+    assertTrue(assertThrows(OnnxModelException.class, () -> OnnxModels.load(dir))
+        .getMessage().contains("is a directory"));
+  }
+
+  @Test
+  void graphWithoutInputsIsAClearError() {
+    ModelProto m = tiny();
+    ModelProto noInputs = m.toBuilder().setGraph(m.getGraph().toBuilder().clearInput()).build();
+    OnnxModelException e = assertThrows(OnnxModelException.class,
+        () -> OnnxModels.parse(noInputs.toByteArray(), "model file 'x.onnx'"));
+    assertTrue(e.getMessage().contains("model file 'x.onnx'"), e.getMessage());
+    assertTrue(e.getMessage().contains("no inputs") || e.getMessage().contains("reads tensor"),
+        e.getMessage());
+  }
+
+  @Test
+  void tensorsRoundTripLittleEndian() {
+    float[] f = {1.5f, -2f, 3.25f};
+    var t = Tensors.floatTensor("t", f, 3);
+    assertEquals(12, t.getRawData().size());
+    assertEquals(0, t.getRawData().byteAt(0)); // 1.5f = 0x3FC00000, little-endian
+    assertEquals((byte) 0xC0, t.getRawData().byteAt(2));
+    assertArrayEquals(f, Tensors.toFloatArray(t));
+    assertArrayEquals(new long[] {-1, 7}, Tensors.toLongArray(Tensors.int64Tensor("i",
+        new long[] {-1, 7}, 2)));
+    assertThrows(IllegalArgumentException.class, () -> Tensors.floatTensor("t", f, 2, 2));
+  }
+}
