@@ -1,5 +1,6 @@
 package dev.arat.cli;
 
+import dev.arat.evaluator.EvaluationException;
 import dev.arat.exporter.ExportException;
 import dev.arat.onnx.OnnxModelException;
 import dev.arat.specs.SpecException;
@@ -19,10 +20,11 @@ import picocli.CommandLine.ScopeType;
 @Command(
     name = "arat",
     mixinStandardHelpOptions = true,
+    usageHelpAutoWidth = true,
     versionProvider = Versions.class,
     description = {
-      "Train adversarially robust image classifiers with ARAT, export them as plain ONNX,",
-      "and certify their robustness on the ONNX file with white-box attacks, as a CI gate."
+      "Train adversarially robust image classifiers with ARAT, export them as plain ONNX, and "
+          + "certify their robustness on the ONNX file with white-box attacks, as a CI gate."
     },
     subcommands = {
       DemoCommand.class,
@@ -96,6 +98,13 @@ public final class Arat {
     if (ex instanceof AratException a) {
       return a.exitCode();
     }
+    if (ex instanceof EvaluationException e) {
+      return switch (e.kind()) {
+        case INPUT -> ExitCodes.INPUT_ERROR;
+        case UNTRUSTED -> ExitCodes.UNTRUSTED;
+        case INTERNAL -> ExitCodes.INTERNAL;
+      };
+    }
     if (ex instanceof SpecException || ex instanceof OnnxModelException || ex instanceof ExportException
         || ex instanceof IllegalArgumentException || ex instanceof NoSuchFileException) {
       return ExitCodes.INPUT_ERROR;
@@ -105,10 +114,6 @@ public final class Arat {
     }
     if (ex instanceof InterruptedException) {
       return ExitCodes.INTERRUPTED;
-    }
-    String name = ex.getClass().getSimpleName();
-    if (name.equals("UnsupportedOpException") || name.equals("DatasetException")) {
-      return ExitCodes.INPUT_ERROR;
     }
     return ExitCodes.INTERNAL;
   }

@@ -16,14 +16,4 @@ public final class ExitCodes {
   public static final int INTERNAL = 4;
   /** Interrupted by the user (SIGINT); work done so far was saved. */
   public static final int INTERRUPTED = 130;
-
-  /** The exit-code list shown in {@code --help}. */
-  public static final String[] HELP = {
-    "0:ok (evaluate: every gate passed)",
-    "1:a gate failed",
-    "2:usage, spec or input error (bad YAML, missing/corrupt file, unsupported op)",
-    "3:measurement cannot be trusted (parity failed, budget violated, fatal diagnostic)",
-    "4:internal error (rerun with --stacktrace and report it)",
-    "130:interrupted; progress so far is saved",
-  };
 }

@@ -178,7 +178,7 @@ public final class Specs {
       }
       return prefix(path(m.getPath())) + simplify(msg);
     }
-    String msg = e.getOriginalMessage();
+    String msg = e.getOriginalMessage().strip().split("\n")[0];
     var loc = e.getLocation();
     return "not valid YAML" + (loc != null ? " at line " + loc.getLineNr() : "") + ": " + msg;
   }

@@ -1,0 +1,107 @@
+package dev.arat.cli;
+
+import dev.arat.evaluator.Report;
+import dev.arat.evaluator.ReportWriter;
+import dev.arat.evaluator.SuiteRunner;
+import dev.arat.specs.Builtins;
+import dev.arat.specs.EvaluationSuite;
+import java.io.PrintWriter;
+import java.nio.file.Path;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
+
+/** {@code arat evaluate}: attacks an ONNX model per a suite; the gates decide the exit code. */
+@Command(name = "evaluate", mixinStandardHelpOptions = true, usageHelpAutoWidth = true,
+    description = {"Attack an ONNX classifier per a suite and gate the result.", "",
+        "Runs the suite's attack cascade against the ONNX file through ONNX Runtime (white-box "
+            + "attacks use an input-gradient graph built from the file), writes report.json and "
+            + "report.md, and exits by the suite's gates: 0 passed, 1 failed, 3 untrusted."})
+final class EvaluateCommand implements Callable<Integer> {
+  @Option(names = "--model", required = true, paramLabel = "FILE", description = "The ONNX model.")
+  Path model;
+
+  @Option(names = "--suite", defaultValue = "demo", paramLabel = "FILE|NAME",
+      description = "Suite YAML file or built-in suite name (default: ${DEFAULT-VALUE}).")
+  String suite;
+
+  @Option(names = "--out", paramLabel = "DIR",
+      description = "Folder for report.json and report.md (default: 'eval' next to the model).")
+  Path out;
+
+  @Option(names = "--min-robust-accuracy", paramLabel = "X",
+      description = "Override the suite's robust-accuracy gate (a fraction in [0,1]).")
+  Double minRobust;
+
+  @Option(names = "--samples", paramLabel = "N", description = "Override the suite's sample count.")
+  Integer samples;
+
+  @Option(names = "--data", paramLabel = "DIR", description = "Dataset folder (overrides data.path).")
+  Path data;
+
+  @Option(names = "--threads", defaultValue = "0",
+      description = "ONNX Runtime intra-op threads (0 = all cores).")
+  int threads;
+
+  @Spec CommandSpec spec;
+
+  @Override
+  public Integer call() {
+    Output output = new Output(spec);
+    EvaluationSuite s = Builtins.suite(suite);
+    if (samples != null) {
+      if (samples <= 0) {
+        throw new IllegalArgumentException("--samples: must be > 0, was " + samples);
+      }
+      s = s.withSamples(samples);
+    }
+    if (minRobust != null) {
+      if (!(minRobust >= 0 && minRobust <= 1)) {
+        throw new IllegalArgumentException("--min-robust-accuracy: must be in [0,1], was " + minRobust);
+      }
+      s = s.withMinRobustAccuracy(minRobust);
+    }
+    Path dir = out != null ? out : model.toAbsolutePath().getParent().resolve("eval");
+    return evaluate(model, s, dir, data, threads, output);
+  }
+
+  /** Runs the suite, writes the reports and returns the exit code decided by the gates. */
+  static int evaluate(Path model, EvaluationSuite suite, Path dir, Path data, int threads, Output output) {
+    SuiteRunner runner = new SuiteRunner(threads, output.progress(), System.console() != null);
+    Report report = runner.run(model, suite, data);
+    Path json = ReportWriter.writeJson(report, dir);
+    ReportWriter.writeMarkdown(report, dir);
+    PrintWriter out = output.out();
+    printSummary(report, out);
+    out.printf("reports: %s, %s%n", json, dir.resolve(ReportWriter.MARKDOWN_FILE));
+    if (!report.trusted()) {
+      out.println("UNTRUSTED: the measurement cannot be trusted (see violations and diagnostics)");
+      return ExitCodes.UNTRUSTED;
+    }
+    out.println(report.passed() ? "PASSED: every gate passed" : "FAILED: a gate failed");
+    return report.passed() ? ExitCodes.OK : ExitCodes.GATE_FAILED;
+  }
+
+  /** Prints the short results table. */
+  static void printSummary(Report r, PrintWriter out) {
+    out.printf("%n%s, %s, %d samples (seed %d)%n", r.suite().name(), r.threatModel().label(),
+        r.samples(), r.seed());
+    out.printf("  %-28s %8s   %s%n", "", "accuracy", "95% CI");
+    out.printf("  %-28s %7.2f%%   [%.1f, %.1f]%n", "clean", 100 * r.cleanAccuracy(),
+        100 * r.cleanAccuracyCi95().low(), 100 * r.cleanAccuracyCi95().high());
+    for (Report.AttackEntry a : r.attacks()) {
+      out.printf("  %-28s %7.2f%%%n", "after " + a.name(), 100 * a.robustAccuracyAfter());
+    }
+    out.printf("  %-28s %7.2f%%   [%.1f, %.1f]%n", "robust (whole cascade)", 100 * r.robustAccuracy(),
+        100 * r.robustAccuracyCi95().low(), 100 * r.robustAccuracyCi95().high());
+    for (Report.Gate g : r.gates()) {
+      out.printf("  gate %-23s %7.2f%% >= %.2f%%  %s%n", g.name(), 100 * g.value(), 100 * g.threshold(),
+          g.passed() ? "pass" : "FAIL");
+    }
+    for (String d : r.diagnostics()) {
+      out.println("  diagnostic: " + d);
+    }
+  }
+}
