@@ -27,7 +27,17 @@ class AttackContractTest {
         t -> new Fgsm(t, LossHead.DLR),
         t -> new Pgd(t, 8, t.epsilon() / 4, 1, LossHead.CE, true, 11),
         t -> new Pgd(t, 6, t.epsilon() / 3, 3, LossHead.MARGIN, true, 12),
-        t -> new Pgd(t, 6, t.epsilon() / 2, 1, LossHead.DLR, false, 13));
+        t -> new Pgd(t, 6, t.epsilon() / 2, 1, LossHead.DLR, false, 13),
+        t -> new Apgd(t, 10, 1, LossHead.CE, 14),
+        t -> new Apgd(t, 8, 2, LossHead.DLR, 15),
+        t -> new Apgd(t, 5, 1, LossHead.CE, Apgd.DEFAULT_RHO, 2, 16),
+        t -> new ApgdTargeted(t, 8, 3, 1, 17),
+        t -> new ApgdTargeted(t, 5, 2, 2, Apgd.DEFAULT_RHO, 2, 18),
+        t -> new Square(t, 60, 0.8, 2, false, 19),
+        t -> new Square(t, 40, 0.3, 1, true, 20),
+        t -> new FabTargeted(t, 10, 3, 1, 21),
+        t -> new FabTargeted(t, 6, 2, 2, 22),
+        t -> new Transfer(new Apgd(t, 6, 1, LossHead.CE, 23), LinearClassifier.random(6, K, H * W, 1.0), "lin-6"));
     List<ThreatModel> threats = List.of(new ThreatModel(Norm.LINF, 0.05), new ThreatModel(Norm.L2, 0.4));
     return threats.stream().flatMap(t -> makers.stream().map(m -> {
       Attack a = m.apply(t);

@@ -13,8 +13,14 @@ public final class Builtins {
 
   /** Names of the built-in training recipes. */
   public static final List<String> RECIPES = List.of("demo");
-  /** Names of the built-in evaluation suites. */
-  public static final List<String> SUITES = List.of("demo");
+  /**
+   * Names of the built-in evaluation suites: {@code demo}; the AutoAttack-standard profiles {@code
+   * autoattack-standard} (Linf 8/255) and {@code autoattack-standard-l2} (L2 0.5), i.e. APGD-CE,
+   * APGD-T, FAB-T and Square as implemented by arat; the fast {@code ci} profile; the smoke profile
+   * {@code quick} (FGSM and PGD-10).
+   */
+  public static final List<String> SUITES =
+      List.of("demo", "autoattack-standard", "autoattack-standard-l2", "ci", "quick");
 
   /** The YAML text of a built-in recipe. */
   public static String recipeText(String name) {
@@ -44,11 +50,21 @@ public final class Builtins {
     Path p = Path.of(pathOrName);
     if (Files.exists(p) || !SUITES.contains(pathOrName)) {
       if (!Files.exists(p)) {
-        throw new SpecException(pathOrName + ": no such suite file, and not a built-in suite " + SUITES);
+        throw new SpecException(pathOrName + ": no such suite file, and not a built-in suite; built-in suites: "
+            + bracketed(SUITES));
       }
       return Specs.readSuite(p);
     }
     return Specs.parse(suiteText(pathOrName), EvaluationSuite.class, "built-in suite " + pathOrName);
+  }
+
+  /** {@code [a] [b] ...}: each name bracketed, so a name is never mistaken for part of another. */
+  private static String bracketed(List<String> names) {
+    StringBuilder sb = new StringBuilder();
+    for (String n : names) {
+      sb.append(sb.length() == 0 ? "" : " ").append('[').append(n).append(']');
+    }
+    return sb.toString();
   }
 
   private static String text(String resource) {
