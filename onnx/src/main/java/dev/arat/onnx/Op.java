@@ -141,7 +141,42 @@ public enum Op {
   /** Padding: data, pads, optional constant value. */
   PAD("Pad", 2, 3, 1, 1, "mode:STRING"),
   /** Clipping to optional min and max inputs. */
-  CLIP("Clip", 1, 3, 1, 1);
+  CLIP("Clip", 1, 3, 1, 1),
+  /** Parametric ReLU: X, slope (broadcast to X). */
+  PRELU("PRelu", 2, 2, 1, 1),
+  /** Hard sigmoid {@code max(0, min(1, alpha*x + beta))}. */
+  HARD_SIGMOID("HardSigmoid", 1, 1, 1, 1, "alpha:FLOAT", "beta:FLOAT"),
+  /** Hard swish {@code x * max(0, min(1, x/6 + 1/2))}. */
+  HARD_SWISH("HardSwish", 1, 1, 1, 1),
+  /** Elementwise Gauss error function. */
+  ERF("Erf", 1, 1, 1, 1),
+  /** GELU (default domain from opset 20 only; {@code approximate} "none" or "tanh"). */
+  GELU("Gelu", 1, 1, 1, 1, "approximate:STRING"),
+  /** Elementwise power with numpy broadcasting. */
+  POW("Pow", 2, 2, 1, 1),
+  /** Elementwise absolute value. */
+  ABS("Abs", 1, 1, 1, 1),
+  /** Elementwise sign (-1, 0, 1). */
+  SIGN("Sign", 1, 1, 1, 1),
+  /** Elementwise greater-or-equal (bool output). */
+  GREATER_OR_EQUAL("GreaterOrEqual", 2, 2, 1, 1),
+  /** Elementwise less-or-equal (bool output). */
+  LESS_OR_EQUAL("LessOrEqual", 2, 2, 1, 1),
+  /** Elementwise logical and. */
+  AND("And", 2, 2, 1, 1),
+  /** Splits along {@code axis} into outputs of the sizes given as optional int64 second input. */
+  SPLIT("Split", 1, 2, 1, Integer.MAX_VALUE, "axis:INT"),
+  /** Resizing: X, optional roi, scales, sizes (nearest, linear or cubic interpolation). */
+  RESIZE("Resize", 1, 4, 1, 1,
+      "coordinate_transformation_mode:STRING", "cubic_coeff_a:FLOAT", "exclude_outside:INT",
+      "extrapolation_value:FLOAT", "mode:STRING", "nearest_mode:STRING"),
+  /** Layer normalisation over the axes from {@code axis} on (opset 17); Y, optional Mean, InvStdDev. */
+  LAYER_NORMALIZATION("LayerNormalization", 2, 3, 1, 3,
+      "axis:INT", "epsilon:FLOAT", "stash_type:INT"),
+  /** The int64/float sequence start, start+delta, ... below limit. */
+  RANGE("Range", 3, 3, 1, 1),
+  /** Repeats a tensor along each axis the given int64 number of times. */
+  TILE("Tile", 2, 2, 1, 1);
 
   private final String opType;
   private final int minInputs;

@@ -7,9 +7,11 @@
  *       errors) and atomically save {@code ModelProto}s.
  *   <li>{@link dev.arat.onnx.GraphBuilder} with the op table {@link dev.arat.onnx.Op}: writes graphs
  *       whose nodes are checked for arity and attributes as they are added.
+ *   <li>{@link dev.arat.onnx.Npy}: NumPy {@code .npy} reading and writing (float32, int64, int32).
  * </ul>
  *
- * <p>The input-gradient graph lives in {@link dev.arat.onnx.grad}. This package does not depend on
+ * <p>The input-gradient graph lives in {@link dev.arat.onnx.grad}; the trust checks (graph scan for
+ * gradient masking) in {@link dev.arat.onnx.scan}. This package does not depend on
  * ONNX Runtime.
  */
 package dev.arat.onnx;

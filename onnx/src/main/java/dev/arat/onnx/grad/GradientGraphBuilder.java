@@ -52,14 +52,41 @@ import java.util.TreeSet;
  * <h2>Conventions at non-differentiable points</h2>
  *
  * <ul>
- *   <li>Relu: derivative 0 at exactly 0 (as PyTorch).
- *   <li>MaxPool: the whole gradient of a window goes to the single input position ORT reports in
- *       MaxPool's {@code Indices} output (for ties ORT reports the first maximum in row-major window
- *       order); overlapping windows add up (ScatterElements with {@code reduction="add"}).
+ *   <li>Relu, LeakyRelu, PRelu: the slope for x &gt; 0 is used only for x strictly positive
+ *       (derivative of Relu 0 at exactly 0, as PyTorch).
+ *   <li>Clip: gradient passes where min &lt; x &lt; max, strictly (as PyTorch's relu6/hardtanh,
+ *       the usual source of Clip); HardSigmoid: where 0 &lt; alpha x + beta &lt; 1; HardSwish:
+ *       0 for x &lt; -3, x/3 + 1/2 for -3 &le; x &le; 3, 1 above (as PyTorch).
+ *   <li>MaxPool (and GlobalMaxPool, rewritten as a MaxPool over the whole plane): the whole
+ *       gradient of a window goes to the single input position ORT reports in MaxPool's
+ *       {@code Indices} output (for ties ORT reports the first maximum in row-major window order);
+ *       overlapping windows add up (ScatterElements with {@code reduction="add"}).
  *   <li>Loss heads: the "max over i != y" and the TopK order (DLR) break ties by the lowest class
  *       index (ONNX ArgMax with {@code select_last_index=0} and TopK's documented tie order); the
  *       gradient then goes to that index only.
+ *   <li>Round, Floor, Ceil, Sign and Casts to non-float types stop the gradient (their derivative
+ *       is 0 almost everywhere); each one on the path adds a note (see also
+ *       {@link dev.arat.onnx.scan.GraphScan}).
  * </ul>
+ *
+ * <h2>Static requirements of some rules</h2>
+ *
+ * <p>Slice (starts, ends, axes, steps), Gather on activations (indices), Pad (pads), Resize
+ * (scales or sizes) and Split/Concat need their index arguments as constants (initializers,
+ * Constant nodes, or shape computations that fold, such as PyTorch's {@code Shape -> Gather ->
+ * Concat} patterns) and the affected axes of fixed size. Resize supports modes nearest (all four
+ * nearest modes) and linear with the coordinate transformations half_pixel, pytorch_half_pixel,
+ * align_corners, asymmetric and half_pixel_symmetric (not cubic, tf_crop_and_resize or
+ * antialias). Pad supports constant, reflect, edge and wrap. Where, Expand and Pow broadcast as
+ * numpy; Gelu (opset 20) takes approximate "none" or "tanh"; LayerNormalization's scale and bias,
+ * Clip's bounds and PRelu's slope must not depend on the input.
+ *
+ * <h2>Cost</h2>
+ *
+ * <p>A stride-1 Conv whose weight is an initializer is differentiated with a Conv on the flipped,
+ * in/out-swapped kernel (ORT runs Conv much faster than ConvTranspose); strided ones use
+ * ConvTranspose. {@code dev.arat.onnx.bench.GradientBench} (test sources) measures the cost of a
+ * gradient call relative to a forward call.
  *
  * <h2>Final Softmax</h2>
  *
@@ -99,16 +126,25 @@ public final class GradientGraphBuilder {
       List.of(INPUT, LABELS, TARGETS, LOGITS, LOSS, INPUT_GRAD);
 
   private static final SortedSet<String> SUPPORTED = Collections.unmodifiableSortedSet(new TreeSet<>(
-      List.of("Conv", "Gemm", "MatMul", "Add", "Sub", "Mul", "Div", "Sum", "Relu", "LeakyRelu",
-          "Sigmoid", "Tanh", "MaxPool", "AveragePool", "GlobalAveragePool", "Flatten", "Reshape",
-          "Squeeze", "Unsqueeze", "Transpose", "BatchNormalization", "Identity", "Dropout",
-          "Softmax", "ReduceSum", "ReduceMean")));
+      List.of("Conv", "Gemm", "MatMul", "Add", "Sub", "Mul", "Div", "Sum", "Pow", "Relu",
+          "LeakyRelu", "PRelu", "Clip", "Sigmoid", "Tanh", "HardSigmoid", "HardSwish", "Erf",
+          "Gelu", "Sqrt", "Neg", "Exp", "Log", "Reciprocal", "Abs", "MaxPool", "AveragePool",
+          "GlobalAveragePool", "GlobalMaxPool", "Flatten", "Reshape", "Squeeze", "Unsqueeze",
+          "Transpose", "Concat", "Split", "Slice", "Gather", "Pad", "Expand", "Where", "Cast",
+          "Resize", "BatchNormalization", "LayerNormalization", "Identity", "Dropout", "Softmax",
+          "LogSoftmax", "ReduceSum", "ReduceMean")));
+
+  /** Ops on the input-to-logits path whose derivative is zero almost everywhere. */
+  private static final Set<String> GRADIENT_STOPPERS = Set.of("Floor", "Ceil", "Round", "Sign");
 
   /** Ops whose outputs carry no gradient (shape computations, indices, booleans). */
   private static final Set<String> NON_DIFFERENTIABLE = Set.of("Shape", "Size", "ArgMax", "ArgMin",
       "Equal", "Greater", "GreaterOrEqual", "Less", "LessOrEqual", "Not", "And", "Or", "Xor",
       "NonZero", "ConstantOfShape", "Constant", "Range", "IsNaN", "IsInf", "Sign", "Floor", "Ceil",
       "Round");
+
+  /** ONNX float element types (float32, float16, double, bfloat16). */
+  private static final Set<Long> FLOAT_TYPES = Set.of(1L, 10L, 11L, 16L);
 
   /** Creates a builder (stateless; one instance can build many graphs). */
   public GradientGraphBuilder() {}
@@ -145,6 +181,7 @@ public final class GradientGraphBuilder {
     private final Set<String> dep = new HashSet<>();
     private final Map<String, List<String>> contributions = new HashMap<>();
     private final Map<String, String> constCache = new HashMap<>();
+    private final Map<String, TensorProto> initializers = new HashMap<>();
     private GraphBuilder b;
 
     Run(ModelProto forward, LossHead head) {
@@ -208,6 +245,7 @@ public final class GradientGraphBuilder {
       // ---- shape inference over the whole forward graph
       for (TensorProto t : g.getInitializerList()) {
         shapes.addInitializer(t.toBuilder().setName(rn(t.getName())).build());
+        initializers.put(rn(t.getName()), t);
       }
       shapes.putShape(INPUT, inDims);
       for (NodeProto n : sorted) {
@@ -257,12 +295,26 @@ public final class GradientGraphBuilder {
       // ---- which tensors depend on the input
       dep.add(INPUT);
       for (NodeProto n : kept) {
-        if (NON_DIFFERENTIABLE.contains(n.getOpType()) && n.getDomain().isEmpty()) {
+        if (!n.getInputList().stream().anyMatch(dep::contains)) {
           continue;
         }
-        if (n.getInputList().stream().anyMatch(dep::contains)) {
-          n.getOutputList().stream().filter(o -> !o.isEmpty()).forEach(dep::add);
+        if (NON_DIFFERENTIABLE.contains(n.getOpType()) && n.getDomain().isEmpty()) {
+          if (GRADIENT_STOPPERS.contains(n.getOpType())) {
+            notes.add("node '" + n.getName() + "' (" + n.getOpType() + ") lies on the path from"
+                + " the input to the logits; its derivative is zero almost everywhere, so no"
+                + " gradient flows through it (gradient masking: white-box results are not"
+                + " trustworthy)");
+          }
+          continue;
         }
+        if (n.getOpType().equals("Cast") && n.getDomain().isEmpty()
+            && !FLOAT_TYPES.contains(intAttr(n, "to", 0))) {
+          notes.add("node '" + n.getName() + "' (Cast to data type " + intAttr(n, "to", 0)
+              + ") casts a tensor that depends on the input to a non-float type; no gradient"
+              + " flows through it (gradient masking: white-box results are not trustworthy)");
+          continue;
+        }
+        n.getOutputList().stream().filter(o -> !o.isEmpty()).forEach(dep::add);
       }
       if (!dep.contains(logitsT)) {
         throw new OnnxModelException("the forward model's logits '" + logitsT
@@ -317,6 +369,9 @@ public final class GradientGraphBuilder {
         if (n.getOpType().equals("MaxPool") && n.getOutputCount() > 1) {
           shapes.putShape(n.getOutput(1), shapes.shape(n.getOutput(0)));
         }
+        if (n.getOpType().equals("LayerNormalization")) {
+          shapes.infer(n);
+        }
       }
 
       // ---- loss head and its logits gradient
@@ -326,6 +381,10 @@ public final class GradientGraphBuilder {
       addGrad(logitsT, dz);
       for (int i = emitted.size() - 1; i >= 0; i--) {
         NodeProto n = emitted.get(i);
+        if (n.getOpType().equals("Split")) {
+          splitGrad(n);
+          continue;
+        }
         if (!dep.contains(n.getOutput(0))) {
           continue;
         }
@@ -532,6 +591,31 @@ public final class GradientGraphBuilder {
             if (!a.getName().equals("storage_order")) {
               nb.addAttribute(a);
             }
+          }
+          return nb.build();
+        }
+        case "GlobalMaxPool" -> {
+          if (!dep.contains(n.getInput(0))) {
+            return n;
+          }
+          long[] xs = knownSpatial(n.getInput(0), n);
+          return NodeProto.newBuilder().setName(n.getName()).setOpType("MaxPool")
+              .addInput(n.getInput(0)).addOutput(n.getOutput(0))
+              .addOutput(fresh(n.getOutput(0) + "_indices"))
+              .addAttribute(AttributeProto.newBuilder().setName("kernel_shape")
+                  .setType(AttributeProto.AttributeType.INTS)
+                  .addAllInts(Arrays.stream(Arrays.copyOfRange(xs, 2, xs.length)).boxed()
+                      .toList()))
+              .build();
+        }
+        case "LayerNormalization" -> {
+          if (!dep.contains(n.getInput(0))) {
+            return n;
+          }
+          NodeProto.Builder nb = n.toBuilder().clearOutput().addOutput(n.getOutput(0));
+          for (int i = 1; i < 3; i++) {
+            String o = i < n.getOutputCount() ? n.getOutput(i) : "";
+            nb.addOutput(o.isEmpty() ? fresh(n.getOutput(0) + (i == 1 ? "_mean" : "_invstd")) : o);
           }
           return nb.build();
         }
@@ -747,8 +831,492 @@ public final class GradientGraphBuilder {
           shape[0] = -1;
           addGrad(x, op(Op.MUL, dy, op(Op.RESHAPE, factor, ivec(shape))));
         }
+        case "Neg" -> addGrad(x, op(Op.NEG, dy));
+        case "Exp" -> addGrad(x, op(Op.MUL, dy, y));
+        case "Log" -> addGrad(x, op(Op.DIV, dy, x));
+        case "Sqrt" -> addGrad(x, op(Op.DIV, op(Op.MUL, dy, fconst(0.5f)), y));
+        case "Reciprocal" -> addGrad(x, op(Op.NEG, op(Op.MUL, dy, op(Op.MUL, y, y))));
+        case "Abs" -> addGrad(x, op(Op.MUL, dy, op(Op.SIGN, x)));
+        case "Erf" -> addGrad(x, op(Op.MUL, dy, op(Op.MUL, fconst((float) (2 / Math.sqrt(Math.PI))),
+            op(Op.EXP, op(Op.NEG, op(Op.MUL, x, x))))));
+        case "Gelu" -> gelu(n, dy);
+        case "PRelu" -> {
+          requireConstant(n, 1);
+          addGrad(x, op(Op.WHERE, op(Op.GREATER, x, fconst(0f)), dy,
+              op(Op.MUL, dy, n.getInput(1))));
+        }
+        case "Clip" -> {
+          requireConstant(n, 1, 2);
+          String mask = null;
+          if (n.getInputCount() > 1 && !n.getInput(1).isEmpty()) {
+            mask = op(Op.GREATER, x, n.getInput(1));
+          }
+          if (n.getInputCount() > 2 && !n.getInput(2).isEmpty()) {
+            String hi = op(Op.LESS, x, n.getInput(2));
+            mask = mask == null ? hi : op(Op.AND, mask, hi);
+          }
+          addGrad(x, mask == null ? dy : op(Op.WHERE, mask, dy, fconst(0f)));
+        }
+        case "HardSigmoid" -> {
+          float alpha = floatAttr(n, "alpha", 0.2f);
+          float beta = floatAttr(n, "beta", 0.5f);
+          String v = op(Op.ADD, op(Op.MUL, x, fconst(alpha)), fconst(beta));
+          String mask = op(Op.AND, op(Op.GREATER, v, fconst(0f)), op(Op.LESS, v, fconst(1f)));
+          addGrad(x, op(Op.WHERE, mask, op(Op.MUL, dy, fconst(alpha)), fconst(0f)));
+        }
+        case "HardSwish" -> {
+          // d/dx x*hardsigmoid(x) = 0 below -3, x/3 + 1/2 on [-3, 3], 1 above (as PyTorch)
+          String mid = op(Op.MUL, dy, op(Op.ADD, op(Op.MUL, x, fconst(1f / 3)), fconst(0.5f)));
+          addGrad(x, op(Op.WHERE, op(Op.LESS, x, fconst(-3f)), fconst(0f),
+              op(Op.WHERE, op(Op.LESS_OR_EQUAL, x, fconst(3f)), mid, dy)));
+        }
+        case "LogSoftmax" -> {
+          long axis = intAttr(n, "axis", -1);
+          String s = b.node(Op.REDUCE_SUM, List.of(dy, ivec(axis)), Map.of("keepdims", 1));
+          addGrad(x, op(Op.SUB, dy, op(Op.MUL, op(Op.EXP, y), s)));
+        }
+        case "Pow" -> pow(n, dy);
+        case "Cast" -> {
+          if (intAttr(n, "to", 0) != Tensors.FLOAT) {
+            throw unsupportedConfig(n, "only Cast to float32 is differentiated on the path from"
+                + " the input to the logits (to=" + intAttr(n, "to", 0) + ")");
+          }
+          addGrad(x, dy);
+        }
+        case "Expand" -> {
+          long[] ys = shapes.shape(y);
+          addGrad(x, unbroadcast(dy, ys, x, n));
+        }
+        case "Where" -> {
+          long[] ys = shapes.shape(y);
+          String c = n.getInput(0);
+          if (dep.contains(n.getInput(1))) {
+            addGrad(n.getInput(1), unbroadcast(op(Op.WHERE, c, dy, fconst(0f)), ys,
+                n.getInput(1), n));
+          }
+          if (dep.contains(n.getInput(2))) {
+            addGrad(n.getInput(2), unbroadcast(op(Op.WHERE, c, fconst(0f), dy), ys,
+                n.getInput(2), n));
+          }
+        }
+        case "Concat" -> concat(n, dy);
+        case "Slice" -> slice(n, dy);
+        case "Gather" -> gather(n, dy);
+        case "Pad" -> pad(n, dy);
+        case "Resize" -> resize(n, dy);
+        case "LayerNormalization" -> layerNorm(n, dy);
         default -> throw unsupported(n, -1, "no gradient rule");
       }
+    }
+
+    private void gelu(NodeProto n, String dy) {
+      String x = n.getInput(0);
+      String mode = Shapes.stringAttr(n, "approximate", "none");
+      String d;
+      if (mode.equals("tanh")) {
+        // y = x/2 (1 + tanh u), u = c (x + 0.044715 x^3), c = sqrt(2/pi)
+        float c = (float) Math.sqrt(2 / Math.PI);
+        String x2 = op(Op.MUL, x, x);
+        String u = op(Op.MUL, op(Op.MUL, x, op(Op.ADD, fconst(1f), op(Op.MUL, x2,
+            fconst(0.044715f)))), fconst(c));
+        String t = op(Op.TANH, u);
+        String du = op(Op.MUL, op(Op.ADD, fconst(1f), op(Op.MUL, x2, fconst(3 * 0.044715f))),
+            fconst(c));
+        d = op(Op.ADD, op(Op.MUL, op(Op.ADD, fconst(1f), t), fconst(0.5f)),
+            op(Op.MUL, op(Op.MUL, op(Op.MUL, x, fconst(0.5f)), op(Op.SUB, fconst(1f),
+                op(Op.MUL, t, t))), du));
+      } else if (mode.equals("none")) {
+        // Phi(x) + x phi(x)
+        String cdf = op(Op.MUL, op(Op.ADD, fconst(1f), op(Op.ERF,
+            op(Op.MUL, x, fconst((float) (1 / Math.sqrt(2)))))), fconst(0.5f));
+        String pdf = op(Op.MUL, op(Op.EXP, op(Op.MUL, op(Op.MUL, x, x), fconst(-0.5f))),
+            fconst((float) (1 / Math.sqrt(2 * Math.PI))));
+        d = op(Op.ADD, cdf, op(Op.MUL, x, pdf));
+      } else {
+        throw unsupportedConfig(n, "unknown approximate='" + mode + "'");
+      }
+      addGrad(x, op(Op.MUL, dy, d));
+    }
+
+    private void pow(NodeProto n, String dy) {
+      String a = n.getInput(0);
+      String e = n.getInput(1);
+      long[] ys = shapes.shape(n.getOutput(0));
+      String ef = b.node(Op.CAST, List.of(e), Map.of("to", Tensors.FLOAT));
+      if (dep.contains(a)) {
+        String ga = op(Op.MUL, dy, op(Op.MUL, ef, op(Op.POW, a, op(Op.SUB, ef, fconst(1f)))));
+        addGrad(a, unbroadcast(ga, ys, a, n));
+      }
+      if (dep.contains(e)) {
+        String ge = op(Op.MUL, dy, op(Op.MUL, n.getOutput(0), op(Op.LOG, a)));
+        addGrad(e, unbroadcast(ge, ys, e, n));
+      }
+    }
+
+    private int axisOf(NodeProto n, long axis, int rank) {
+      int a = (int) (axis < 0 ? axis + rank : axis);
+      if (a < 0 || a >= rank) {
+        throw new OnnxModelException(n.getOpType() + " node '" + n.getName() + "': axis " + axis
+            + " is out of range for rank " + rank);
+      }
+      return a;
+    }
+
+    private void concat(NodeProto n, String dy) {
+      long[] ys = known(n.getOutput(0), n, "output");
+      int a = axisOf(n, intAttr(n, "axis", 0), ys.length);
+      List<String> parts = new ArrayList<>();
+      long[] sizes = new long[n.getInputCount()];
+      boolean allKnown = true;
+      for (int i = 0; i < n.getInputCount(); i++) {
+        long[] s = shapes.shape(n.getInput(i));
+        sizes[i] = s == null ? -1 : s[a];
+        allKnown &= sizes[i] >= 0;
+        parts.add(b.node(Op.SHAPE, List.of(n.getInput(i)), Map.of("start", a, "end", a + 1)));
+      }
+      String split = allKnown ? ivec(sizes) : b.node(Op.CONCAT, parts, Map.of("axis", 0));
+      List<String> outs = b.node(Op.SPLIT, List.of(dy, split), Map.of("axis", a),
+          n.getInputCount());
+      for (int i = 0; i < n.getInputCount(); i++) {
+        if (dep.contains(n.getInput(i))) {
+          addGrad(n.getInput(i), outs.get(i));
+        }
+      }
+    }
+
+    private void splitGrad(NodeProto n) {
+      boolean any = false;
+      for (String o : n.getOutputList()) {
+        any |= !o.isEmpty() && contributions.containsKey(o);
+      }
+      if (!any || !dep.contains(n.getInput(0))) {
+        return;
+      }
+      long[] xs = known(n.getInput(0), n, "input");
+      int a = axisOf(n, intAttr(n, "axis", 0), xs.length);
+      List<String> parts = new ArrayList<>();
+      for (String o : n.getOutputList()) {
+        String g = o.isEmpty() ? null : total(o);
+        if (g == null) {
+          if (o.isEmpty()) {
+            throw unsupportedConfig(n, "an omitted output cannot be given a zero gradient");
+          }
+          g = op(Op.CONSTANT_OF_SHAPE, op(Op.SHAPE, o));
+        }
+        parts.add(g);
+      }
+      addGrad(n.getInput(0), parts.size() == 1 ? parts.get(0)
+          : b.node(Op.CONCAT, parts, Map.of("axis", a)));
+    }
+
+    /** The adjoint of Pad-by-zeros: a Pad of {@code g} with per-axis begin/end (zero pads). */
+    private String zeroPad(String g, long[] begin, long[] end) {
+      long[] pads = new long[2 * begin.length];
+      boolean any = false;
+      for (int i = 0; i < begin.length; i++) {
+        pads[i] = begin[i];
+        pads[i + begin.length] = end[i];
+        any |= begin[i] != 0 || end[i] != 0;
+      }
+      return any ? op(Op.PAD, g, ivec(pads)) : g;
+    }
+
+    /**
+     * Multiplies {@code g} along {@code axis} by the matrix {@code m} (rows x cols): the axis of
+     * size {@code rows} becomes one of size {@code cols}, out[c] = sum_r g[r] m[r][c].
+     */
+    private String axisMatMul(String g, int axis, int rank, float[] m, long rows, long cols) {
+      String mat = b.floatInitializer("axis_map", m, rows, cols);
+      if (axis == rank - 1) {
+        return op(Op.MAT_MUL, g, mat);
+      }
+      long[] perm = new long[rank];
+      for (int i = 0; i < rank; i++) {
+        perm[i] = i;
+      }
+      perm[axis] = rank - 1;
+      perm[rank - 1] = axis;
+      String t = op(Op.TRANSPOSE, Map.of("perm", perm), g);
+      return op(Op.TRANSPOSE, Map.of("perm", perm), op(Op.MAT_MUL, t, mat));
+    }
+
+    /**
+     * The adjoint of selecting indices {@code idx} (in [0,d)) along {@code axis}: a zero Pad for
+     * a contiguous ascending run, else a product with the (|idx| x d) one-hot selection matrix
+     * (repeated indices add up).
+     */
+    private String unselect(String g, int axis, int rank, long[] idx, long d) {
+      boolean contiguous = true;
+      for (int i = 1; i < idx.length; i++) {
+        contiguous &= idx[i] == idx[i - 1] + 1;
+      }
+      if (contiguous && idx.length > 0) {
+        long[] begin = new long[rank];
+        long[] end = new long[rank];
+        begin[axis] = idx[0];
+        end[axis] = d - idx[0] - idx.length;
+        return zeroPad(g, begin, end);
+      }
+      float[] m = new float[(int) (idx.length * d)];
+      for (int i = 0; i < idx.length; i++) {
+        m[(int) (i * d + idx[i])] += 1f;
+      }
+      return axisMatMul(g, axis, rank, m, idx.length, d);
+    }
+
+    private void slice(NodeProto n, String dy) {
+      String x = n.getInput(0);
+      requireConstant(n, 1, 2, 3, 4);
+      long[] xs = known(x, n, "input");
+      List<Shapes.AxisSlice> sl = shapes.slices(n, xs);
+      if (sl == null) {
+        throw unsupportedConfig(n, "its starts, ends, axes and steps must be constants and the"
+            + " sliced axes of its input must have fixed sizes");
+      }
+      long[] begin = new long[xs.length];
+      long[] end = new long[xs.length];
+      String g = dy;
+      for (Shapes.AxisSlice a : sl) {
+        if (a.count() == 0) {
+          return; // empty slice: no gradient
+        }
+        long d = xs[a.axis()];
+        if (a.step() == 1) {
+          begin[a.axis()] = a.start();
+          end[a.axis()] = d - a.start() - a.count();
+        } else {
+          long[] idx = new long[(int) a.count()];
+          for (int i = 0; i < idx.length; i++) {
+            idx[i] = a.start() + i * a.step();
+          }
+          g = unselect(g, a.axis(), xs.length, idx, d);
+        }
+      }
+      addGrad(x, zeroPad(g, begin, end));
+    }
+
+    private void gather(NodeProto n, String dy) {
+      String x = n.getInput(0);
+      requireConstant(n, 1);
+      long[] xs = known(x, n, "data");
+      int a = axisOf(n, intAttr(n, "axis", 0), xs.length);
+      long[] idx = shapes.value(n.getInput(1));
+      long[] is = shapes.shape(n.getInput(1));
+      long d = xs[a];
+      if (idx == null || is == null || d < 0 || Arrays.stream(idx).anyMatch(v -> v == Shapes.UNKNOWN)) {
+        throw unsupportedConfig(n, "its indices must be a constant and the gathered axis of its"
+            + " data must have a fixed size");
+      }
+      long[] norm = new long[idx.length];
+      for (int i = 0; i < idx.length; i++) {
+        norm[i] = idx[i] < 0 ? idx[i] + d : idx[i];
+        if (norm[i] < 0 || norm[i] >= d) {
+          throw new OnnxModelException("Gather node '" + n.getName() + "': index " + idx[i]
+              + " is out of range for axis size " + d);
+        }
+      }
+      String g;
+      if (is.length == 0) {
+        g = op(Op.UNSQUEEZE, dy, ivec(a));
+      } else if (is.length == 1) {
+        g = dy;
+      } else {
+        List<String> parts = new ArrayList<>();
+        if (a > 0) {
+          parts.add(b.node(Op.SHAPE, List.of(x), Map.of("start", 0, "end", a)));
+        }
+        parts.add(ivec(norm.length));
+        if (a + 1 < xs.length) {
+          parts.add(b.node(Op.SHAPE, List.of(x), Map.of("start", a + 1)));
+        }
+        g = op(Op.RESHAPE, dy, parts.size() == 1 ? parts.get(0)
+            : b.node(Op.CONCAT, parts, Map.of("axis", 0)));
+      }
+      addGrad(x, unselect(g, a, xs.length, norm, d));
+    }
+
+    private void pad(NodeProto n, String dy) {
+      String x = n.getInput(0);
+      requireConstant(n, 1, 2, 3);
+      long[] xs = known(x, n, "input");
+      long[] pads = shapes.value(n.getInput(1));
+      long[] axes = n.getInputCount() > 3 && !n.getInput(3).isEmpty()
+          ? shapes.value(n.getInput(3)) : null;
+      long[][] pe = pads == null ? null : Shapes.padsPerAxis(pads, axes, xs.length);
+      if (pe == null || (n.getInputCount() > 3 && !n.getInput(3).isEmpty() && axes == null)) {
+        throw unsupportedConfig(n, "its pads (and axes) must be constants");
+      }
+      String mode = Shapes.stringAttr(n, "mode", "constant");
+      int r = xs.length;
+      if (mode.equals("constant")) {
+        // negative pads crop: undo them with zero pads, then cut the positive pads away
+        long[] nb = new long[r];
+        long[] ne = new long[r];
+        long[] starts = new long[r];
+        long[] ends = new long[r];
+        boolean cut = false;
+        for (int i = 0; i < r; i++) {
+          nb[i] = Math.max(0, -pe[0][i]);
+          ne[i] = Math.max(0, -pe[1][i]);
+          starts[i] = Math.max(0, pe[0][i]);
+          ends[i] = pe[1][i] > 0 ? -pe[1][i] : Long.MAX_VALUE;
+          cut |= pe[0][i] > 0 || pe[1][i] > 0;
+        }
+        String g = zeroPad(dy, nb, ne);
+        if (cut) {
+          long[] ax = new long[r];
+          for (int i = 0; i < r; i++) {
+            ax[i] = i;
+          }
+          g = b.node(Op.SLICE, List.of(g, ivec(starts), ivec(ends), ivec(ax)), Map.of());
+        }
+        addGrad(x, g);
+        return;
+      }
+      if (!mode.equals("reflect") && !mode.equals("edge") && !mode.equals("wrap")) {
+        throw unsupportedConfig(n, "unknown mode '" + mode + "'");
+      }
+      String g = dy;
+      for (int a = 0; a < r; a++) {
+        if (pe[0][a] == 0 && pe[1][a] == 0) {
+          continue;
+        }
+        long d = xs[a];
+        if (d <= 0) {
+          throw unsupportedConfig(n, "padded axis " + a + " must have a fixed size");
+        }
+        long out = d + pe[0][a] + pe[1][a];
+        long[] idx = new long[(int) out];
+        for (int o = 0; o < out; o++) {
+          long i = o - pe[0][a];
+          if (mode.equals("edge")) {
+            i = Math.max(0, Math.min(d - 1, i));
+          } else if (mode.equals("wrap")) {
+            i = Math.floorMod(i, d);
+          } else {
+            if (d == 1) {
+              i = 0;
+            } else {
+              long period = 2 * (d - 1);
+              i = Math.floorMod(i, period);
+              if (i >= d) {
+                i = period - i;
+              }
+            }
+          }
+          idx[o] = i;
+        }
+        g = unselect(g, a, r, idx, d);
+      }
+      addGrad(x, g);
+    }
+
+    private void resize(NodeProto n, String dy) {
+      String x = n.getInput(0);
+      requireConstant(n, 1, 2, 3);
+      String mode = Shapes.stringAttr(n, "mode", "nearest");
+      String ctm = Shapes.stringAttr(n, "coordinate_transformation_mode", "half_pixel");
+      String nm = Shapes.stringAttr(n, "nearest_mode", "round_prefer_floor");
+      if (!mode.equals("nearest") && !mode.equals("linear")) {
+        throw unsupportedConfig(n, "mode '" + mode + "' (only nearest and linear are supported)");
+      }
+      if (intAttr(n, "antialias", 0) != 0 || Shapes.attr(n, "axes") != null) {
+        throw unsupportedConfig(n, "antialias and axes (opset 18) are not supported");
+      }
+      if (!List.of("half_pixel", "pytorch_half_pixel", "align_corners", "asymmetric",
+          "half_pixel_symmetric").contains(ctm)) {
+        throw unsupportedConfig(n, "coordinate_transformation_mode '" + ctm + "'");
+      }
+      long[] xs = known(x, n, "input");
+      long[] ys = shapes.shape(n.getOutput(0));
+      float[] scales = n.getInputCount() > 2 && !n.getInput(2).isEmpty()
+          ? shapes.floatValue(n.getInput(2)) : null;
+      if (scales != null && scales.length == 0) {
+        scales = null;
+      }
+      if (ys == null || (scales == null && (n.getInputCount() < 4 || n.getInput(3).isEmpty()))) {
+        throw unsupportedConfig(n, "its scales or sizes must be constants");
+      }
+      String g = dy;
+      for (int a = 0; a < xs.length; a++) {
+        long d = xs[a];
+        long o = ys[a];
+        float scale = scales != null ? scales[a] : (d > 0 ? (float) o / (float) d : 1f);
+        if (o == d && scale == 1f) {
+          continue;
+        }
+        if (d <= 0 || o <= 0) {
+          throw unsupportedConfig(n, "resized axis " + a + " must have a fixed size");
+        }
+        float[] m = new float[(int) (o * d)];
+        for (int i = 0; i < o; i++) {
+          float c = sourceCoordinate(ctm, i, scale, d, o);
+          if (mode.equals("nearest")) {
+            long j = nearest(nm, c);
+            j = Math.max(0, Math.min(d - 1, j));
+            m[(int) (i * d + j)] += 1f;
+          } else {
+            float cc = Math.max(0f, Math.min(c, d - 1));
+            long j0 = Math.min((long) cc, d - 1);
+            long j1 = Math.min(j0 + 1, d - 1);
+            float w1 = cc - j0;
+            m[(int) (i * d + j0)] += 1f - w1;
+            m[(int) (i * d + j1)] += w1;
+          }
+        }
+        g = axisMatMul(g, a, xs.length, m, o, d);
+      }
+      addGrad(x, g);
+    }
+
+    private static float sourceCoordinate(String ctm, long i, float scale, long d, long o) {
+      return switch (ctm) {
+        case "asymmetric" -> i / scale;
+        case "align_corners" -> o == 1 ? 0f : i * (float) (d - 1) / (float) (o - 1);
+        case "pytorch_half_pixel" -> o > 1 ? (i + 0.5f) / scale - 0.5f : 0f;
+        case "half_pixel_symmetric" -> {
+          float adj = o / (scale * d);
+          float offset = d / 2f * (1 - adj);
+          yield offset + (i + 0.5f) / scale - 0.5f;
+        }
+        default -> (i + 0.5f) / scale - 0.5f; // half_pixel
+      };
+    }
+
+    private static long nearest(String mode, float c) {
+      return switch (mode) {
+        case "floor" -> (long) Math.floor(c);
+        case "ceil" -> (long) Math.ceil(c);
+        case "round_prefer_ceil" -> (long) Math.floor(c + 0.5f);
+        default -> c == Math.floor(c) + 0.5f ? (long) Math.floor(c) : Math.round(c);
+      };
+    }
+
+    private void layerNorm(NodeProto n, String dy) {
+      String x = n.getInput(0);
+      requireConstant(n, 1, 2);
+      long[] xs = known(x, n, "input");
+      int a = axisOf(n, intAttr(n, "axis", -1), xs.length);
+      long count = 1;
+      long[] axes = new long[xs.length - a];
+      for (int i = a; i < xs.length; i++) {
+        if (xs[i] < 0) {
+          throw new OnnxModelException("LayerNormalization node '" + n.getName() + "' normalises"
+              + " over axis " + i + " of unknown size; its gradient needs fixed sizes");
+        }
+        count *= xs[i];
+        axes[i - a] = i;
+      }
+      String mean = n.getOutput(1);
+      String inv = n.getOutput(2);
+      String xhat = op(Op.MUL, op(Op.SUB, x, mean), inv);
+      String gs = op(Op.MUL, dy, n.getInput(1));
+      String ax = ivec(axes);
+      String m1 = op(Op.MUL, b.node(Op.REDUCE_SUM, List.of(gs, ax), Map.of("keepdims", 1)),
+          fconst(1f / count));
+      String m2 = op(Op.MUL, b.node(Op.REDUCE_SUM, List.of(op(Op.MUL, gs, xhat), ax),
+          Map.of("keepdims", 1)), fconst(1f / count));
+      addGrad(x, op(Op.MUL, inv, op(Op.SUB, op(Op.SUB, gs, m1), op(Op.MUL, xhat, m2))));
     }
 
     private void elementwise(NodeProto n, String dy) {
@@ -852,7 +1420,64 @@ public final class GradientGraphBuilder {
       attrs.put("pads", win.pads());
       attrs.put("output_padding", checkedOutputPadding(n, win));
       attrs.put("group", intAttr(n, "group", 1));
+      String flipped = Arrays.stream(win.strides()).allMatch(v -> v == 1)
+          ? flippedAdjoint(w, ws, (int) intAttr(n, "group", 1)) : null;
+      long[] adjPads = new long[2 * sp.length];
+      boolean padsOk = true;
+      for (int i = 0; i < sp.length; i++) {
+        long span = (k[i] - 1) * win.dilations()[i];
+        adjPads[i] = span - win.padBegin()[i];
+        adjPads[i + sp.length] = span - win.padEnd()[i];
+        padsOk &= adjPads[i] >= 0 && adjPads[i + sp.length] >= 0;
+      }
+      if (flipped != null && padsOk) {
+        // stride 1: the adjoint is a plain Conv with the spatially flipped, in/out-swapped kernel
+        // (ONNX Runtime runs Conv far faster than ConvTranspose)
+        Map<String, Object> ca = new LinkedHashMap<>();
+        ca.put("kernel_shape", k);
+        ca.put("dilations", win.dilations());
+        ca.put("pads", adjPads);
+        ca.put("group", intAttr(n, "group", 1));
+        addGrad(x, b.node(Op.CONV, List.of(dy, flipped), ca));
+        return;
+      }
       addGrad(x, b.node(Op.CONV_TRANSPOSE, List.of(dy, w), attrs));
+    }
+
+    /**
+     * The kernel of the stride-1 adjoint convolution: W (M, C/g, k...) becomes W' (C, M/g, k...)
+     * with W'[g*C/g + c, m, i...] = W[g*M/g + m, c, (k-1-i)...]; null if W is not a float32
+     * initializer (then ConvTranspose is used).
+     */
+    private String flippedAdjoint(String w, long[] ws, int group) {
+      TensorProto t = initializers.get(w);
+      if (t == null || t.getDataType() != Tensors.FLOAT || ws.length < 3) {
+        return null;
+      }
+      float[] src = Tensors.toFloatArray(t);
+      int m = (int) ws[0];
+      int cg = (int) ws[1];
+      int mg = m / group;
+      int ksize = 1;
+      for (int i = 2; i < ws.length; i++) {
+        ksize *= (int) ws[i];
+      }
+      float[] dst = new float[src.length];
+      for (int gi = 0; gi < group; gi++) {
+        for (int mm = 0; mm < mg; mm++) {
+          for (int c = 0; c < cg; c++) {
+            int from = ((gi * mg + mm) * cg + c) * ksize;
+            int to = ((gi * cg + c) * mg + mm) * ksize;
+            for (int q = 0; q < ksize; q++) {
+              dst[to + ksize - 1 - q] = src[from + q]; // reversing the flat kernel flips all axes
+            }
+          }
+        }
+      }
+      long[] shape = ws.clone();
+      shape[0] = (long) cg * group;
+      shape[1] = mg;
+      return b.floatInitializer(w + "_adjoint", dst, shape);
     }
 
     private long[] checkedOutputPadding(NodeProto n, Shapes.Window win) {

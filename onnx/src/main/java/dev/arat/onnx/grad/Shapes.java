@@ -22,6 +22,7 @@ final class Shapes {
 
   private final Map<String, long[]> shapes = new HashMap<>();
   private final Map<String, long[]> values = new HashMap<>();
+  private final Map<String, float[]> floats = new HashMap<>();
 
   void putShape(String t, long[] s) {
     if (s != null) {
@@ -37,11 +38,19 @@ final class Shapes {
     return values.get(t);
   }
 
+  /** The values of a small constant float32 tensor (initializer or Constant), or null. */
+  float[] floatValue(String t) {
+    return floats.get(t);
+  }
+
   void addInitializer(TensorProto t) {
     putShape(t.getName(), Tensors.dims(t));
     if ((t.getDataType() == Tensors.INT64 || t.getDataType() == TensorProto.DataType.INT32_VALUE)
         && Tensors.numel(Tensors.dims(t)) <= 64) {
       values.put(t.getName(), Tensors.toLongArray(t));
+    }
+    if (t.getDataType() == Tensors.FLOAT && Tensors.numel(Tensors.dims(t)) <= 64) {
+      floats.put(t.getName(), Tensors.toFloatArray(t));
     }
   }
 
@@ -205,7 +214,9 @@ final class Shapes {
     long[] x = in.isEmpty() ? null : shapes.get(in.get(0));
     switch (n.getOpType()) {
       case "Identity", "Dropout", "Relu", "LeakyRelu", "Sigmoid", "Tanh", "Softmax", "LogSoftmax",
-          "BatchNormalization", "Neg", "Sqrt", "Exp", "Log", "Abs", "Clip", "Reciprocal", "Not" -> {
+          "BatchNormalization", "Neg", "Sqrt", "Exp", "Log", "Abs", "Clip", "Reciprocal", "Not",
+          "PRelu", "HardSigmoid", "HardSwish", "Erf", "Gelu", "Sign", "Floor", "Ceil", "Round",
+          "Elu", "Softplus", "Selu", "IsNaN", "IsInf" -> {
         putShape(y, x);
         if (n.getOpType().equals("Identity") && values.containsKey(in.get(0))) {
           values.put(y, values.get(in.get(0)));
@@ -217,8 +228,108 @@ final class Shapes {
           values.put(y, values.get(in.get(0)));
         }
       }
-      case "Add", "Sub", "Mul", "Div", "Equal", "Greater", "Less", "Pow" ->
-          putShape(y, broadcast(x, shapes.get(in.get(1))));
+      case "Add", "Sub", "Mul", "Div", "Equal", "Greater", "Less", "Pow", "GreaterOrEqual",
+          "LessOrEqual", "And", "Or" -> {
+        putShape(y, broadcast(x, shapes.get(in.get(1))));
+        long[] va = values.get(in.get(0));
+        long[] vb = values.get(in.get(1));
+        if (va != null && vb != null && (va.length == vb.length || va.length == 1
+            || vb.length == 1)) {
+          long[] o = new long[Math.max(va.length, vb.length)];
+          for (int i = 0; i < o.length; i++) {
+            o[i] = fold(n.getOpType(), va[va.length == 1 ? 0 : i], vb[vb.length == 1 ? 0 : i]);
+          }
+          values.put(y, o);
+        }
+      }
+      case "Expand" -> {
+        long[] target = values.get(in.get(1));
+        long[] ts = shapes.get(in.get(1));
+        if (target == null && ts != null && ts.length == 1 && ts[0] >= 0) {
+          target = new long[(int) ts[0]];
+          Arrays.fill(target, UNKNOWN);
+        }
+        if (target != null && x != null) {
+          long[] t = target.clone();
+          for (int i = 0; i < t.length; i++) {
+            t[i] = t[i] == UNKNOWN ? -1 : t[i];
+          }
+          putShape(y, broadcast(x, t));
+        }
+      }
+      case "ConstantOfShape" -> {
+        long[] v = values.get(in.get(0));
+        if (v != null) {
+          long[] o = v.clone();
+          boolean known = true;
+          for (int i = 0; i < o.length; i++) {
+            if (o[i] == UNKNOWN) {
+              o[i] = -1;
+              known = false;
+            }
+          }
+          putShape(y, o);
+          AttributeProto a = attr(n, "value");
+          TensorProto t = a == null ? null : a.getT();
+          if (known && Tensors.numel(o) <= 64 && t != null && (t.getDataType() == Tensors.INT64
+              || t.getDataType() == TensorProto.DataType.INT32_VALUE)) {
+            long[] fill = new long[(int) Tensors.numel(o)];
+            Arrays.fill(fill, Tensors.toLongArray(t)[0]);
+            values.put(y, fill);
+          }
+        }
+      }
+      case "Range" -> {
+        long[] s0 = values.get(in.get(0));
+        long[] l0 = values.get(in.get(1));
+        long[] d0 = values.get(in.get(2));
+        if (s0 != null && l0 != null && d0 != null && s0[0] != UNKNOWN && l0[0] != UNKNOWN
+            && d0[0] != UNKNOWN && d0[0] != 0) {
+          long count = Math.max(0, (long) Math.ceil((double) (l0[0] - s0[0]) / d0[0]));
+          putShape(y, new long[] {count});
+          if (count <= 64) {
+            long[] o = new long[(int) count];
+            for (int i = 0; i < count; i++) {
+              o[i] = s0[0] + i * d0[0];
+            }
+            values.put(y, o);
+          }
+        } else {
+          putShape(y, new long[] {-1});
+        }
+      }
+      case "Slice" -> inferSlice(n, x);
+      case "Split" -> inferSplit(n, x);
+      case "Pad" -> {
+        long[] pads = values.get(in.get(1));
+        if (x != null && pads != null) {
+          long[] axes = in.size() > 3 && !in.get(3).isEmpty() ? values.get(in.get(3)) : null;
+          long[][] pe = padsPerAxis(pads, axes, x.length);
+          if (pe != null) {
+            long[] o = x.clone();
+            for (int i = 0; i < o.length; i++) {
+              o[i] = o[i] < 0 ? -1 : o[i] + pe[0][i] + pe[1][i];
+            }
+            putShape(y, o);
+          }
+        }
+      }
+      case "Resize" -> {
+        long[] o = resizeOut(n, x);
+        putShape(y, o);
+      }
+      case "LayerNormalization" -> {
+        putShape(y, x);
+        if (x != null) {
+          long axis = intAttr(n, "axis", -1);
+          int a = (int) (axis < 0 ? axis + x.length : axis);
+          long[] st = x.clone();
+          Arrays.fill(st, a, st.length, 1);
+          for (int i = 1; i < n.getOutputCount(); i++) {
+            putShape(n.getOutput(i), st);
+          }
+        }
+      }
       case "Sum", "Max", "Min", "Mean" -> {
         long[] s = x;
         for (int i = 1; i < in.size(); i++) {
@@ -226,8 +337,25 @@ final class Shapes {
         }
         putShape(y, s);
       }
-      case "Where" -> putShape(y, broadcast(broadcast(x, shapes.get(in.get(1))),
-          shapes.get(in.get(2))));
+      case "Where" -> {
+        putShape(y, broadcast(broadcast(x, shapes.get(in.get(1))), shapes.get(in.get(2))));
+        long[] c = values.get(in.get(0));
+        long[] va = values.get(in.get(1));
+        long[] vb = values.get(in.get(2));
+        if (c != null && va != null && vb != null) {
+          int len = Math.max(c.length, Math.max(va.length, vb.length));
+          if ((c.length == len || c.length == 1) && (va.length == len || va.length == 1)
+              && (vb.length == len || vb.length == 1)) {
+            long[] o = new long[len];
+            for (int i = 0; i < len; i++) {
+              long ci = c[c.length == 1 ? 0 : i];
+              o[i] = ci == UNKNOWN ? UNKNOWN : ci != 0 ? va[va.length == 1 ? 0 : i]
+                  : vb[vb.length == 1 ? 0 : i];
+            }
+            values.put(y, o);
+          }
+        }
+      }
       case "Conv" -> {
         long[] w = shapes.get(in.get(1));
         if (x != null && w != null) {
@@ -280,8 +408,17 @@ final class Shapes {
           putShape(y, new long[] {prod(x, 0, (int) axis), prod(x, (int) axis, x.length)});
         }
       }
-      case "Reshape" -> putShape(y, reshape(x, values.get(in.get(1)),
-          intAttr(n, "allowzero", 0) != 0));
+      case "Reshape" -> {
+        putShape(y, reshape(x, values.get(in.get(1)), intAttr(n, "allowzero", 0) != 0));
+        long[] v = values.get(in.get(0));
+        long[] ys = shapes.get(y);
+        if (v != null && ys != null) {
+          values.put(y, v);
+          if (ys.length == 1 && ys[0] < 0) {
+            putShape(y, new long[] {v.length});
+          }
+        }
+      }
       case "Gemm" -> {
         long[] a = x;
         long[] b = shapes.get(in.get(1));
@@ -362,8 +499,15 @@ final class Shapes {
           putShape(y, new long[0]);
         } else if (attr(n, "value_float") != null) {
           putShape(y, new long[0]);
+          floats.put(y, new float[] {floatAttr(n, "value_float", 0f)});
         } else if (attr(n, "value_floats") != null) {
-          putShape(y, new long[] {attr(n, "value_floats").getFloatsCount()});
+          AttributeProto fa = attr(n, "value_floats");
+          putShape(y, new long[] {fa.getFloatsCount()});
+          float[] f = new float[fa.getFloatsCount()];
+          for (int i = 0; i < f.length; i++) {
+            f[i] = fa.getFloats(i);
+          }
+          floats.put(y, f);
         }
       }
       case "Gather" -> {
@@ -379,6 +523,14 @@ final class Shapes {
           }
           values.put(y, o);
           putShape(y, is);
+        } else if (x != null && is != null) {
+          long axis = intAttr(n, "axis", 0);
+          int a = (int) (axis < 0 ? axis + x.length : axis);
+          long[] o = new long[x.length - 1 + is.length];
+          System.arraycopy(x, 0, o, 0, a);
+          System.arraycopy(is, 0, o, a, is.length);
+          System.arraycopy(x, a + 1, o, a + is.length, x.length - a - 1);
+          putShape(y, o);
         }
       }
       case "Unsqueeze", "Squeeze" -> {
@@ -425,6 +577,202 @@ final class Shapes {
         // unknown: leave the outputs without shape
       }
     }
+  }
+
+  private static long fold(String op, long a, long b) {
+    if (a == UNKNOWN || b == UNKNOWN) {
+      return UNKNOWN;
+    }
+    return switch (op) {
+      case "Add" -> a + b;
+      case "Sub" -> a - b;
+      case "Mul" -> a * b;
+      case "Div" -> b == 0 ? UNKNOWN : a / b;
+      case "Equal" -> a == b ? 1 : 0;
+      case "Greater" -> a > b ? 1 : 0;
+      case "Less" -> a < b ? 1 : 0;
+      case "GreaterOrEqual" -> a >= b ? 1 : 0;
+      case "LessOrEqual" -> a <= b ? 1 : 0;
+      case "And" -> a != 0 && b != 0 ? 1 : 0;
+      case "Or" -> a != 0 || b != 0 ? 1 : 0;
+      default -> UNKNOWN;
+    };
+  }
+
+  /**
+   * Begin and end pads per axis ({@code [0]} begin, {@code [1]} end) of a Pad node's pads values,
+   * spread over {@code axes} (opset 18) or all axes; null if malformed.
+   */
+  static long[][] padsPerAxis(long[] pads, long[] axes, int rank) {
+    long[][] pe = new long[2][rank];
+    int m = axes == null ? rank : axes.length;
+    if (pads.length != 2 * m) {
+      return null;
+    }
+    for (int i = 0; i < m; i++) {
+      int a = axes == null ? i : (int) (axes[i] < 0 ? axes[i] + rank : axes[i]);
+      if (pads[i] == UNKNOWN || pads[i + m] == UNKNOWN) {
+        return null;
+      }
+      pe[0][a] = pads[i];
+      pe[1][a] = pads[i + m];
+    }
+    return pe;
+  }
+
+  /** A Slice along one axis resolved against the axis size: first index, step and count. */
+  record AxisSlice(int axis, long start, long step, long count) {}
+
+  /**
+   * Resolves a Slice node's constant starts/ends/axes/steps against the data shape {@code x}, per
+   * the ONNX rules (negative values count from the end, clamping); null if anything needed is
+   * unknown.
+   */
+  List<AxisSlice> slices(NodeProto n, long[] x) {
+    List<String> in = n.getInputList();
+    long[] starts = values.get(in.get(1));
+    long[] ends = values.get(in.get(2));
+    if (x == null || starts == null || ends == null) {
+      return null;
+    }
+    long[] axes = in.size() > 3 && !in.get(3).isEmpty() ? values.get(in.get(3)) : null;
+    long[] steps = in.size() > 4 && !in.get(4).isEmpty() ? values.get(in.get(4)) : null;
+    if ((in.size() > 3 && !in.get(3).isEmpty() && axes == null)
+        || (in.size() > 4 && !in.get(4).isEmpty() && steps == null)) {
+      return null;
+    }
+    List<AxisSlice> out = new java.util.ArrayList<>();
+    for (int i = 0; i < starts.length; i++) {
+      int a = (int) (axes == null ? i : axes[i] < 0 ? axes[i] + x.length : axes[i]);
+      long step = steps == null ? 1 : steps[i];
+      long d = x[a];
+      if (d < 0 || starts[i] == UNKNOWN || ends[i] == UNKNOWN || step == UNKNOWN || step == 0) {
+        return null;
+      }
+      long s = starts[i] < 0 ? Math.max(starts[i], -d) + d : starts[i];
+      long e = ends[i] < 0 ? Math.max(ends[i], -d - 1) + d : ends[i];
+      long count;
+      if (step > 0) {
+        s = Math.min(s, d);
+        e = Math.min(Math.max(e, 0), d);
+        count = e > s ? (e - s + step - 1) / step : 0;
+      } else {
+        s = Math.min(s, d - 1);
+        e = Math.min(Math.max(e, -1), d - 1);
+        count = s > e ? (s - e + (-step) - 1) / (-step) : 0;
+      }
+      out.add(new AxisSlice(a, s, step, count));
+    }
+    return out;
+  }
+
+  private void inferSlice(NodeProto n, long[] x) {
+    String y = n.getOutput(0);
+    long[] v = values.get(n.getInput(0));
+    if (x != null && x.length == 1 && v != null) {
+      long[] xv = {v.length};
+      List<AxisSlice> sl = slices(n, xv);
+      if (sl != null && sl.size() == 1) {
+        AxisSlice a = sl.get(0);
+        long[] o = new long[(int) a.count()];
+        for (int i = 0; i < o.length; i++) {
+          o[i] = v[(int) (a.start() + i * a.step())];
+        }
+        values.put(y, o);
+        putShape(y, new long[] {o.length});
+        return;
+      }
+    }
+    if (x == null) {
+      return;
+    }
+    long[] o = x.clone();
+    List<AxisSlice> sl = slices(n, x);
+    if (sl != null) {
+      for (AxisSlice a : sl) {
+        o[a.axis()] = a.count();
+      }
+      putShape(y, o);
+      return;
+    }
+    long[] axes = n.getInputCount() > 3 && !n.getInput(3).isEmpty()
+        ? values.get(n.getInput(3)) : null;
+    if (axes != null) {
+      for (long a : axes) {
+        o[(int) (a < 0 ? a + x.length : a)] = -1;
+      }
+      putShape(y, o);
+    }
+  }
+
+  /** The sizes of a Split node's outputs along its axis, or null if unknown. */
+  long[] splitSizes(NodeProto n, long[] x) {
+    if (x == null) {
+      return null;
+    }
+    long axis = intAttr(n, "axis", 0);
+    int a = (int) (axis < 0 ? axis + x.length : axis);
+    if (n.getInputCount() > 1 && !n.getInput(1).isEmpty()) {
+      return values.get(n.getInput(1));
+    }
+    AttributeProto sa = attr(n, "split");
+    if (sa != null && sa.getIntsCount() > 0) {
+      return intsAttr(n, "split");
+    }
+    if (x[a] < 0) {
+      return null;
+    }
+    int k = n.getOutputCount();
+    long chunk = (x[a] + k - 1) / k;
+    long[] o = new long[k];
+    long left = x[a];
+    for (int i = 0; i < k; i++) {
+      o[i] = Math.min(chunk, left);
+      left -= o[i];
+    }
+    return o;
+  }
+
+  private void inferSplit(NodeProto n, long[] x) {
+    long[] sizes = splitSizes(n, x);
+    if (x == null || sizes == null || sizes.length != n.getOutputCount()) {
+      return;
+    }
+    long axis = intAttr(n, "axis", 0);
+    int a = (int) (axis < 0 ? axis + x.length : axis);
+    for (int i = 0; i < sizes.length; i++) {
+      long[] o = x.clone();
+      o[a] = sizes[i];
+      putShape(n.getOutput(i), o);
+    }
+  }
+
+  /**
+   * The output shape of a Resize node (from its sizes, or floor(in * scale)), or null if the
+   * input shape or the scales/sizes are unknown.
+   */
+  long[] resizeOut(NodeProto n, long[] x) {
+    if (x == null) {
+      return null;
+    }
+    List<String> in = n.getInputList();
+    long[] sizes = in.size() > 3 && !in.get(3).isEmpty() ? values.get(in.get(3)) : null;
+    float[] scales = in.size() > 2 && !in.get(2).isEmpty() ? floats.get(in.get(2)) : null;
+    long[] o = x.clone();
+    if (sizes != null && sizes.length == x.length) {
+      for (int i = 0; i < o.length; i++) {
+        o[i] = sizes[i] == UNKNOWN ? -1 : sizes[i];
+      }
+      return o;
+    }
+    if (scales != null && scales.length == x.length) {
+      for (int i = 0; i < o.length; i++) {
+        // float arithmetic, as ONNX Runtime computes it
+        o[i] = x[i] < 0 ? -1 : (long) Math.floor((float) x[i] * scales[i]);
+      }
+      return o;
+    }
+    return null;
   }
 
   /**

@@ -24,31 +24,31 @@ class ErrorTest {
   private static ModelProto withOp(boolean onPath) {
     GraphBuilder g = new GraphBuilder("bad");
     String x = g.imageInput("input", 2, 4, 4);
-    String p = g.node(Op.PAD, List.of(x, g.int64Vector("pads", 0, 0, 1, 1, 0, 0, 1, 1)), Map.of());
+    String p = g.node(Op.TILE, List.of(x, g.int64Vector("reps", 1, 1, 1, 2)), Map.of());
     if (!onPath) {
-      // the logits come straight from x; Pad only feeds a second output the builder prunes
+      // the logits come straight from x; Tile only feeds a second output the builder prunes
       ModelProto m = Models.head(g, new Random(1), x, 32, 3);
       return m.toBuilder().setGraph(m.getGraph().toBuilder()
           .addOutput(Tensors.valueInfo(p, Tensors.FLOAT, (Object[]) null))).build();
     }
-    return Models.head(g, new Random(1), p, 72, 3);
+    return Models.head(g, new Random(1), p, 64, 3);
   }
 
   @Test
   void unsupportedOpOnPathNamesOpNodeAndSupportedSet() {
     UnsupportedOpException e = assertThrows(UnsupportedOpException.class,
         () -> new GradientGraphBuilder().build(withOp(true), LossHead.CE));
-    assertEquals("Pad", e.opType());
-    assertEquals("pad", e.nodeName());
-    assertTrue(e.getMessage().contains("operator 'Pad' (node 'pad')"), e.getMessage());
-    assertTrue(e.getMessage().contains("Supported ops: Add, AveragePool"), e.getMessage());
+    assertEquals("Tile", e.opType());
+    assertEquals("tile", e.nodeName());
+    assertTrue(e.getMessage().contains("operator 'Tile' (node 'tile')"), e.getMessage());
+    assertTrue(e.getMessage().contains("Supported ops: Abs, Add, AveragePool"), e.getMessage());
   }
 
   @Test
   void unsupportedOpOffPathIsPrunedNotRejected() {
     GradientGraph gg = new GradientGraphBuilder().build(withOp(false), LossHead.MARGIN);
     assertTrue(gg.model().getGraph().getNodeList().stream()
-        .noneMatch(n -> n.getOpType().equals("Pad")));
+        .noneMatch(n -> n.getOpType().equals("Tile")));
     assertTrue(gg.notes().get(0).contains("2 outputs"), gg.notes().toString());
   }
 
@@ -122,5 +122,47 @@ class ErrorTest {
     GradCheck.check(m, LossHead.CE, new long[] {2, 2, 3, 3}, 5, 1e-3, 5e-3);
     GradientGraph gg = new GradientGraphBuilder().build(m, LossHead.CE);
     assertEquals("fwd_logits", gg.logitsTensor());
+  }
+
+  @Test
+  void unsupportedConfigurationsNameTheOpAndWhy() {
+    // Resize cubic
+    GraphBuilder g = new GraphBuilder("cubic");
+    String x = g.imageInput("input", 1, 3, 3);
+    String r = g.node(Op.RESIZE, List.of(x, "", g.floatInitializer("sc", new float[] {1, 1, 2, 2},
+        4)), Map.of("mode", "cubic"));
+    ModelProto m = Models.head(g, new Random(1), r, 36, 3);
+    UnsupportedOpException e = assertThrows(UnsupportedOpException.class,
+        () -> new GradientGraphBuilder().build(m, LossHead.CE));
+    assertTrue(e.getMessage().contains("mode 'cubic'"), e.getMessage());
+    // Gather on activations with indices computed at run time
+    GraphBuilder g2 = new GraphBuilder("gather");
+    String x2 = g2.imageInput("input", 2, 2, 2);
+    String idx = g2.node(Op.ARG_MAX, List.of(g2.node(Op.FLATTEN, x2)), Map.of("axis", 1,
+        "keepdims", 0));
+    String gat = g2.node(Op.GATHER, List.of(x2, idx), Map.of("axis", 0));
+    ModelProto m2 = Models.head(g2, new Random(1), gat, 8, 3);
+    e = assertThrows(UnsupportedOpException.class,
+        () -> new GradientGraphBuilder().build(m2, LossHead.CE));
+    assertTrue(e.getMessage().contains("its indices must be a constant"), e.getMessage());
+  }
+
+  @Test
+  void geluOpOfOpset20MatchesFiniteDifferences() {
+    for (String approx : new String[] {"none", "tanh"}) {
+      GraphBuilder g = new GraphBuilder("gelu");
+      String x = g.imageInput("input", 2, 3, 3);
+      String v = g.node(Op.MUL, g.node(Op.SUB, x, g.floatScalar("h", 0.5f)),
+          g.floatScalar("s", 5f));
+      String y = g.node(Op.GELU, List.of(v), Map.of("approximate", approx));
+      String f = g.node(Op.FLATTEN, y);
+      String z = g.node(Op.GEMM, List.of(f, g.floatInitializer("w", Models.randn(new Random(2),
+          4 * 18, 0.3), 4, 18)), Map.of("transB", 1));
+      g.output(z, "logits", Tensors.FLOAT, "N", 4);
+      ModelProto m = g.build(20);
+      GradCheck.check(m, LossHead.CE, new long[] {2, 2, 3, 3}, 9, 1e-3, 5e-3);
+      assertEquals(20, new GradientGraphBuilder().build(m, LossHead.CE).model()
+          .getOpsetImport(0).getVersion());
+    }
   }
 }
