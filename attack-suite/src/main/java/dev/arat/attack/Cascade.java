@@ -95,6 +95,29 @@ public final class Cascade {
    */
   public CascadeResult run(
       GradientClassifier attacked, Classifier deployed, ImageBatch x, int[] labels, long[] sampleIds, Listener listener) {
+    return run(attacked, deployed, x, labels, sampleIds, listener, null);
+  }
+
+  /**
+   * Runs the cascade, replaying what {@code journal} holds and recording what it computes.
+   *
+   * <p>Samples whose clean outcome or attempt is in the journal are not recomputed; the result is
+   * the same as a run without a journal (durations aside). The adversarial image of a sample whose
+   * counted candidate comes from the journal is its clean image (the journal holds no pixels).
+   * A listener may throw to abort the run; every batch finished before is in the journal.
+   *
+   * @param attacked the model attacks see (logits and input gradients)
+   * @param deployed the model whose verdict counts (may be the same object)
+   * @param x clean images, float32 {@code (N,C,H,W)} in {@code [0,1]}
+   * @param labels true classes {@code (N)}
+   * @param sampleIds a stable id per sample {@code (N)}, distinct (seeds the per-sample draws and
+   *     keys the journal)
+   * @param listener progress events, or null
+   * @param journal records to replay and to extend, or null
+   * @return per-sample outcomes, per-attack statistics and violations (in sample order per attack)
+   */
+  public CascadeResult run(GradientClassifier attacked, Classifier deployed, ImageBatch x, int[] labels,
+      long[] sampleIds, Listener listener, CascadeJournal journal) {
     Listener l = listener != null ? listener : new Listener() {};
     int n = x.n();
     if (labels.length != n || sampleIds.length != n) {
@@ -121,16 +144,38 @@ public final class Cascade {
     Arrays.fill(attackIndex, -1);
     Arrays.fill(iteration, -1);
     boolean[] robust = new boolean[n];
-    for (int start = 0; start < n; start += batchSize) {
-      int[] rows = range(start, Math.min(n, start + batchSize));
+    List<Integer> cleanTodo = new ArrayList<>();
+    for (int i = 0; i < n; i++) {
+      CascadeJournal.Clean c = journal == null ? null : journal.clean(sampleIds[i]);
+      if (c == null) {
+        cleanTodo.add(i);
+        continue;
+      }
+      if (c.label() != labels[i]) {
+        throw new IllegalStateException("journal records label " + c.label() + " for sample " + sampleIds[i]
+            + " but the data gives " + labels[i]);
+      }
+      cleanPred[i] = c.prediction();
+      pred[i] = c.prediction();
+      robust[i] = c.prediction() == labels[i];
+      margin[i] = c.margin();
+    }
+    for (int start = 0; start < cleanTodo.size(); start += batchSize) {
+      long t0 = System.nanoTime();
+      int[] rows = toArray(cleanTodo.subList(start, Math.min(cleanTodo.size(), start + batchSize)));
       float[] logits = deployed.logits(x.select(rows));
       checkLogits(logits, rows.length, k, "clean images");
+      List<CascadeJournal.Clean> records = new ArrayList<>(rows.length);
       for (int j = 0; j < rows.length; j++) {
         int i = rows[j];
         cleanPred[i] = AbstractAttack.argmax(logits, k, j);
         pred[i] = cleanPred[i];
         robust[i] = cleanPred[i] == labels[i];
         margin[i] = marginOf(logits, k, j, labels[i]);
+        records.add(new CascadeJournal.Clean(sampleIds[i], labels[i], cleanPred[i], margin[i]));
+      }
+      if (journal != null) {
+        journal.recordClean(records, (System.nanoTime() - t0) / 1e9);
       }
     }
     int robustCount = count(robust);
@@ -150,11 +195,23 @@ public final class Cascade {
       }
       l.attackStarted(a, attack, todo.length);
       long t0 = System.nanoTime();
-      int successes = 0;
-      int unconfirmed = 0;
-      int violated = 0;
-      for (int start = 0; start < todo.length; start += batchSize) {
-        int[] rows = Arrays.copyOfRange(todo, start, Math.min(todo.length, start + batchSize));
+      Tally t = new Tally();
+      List<Integer> fresh = new ArrayList<>();
+      for (int i : todo) {
+        CascadeJournal.Attempt rec = journal == null ? null : journal.attempt(a, sampleIds[i]);
+        if (rec == null) {
+          fresh.add(i);
+        } else {
+          t.apply(a, attack.name(), i, rec, labels, sampleIds, null, 0, robust, brokenBy, attackIndex, iteration,
+              pred, linf, l2, margin, adv, per);
+        }
+      }
+      if (fresh.size() < todo.length) {
+        l.progress(a, todo.length - fresh.size(), todo.length);
+      }
+      for (int start = 0; start < fresh.size(); start += batchSize) {
+        long tb = System.nanoTime();
+        int[] rows = toArray(fresh.subList(start, Math.min(fresh.size(), start + batchSize)));
         ImageBatch xb = x.select(rows);
         int[] yb = new int[rows.length];
         long[] idb = new long[rows.length];
@@ -172,50 +229,34 @@ public final class Cascade {
         float[] logits = deployed.logits(cand);
         checkLogits(logits, rows.length, k, "candidates of " + attack.name());
         float[] c = cand.data();
+        List<CascadeJournal.Attempt> records = new ArrayList<>(rows.length);
         for (int j = 0; j < rows.length; j++) {
           int i = rows[j];
           int off = j * per;
           int p = AbstractAttack.argmax(logits, k, j);
-          boolean mis = p != labels[i];
           double dInf = linfNorm(x0, i * per, c, off, per);
           double d2 = l2Norm(x0, i * per, c, off, per);
           String reason = budgetProblem(c, off, per, dInf, d2);
-          if (reason != null) {
-            violated++;
-            violations.add(new CascadeResult.Violation(a, attack.name(), sampleIds[i], dInf, d2, reason, mis));
-            continue;
-          }
           double m = marginOf(logits, k, j, labels[i]);
-          if (mis) {
-            robust[i] = false;
-            successes++;
-            brokenBy[i] = attack.name();
-            attackIndex[i] = a;
-            iteration[i] = r.iteration()[j];
-            pred[i] = p;
-            linf[i] = dInf;
-            l2[i] = d2;
-            margin[i] = m;
-            System.arraycopy(c, off, adv, i * per, per);
-          } else {
-            if (r.success()[j]) {
-              unconfirmed++;
-            }
-            if (m < margin[i]) {
-              margin[i] = m;
-              linf[i] = dInf;
-              l2[i] = d2;
-              pred[i] = p;
-              System.arraycopy(c, off, adv, i * per, per);
-            }
-          }
+          CascadeJournal.Attempt rec =
+              new CascadeJournal.Attempt(sampleIds[i], p, r.success()[j], r.iteration()[j], dInf, d2, m, reason);
+          records.add(rec);
+          t.apply(a, attack.name(), i, rec, labels, sampleIds, c, off, robust, brokenBy, attackIndex, iteration,
+              pred, linf, l2, margin, adv, per);
         }
-        l.progress(a, Math.min(todo.length, start + batchSize), todo.length);
+        if (journal != null) {
+          journal.recordAttempts(a, records, (System.nanoTime() - tb) / 1e9);
+        }
+        l.progress(a, todo.length - fresh.size() + Math.min(fresh.size(), start + batchSize), todo.length);
       }
-      double seconds = (System.nanoTime() - t0) / 1e9;
+      double seconds = (System.nanoTime() - t0) / 1e9 + (journal == null ? 0 : journal.recordedSeconds(a));
       robustCount = count(robust);
-      CascadeResult.AttackStats s = new CascadeResult.AttackStats(
-          a, attack.name(), attack.settings(), todo.length, successes, unconfirmed, violated, robustCount, seconds, false);
+      t.violations.sort(java.util.Comparator.comparingInt(v -> v.position));
+      for (PositionedViolation v : t.violations) {
+        violations.add(v.violation);
+      }
+      CascadeResult.AttackStats s = new CascadeResult.AttackStats(a, attack.name(), attack.settings(), todo.length,
+          t.successes, t.unconfirmed, t.violations.size(), robustCount, seconds, false);
       stats.add(s);
       l.attackFinished(a, s);
     }
@@ -226,6 +267,61 @@ public final class Cascade {
           attackIndex[i], iteration[i], pred[i], linf[i], l2[i], margin[i]));
     }
     return new CascadeResult(outcomes, stats, violations, x.with(adv));
+  }
+
+  private record PositionedViolation(int position, CascadeResult.Violation violation) {}
+
+  /** Counters of one attack, and the per-sample update shared by fresh and replayed attempts. */
+  private static final class Tally {
+    int successes;
+    int unconfirmed;
+    final List<PositionedViolation> violations = new ArrayList<>();
+
+    void apply(int a, String name, int i, CascadeJournal.Attempt rec, int[] labels, long[] sampleIds, float[] c,
+        int off, boolean[] robust, String[] brokenBy, int[] attackIndex, int[] iteration, int[] pred, double[] linf,
+        double[] l2, double[] margin, float[] adv, int per) {
+      boolean mis = rec.prediction() != labels[i];
+      if (rec.violation() != null) {
+        violations.add(new PositionedViolation(i, new CascadeResult.Violation(
+            a, name, sampleIds[i], rec.linf(), rec.l2(), rec.violation(), mis)));
+        return;
+      }
+      if (mis) {
+        robust[i] = false;
+        successes++;
+        brokenBy[i] = name;
+        attackIndex[i] = a;
+        iteration[i] = rec.iteration();
+        pred[i] = rec.prediction();
+        linf[i] = rec.linf();
+        l2[i] = rec.l2();
+        margin[i] = rec.margin();
+        if (c != null) {
+          System.arraycopy(c, off, adv, i * per, per);
+        }
+      } else {
+        if (rec.claimed()) {
+          unconfirmed++;
+        }
+        if (rec.margin() < margin[i]) {
+          margin[i] = rec.margin();
+          linf[i] = rec.linf();
+          l2[i] = rec.l2();
+          pred[i] = rec.prediction();
+          if (c != null) {
+            System.arraycopy(c, off, adv, i * per, per);
+          }
+        }
+      }
+    }
+  }
+
+  private static int[] toArray(List<Integer> list) {
+    int[] out = new int[list.size()];
+    for (int i = 0; i < out.length; i++) {
+      out[i] = list.get(i);
+    }
+    return out;
   }
 
   /** Null when the candidate respects the budget, else a short reason. */
@@ -295,13 +391,5 @@ public final class Cascade {
       }
     }
     return out;
-  }
-
-  private static int[] range(int from, int to) {
-    int[] r = new int[to - from];
-    for (int i = from; i < to; i++) {
-      r[i - from] = i;
-    }
-    return r;
   }
 }

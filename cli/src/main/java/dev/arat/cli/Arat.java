@@ -31,6 +31,9 @@ import picocli.CommandLine.ScopeType;
       TrainCommand.class,
       ExportCommand.class,
       EvaluateCommand.class,
+      InspectCommand.class,
+      GradientCommand.class,
+      MergeCommand.class,
       CommandLine.HelpCommand.class
     },
     exitCodeListHeading = "%nExit codes:%n",

@@ -1,5 +1,6 @@
 package dev.arat.cli;
 
+import dev.arat.evaluator.SuiteRunner;
 import dev.arat.exporter.BnBranch;
 import dev.arat.exporter.ParityCheck;
 import dev.arat.specs.AtomicFiles;
@@ -61,7 +62,7 @@ final class DemoCommand implements Callable<Integer> {
     AtomicFiles.writeString(out.resolve("suite.yaml"), Builtins.suiteText("demo"));
     w.printf("[3/3] evaluate: suite %s on %s%n", "demo", model);
     w.flush();
-    int code = EvaluateCommand.evaluate(model, suite, out, data, 0, output);
+    int code = EvaluateCommand.evaluate(model, suite, out, data, SuiteRunner.builder(), output);
     w.printf("%ndemo finished in %.0f s; parity max |diff| %.2g; artifacts in %s%n",
         (System.nanoTime() - start) / 1e9, parity.maxAbsDiff(), out);
     return code;

@@ -1,5 +1,6 @@
 package dev.arat.cli;
 
+import dev.arat.attack.Cascade;
 import dev.arat.evaluator.Report;
 import dev.arat.evaluator.ReportWriter;
 import dev.arat.evaluator.SuiteRunner;
@@ -7,6 +8,8 @@ import dev.arat.specs.Builtins;
 import dev.arat.specs.EvaluationSuite;
 import java.io.PrintWriter;
 import java.nio.file.Path;
+import java.util.List;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.CommandSpec;
@@ -45,6 +48,27 @@ final class EvaluateCommand implements Callable<Integer> {
       description = "ONNX Runtime intra-op threads (0 = all cores).")
   int threads;
 
+  @Option(names = "--inter-op-threads", defaultValue = "0",
+      description = "ONNX Runtime inter-op threads (0 = sequential).")
+  int interOpThreads;
+
+  @Option(names = "--provider", defaultValue = "cpu", paramLabel = "cpu|cuda|tensorrt",
+      description = "ONNX Runtime execution provider; GPU providers need the 'gpu' Maven profile "
+          + "build (default: ${DEFAULT-VALUE}).")
+  String provider;
+
+  @Option(names = "--shard", paramLabel = "K/N",
+      description = "Run only shard K of N (sample positions = K-1 mod N); combine with 'arat merge'.")
+  String shard;
+
+  @Option(names = "--baseline", paramLabel = "FILE",
+      description = "Baseline report.json for the max_robust_drop gate; newly broken samples are listed.")
+  Path baseline;
+
+  @Option(names = "--fresh",
+      description = "Discard an existing ledger in --out instead of resuming from it.")
+  boolean fresh;
+
   @Spec CommandSpec spec;
 
   @Override
@@ -64,18 +88,41 @@ final class EvaluateCommand implements Callable<Integer> {
       s = s.withMinRobustAccuracy(minRobust);
     }
     Path dir = out != null ? out : model.toAbsolutePath().getParent().resolve("eval");
-    return evaluate(model, s, dir, data, threads, output);
+    SuiteRunner.Builder runner = SuiteRunner.builder().optThreads(threads)
+        .optInterOpThreads(interOpThreads).optProvider(provider).optShard(shard)
+        .optBaseline(baseline).optFresh(fresh);
+    return evaluate(model, s, dir, data, runner, output);
   }
 
-  /** Runs the suite, writes the reports and returns the exit code decided by the gates. */
-  static int evaluate(Path model, EvaluationSuite suite, Path dir, Path data, int threads, Output output) {
-    SuiteRunner runner = new SuiteRunner(threads, output.progress(), System.console() != null);
-    Report report = runner.run(model, suite, data);
-    Path json = ReportWriter.writeJson(report, dir);
-    ReportWriter.writeMarkdown(report, dir);
+  /**
+   * Runs the suite (resuming from a ledger in {@code dir}), writes report.json, report.md,
+   * junit.xml and the plots, and returns the exit code decided by the gates. Ctrl-C stops after the
+   * current batch; what is done stays in the ledger, and the same command resumes.
+   */
+  static int evaluate(Path model, EvaluationSuite suite, Path dir, Path data, SuiteRunner.Builder runner,
+      Output output) {
+    AtomicBoolean stop = new AtomicBoolean();
+    Report report;
+    try (GracefulStop graceful = new GracefulStop(() -> stop.set(true), 60)) {
+      runner.optProgress(output.progress(), System.console() != null)
+          .optListener(new Cascade.Listener() {
+            @Override
+            public void progress(int index, int done, int todo) {
+              if (stop.get()) {
+                throw new AratException(ExitCodes.INTERRUPTED,
+                    "interrupted; finished batches are in " + dir.resolve("ledger.jsonl")
+                        + ", rerun the same command to resume");
+              }
+            }
+          });
+      report = runner.build().run(model, suite, data, dir);
+    }
+    List<Path> files = ReportWriter.writeAll(report, dir);
     PrintWriter out = output.out();
+    Path json = files.get(0);
     printSummary(report, out);
-    out.printf("reports: %s, %s%n", json, dir.resolve(ReportWriter.MARKDOWN_FILE));
+    out.printf("reports: %s (and %s)%n", json, files.stream().skip(1)
+        .map(p -> p.getFileName().toString()).collect(java.util.stream.Collectors.joining(", ")));
     if (!report.trusted()) {
       out.println("UNTRUSTED: the measurement cannot be trusted (see violations and diagnostics)");
       return ExitCodes.UNTRUSTED;
@@ -97,8 +144,7 @@ final class EvaluateCommand implements Callable<Integer> {
     out.printf("  %-28s %7.2f%%   [%.1f, %.1f]%n", "robust (whole cascade)", 100 * r.robustAccuracy(),
         100 * r.robustAccuracyCi95().low(), 100 * r.robustAccuracyCi95().high());
     for (Report.Gate g : r.gates()) {
-      out.printf("  gate %-23s %7.2f%% >= %.2f%%  %s%n", g.name(), 100 * g.value(), 100 * g.threshold(),
-          g.passed() ? "pass" : "FAIL");
+      out.printf("  gate %s%n", ReportWriter.gateText(g));
     }
     for (String d : r.diagnostics()) {
       out.println("  diagnostic: " + d);

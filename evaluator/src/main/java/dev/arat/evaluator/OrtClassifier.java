@@ -12,6 +12,7 @@ import ai.onnxruntime.OnnxTensor;
 import ai.onnxruntime.OnnxValue;
 import ai.onnxruntime.OrtEnvironment;
 import ai.onnxruntime.OrtException;
+import ai.onnxruntime.OrtProvider;
 import ai.onnxruntime.OrtSession;
 import dev.arat.attack.GradientClassifier;
 import dev.arat.attack.ImageBatch;
@@ -34,7 +35,8 @@ import java.util.Map;
 import java.util.Set;
 
 /**
- * An ONNX classifier run by ONNX Runtime on the CPU, with input gradients.
+ * An ONNX classifier run by ONNX Runtime (CPU by default, CUDA or TensorRT through {@link
+ * RuntimeOptions}), with input gradients.
  *
  * <p>Forward calls go to a session on the model itself (logits {@code (N,K)}; when the graph ends
  * in Softmax/LogSoftmax, the pre-softmax tensor is fetched instead, with a diagnostic). Gradient
@@ -61,8 +63,9 @@ public final class OrtClassifier implements GradientClassifier, AutoCloseable {
   private final int width;
   private final int numClasses;
   private final Map<String, String> metadata;
-  private final Set<String> diagnostics = new LinkedHashSet<>();
+  private final Set<Diagnostic> diagnostics = new LinkedHashSet<>();
   private final Map<LossHead, OrtSession> gradientSessions = new EnumMap<>(LossHead.class);
+  private final ExecutionProvider provider;
   private boolean closed;
 
   /**
@@ -85,7 +88,20 @@ public final class OrtClassifier implements GradientClassifier, AutoCloseable {
    * @throws EvaluationException if ONNX Runtime cannot load or run it, or its input is not an image
    */
   public static OrtClassifier open(Path file, int intraOpThreads) {
-    return new OrtClassifier(OnnxModels.load(file), "model file '" + file + "'", intraOpThreads);
+    return open(file, RuntimeOptions.cpu(intraOpThreads));
+  }
+
+  /**
+   * Opens a model file with an execution provider and threading options.
+   *
+   * @param file an {@code .onnx} classifier (see {@link #open(Path, int)})
+   * @param runtime provider and threads
+   * @throws dev.arat.onnx.OnnxModelException if the file is missing, truncated or not an ONNX model
+   * @throws EvaluationException if the provider cannot load, or ONNX Runtime cannot load or run the
+   *     model, or its input is not an image
+   */
+  public static OrtClassifier open(Path file, RuntimeOptions runtime) {
+    return new OrtClassifier(OnnxModels.load(file), "model file '" + file + "'", runtime);
   }
 
   /**
@@ -97,6 +113,19 @@ public final class OrtClassifier implements GradientClassifier, AutoCloseable {
    * @throws EvaluationException if ONNX Runtime cannot load or run it, or its input is not an image
    */
   public OrtClassifier(ModelProto model, String source, int intraOpThreads) {
+    this(model, source, RuntimeOptions.cpu(intraOpThreads));
+  }
+
+  /**
+   * Opens an in-memory model with an execution provider and threading options.
+   *
+   * @param model the parsed classifier (see {@link #open(Path, int)} for the contract)
+   * @param source how messages name it, e.g. {@code model file 'm.onnx'}
+   * @param runtime provider and threads
+   * @throws EvaluationException if the provider cannot load (kind INPUT, naming what is missing),
+   *     ONNX Runtime cannot load or run the model, or its input is not an image
+   */
+  public OrtClassifier(ModelProto model, String source, RuntimeOptions runtime) {
     this.env = OrtEnvironment.getEnvironment();
     this.source = source;
     GraphProto g = model.getGraph();
@@ -140,8 +169,8 @@ public final class OrtClassifier implements GradientClassifier, AutoCloseable {
     String out = g.getOutput(0).getName();
     String pre = preSoftmax(g, out);
     if (pre != null) {
-      diagnostics.add("softmax-output: the model's output '" + out + "' is a Softmax/LogSoftmax; logits are"
-          + " read from its input '" + pre + "' (attacks and margins use logits, never probabilities)");
+      diagnostics.add(Diagnostic.Code.SOFTMAX_OUTPUT.of("the model's output '" + out + "' is a Softmax/LogSoftmax;"
+          + " logits are read from its input '" + pre + "' (attacks and margins use logits, never probabilities)"));
       boolean declared = g.getOutputList().stream().anyMatch(o -> o.getName().equals(pre));
       if (!declared) {
         ValueInfoProto vi = ValueInfoProto.newBuilder().setName(pre).setType(TypeProto.newBuilder()
@@ -152,21 +181,36 @@ public final class OrtClassifier implements GradientClassifier, AutoCloseable {
     }
     this.model = model;
     this.logitsName = out;
+    diagnostics.addAll(GraphChecks.scan(model));
 
     OrtSession.SessionOptions o = null;
     OrtSession s = null;
     try {
       o = new OrtSession.SessionOptions();
       o.setOptimizationLevel(OrtSession.SessionOptions.OptLevel.ALL_OPT);
-      o.setIntraOpNumThreads(intraOpThreads > 0 ? intraOpThreads : DEFAULT_THREADS);
+      o.setIntraOpNumThreads(runtime.intraOpThreads() > 0 ? runtime.intraOpThreads() : DEFAULT_THREADS);
+      if (runtime.interOpThreads() > 0) {
+        o.setInterOpNumThreads(runtime.interOpThreads());
+        if (runtime.interOpThreads() > 1) {
+          o.setExecutionMode(OrtSession.SessionOptions.ExecutionMode.PARALLEL);
+        }
+      }
+      addProvider(o, runtime, source);
       s = env.createSession(fwd.toByteArray(), o);
     } catch (OrtException e) {
       if (o != null) {
         o.close();
       }
       throw new EvaluationException(EvaluationException.Kind.INPUT,
-          "ONNX Runtime cannot load " + source + ": " + e.getMessage(), e.getCode().name(), e);
+          "ONNX Runtime cannot load " + source + " (provider " + runtime.provider().id() + "): " + e.getMessage(),
+          e.getCode().name(), e);
+    } catch (RuntimeException e) {
+      if (o != null) {
+        o.close();
+      }
+      throw e;
     }
+    this.provider = runtime.provider();
     this.options = o;
     this.forward = s;
     try {
@@ -180,6 +224,43 @@ public final class OrtClassifier implements GradientClassifier, AutoCloseable {
       close();
       throw e;
     }
+  }
+
+  /**
+   * Adds the execution provider to {@code o}; a provider this ONNX Runtime build or this machine
+   * cannot load is an {@link EvaluationException} of kind INPUT that says what to install.
+   */
+  static void addProvider(OrtSession.SessionOptions o, RuntimeOptions runtime, String source) throws OrtException {
+    ExecutionProvider p = runtime.provider();
+    if (p == ExecutionProvider.CPU) {
+      return;
+    }
+    OrtProvider wanted = p == ExecutionProvider.CUDA ? OrtProvider.CUDA : OrtProvider.TENSOR_RT;
+    java.util.EnumSet<OrtProvider> available = OrtEnvironment.getAvailableProviders();
+    if (!available.contains(wanted)) {
+      throw new EvaluationException(EvaluationException.Kind.INPUT, String.format(java.util.Locale.ROOT,
+          "execution provider '%s' is not available in this ONNX Runtime build (available: %s); build arat with"
+              + " the evaluator's gpu profile (mvn -Darat.gpu package, which uses onnxruntime_gpu) and run on a"
+              + " machine with %s, or use --provider cpu", p.id(), available, p == ExecutionProvider.CUDA
+              ? "an NVIDIA GPU, CUDA 12 and cuDNN 9" : "an NVIDIA GPU, CUDA 12, cuDNN 9 and TensorRT 10"));
+    }
+    try {
+      if (p == ExecutionProvider.TENSORRT) {
+        o.addTensorrt(runtime.deviceId());
+      }
+      o.addCUDA(runtime.deviceId());
+    } catch (OrtException | RuntimeException e) {
+      throw new EvaluationException(EvaluationException.Kind.INPUT, "execution provider '" + p.id()
+          + "' failed to load for " + source + " on device " + runtime.deviceId() + " (are the CUDA"
+          + (p == ExecutionProvider.TENSORRT ? ", cuDNN and TensorRT" : " and cuDNN")
+          + " libraries installed and on the library path, and is there such a GPU?): " + e.getMessage(),
+          e instanceof OrtException oe ? oe.getCode().name() : null, e);
+    }
+  }
+
+  /** The execution provider the sessions run on. */
+  public ExecutionProvider provider() {
+    return provider;
   }
 
   /** Follows {@code out} back through Identity/Dropout; the input of a final Softmax, else null. */
@@ -243,8 +324,11 @@ public final class OrtClassifier implements GradientClassifier, AutoCloseable {
     return model;
   }
 
-  /** Notes for the report (final Softmax skipped, notes of the gradient builder), in order. */
-  public List<String> diagnostics() {
+  /**
+   * Diagnostics about the model (final Softmax skipped, control-flow or random operators, notes of
+   * the gradient builder), in order.
+   */
+  public List<Diagnostic> diagnostics() {
     return List.copyOf(diagnostics);
   }
 
@@ -350,11 +434,11 @@ public final class OrtClassifier implements GradientClassifier, AutoCloseable {
       return s;
     }
     GradientGraph gg = new GradientGraphBuilder().build(model, head);
-    boolean softmaxReported = diagnostics.stream().anyMatch(d -> d.startsWith("softmax-output"));
+    boolean softmaxReported = diagnostics.stream().anyMatch(d -> d.code().equals(Diagnostic.Code.SOFTMAX_OUTPUT.code()));
     for (String note : gg.notes()) {
       boolean aboutSoftmax = note.toLowerCase(java.util.Locale.ROOT).contains("softmax");
       if (!(aboutSoftmax && softmaxReported)) {
-        diagnostics.add("gradient-graph (" + head.id() + "): " + note);
+        diagnostics.add(Diagnostic.Code.GRADIENT_GRAPH.of("(" + head.id() + ") " + note));
       }
     }
     try {

@@ -15,6 +15,7 @@ public final class Progress implements Cascade.Listener {
   private final PrintStream out;
   private final boolean interactive;
   private final int total;
+  private final String prefix;
   private long started;
   private String current = "";
 
@@ -26,15 +27,28 @@ public final class Progress implements Cascade.Listener {
    * @param total number of samples of the evaluation
    */
   public Progress(PrintStream out, boolean interactive, int total) {
+    this(out, interactive, total, null);
+  }
+
+  /**
+   * Creates a printer whose lines start with {@code label} (e.g. the radius of a sweep).
+   *
+   * @param out where to print, or null for silence
+   * @param interactive whether to rewrite a line in place
+   * @param total number of samples of the evaluation
+   * @param label a prefix such as {@code Linf eps=0.2}, or null
+   */
+  public Progress(PrintStream out, boolean interactive, int total, String label) {
     this.out = out;
     this.interactive = interactive;
     this.total = total;
+    this.prefix = label == null ? "" : label + " ";
   }
 
   @Override
   public void cleanDone(int correct, int n) {
     if (out != null) {
-      out.printf(Locale.ROOT, "clean: %d/%d correct (%.2f%%)%n", correct, n, 100.0 * correct / Math.max(1, n));
+      out.printf(Locale.ROOT, prefix + "clean: %d/%d correct (%.2f%%)%n", correct, n, 100.0 * correct / Math.max(1, n));
       out.flush();
     }
   }
@@ -42,7 +56,7 @@ public final class Progress implements Cascade.Listener {
   @Override
   public void attackStarted(int index, Attack attack, int todo) {
     started = System.nanoTime();
-    current = "[" + (index + 1) + "] " + attack.name();
+    current = prefix + "[" + (index + 1) + "] " + attack.name();
     if (out != null && interactive) {
       out.printf(Locale.ROOT, "\r%s: 0/%d", current, todo);
       out.flush();
@@ -66,7 +80,7 @@ public final class Progress implements Cascade.Listener {
     if (out == null) {
       return;
     }
-    String name = "[" + (index + 1) + "] " + s.name();
+    String name = prefix + "[" + (index + 1) + "] " + s.name();
     if (interactive && !s.skipped()) {
       out.print("\r");
     }

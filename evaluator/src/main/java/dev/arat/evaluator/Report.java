@@ -8,13 +8,18 @@ import java.util.Map;
 /**
  * The result of an evaluation, written as {@code report.json} (snake_case, via {@link
  * ReportWriter}) and summarised in {@code report.md}. Accuracies are fractions in {@code [0,1]} of
- * the {@code samples} evaluated; intervals are 95% Wilson intervals.
+ * the {@code samples} evaluated; intervals are 95% Wilson intervals. The layout is documented in
+ * {@code docs/report-schema.md}; {@link #SCHEMA_VERSION} 2 adds the shard, per-class, sweep,
+ * baseline and structured-diagnostic fields and the gate details to version 1 (every version-1
+ * field keeps its name and meaning).
  *
  * @param schemaVersion version of this layout ({@link #SCHEMA_VERSION})
  * @param tool name and versions of the software that measured
  * @param model the evaluated ONNX file: path, SHA-256, its {@code metadata_props}, input shape
  * @param suite the suite's name and every setting
- * @param dataset the dataset, split, location and SHA-256 of the chosen samples
+ * @param dataset the dataset, split, location and SHA-256 of the chosen samples (all of them, also
+ *     in a shard's report)
+ * @param shard the shard this report covers, or null for a whole evaluation (single run or merge)
  * @param samples number of samples evaluated
  * @param sampleIndices dataset indices of the samples, in evaluation order
  * @param seed the suite seed (sample choice and attack seeds derive from it)
@@ -29,10 +34,16 @@ import java.util.Map;
  * @param violations candidates rejected for breaking the budget (non-empty means untrusted)
  * @param maxPerturbation largest norms over the counted successes
  * @param perSample one entry per sample
- * @param gates gate checks
- * @param trusted true when nothing makes the measurement untrustworthy (no budget violation)
+ * @param perClass robust accuracy per true class (classes with at least one sample)
+ * @param sweep one entry per evaluated radius, ascending, when the suite has an {@code
+ *     epsilon_sweep}; else null
+ * @param baseline the comparison with a baseline report, or null
+ * @param gates gate checks (empty in a shard's report: gates apply to the merged report)
+ * @param trusted true when no diagnostic is fatal (a budget violation, randomness, obfuscated
+ *     gradients...)
  * @param passed {@code trusted} and every gate passed
- * @param diagnostics notes about the model and the run (e.g. a final Softmax that was skipped)
+ * @param diagnostics one line per diagnostic, {@code CODE [severity] name: message}
+ * @param diagnosticRecords the same diagnostics as records (code, severity, name, message, doc)
  * @param durationSeconds wall-clock time of the whole evaluation
  */
 public record Report(
@@ -41,6 +52,7 @@ public record Report(
     ModelInfo model,
     SuiteInfo suite,
     DatasetInfo dataset,
+    Shard shard,
     int samples,
     List<Integer> sampleIndices,
     long seed,
@@ -55,14 +67,18 @@ public record Report(
     List<ViolationEntry> violations,
     MaxPerturbation maxPerturbation,
     List<SampleEntry> perSample,
+    List<ClassEntry> perClass,
+    List<SweepEntry> sweep,
+    Baseline baseline,
     List<Gate> gates,
     boolean trusted,
     boolean passed,
     List<String> diagnostics,
+    List<Diagnostic> diagnosticRecords,
     double durationSeconds) {
 
   /** The current layout version of {@code report.json}. */
-  public static final int SCHEMA_VERSION = 1;
+  public static final int SCHEMA_VERSION = 2;
 
   /** Copies the lists. */
   public Report {
@@ -70,8 +86,42 @@ public record Report(
     attacks = List.copyOf(attacks);
     violations = List.copyOf(violations);
     perSample = List.copyOf(perSample);
+    perClass = perClass == null ? List.of() : List.copyOf(perClass);
+    sweep = sweep == null ? null : List.copyOf(sweep);
     gates = List.copyOf(gates);
     diagnostics = List.copyOf(diagnostics);
+    diagnosticRecords = diagnosticRecords == null ? List.of() : List.copyOf(diagnosticRecords);
+  }
+
+  /** The sample entry of dataset index {@code index}, or null. */
+  public SampleEntry sample(long index) {
+    return perSample.stream().filter(e -> e.index() == index).findFirst().orElse(null);
+  }
+
+  /**
+   * This report without the fields that legitimately differ between runs of the same evaluation
+   * (a resumed run, a merge of shards, another machine): {@code duration_seconds}, every {@code
+   * seconds} of {@code attacks} and {@code sweep[].attacks}, {@code model.path}, {@code
+   * dataset.path} and {@code baseline.path} are zeroed or removed. Everything else (all per-sample
+   * values, counts, accuracies, intervals, gates, diagnostics, versions) must be equal.
+   */
+  public Report withoutRunDetails() {
+    ModelInfo m = new ModelInfo(null, model.sha256(), model.metadata(), model.inputShape(), model.numClasses());
+    DatasetInfo d = new DatasetInfo(dataset.name(), dataset.split(), null, dataset.testSize(), dataset.samplesSha256());
+    List<SweepEntry> sw = sweep == null ? null : sweep.stream().map(e -> new SweepEntry(e.epsilon(), e.robustCount(),
+        e.robustAccuracy(), e.robustAccuracyCi95(), e.violations(), e.maxPerturbation(), zeroSeconds(e.attacks()))).toList();
+    Baseline b = baseline == null ? null : new Baseline(null, baseline.modelSha256(), baseline.samples(),
+        baseline.robustCount(), baseline.robustAccuracy(), baseline.sameSamples(), baseline.drop(),
+        baseline.newlyBroken(), baseline.newlyRobust());
+    return new Report(schemaVersion, tool, m, suite, d, shard, samples, sampleIndices, seed, threatModel, cleanCorrect,
+        cleanAccuracy, cleanAccuracyCi95, robustCount, robustAccuracy, robustAccuracyCi95, zeroSeconds(attacks),
+        violations, maxPerturbation, perSample, perClass, sw, b, gates, trusted, passed, diagnostics,
+        diagnosticRecords, 0);
+  }
+
+  private static List<AttackEntry> zeroSeconds(List<AttackEntry> list) {
+    return list.stream().map(a -> new AttackEntry(a.index(), a.name(), a.settings(), a.attempted(), a.successes(),
+        a.unconfirmed(), a.violations(), a.robustAfter(), a.robustAccuracyAfter(), 0, a.skipped())).toList();
   }
 
   /** The gate named {@code name}, or null. */
@@ -86,8 +136,10 @@ public record Report(
    * @param version arat's version
    * @param onnxruntime ONNX Runtime's version, or null when no ORT session was used
    * @param java the Java runtime version
+   * @param executionProvider {@code cpu}, {@code cuda} or {@code tensorrt}; null for an
+   *     engine-free model
    */
-  public record Tool(String name, String version, String onnxruntime, String java) {}
+  public record Tool(String name, String version, String onnxruntime, String java, String executionProvider) {}
 
   /**
    * The evaluated model.
@@ -209,10 +261,73 @@ public record Report(
   /**
    * One gate.
    *
-   * @param name {@code min_clean_accuracy} or {@code min_robust_accuracy}
-   * @param threshold the lowest acceptable value
-   * @param value the measured value
-   * @param passed {@code value >= threshold}
+   * @param name {@code min_clean_accuracy}, {@code min_robust_accuracy}, {@code
+   *     min_robust_accuracy_at[eps=E]}, {@code min_class_robust_accuracy} or {@code max_robust_drop}
+   * @param threshold the lowest (comparison {@code min}) or highest ({@code max}) acceptable value
+   * @param value the value compared: the accuracy, or its interval's lower bound (see {@code
+   *     bound}); for {@code max_robust_drop} the baseline's robust accuracy minus this one's; 0
+   *     when skipped
+   * @param passed {@code value >= threshold} ({@code min}) or {@code value <= threshold} ({@code
+   *     max}); true when skipped
+   * @param comparison {@code min} or {@code max}
+   * @param bound {@code point}, {@code wilson_lower} or {@code clopper_pearson_lower}: what {@code
+   *     value} is
+   * @param skipped true when the gate could not be checked (e.g. {@code max_robust_drop} without a
+   *     baseline)
+   * @param detail a human explanation (worst class, newly broken samples...), or null
    */
-  public record Gate(String name, double threshold, double value, boolean passed) {}
+  public record Gate(String name, double threshold, double value, boolean passed, String comparison, String bound,
+      Boolean skipped, String detail) {
+    /** Applies the defaults of schema-1 gates ({@code min}, {@code point}, not skipped). */
+    public Gate {
+      comparison = comparison == null ? "min" : comparison;
+      bound = bound == null ? "point" : bound;
+      skipped = skipped != null && skipped;
+    }
+  }
+
+  /**
+   * Robust accuracy of one true class.
+   *
+   * @param label the class
+   * @param samples samples of that class
+   * @param cleanCorrect of which classified correctly before any attack
+   * @param robust of which robust after the cascade
+   * @param cleanAccuracy {@code cleanCorrect / samples}
+   * @param robustAccuracy {@code robust / samples}
+   * @param robustAccuracyCi95 its 95% Wilson interval
+   */
+  public record ClassEntry(int label, int samples, int cleanCorrect, int robust, double cleanAccuracy,
+      double robustAccuracy, Interval robustAccuracyCi95) {}
+
+  /**
+   * The cascade at one radius of an epsilon sweep.
+   *
+   * @param epsilon the radius (same norm as the threat model)
+   * @param robustCount samples robust after the cascade at that radius
+   * @param robustAccuracy {@code robustCount / samples}
+   * @param robustAccuracyCi95 its 95% Wilson interval
+   * @param violations candidates rejected for breaking that budget
+   * @param maxPerturbation largest norms over the counted successes at that radius
+   * @param attacks per-attack results at that radius
+   */
+  public record SweepEntry(double epsilon, int robustCount, double robustAccuracy, Interval robustAccuracyCi95,
+      int violations, MaxPerturbation maxPerturbation, List<AttackEntry> attacks) {}
+
+  /**
+   * The comparison with a baseline report (e.g. the last release's).
+   *
+   * @param path the baseline report.json as given
+   * @param modelSha256 the baseline model's SHA-256
+   * @param samples the baseline's sample count
+   * @param robustCount the baseline's robust count
+   * @param robustAccuracy the baseline's robust accuracy
+   * @param sameSamples whether both evaluated the same dataset indices in the same order
+   * @param drop baseline robust accuracy minus this report's (positive: worse now)
+   * @param newlyBroken dataset indices robust in the baseline and not robust now (among samples
+   *     both evaluated)
+   * @param newlyRobust dataset indices robust now and not in the baseline
+   */
+  public record Baseline(String path, String modelSha256, int samples, int robustCount, double robustAccuracy,
+      boolean sameSamples, double drop, List<Long> newlyBroken, List<Long> newlyRobust) {}
 }

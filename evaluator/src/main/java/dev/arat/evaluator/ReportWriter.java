@@ -4,21 +4,37 @@ import com.fasterxml.jackson.core.JsonProcessingException;
 import dev.arat.specs.AtomicFiles;
 import dev.arat.specs.Specs;
 import java.io.IOException;
+import java.io.StringWriter;
+import java.util.ArrayList;
+import java.util.List;
+import javax.xml.parsers.DocumentBuilderFactory;
+import javax.xml.parsers.ParserConfigurationException;
+import javax.xml.transform.OutputKeys;
+import javax.xml.transform.Transformer;
+import javax.xml.transform.TransformerException;
+import javax.xml.transform.TransformerFactory;
+import javax.xml.transform.dom.DOMSource;
+import javax.xml.transform.stream.StreamResult;
+import org.w3c.dom.Document;
+import org.w3c.dom.Element;
 import java.io.UncheckedIOException;
 import java.nio.file.Path;
 import java.util.Locale;
 import java.util.Map;
 
 /**
- * Writes a {@link Report} as {@code report.json} (snake_case JSON, Jackson, {@link Specs#json()})
- * and {@code report.md} (a short Markdown summary for a pull request). Files are written atomically
- * (temporary file, then rename).
+ * Writes a {@link Report} as {@code report.json} (snake_case JSON, Jackson, {@link Specs#json()};
+ * layout in docs/report-schema.md), {@code report.md} (a short Markdown summary for a pull
+ * request), {@code junit.xml} (one test case per gate plus one for trust, for CI test views) and
+ * PNG plots ({@link Plots}). Files are written atomically (temporary file, then rename).
  */
 public final class ReportWriter {
   /** File name of the JSON report. */
   public static final String JSON_FILE = "report.json";
   /** File name of the Markdown summary. */
   public static final String MARKDOWN_FILE = "report.md";
+  /** File name of the JUnit XML report. */
+  public static final String JUNIT_FILE = "junit.xml";
 
   private ReportWriter() {}
 
@@ -34,6 +50,145 @@ public final class ReportWriter {
     Path file = dir.resolve(MARKDOWN_FILE);
     write(file, toMarkdown(report));
     return file;
+  }
+
+  /** Writes {@code dir/junit.xml}; returns its path. */
+  public static Path writeJUnit(Report report, Path dir) {
+    Path file = dir.resolve(JUNIT_FILE);
+    write(file, toJUnit(report));
+    return file;
+  }
+
+  /**
+   * Writes every report file into {@code dir}: {@code report.json}, {@code report.md}, {@code
+   * junit.xml}, {@value Plots#EPSILON_FILE} and {@value Plots#CLASS_FILE}.
+   *
+   * @return the written files, in that order
+   */
+  public static List<Path> writeAll(Report report, Path dir) {
+    List<Path> out = new ArrayList<>();
+    out.add(writeJson(report, dir));
+    out.add(writeMarkdown(report, dir));
+    out.add(writeJUnit(report, dir));
+    out.addAll(Plots.writeAll(report, dir));
+    return out;
+  }
+
+  /**
+   * The JUnit XML of {@code report}: one {@code testsuite} named {@code arat.<suite name>} with a
+   * {@code testcase} {@code trusted} (failing when a diagnostic is fatal) and one {@code testcase}
+   * per gate (classname {@code arat.gates}; a failed gate has a {@code failure}, a skipped one a
+   * {@code skipped}), and the headline numbers as {@code properties}.
+   */
+  public static String toJUnit(Report r) {
+    try {
+      Document doc = DocumentBuilderFactory.newInstance().newDocumentBuilder().newDocument();
+      Element suites = doc.createElement("testsuites");
+      doc.appendChild(suites);
+      Element suite = doc.createElement("testsuite");
+      suites.appendChild(suite);
+      int failures = 0;
+      int skipped = 0;
+      String secs = String.format(Locale.ROOT, "%.3f", r.durationSeconds());
+      suite.setAttribute("name", "arat." + r.suite().name() + (r.shard() == null ? "" : ".shard-"
+          + r.shard().index() + "-of-" + r.shard().count()));
+      Element props = doc.createElement("properties");
+      suite.appendChild(props);
+      property(doc, props, "threat_model", r.threatModel().label());
+      property(doc, props, "samples", String.valueOf(r.samples()));
+      property(doc, props, "clean_accuracy", num(r.cleanAccuracy()));
+      property(doc, props, "robust_accuracy", num(r.robustAccuracy()));
+      property(doc, props, "robust_accuracy_ci95", num(r.robustAccuracyCi95().low()) + ","
+          + num(r.robustAccuracyCi95().high()));
+      property(doc, props, "model_sha256", String.valueOf(r.model().sha256()));
+      property(doc, props, "trusted", String.valueOf(r.trusted()));
+
+      Element trusted = testcase(doc, suite, "trusted", secs);
+      if (!r.trusted()) {
+        failures++;
+        StringBuilder body = new StringBuilder();
+        for (Diagnostic d : r.diagnosticRecords()) {
+          if (d.fatal()) {
+            body.append(d.line()).append(" (").append(d.doc()).append(")\n");
+          }
+        }
+        Element f = doc.createElement("failure");
+        f.setAttribute("type", "untrusted");
+        f.setAttribute("message", "the measurement cannot be trusted (fatal diagnostics)");
+        f.setTextContent(body.toString());
+        trusted.appendChild(f);
+      }
+      for (Report.Gate g : r.gates()) {
+        Element tc = testcase(doc, suite, g.name(), "0");
+        String msg = gateText(g);
+        if (g.skipped()) {
+          skipped++;
+          Element sk = doc.createElement("skipped");
+          sk.setAttribute("message", g.detail() == null ? "not checked" : g.detail());
+          tc.appendChild(sk);
+        } else if (!g.passed()) {
+          failures++;
+          Element f = doc.createElement("failure");
+          f.setAttribute("type", "gate");
+          f.setAttribute("message", msg);
+          f.setTextContent(msg + (g.detail() == null ? "" : "\n" + g.detail()));
+          tc.appendChild(f);
+        } else {
+          Element out = doc.createElement("system-out");
+          out.setTextContent(msg + (g.detail() == null ? "" : "\n" + g.detail()));
+          tc.appendChild(out);
+        }
+      }
+      int tests = 1 + r.gates().size();
+      for (Element e : List.of(suites, suite)) {
+        e.setAttribute("tests", String.valueOf(tests));
+        e.setAttribute("failures", String.valueOf(failures));
+        e.setAttribute("errors", "0");
+        e.setAttribute("skipped", String.valueOf(skipped));
+        e.setAttribute("time", secs);
+      }
+      suites.setAttribute("name", "arat");
+      Transformer t = TransformerFactory.newInstance().newTransformer();
+      t.setOutputProperty(OutputKeys.INDENT, "yes");
+      t.setOutputProperty(OutputKeys.ENCODING, "UTF-8");
+      t.setOutputProperty("{http://xml.apache.org/xslt}indent-amount", "2");
+      StringWriter w = new StringWriter();
+      t.transform(new DOMSource(doc), new StreamResult(w));
+      return w.toString().replace("?><testsuites", "?>\n<testsuites") + (w.toString().endsWith("\n") ? "" : "\n");
+    } catch (ParserConfigurationException | TransformerException e) {
+      throw new IllegalStateException("cannot write JUnit XML: " + e.getMessage(), e);
+    }
+  }
+
+  private static Element testcase(Document doc, Element suite, String name, String time) {
+    Element tc = doc.createElement("testcase");
+    tc.setAttribute("classname", "arat.gates");
+    tc.setAttribute("name", name);
+    tc.setAttribute("time", time);
+    suite.appendChild(tc);
+    return tc;
+  }
+
+  private static void property(Document doc, Element props, String name, String value) {
+    Element p = doc.createElement("property");
+    p.setAttribute("name", name);
+    p.setAttribute("value", value);
+    props.appendChild(p);
+  }
+
+  private static String num(double v) {
+    return String.format(Locale.ROOT, "%.6f", v);
+  }
+
+  /** {@code min_robust_accuracy: 41.00% >= 40.00% (wilson_lower)} and the like. */
+  public static String gateText(Report.Gate g) {
+    if (g.skipped()) {
+      return g.name() + ": skipped" + (g.detail() == null ? "" : " (" + g.detail() + ")");
+    }
+    boolean max = "max".equals(g.comparison());
+    String op = max ? (g.passed() ? "<=" : ">") : (g.passed() ? ">=" : "<");
+    String bound = g.bound() == null || g.bound().equals("point") ? "" : " (" + g.bound().replace('_', ' ') + ")";
+    return String.format(Locale.ROOT, "%s: %s %s %s%s", g.name(), pct(g.value()), op, pct(g.threshold()), bound);
   }
 
   /** The JSON text of {@code report} (indented, snake_case, null fields omitted). */
@@ -55,8 +210,9 @@ public final class ReportWriter {
     StringBuilder b = new StringBuilder();
     String verdict = !r.trusted() ? "⚠️ **untrusted**" : r.passed() ? "✅ **passed**" : "❌ **failed**";
     b.append("## arat robustness report: ").append(r.suite().name()).append(" — ").append(verdict).append("\n\n");
-    b.append(String.format(Locale.ROOT, "Threat model **%s**, %d samples of %s (%s split), seed %d.%n%n",
-        r.threatModel().label(), r.samples(), r.dataset().name(), r.dataset().split(), r.seed()));
+    b.append(String.format(Locale.ROOT, "Threat model **%s**, %d samples of %s (%s split), seed %d%s.%n%n",
+        r.threatModel().label(), r.samples(), r.dataset().name(), r.dataset().split(), r.seed(),
+        r.shard() == null ? "" : ", **shard " + r.shard() + "** (partial; gates apply to the merged report)"));
     b.append("| metric | value | 95% CI |\n|---|---:|---|\n");
     b.append(String.format(Locale.ROOT, "| clean accuracy | %s (%d/%d) | %s |%n", pct(r.cleanAccuracy()), r.cleanCorrect(),
         r.samples(), ci(r.cleanAccuracyCi95())));
@@ -72,17 +228,60 @@ public final class ReportWriter {
     b.append(String.format(Locale.ROOT, "%nLargest counted perturbation: Linf %.5g, L2 %.5g.%n",
         r.maxPerturbation().linf(), r.maxPerturbation().l2()));
     if (!r.gates().isEmpty()) {
-      b.append("\n### Gates\n\n| gate | threshold | value | |\n|---|---:|---:|---|\n");
+      b.append("\n### Gates\n\n| gate | threshold | value | decided on | |\n|---|---:|---:|---|---|\n");
       for (Report.Gate g : r.gates()) {
-        b.append(String.format(Locale.ROOT, "| %s | %s | %s | %s |%n", g.name(), pct(g.threshold()), pct(g.value()),
-            g.passed() ? "✅" : "❌"));
+        String cmp = "max".equals(g.comparison()) ? "≤ " : "≥ ";
+        b.append(String.format(Locale.ROOT, "| %s | %s%s | %s | %s | %s |%n", g.name(), cmp, pct(g.threshold()),
+            g.skipped() ? "—" : pct(g.value()), g.bound() == null ? "point" : g.bound().replace('_', ' '),
+            g.skipped() ? "⏭️ skipped" : g.passed() ? "✅" : "❌"));
+      }
+      for (Report.Gate g : r.gates()) {
+        if (g.detail() != null) {
+          b.append("\n- `").append(g.name()).append("`: ").append(g.detail());
+        }
+      }
+      if (r.gates().stream().anyMatch(g -> g.detail() != null)) {
+        b.append('\n');
+      }
+    }
+    if (r.sweep() != null) {
+      b.append("\n### Epsilon sweep\n\n| epsilon | robust accuracy | 95% CI | violations |\n|---:|---:|---|---:|\n");
+      for (Report.SweepEntry e : r.sweep()) {
+        b.append(String.format(Locale.ROOT, "| %s | %s (%d/%d) | %s | %d |%n", e.epsilon(), pct(e.robustAccuracy()),
+            e.robustCount(), r.samples(), ci(e.robustAccuracyCi95()), e.violations()));
+      }
+    }
+    if (!r.perClass().isEmpty()) {
+      b.append("\n<details><summary>Per class</summary>\n\n| class | samples | clean | robust | 95% CI |\n"
+          + "|---:|---:|---:|---:|---|\n");
+      for (Report.ClassEntry c : r.perClass()) {
+        b.append(String.format(Locale.ROOT, "| %d | %d | %s | %s | %s |%n", c.label(), c.samples(),
+            pct(c.cleanAccuracy()), pct(c.robustAccuracy()), ci(c.robustAccuracyCi95())));
+      }
+      b.append("\n</details>\n");
+    }
+    if (r.baseline() != null) {
+      Report.Baseline bl = r.baseline();
+      b.append(String.format(Locale.ROOT, "%n### Against the baseline%n%nRobust accuracy %s → %s (drop %s)%s; %d"
+          + " sample(s) newly broken, %d newly robust.%n", pct(bl.robustAccuracy()), pct(r.robustAccuracy()),
+          pct(bl.drop()), bl.sameSamples() ? "" : " on different samples", bl.newlyBroken().size(),
+          bl.newlyRobust().size()));
+      if (!bl.newlyBroken().isEmpty()) {
+        b.append("\nNewly broken (dataset indices): ").append(Reports.abbreviate(bl.newlyBroken(), 50)).append('\n');
       }
     }
     if (!r.violations().isEmpty()) {
       b.append(String.format(Locale.ROOT, "%n⚠️ %d budget violation(s) rejected: the measurement cannot be trusted.%n",
           r.violations().size()));
     }
-    if (!r.diagnostics().isEmpty()) {
+    if (!r.diagnosticRecords().isEmpty()) {
+      b.append("\n### Diagnostics\n\n");
+      for (Diagnostic d : r.diagnosticRecords()) {
+        String icon = d.fatal() ? "⛔" : d.severity() == Diagnostic.Severity.WARNING ? "⚠️" : "ℹ️";
+        b.append("- ").append(icon).append(" **").append(d.code()).append("** ").append(d.name()).append(": ")
+            .append(d.message()).append(" ([doc](").append(d.doc()).append("))\n");
+      }
+    } else if (!r.diagnostics().isEmpty()) {
       b.append("\n### Diagnostics\n\n");
       for (String d : r.diagnostics()) {
         b.append("- ").append(d).append('\n');
@@ -109,6 +308,9 @@ public final class ReportWriter {
       b.append(", ONNX Runtime ").append(r.tool().onnxruntime());
     }
     b.append(", Java ").append(r.tool().java());
+    if (r.tool().executionProvider() != null) {
+      b.append(", provider ").append(r.tool().executionProvider());
+    }
     b.append(String.format(Locale.ROOT, "; %s total%n", Progress.duration(r.durationSeconds())));
     b.append("\n</details>\n");
     return b.toString();

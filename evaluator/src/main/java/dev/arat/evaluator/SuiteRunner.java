@@ -17,6 +17,7 @@ import dev.arat.specs.AttackSpec;
 import dev.arat.specs.EvaluationSuite;
 import dev.arat.specs.LossHead;
 import dev.arat.specs.SpecException;
+import dev.arat.specs.ThreatModel;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.PrintStream;
@@ -26,28 +27,46 @@ import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
 import java.util.ArrayList;
 import java.util.HexFormat;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
+import java.util.Map;
+import java.util.function.Supplier;
 
 /**
  * Runs an evaluation suite on an ONNX model: loads the model into ONNX Runtime, loads the test
- * split, chooses the samples ({@code Permutations.firstOf(testSize, samples, seed)}), builds the
- * attacks (attack {@code i} seeded with {@link Attacks#seedFor}{@code (suite seed, i)}), runs the
- * {@link Cascade} (attacks through the input-gradient sessions, every candidate re-scored on the
- * forward session of the file), applies the gates and returns the {@link Report}.
+ * split, chooses the samples ({@code Permutations.firstOf(testSize, samples, seed)}, then the
+ * shard's positions), runs the sanity checks on the probe samples, builds the attacks (attack
+ * {@code i} seeded with {@link Attacks#seedFor}{@code (suite seed, i)}), runs the {@link Cascade}
+ * at the threat model's radius and at every radius of the epsilon sweep (attacks through the
+ * input-gradient sessions, every candidate re-scored on the forward session of the file), applies
+ * the gates and returns the {@link Report}.
+ *
+ * <p>With an output folder ({@link #run(Path, EvaluationSuite, Path, Path)}) every computed batch
+ * is appended to the folder's {@link Ledger}; running the same suite on the same model into the
+ * same folder again resumes from it. A shard run ({@link Builder#optShard}) evaluates only its
+ * samples; {@link Merge} combines the shards' ledgers into the report of a single run.
  *
  * <p>Errors: {@link SpecException} (including {@code DatasetException}) for unusable suites or
  * data, {@link dev.arat.onnx.OnnxModelException} (and its {@code UnsupportedOpException}) for
  * missing, corrupt or non-differentiable models, {@link EvaluationException} for what ONNX Runtime
- * rejects or fails at. A report whose {@link Report#trusted()} is false must not be believed.
+ * rejects or fails at, unusable providers and ledgers of another evaluation. A report whose {@link
+ * Report#trusted()} is false must not be believed.
  */
 public final class SuiteRunner {
   /** arat's version as written into reports. */
   public static final String TOOL_VERSION = "0.1.0";
+  /** File name of the gallery of clean and adversarial examples written next to the ledger. */
+  public static final String GALLERY_FILE = "gallery.png";
 
-  private final int intraOpThreads;
+  private final RuntimeOptions runtime;
   private final PrintStream progress;
   private final boolean interactive;
+  private final Shard shard;
+  private final Path baseline;
+  private final boolean fresh;
+  private final boolean gallery;
+  private final Cascade.Listener listener;
 
   /** A runner with default threads, progress on {@code System.err}, in-place lines on a terminal. */
   public SuiteRunner() {
@@ -55,20 +74,125 @@ public final class SuiteRunner {
   }
 
   /**
-   * Creates a runner.
+   * Creates a runner on the CPU, the whole evaluation, no baseline.
    *
    * @param intraOpThreads ONNX Runtime intra-op threads; {@code <= 0} means available processors
    * @param progress where progress lines go, or null for silence
    * @param interactive rewrite the progress line in place (pass {@code System.console() != null})
    */
   public SuiteRunner(int intraOpThreads, PrintStream progress, boolean interactive) {
-    this.intraOpThreads = intraOpThreads;
-    this.progress = progress;
-    this.interactive = interactive;
+    this(builder().optRuntime(RuntimeOptions.cpu(intraOpThreads)).optProgress(progress, interactive));
+  }
+
+  private SuiteRunner(Builder b) {
+    this.runtime = b.runtime;
+    this.progress = b.progress;
+    this.interactive = b.interactive;
+    this.shard = b.shard;
+    this.baseline = b.baseline;
+    this.fresh = b.fresh;
+    this.gallery = b.gallery;
+    this.listener = b.listener;
+  }
+
+  /** A builder: {@code optX} setters are optional; {@link Builder#build()} validates. */
+  public static Builder builder() {
+    return new Builder();
+  }
+
+  /** Options of a {@link SuiteRunner}; every one has a default. */
+  public static final class Builder {
+    private RuntimeOptions runtime = RuntimeOptions.DEFAULT;
+    private PrintStream progress;
+    private boolean interactive;
+    private Shard shard = Shard.ALL;
+    private Path baseline;
+    private boolean fresh;
+    private boolean gallery = true;
+    private Cascade.Listener listener;
+
+    private Builder() {}
+
+    /** Execution provider and threads (default: CPU, all cores). */
+    public Builder optRuntime(RuntimeOptions r) {
+      this.runtime = r == null ? RuntimeOptions.DEFAULT : r;
+      return this;
+    }
+
+    /** ONNX Runtime intra-op threads ({@code <= 0}: all cores), keeping the other runtime options. */
+    public Builder optThreads(int intraOpThreads) {
+      runtime = new RuntimeOptions(runtime.provider(), runtime.deviceId(), intraOpThreads, runtime.interOpThreads());
+      return this;
+    }
+
+    /** ONNX Runtime inter-op threads ({@code > 1}: parallel execution of independent nodes). */
+    public Builder optInterOpThreads(int interOpThreads) {
+      runtime = new RuntimeOptions(runtime.provider(), runtime.deviceId(), runtime.intraOpThreads(), interOpThreads);
+      return this;
+    }
+
+    /** The execution provider ({@code cpu}, {@code cuda}, {@code tensorrt}); null keeps CPU. */
+    public Builder optProvider(String provider) {
+      if (provider != null) {
+        runtime = new RuntimeOptions(ExecutionProvider.parse(provider), runtime.deviceId(), runtime.intraOpThreads(),
+            runtime.interOpThreads());
+      }
+      return this;
+    }
+
+    /** Progress printing: where (null: silent) and whether to rewrite one line in place. */
+    public Builder optProgress(PrintStream out, boolean interactive) {
+      this.progress = out;
+      this.interactive = interactive;
+      return this;
+    }
+
+    /** Run only shard {@code k/n} (default: everything); see {@link Shard}. */
+    public Builder optShard(Shard s) {
+      this.shard = s == null ? Shard.ALL : s;
+      return this;
+    }
+
+    /** Run only shard {@code "k/n"}; null means everything. */
+    public Builder optShard(String s) {
+      return optShard(s == null ? null : Shard.parse(s));
+    }
+
+    /** A baseline {@code report.json} for the {@code max_robust_drop} gate and the newly broken list. */
+    public Builder optBaseline(Path report) {
+      this.baseline = report;
+      return this;
+    }
+
+    /** Discard an existing ledger in the output folder instead of resuming from it. */
+    public Builder optFresh(boolean fresh) {
+      this.fresh = fresh;
+      return this;
+    }
+
+    /** Write {@value #GALLERY_FILE} into the output folder (default true). */
+    public Builder optGallery(boolean gallery) {
+      this.gallery = gallery;
+      return this;
+    }
+
+    /**
+     * Also send cascade events to {@code l} (after the progress printer). A listener that throws
+     * aborts the run; everything finished before is in the ledger.
+     */
+    public Builder optListener(Cascade.Listener l) {
+      this.listener = l;
+      return this;
+    }
+
+    /** The runner. */
+    public SuiteRunner build() {
+      return new SuiteRunner(this);
+    }
   }
 
   /**
-   * Evaluates an ONNX file.
+   * Evaluates an ONNX file without an output folder (nothing is recorded; no resume).
    *
    * @param modelFile the {@code .onnx} classifier ({@code [0,1]} float32 NCHW input, logits output)
    * @param suite the suite (defaults applied)
@@ -77,12 +201,29 @@ public final class SuiteRunner {
    * @return the report (gates applied)
    */
   public Report run(Path modelFile, EvaluationSuite suite, Path dataDirOverride) {
+    return run(modelFile, suite, dataDirOverride, null);
+  }
+
+  /**
+   * Evaluates an ONNX file, recording every batch in {@code outDir/ledger.jsonl} and resuming from
+   * it when it already holds this evaluation; also writes {@value #GALLERY_FILE} there. The
+   * reports themselves are written by {@link ReportWriter#writeAll}.
+   *
+   * @param modelFile the {@code .onnx} classifier ({@code [0,1]} float32 NCHW input, logits output)
+   * @param suite the suite (defaults applied)
+   * @param dataDirOverride folder of the dataset files, overriding {@code suite.data().path()}; may
+   *     be null
+   * @param outDir the output folder (created if missing), or null for an unrecorded run
+   * @return the report (gates applied; none in a shard's report)
+   */
+  public Report run(Path modelFile, EvaluationSuite suite, Path dataDirOverride, Path outDir) {
     long t0 = System.nanoTime();
     Path dataDir = dataDirOverride != null ? dataDirOverride
         : suite.data().path() != null ? Path.of(suite.data().path()) : null;
     ImageDataset test = Datasets.load(suite.data().dataset(), dataDir, Split.TEST);
     String sha = sha256(modelFile);
-    try (OrtClassifier model = OrtClassifier.open(modelFile, intraOpThreads)) {
+    try (OrtClassifier model = OrtClassifier.open(modelFile, runtime);
+        SurrogateScope scope = this::closeSurrogates) {
       if (model.channels() != test.channels() || model.height() != test.height() || model.width() != test.width()) {
         throw new EvaluationException(EvaluationException.Kind.INPUT, String.format(Locale.ROOT,
             "model file '%s' takes %dx%dx%d images (CxHxW) but %s has %dx%dx%d", modelFile, model.channels(),
@@ -98,24 +239,30 @@ public final class SuiteRunner {
         shape.add(d);
       }
       Report.ModelInfo info = new Report.ModelInfo(modelFile.toString(), sha, model.metadata(), shape, model.numClasses());
+      buildAttacks(suite, model.numClasses()); // spec errors before any session work
       // fail fast on non-differentiable graphs, before the clean pass and any attack
       for (AttackSpec spec : suite.attacks()) {
-        model.prepare(spec instanceof AttackSpec.Pgd p ? p.loss() : ((AttackSpec.Fgsm) spec).loss());
+        if (!(spec instanceof AttackSpec.Transfer)) { // a transfer attack differentiates its surrogate
+          for (LossHead head : spec.lossHeads()) {
+            model.prepare(head);
+          }
+        }
       }
-      return evaluate(model, model, info, model::diagnostics, suite, test,
-          dataDir == null ? null : dataDir.toString(), OrtEnvironment.getEnvironment().getVersion(), t0);
+      Report.Tool tool = new Report.Tool("arat", TOOL_VERSION, OrtEnvironment.getEnvironment().getVersion(),
+          System.getProperty("java.version"), model.provider().id());
+      return evaluate(model, model, info, model::diagnostics, suite, test, dataDir == null ? null : dataDir.toString(),
+          tool, outDir, t0);
     }
   }
 
   /**
-   * The engine-free core: evaluates {@code attacked}/{@code deployed} on {@code test} under {@code
-   * suite}.
+   * The engine-free core without an output folder: evaluates {@code attacked}/{@code deployed} on
+   * {@code test} under {@code suite}.
    *
    * @param attacked the model the attacks see (input gradients)
    * @param deployed the model whose verdict counts (may be the same object)
    * @param model what the report says about the model
-   * @param modelDiagnostics notes about the model, read after the cascade (gradient sessions are
-   *     built lazily); may be null
+   * @param modelDiagnostics diagnostics about the model, read before the cascade; may be null
    * @param suite the suite
    * @param test the test split
    * @param dataPath the data folder for the report, or null
@@ -124,122 +271,181 @@ public final class SuiteRunner {
    * @return the report
    */
   public Report evaluate(GradientClassifier attacked, Classifier deployed, Report.ModelInfo model,
-      java.util.function.Supplier<List<String>> modelDiagnostics, EvaluationSuite suite, ImageDataset test,
+      Supplier<List<Diagnostic>> modelDiagnostics, EvaluationSuite suite, ImageDataset test,
       String dataPath, String ortVersion, long startNanos) {
-    int k = deployed.numClasses();
-    List<Attack> attacks = buildAttacks(suite, k);
-    int[] indices = Permutations.firstOf(test.size(), suite.samples(), suite.seed());
-    int n = indices.length;
-    ImageBatch x = new ImageBatch(test.gatherPixels(indices), n, test.channels(), test.height(), test.width());
-    int[] labels = test.gatherLabels(indices);
-    long[] ids = new long[n];
-    List<Integer> indexList = new ArrayList<>(n);
-    for (int i = 0; i < n; i++) {
-      ids[i] = indices[i];
-      indexList.add(indices[i]);
-    }
-    String samplesSha = test.subset(indices).sha256();
-
-    Cascade cascade = new Cascade(suite.threatModel(), attacks, suite.batchSize());
-    CascadeResult r = cascade.run(attacked, deployed, x, labels, ids, new Progress(progress, interactive, n));
-
-    int clean = r.cleanCorrect();
-    int robust = r.robustCount();
-    List<Report.AttackEntry> entries = new ArrayList<>();
-    List<String> diagnostics = new ArrayList<>();
-    if (modelDiagnostics != null) {
-      diagnostics.addAll(modelDiagnostics.get());
-    }
-    for (CascadeResult.AttackStats s : r.attacks()) {
-      entries.add(new Report.AttackEntry(s.index(), s.name(), s.settings(), s.attempted(), s.successes(),
-          s.unconfirmed(), s.violations(), s.skipped() ? robust : s.robustAfter(),
-          (double) (s.skipped() ? robust : s.robustAfter()) / n, s.seconds(), s.skipped()));
-      if (s.unconfirmed() > 0) {
-        diagnostics.add(String.format(Locale.ROOT,
-            "unconfirmed-successes: %s found %d adversarial points on the gradient graph that the model's own"
-                + " session classifies correctly (numerical disagreement near the boundary, or a gradient graph"
-                + " that differs from the model)", s.name(), s.unconfirmed()));
-      }
-    }
-    if (!r.violations().isEmpty()) {
-      diagnostics.add(String.format(Locale.ROOT,
-          "budget-violation: %d candidate(s) broke the %s budget and were rejected; the measurement cannot be"
-              + " trusted (an attack bug)", r.violations().size(), suite.threatModel().label()));
-    }
-    if (clean == 0) {
-      diagnostics.add("no-clean-correct: the model classifies none of the samples correctly (wrong model,"
-          + " dataset or preprocessing?)");
-    }
-    List<Report.ViolationEntry> violations = new ArrayList<>();
-    for (CascadeResult.Violation v : r.violations()) {
-      violations.add(new Report.ViolationEntry(v.attackIndex(), v.attack(), v.sampleId(), finite(v.linf()),
-          finite(v.l2()), v.reason(), v.misclassified()));
-    }
-    double maxLinf = 0;
-    double maxL2 = 0;
-    List<Report.SampleEntry> perSample = new ArrayList<>(n);
-    for (CascadeResult.SampleOutcome s : r.samples()) {
-      if (s.brokenBy() != null) {
-        maxLinf = Math.max(maxLinf, s.linf());
-        maxL2 = Math.max(maxL2, s.l2());
-      }
-      perSample.add(new Report.SampleEntry(s.sampleId(), s.label(), s.cleanPrediction(), s.robust(), s.brokenBy(),
-          s.attackIndex(), s.iteration(), s.prediction(), s.linf(), s.l2(), finite(s.margin())));
-    }
-    double cleanAcc = (double) clean / n;
-    double robustAcc = (double) robust / n;
-    List<Report.Gate> gates = new ArrayList<>();
-    EvaluationSuite.Gates g = suite.gates();
-    if (g.minCleanAccuracy() != null) {
-      gates.add(new Report.Gate("min_clean_accuracy", g.minCleanAccuracy(), cleanAcc, cleanAcc >= g.minCleanAccuracy()));
-    }
-    if (g.minRobustAccuracy() != null) {
-      gates.add(new Report.Gate("min_robust_accuracy", g.minRobustAccuracy(), robustAcc,
-          robustAcc >= g.minRobustAccuracy()));
-    }
-    boolean trusted = r.violations().isEmpty();
-    boolean passed = trusted && gates.stream().allMatch(Report.Gate::passed);
-    Wilson.Interval cci = Wilson.interval95(clean, n);
-    Wilson.Interval rci = Wilson.interval95(robust, n);
-    return new Report(
-        Report.SCHEMA_VERSION,
-        new Report.Tool("arat", TOOL_VERSION, ortVersion, System.getProperty("java.version")),
-        model,
-        new Report.SuiteInfo(suite.name(), suite),
-        new Report.DatasetInfo(suite.data().dataset(), "test", dataPath, test.size(), samplesSha),
-        n,
-        indexList,
-        suite.seed(),
-        suite.threatModel(),
-        clean,
-        cleanAcc,
-        new Report.Interval(cci.low(), cci.high()),
-        robust,
-        robustAcc,
-        new Report.Interval(rci.low(), rci.high()),
-        entries,
-        violations,
-        new Report.MaxPerturbation(maxLinf, maxL2),
-        perSample,
-        gates,
-        trusted,
-        passed,
-        diagnostics,
-        (System.nanoTime() - startNanos) / 1e9);
+    Report.Tool tool = new Report.Tool("arat", TOOL_VERSION, ortVersion, System.getProperty("java.version"), null);
+    return evaluate(attacked, deployed, model, modelDiagnostics, suite, test, dataPath, tool, null, startNanos);
   }
 
-  /** Builds the suite's attacks; a setting the model cannot support is a {@link SpecException}. */
+  /**
+   * The engine-free core: evaluates {@code attacked}/{@code deployed} on {@code test} under {@code
+   * suite}, recording into (and resuming from) {@code outDir}'s ledger when it is not null.
+   *
+   * @param attacked the model the attacks see (input gradients)
+   * @param deployed the model whose verdict counts (may be the same object)
+   * @param model what the report says about the model
+   * @param modelDiagnostics diagnostics about the model, read before the cascade; may be null
+   * @param suite the suite
+   * @param test the test split
+   * @param dataPath the data folder for the report, or null
+   * @param tool software versions for the report
+   * @param outDir the output folder for the ledger and the gallery, or null
+   * @param startNanos {@link System#nanoTime()} at the start, for the duration
+   * @return the report
+   */
+  public Report evaluate(GradientClassifier attacked, Classifier deployed, Report.ModelInfo model,
+      Supplier<List<Diagnostic>> modelDiagnostics, EvaluationSuite suite, ImageDataset test, String dataPath,
+      Report.Tool tool, Path outDir, long startNanos) {
+    int k = deployed.numClasses();
+    Map<Double, List<Attack>> attacks = new LinkedHashMap<>();
+    for (double e : suite.epsilons()) {
+      attacks.put(e, buildAttacks(suite, Reports.threat(suite, e), k, this::surrogate));
+    }
+    int[] all = Permutations.firstOf(test.size(), suite.samples(), suite.seed());
+    List<Integer> allList = new ArrayList<>(all.length);
+    for (int i : all) {
+      allList.add(i);
+    }
+    Report.DatasetInfo dataset =
+        new Report.DatasetInfo(suite.data().dataset(), "test", dataPath, test.size(), test.subset(all).sha256());
+    Report report = null;
+    Report base = baseline == null ? null : Merge.readBaseline(baseline);
+    Ledger.Header header = new Ledger.Header("header", Ledger.VERSION, tool,
+        tool.executionProvider() == null ? "java" : tool.executionProvider(), model, suite, dataset, allList, shard);
+    try (Ledger ledger = outDir == null ? Ledger.inMemory(header) : Ledger.open(outDir, header, fresh)) {
+      int[] pos = shard.positions(all.length);
+      int[] indices = new int[pos.length];
+      for (int i = 0; i < pos.length; i++) {
+        indices[i] = all[pos[i]];
+      }
+      Samples s = Samples.of(test, indices);
+
+      List<Diagnostic> probe = ledger.probe();
+      if (probe == null) {
+        probe = new ArrayList<>(modelDiagnostics == null ? List.of() : modelDiagnostics.get());
+        int p = Math.min(suite.checks().probeSamples(), all.length);
+        Samples ps = Samples.of(test, java.util.Arrays.copyOf(all, p));
+        probe.addAll(Probes.run(attacked, deployed, ps.x(), ps.labels(), ps.ids(), suite));
+        ledger.recordProbe(probe);
+      }
+
+      Map<Double, CascadeResult> results = new LinkedHashMap<>();
+      boolean sweep = attacks.size() > 1;
+      for (Map.Entry<Double, List<Attack>> e : attacks.entrySet()) {
+        ThreatModel threat = Reports.threat(suite, e.getKey());
+        Cascade cascade = new Cascade(threat, e.getValue(), suite.batchSize());
+        Progress printer = new Progress(progress, interactive, s.x().n(), sweep ? threat.label() : null);
+        Cascade.Listener l = listener == null ? printer : both(printer, listener);
+        results.put(e.getKey(),
+            cascade.run(attacked, deployed, s.x(), s.labels(), s.ids(), l, ledger.journal(e.getKey())));
+      }
+      List<Integer> shardIndices = new ArrayList<>(indices.length);
+      for (int i : indices) {
+        shardIndices.add(i);
+      }
+      Reports.Context ctx = new Reports.Context(suite, tool, model, dataset, shard.whole() ? null : shard,
+          shardIndices, probe, base, baseline == null ? null : baseline.toString(), List.of());
+      report = Reports.assemble(ctx, results, (System.nanoTime() - startNanos) / 1e9);
+      if (outDir != null && gallery) {
+        Gallery.write(outDir.resolve(GALLERY_FILE), report, s, attacks.get(suite.threatModel().epsilon()), attacked);
+      }
+    }
+    return report;
+  }
+
+  /** Images, labels and ids of chosen samples. */
+  record Samples(ImageBatch x, int[] labels, long[] ids) {
+    static Samples of(ImageDataset test, int[] indices) {
+      ImageBatch x = new ImageBatch(test.gatherPixels(indices), indices.length, test.channels(), test.height(),
+          test.width());
+      long[] ids = new long[indices.length];
+      for (int i = 0; i < indices.length; i++) {
+        ids[i] = indices[i];
+      }
+      return new Samples(x, test.gatherLabels(indices), ids);
+    }
+  }
+
+  private static Cascade.Listener both(Cascade.Listener a, Cascade.Listener b) {
+    return new Cascade.Listener() {
+      @Override
+      public void cleanDone(int correct, int total) {
+        a.cleanDone(correct, total);
+        b.cleanDone(correct, total);
+      }
+
+      @Override
+      public void attackStarted(int index, Attack attack, int todo) {
+        a.attackStarted(index, attack, todo);
+        b.attackStarted(index, attack, todo);
+      }
+
+      @Override
+      public void progress(int index, int done, int todo) {
+        a.progress(index, done, todo);
+        b.progress(index, done, todo);
+      }
+
+      @Override
+      public void attackFinished(int index, CascadeResult.AttackStats stats) {
+        a.attackFinished(index, stats);
+        b.attackFinished(index, stats);
+      }
+    };
+  }
+
+  /** Closes the surrogates a run opened, without a checked exception. */
+  private interface SurrogateScope extends AutoCloseable {
+    @Override
+    void close();
+  }
+
+  private final Map<String, OrtClassifier> surrogates = new LinkedHashMap<>();
+
+  /**
+   * Opens (once per run) the surrogate ONNX model of a {@code transfer} attack; a relative path is
+   * resolved against the working directory.
+   */
+  private GradientClassifier surrogate(String path) {
+    return surrogates.computeIfAbsent(path, p -> OrtClassifier.open(Path.of(p), runtime));
+  }
+
+  private void closeSurrogates() {
+    surrogates.values().forEach(OrtClassifier::close);
+    surrogates.clear();
+  }
+
+  /** Builds the suite's attacks at the threat model's radius; see {@link #buildAttacks(EvaluationSuite, ThreatModel, int)}. */
   static List<Attack> buildAttacks(EvaluationSuite suite, int numClasses) {
+    return buildAttacks(suite, suite.threatModel(), numClasses);
+  }
+
+  /**
+   * Builds the suite's attacks under {@code threat}; a setting the model cannot support is a
+   * {@link SpecException} (a loss head needing more classes carries code ARAT-D005).
+   */
+  static List<Attack> buildAttacks(EvaluationSuite suite, ThreatModel threat, int numClasses) {
+    return buildAttacks(suite, threat, numClasses, path -> {
+      throw new SpecException("transfer attacks need a surrogate model; none can be opened here");
+    });
+  }
+
+  /**
+   * Builds the suite's attacks at {@code threat}; {@code surrogates} opens the surrogate model of a
+   * {@code transfer} entry from its path.
+   */
+  static List<Attack> buildAttacks(EvaluationSuite suite, ThreatModel threat, int numClasses,
+      java.util.function.Function<String, GradientClassifier> surrogates) {
     List<Attack> attacks = new ArrayList<>();
     for (int i = 0; i < suite.attacks().size(); i++) {
       AttackSpec spec = suite.attacks().get(i);
-      LossHead head = spec instanceof AttackSpec.Pgd p ? p.loss() : ((AttackSpec.Fgsm) spec).loss();
-      if (numClasses < LossHeads.minClasses(head)) {
-        throw new SpecException(String.format(Locale.ROOT, "attacks[%d].loss: %s needs at least %d classes, the model has %d",
-            i, head.id(), LossHeads.minClasses(head), numClasses));
+      if (numClasses < spec.minClasses()) {
+        throw new SpecException(String.format(Locale.ROOT,
+            "attacks[%d].loss: %s needs at least %d classes, the model has %d (%s, docs/diagnostics.md)", i,
+            spec.lossHeads(), spec.minClasses(), numClasses, Diagnostic.Code.CLASS_COUNT.code()));
       }
       try {
-        attacks.add(Attacks.fromSpec(spec, suite.threatModel(), Attacks.seedFor(suite.seed(), i)));
+        attacks.add(Attacks.fromSpec(spec, threat, Attacks.seedFor(suite.seed(), i), surrogates));
       } catch (IllegalArgumentException e) {
         throw new SpecException("attacks[" + i + "]: " + e.getMessage(), e);
       }
@@ -262,9 +468,5 @@ public final class SuiteRunner {
     } catch (NoSuchAlgorithmException e) {
       throw new IllegalStateException(e);
     }
-  }
-
-  private static Double finite(double v) {
-    return Double.isFinite(v) ? v : null;
   }
 }

@@ -1,8 +1,14 @@
 /**
  * Certifies robustness on an ONNX file: an ONNX Runtime classifier with input gradients from the
- * {@code onnx} module's input-gradient graph ({@link dev.arat.evaluator.OrtClassifier}), the suite
- * runner that chooses samples, builds the attack cascade and applies the gates ({@link
- * dev.arat.evaluator.SuiteRunner}), and the report ({@link dev.arat.evaluator.Report}, written by
- * {@link dev.arat.evaluator.ReportWriter} as {@code report.json} and {@code report.md}).
+ * {@code onnx} module's input-gradient graph, on the CPU, CUDA or TensorRT ({@link
+ * dev.arat.evaluator.OrtClassifier}, {@link dev.arat.evaluator.RuntimeOptions}); the suite runner
+ * that chooses samples (optionally one {@link dev.arat.evaluator.Shard}), runs the sanity checks and
+ * the attack cascade at every radius of an epsilon sweep, records every batch in a resumable
+ * {@link dev.arat.evaluator.Ledger} and applies the gates ({@link dev.arat.evaluator.SuiteRunner});
+ * the merge of shard ledgers ({@link dev.arat.evaluator.Merge}); the report with its {@link
+ * dev.arat.evaluator.Diagnostic}s ({@link dev.arat.evaluator.Report}), written by {@link
+ * dev.arat.evaluator.ReportWriter} as {@code report.json}, {@code report.md}, {@code junit.xml} and
+ * PNG plots ({@link dev.arat.evaluator.Plots}). Layouts: docs/report-schema.md; diagnostics:
+ * docs/diagnostics.md; resume, shards and providers: docs/evaluation.md.
  */
 package dev.arat.evaluator;

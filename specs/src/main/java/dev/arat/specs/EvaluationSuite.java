@@ -1,18 +1,24 @@
 package dev.arat.specs;
 
 import java.util.List;
+import java.util.Locale;
 
 /**
  * An evaluation suite, as read from YAML: which data, how many samples, the threat model, the
- * attack cascade and the gates. Unknown keys are rejected; {@link Specs#readSuite} loads it.
+ * attack cascade, an optional epsilon sweep, sanity checks and the gates. Unknown keys are
+ * rejected; {@link Specs#readSuite} loads it.
  *
  * @param name a label for reports
  * @param data the dataset the samples come from
  * @param samples how many test images (the first {@code samples} of a seeded permutation)
  * @param seed seed of the sample choice and of every attack's random draws
  * @param batchSize images per model call (bounds memory, never changes results)
- * @param threatModel the budget every attack must respect
+ * @param threatModel the budget every attack must respect (the headline result)
  * @param attacks the cascade, run in order on the samples still robust
+ * @param epsilonSweep further radii (same norm) at which the whole cascade is run again and
+ *     reported, strictly increasing; null or empty means no sweep. A radius equal to the threat
+ *     model's is not run twice.
+ * @param checks sanity checks (docs/diagnostics.md)
  * @param gates pass/fail thresholds that decide the exit code
  */
 public record EvaluationSuite(
@@ -23,6 +29,8 @@ public record EvaluationSuite(
     Integer batchSize,
     ThreatModel threatModel,
     List<AttackSpec> attacks,
+    List<Double> epsilonSweep,
+    Checks checks,
     Gates gates) {
 
   /** Applies defaults and validates. */
@@ -45,25 +53,90 @@ public record EvaluationSuite(
       throw new IllegalArgumentException("attacks: at least one attack is required");
     }
     attacks = List.copyOf(attacks);
+    if (epsilonSweep != null && epsilonSweep.isEmpty()) {
+      epsilonSweep = null;
+    }
+    if (epsilonSweep != null) {
+      for (int i = 0; i < epsilonSweep.size(); i++) {
+        Double e = epsilonSweep.get(i);
+        if (e == null || !(e > 0) || Double.isInfinite(e)) {
+          throw new IllegalArgumentException("epsilon_sweep[" + i + "]: must be > 0, was " + e);
+        }
+        if (i > 0 && !(e > epsilonSweep.get(i - 1))) {
+          throw new IllegalArgumentException(String.format(Locale.ROOT,
+              "epsilon_sweep[%d]: must be strictly increasing, %s follows %s", i, e, epsilonSweep.get(i - 1)));
+        }
+      }
+      epsilonSweep = List.copyOf(epsilonSweep);
+    }
+    checks = checks == null ? new Checks(null, null, null, null, null, null) : checks;
     gates = gates == null ? new Gates(null, null) : gates;
+    if (gates.minRobustAccuracyAt() != null) {
+      for (int i = 0; i < gates.minRobustAccuracyAt().size(); i++) {
+        double e = gates.minRobustAccuracyAt().get(i).epsilon();
+        boolean known = e == threatModel.epsilon() || (epsilonSweep != null && epsilonSweep.contains(e));
+        if (!known) {
+          throw new IllegalArgumentException(String.format(Locale.ROOT,
+              "gates.min_robust_accuracy_at[%d].epsilon: %s is neither threat_model.epsilon nor in epsilon_sweep",
+              i, e));
+        }
+      }
+    }
+  }
+
+  /** The suite without a sweep or checks settings (the layout before sweeps existed). */
+  public EvaluationSuite(String name, Data data, Integer samples, Long seed, Integer batchSize,
+      ThreatModel threatModel, List<AttackSpec> attacks, Gates gates) {
+    this(name, data, samples, seed, batchSize, threatModel, attacks, null, null, gates);
+  }
+
+  /**
+   * Every radius evaluated: the threat model's first, then the sweep's radii that differ from it,
+   * in sweep order.
+   */
+  public List<Double> epsilons() {
+    java.util.ArrayList<Double> out = new java.util.ArrayList<>();
+    out.add(threatModel.epsilon());
+    if (epsilonSweep != null) {
+      for (Double e : epsilonSweep) {
+        if (!out.contains(e)) {
+          out.add(e);
+        }
+      }
+    }
+    return List.copyOf(out);
   }
 
   /** Returns a copy with another sample count. */
   public EvaluationSuite withSamples(int n) {
-    return new EvaluationSuite(name, data, n, seed, batchSize, threatModel, attacks, gates);
+    return new EvaluationSuite(name, data, n, seed, batchSize, threatModel, attacks, epsilonSweep, checks, gates);
+  }
+
+  /** Returns a copy with another batch size. */
+  public EvaluationSuite withBatchSize(int n) {
+    return new EvaluationSuite(name, data, samples, seed, n, threatModel, attacks, epsilonSweep, checks, gates);
+  }
+
+  /** Returns a copy with other gates. */
+  public EvaluationSuite withGates(Gates g) {
+    return new EvaluationSuite(name, data, samples, seed, batchSize, threatModel, attacks, epsilonSweep, checks, g);
+  }
+
+  /** Returns a copy with other checks. */
+  public EvaluationSuite withChecks(Checks c) {
+    return new EvaluationSuite(name, data, samples, seed, batchSize, threatModel, attacks, epsilonSweep, c, gates);
   }
 
   /** Returns a copy whose robust-accuracy gate is {@code minRobust}. */
   public EvaluationSuite withMinRobustAccuracy(double minRobust) {
-    return new EvaluationSuite(
-        name, data, samples, seed, batchSize, threatModel, attacks,
-        new Gates(gates.minCleanAccuracy(), minRobust));
+    return withGates(new Gates(gates.minCleanAccuracy(), minRobust, gates.minRobustAccuracyAt(),
+        gates.minClassRobustAccuracy(), gates.maxRobustDrop(), gates.useLowerBound(), gates.interval()));
   }
 
   /** Returns a copy reading data from {@code path}. */
   public EvaluationSuite withDataPath(String path) {
-    return new EvaluationSuite(
-        name, new Data(data.dataset(), path), samples, seed, batchSize, threatModel, attacks, gates);
+    return new EvaluationSuite(name, new Data(data.dataset(), path), samples, seed, batchSize, threatModel, attacks,
+        epsilonSweep, checks, gates);
   }
 
   /**
@@ -80,19 +153,119 @@ public record EvaluationSuite(
   }
 
   /**
-   * Thresholds; an absent gate is not checked.
+   * Sanity checks run before the cascade on the probe samples (the first {@code probeSamples} of
+   * the chosen samples, the same in every shard). See docs/diagnostics.md.
+   *
+   * @param randomness five repeated clean forward passes must agree (ARAT-D001; default true)
+   * @param zeroGradient flag samples whose input gradient is exactly zero at the first gradient
+   *     attack's start (ARAT-D003; default true)
+   * @param fullRangePgd run PGD with Linf epsilon 1 (the whole image range): accuracy must fall to
+   *     chance plus {@code chanceMargin}, otherwise gradients are obfuscated (ARAT-D007; default
+   *     false)
+   * @param fullRangeSteps PGD steps of that check, {@code > 0} (default 20)
+   * @param chanceMargin allowed accuracy above chance {@code 1/K} for that check, in [0,1]
+   *     (default 0.1)
+   * @param probeSamples how many samples the checks use, {@code > 0} (default 64, at most all)
+   */
+  public record Checks(
+      Boolean randomness,
+      Boolean zeroGradient,
+      Boolean fullRangePgd,
+      Integer fullRangeSteps,
+      Double chanceMargin,
+      Integer probeSamples) {
+    /** Applies defaults and validates. */
+    public Checks {
+      randomness = randomness == null || randomness;
+      zeroGradient = zeroGradient == null || zeroGradient;
+      fullRangePgd = fullRangePgd != null && fullRangePgd;
+      fullRangeSteps = fullRangeSteps == null ? 20 : fullRangeSteps;
+      if (fullRangeSteps <= 0) {
+        throw new IllegalArgumentException("full_range_steps: must be > 0, was " + fullRangeSteps);
+      }
+      chanceMargin = chanceMargin == null ? 0.1 : chanceMargin;
+      Gates.unit(chanceMargin, "chance_margin");
+      probeSamples = probeSamples == null ? 64 : probeSamples;
+      if (probeSamples <= 0) {
+        throw new IllegalArgumentException("probe_samples: must be > 0, was " + probeSamples);
+      }
+    }
+  }
+
+  /**
+   * A robust-accuracy gate at one radius of the sweep.
+   *
+   * @param epsilon the radius (the threat model's or one of {@code epsilon_sweep})
+   * @param min lowest acceptable robust accuracy in [0,1]
+   * @param useLowerBound decide on the confidence interval's lower bound; null means the gates'
+   *     {@code use_lower_bound}
+   */
+  public record EpsilonGate(Double epsilon, Double min, Boolean useLowerBound) {
+    /** Validates. */
+    public EpsilonGate {
+      if (epsilon == null || !(epsilon > 0) || Double.isInfinite(epsilon)) {
+        throw new IllegalArgumentException("epsilon: must be > 0, was " + epsilon);
+      }
+      if (min == null) {
+        throw new IllegalArgumentException("min: required (a fraction in [0,1])");
+      }
+      Gates.unit(min, "min");
+    }
+  }
+
+  /**
+   * Thresholds; an absent gate is not checked. Accuracy gates compare the point estimate, or with
+   * {@code useLowerBound} the lower bound of the 95% confidence interval ({@code interval}).
    *
    * @param minCleanAccuracy lowest acceptable clean accuracy in [0,1]
    * @param minRobustAccuracy lowest acceptable robust accuracy in [0,1] after the whole cascade
+   * @param minRobustAccuracyAt lowest acceptable robust accuracy at given radii of the sweep
+   * @param minClassRobustAccuracy lowest acceptable robust accuracy of every class (classes with
+   *     samples), in [0,1]
+   * @param maxRobustDrop largest acceptable fall of robust accuracy against a baseline report
+   *     (fraction, e.g. 0.02 for two points); checked only when a baseline is given
+   * @param useLowerBound decide accuracy gates on the interval's lower bound (default false)
+   * @param interval {@code wilson} (default) or {@code clopper_pearson}: the interval whose lower
+   *     bound the gates use
    */
-  public record Gates(Double minCleanAccuracy, Double minRobustAccuracy) {
-    /** Validates the ranges. */
+  public record Gates(
+      Double minCleanAccuracy,
+      Double minRobustAccuracy,
+      List<EpsilonGate> minRobustAccuracyAt,
+      Double minClassRobustAccuracy,
+      Double maxRobustDrop,
+      Boolean useLowerBound,
+      String interval) {
+    /** The interval names accepted by {@code interval}. */
+    public static final List<String> INTERVALS = List.of("wilson", "clopper_pearson");
+
+    /** Validates the ranges and applies defaults. */
     public Gates {
       unit(minCleanAccuracy, "min_clean_accuracy");
       unit(minRobustAccuracy, "min_robust_accuracy");
+      unit(minClassRobustAccuracy, "min_class_robust_accuracy");
+      unit(maxRobustDrop, "max_robust_drop");
+      if (minRobustAccuracyAt != null) {
+        for (int i = 0; i < minRobustAccuracyAt.size(); i++) {
+          if (minRobustAccuracyAt.get(i) == null) {
+            throw new IllegalArgumentException("min_robust_accuracy_at[" + i + "]: must not be empty");
+          }
+        }
+        minRobustAccuracyAt = minRobustAccuracyAt.isEmpty() ? null : List.copyOf(minRobustAccuracyAt);
+      }
+      useLowerBound = useLowerBound != null && useLowerBound;
+      interval = interval == null ? "wilson" : interval.toLowerCase(Locale.ROOT).replace('-', '_');
+      if (!INTERVALS.contains(interval)) {
+        throw new IllegalArgumentException("interval: must be one of " + INTERVALS + ", was '" + interval + "'");
+      }
     }
 
-    private static void unit(Double v, String field) {
+    /** Only the clean and overall robust gates (the layout before sweeps and baselines). */
+    public Gates(Double minCleanAccuracy, Double minRobustAccuracy) {
+      this(minCleanAccuracy, minRobustAccuracy, null, null, null, null, null);
+    }
+
+    static void unit(Double v, String field) {
       if (v != null && !(v >= 0 && v <= 1)) {
         throw new IllegalArgumentException(field + ": must be in [0,1], was " + v);
       }

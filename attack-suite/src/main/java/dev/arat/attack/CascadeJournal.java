@@ -1,0 +1,62 @@
+package dev.arat.attack;
+
+import java.util.List;
+
+/**
+ * A per-sample record of what a {@link Cascade} did, so that an interrupted evaluation resumes
+ * where it stopped and shards of one evaluation merge into the result of a single run.
+ *
+ * <p>The cascade asks the journal before computing anything: a sample whose clean outcome, or
+ * whose attempt by attack {@code a}, is already recorded is replayed from the record instead of
+ * being recomputed. After each batch it computes, the cascade hands the batch's records to the
+ * journal (an implementation should make them durable before returning, e.g. append and fsync).
+ * Replaying records gives exactly the statistics a fresh run gives, because every sample's outcome
+ * depends only on the attack seed and the sample id ({@link Seeds#forSample}). A journal whose
+ * records cover everything lets the cascade run without ever calling a model (a merge).
+ *
+ * <p>Implementations are engine-free and used from one thread.
+ */
+public interface CascadeJournal {
+  /** The recorded clean outcome of {@code sampleId}, or null when it must be computed. */
+  Clean clean(long sampleId);
+
+  /** The recorded attempt of attack {@code attackIndex} on {@code sampleId}, or null. */
+  Attempt attempt(int attackIndex, long sampleId);
+
+  /** Wall-clock seconds recorded for attack {@code attackIndex} by earlier runs (0 if none). */
+  default double recordedSeconds(int attackIndex) {
+    return 0;
+  }
+
+  /** Records the clean outcomes of one computed batch. */
+  void recordClean(List<Clean> batch, double seconds);
+
+  /** Records the attempts of attack {@code attackIndex} on one computed batch. */
+  void recordAttempts(int attackIndex, List<Attempt> batch, double seconds);
+
+  /**
+   * The clean outcome of one sample on the deployed model.
+   *
+   * @param sampleId the sample's id
+   * @param label its true class
+   * @param prediction the deployed model's class on the clean image
+   * @param margin {@code z_y - max_{j != y} z_j} on the clean image
+   */
+  record Clean(long sampleId, int label, int prediction, double margin) {}
+
+  /**
+   * One attack's candidate for one sample, as re-scored and budget-checked by the cascade.
+   *
+   * @param sampleId the sample's id
+   * @param prediction the deployed model's class at the candidate
+   * @param claimed whether the attack reported success (on the attacked model)
+   * @param iteration the iteration the attack reported for the candidate (-1 if none)
+   * @param linf Linf norm of candidate minus clean image (NaN if the candidate holds NaN)
+   * @param l2 L2 norm of candidate minus clean image
+   * @param margin {@code z_y - max_{j != y} z_j} of the deployed model at the candidate
+   * @param violation why the candidate breaks the budget, or null when it respects it
+   */
+  record Attempt(
+      long sampleId, int prediction, boolean claimed, int iteration, double linf, double l2, double margin,
+      String violation) {}
+}

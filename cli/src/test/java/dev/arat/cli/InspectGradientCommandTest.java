@@ -1,0 +1,248 @@
+package dev.arat.cli;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import ai.onnx.proto.OnnxMl.ModelProto;
+import ai.onnx.proto.OnnxMl.NodeProto;
+import dev.arat.onnx.GraphBuilder;
+import dev.arat.onnx.Npy;
+import dev.arat.onnx.OnnxModels;
+import dev.arat.onnx.Op;
+import dev.arat.onnx.Tensors;
+import java.io.PrintWriter;
+import java.io.StringWriter;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Map;
+import java.util.Random;
+import java.util.function.BiFunction;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import picocli.CommandLine;
+
+/** {@code arat inspect} and {@code arat gradient} on small generated models. */
+class InspectGradientCommandTest {
+  @TempDir static Path dir;
+  static Path cnn;
+
+  record Result(int code, String out, String err) {}
+
+  static Result arat(String... args) {
+    StringWriter out = new StringWriter();
+    StringWriter err = new StringWriter();
+    CommandLine cl = Arat.commandLine();
+    cl.setOut(new PrintWriter(out, true));
+    cl.setErr(new PrintWriter(err, true));
+    int code = cl.execute(args);
+    return new Result(code, out.toString(), err.toString());
+  }
+
+  static float[] randn(Random r, int n, double s) {
+    float[] a = new float[n];
+    for (int i = 0; i < n; i++) {
+      a[i] = (float) (r.nextGaussian() * s);
+    }
+    return a;
+  }
+
+  /** input (N,3,8,8) -> body -> Conv 3x3 -> Relu -> MaxPool 2 -> Flatten -> Gemm -> 5 logits. */
+  static ModelProto model(BiFunction<GraphBuilder, String, String> body) {
+    Random r = new Random(3);
+    GraphBuilder g = new GraphBuilder("small");
+    String x = g.imageInput("image", 3, 8, 8);
+    String b = body.apply(g, x);
+    String c = g.node(Op.CONV, List.of(b, g.floatInitializer("w", randn(r, 4 * 27, 0.5), 4, 3,
+        3, 3)), Map.of("pads", new long[] {1, 1, 1, 1}));
+    String p = g.node(Op.MAX_POOL, List.of(g.node(Op.RELU, c)), Map.of("kernel_shape",
+        new long[] {2, 2}, "strides", new long[] {2, 2}));
+    String f = g.node(Op.FLATTEN, p);
+    String z = g.node(Op.GEMM, List.of(f, g.floatInitializer("fc", randn(r, 5 * 64, 0.2), 5, 64),
+        g.floatInitializer("fcb", randn(r, 5, 0.1), 5)), Map.of("transB", 1));
+    g.output(z, "logits", Tensors.FLOAT, "N", 5);
+    g.metadata("arat.test", "yes");
+    return g.build(17);
+  }
+
+  static Path save(String name, ModelProto m) {
+    Path p = dir.resolve(name);
+    OnnxModels.save(m, p);
+    return p;
+  }
+
+  @BeforeAll
+  static void makeModel() {
+    cnn = save("cnn.onnx", model((g, x) -> x));
+  }
+
+  @Test
+  void inspectDescribesTheModel() {
+    Result r = arat("inspect", cnn.toString());
+    assertEquals(0, r.code(), r.err());
+    String o = r.out();
+    assertTrue(o.contains("image: float (N, 3, 8, 8)"), o);
+    assertTrue(o.contains("logits: float (N, 5)"), o);
+    assertTrue(o.contains("arat.test = yes"), o);
+    assertTrue(o.contains("ai.onnx 17"), o);
+    assertTrue(o.matches("(?s).*Conv\\s+1.*"), o);
+    assertTrue(o.contains("white-box attacks: possible"), o);
+    assertTrue(o.contains("findings: none"), o);
+  }
+
+  @Test
+  void gradientCheckPasses() {
+    Result r = arat("inspect", cnn.toString(), "--gradient-check", "--threads", "1");
+    assertEquals(0, r.code(), r.out() + r.err());
+    assertTrue(r.out().contains("PASSED"), r.out());
+  }
+
+  @Test
+  void gradientMaskingFailsTheCheckWithExit3() {
+    // y = x/100 + Round(255 x)/255: the staircase has slope ~1 at the finite-difference scale,
+    // while the gradient sees only 1/100 (Round has derivative 0)
+    Path m = save("round.onnx", model((g, x) -> {
+      String s = g.node(Op.MUL, x, g.floatScalar("k", 255f));
+      g.appendRaw(NodeProto.newBuilder().setOpType("Round").setName("quantise").addInput(s)
+          .addOutput("rounded").build());
+      return g.node(Op.ADD, g.node(Op.MUL, x, g.floatScalar("small", 0.01f)),
+          g.node(Op.DIV, "rounded", g.floatScalar("k255", 255f)));
+    }));
+    Result plain = arat("inspect", m.toString());
+    assertEquals(0, plain.code(), plain.err());
+    assertTrue(plain.out().contains("NOT TRUSTWORTHY"), plain.out());
+    assertTrue(plain.out().contains("rounding: node 'quantise' (Round)"), plain.out());
+    Result r = arat("inspect", m.toString(), "--gradient-check", "--threads", "1");
+    assertEquals(3, r.code(), r.out() + r.err());
+    assertTrue(r.out().contains("FAILED"), r.out());
+  }
+
+  @Test
+  void unsupportedOpIsReportedAndFailsTheCheckWithExit2() {
+    Path m = save("lrn.onnx", model((g, x) -> {
+      g.appendRaw(NodeProto.newBuilder().setOpType("LRN").setName("norm").addInput(x)
+          .addOutput("lrn_out").addAttribute(ai.onnx.proto.OnnxMl.AttributeProto.newBuilder()
+              .setName("size").setType(ai.onnx.proto.OnnxMl.AttributeProto.AttributeType.INT)
+              .setI(3)).build());
+      return "lrn_out";
+    }));
+    Result r = arat("inspect", m.toString());
+    assertEquals(0, r.code(), r.err());
+    assertTrue(r.out().contains("white-box attacks: NOT POSSIBLE"), r.out());
+    assertTrue(r.out().contains("operator 'LRN' (node 'norm')"), r.out());
+    assertTrue(r.out().contains("unsupported-op"), r.out());
+    Result c = arat("inspect", m.toString(), "--gradient-check");
+    assertEquals(2, c.code(), c.out() + c.err());
+    assertTrue(c.err().contains("LRN"), c.err());
+  }
+
+  @Test
+  void inspectMissingOrCorruptFileIsExit2() throws Exception {
+    Result r = arat("inspect", dir.resolve("nope.onnx").toString());
+    assertEquals(2, r.code());
+    assertTrue(r.err().contains("does not exist"), r.err());
+    Path bad = dir.resolve("bad.onnx");
+    Files.write(bad, new byte[] {1, 2, 3, 4, 5});
+    assertEquals(2, arat("inspect", bad.toString()).code());
+  }
+
+  /** Writes x (n images), labels and targets; returns the folder. */
+  static Path inputs(String name, int n) {
+    Path d = dir.resolve(name);
+    Random r = new Random(7);
+    float[] x = new float[n * 192];
+    for (int i = 0; i < x.length; i++) {
+      x[i] = r.nextFloat();
+    }
+    Npy.writeFloat32(d.resolve("x.npy"), x, n, 3, 8, 8);
+    long[] y = new long[n];
+    long[] t = new long[n];
+    for (int i = 0; i < n; i++) {
+      y[i] = i % 5;
+      t[i] = (i + 2) % 5;
+    }
+    Npy.writeInt64(d.resolve("y.npy"), y, n);
+    Npy.writeInt64(d.resolve("t.npy"), t, n);
+    return d;
+  }
+
+  @Test
+  void gradientWritesLogitsLossesAndGradients() {
+    Path in = inputs("in", 3);
+    for (String loss : new String[] {"ce", "margin", "dlr", "ce-targeted", "dlr-targeted"}) {
+      Path out = dir.resolve("out-" + loss);
+      List<String> args = new java.util.ArrayList<>(List.of("gradient", cnn.toString(),
+          "--input", in.resolve("x.npy").toString(), "--labels", in.resolve("y.npy").toString(),
+          "--loss", loss, "--out", out.toString(), "--threads", "1"));
+      if (loss.endsWith("targeted")) {
+        args.addAll(List.of("--targets", in.resolve("t.npy").toString()));
+      }
+      Result r = arat(args.toArray(String[]::new));
+      assertEquals(0, r.code(), r.out() + r.err());
+      Npy.NpyArray z = Npy.read(out.resolve("logits.npy"));
+      Npy.NpyArray l = Npy.read(out.resolve("losses.npy"));
+      Npy.NpyArray g = Npy.read(out.resolve("input_grad.npy"));
+      assertArrayEquals(new long[] {3, 5}, z.shape());
+      assertArrayEquals(new long[] {3}, l.shape());
+      assertArrayEquals(new long[] {3, 3, 8, 8}, g.shape());
+      if (loss.equals("ce")) {
+        for (int s = 0; s < 3; s++) {
+          double lse = 0;
+          for (int j = 0; j < 5; j++) {
+            lse += Math.exp(z.floats()[s * 5 + j]);
+          }
+          double ce = Math.log(lse) - z.floats()[s * 5 + s % 5];
+          assertEquals(ce, l.floats()[s], 1e-4);
+        }
+      }
+      assertTrue(java.util.stream.IntStream.range(0, g.floats().length)
+          .anyMatch(i -> g.floats()[i] != 0f));
+    }
+  }
+
+  @Test
+  void gradientInputErrorsAreExit2WithClearMessages() throws Exception {
+    Path in = inputs("bad", 2);
+    String x = in.resolve("x.npy").toString();
+    String y = in.resolve("y.npy").toString();
+    String out = dir.resolve("o").toString();
+    Result r = arat("gradient", cnn.toString(), "--input", x, "--labels", y, "--loss",
+        "ce-targeted", "--out", out);
+    assertEquals(2, r.code());
+    assertTrue(r.err().contains("needs --targets"), r.err());
+    r = arat("gradient", cnn.toString(), "--input", x, "--labels", y, "--loss", "hinge",
+        "--out", out);
+    assertEquals(2, r.code());
+    assertTrue(r.err().contains("unknown loss 'hinge'"), r.err());
+    Npy.writeInt64(in.resolve("y3.npy"), new long[] {0, 1, 2}, 3);
+    r = arat("gradient", cnn.toString(), "--input", x, "--labels",
+        in.resolve("y3.npy").toString(), "--loss", "ce", "--out", out);
+    assertEquals(2, r.code());
+    assertTrue(r.err().contains("has 3 entries, --input has 2 images"), r.err());
+    Npy.writeInt64(in.resolve("y9.npy"), new long[] {0, 9}, 2);
+    r = arat("gradient", cnn.toString(), "--input", x, "--labels",
+        in.resolve("y9.npy").toString(), "--loss", "ce", "--out", out);
+    assertEquals(2, r.code());
+    assertTrue(r.err().contains("entry 1 is 9, the model has 5 classes"), r.err());
+    Npy.writeFloat32(in.resolve("x16.npy"), new float[2 * 3 * 16 * 16], 2, 3, 16, 16);
+    r = arat("gradient", cnn.toString(), "--input", in.resolve("x16.npy").toString(),
+        "--labels", y, "--loss", "ce", "--out", out);
+    assertEquals(2, r.code());
+    assertTrue(r.err().contains("the model takes [3, 8, 8]"), r.err());
+    r = arat("gradient", cnn.toString(), "--input", y, "--labels", y, "--loss", "ce", "--out",
+        out);
+    assertEquals(2, r.code());
+    assertTrue(r.err().contains("must be a float32 array of shape (N,C,H,W)"), r.err());
+    Files.writeString(in.resolve("junk.npy"), "not numpy");
+    r = arat("gradient", cnn.toString(), "--input", in.resolve("junk.npy").toString(),
+        "--labels", y, "--loss", "ce", "--out", out);
+    assertEquals(2, r.code());
+    assertTrue(r.err().contains("not a NumPy .npy file"), r.err());
+    r = arat("gradient", cnn.toString(), "--input", in.resolve("none.npy").toString(),
+        "--labels", y, "--loss", "ce", "--out", out);
+    assertEquals(2, r.code());
+    assertTrue(r.err().contains("does not exist"), r.err());
+  }
+}

@@ -1,0 +1,60 @@
+package dev.arat.evaluator;
+
+import ai.onnx.proto.OnnxMl.ModelProto;
+import dev.arat.onnx.scan.GraphScan;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Set;
+
+/**
+ * Turns the {@code onnx} module's static graph scan ({@link GraphScan}; reference/ATTACKS.md
+ * §10.9, "dynamic defence") into report diagnostics:
+ *
+ * <ul>
+ *   <li>control flow ({@code Loop}, {@code If}, {@code Scan}, any subgraph): ARAT-D008, warning;
+ *   <li>random ops upstream of the logits, Dropout in training mode: ARAT-D009, warning (ARAT-D001
+ *       decides whether the randomness shows in the outputs);
+ *   <li>rounding, integer casts or quantisation on the input-to-logits path, BatchNormalization in
+ *       training mode, ops the gradient builder cannot differentiate: ARAT-D015, fatal (gradients
+ *       are masked or samples are coupled; white-box numbers are not a measurement);
+ *   <li>a final Softmax is reported by {@link OrtClassifier} as ARAT-D002 and skipped here.
+ * </ul>
+ *
+ * One diagnostic per code, listing the scan's findings.
+ */
+final class GraphChecks {
+  private static final Set<String> RANDOM = Set.of(GraphScan.RANDOM_OP, GraphScan.DROPOUT_TRAINING);
+  private static final Set<String> MASKING = Set.of(GraphScan.ROUNDING, GraphScan.INTEGER_CAST,
+      GraphScan.QUANTIZATION, GraphScan.UNSUPPORTED_OP, GraphScan.BATCHNORM_TRAINING);
+
+  private GraphChecks() {}
+
+  /** The diagnostics of {@code model}'s graph (empty for a plain feed-forward classifier). */
+  static List<Diagnostic> scan(ModelProto model) {
+    List<String> control = new ArrayList<>();
+    List<String> random = new ArrayList<>();
+    List<String> masking = new ArrayList<>();
+    for (GraphScan.Finding f : GraphScan.scan(model)) {
+      if (f.code().equals(GraphScan.CONTROL_FLOW)) {
+        control.add(f.message());
+      } else if (RANDOM.contains(f.code())) {
+        random.add(f.message());
+      } else if (MASKING.contains(f.code())) {
+        masking.add("[" + f.code() + "] " + f.message());
+      }
+    }
+    List<Diagnostic> out = new ArrayList<>();
+    if (!control.isEmpty()) {
+      out.add(Diagnostic.Code.CONTROL_FLOW.of(String.join("; ", control)
+          + " (input-dependent control flow can hide gradients from white-box attacks)"));
+    }
+    if (!random.isEmpty()) {
+      out.add(Diagnostic.Code.RANDOM_OPS.of(String.join("; ", random)
+          + " (a randomised model needs expectation-over-transformation attacks; see ARAT-D001)"));
+    }
+    if (!masking.isEmpty()) {
+      out.add(Diagnostic.Code.GRADIENT_MASKING_OPS.of(String.join("; ", masking)));
+    }
+    return out;
+  }
+}
