@@ -6,15 +6,31 @@ import java.util.List;
 import java.util.Locale;
 
 /**
- * Opens datasets by name: {@code fashion-mnist} and {@code mnist} (IDX files, gzip or raw) and
- * {@code synthetic} (seeded, for tests). Nothing is downloaded: missing files are a {@link
- * DatasetException} that says where the files are looked for and how to get them.
+ * Opens datasets by name:
+ *
+ * <ul>
+ *   <li>{@code fashion-mnist} and {@code mnist}: IDX files, gzip or raw, {@code (N,1,28,28)};
+ *   <li>{@code cifar10} and {@code cifar100} (also spelt {@code cifar-10}, {@code cifar-100}): the
+ *       official binary version, {@code (N,3,32,32)}, from the tarball or the extracted folder, see
+ *       {@link Cifar} (default locations {@code ~/.cache/arat/cifar-10}, then {@code
+ *       /usr/share/datasets/cifar-10});
+ *   <li>{@code folder} (the folder is {@code dir}) or {@code folder:<path>}: an image folder with
+ *       {@link ImageFolder.Options#defaults()} (32x32 centre crops, RGB, 20% of each class held out
+ *       unless the folder has {@code train/} and {@code val/} or {@code test/}); use {@link
+ *       ImageFolder#load} for other sizes;
+ *   <li>{@code synthetic}: seeded, for tests.
+ * </ul>
+ *
+ * <p>Nothing is downloaded here: missing files are a {@link DatasetException} that says where the
+ * files are looked for and how to get them ({@link Downloads#cifar} fetches CIFAR on a machine with
+ * internet access).
  */
 public final class Datasets {
   private Datasets() {}
 
   /** Dataset names accepted by {@link #load}. */
-  public static final List<String> NAMES = List.of("fashion-mnist", "mnist", "synthetic");
+  public static final List<String> NAMES =
+      List.of("fashion-mnist", "mnist", "cifar10", "cifar100", "folder", "synthetic");
 
   /** Where Debian's {@code dataset-fashion-mnist} package puts the files. */
   public static final Path FASHION_MNIST_DEFAULT = Path.of("/usr/share/datasets/fashion-mnist");
@@ -29,13 +45,46 @@ public final class Datasets {
   /**
    * Loads a split of a named dataset.
    *
-   * @param name one of {@link #NAMES}
-   * @param dir folder holding the files, or null for the default location
+   * @param name one of {@link #NAMES}, an alias ({@code cifar-10}, {@code cifar-100}) or {@code
+   *     folder:<path>}
+   * @param dir folder holding the files (for CIFAR also the tarball itself), or null for the
+   *     default location; for {@code folder:<path>} a relative path resolves against it
    * @param split train or test
+   * @return float32 NCHW images in {@code [0,1]} with their labels
+   * @throws DatasetException if the name is unknown or the files are missing or malformed
    */
   public static ImageDataset load(String name, Path dir, Split split) {
+    return load(name, dir, split, ImageFolder.Options.defaults());
+  }
+
+  /**
+   * Loads a split of a named dataset, reading image folders with {@code folderOptions} (size,
+   * resize mode, channels, split fraction and seed); other datasets ignore them.
+   *
+   * @param name as for {@link #load(String, Path, Split)}
+   * @param dir as for {@link #load(String, Path, Split)}
+   * @param split train or test
+   * @param folderOptions how {@code folder} and {@code folder:<path>} datasets are read
+   * @return float32 NCHW images in {@code [0,1]} with their labels
+   * @throws DatasetException if the name is unknown or the files are missing or malformed
+   */
+  public static ImageDataset load(String name, Path dir, Split split, ImageFolder.Options folderOptions) {
+    if (name.regionMatches(true, 0, "folder:", 0, 7)) {
+      Path p = Path.of(name.substring(7));
+      return ImageFolder.load(dir != null && !p.isAbsolute() ? dir.resolve(p) : p, folderOptions, split);
+    }
+    Cifar.Variant cifar = Cifar.Variant.of(name);
+    if (cifar != null) {
+      return Cifar.load(cifar, dir, split);
+    }
     String n = name.toLowerCase(Locale.ROOT);
     switch (n) {
+      case "folder":
+        if (dir == null) {
+          throw new DatasetException("dataset 'folder' needs the image folder: pass --data DIR or "
+              + "name it as folder:<path>");
+        }
+        return ImageFolder.load(dir, folderOptions, split);
       case "fashion-mnist":
         return idx(n, dir != null ? dir : FASHION_MNIST_DEFAULT, split, FASHION_CLASSES,
             "install Debian's package (apt-get install dataset-fashion-mnist) or pass --data DIR");
@@ -48,7 +97,8 @@ public final class Datasets {
             ? SyntheticDataset.generate(1, 2048, 1, 28, 28, 10)
             : SyntheticDataset.generate(2, 512, 1, 28, 28, 10);
       default:
-        throw new DatasetException("unknown dataset '" + name + "', expected one of " + NAMES);
+        throw new DatasetException("unknown dataset '" + name + "', expected one of " + NAMES
+            + " or folder:<path>");
     }
   }
 

@@ -21,8 +21,11 @@ import java.util.Map;
  * a symbolic batch axis, and returns {@code logits}: float32 {@code (N,K)}. It computes the
  * in-network normalisation ({@code Sub}, {@code Div}), then the layers of the {@link
  * ArchitectureSpec} with one BN branch (by default the adversarial one, the deployed model). A
- * BatchNorm directly after a Conv or Linear is folded into that layer's weights and bias; any other
- * BatchNorm becomes an inference-mode {@code BatchNormalization} node. The predictors and the other
+ * BatchNorm directly after a Conv or Linear (in the same layer list) is folded into that layer's
+ * weights and bias; any other BatchNorm (the pre-activation BNs of PreAct-ResNet and WideResNet,
+ * which follow an addition or the input) becomes an inference-mode {@code BatchNormalization} node.
+ * A {@link LayerSpec.Residual} becomes {@code Add(body(pre(x)), shortcut(s))} with {@code s =
+ * pre(x)} or {@code x} as its {@code shortcutFromPre} says and an empty shortcut the identity. The predictors and the other
  * BN branch are dropped. IR version 8, opset 13, so Debian's onnx 1.12 checker accepts the file.
  */
 public final class OnnxExporter {
@@ -152,8 +155,10 @@ public final class OnnxExporter {
           String y = g.node(Op.FLATTEN, List.of(s.tensor), Map.of("axis", 1L));
           s = s.flat() ? s.at(y) : new Shape(0, 0, 0, s.c * s.h * s.w, y);
         } else if (l instanceof LayerSpec.Residual r) {
-          Shape body = layers(r.body(), s.tensor, s);
-          Shape shortcut = r.shortcut().isEmpty() ? s : layers(r.shortcut(), s.tensor, s);
+          Shape pre = layers(r.pre(), s.tensor, s);
+          Shape body = layers(r.body(), pre.tensor, pre);
+          Shape from = r.shortcutFromPre() ? pre : s;
+          Shape shortcut = r.shortcut().isEmpty() ? from : layers(r.shortcut(), from.tensor, from);
           if (!body.describe().equals(shortcut.describe())) {
             throw new ExportException(r.name() + ": body gives " + body.describe()
                 + " but the shortcut gives " + shortcut.describe());

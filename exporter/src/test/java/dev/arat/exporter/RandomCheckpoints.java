@@ -6,54 +6,56 @@ import dev.arat.specs.LayerSpec;
 import dev.arat.specs.Tensor;
 import dev.arat.specs.TrainingRecipe;
 import dev.arat.specs.TrainingState;
+import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.Map;
+import java.util.Set;
 import java.util.SplittableRandom;
 
 /**
  * Test fixture generator: a checkpoint of {@code arch} with seeded random weights for every name of
- * the ArchitectureSpec naming contract, with non-trivial BN statistics in both branches.
+ * the ArchitectureSpec naming contract ({@link ArchitectureSpec#weightShapes}, so residual units,
+ * their {@code pre} layers and shortcuts are covered), with non-trivial BN statistics in both
+ * branches. Conv and linear weights are uniform in {@code ±sqrt(3/fan_in)}, biases in {@code ±0.1};
+ * BN gamma in {@code 1±0.3}, beta in {@code ±0.2}, running mean in {@code ±0.5}, running variance
+ * in {@code 1±0.5}. Draws follow the weight order, one generator per checkpoint.
  */
 final class RandomCheckpoints {
   private RandomCheckpoints() {}
 
   static Checkpoint of(ArchitectureSpec arch, long seed) {
     SplittableRandom rng = new SplittableRandom(seed);
+    Set<String> bnLayers = new HashSet<>();
+    for (LayerSpec l : arch.allLayers()) {
+      if (l instanceof LayerSpec.BatchNorm) {
+        bnLayers.add(l.name());
+      }
+    }
     Map<String, Tensor> w = new LinkedHashMap<>();
-    int c = arch.channels();
-    int h = arch.height();
-    int wd = arch.width();
-    int f = 0;
-    for (LayerSpec l : arch.layers()) {
-      if (l instanceof LayerSpec.Conv conv) {
-        int fanIn = c * conv.kernel() * conv.kernel();
-        w.put(conv.name() + ".weight", uniform(rng, Math.sqrt(3.0 / fanIn), conv.outChannels(), c, conv.kernel(), conv.kernel()));
-        if (conv.bias()) {
-          w.put(conv.name() + ".bias", uniform(rng, 0.1, conv.outChannels()));
+    for (Map.Entry<String, long[]> e : arch.weightShapes(true).entrySet()) {
+      String key = e.getKey();
+      long[] shape = e.getValue();
+      int dot = key.lastIndexOf('.');
+      String owner = key.substring(0, dot);
+      String what = key.substring(dot + 1);
+      String bnName = owner.endsWith(".adv") ? owner.substring(0, owner.length() - 4)
+          : owner.endsWith(".clean") ? owner.substring(0, owner.length() - 6) : null;
+      if (bnName != null && bnLayers.contains(bnName)) {
+        int n = (int) shape[0];
+        w.put(key, switch (what) {
+          case "weight" -> around(rng, 1.0, 0.3, n);
+          case "bias" -> uniform(rng, 0.2, n);
+          case "running_mean" -> uniform(rng, 0.5, n);
+          default -> around(rng, 1.0, 0.5, n);
+        });
+      } else if (what.equals("weight")) {
+        long fanIn = 1;
+        for (int i = 1; i < shape.length; i++) {
+          fanIn *= shape[i];
         }
-        h = (h + 2 * conv.padding() - conv.kernel()) / conv.stride() + 1;
-        wd = (wd + 2 * conv.padding() - conv.kernel()) / conv.stride() + 1;
-        c = conv.outChannels();
-      } else if (l instanceof LayerSpec.BatchNorm bn) {
-        int n = f > 0 ? f : c;
-        for (String branch : new String[] {"adv", "clean"}) {
-          String p = bn.name() + "." + branch + ".";
-          w.put(p + "weight", around(rng, 1.0, 0.3, n));
-          w.put(p + "bias", uniform(rng, 0.2, n));
-          w.put(p + "running_mean", uniform(rng, 0.5, n));
-          w.put(p + "running_var", around(rng, 1.0, 0.5, n));
-        }
-      } else if (l instanceof LayerSpec.MaxPool p) {
-        h = (h - p.kernel()) / p.stride() + 1;
-        wd = (wd - p.kernel()) / p.stride() + 1;
-      } else if (l instanceof LayerSpec.Flatten) {
-        f = c * h * wd;
-      } else if (l instanceof LayerSpec.Linear lin) {
-        w.put(lin.name() + ".weight", uniform(rng, Math.sqrt(3.0 / f), lin.outFeatures(), f));
-        if (lin.bias()) {
-          w.put(lin.name() + ".bias", uniform(rng, 0.1, lin.outFeatures()));
-        }
-        f = lin.outFeatures();
+        w.put(key, uniform(rng, Math.sqrt(3.0 / fanIn), shape));
+      } else {
+        w.put(key, uniform(rng, 0.1, shape));
       }
     }
     TrainingRecipe recipe = new TrainingRecipe("arat", seed, null, null, 1, null, null, null, null, null, null, null);

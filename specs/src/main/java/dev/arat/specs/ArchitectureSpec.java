@@ -1,8 +1,11 @@
 package dev.arat.specs;
 
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.HashSet;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.Set;
 
 /**
@@ -17,7 +20,8 @@ import java.util.Set;
  *       data pipeline.
  *   <li>Output: logits {@code (N, numClasses)}, never probabilities.
  *   <li>Weight names: see {@link LayerSpec}; for {@link LayerSpec.Residual} children are prefixed by
- *       nothing (child names are themselves unique). ARAT predictors are stored as {@code
+ *       nothing (child names are themselves unique). {@link #weightShapes} lists every name with
+ *       its shape for a given input geometry. ARAT predictors are stored as {@code
  *       predictor.<tap>.fc1.weight} {@code (h,d)}, {@code predictor.<tap>.bn.{weight,bias,
  *       running_mean,running_var}} {@code (h)}, {@code predictor.<tap>.fc2.weight} {@code (d,h)},
  *       {@code predictor.<tap>.fc2.bias} {@code (d)}.
@@ -80,6 +84,139 @@ public record ArchitectureSpec(
     }
   }
 
+  /**
+   * Every weight of the network with its shape, in layer order, as {@link LayerSpec} names them:
+   * conv and linear {@code weight}/{@code bias}, and per BN layer {@code name.adv.*} (and {@code
+   * name.clean.*} when {@code splitBn}) {@code weight}, {@code bias}, {@code running_mean}, {@code
+   * running_var}. Predictors are not included.
+   *
+   * @param splitBn whether both BN branches exist
+   * @throws IllegalArgumentException if the layers do not fit the input geometry (the message names
+   *     the layer)
+   */
+  public Map<String, long[]> weightShapes(boolean splitBn) {
+    Map<String, long[]> out = new LinkedHashMap<>();
+    walk(layers, new int[] {channels, height, width}, out, null, splitBn);
+    return out;
+  }
+
+  /**
+   * The number of trainable parameters: every entry of {@link #weightShapes} except BN running
+   * statistics.
+   *
+   * @param splitBn whether both BN branches count
+   */
+  public long trainableParameterCount(boolean splitBn) {
+    long n = 0;
+    for (Map.Entry<String, long[]> e : weightShapes(splitBn).entrySet()) {
+      if (e.getKey().endsWith(".running_mean") || e.getKey().endsWith(".running_var")) {
+        continue;
+      }
+      long k = 1;
+      for (long d : e.getValue()) {
+        k *= d;
+      }
+      n += k;
+    }
+    return n;
+  }
+
+  /**
+   * The feature dimension {@code d} of each invariance tap, in {@link #taps} order: the channel
+   * count of the tapped layer's output ({@code GAP(ReLU(.))} gives {@code (N,d)}), or its feature
+   * count after a flatten.
+   */
+  public Map<String, Integer> tapFeatureSizes() {
+    Map<String, Integer> dims = new LinkedHashMap<>();
+    walk(layers, new int[] {channels, height, width}, new LinkedHashMap<>(), dims, false);
+    Map<String, Integer> out = new LinkedHashMap<>();
+    for (String t : taps) {
+      out.put(t, dims.get(t));
+    }
+    return out;
+  }
+
+  /**
+   * Propagates the activation shape {@code (C,H,W)} or {@code (F)} through {@code ls}, recording
+   * weight shapes and each layer's output size.
+   */
+  private static int[] walk(
+      List<LayerSpec> ls, int[] s, Map<String, long[]> w, Map<String, Integer> dims, boolean split) {
+    for (LayerSpec l : ls) {
+      s = walkOne(l, s, w, dims, split);
+      if (dims != null) {
+        dims.put(l.name(), s[0]);
+      }
+    }
+    return s;
+  }
+
+  private static int[] walkOne(
+      LayerSpec l, int[] s, Map<String, long[]> w, Map<String, Integer> dims, boolean split) {
+    if (l instanceof LayerSpec.Conv c) {
+      spatial(l, s);
+      int k = c.kernel();
+      w.put(c.name() + ".weight", new long[] {c.outChannels(), s[0], k, k});
+      if (c.bias()) {
+        w.put(c.name() + ".bias", new long[] {c.outChannels()});
+      }
+      int h = (s[1] + 2 * c.padding() - k) / c.stride() + 1;
+      int wd = (s[2] + 2 * c.padding() - k) / c.stride() + 1;
+      if (s[1] + 2 * c.padding() < k || s[2] + 2 * c.padding() < k) {
+        throw new IllegalArgumentException(l.name() + ": input " + s[1] + "x" + s[2]
+            + " is too small for the " + k + "x" + k + " kernel");
+      }
+      return new int[] {c.outChannels(), h, wd};
+    } else if (l instanceof LayerSpec.BatchNorm) {
+      for (String b : split ? new String[] {"adv", "clean"} : new String[] {"adv"}) {
+        for (String p : new String[] {"weight", "bias", "running_mean", "running_var"}) {
+          w.put(l.name() + "." + b + "." + p, new long[] {s[0]});
+        }
+      }
+      return s;
+    } else if (l instanceof LayerSpec.Relu) {
+      return s;
+    } else if (l instanceof LayerSpec.MaxPool p) {
+      spatial(l, s);
+      if (s[1] < p.kernel() || s[2] < p.kernel()) {
+        throw new IllegalArgumentException(l.name() + ": input " + s[1] + "x" + s[2]
+            + " is smaller than the pooling window " + p.kernel());
+      }
+      return new int[] {s[0], (s[1] - p.kernel()) / p.stride() + 1, (s[2] - p.kernel()) / p.stride() + 1};
+    } else if (l instanceof LayerSpec.GlobalAvgPool) {
+      spatial(l, s);
+      return new int[] {s[0], 1, 1};
+    } else if (l instanceof LayerSpec.Flatten) {
+      return s.length == 1 ? s : new int[] {s[0] * s[1] * s[2]};
+    } else if (l instanceof LayerSpec.Linear lin) {
+      if (s.length != 1) {
+        throw new IllegalArgumentException(l.name() + ": a linear layer needs a flattened input");
+      }
+      w.put(lin.name() + ".weight", new long[] {lin.outFeatures(), s[0]});
+      if (lin.bias()) {
+        w.put(lin.name() + ".bias", new long[] {lin.outFeatures()});
+      }
+      return new int[] {lin.outFeatures()};
+    } else if (l instanceof LayerSpec.Residual r) {
+      int[] p = walk(r.pre(), s, w, dims, split);
+      int[] body = walk(r.body(), p, w, dims, split);
+      int[] in = r.shortcutFromPre() ? p : s;
+      int[] sc = walk(r.shortcut(), in, w, dims, split);
+      if (!Arrays.equals(body, sc)) {
+        throw new IllegalArgumentException(r.name() + ": the body gives " + Arrays.toString(body)
+            + " but the shortcut gives " + Arrays.toString(sc));
+      }
+      return body;
+    }
+    throw new IllegalArgumentException("unknown layer type " + l);
+  }
+
+  private static void spatial(LayerSpec l, int[] s) {
+    if (s.length != 3) {
+      throw new IllegalArgumentException(l.name() + ": needs an (N,C,H,W) input, got (N," + s[0] + ")");
+    }
+  }
+
   /** Every layer in depth-first order, including the children of residual units. */
   public List<LayerSpec> allLayers() {
     return flatten(layers);
@@ -90,6 +227,7 @@ public record ArchitectureSpec(
     for (LayerSpec l : layers) {
       out.add(l);
       if (l instanceof LayerSpec.Residual r) {
+        out.addAll(flatten(r.pre()));
         out.addAll(flatten(r.body()));
         out.addAll(flatten(r.shortcut()));
       }

@@ -1,5 +1,6 @@
 package dev.arat.specs;
 
+import com.fasterxml.jackson.annotation.JsonInclude;
 import com.fasterxml.jackson.annotation.JsonSubTypes;
 import com.fasterxml.jackson.annotation.JsonTypeInfo;
 import java.util.List;
@@ -82,18 +83,53 @@ public sealed interface LayerSpec {
   }
 
   /**
-   * A residual unit: {@code body(x) + shortcut(x)}, where an empty shortcut is the identity. No
-   * activation follows implicitly; add a {@link Relu} after it.
+   * A residual unit. With input {@code x}:
+   *
+   * <pre>
+   *   p        = pre(x)                       (identity when {@code pre} is empty)
+   *   s_in     = shortcutFromPre ? p : x
+   *   output   = body(p) + shortcut(s_in)     (an empty shortcut is the identity)
+   * </pre>
+   *
+   * <p>The plain form ({@code pre} empty, {@code shortcutFromPre=false}) is the classic {@code
+   * body(x) + shortcut(x)} of a post-activation ResNet block. The pre-activation blocks of
+   * PreAct-ResNet and WideResNet put their first BN-ReLU in {@code pre}: the body always reads the
+   * pre-activated tensor, a projection shortcut reads it too ({@code shortcutFromPre=true}), and an
+   * identity shortcut reads the raw input ({@code shortcutFromPre=false}). No activation follows
+   * implicitly; add a {@link Relu} after the unit where the architecture has one.
+   *
+   * <p>In JSON/YAML {@code pre} and {@code shortcut_from_pre} are optional (absent: empty and
+   * false) and are omitted when they have those values, so specs written before they existed read
+   * and write unchanged.
+   *
+   * @param name the unit's name (no weights of its own)
+   * @param pre layers applied to the input before it splits; may be empty
+   * @param body the residual branch, applied to {@code pre(x)}; not empty
+   * @param shortcut the skip branch; empty for the identity
+   * @param shortcutFromPre whether the shortcut reads {@code pre(x)} (true) or {@code x} (false);
+   *     null reads as false, so the accessor never returns null
    */
-  record Residual(String name, List<LayerSpec> body, List<LayerSpec> shortcut)
+  record Residual(
+      String name,
+      @JsonInclude(JsonInclude.Include.NON_EMPTY) List<LayerSpec> pre,
+      List<LayerSpec> body,
+      List<LayerSpec> shortcut,
+      @JsonInclude(JsonInclude.Include.NON_DEFAULT) Boolean shortcutFromPre)
       implements LayerSpec {
-    /** Copies the lists. */
+    /** Copies the lists and applies the defaults. */
     public Residual {
-      body = List.copyOf(body);
+      pre = pre == null ? List.of() : List.copyOf(pre);
+      body = body == null ? List.of() : List.copyOf(body);
       shortcut = shortcut == null ? List.of() : List.copyOf(shortcut);
+      shortcutFromPre = shortcutFromPre != null && shortcutFromPre;
       if (body.isEmpty()) {
         throw new IllegalArgumentException("body: must not be empty");
       }
+    }
+
+    /** The plain unit {@code body(x) + shortcut(x)} (no {@code pre}). */
+    public Residual(String name, List<LayerSpec> body, List<LayerSpec> shortcut) {
+      this(name, List.of(), body, shortcut, false);
     }
   }
 
