@@ -1,0 +1,251 @@
+package dev.arat.trainer;
+
+import ai.djl.engine.Engine;
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.Shape;
+import ai.djl.training.GradientCollector;
+import dev.arat.attack.ImageBatch;
+import dev.arat.attack.Pgd;
+import dev.arat.specs.LossHead;
+import dev.arat.specs.TrainingRecipe;
+import dev.arat.trainer.nn.NetworkClassifier;
+import dev.arat.trainer.nn.SplitBnNetwork;
+import dev.arat.trainer.nn.SplitBnNetwork.Branch;
+import java.util.EnumSet;
+import java.util.List;
+import java.util.Set;
+
+/**
+ * The training objectives of ARAT-METHOD §1.2 ({@code standard}, {@code pgd-at}, {@code arat}) over
+ * a {@link SplitBnNetwork}: in-training PGD and the loss whose gradient a step follows.
+ *
+ * <ul>
+ *   <li>{@code standard}: {@code CE(f(x), y)}, BN in train mode.
+ *   <li>{@code pgd-at}: {@code CE(f(x'), y)} with x' from PGD (Madry), one BN set.
+ *   <li>{@code arat}: {@code w_adv·CE(f_adv(x'),y) + w_clean·CE(f_clean(x),y) + (γ/|S|)·Σ_l
+ *       D_l}, with {@code D_l = 1 − mean_i cos(h_l(z'_l), sg(z_l))} for the default alignment
+ *       {@code x->y}. Clean and adversarial batches are forwarded separately, each through its own
+ *       BN set in train mode.
+ * </ul>
+ *
+ * <p>In-training PGD is {@link Pgd#perturb} (the same class the evaluator runs) on a {@link
+ * NetworkClassifier} over the adversarial BN set in <em>train</em> mode (ARAT-METHOD §2, P4), with
+ * the weights frozen during the attack. The clean batch is never modified and x' stays within ε of
+ * the true x: the released code's in-place random start (pitfall P1) is not reproduced.
+ *
+ * <p>ARAT ablation switches ({@link TrainingRecipe.Arat}): without the predictor {@code h} is the
+ * identity; without stop-gradient the target is not detached; {@code y->x} is {@code 1 − cos(sg z',
+ * h(z))} (the clean side learns, through the same per-tap predictor); {@code x->y,y->x} averages
+ * the two one-sided terms; {@code x<->y} is the naive symmetric {@code 1 − cos(h(z'), z)} with no
+ * detach on either side.
+ */
+public final class Objective {
+
+  /** The terms of the ARAT loss, to compute only some of them (tests, diagnostics). */
+  public enum Term {
+    /** {@code w_adv·CE(f_adv(x'), y)}, or the single CE of {@code standard}/{@code pgd-at}. */
+    CE_ADV,
+    /** {@code w_clean·CE(f_clean(x), y)} (ARAT only). */
+    CE_CLEAN,
+    /** The invariance term (ARAT only). */
+    INVARIANCE
+  }
+
+  /**
+   * The loss values of one step (unweighted CEs, weighted total).
+   *
+   * @param total the loss that was back-propagated
+   * @param ceAdv mean CE of the adversarial (or only) forward pass
+   * @param ceClean mean CE of the clean-branch forward pass (ARAT; else NaN)
+   * @param invariance the invariance term including its weight γ (ARAT; else NaN)
+   * @param correct samples the adversarial (or only) pass classified correctly
+   * @param correctClean samples the clean-branch pass classified correctly (ARAT; else 0)
+   * @param n batch size
+   */
+  public record StepLoss(
+      double total, double ceAdv, double ceClean, double invariance, int correct, int correctClean,
+      int n) {}
+
+  private static final double COS_EPS = 1e-8;
+
+  private final TrainingRecipe recipe;
+  private final SplitBnNetwork net;
+  private final String method;
+  private final NetworkClassifier attackModel;
+
+  /**
+   * Creates the objective of {@code recipe.method()} over {@code net}.
+   *
+   * @param recipe the recipe (method, attack, ARAT settings)
+   * @param net the network (split-BN and predictors as the recipe asks)
+   */
+  public Objective(TrainingRecipe recipe, SplitBnNetwork net) {
+    this.recipe = recipe;
+    this.net = net;
+    this.method = recipe.method();
+    this.attackModel = new NetworkClassifier(net, Branch.ADV, true);
+  }
+
+  /** Whether the method trains on adversarial examples. */
+  public boolean usesAttack() {
+    return !"standard".equals(method);
+  }
+
+  /**
+   * The in-training PGD attack of one step: {@code recipe.attack()}, CE, one run, last iterate.
+   *
+   * @param seed the attack seed of this step (random starts are per (seed, sample id))
+   */
+  public Pgd attack(long seed) {
+    TrainingRecipe.Attack a = recipe.attack();
+    return new Pgd(a.threatModel(), a.steps(), a.stepSize(), 1, LossHead.CE, a.randomStart(), seed);
+  }
+
+  /**
+   * Generates the adversarial batch for a step: PGD against the adversarial BN set in train mode,
+   * weights frozen. Returns {@code x} itself for {@code standard}.
+   *
+   * @param x clean images {@code (N,C,H,W)} in {@code [0,1]} (not modified)
+   * @param labels true classes
+   * @param sampleIds stable ids seeding each sample's random start
+   * @param seed the attack seed of this step
+   */
+  public ImageBatch adversarial(ImageBatch x, int[] labels, long[] sampleIds, long seed) {
+    if (!usesAttack()) {
+      return x;
+    }
+    return attack(seed).perturb(attackModel, x, labels, sampleIds);
+  }
+
+  /**
+   * Zeroes the weights' gradients, computes the loss of one step and back-propagates it into the
+   * weights' gradients (no update). Must not be called while another gradient collector is open.
+   *
+   * @param step a per-step sub-manager of the network's manager
+   * @param clean the clean batch x
+   * @param adv the adversarial batch x' (ignored by {@code standard})
+   * @param labels true classes
+   * @param wAdv weight of the adversarial CE (ARAT auto-balance; 1 otherwise)
+   * @param wClean weight of the clean CE
+   * @param terms which terms to include (all for training)
+   */
+  public StepLoss backward(
+      NDManager step, ImageBatch clean, ImageBatch adv, int[] labels, double wAdv, double wClean,
+      Set<Term> terms) {
+    int n = clean.n();
+    net.setTrainable(true);
+    net.zeroGradients();
+    NDArray y = step.create(labels).oneHot(net.spec().numClasses());
+    NDArray x = toArray(step, clean);
+    try (GradientCollector gc = Engine.getInstance().newGradientCollector()) {
+      if (!"arat".equals(method)) {
+        NDArray in = "standard".equals(method) ? x : toArray(step, adv);
+        NDArray logits = net.forward(in, Branch.ADV, true, false).logits();
+        NDArray ce = crossEntropy(logits, y);
+        gc.backward(ce);
+        double v = ce.getFloat();
+        return new StepLoss(v, v, Double.NaN, Double.NaN, correct(logits, labels), 0, n);
+      }
+      NDArray xa = toArray(step, adv);
+      SplitBnNetwork.Output outAdv = net.forward(xa, Branch.ADV, true, true);
+      SplitBnNetwork.Output outClean = net.forward(x, Branch.CLEAN, true, true);
+      NDArray ceAdv = crossEntropy(outAdv.logits(), y);
+      NDArray ceClean = crossEntropy(outClean.logits(), y);
+      NDArray inv = invariance(outAdv, outClean);
+      NDArray total = null;
+      if (terms.contains(Term.CE_ADV)) {
+        total = ceAdv.mul((float) wAdv);
+      }
+      if (terms.contains(Term.CE_CLEAN)) {
+        NDArray t = ceClean.mul((float) wClean);
+        total = total == null ? t : total.add(t);
+      }
+      if (terms.contains(Term.INVARIANCE) && inv != null) {
+        total = total == null ? inv : total.add(inv);
+      }
+      if (total == null) {
+        throw new IllegalArgumentException("no loss term selected");
+      }
+      gc.backward(total);
+      return new StepLoss(total.getFloat(), ceAdv.getFloat(), ceClean.getFloat(),
+          inv == null ? 0.0 : inv.getFloat(), correct(outAdv.logits(), labels),
+          correct(outClean.logits(), labels), n);
+    }
+  }
+
+  /** All terms. */
+  public static Set<Term> allTerms() {
+    return EnumSet.allOf(Term.class);
+  }
+
+  /** The weighted invariance term {@code (γ/|S|)·Σ_l D_l}, or null without taps or with γ = 0. */
+  private NDArray invariance(SplitBnNetwork.Output adv, SplitBnNetwork.Output clean) {
+    TrainingRecipe.Arat a = recipe.arat();
+    List<String> taps = net.taps();
+    if (taps.isEmpty() || a.gamma() == 0) {
+      return null;
+    }
+    double w = a.gamma() / taps.size();
+    boolean sg = a.stopGradient();
+    boolean pred = a.predictor() && net.hasPredictors();
+    NDArray sum = null;
+    for (String tap : taps) {
+      NDArray za = adv.features().get(tap);
+      NDArray zc = clean.features().get(tap);
+      NDArray d;
+      switch (a.align()) {
+        case "x->y":
+          d = dist(pred ? net.predict(tap, za) : za, sg ? zc.stopGradient() : zc);
+          break;
+        case "y->x":
+          d = dist(pred ? net.predict(tap, zc) : zc, sg ? za.stopGradient() : za);
+          break;
+        case "x->y,y->x":
+          d = dist(pred ? net.predict(tap, za) : za, sg ? zc.stopGradient() : zc)
+              .add(dist(pred ? net.predict(tap, zc) : zc, sg ? za.stopGradient() : za))
+              .mul(0.5f);
+          break;
+        case "x<->y":
+          d = dist(pred ? net.predict(tap, za) : za, zc);
+          break;
+        default:
+          throw new IllegalArgumentException("align: unknown '" + a.align() + "'");
+      }
+      NDArray term = d.mul((float) w);
+      sum = sum == null ? term : sum.add(term);
+    }
+    return sum;
+  }
+
+  /**
+   * {@code 1 − mean_i cos(p_i, t_i)} over rows, with PyTorch's cosine {@code p·t /
+   * sqrt(max(|p|²|t|², eps²))}, eps 1e-8.
+   */
+  static NDArray dist(NDArray p, NDArray t) {
+    NDArray dot = p.mul(t).sum(new int[] {1});
+    NDArray w = p.square().sum(new int[] {1}).mul(t.square().sum(new int[] {1}));
+    NDArray cos = dot.div(w.maximum((float) (COS_EPS * COS_EPS)).sqrt());
+    return cos.mean().neg().add(1);
+  }
+
+  /** Mean cross-entropy of logits {@code (N,K)} against one-hot labels {@code (N,K)}. */
+  static NDArray crossEntropy(NDArray logits, NDArray oneHot) {
+    return logits.logSoftmax(1).mul(oneHot).sum(new int[] {1}).mean().neg();
+  }
+
+  private static int correct(NDArray logits, int[] labels) {
+    float[] z = logits.toFloatArray();
+    int k = (int) logits.getShape().get(1);
+    int[] pred = dev.arat.attack.Classifier.argmax(z, k);
+    int c = 0;
+    for (int i = 0; i < labels.length; i++) {
+      c += pred[i] == labels[i] ? 1 : 0;
+    }
+    return c;
+  }
+
+  private static NDArray toArray(NDManager step, ImageBatch b) {
+    return step.create(b.data(), new Shape(b.n(), b.c(), b.h(), b.w()));
+  }
+}

@@ -1,0 +1,120 @@
+package dev.arat.trainer.nn;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.Shape;
+import dev.arat.specs.Tensor;
+import java.util.Arrays;
+import java.util.LinkedHashMap;
+import java.util.Map;
+
+/**
+ * Stochastic gradient descent with momentum, weight decay and optional Nesterov, with PyTorch's
+ * semantics and a state (momentum buffers) that can be saved and restored.
+ *
+ * <p>Per trainable weight {@code w} with gradient {@code g}: {@code d = g + wd·w}; {@code v = d} on
+ * the first step, then {@code v = μ·v + d}; {@code w ← w − lr·v}, or with Nesterov {@code w ← w −
+ * lr·(d + μ·v)}. Weight decay applies to every trainable weight (BN affine, biases, predictors),
+ * as in the paper's code. Gradients are zeroed after the update.
+ */
+public final class Sgd {
+  private final SplitBnNetwork net;
+  private final double momentum;
+  private final double weightDecay;
+  private final boolean nesterov;
+  private final Map<String, NDArray> buffers = new LinkedHashMap<>();
+
+  /**
+   * Creates the optimizer over {@code net}'s trainable weights.
+   *
+   * @param net the network
+   * @param momentum μ in {@code [0,1)}
+   * @param weightDecay L2 coefficient {@code >= 0}
+   * @param nesterov Nesterov momentum
+   */
+  public Sgd(SplitBnNetwork net, double momentum, double weightDecay, boolean nesterov) {
+    this.net = net;
+    this.momentum = momentum;
+    this.weightDecay = weightDecay;
+    this.nesterov = nesterov;
+  }
+
+  /**
+   * Updates every trainable weight from its accumulated gradient with learning rate {@code lr},
+   * then zeroes the gradients.
+   *
+   * @param lr the learning rate of this step
+   * @param step a per-step sub-manager for temporaries
+   */
+  public void step(double lr, NDManager step) {
+    for (String name : net.trainableNames()) {
+      NDArray w = net.parameters().get(name);
+      NDArray g = w.getGradient();
+      g.attach(step);
+      NDArray wd = w.stopGradient();
+      wd.attach(step);
+      // Every temporary is made from a step-managed first operand (or attached to the step), so
+      // nothing lands in the network's long-lived manager.
+      NDArray d = weightDecay != 0 ? g.add(wd.mul((float) weightDecay)) : g.duplicate();
+      NDArray update;
+      if (momentum != 0) {
+        NDArray v = buffers.get(name);
+        if (v == null) {
+          v = d.duplicate();
+          v.attach(net.manager());
+          buffers.put(name, v);
+        } else {
+          v.muli((float) momentum).addi(d);
+        }
+        if (nesterov) {
+          NDArray mv = v.mul((float) momentum);
+          mv.attach(step);
+          update = d.add(mv);
+        } else {
+          update = v;
+        }
+      } else {
+        update = d;
+      }
+      NDArray scaled = update.mul((float) lr);
+      scaled.attach(step);
+      wd.subi(scaled);
+      g.subi(g);
+    }
+  }
+
+  /** The momentum buffers as tensors, keyed by weight name (empty before the first step). */
+  public Map<String, Tensor> state() {
+    Map<String, Tensor> out = new LinkedHashMap<>();
+    for (Map.Entry<String, NDArray> e : buffers.entrySet()) {
+      out.put(e.getKey(), new Tensor(e.getValue().getShape().getShape(),
+          e.getValue().toFloatArray()));
+    }
+    return out;
+  }
+
+  /**
+   * Restores momentum buffers saved by {@link #state}. Weights without a saved buffer start fresh
+   * (as before their first step).
+   *
+   * @throws IllegalArgumentException for unknown names or shapes that do not match the weight
+   */
+  public void load(Map<String, Tensor> state) {
+    for (NDArray v : buffers.values()) {
+      v.close();
+    }
+    buffers.clear();
+    for (Map.Entry<String, Tensor> e : state.entrySet()) {
+      NDArray w = net.parameters().get(e.getKey());
+      if (w == null || !net.trainableNames().contains(e.getKey())) {
+        throw new IllegalArgumentException("optimizer state: no trainable weight " + e.getKey());
+      }
+      if (!Arrays.equals(w.getShape().getShape(), e.getValue().shape())) {
+        throw new IllegalArgumentException("optimizer state: " + e.getKey() + " has shape "
+            + Arrays.toString(e.getValue().shape()) + ", weight has " + w.getShape());
+      }
+      buffers.put(e.getKey(), net.manager().create(e.getValue().data(),
+          new Shape(e.getValue().shape())));
+    }
+  }
+}

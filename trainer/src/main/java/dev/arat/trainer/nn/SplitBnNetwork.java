@@ -1,0 +1,531 @@
+package dev.arat.trainer.nn;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDList;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.Shape;
+import ai.djl.nn.Activation;
+import ai.djl.nn.convolutional.Conv2d;
+import ai.djl.nn.core.Linear;
+import ai.djl.nn.norm.BatchNorm;
+import ai.djl.nn.pooling.Pool;
+import dev.arat.specs.ArchitectureSpec;
+import dev.arat.specs.LayerSpec;
+import dev.arat.specs.Tensor;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.Collections;
+import java.util.LinkedHashMap;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.SplittableRandom;
+import java.util.TreeSet;
+
+/**
+ * A network built from an {@link ArchitectureSpec}, with split BatchNorm and optional ARAT
+ * predictors, computed with DJL's functional operators on the PyTorch engine.
+ *
+ * <p>The network owns its weights as named NDArrays (names exactly per the {@link ArchitectureSpec}
+ * contract: {@code conv1.weight}, {@code bn1.adv.running_var}, {@code predictor.fc1.fc2.bias}, ...)
+ * in its own NDManager. It is deliberately not a DJL {@code Block} tree: the names are the contract
+ * and need no mapping, the BN branch and mode travel as explicit arguments of {@link #forward}
+ * (nothing can drop them the way {@code SequentialBlock} drops forward parameters), and freezing is
+ * {@link #setTrainable}.
+ *
+ * <p>Every forward call takes the {@link Branch} (which BN set) and {@code train} (BN uses batch
+ * statistics and updates its running statistics, as PyTorch's {@code train()} mode; otherwise it
+ * uses the running statistics). Without split-BN only the {@code adv} set exists and both branches
+ * use it. Predictor BN1d always runs in train mode (ARAT-METHOD §1.4).
+ *
+ * <p>BatchNorm follows PyTorch: {@code running = (1-m)·running + m·batch} with {@code m} the spec's
+ * momentum (0.1), the running variance updated with the unbiased batch variance, normalisation with
+ * the biased one; the computation is libtorch's own {@code batch_norm}. (DJL's momentum argument is
+ * the opposite convention, so {@code 1-m} is passed; as a float this differs from PyTorch's double
+ * {@code m} by at most 3e-8.)
+ *
+ * <p>Initialisation is PyTorch's default, seeded: conv and linear weights uniform in {@code
+ * ±1/sqrt(fan_in)} (Kaiming-uniform with a=√5), biases uniform in {@code ±1/sqrt(fan_in)}, BN
+ * gamma 1, beta 0, running mean 0, running variance 1. Each tensor draws from its own generator
+ * seeded by (seed, name), so the init of one weight does not depend on the others.
+ *
+ * <p>Activations must live in a per-step sub-manager: pass inputs created in a sub-manager; every
+ * result then belongs to it (an op's result belongs to its first operand's manager).
+ */
+public final class SplitBnNetwork implements AutoCloseable {
+
+  /** Which BatchNorm set a forward pass uses. */
+  public enum Branch {
+    /** The adversarial BN set: the deployed model (ARAT-METHOD Decision 4). */
+    ADV("adv"),
+    /** The clean (auxiliary) BN set, used by ARAT's clean CE and clean features. */
+    CLEAN("clean");
+
+    private final String key;
+
+    Branch(String key) {
+      this.key = key;
+    }
+
+    /** The weight-name component, {@code adv} or {@code clean}. */
+    public String key() {
+      return key;
+    }
+  }
+
+  /**
+   * What one forward pass returns.
+   *
+   * @param logits {@code (N, numClasses)} logits
+   * @param features tap name to {@code GAP(ReLU(layer output))}, {@code (N, C)}; empty when not
+   *     requested
+   */
+  public record Output(NDArray logits, Map<String, NDArray> features) {}
+
+  private final ArchitectureSpec spec;
+  private final boolean splitBn;
+  private final List<String> taps;
+  private final Map<String, Integer> tapDims = new LinkedHashMap<>();
+  private final boolean predictors;
+  private final NDManager manager;
+  private final Map<String, NDArray> params = new LinkedHashMap<>();
+  private final Set<String> trainable = new LinkedHashSet<>();
+  private final NDArray mean;
+  private final NDArray std;
+  private final float torchMomentum;
+  private boolean isTrainable = true;
+
+  /**
+   * Builds and initialises the network.
+   *
+   * @param spec the architecture
+   * @param splitBn whether every BN has an {@code adv} and a {@code clean} set (otherwise only
+   *     {@code adv})
+   * @param taps layers whose features {@link #forward} returns when asked (may be empty)
+   * @param predictorRatio hidden width of one predictor MLP per tap as a fraction of the feature
+   *     dimension; {@code <= 0} means no predictors
+   * @param seed the initialisation seed
+   * @param parent the manager the network's own manager is created under
+   */
+  public SplitBnNetwork(
+      ArchitectureSpec spec,
+      boolean splitBn,
+      List<String> taps,
+      double predictorRatio,
+      long seed,
+      NDManager parent) {
+    this.spec = spec;
+    this.splitBn = splitBn;
+    this.taps = List.copyOf(taps);
+    Set<String> names = new TreeSet<>();
+    spec.allLayers().forEach(l -> names.add(l.name()));
+    for (String t : this.taps) {
+      if (!names.contains(t)) {
+        throw new IllegalArgumentException("taps: no layer named '" + t + "' in " + spec.name());
+      }
+    }
+    this.predictors = predictorRatio > 0 && !this.taps.isEmpty();
+    this.manager = parent.newSubManager();
+    this.torchMomentum = (float) (1.0 - spec.bnMomentum());
+    int c = spec.channels();
+    float[] m = spec.mean().clone();
+    float[] s = spec.std().clone();
+    this.mean = manager.create(m, new Shape(1, c, 1, 1));
+    this.std = manager.create(s, new Shape(1, c, 1, 1));
+    int[] out = build(spec.layers(), new int[] {c, spec.height(), spec.width()}, seed);
+    if (out.length != 1 || out[0] != spec.numClasses()) {
+      throw new IllegalArgumentException(
+          spec.name() + ": the last layer must give (N," + spec.numClasses() + ") logits, gives "
+              + Arrays.toString(out));
+    }
+    if (predictors) {
+      for (String t : this.taps) {
+        int d = tapDims.get(t);
+        int h = Math.max(1, (int) (d * predictorRatio));
+        String p = "predictor." + t;
+        linearParams(p + ".fc1", d, h, false, seed);
+        bnParams(p + ".bn", h);
+        linearParams(p + ".fc2", h, d, true, seed);
+      }
+    }
+    setTrainable(true);
+  }
+
+  /** The architecture. */
+  public ArchitectureSpec spec() {
+    return spec;
+  }
+
+  /** Whether the BN layers have separate {@code adv} and {@code clean} sets. */
+  public boolean splitBn() {
+    return splitBn;
+  }
+
+  /** Whether the network has one predictor MLP per tap. */
+  public boolean hasPredictors() {
+    return predictors;
+  }
+
+  /** The tapped layers, in order. */
+  public List<String> taps() {
+    return taps;
+  }
+
+  /** Feature dimension {@code d} of each tap. */
+  public Map<String, Integer> tapDims() {
+    return Collections.unmodifiableMap(tapDims);
+  }
+
+  /** Every weight (trainable parameters and BN running statistics), by contract name. */
+  public Map<String, NDArray> parameters() {
+    return Collections.unmodifiableMap(params);
+  }
+
+  /** Names of the weights the optimizer updates (everything except BN running statistics). */
+  public Set<String> trainableNames() {
+    return Collections.unmodifiableSet(trainable);
+  }
+
+  // ---------------------------------------------------------------- construction
+
+  private int[] build(List<LayerSpec> layers, int[] shape, long seed) {
+    int[] s = shape;
+    for (LayerSpec l : layers) {
+      s = buildLayer(l, s, seed);
+      if (taps.contains(l.name())) {
+        tapDims.put(l.name(), s[0]);
+      }
+    }
+    return s;
+  }
+
+  private int[] buildLayer(LayerSpec l, int[] s, long seed) {
+    if (l instanceof LayerSpec.Conv conv) {
+      need4d(l, s);
+      int in = s[0];
+      int k = conv.kernel();
+      long fanIn = (long) in * k * k;
+      put(conv.name() + ".weight", uniform(seed, conv.name() + ".weight",
+          new long[] {conv.outChannels(), in, k, k}, fanIn), true);
+      if (conv.bias()) {
+        put(conv.name() + ".bias", uniform(seed, conv.name() + ".bias",
+            new long[] {conv.outChannels()}, fanIn), true);
+      }
+      int h = (s[1] + 2 * conv.padding() - k) / conv.stride() + 1;
+      int w = (s[2] + 2 * conv.padding() - k) / conv.stride() + 1;
+      if (h <= 0 || w <= 0) {
+        throw new IllegalArgumentException(l.name() + ": output would be empty");
+      }
+      return new int[] {conv.outChannels(), h, w};
+    } else if (l instanceof LayerSpec.BatchNorm) {
+      int c = s[0];
+      bnParams(l.name() + ".adv", c);
+      if (splitBn) {
+        bnParams(l.name() + ".clean", c);
+      }
+      return s;
+    } else if (l instanceof LayerSpec.Relu) {
+      return s;
+    } else if (l instanceof LayerSpec.MaxPool mp) {
+      need4d(l, s);
+      int h = (s[1] - mp.kernel()) / mp.stride() + 1;
+      int w = (s[2] - mp.kernel()) / mp.stride() + 1;
+      if (h <= 0 || w <= 0) {
+        throw new IllegalArgumentException(l.name() + ": output would be empty");
+      }
+      return new int[] {s[0], h, w};
+    } else if (l instanceof LayerSpec.GlobalAvgPool) {
+      need4d(l, s);
+      return new int[] {s[0], 1, 1};
+    } else if (l instanceof LayerSpec.Flatten) {
+      int f = 1;
+      for (int v : s) {
+        f *= v;
+      }
+      return new int[] {f};
+    } else if (l instanceof LayerSpec.Linear lin) {
+      if (s.length != 1) {
+        throw new IllegalArgumentException(l.name() + ": linear needs (N,F) input; add a flatten");
+      }
+      linearParams(lin.name(), s[0], lin.outFeatures(), lin.bias(), seed);
+      return new int[] {lin.outFeatures()};
+    } else if (l instanceof LayerSpec.Residual r) {
+      int[] body = build(r.body(), s, seed);
+      int[] sc = r.shortcut().isEmpty() ? s : build(r.shortcut(), s, seed);
+      if (!Arrays.equals(body, sc)) {
+        throw new IllegalArgumentException(r.name() + ": body gives " + Arrays.toString(body)
+            + " but shortcut gives " + Arrays.toString(sc));
+      }
+      return body;
+    }
+    throw new IllegalArgumentException("unsupported layer " + l);
+  }
+
+  private static void need4d(LayerSpec l, int[] s) {
+    if (s.length != 3) {
+      throw new IllegalArgumentException(l.name() + ": needs (N,C,H,W) input, got (N,"
+          + s[0] + ")");
+    }
+  }
+
+  private void linearParams(String name, int in, int out, boolean bias, long seed) {
+    put(name + ".weight", uniform(seed, name + ".weight", new long[] {out, in}, in), true);
+    if (bias) {
+      put(name + ".bias", uniform(seed, name + ".bias", new long[] {out}, in), true);
+    }
+  }
+
+  private void bnParams(String prefix, int c) {
+    float[] ones = new float[c];
+    Arrays.fill(ones, 1f);
+    put(prefix + ".weight", new Tensor(new long[] {c}, ones.clone()), true);
+    put(prefix + ".bias", new Tensor(new long[] {c}, new float[c]), true);
+    put(prefix + ".running_mean", new Tensor(new long[] {c}, new float[c]), false);
+    put(prefix + ".running_var", new Tensor(new long[] {c}, ones.clone()), false);
+  }
+
+  /** PyTorch's default init: uniform in ±1/sqrt(fanIn), one generator per (seed, name). */
+  private static Tensor uniform(long seed, String name, long[] shape, long fanIn) {
+    int n = 1;
+    for (long d : shape) {
+      n = Math.multiplyExact(n, (int) d);
+    }
+    double bound = 1.0 / Math.sqrt(fanIn);
+    SplittableRandom rng = new SplittableRandom(mix(seed, name));
+    float[] data = new float[n];
+    for (int i = 0; i < n; i++) {
+      data[i] = (float) rng.nextDouble(-bound, bound);
+    }
+    return new Tensor(shape, data);
+  }
+
+  private static long mix(long seed, String name) {
+    long h = 1125899906842597L;
+    for (int i = 0; i < name.length(); i++) {
+      h = 31 * h + name.charAt(i);
+    }
+    long z = seed * 0x9E3779B97F4A7C15L + h;
+    z = (z ^ (z >>> 30)) * 0xBF58476D1CE4E5B9L;
+    z = (z ^ (z >>> 27)) * 0x94D049BB133111EBL;
+    return z ^ (z >>> 31);
+  }
+
+  private void put(String name, Tensor t, boolean train) {
+    if (params.containsKey(name)) {
+      throw new IllegalArgumentException("duplicate weight name " + name);
+    }
+    params.put(name, manager.create(t.data(), new Shape(t.shape())));
+    if (train) {
+      trainable.add(name);
+    }
+  }
+
+  // ---------------------------------------------------------------- forward
+
+  /**
+   * Runs the network.
+   *
+   * @param x images {@code (N,C,H,W)} in {@code [0,1]}, living in a per-step sub-manager
+   * @param branch which BN set
+   * @param train BN in train mode (batch statistics; running statistics updated in place)
+   * @param withFeatures whether to return the tap features
+   * @return logits {@code (N,K)} and, if asked, features {@code (N,d)} per tap
+   */
+  public Output forward(NDArray x, Branch branch, boolean train, boolean withFeatures) {
+    Shape s = x.getShape();
+    if (s.dimension() != 4 || s.get(1) != spec.channels() || s.get(2) != spec.height()
+        || s.get(3) != spec.width()) {
+      throw new IllegalArgumentException("input must be (N," + spec.channels() + ","
+          + spec.height() + "," + spec.width() + "), was " + s);
+    }
+    Map<String, NDArray> feats = withFeatures ? new LinkedHashMap<>() : null;
+    NDArray h = x.sub(mean).div(std);
+    h = run(spec.layers(), h, branch, train, feats);
+    return new Output(h, feats == null ? Map.of() : feats);
+  }
+
+  private NDArray run(
+      List<LayerSpec> layers, NDArray h, Branch branch, boolean train, Map<String, NDArray> feats) {
+    NDArray cur = h;
+    for (LayerSpec l : layers) {
+      cur = apply(l, cur, branch, train, feats);
+      if (feats != null && taps.contains(l.name())) {
+        feats.put(l.name(), feature(cur));
+      }
+    }
+    return cur;
+  }
+
+  /** {@code GAP(ReLU(a))}: {@code (N,C,H,W) -> (N,C)}; identity on GAP for {@code (N,F)}. */
+  private static NDArray feature(NDArray a) {
+    NDArray r = Activation.relu(a);
+    return r.getShape().dimension() == 4 ? spatialMean(r) : r;
+  }
+
+  /** Mean over H and W of {@code (N,C,H,W)}, as {@code (N,C)} (one reduction). */
+  private static NDArray spatialMean(NDArray a) {
+    Shape s = a.getShape();
+    return a.reshape(new Shape(s.get(0), s.get(1), s.get(2) * s.get(3))).mean(new int[] {2});
+  }
+
+  private NDArray apply(
+      LayerSpec l, NDArray h, Branch branch, boolean train, Map<String, NDArray> feats) {
+    if (l instanceof LayerSpec.Conv conv) {
+      NDArray b = conv.bias() ? p(conv.name() + ".bias") : null;
+      return Conv2d.conv2d(h, p(conv.name() + ".weight"), b,
+          new Shape(conv.stride(), conv.stride()), new Shape(conv.padding(), conv.padding()),
+          new Shape(1, 1), 1).singletonOrThrow();
+    } else if (l instanceof LayerSpec.BatchNorm) {
+      String prefix = l.name() + "." + (splitBn ? branch.key() : Branch.ADV.key());
+      return batchNorm(h, prefix, train);
+    } else if (l instanceof LayerSpec.Relu) {
+      return Activation.relu(h);
+    } else if (l instanceof LayerSpec.MaxPool mp) {
+      return Pool.maxPool2d(h, new Shape(mp.kernel(), mp.kernel()),
+          new Shape(mp.stride(), mp.stride()), new Shape(0, 0), false);
+    } else if (l instanceof LayerSpec.GlobalAvgPool) {
+      Shape s = h.getShape();
+      return spatialMean(h).reshape(new Shape(s.get(0), s.get(1), 1, 1));
+    } else if (l instanceof LayerSpec.Flatten) {
+      return h.reshape(new Shape(h.getShape().get(0), -1));
+    } else if (l instanceof LayerSpec.Linear lin) {
+      return linear(h, lin.name(), lin.bias());
+    } else if (l instanceof LayerSpec.Residual r) {
+      NDArray body = run(r.body(), h, branch, train, feats);
+      NDArray sc = r.shortcut().isEmpty() ? h : run(r.shortcut(), h, branch, train, feats);
+      return body.add(sc);
+    }
+    throw new IllegalArgumentException("unsupported layer " + l);
+  }
+
+  private NDArray batchNorm(NDArray h, String prefix, boolean train) {
+    NDList out = BatchNorm.batchNorm(h, p(prefix + ".running_mean"), p(prefix + ".running_var"),
+        p(prefix + ".weight"), p(prefix + ".bias"), 1, torchMomentum, (float) spec.bnEpsilon(),
+        train);
+    return out.singletonOrThrow();
+  }
+
+  private NDArray linear(NDArray h, String name, boolean bias) {
+    return (bias ? Linear.linear(h, p(name + ".weight"), p(name + ".bias"))
+        : Linear.linear(h, p(name + ".weight"))).singletonOrThrow();
+  }
+
+  /**
+   * Applies tap {@code tap}'s predictor MLP: Linear(d→h, no bias), BatchNorm1d(h) in train mode,
+   * ReLU, Linear(h→d).
+   *
+   * @param tap a tapped layer name
+   * @param z features {@code (N,d)}, N ≥ 2 (BN1d in train mode needs two samples)
+   * @return {@code (N,d)}
+   */
+  public NDArray predict(String tap, NDArray z) {
+    if (!predictors) {
+      throw new IllegalStateException("this network has no predictors");
+    }
+    String p = "predictor." + tap;
+    NDArray a = linear(z, p + ".fc1", false);
+    a = batchNorm(a, p + ".bn", true);
+    a = Activation.relu(a);
+    return linear(a, p + ".fc2", true);
+  }
+
+  private NDArray p(String name) {
+    NDArray a = params.get(name);
+    if (a == null) {
+      throw new IllegalStateException("no weight " + name);
+    }
+    return a;
+  }
+
+  // ---------------------------------------------------------------- gradients, state
+
+  /**
+   * Switches gradient tracking of every trainable weight (freezing is {@code false}). Attacks run
+   * with the weights frozen so their backward passes never add to the weights' gradients.
+   */
+  public void setTrainable(boolean on) {
+    for (String n : trainable) {
+      params.get(n).setRequiresGradient(on);
+    }
+    isTrainable = on;
+  }
+
+  /** Whether the trainable weights currently track gradients. */
+  public boolean isTrainable() {
+    return isTrainable;
+  }
+
+  /** Sets the accumulated gradient of every trainable weight to zero. */
+  public void zeroGradients() {
+    if (!isTrainable) {
+      return;
+    }
+    for (String n : trainable) {
+      NDArray g = params.get(n).getGradient();
+      g.subi(g);
+      g.close();
+    }
+  }
+
+  /**
+   * A copy of every weight as engine-neutral tensors, by contract name (both BN sets, running
+   * statistics, predictors).
+   */
+  public Map<String, Tensor> toTensors() {
+    Map<String, Tensor> out = new LinkedHashMap<>();
+    for (Map.Entry<String, NDArray> e : params.entrySet()) {
+      out.put(e.getKey(), new Tensor(e.getValue().getShape().getShape(),
+          e.getValue().toFloatArray()));
+    }
+    return out;
+  }
+
+  /**
+   * Replaces every weight with {@code weights}, which must hold exactly this network's names and
+   * shapes.
+   *
+   * @throws IllegalArgumentException naming missing, unexpected or mis-shaped weights
+   */
+  public void load(Map<String, Tensor> weights) {
+    List<String> problems = new ArrayList<>();
+    for (Map.Entry<String, NDArray> e : params.entrySet()) {
+      Tensor t = weights.get(e.getKey());
+      if (t == null) {
+        problems.add("missing " + e.getKey());
+      } else if (!Arrays.equals(t.shape(), e.getValue().getShape().getShape())) {
+        problems.add(e.getKey() + " has shape " + Arrays.toString(t.shape()) + ", expected "
+            + e.getValue().getShape());
+      }
+    }
+    for (String k : weights.keySet()) {
+      if (!params.containsKey(k)) {
+        problems.add("unexpected " + k);
+      }
+    }
+    if (!problems.isEmpty()) {
+      throw new IllegalArgumentException("weights do not fit " + spec.name()
+          + (splitBn ? " (split-BN)" : "") + ": " + String.join(", ", problems));
+    }
+    for (Map.Entry<String, NDArray> e : params.entrySet()) {
+      Tensor t = weights.get(e.getKey());
+      NDArray fresh = manager.create(t.data(), new Shape(t.shape()));
+      e.getValue().close();
+      e.setValue(fresh);
+      if (trainable.contains(e.getKey()) && isTrainable) {
+        fresh.setRequiresGradient(true);
+      }
+    }
+  }
+
+  /** The manager owning the weights; create per-step sub-managers from it. */
+  public NDManager manager() {
+    return manager;
+  }
+
+  /** Frees the weights. */
+  @Override
+  public void close() {
+    manager.close();
+  }
+}

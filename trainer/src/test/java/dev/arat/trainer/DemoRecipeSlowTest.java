@@ -1,0 +1,35 @@
+package dev.arat.trainer;
+
+import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
+
+import dev.arat.specs.Specs;
+import dev.arat.specs.TrainingRecipe;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Map;
+import org.junit.jupiter.api.Test;
+
+/**
+ * Trains the demo recipe on Fashion-MNIST and checks the accuracy targets. Slow (minutes): runs
+ * only with {@code -Darat.slowTests=true}; {@code -Darat.recipe=FILE} trains another recipe.
+ */
+class DemoRecipeSlowTest {
+  @Test
+  void demoRecipeReachesTheTargets() throws Exception {
+    assumeTrue(Boolean.getBoolean("arat.slowTests"), "slow test: set -Darat.slowTests=true");
+    String file = System.getProperty("arat.recipe");
+    TrainingRecipe recipe = file != null ? Specs.readRecipe(Path.of(file))
+        : Specs.parse(new String(DemoRecipeSlowTest.class.getResourceAsStream(
+            "/demo-candidate.yaml").readAllBytes(), java.nio.charset.StandardCharsets.UTF_8),
+            TrainingRecipe.class, "demo-candidate.yaml");
+    Path run = Path.of("target", "demo-run-" + System.currentTimeMillis());
+    TrainingResult r = new Trainer().train(recipe, run, false, null, System.out);
+    System.out.println(Files.readString(run.resolve("metrics.jsonl")));
+    Map<String, Object> m = r.lastMetrics();
+    double clean = ((Number) m.get("clean_accuracy_adv_bn")).doubleValue();
+    double pgd = ((Number) m.get("pgd_accuracy")).doubleValue();
+    assertTrue(clean >= 0.70, "clean accuracy " + clean);
+    assertTrue(pgd >= 0.45, "PGD accuracy " + pgd);
+  }
+}
