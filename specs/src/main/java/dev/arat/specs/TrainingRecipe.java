@@ -7,7 +7,7 @@ import java.util.Locale;
  * A training run, as read from a recipe YAML file (snake_case keys, unknown keys rejected). Absent
  * fields take the documented defaults; {@link Specs#readRecipe} loads and validates it.
  *
- * @param method {@code standard}, {@code pgd-at} or {@code arat}
+ * @param method {@code standard}, {@code pgd-at}, {@code trades} or {@code arat}
  * @param seed seed of every random choice (init, shuffling, augmentation, attack starts)
  * @param architecture a built-in architecture name ({@link Architectures#NAMES})
  * @param data where the training and monitoring data come from
@@ -19,6 +19,12 @@ import java.util.Locale;
  * @param arat ARAT's settings (used by {@code arat} only)
  * @param evaluation the per-epoch monitoring evaluation
  * @param checkpoint checkpoint cadence
+ * @param trades TRADES' settings (used by {@code trades} only)
+ * @param swa stochastic weight averaging (ARAT-METHOD §4 "SWA"); null or absent = off
+ * @param normalize {@code dataset} (default: the network subtracts the training set's channel mean
+ *     and divides by its std) or {@code none} (mean 0, std 1: the paper's [0,1] inputs, §4)
+ * @param device {@code auto} (default: a GPU when DJL reports one, else the CPU), {@code cpu},
+ *     {@code gpu} (= {@code gpu:0}) or {@code gpu:N}; a GPU request that cannot be met is an error
  */
 public record TrainingRecipe(
     String method,
@@ -32,10 +38,22 @@ public record TrainingRecipe(
     Attack attack,
     Arat arat,
     Evaluation evaluation,
-    Checkpointing checkpoint) {
+    Checkpointing checkpoint,
+    Trades trades,
+    Swa swa,
+    String normalize,
+    String device) {
 
   /** Known training methods. */
-  public static final List<String> METHODS = List.of("standard", "pgd-at", "arat");
+  public static final List<String> METHODS = List.of("standard", "pgd-at", "trades", "arat");
+
+  /** The twelve-field form (no TRADES/SWA settings, dataset normalisation, automatic device). */
+  public TrainingRecipe(String method, Long seed, String architecture, Data data, Integer epochs,
+      Integer batchSize, Optimizer optimizer, Schedule schedule, Attack attack, Arat arat,
+      Evaluation evaluation, Checkpointing checkpoint) {
+    this(method, seed, architecture, data, epochs, batchSize, optimizer, schedule, attack, arat,
+        evaluation, checkpoint, null, null, null, null);
+  }
 
   /** Applies defaults and validates. */
   public TrainingRecipe {
@@ -45,9 +63,10 @@ public record TrainingRecipe(
     }
     seed = seed == null ? 0L : seed;
     architecture = architecture == null ? "small-cnn" : architecture;
-    if (!Architectures.NAMES.contains(architecture)) {
+    if (!Architectures.isKnown(architecture)) {
       throw new IllegalArgumentException(
-          "architecture: must be one of " + Architectures.NAMES + ", was '" + architecture + "'");
+          "architecture: must be one of " + Architectures.NAMES + " (or wrn-DEPTH-WIDTH), was '"
+              + architecture + "'");
     }
     data = data == null ? new Data(null, null, null, null) : data;
     epochs = epochs == null ? 1 : epochs;
@@ -55,15 +74,84 @@ public record TrainingRecipe(
     batchSize = batchSize == null ? 128 : batchSize;
     positive(batchSize, "batch_size");
     optimizer = optimizer == null ? new Optimizer(null, null, null, null) : optimizer;
-    schedule = schedule == null ? new Schedule(null, null, null, null) : schedule;
+    schedule = schedule == null ? new Schedule(null, null, null, null, null) : schedule;
     attack = attack == null ? new Attack(null, null, null, null, null) : attack;
-    arat = arat == null ? new Arat(null, null, null, null, null, null, null, null, null, null) : arat;
+    arat = arat == null ? new Arat(null, null, null, null, null, null, null, null, null, null, null)
+        : arat;
     evaluation = evaluation == null ? new Evaluation(null, null, null) : evaluation;
     checkpoint = checkpoint == null ? new Checkpointing(null) : checkpoint;
+    trades = trades == null ? new Trades(null) : trades;
+    normalize = normalize == null ? "dataset" : normalize.trim().toLowerCase(Locale.ROOT);
+    if (!List.of("dataset", "none").contains(normalize)) {
+      throw new IllegalArgumentException("normalize: must be dataset or none, was '" + normalize + "'");
+    }
+    device = device == null ? "auto" : device.trim().toLowerCase(Locale.ROOT);
+    if (!device.matches("auto|cpu|gpu|gpu:\\d{1,3}")) {
+      throw new IllegalArgumentException(
+          "device: must be auto, cpu, gpu or gpu:N, was '" + device + "'");
+    }
   }
 
-  /** Training and monitoring data. */
-  public record Data(String dataset, String path, Integer trainSamples, Integer testSamples) {
+  /**
+   * TRADES (Zhang et al. 2019): {@code CE(f(x),y) + β·KL(f(x) ‖ f(x'))}, x' from PGD on the KL.
+   *
+   * @param beta the weight β of the KL term (default 6, ARAT-METHOD Decision 7)
+   */
+  public record Trades(Double beta) {
+    /** Applies the default β = 6. */
+    public Trades {
+      beta = beta == null ? 6.0 : beta;
+      if (!(beta >= 0)) {
+        throw new IllegalArgumentException("beta: must be >= 0, was " + beta);
+      }
+    }
+  }
+
+  /**
+   * Stochastic weight averaging as in the ARAT+SWA scripts (ARAT-METHOD §4): an equal-weight
+   * running mean of the parameters (conv/linear weights and both BN sets' affine; not BN running
+   * statistics, not predictors), updated after every optimizer step {@code t} (1-based global step)
+   * with {@code t % every_steps == 0} in epochs {@code >= start_epoch}; at the end of training its
+   * adversarial BN statistics are re-estimated with PGD examples crafted against it.
+   *
+   * @param startEpoch first (1-based) epoch whose steps may update the average (default 76)
+   * @param everySteps update every this many optimizer steps (default 500)
+   * @param bnBatches training batches of the BN re-estimation pass (0 = one full pass, default)
+   */
+  public record Swa(Integer startEpoch, Integer everySteps, Integer bnBatches) {
+    /** Applies the paper's defaults (76, 500, one full pass). */
+    public Swa {
+      startEpoch = startEpoch == null ? 76 : startEpoch;
+      positive(startEpoch, "start_epoch");
+      everySteps = everySteps == null ? 500 : everySteps;
+      positive(everySteps, "every_steps");
+      bnBatches = bnBatches == null ? 0 : bnBatches;
+      if (bnBatches < 0) {
+        throw new IllegalArgumentException("bn_batches: must be >= 0 (0 = one pass), was " + bnBatches);
+      }
+    }
+  }
+
+  /**
+   * Training and monitoring data.
+   *
+   * @param dataset a dataset name (see {@code dev.arat.data.Datasets.NAMES})
+   * @param path folder (or CIFAR tarball) holding its files; null for the default location
+   * @param trainSamples a seeded subset of the training set (0 = all)
+   * @param testSamples test images available for monitoring
+   * @param augmentation training-time augmentation (test data is never augmented)
+   * @param imageSize image folders: side length after resizing
+   * @param resize image folders: {@code center_crop} or {@code resize}
+   * @param channels image folders: 1 (grey) or 3 (RGB)
+   * @param testFraction image folders without train/test subfolders: seeded test share
+   */
+  public record Data(String dataset, String path, Integer trainSamples, Integer testSamples,
+      Augment augmentation, Integer imageSize, String resize, Integer channels, Double testFraction) {
+    /** The four-field form (no augmentation, default image-folder settings). */
+    public Data(String dataset, String path, Integer trainSamples, Integer testSamples) {
+      this(dataset, path, trainSamples, testSamples, null, null, null, null, null);
+    }
+
     /** Applies defaults ({@code fashion-mnist}, Debian path, all training images, 1000 test). */
     public Data {
       dataset = dataset == null ? "fashion-mnist" : dataset;
@@ -75,6 +163,45 @@ public record TrainingRecipe(
       if (testSamples < 0) {
         throw new IllegalArgumentException("test_samples: must be >= 0, was " + testSamples);
       }
+      augmentation = augmentation == null ? new Augment(null, null) : augmentation;
+      imageSize = imageSize == null ? 32 : imageSize;
+      if (imageSize < 1) {
+        throw new IllegalArgumentException("image_size: must be >= 1, was " + imageSize);
+      }
+      resize = resize == null ? "center_crop" : resize.trim().toLowerCase(Locale.ROOT);
+      if (!List.of("center_crop", "resize").contains(resize)) {
+        throw new IllegalArgumentException("resize: must be center_crop or resize, was '" + resize + "'");
+      }
+      channels = channels == null ? 3 : channels;
+      if (channels != 1 && channels != 3) {
+        throw new IllegalArgumentException("channels: must be 1 or 3, was " + channels);
+      }
+      testFraction = testFraction == null ? 0.2 : testFraction;
+      if (!(testFraction >= 0 && testFraction < 1)) {
+        throw new IllegalArgumentException("test_fraction: must be in [0,1), was " + testFraction);
+      }
+    }
+  }
+
+  /**
+   * Training-time augmentation (the paper's CIFAR setting is padding 4 with flips).
+   *
+   * @param randomCropPadding zero padding before a random crop back to the original size (0 = off)
+   * @param horizontalFlip flip each image with probability 1/2
+   */
+  public record Augment(Integer randomCropPadding, Boolean horizontalFlip) {
+    /** Applies defaults (no augmentation). */
+    public Augment {
+      randomCropPadding = randomCropPadding == null ? 0 : randomCropPadding;
+      if (randomCropPadding < 0) {
+        throw new IllegalArgumentException("random_crop_padding: must be >= 0, was " + randomCropPadding);
+      }
+      horizontalFlip = horizontalFlip != null && horizontalFlip;
+    }
+
+    /** Whether any augmentation is on. */
+    public boolean enabled() {
+      return randomCropPadding > 0 || horizontalFlip;
     }
   }
 
@@ -106,8 +233,18 @@ public record TrainingRecipe(
    * @param milestones epochs at which {@code piecewise} decays
    * @param factor the decay factor
    * @param warmupEpochs linear warm-up from 0, in (possibly fractional) epochs
+   * @param firstEpochLr when set, the learning rate throughout epoch 1 (fractional epoch {@code t <
+   *     1}), overriding the schedule and warm-up there. The released ARAT code's effective schedule
+   *     (ARAT-METHOD §4, P3) is {@code {type: piecewise, milestones: [76, 91], first_epoch_lr:
+   *     0.02}} with base lr 0.1: 0.02 in epoch 1, 0.1 in epochs 2-76, 0.01 in 77-91, 0.001 after.
    */
-  public record Schedule(String type, List<Double> milestones, Double factor, Double warmupEpochs) {
+  public record Schedule(String type, List<Double> milestones, Double factor, Double warmupEpochs,
+      Double firstEpochLr) {
+    /** The four-field form (no first-epoch override). */
+    public Schedule(String type, List<Double> milestones, Double factor, Double warmupEpochs) {
+      this(type, milestones, factor, warmupEpochs, null);
+    }
+
     /** Applies defaults (piecewise at the paper's 75 and 90, factor 0.1, no warm-up). */
     public Schedule {
       type = type == null ? "piecewise" : type.toLowerCase(Locale.ROOT);
@@ -124,10 +261,16 @@ public record TrainingRecipe(
       if (warmupEpochs < 0) {
         throw new IllegalArgumentException("warmup_epochs: must be >= 0, was " + warmupEpochs);
       }
+      if (firstEpochLr != null && !(firstEpochLr > 0)) {
+        throw new IllegalArgumentException("first_epoch_lr: must be > 0, was " + firstEpochLr);
+      }
     }
 
     /** The learning rate at fractional epoch {@code t} of {@code totalEpochs}, base {@code lr}. */
     public double at(double base, double t, int totalEpochs) {
+      if (firstEpochLr != null && t < 1) {
+        return firstEpochLr;
+      }
       double lr = base;
       switch (type) {
         case "piecewise":
@@ -189,6 +332,8 @@ public record TrainingRecipe(
    * @param stopGradient stop the gradient through the clean features
    * @param splitBn separate clean and adversarial BN statistics and affines
    * @param align alignment type: {@code x->y} (ARAT), {@code y->x}, {@code x->y,y->x}, {@code x<->y}
+   * @param conflictInterval log the gradient-conflict metric of ARAT-METHOD §7 every this many
+   *     optimizer steps (0 = off; default 100, measured at about 1% of the training time)
    */
   public record Arat(
       Double gamma,
@@ -200,7 +345,16 @@ public record TrainingRecipe(
       Boolean predictor,
       Boolean stopGradient,
       Boolean splitBn,
-      String align) {
+      String align,
+      Integer conflictInterval) {
+    /** The ten-field form (default conflict interval). */
+    public Arat(Double gamma, List<String> taps, Double predictorRatio, Boolean autoBalance,
+        Integer balanceInterval, Integer balanceSamples, Boolean predictor, Boolean stopGradient,
+        Boolean splitBn, String align) {
+      this(gamma, taps, predictorRatio, autoBalance, balanceInterval, balanceSamples, predictor,
+          stopGradient, splitBn, align, null);
+    }
+
     /** Applies the paper's defaults (gamma 30, ratio 0.25, auto-balance, predictor, split-BN). */
     public Arat {
       gamma = gamma == null ? 30.0 : gamma;
@@ -226,6 +380,11 @@ public record TrainingRecipe(
       if (!List.of("x->y", "y->x", "x->y,y->x", "x<->y").contains(align)) {
         throw new IllegalArgumentException(
             "align: must be one of x->y, y->x, x->y,y->x, x<->y, was '" + align + "'");
+      }
+      conflictInterval = conflictInterval == null ? 100 : conflictInterval;
+      if (conflictInterval < 0) {
+        throw new IllegalArgumentException("conflict_interval: must be >= 0 (0 = off), was "
+            + conflictInterval);
       }
     }
   }

@@ -3,6 +3,7 @@ package dev.arat.trainer;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
+import dev.arat.specs.Builtins;
 import dev.arat.specs.Specs;
 import dev.arat.specs.TrainingRecipe;
 import java.nio.file.Files;
@@ -11,7 +12,7 @@ import java.util.Map;
 import org.junit.jupiter.api.Test;
 
 /**
- * Trains the demo recipe on Fashion-MNIST and checks the accuracy targets. Slow (minutes): runs
+ * Trains the built-in demo recipe on Fashion-MNIST and checks the accuracy targets. Slow (minutes): runs
  * only with {@code -Darat.slowTests=true}; {@code -Darat.recipe=FILE} trains another recipe.
  */
 class DemoRecipeSlowTest {
@@ -19,10 +20,7 @@ class DemoRecipeSlowTest {
   void demoRecipeReachesTheTargets() throws Exception {
     assumeTrue(Boolean.getBoolean("arat.slowTests"), "slow test: set -Darat.slowTests=true");
     String file = System.getProperty("arat.recipe");
-    TrainingRecipe recipe = file != null ? Specs.readRecipe(Path.of(file))
-        : Specs.parse(new String(DemoRecipeSlowTest.class.getResourceAsStream(
-            "/demo-candidate.yaml").readAllBytes(), java.nio.charset.StandardCharsets.UTF_8),
-            TrainingRecipe.class, "demo-candidate.yaml");
+    TrainingRecipe recipe = file != null ? Specs.readRecipe(Path.of(file)) : Builtins.recipe("demo");
     Path run = Path.of("target", "demo-run-" + System.currentTimeMillis());
     TrainingResult r = new Trainer().train(recipe, run, false, null, System.out);
     System.out.println(Files.readString(run.resolve("metrics.jsonl")));

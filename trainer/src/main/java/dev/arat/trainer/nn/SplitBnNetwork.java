@@ -251,8 +251,11 @@ public final class SplitBnNetwork implements AutoCloseable {
       linearParams(lin.name(), s[0], lin.outFeatures(), lin.bias(), seed);
       return new int[] {lin.outFeatures()};
     } else if (l instanceof LayerSpec.Residual r) {
-      int[] body = build(r.body(), s, seed);
-      int[] sc = r.shortcut().isEmpty() ? s : build(r.shortcut(), s, seed);
+      // body(pre(x)) + shortcut(shortcutFromPre ? pre(x) : x)  (pre-activation units use pre)
+      int[] pre = build(r.pre(), s, seed);
+      int[] body = build(r.body(), pre, seed);
+      int[] from = r.shortcutFromPre() ? pre : s;
+      int[] sc = r.shortcut().isEmpty() ? from : build(r.shortcut(), from, seed);
       if (!Arrays.equals(body, sc)) {
         throw new IllegalArgumentException(r.name() + ": body gives " + Arrays.toString(body)
             + " but shortcut gives " + Arrays.toString(sc));
@@ -392,8 +395,10 @@ public final class SplitBnNetwork implements AutoCloseable {
     } else if (l instanceof LayerSpec.Linear lin) {
       return linear(h, lin.name(), lin.bias());
     } else if (l instanceof LayerSpec.Residual r) {
-      NDArray body = run(r.body(), h, branch, train, feats);
-      NDArray sc = r.shortcut().isEmpty() ? h : run(r.shortcut(), h, branch, train, feats);
+      NDArray pre = run(r.pre(), h, branch, train, feats);
+      NDArray body = run(r.body(), pre, branch, train, feats);
+      NDArray from = r.shortcutFromPre() ? pre : h;
+      NDArray sc = r.shortcut().isEmpty() ? from : run(r.shortcut(), from, branch, train, feats);
       return body.add(sc);
     }
     throw new IllegalArgumentException("unsupported layer " + l);
