@@ -13,6 +13,8 @@ final class Runtime {
     setIfAbsent("OPT_OUT_TRACKING", "true");
     setIfAbsent("org.slf4j.simpleLogger.defaultLogLevel", "warn");
     setIfAbsent("org.slf4j.simpleLogger.log.ai.djl.pytorch.jni.LibUtils", "warn");
+    // DJL probes CUDA on every start and warns when a CUDA runtime has no driver (CPU machines).
+    setIfAbsent("org.slf4j.simpleLogger.log.ai.djl.util.cuda.CudaUtils", "error");
   }
 
   private static void setIfAbsent(String key, String value) {
