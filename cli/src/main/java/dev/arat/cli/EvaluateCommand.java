@@ -44,6 +44,11 @@ final class EvaluateCommand implements Callable<Integer> {
   @Option(names = "--data", paramLabel = "DIR", description = "Dataset folder (overrides data.path).")
   Path data;
 
+  @Option(names = "--dataset", paramLabel = "NAME",
+      description = "Dataset name (overrides data.dataset; default: the suite's, else the one in the "
+          + "model's metadata).")
+  String dataset;
+
   @Option(names = "--threads", defaultValue = "0",
       description = "ONNX Runtime intra-op threads (0 = all cores).")
   int threads;
@@ -80,6 +85,9 @@ final class EvaluateCommand implements Callable<Integer> {
         throw new IllegalArgumentException("--samples: must be > 0, was " + samples);
       }
       s = s.withSamples(samples);
+    }
+    if (dataset != null) {
+      s = s.withDataset(dataset);
     }
     if (minRobust != null) {
       if (!(minRobust >= 0 && minRobust <= 1)) {

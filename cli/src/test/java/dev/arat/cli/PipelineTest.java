@@ -165,6 +165,18 @@ class PipelineTest {
   }
 
   @Test
+  @Order(4)
+  void builtinProfileTakesTheDatasetFromTheModelMetadata() throws Exception {
+    Path eval = dir.resolve("eval-quick");
+    Result r = arat("-q", "evaluate", "--model", run.resolve("model.onnx").toString(),
+        "--suite", "quick", "--samples", "40", "--out", eval.toString());
+    assertTrue(r.code() == 0 || r.code() == 1, r.err() + r.out());
+    JsonNode rep = Specs.json().readTree(eval.resolve("report.json").toFile());
+    assertEquals("synthetic", rep.get("dataset").get("name").asText());
+    assertEquals(40, rep.get("samples").asInt());
+  }
+
+  @Test
   @Order(5)
   void badInputsExitTwoWithAMessage() throws Exception {
     Path bad = dir.resolve("bad-suite.yaml");

@@ -220,6 +220,7 @@ public final class SuiteRunner {
     long t0 = System.nanoTime();
     Path dataDir = dataDirOverride != null ? dataDirOverride
         : suite.data().path() != null ? Path.of(suite.data().path()) : null;
+    suite = withResolvedDataset(suite, modelFile);
     ImageDataset test = Datasets.load(suite.data().dataset(), dataDir, Split.TEST);
     String sha = sha256(modelFile);
     try (OrtClassifier model = OrtClassifier.open(modelFile, runtime);
@@ -392,6 +393,29 @@ public final class SuiteRunner {
         b.attackFinished(index, stats);
       }
     };
+  }
+
+  /**
+   * The suite with a concrete dataset: its own, else the one the model's metadata names ({@code
+   * arat.dataset}, written by arat's exporter).
+   *
+   * @throws SpecException when neither names a dataset
+   */
+  static EvaluationSuite withResolvedDataset(EvaluationSuite suite, Path modelFile) {
+    if (suite.data().dataset() != null) {
+      return suite;
+    }
+    String named = null;
+    for (var e : dev.arat.onnx.OnnxModels.load(modelFile).getMetadataPropsList()) {
+      if (e.getKey().equals("arat.dataset")) {
+        named = e.getValue();
+      }
+    }
+    if (named == null || named.isBlank()) {
+      throw new SpecException("the suite names no dataset (data.dataset) and " + modelFile
+          + " has no 'arat.dataset' metadata; set data.dataset in the suite or pass --dataset NAME");
+    }
+    return suite.withDataset(named);
   }
 
   /** Closes the surrogates a run opened, without a checked exception. */

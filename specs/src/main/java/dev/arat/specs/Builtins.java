@@ -11,8 +11,20 @@ import java.util.List;
 public final class Builtins {
   private Builtins() {}
 
-  /** Names of the built-in training recipes. */
-  public static final List<String> RECIPES = List.of("demo");
+  /**
+   * Names of the built-in training recipes: {@code demo}; the paper's Table 3 rows {@code
+   * <cifar10|cifar100>-<resnet18|wrn34-10>-<pgd-at|trades|arat|arat-swa>} (100 epochs, sized for a
+   * GPU); and four Fashion-MNIST recipes with one equal short budget, {@code fmnist-standard},
+   * {@code fmnist-pgd-at}, {@code fmnist-trades}, {@code fmnist-arat}.
+   */
+  public static final List<String> RECIPES = List.of("demo",
+      "cifar10-resnet18-pgd-at", "cifar10-resnet18-trades", "cifar10-resnet18-arat",
+      "cifar10-resnet18-arat-swa", "cifar10-wrn34-10-pgd-at", "cifar10-wrn34-10-trades",
+      "cifar10-wrn34-10-arat", "cifar10-wrn34-10-arat-swa", "cifar100-resnet18-pgd-at",
+      "cifar100-resnet18-trades", "cifar100-resnet18-arat", "cifar100-resnet18-arat-swa",
+      "cifar100-wrn34-10-pgd-at", "cifar100-wrn34-10-trades", "cifar100-wrn34-10-arat",
+      "cifar100-wrn34-10-arat-swa", "fmnist-standard", "fmnist-pgd-at", "fmnist-trades",
+      "fmnist-arat");
   /**
    * Names of the built-in evaluation suites: {@code demo}; the AutoAttack-standard profiles {@code
    * autoattack-standard} (Linf 8/255) and {@code autoattack-standard-l2} (L2 0.5), i.e. APGD-CE,

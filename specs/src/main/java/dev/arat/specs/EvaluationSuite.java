@@ -146,10 +146,21 @@ public record EvaluationSuite(
    * @param path a folder holding its files; null means the default location
    */
   public record Data(String dataset, String path) {
-    /** Applies the default dataset ({@code fashion-mnist}). */
+    /**
+     * Keeps the fields as given: a null {@code dataset} means "the dataset named in the model's
+     * metadata ({@code arat.dataset})", resolved by the evaluator with {@link #withDataset}.
+     */
     public Data {
-      dataset = dataset == null ? "fashion-mnist" : dataset;
+      if (dataset != null && dataset.isBlank()) {
+        throw new IllegalArgumentException("dataset: must not be empty");
+      }
     }
+  }
+
+  /** Returns a copy that reads {@code dataset} (keeping the data path). */
+  public EvaluationSuite withDataset(String dataset) {
+    return new EvaluationSuite(name, new Data(dataset, data.path()), samples, seed, batchSize, threatModel,
+        attacks, epsilonSweep, checks, gates);
   }
 
   /**

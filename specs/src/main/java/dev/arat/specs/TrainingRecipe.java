@@ -295,7 +295,11 @@ public record TrainingRecipe(
     }
   }
 
-  /** The in-training attack: PGD with a uniform random start, CE loss. */
+  /**
+   * The in-training attack: PGD with a uniform random start, CE loss ({@code pgd-at}, {@code arat});
+   * for {@code trades} the KL attack with TRADES' {@code 0.001·N(0,1)} start ({@code random_start}
+   * is ignored there). Also the threat model of the per-epoch PGD monitoring.
+   */
   public record Attack(String norm, Double epsilon, Double stepSize, Integer steps, Boolean randomStart) {
     /** Applies the paper's CIFAR defaults (Linf, 8/255, 2/255, 10 steps, random start). */
     public Attack {

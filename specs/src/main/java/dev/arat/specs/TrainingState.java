@@ -12,6 +12,8 @@ import java.util.Map;
  * @param balanceAccuracy the last measured clean-branch accuracy {@code a} of ARAT's auto-balance
  * @param imagesSinceBalance training images seen since {@code a} was last measured
  * @param provenance tool, library and data versions and hashes, copied into exported models
+ * @param swaSnapshots parameter snapshots averaged into the SWA model so far (0 without SWA; the
+ *     averaged tensors travel in the checkpoint's optimizer state under {@code swa.} names)
  */
 public record TrainingState(
     int epoch,
@@ -19,9 +21,17 @@ public record TrainingState(
     long globalStep,
     double balanceAccuracy,
     long imagesSinceBalance,
-    Map<String, String> provenance) {
-  /** Copies the provenance map. */
+    Map<String, String> provenance,
+    Integer swaSnapshots) {
+  /** Copies the provenance map; no SWA snapshots when absent. */
   public TrainingState {
     provenance = provenance == null ? Map.of() : Map.copyOf(provenance);
+    swaSnapshots = swaSnapshots == null ? 0 : swaSnapshots;
+  }
+
+  /** The six-field form (no SWA). */
+  public TrainingState(int epoch, int stepInEpoch, long globalStep, double balanceAccuracy,
+      long imagesSinceBalance, Map<String, String> provenance) {
+    this(epoch, stepInEpoch, globalStep, balanceAccuracy, imagesSinceBalance, provenance, 0);
   }
 }

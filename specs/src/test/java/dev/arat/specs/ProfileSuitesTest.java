@@ -1,6 +1,7 @@
 package dev.arat.specs;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertInstanceOf;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -18,7 +19,7 @@ class ProfileSuitesTest {
     EvaluationSuite s = Builtins.suite(name);
     assertEquals(name, s.name());
     assertEquals(1000, s.samples());
-    assertEquals("fashion-mnist", s.data().dataset());
+    assertNull(s.data().dataset(), "profiles take the dataset from the model's metadata");
     if (name.endsWith("-l2")) {
       assertEquals(new ThreatModel(Norm.L2, 0.5), s.threatModel());
     } else {
