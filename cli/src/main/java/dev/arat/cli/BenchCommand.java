@@ -1,0 +1,245 @@
+package dev.arat.cli;
+
+import dev.arat.specs.AtomicFiles;
+import dev.arat.specs.Specs;
+import dev.arat.trainer.bench.BenchEnvironment;
+import dev.arat.trainer.bench.TorchBaseline;
+import dev.arat.trainer.bench.TrainBenchReport;
+import dev.arat.trainer.bench.TrainStepBench;
+import java.io.PrintStream;
+import java.io.PrintWriter;
+import java.net.URISyntaxException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.EnumSet;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Locale;
+import java.util.Set;
+import java.util.concurrent.Callable;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
+
+/** {@code arat bench}: speed benchmarks. Its one subcommand is {@code train}. */
+@Command(name = "bench", mixinStandardHelpOptions = true, usageHelpAutoWidth = true,
+    description = {"Speed benchmarks (numbers are printed, never asserted)."},
+    subcommands = {BenchCommand.Train.class, CommandLine.HelpCommand.class})
+final class BenchCommand implements Callable<Integer> {
+  @Spec CommandSpec spec;
+
+  @Override
+  public Integer call() {
+    spec.commandLine().usage(spec.commandLine().getOut());
+    return ExitCodes.INPUT_ERROR;
+  }
+
+  /** The comparisons {@code bench train} can run. */
+  enum Part {
+    /** ARAT step vs PGD-AT step (and the plain step). */
+    STEPS,
+    /** In-training PGD: attack-suite adapter vs the same loop on DJL arrays. */
+    ATTACK
+  }
+
+  /** {@code arat bench train}: training-step speed. */
+  @Command(name = "train", mixinStandardHelpOptions = true, usageHelpAutoWidth = true,
+      description = {"Time the trainer's steps on synthetic data.", "",
+          "1. ARAT step vs PGD-AT step (same model, batch, PGD-K): ratio, target <= 1.2.",
+          "2. --compare-torch: plain and PGD-AT steps vs PyTorch eager running the same steps "
+              + "(bench/torch_train_step.py via --python): ours/torch, target <= 1.",
+          "3. In-training PGD through the attack-suite adapter (Pgd.perturb over "
+              + "NetworkClassifier, float[] copies) vs the same loop on DJL arrays: overhead, "
+              + "target <= 5%.",
+          "Setups are warmed up and run interleaved; reports mean ± std and median [IQR] "
+              + "seconds per step, images/s, and paired ratios. The allocator in use (tcmalloc "
+              + "when started by the arat launcher; ARAT_NO_TCMALLOC=1 for glibc) is recorded."})
+  static final class Train implements Callable<Integer> {
+    @Option(names = "--model", defaultValue = "small-cnn", paramLabel = "NAME",
+        description = "small-cnn or resnet18 (any built-in works for 1 and 3) "
+            + "(default: ${DEFAULT-VALUE}).")
+    String model;
+
+    @Option(names = "--batch", paramLabel = "N",
+        description = "Images per step (default: 128 for small-cnn, 32 otherwise).")
+    Integer batch;
+
+    @Option(names = "--input", paramLabel = "CxHxW",
+        description = "Input geometry (default: 1x28x28 for small-cnn, 3x32x32 otherwise).")
+    String input;
+
+    @Option(names = "--classes", defaultValue = "10", description = "Classes (${DEFAULT-VALUE}).")
+    int classes;
+
+    @Option(names = "--pgd-steps", defaultValue = "10",
+        description = "PGD iterations in both methods (${DEFAULT-VALUE}).")
+    int pgdSteps;
+
+    @Option(names = "--threads", defaultValue = "0",
+        description = "libtorch intra-op threads, also given to PyTorch (0 = keep the engine's "
+            + "default).")
+    int threads;
+
+    @Option(names = "--warmup", paramLabel = "N",
+        description = "Untimed repetitions per setup (default: 3 small-cnn, 1 otherwise).")
+    Integer warmup;
+
+    @Option(names = "--iterations", paramLabel = "N",
+        description = "Timed repetitions per setup (default: 20 small-cnn, 5 otherwise).")
+    Integer iterations;
+
+    @Option(names = "--seed", defaultValue = "1", description = "Seed (${DEFAULT-VALUE}).")
+    long seed;
+
+    @Option(names = "--only", split = ",", paramLabel = "PART",
+        description = "Run only these parts: steps, attack (default: both; --compare-torch "
+            + "needs steps).")
+    List<String> only;
+
+    @Option(names = "--compare-torch",
+        description = "Also run the same plain and PGD-AT steps in PyTorch eager.")
+    boolean compareTorch;
+
+    @Option(names = "--python", defaultValue = "/usr/bin/python3", paramLabel = "PATH",
+        description = "Interpreter with torch for --compare-torch (${DEFAULT-VALUE}).")
+    Path python;
+
+    @Option(names = "--torch-script", paramLabel = "FILE",
+        description = "The baseline script (default: bench/torch_train_step.py of this checkout, "
+            + "found from the working directory or the install).")
+    Path torchScript;
+
+    @Option(names = "--torch-malloc", defaultValue = "same", paramLabel = "same|glibc|tcmalloc",
+        description = "Allocator of the PyTorch child: same as this JVM, glibc, or tcmalloc "
+            + "(${DEFAULT-VALUE}).")
+    String torchMalloc;
+
+    @Option(names = "--json", paramLabel = "FILE", description = "Also write the numbers as JSON.")
+    Path json;
+
+    @Spec CommandSpec spec;
+
+    @Override
+    public Integer call() throws Exception {
+      Output output = new Output(spec);
+      PrintStream progress = output.progress();
+      TrainStepBench.Config d = TrainStepBench.Config.defaults(model);
+      int[] geo = input == null ? new int[] {d.channels(), d.height(), d.width()}
+          : geometry(input);
+      TrainStepBench.Config c = new TrainStepBench.Config(model, batch == null ? d.batch() : batch,
+          geo[0], geo[1], geo[2], classes, pgdSteps, warmup == null ? d.warmup() : warmup,
+          iterations == null ? d.iterations() : iterations, seed);
+      Set<Part> parts = parts(only);
+      if (compareTorch && !parts.contains(Part.STEPS)) {
+        throw new IllegalArgumentException("--compare-torch needs the steps part (--only steps)");
+      }
+      TorchBaseline.Malloc tm = malloc(torchMalloc);
+      String engine = TrainStepBench.engine();
+      if (!"PyTorch".equals(engine)) {
+        throw new AratException(ExitCodes.INTERNAL, "the benchmark needs DJL's PyTorch engine, "
+            + "found " + engine);
+      }
+      int usedThreads = TrainStepBench.threads(threads);
+      TrainBenchReport report = new TrainBenchReport(c, BenchEnvironment.describe());
+      TrainStepBench bench = new TrainStepBench(c, progress);
+      if (parts.contains(Part.STEPS)) {
+        report.steps(bench.trainSteps());
+      }
+      if (parts.contains(Part.ATTACK)) {
+        report.attacks(bench.attackPaths());
+      }
+      if (compareTorch) {
+        Path script = torchScript != null ? torchScript : findScript();
+        String why = TorchBaseline.unavailable(python, script);
+        if (why != null) {
+          report.torchSkipped(why);
+          if (progress != null) {
+            progress.println("skipping the PyTorch comparison: " + why);
+          }
+        } else {
+          report.torch(TorchBaseline.run(python, script, c, usedThreads, tm, progress));
+        }
+      }
+      report.loadAfter(BenchEnvironment.loadAverage());
+      PrintWriter out = output.out();
+      out.print(report.table());
+      out.flush();
+      if (json != null) {
+        Path parent = json.toAbsolutePath().getParent();
+        if (parent != null) {
+          Files.createDirectories(parent);
+        }
+        AtomicFiles.writeString(json, Specs.json().writeValueAsString(report.toMap()) + "\n");
+        out.println("wrote " + json);
+      }
+      return ExitCodes.OK;
+    }
+
+    static int[] geometry(String s) {
+      String[] p = s.toLowerCase(Locale.ROOT).split("x");
+      if (p.length != 3) {
+        throw new IllegalArgumentException("--input must be CxHxW (e.g. 3x32x32), was '" + s + "'");
+      }
+      int[] g = new int[3];
+      for (int i = 0; i < 3; i++) {
+        try {
+          g[i] = Integer.parseInt(p[i].trim());
+        } catch (NumberFormatException e) {
+          throw new IllegalArgumentException("--input must be CxHxW (e.g. 3x32x32), was '" + s
+              + "'");
+        }
+      }
+      return g;
+    }
+
+    static Set<Part> parts(List<String> only) {
+      if (only == null || only.isEmpty()) {
+        return EnumSet.allOf(Part.class);
+      }
+      Set<Part> s = new LinkedHashSet<>();
+      for (String o : only) {
+        try {
+          s.add(Part.valueOf(o.trim().toUpperCase(Locale.ROOT)));
+        } catch (IllegalArgumentException e) {
+          throw new IllegalArgumentException("--only: unknown part '" + o + "', expected steps "
+              + "or attack");
+        }
+      }
+      return EnumSet.copyOf(s);
+    }
+
+    static TorchBaseline.Malloc malloc(String s) {
+      try {
+        return TorchBaseline.Malloc.valueOf(s.trim().toUpperCase(Locale.ROOT));
+      } catch (IllegalArgumentException e) {
+        throw new IllegalArgumentException("--torch-malloc must be same, glibc or tcmalloc, was '"
+            + s + "'");
+      }
+    }
+
+    /** bench/torch_train_step.py from the working directory or above the CLI's classes/jar. */
+    static Path findScript() {
+      List<Path> roots = new ArrayList<>();
+      roots.add(Path.of("").toAbsolutePath());
+      try {
+        Path code = Path.of(BenchCommand.class.getProtectionDomain().getCodeSource().getLocation()
+            .toURI());
+        for (Path p = code; p != null; p = p.getParent()) {
+          roots.add(p);
+        }
+      } catch (URISyntaxException | RuntimeException e) {
+        // only the working directory
+      }
+      for (Path r : roots) {
+        Path s = r.resolve("bench").resolve("torch_train_step.py");
+        if (Files.isRegularFile(s)) {
+          return s;
+        }
+      }
+      return Path.of("bench", "torch_train_step.py");
+    }
+  }
+}
