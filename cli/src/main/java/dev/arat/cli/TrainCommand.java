@@ -19,7 +19,7 @@ import picocli.CommandLine.Spec;
 
 /** {@code arat train}: trains a network per a recipe, with checkpoints and resume. */
 @Command(name = "train", mixinStandardHelpOptions = true, usageHelpAutoWidth = true,
-    description = {"Train a network per a recipe (ARAT, PGD-AT or standard).", "",
+    description = {"Train a network per a recipe (ARAT, TRADES, PGD-AT or standard).", "",
         "Writes recipe.yaml, metrics.jsonl and a checkpoint per epoch into --out. Ctrl-C finishes "
             + "the current step, writes a checkpoint and exits 130; --resume continues."})
 final class TrainCommand implements Callable<Integer> {
@@ -74,8 +74,12 @@ final class TrainCommand implements Callable<Integer> {
     @Option(names = "--seed", description = "Override seed.")
     Long seed;
 
-    @Option(names = "--method", description = "Override method: standard, pgd-at, arat.")
+    @Option(names = "--method", description = "Override method: standard, pgd-at, trades, arat.")
     String method;
+
+    @Option(names = "--device", paramLabel = "auto|cpu|gpu[:N]",
+        description = "Override device; a GPU that cannot be used is an error, never a silent CPU run.")
+    String device;
 
     @Option(names = "--train-samples", description = "Override data.train_samples (0 = all).")
     Integer trainSamples;
@@ -95,6 +99,7 @@ final class TrainCommand implements Callable<Integer> {
       named.put("method", method);
       named.put("data.train_samples", trainSamples);
       named.put("optimizer.lr", lr);
+      named.put("device", device);
       Overrides.named(all, named);
       return Overrides.apply(r, TrainingRecipe.class, all);
     }

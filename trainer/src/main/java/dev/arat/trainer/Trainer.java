@@ -8,8 +8,10 @@ import dev.arat.attack.Classifier;
 import dev.arat.attack.ImageBatch;
 import dev.arat.attack.Pgd;
 import dev.arat.attack.Seeds;
+import dev.arat.data.Augmentation;
 import dev.arat.data.Datasets;
 import dev.arat.data.ImageDataset;
+import dev.arat.data.ImageFolder;
 import dev.arat.data.Permutations;
 import dev.arat.data.Split;
 import dev.arat.specs.ArchitectureSpec;
@@ -38,15 +40,41 @@ import java.util.Map;
 import java.util.Objects;
 import java.util.Optional;
 import java.util.Properties;
+import java.util.SplittableRandom;
 
 /**
- * Trains a network from a {@link TrainingRecipe}: standard training, PGD-AT or ARAT, with
- * per-epoch monitoring, {@code metrics.jsonl}, engine-neutral checkpoints and exact resume.
+ * Trains a network from a {@link TrainingRecipe}: standard training, PGD-AT, TRADES or ARAT
+ * (optionally with SWA), with per-epoch monitoring, {@code metrics.jsonl}, engine-neutral
+ * checkpoints and exact resume.
  *
  * <p>Run folder layout: {@code recipe.yaml} (the recipe as used), {@code metrics.jsonl} (one JSON
- * object per completed epoch), {@code checkpoints/epoch-NNNN[-step-SSSSSS]/} ({@link Checkpoint}
- * folders, at every epoch end, every {@code checkpoint.every_steps} steps, and when stopped on
- * request).
+ * object per completed epoch), {@code metrics.csv} and {@code training.png} (the same numbers as a
+ * table and as curves, see {@link MetricsFiles}), {@code conflict.jsonl} (ARAT: one line per
+ * gradient-conflict measurement, see below), {@code checkpoints/epoch-NNNN[-step-SSSSSS]/} ({@link
+ * Checkpoint} folders, at every epoch end, every {@code checkpoint.every_steps} steps, and when
+ * stopped on request) and, with {@code swa}, {@code swa/}: an ordinary checkpoint folder holding the
+ * SWA model (averaged parameters under the normal names, re-estimated adversarial BN statistics),
+ * written when the last epoch completes, so {@code arat export --checkpoint RUN/swa} exports it.
+ * It lives outside {@code checkpoints/} on purpose: {@code Checkpoint.latest} picks the
+ * lexicographically last folder there, and a {@code swa} folder would be taken for the newest
+ * training state on resume.
+ *
+ * <p>Data: the dataset is loaded with the recipe's image-folder options ({@code image_size},
+ * {@code resize}, {@code channels}, {@code test_fraction}, split seed = {@code seed}); {@code
+ * data.augmentation} (random crop with zero padding, horizontal flip; {@link Augmentation}) is
+ * applied to each training batch before the attack and the clean forward, drawing from {@code new
+ * SplittableRandom(mix(seed ^ 0xA06, globalStep))}, and to the auto-balance images (from {@code
+ * mix(seed ^ 0xA06B, globalStep)}); test data is never augmented. {@code normalize: none} builds the
+ * network with mean 0 and std 1 (the paper's raw [0,1] inputs); {@code dataset} (default) with the
+ * training set's channel statistics. WRN architectures use the WideResNet init ({@link
+ * SplitBnNetwork.Init#WRN}).
+ *
+ * <p>Gradient conflict (ARAT, {@code arat.conflict_interval} = k > 0): before the update of every
+ * step whose 0-based global index is a multiple of k, {@link Objective#conflict} measures on that
+ * step's batch; the line {@code {epoch, step, cosine, conflict_ratio, norm_cls, norm_inv,
+ * purifying_*, contaminating_*, parameters, layers}} goes to {@code conflict.jsonl} and the epoch's
+ * means ({@code grad_cosine}, {@code grad_conflict_ratio}, ...) to {@code metrics.jsonl}. The
+ * measurement does not change the training computation.
  *
  * <p>Determinism: the training subset is the first {@code train_samples} of {@code
  * Permutations.of(trainSize, seed)}; epoch {@code e} visits the subset in the order {@code
@@ -113,11 +141,14 @@ public final class Trainer {
           .getFileName() + "); resume the run or choose an empty folder");
     }
 
+    // the device first: a GPU request that cannot be met fails before any data is read
+    ai.djl.Device device = Devices.resolve(recipe.device());
     long seed = recipe.seed();
     Path dataDir = dataDirOverride != null ? dataDirOverride
         : recipe.data().path() != null ? Path.of(recipe.data().path()) : null;
-    ImageDataset fullTrain = Datasets.load(recipe.data().dataset(), dataDir, Split.TRAIN);
-    ImageDataset test = Datasets.load(recipe.data().dataset(), dataDir, Split.TEST);
+    ImageFolder.Options folder = folderOptions(recipe);
+    ImageDataset fullTrain = Datasets.load(recipe.data().dataset(), dataDir, Split.TRAIN, folder);
+    ImageDataset test = Datasets.load(recipe.data().dataset(), dataDir, Split.TEST, folder);
     int[] trainIdx = Permutations.firstOf(fullTrain.size(), recipe.data().trainSamples(), seed);
     ImageDataset train = fullTrain.subset(trainIdx);
     ArchitectureSpec arch = architecture(recipe, train);
@@ -133,7 +164,8 @@ public final class Trainer {
       throw new IllegalStateException("the trainer needs DJL's PyTorch engine, found "
           + engine.getEngineName() + " (set DJL_DEFAULT_ENGINE=PyTorch; check the classpath)");
     }
-    try (NDManager root = NDManager.newBaseManager();
+    provenance.put("device", device.toString());
+    try (NDManager root = Devices.newManager(device);
         SplitBnNetwork net = newNetwork(recipe, arch, root)) {
       TrainingRecipe.Optimizer o = recipe.optimizer();
       Sgd sgd = new Sgd(net, o.momentum(), o.weightDecay(), o.nesterov());
@@ -146,8 +178,11 @@ public final class Trainer {
               + "from the one this recipe and data give");
         }
         net.load(resumeFrom.weights());
-        sgd.load(resumeFrom.optimizer());
+        sgd.load(SwaAverage.withoutSwa(resumeFrom.optimizer()));
         TrainingState s = resumeFrom.state();
+        if (run.swa != null) {
+          run.swa.load(resumeFrom.optimizer(), s.swaSnapshots());
+        }
         run.epochDone = s.epoch();
         run.stepInEpoch = s.stepInEpoch();
         run.globalStep = s.globalStep();
@@ -156,21 +191,53 @@ public final class Trainer {
         run.lastCheckpoint = latest.get();
         run.lastCheckpointStep = s.globalStep();
         keepMetricsUpTo(metrics, s.epoch());
+        keepConflictBefore(outDir.resolve(CONFLICT_FILE), s.globalStep());
       } else {
         Files.deleteIfExists(metrics);
+        Files.deleteIfExists(outDir.resolve(CONFLICT_FILE));
       }
       AtomicFiles.writeString(outDir.resolve("recipe.yaml"), Specs.toYaml(recipe));
       return run.loop();
     }
   }
 
-  /** Builds the architecture of a recipe for a training set (its channel mean and std). */
-  static ArchitectureSpec architecture(TrainingRecipe recipe, ImageDataset train) {
+  /** File name of the gradient-conflict log in a run folder. */
+  public static final String CONFLICT_FILE = "conflict.jsonl";
+
+  /**
+   * Builds the architecture of a recipe for a training set: with {@code normalize: dataset} the
+   * network normalises by the training set's channel mean and std, with {@code none} by 0 and 1.
+   */
+  public static ArchitectureSpec architecture(TrainingRecipe recipe, ImageDataset train) {
+    float[] mean = train.channelMean();
+    float[] std = train.channelStd();
+    if ("none".equals(recipe.normalize())) {
+      mean = new float[train.channels()];
+      std = new float[train.channels()];
+      java.util.Arrays.fill(std, 1f);
+    }
     return Architectures.named(recipe.architecture(), train.channels(), train.height(),
-        train.width(), train.numClasses(), train.channelMean(), train.channelStd());
+        train.width(), train.numClasses(), mean, std);
   }
 
-  /** Builds the network a recipe trains: split-BN and predictors for ARAT per its switches. */
+  /** The image-folder options of a recipe's data section (split seed = the recipe's seed). */
+  public static ImageFolder.Options folderOptions(TrainingRecipe recipe) {
+    TrainingRecipe.Data d = recipe.data();
+    return new ImageFolder.Options(d.imageSize(), "resize".equals(d.resize())
+        ? ImageFolder.Resize.RESIZE : ImageFolder.Resize.CENTER_CROP, d.channels(),
+        d.testFraction(), recipe.seed());
+  }
+
+  /** The training-time augmentation of a recipe. */
+  public static Augmentation augmentation(TrainingRecipe recipe) {
+    TrainingRecipe.Augment a = recipe.data().augmentation();
+    return new Augmentation(a.randomCropPadding(), a.horizontalFlip());
+  }
+
+  /**
+   * Builds the network a recipe trains: split-BN and predictors for ARAT per its switches; the
+   * WideResNet init for {@code wrn-*} architectures.
+   */
   public static SplitBnNetwork newNetwork(
       TrainingRecipe recipe, ArchitectureSpec arch, NDManager parent) {
     boolean arat = "arat".equals(recipe.method());
@@ -178,7 +245,8 @@ public final class Trainer {
         : recipe.arat().taps() != null ? recipe.arat().taps() : arch.taps();
     boolean split = arat && recipe.arat().splitBn();
     double ratio = arat && recipe.arat().predictor() ? recipe.arat().predictorRatio() : 0;
-    return new SplitBnNetwork(arch, split, taps, ratio, recipe.seed(), parent);
+    return new SplitBnNetwork(arch, split, taps, ratio, recipe.seed(), parent,
+        SplitBnNetwork.Init.forArchitecture(recipe.architecture()));
   }
 
   private static void checkCompatible(TrainingRecipe now, TrainingRecipe then, Path ckpt) {
@@ -227,6 +295,28 @@ public final class Trainer {
     AtomicFiles.writeString(metrics, kept.toString());
   }
 
+  /** Rewrites conflict.jsonl keeping only measurements taken before global step {@code step}. */
+  private static void keepConflictBefore(Path file, long step) throws IOException {
+    if (!Files.exists(file)) {
+      return;
+    }
+    StringBuilder kept = new StringBuilder();
+    for (String line : Files.readAllLines(file, StandardCharsets.UTF_8)) {
+      if (line.isBlank()) {
+        continue;
+      }
+      try {
+        JsonNode node = Specs.json().readTree(line);
+        if (node.has("step") && node.get("step").asLong() < step) {
+          kept.append(line).append('\n');
+        }
+      } catch (IOException e) {
+        // torn last line
+      }
+    }
+    AtomicFiles.writeString(file, kept.toString());
+  }
+
   private static Map<String, String> provenance(
       TrainingRecipe recipe, ImageDataset train, ImageDataset test) {
     Map<String, String> p = new LinkedHashMap<>();
@@ -243,7 +333,17 @@ public final class Trainer {
     p.put("seed", Long.toString(recipe.seed()));
     p.put("method", recipe.method());
     p.put("architecture", recipe.architecture());
-    if (!"standard".equals(recipe.method())) {
+    p.put("normalize", recipe.normalize());
+    p.put("init", SplitBnNetwork.Init.forArchitecture(recipe.architecture()).name().toLowerCase(
+        Locale.ROOT));
+    TrainingRecipe.Augment aug = recipe.data().augmentation();
+    p.put("augmentation", aug.enabled() ? "random_crop_padding=" + aug.randomCropPadding()
+        + ",horizontal_flip=" + aug.horizontalFlip() : "none");
+    if ("trades".equals(recipe.method())) {
+      p.put("attack_model_mode", "train mode (batch statistics), weights frozen");
+      p.put("attack_loss", "KL(f(x) || f(x')) (TRADES), beta " + recipe.trades().beta());
+      p.put("attack_start", "x + 0.001*N(0,1) around the untouched clean input (TRADES)");
+    } else if (!"standard".equals(recipe.method())) {
       p.put("attack_model_mode", "adv BN set, train mode (batch statistics), weights frozen");
       p.put("attack_start", "random start around the untouched clean input "
           + "(ARAT-METHOD P1 not reproduced)");
@@ -335,7 +435,11 @@ public final class Trainer {
     final PrintStream progress;
     final Objective objective;
     final boolean arat;
+    final boolean trades;
     final boolean autoBalance;
+    final Augmentation aug;
+    final SwaAverage swa;
+    final int conflictInterval;
 
     int epochDone;
     int stepInEpoch;
@@ -362,7 +466,12 @@ public final class Trainer {
       this.progress = progress;
       this.objective = new Objective(recipe, net);
       this.arat = "arat".equals(recipe.method());
+      this.trades = "trades".equals(recipe.method());
       this.autoBalance = arat && recipe.arat().autoBalance();
+      this.aug = augmentation(recipe);
+      this.swa = recipe.swa() != null ? new SwaAverage(net) : null;
+      this.conflictInterval = arat && !net.taps().isEmpty() && recipe.arat().gamma() > 0
+          ? recipe.arat().conflictInterval() : 0;
     }
 
     TrainingResult loop() throws IOException {
@@ -414,7 +523,7 @@ public final class Trainer {
               epochs);
           double wAdv = autoBalance ? balance : 1.0;
           double wClean = autoBalance ? 1.0 - balance : 1.0;
-          Objective.StepLoss loss = step(rows, lr, wAdv, wClean);
+          Objective.StepLoss loss = step(rows, lr, wAdv, wClean, epoch, m);
           if (!Double.isFinite(loss.total())) {
             throw new IllegalStateException("loss is " + loss.total() + " at epoch " + epoch
                 + " step " + s + " (lr " + lr + "); lower the learning rate");
@@ -424,6 +533,12 @@ public final class Trainer {
           stepInEpoch = s + 1;
           imagesSinceBalance += rows.length;
           m.add(loss, wAdv, wClean);
+          if (swa != null && epoch >= recipe.swa().startEpoch()
+              && globalStep % recipe.swa().everySteps() == 0) {
+            long t0 = System.nanoTime();
+            swa.update(net);
+            m.swaSeconds += (System.nanoTime() - t0) / 1e9;
+          }
           if (console) {
             double perStep = (System.nanoTime() - runStartNanos) / 1e9 / stepsThisCall;
             long remaining = (long) (epochs - epoch) * steps + (steps - s - 1);
@@ -447,16 +562,23 @@ public final class Trainer {
         line.put("lr", num(lr));
         line.put("loss", num(m.total / m.steps));
         line.put("loss_ce_adv", num(m.ceAdv / m.steps));
-        line.put("loss_ce_clean", num(arat ? m.ceClean / m.steps : Double.NaN));
-        line.put("loss_inv", num(arat ? m.inv / m.steps : Double.NaN));
+        line.put("loss_ce_clean", num(arat || trades ? m.ceClean / m.steps : Double.NaN));
+        line.put("loss_inv", num(arat || trades ? m.inv / m.steps : Double.NaN));
         line.put("w_adv", num(m.wAdv));
         line.put("w_clean", num(m.wClean));
         line.put("balance_accuracy", num(autoBalance ? balance : Double.NaN));
         line.put("train_accuracy", num(m.correct / (double) m.images));
-        line.put("train_accuracy_clean_bn", num(arat ? m.correctClean / (double) m.images
-            : Double.NaN));
+        line.put("train_accuracy_clean_bn", num(arat || trades
+            ? m.correctClean / (double) m.images : Double.NaN));
         line.put("train_images", m.images);
         line.put("resumed_at_step", startStep);
+        if (conflictInterval > 0) {
+          conflictMeans(epoch, line);
+          line.put("conflict_seconds", num(m.conflictSeconds));
+        }
+        if (swa != null) {
+          line.put("swa_snapshots", swa.snapshots());
+        }
         evaluate(epoch, epochs, line);
         line.put("images_per_second", num(m.images / trainSeconds));
         line.put("train_seconds", num(trainSeconds));
@@ -475,6 +597,8 @@ public final class Trainer {
             java.nio.file.StandardOpenOption.APPEND);
         checkpoint(epoch, 0);
         lastMetrics = line;
+        MetricsFiles.writeCsv(outDir);
+        MetricsFiles.writePlot(outDir);
         if (progress != null) {
           if (console) {
             progress.println();
@@ -482,22 +606,148 @@ public final class Trainer {
           progress.println(summary(line));
         }
       }
+      if (swa != null && epochDone == epochs) {
+        writeSwa();
+      }
       return result(false);
     }
 
     private TrainingResult result(boolean interrupted) {
       return new TrainingResult(outDir, lastCheckpoint, epochDone, globalStep, interrupted,
-          lastMetrics);
+          lastMetrics, swaDir);
     }
 
-    private Objective.StepLoss step(int[] rows, double lr, double wAdv, double wClean) {
-      ImageBatch x = batch(train, rows);
+    Path swaDir;
+
+    /** Re-estimates the SWA model's adversarial BN statistics and writes {@code RUN/swa}. */
+    private void writeSwa() throws IOException {
+      if (swa.snapshots() == 0) {
+        if (progress != null) {
+          progress.println("swa: no snapshot was taken (start_epoch " + recipe.swa().startEpoch()
+              + ", every_steps " + recipe.swa().everySteps() + "); no SWA model written");
+        }
+        return;
+      }
+      long t0 = System.nanoTime();
+      int n = train.size();
+      int bs = recipe.batchSize();
+      int steps = stepsPerEpoch(n, bs);
+      int batches = recipe.swa().bnBatches() > 0 ? Math.min(steps, recipe.swa().bnBatches())
+          : steps;
+      long seed = recipe.seed();
+      int[] order = Permutations.of(n, Seeds.mix(seed ^ 0x5A4L, globalStep));
+      Map<String, dev.arat.specs.Tensor> weights = swa.recalibratedWeights(net, recipe,
+          net.manager(), batches, b -> {
+            int[] rows = java.util.Arrays.copyOfRange(order, b * bs, Math.min(n, b * bs + bs));
+            ImageBatch x = augment(batch(train, rows),
+                Seeds.mix(seed ^ 0x5A4A06L, b));
+            long[] ids = new long[rows.length];
+            for (int i = 0; i < rows.length; i++) {
+              ids[i] = trainIds[rows[i]];
+            }
+            return new SwaAverage.Batch(x, train.gatherLabels(rows), ids);
+          }, b -> Seeds.mix(seed ^ 0x5A4A77L, b));
+      Map<String, String> prov = new LinkedHashMap<>(provenance);
+      prov.put("model", "swa");
+      prov.put("swa_snapshots", Integer.toString(swa.snapshots()));
+      prov.put("swa_bn_batches", Integer.toString(batches));
+      prov.put("swa_bn", "adv BN statistics re-estimated with PGD examples against the SWA model "
+          + "(train mode, cumulative average); clean BN statistics reset");
+      TrainingState state = new TrainingState(epochDone, 0, globalStep, balance,
+          imagesSinceBalance, prov, swa.snapshots());
+      swaDir = outDir.resolve("swa");
+      new Checkpoint(arch, recipe, weights, Map.of(), state).write(swaDir);
+      if (progress != null) {
+        progress.printf(Locale.ROOT, "swa: %d snapshots, BN re-estimated on %d batches in %.1f s;"
+            + " SWA model in %s%n", swa.snapshots(), batches, (System.nanoTime() - t0) / 1e9,
+            swaDir);
+      }
+    }
+
+    /** Augments a batch with a generator seeded by {@code rngSeed} (identity without augmentation). */
+    private ImageBatch augment(ImageBatch x, long rngSeed) {
+      if (aug.isIdentity()) {
+        return x;
+      }
+      return x.with(aug.apply(x.data(), x.n(), x.c(), x.h(), x.w(),
+          new SplittableRandom(rngSeed)));
+    }
+
+    /** Appends one conflict.jsonl line. */
+    private void logConflict(int epoch, Objective.Conflict c) throws IOException {
+      Map<String, Object> l = new LinkedHashMap<>();
+      l.put("epoch", epoch);
+      l.put("step", globalStep);
+      l.put("cosine", num(c.overall().cosine()));
+      l.put("conflict_ratio", num(c.overall().conflictRatio()));
+      l.put("norm_cls", num(c.overall().normCls()));
+      l.put("norm_inv", num(c.overall().normInv()));
+      l.put("purifying_cosine", num(c.purifying().cosine()));
+      l.put("purifying_conflict_ratio", num(c.purifying().conflictRatio()));
+      l.put("purifying_norm", num(c.purifying().normInv()));
+      l.put("contaminating_cosine", num(c.contaminating().cosine()));
+      l.put("contaminating_conflict_ratio", num(c.contaminating().conflictRatio()));
+      l.put("contaminating_norm", num(c.contaminating().normInv()));
+      l.put("parameters", c.parameters());
+      Map<String, Object> layers = new LinkedHashMap<>();
+      c.layers().forEach((k, v) -> {
+        Map<String, Object> e = new LinkedHashMap<>();
+        e.put("cosine", num(v.cosine()));
+        e.put("conflict_ratio", num(v.conflictRatio()));
+        e.put("norm_cls", num(v.normCls()));
+        e.put("norm_inv", num(v.normInv()));
+        layers.put(k, e);
+      });
+      l.put("layers", layers);
+      Files.writeString(outDir.resolve(CONFLICT_FILE), Specs.json().writer()
+          .without(com.fasterxml.jackson.databind.SerializationFeature.INDENT_OUTPUT)
+          .writeValueAsString(l) + "\n", StandardCharsets.UTF_8,
+          java.nio.file.StandardOpenOption.CREATE, java.nio.file.StandardOpenOption.APPEND);
+    }
+
+    /** The means of this epoch's conflict.jsonl lines, into the metrics line. */
+    private void conflictMeans(int epoch, Map<String, Object> line) throws IOException {
+      String[] keys = {"cosine", "conflict_ratio", "norm_cls", "norm_inv", "purifying_cosine",
+          "purifying_conflict_ratio", "contaminating_cosine", "contaminating_conflict_ratio"};
+      double[] sum = new double[keys.length];
+      int[] cnt = new int[keys.length];
+      int lines = 0;
+      for (JsonNode node : MetricsFiles.read(outDir.resolve(CONFLICT_FILE))) {
+        if (node.path("epoch").asInt() != epoch) {
+          continue;
+        }
+        lines++;
+        for (int i = 0; i < keys.length; i++) {
+          JsonNode v = node.get(keys[i]);
+          if (v != null && v.isNumber()) {
+            sum[i] += v.asDouble();
+            cnt[i]++;
+          }
+        }
+      }
+      line.put("conflict_measurements", lines);
+      for (int i = 0; i < keys.length; i++) {
+        line.put("grad_" + keys[i], num(cnt[i] > 0 ? sum[i] / cnt[i] : Double.NaN));
+      }
+    }
+
+    private Objective.StepLoss step(int[] rows, double lr, double wAdv, double wClean, int epoch,
+        Meter m) throws IOException {
+      ImageBatch x = augment(batch(train, rows), Seeds.mix(recipe.seed() ^ 0xA06L, globalStep));
       int[] labels = train.gatherLabels(rows);
       long[] ids = new long[rows.length];
       for (int i = 0; i < rows.length; i++) {
         ids[i] = trainIds[rows[i]];
       }
       ImageBatch adv = objective.adversarial(x, labels, ids, Seeds.mix(recipe.seed(), globalStep));
+      if (conflictInterval > 0 && globalStep % conflictInterval == 0) {
+        long t0 = System.nanoTime();
+        Objective.Conflict c = objective.conflict(x, adv, labels, wAdv, wClean);
+        if (c != null) {
+          logConflict(epoch, c);
+        }
+        m.conflictSeconds += (System.nanoTime() - t0) / 1e9;
+      }
       try (NDManager step = net.manager().newSubManager()) {
         Objective.StepLoss loss = objective.backward(step, x, adv, labels, wAdv, wClean,
             Objective.allTerms());
@@ -510,7 +760,27 @@ public final class Trainer {
       int k = Math.min(recipe.arat().balanceSamples(), train.size());
       int[] idx = Permutations.firstOf(train.size(), k, Seeds.mix(recipe.seed() ^ 0xBA1A5CEL,
           globalStep));
-      balance = accuracy(new NetworkClassifier(net, Branch.CLEAN, false), train, idx);
+      NetworkClassifier clean = new NetworkClassifier(net, Branch.CLEAN, false);
+      if (aug.isIdentity()) {
+        balance = accuracy(clean, train, idx);
+      } else {
+        // the paper measures on augmented training batches (P5)
+        ImageBatch all = augment(batch(train, idx), Seeds.mix(recipe.seed() ^ 0xA06BL, globalStep));
+        int[] y = train.gatherLabels(idx);
+        int correct = 0;
+        for (int from = 0; from < idx.length; from += EVAL_BATCH) {
+          int to = Math.min(idx.length, from + EVAL_BATCH);
+          int[] rows = new int[to - from];
+          for (int i = 0; i < rows.length; i++) {
+            rows[i] = from + i;
+          }
+          int[] pred = Classifier.argmax(clean.logits(all.select(rows)), clean.numClasses());
+          for (int i = 0; i < rows.length; i++) {
+            correct += pred[i] == y[from + i] ? 1 : 0;
+          }
+        }
+        balance = correct / (double) idx.length;
+      }
       imagesSinceBalance = 0;
     }
 
@@ -554,8 +824,12 @@ public final class Trainer {
       Path dir = outDir.resolve("checkpoints").resolve(Checkpoint.folderName(epoch,
           stepInEpochNow));
       TrainingState state = new TrainingState(epoch, stepInEpochNow, globalStep, balance,
-          imagesSinceBalance, provenance);
-      new Checkpoint(arch, recipe, net.toTensors(), sgd.state(), state).write(dir);
+          imagesSinceBalance, provenance, swa == null ? 0 : swa.snapshots());
+      Map<String, dev.arat.specs.Tensor> opt = new LinkedHashMap<>(sgd.state());
+      if (swa != null) {
+        opt.putAll(swa.state());
+      }
+      new Checkpoint(arch, recipe, net.toTensors(), opt, state).write(dir);
       lastCheckpoint = dir;
       lastCheckpointStep = globalStep;
     }
@@ -573,6 +847,8 @@ public final class Trainer {
     long correctClean;
     long images;
     int steps;
+    double conflictSeconds;
+    double swaSeconds;
 
     void add(Objective.StepLoss l, double wa, double wc) {
       total += l.total();

@@ -12,6 +12,8 @@ import java.util.Map;
  * @param globalStep optimizer steps taken since the start of the run
  * @param interrupted whether the run stopped early on request (a checkpoint was written first)
  * @param lastMetrics the last epoch's metrics line (empty if no epoch completed in this call)
+ * @param swaCheckpoint the SWA model's checkpoint folder ({@code RUN/swa}) written by this call,
+ *     or null
  */
 public record TrainingResult(
     Path runDir,
@@ -19,4 +21,11 @@ public record TrainingResult(
     int epochsCompleted,
     long globalStep,
     boolean interrupted,
-    Map<String, Object> lastMetrics) {}
+    Map<String, Object> lastMetrics,
+    Path swaCheckpoint) {
+  /** The six-field form (no SWA model). */
+  public TrainingResult(Path runDir, Path lastCheckpoint, int epochsCompleted, long globalStep,
+      boolean interrupted, Map<String, Object> lastMetrics) {
+    this(runDir, lastCheckpoint, epochsCompleted, globalStep, interrupted, lastMetrics, null);
+  }
+}

@@ -70,6 +70,20 @@ class TrainerTest {
     assertTrue(Files.isDirectory(run.resolve("checkpoints/epoch-0001")));
     assertTrue(Files.isDirectory(run.resolve("checkpoints/epoch-0002")));
     assertTrue(Files.exists(run.resolve("recipe.yaml")));
+    // metrics.csv: a header with the JSON keys, one row per epoch; training.png: a PNG
+    List<String> csv = Files.readAllLines(run.resolve("metrics.csv"));
+    assertEquals(3, csv.size());
+    List<String> header = List.of(csv.get(0).split(","));
+    for (JsonNode line : m) {
+      line.fieldNames().forEachRemaining(k -> assertTrue(header.contains(k), k));
+    }
+    assertEquals(m.get(0).get("loss").asText(),
+        csv.get(1).split(",")[header.indexOf("loss")]);
+    byte[] png = Files.readAllBytes(run.resolve("training.png"));
+    assertTrue(png.length > 1000 && png[1] == 'P' && png[2] == 'N' && png[3] == 'G');
+    // ARAT logs the gradient-conflict metric (default interval 100: step 0 of this run)
+    assertEquals(1, MetricsFiles.read(run.resolve(Trainer.CONFLICT_FILE)).size());
+    assertTrue(m.get(0).hasNonNull("grad_cosine"));
     Checkpoint c = Checkpoint.read(run);
     assertEquals(2, c.state().epoch());
     assertEquals("arat", c.state().provenance().get("method"));

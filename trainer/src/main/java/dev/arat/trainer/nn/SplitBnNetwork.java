@@ -45,10 +45,13 @@ import java.util.TreeSet;
  * the opposite convention, so {@code 1-m} is passed; as a float this differs from PyTorch's double
  * {@code m} by at most 3e-8.)
  *
- * <p>Initialisation is PyTorch's default, seeded: conv and linear weights uniform in {@code
- * ±1/sqrt(fan_in)} (Kaiming-uniform with a=√5), biases uniform in {@code ±1/sqrt(fan_in)}, BN
- * gamma 1, beta 0, running mean 0, running variance 1. Each tensor draws from its own generator
- * seeded by (seed, name), so the init of one weight does not depend on the others.
+ * <p>Initialisation ({@link Init#TORCH_DEFAULT}) is PyTorch's default, seeded: conv and linear
+ * weights uniform in {@code ±1/sqrt(fan_in)} (Kaiming-uniform with a=√5), biases uniform in {@code
+ * ±1/sqrt(fan_in)}, BN gamma 1, beta 0, running mean 0, running variance 1. {@link Init#WRN} is the
+ * WideResNet code's init (ARAT-METHOD §4): conv weights normal with mean 0 and std {@code
+ * sqrt(2/(k·k·out_channels))}, linear biases 0, the rest as the default (predictors always use the
+ * default). Each tensor draws from its own generator seeded by (seed, name), so the init of one
+ * weight does not depend on the others.
  *
  * <p>Activations must live in a per-step sub-manager: pass inputs created in a sub-manager; every
  * result then belongs to it (an op's result belongs to its first operand's manager).
@@ -94,7 +97,37 @@ public final class SplitBnNetwork implements AutoCloseable {
   private final NDArray mean;
   private final NDArray std;
   private final float torchMomentum;
+  private final Init init;
   private boolean isTrainable = true;
+  private Float momentumOverride;
+
+  /** Weight initialisation schemes. */
+  public enum Init {
+    /** PyTorch's default for Conv2d and Linear. */
+    TORCH_DEFAULT,
+    /** The WideResNet code's: conv ~ N(0, sqrt(2/(k²·out))), linear bias 0. */
+    WRN;
+
+    /** {@link #WRN} for {@code wrn-*} architectures, else {@link #TORCH_DEFAULT}. */
+    public static Init forArchitecture(String name) {
+      return name != null && name.startsWith("wrn-") ? WRN : TORCH_DEFAULT;
+    }
+  }
+
+  /**
+   * Builds and initialises the network with PyTorch's default initialisation.
+   *
+   * @see #SplitBnNetwork(ArchitectureSpec, boolean, List, double, long, NDManager, Init)
+   */
+  public SplitBnNetwork(
+      ArchitectureSpec spec,
+      boolean splitBn,
+      List<String> taps,
+      double predictorRatio,
+      long seed,
+      NDManager parent) {
+    this(spec, splitBn, taps, predictorRatio, seed, parent, Init.TORCH_DEFAULT);
+  }
 
   /**
    * Builds and initialises the network.
@@ -106,7 +139,9 @@ public final class SplitBnNetwork implements AutoCloseable {
    * @param predictorRatio hidden width of one predictor MLP per tap as a fraction of the feature
    *     dimension; {@code <= 0} means no predictors
    * @param seed the initialisation seed
-   * @param parent the manager the network's own manager is created under
+   * @param parent the manager the network's own manager is created under (its device is the
+   *     network's device)
+   * @param init the initialisation scheme of the backbone
    */
   public SplitBnNetwork(
       ArchitectureSpec spec,
@@ -114,8 +149,10 @@ public final class SplitBnNetwork implements AutoCloseable {
       List<String> taps,
       double predictorRatio,
       long seed,
-      NDManager parent) {
+      NDManager parent,
+      Init init) {
     this.spec = spec;
+    this.init = init == null ? Init.TORCH_DEFAULT : init;
     this.splitBn = splitBn;
     this.taps = List.copyOf(taps);
     Set<String> names = new TreeSet<>();
@@ -206,8 +243,11 @@ public final class SplitBnNetwork implements AutoCloseable {
       int in = s[0];
       int k = conv.kernel();
       long fanIn = (long) in * k * k;
-      put(conv.name() + ".weight", uniform(seed, conv.name() + ".weight",
-          new long[] {conv.outChannels(), in, k, k}, fanIn), true);
+      long[] wShape = {conv.outChannels(), in, k, k};
+      put(conv.name() + ".weight", init == Init.WRN
+          ? normal(seed, conv.name() + ".weight", wShape,
+              Math.sqrt(2.0 / ((double) k * k * conv.outChannels())))
+          : uniform(seed, conv.name() + ".weight", wShape, fanIn), true);
       if (conv.bias()) {
         put(conv.name() + ".bias", uniform(seed, conv.name() + ".bias",
             new long[] {conv.outChannels()}, fanIn), true);
@@ -249,6 +289,9 @@ public final class SplitBnNetwork implements AutoCloseable {
         throw new IllegalArgumentException(l.name() + ": linear needs (N,F) input; add a flatten");
       }
       linearParams(lin.name(), s[0], lin.outFeatures(), lin.bias(), seed);
+      if (init == Init.WRN && lin.bias()) {
+        params.get(lin.name() + ".bias").subi(params.get(lin.name() + ".bias"));
+      }
       return new int[] {lin.outFeatures()};
     } else if (l instanceof LayerSpec.Residual r) {
       // body(pre(x)) + shortcut(shortcutFromPre ? pre(x) : x)  (pre-activation units use pre)
@@ -299,6 +342,20 @@ public final class SplitBnNetwork implements AutoCloseable {
     float[] data = new float[n];
     for (int i = 0; i < n; i++) {
       data[i] = (float) rng.nextDouble(-bound, bound);
+    }
+    return new Tensor(shape, data);
+  }
+
+  /** Normal(0, std) init, one generator per (seed, name). */
+  private static Tensor normal(long seed, String name, long[] shape, double std) {
+    int n = 1;
+    for (long d : shape) {
+      n = Math.multiplyExact(n, (int) d);
+    }
+    SplittableRandom rng = new SplittableRandom(mix(seed, name));
+    float[] data = new float[n];
+    for (int i = 0; i < n; i++) {
+      data[i] = (float) (std * rng.nextGaussian());
     }
     return new Tensor(shape, data);
   }
@@ -405,8 +462,9 @@ public final class SplitBnNetwork implements AutoCloseable {
   }
 
   private NDArray batchNorm(NDArray h, String prefix, boolean train) {
+    float djlMomentum = momentumOverride != null ? momentumOverride : torchMomentum;
     NDList out = BatchNorm.batchNorm(h, p(prefix + ".running_mean"), p(prefix + ".running_var"),
-        p(prefix + ".weight"), p(prefix + ".bias"), 1, torchMomentum, (float) spec.bnEpsilon(),
+        p(prefix + ".weight"), p(prefix + ".bias"), 1, djlMomentum, (float) spec.bnEpsilon(),
         train);
     return out.singletonOrThrow();
   }
@@ -433,6 +491,42 @@ public final class SplitBnNetwork implements AutoCloseable {
     a = batchNorm(a, p + ".bn", true);
     a = Activation.relu(a);
     return linear(a, p + ".fc2", true);
+  }
+
+  /**
+   * Overrides the PyTorch-convention BN momentum {@code m} of every BN layer (backbone and
+   * predictors) in train mode: {@code running = (1-m)·running + m·batch}. {@code m = 0} keeps the
+   * running statistics unchanged while train mode still normalises with batch statistics (used for
+   * side computations that must not change the training state); SWA's BN re-estimation sets {@code
+   * m = b/(n+b)} per batch. {@code null} restores the spec's momentum.
+   *
+   * @param m momentum in {@code [0,1]}, or null
+   */
+  public void setBnMomentum(Double m) {
+    if (m != null && !(m >= 0 && m <= 1)) {
+      throw new IllegalArgumentException("BN momentum must be in [0,1], was " + m);
+    }
+    momentumOverride = m == null ? null : (float) (1.0 - m);
+  }
+
+  /**
+   * Names of the backbone's conv and linear weight tensors ({@code <layer>.weight}, no biases, no
+   * BN, no predictors) in layer order: the parameter set W of the gradient-conflict metric
+   * (ARAT-METHOD §7).
+   */
+  public List<String> convLinearWeightNames() {
+    List<String> out = new ArrayList<>();
+    for (LayerSpec l : spec.allLayers()) {
+      if (l instanceof LayerSpec.Conv || l instanceof LayerSpec.Linear) {
+        out.add(l.name() + ".weight");
+      }
+    }
+    return out;
+  }
+
+  /** The initialisation scheme the network was built with. */
+  public Init init() {
+    return init;
   }
 
   private NDArray p(String name) {
