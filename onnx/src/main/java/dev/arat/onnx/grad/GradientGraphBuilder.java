@@ -58,9 +58,15 @@ import java.util.TreeSet;
  *       the usual source of Clip); HardSigmoid: where 0 &lt; alpha x + beta &lt; 1; HardSwish:
  *       0 for x &lt; -3, x/3 + 1/2 for -3 &le; x &le; 3, 1 above (as PyTorch).
  *   <li>MaxPool (and GlobalMaxPool, rewritten as a MaxPool over the whole plane): the whole
- *       gradient of a window goes to the single input position ORT reports in MaxPool's
- *       {@code Indices} output (for ties ORT reports the first maximum in row-major window order);
- *       overlapping windows add up (ScatterElements with {@code reduction="add"}).
+ *       gradient of a window goes to a single input position, the <em>first</em> maximum of the
+ *       window in row-major window order (the position ORT reports in MaxPool's {@code Indices}
+ *       output; PyTorch's CPU max_pool2d picks the same one). Pools of disjoint k x k windows that
+ *       tile a 4-D input exactly (kernel k x k, strides k, no padding, dilations 1, H and W
+ *       multiples of k: the usual MaxPool(2)) compute this without the Indices output, which ORT
+ *       runs slowly: window codes k*k - position on the maxima, a MaxPool of the codes to find the
+ *       first one, and nearest-neighbour Resize to spread the window values back. Other pools use
+ *       the Indices output, and overlapping windows add up (ScatterElements with
+ *       {@code reduction="add"}).
  *   <li>Loss heads: the "max over i != y" and the TopK order (DLR) break ties by the lowest class
  *       index (ONNX ArgMax with {@code select_last_index=0} and TopK's documented tie order); the
  *       gradient then goes to that index only.
@@ -84,8 +90,11 @@ import java.util.TreeSet;
  * <h2>Cost</h2>
  *
  * <p>A stride-1 Conv whose weight is an initializer is differentiated with a Conv on the flipped,
- * in/out-swapped kernel (ORT runs Conv much faster than ConvTranspose); strided ones use
- * ConvTranspose. {@code dev.arat.onnx.bench.GradientBench} (test sources) measures the cost of a
+ * in/out-swapped kernel (ORT runs Conv much faster than ConvTranspose), except when its input has
+ * at most 3 channels (the first Conv on an image), where ConvTranspose is faster; strided ones use
+ * ConvTranspose. Relu's mask is Sign of its output (so ORT can still fuse Conv+Relu), and is
+ * applied at the pooled size when a disjoint-block MaxPool follows.
+ * {@code dev.arat.onnx.bench.GradientBench} (test sources) measures the cost of a
  * gradient call relative to a forward call.
  *
  * <h2>Final Softmax</h2>
@@ -133,6 +142,14 @@ public final class GradientGraphBuilder {
           "Transpose", "Concat", "Split", "Slice", "Gather", "Pad", "Expand", "Where", "Cast",
           "Resize", "BatchNormalization", "LayerNormalization", "Identity", "Dropout", "Softmax",
           "LogSoftmax", "ReduceSum", "ReduceMean")));
+
+  /**
+   * Stride-1 Convs whose input has at most this many channels (typically the first Conv, on the
+   * image) are differentiated with ConvTranspose: for so few output channels ORT's ConvTranspose
+   * (GEMM with K = the Conv's output channels, then a small col2im) is about 3x faster than the
+   * flipped-kernel Conv (im2col of all the output channels for a 1-row GEMM).
+   */
+  private static final int CONV_TRANSPOSE_MAX_CHANNELS = 3;
 
   /** Ops on the input-to-logits path whose derivative is zero almost everywhere. */
   private static final Set<String> GRADIENT_STOPPERS = Set.of("Floor", "Ceil", "Round", "Sign");
@@ -183,6 +200,9 @@ public final class GradientGraphBuilder {
     private final Map<String, String> constCache = new HashMap<>();
     private final Map<String, TensorProto> initializers = new HashMap<>();
     private GraphBuilder b;
+    private final Map<String, NodeProto> producers = new HashMap<>();
+    private final Set<String> premasked = new HashSet<>();
+    private List<NodeProto> emittedNodes = List.of();
 
     Run(ModelProto forward, LossHead head) {
       this.forward = forward;
@@ -372,6 +392,11 @@ public final class GradientGraphBuilder {
         if (n.getOpType().equals("LayerNormalization")) {
           shapes.infer(n);
         }
+      }
+
+      emittedNodes = emitted;
+      for (NodeProto n : emitted) {
+        n.getOutputList().forEach(o -> producers.put(o, n));
       }
 
       // ---- loss head and its logits gradient
@@ -585,6 +610,9 @@ public final class GradientGraphBuilder {
             }
             return n;
           }
+          if (blockPoolSize(n) > 0) {
+            return n; // backward without Indices (see blockMaxPoolGrad)
+          }
           NodeProto.Builder nb = n.toBuilder().clearOutput().addOutput(n.getOutput(0))
               .addOutput(fresh(n.getOutput(0) + "_indices")).clearAttribute();
           for (AttributeProto a : n.getAttributeList()) {
@@ -768,7 +796,16 @@ public final class GradientGraphBuilder {
           }
           addGrad(x, op(Op.TRANSPOSE, Map.of("perm", inv), dy));
         }
-        case "Relu" -> addGrad(x, op(Op.WHERE, op(Op.GREATER, x, fconst(0f)), dy, fconst(0f)));
+        case "Relu" -> {
+          if (premasked.contains(y)) {
+            addGrad(x, dy); // the mask was applied by the MaxPool after it
+          } else {
+            // mask from the output: y > 0 iff x > 0, and as y >= 0, Sign(y) is that 0/1 mask
+            // (Mul+Sign is cheaper in ORT than Where+Greater, and not reading x lets ORT fuse
+            // the Relu into the Conv before it)
+            addGrad(x, op(Op.MUL, dy, op(Op.SIGN, y)));
+          }
+        }
         case "LeakyRelu" -> {
           float alpha = floatAttr(n, "alpha", 0.01f);
           addGrad(x, op(Op.WHERE, op(Op.GREATER, x, fconst(0f)), dy,
@@ -1421,6 +1458,7 @@ public final class GradientGraphBuilder {
       attrs.put("output_padding", checkedOutputPadding(n, win));
       attrs.put("group", intAttr(n, "group", 1));
       String flipped = Arrays.stream(win.strides()).allMatch(v -> v == 1)
+          && xs[1] > CONV_TRANSPOSE_MAX_CHANNELS
           ? flippedAdjoint(w, ws, (int) intAttr(n, "group", 1)) : null;
       long[] adjPads = new long[2 * sp.length];
       boolean padsOk = true;
@@ -1491,8 +1529,109 @@ public final class GradientGraphBuilder {
       return op;
     }
 
+    /**
+     * The block size k if MaxPool node n pools disjoint k x k blocks that tile its 4-D input
+     * exactly (kernel k x k, strides k, no padding, dilations 1, H and W multiples of k); else 0.
+     */
+    private long blockPoolSize(NodeProto n) {
+      long[] xs = shapes.shape(n.getInput(0));
+      long[] k = intsAttr(n, "kernel_shape");
+      if (xs == null || xs.length != 4 || k == null || k.length != 2 || k[0] != k[1]) {
+        return 0;
+      }
+      for (int i = 1; i < 4; i++) {
+        if (xs[i] <= 0) {
+          return 0;
+        }
+      }
+      long[] sp = {xs[2], xs[3]};
+      Shapes.Window win = Shapes.window(n, sp, k, intAttr(n, "ceil_mode", 0) != 0);
+      for (int i = 0; i < 2; i++) {
+        if (win.strides()[i] != k[i] || win.dilations()[i] != 1 || win.padBegin()[i] != 0
+            || win.padEnd()[i] != 0 || sp[i] % k[i] != 0) {
+          return 0;
+        }
+      }
+      return k[0];
+    }
+
+    /**
+     * Nearest-neighbour k-fold upsampling of t (N,C,h,w) to (N,C,hk,wk), xs = (N,C,hk,wk). The
+     * Resize sees a one-channel view (N*C,1,h,w) so that ORT's NCHWc transformer leaves it (and
+     * the ops around it) in plain NCHW: in NCHWc the full-size result would need a ReorderOutput,
+     * which costs more than the Resize.
+     */
+    private String upsample(String t, long k, long[] xs) {
+      String scales = constCache.computeIfAbsent("up" + k,
+          key -> b.floatInitializer("up_scales", new float[] {1f, 1f, k, k}, 4));
+      String flat = op(Op.RESHAPE, t, ivec(-1, 1, xs[2] / k, xs[3] / k));
+      String up = b.node(Op.RESIZE, List.of(flat, "", scales), Map.of("mode", "nearest",
+          "coordinate_transformation_mode", "asymmetric", "nearest_mode", "floor"));
+      return op(Op.RESHAPE, up, ivec(-1, xs[1], xs[2], xs[3]));
+    }
+
+    /**
+     * MaxPool backward for disjoint k x k blocks (see {@link #blockPoolSize}) without the Indices
+     * output, whose ORT kernel is slow. With up() the nearest-neighbour k-fold upsampling, the
+     * window maxima of x are where x == up(y) (y the forward pool's own output); each gets the code
+     * k*k - (its row-major position in the window), others 0; a k x k MaxPool of the codes picks
+     * the first maximum of each window, and the window's gradient goes to the position whose code
+     * equals it (the rule of the Indices path). If x is the output of a Relu read only by this
+     * pool, the Relu's mask is applied here at the pooled size (the chosen position has x = y, so
+     * x &gt; 0 iff y &gt; 0) and the Relu passes the gradient through unchanged.
+     */
+    private void blockMaxPoolGrad(NodeProto n, String dy, long k) {
+      String x = n.getInput(0);
+      String p = n.getOutput(0);
+      long[] xs = shapes.shape(x);
+      int hh = (int) xs[2];
+      int ww = (int) xs[3];
+      String g = dy;
+      NodeProto relu = producers.get(x);
+      if (relu != null && relu.getOpType().equals("Relu") && consumers(x) == 1) {
+        g = op(Op.MUL, dy, op(Op.SIGN, p)); // p >= 0: Sign(p) is the 0/1 mask (p > 0)
+        premasked.add(x);
+      }
+      float[] code = new float[hh * ww];
+      for (int i = 0; i < hh; i++) {
+        for (int j = 0; j < ww; j++) {
+          code[i * ww + j] = k * k - ((i % k) * k + (j % k));
+        }
+      }
+      String codes = op(Op.MUL, toFloat(op(Op.EQUAL, x, upsample(p, k, xs))),
+          b.floatInitializer("window_code", code, 1, 1, hh, ww));
+      Map<String, Object> pa = new LinkedHashMap<>();
+      pa.put("kernel_shape", new long[] {k, k});
+      pa.put("strides", new long[] {k, k});
+      // one-channel view again, to keep this MaxPool (and its input) out of NCHWc
+      String first = op(Op.RESHAPE, op(Op.MAX_POOL, pa, op(Op.RESHAPE, codes,
+          ivec(-1, 1, hh, ww))), ivec(-1, xs[1], hh / k, ww / k));
+      String chosen = toFloat(op(Op.EQUAL, codes, upsample(first, k, xs)));
+      addGrad(x, op(Op.MUL, upsample(g, k, xs), chosen));
+    }
+
+    private String toFloat(String t) {
+      return op(Op.CAST, Map.of("to", (long) Tensors.FLOAT), t);
+    }
+
+    private int consumers(String t) {
+      int c = 0;
+      for (NodeProto e : emittedNodes) {
+        for (String i : e.getInputList()) {
+          if (i.equals(t)) {
+            c++;
+          }
+        }
+      }
+      return c;
+    }
+
     private void maxPool(NodeProto n, String dy) {
       String x = n.getInput(0);
+      if (n.getOutputCount() < 2 || n.getOutput(1).isEmpty()) {
+        blockMaxPoolGrad(n, dy, blockPoolSize(n));
+        return;
+      }
       String indices = n.getOutput(1);
       String zeros = op(Op.CONSTANT_OF_SHAPE, op(Op.RESHAPE, op(Op.SIZE, x), ivec(1)));
       String flat = b.node(Op.SCATTER_ELEMENTS, List.of(zeros, op(Op.RESHAPE, indices, ivec(-1)),

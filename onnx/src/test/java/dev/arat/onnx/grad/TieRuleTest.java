@@ -12,7 +12,10 @@ import java.util.List;
 import java.util.Map;
 import org.junit.jupiter.api.Test;
 
-/** The documented tie rules: the gradient goes to the lowest index / first window maximum. */
+/**
+ * The documented tie rules: the gradient goes to the lowest index / first window maximum (for
+ * MaxPool both on the disjoint-block path without Indices and on the Indices path).
+ */
 class TieRuleTest {
 
   /** logits = Flatten(input), input (N,1,1,K). */
@@ -67,7 +70,21 @@ class TieRuleTest {
     float[] in = new float[8];
     java.util.Arrays.fill(in, 0.5f);
     float[] gr = grad(g.build(17), LossHead.MARGIN, in, new long[] {1, 1, 2, 4}, 0, 0);
-    // windows: {0,1,4,5} -> index 0 gets -1, {2,3,6,7} -> index 2 gets +1
-    assertArrayEquals(new float[] {-1f, 0f, 1f, 0f, 0f, 0f, 0f, 0f}, gr);
+    // windows: {0,1,4,5} -> index 0 gets -1, {2,3,6,7} -> index 2 gets +1 (delta 0: -0.0 is 0)
+    assertArrayEquals(new float[] {-1f, 0f, 1f, 0f, 0f, 0f, 0f, 0f}, gr, 0f);
+  }
+
+  @Test
+  void overlappingMaxPoolTieGoesToTheFirstElementOfEachWindow() {
+    // kernel 2x2, stride 1 (Indices path): windows {0,1,4,5}, {1,2,5,6}, {2,3,6,7} all tied
+    GraphBuilder g = new GraphBuilder("mp");
+    String x = g.imageInput("input", 1, 2, 4);
+    String p = g.node(Op.MAX_POOL, List.of(x), Map.of("kernel_shape", new long[] {2, 2}));
+    g.output(g.node(Op.FLATTEN, p), "logits", Tensors.FLOAT, "N", 3);
+    float[] in = new float[8];
+    java.util.Arrays.fill(in, 0.5f);
+    float[] gr = grad(g.build(17), LossHead.MARGIN, in, new long[] {1, 1, 2, 4}, 0, 0);
+    // margin with y = 0: -1 to window 0 (index 0), +1 to window 1 (index 1, lowest other class)
+    assertArrayEquals(new float[] {-1f, 1f, 0f, 0f, 0f, 0f, 0f, 0f}, gr, 0f);
   }
 }
