@@ -47,7 +47,8 @@ public final class Builtins {
   /** Resolves a recipe argument: an existing file, else a built-in name. */
   public static TrainingRecipe recipe(String pathOrName) {
     Path p = Path.of(pathOrName);
-    if (Files.exists(p) || !RECIPES.contains(pathOrName)) {
+    // a regular file wins; otherwise a built-in name (a folder named like one, e.g. ci/, does not count)
+    if (Files.isRegularFile(p) || !RECIPES.contains(pathOrName)) {
       if (!Files.exists(p)) {
         throw new SpecException(pathOrName + ": no such recipe file, and not a built-in recipe "
             + RECIPES);
@@ -60,7 +61,8 @@ public final class Builtins {
   /** Resolves a suite argument: an existing file, else a built-in name. */
   public static EvaluationSuite suite(String pathOrName) {
     Path p = Path.of(pathOrName);
-    if (Files.exists(p) || !SUITES.contains(pathOrName)) {
+    // a regular file wins; otherwise a built-in name (a folder named like one, e.g. ci/, does not count)
+    if (Files.isRegularFile(p) || !SUITES.contains(pathOrName)) {
       if (!Files.exists(p)) {
         throw new SpecException(pathOrName + ": no such suite file, and not a built-in suite; built-in suites: "
             + bracketed(SUITES));

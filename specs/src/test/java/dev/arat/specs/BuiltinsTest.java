@@ -30,4 +30,23 @@ class BuiltinsTest {
     SpecException e = assertThrows(SpecException.class, () -> Builtins.suite("nope"));
     assertTrue(e.getMessage().contains("[demo]"), e.getMessage());
   }
+
+  @Test
+  void aFolderNamedLikeABuiltinDoesNotShadowIt() throws Exception {
+    // The repository root has a ci/ folder and there is a built-in suite 'ci': a relative name
+    // resolves against the working directory, so make such a folder there for the test.
+    java.nio.file.Path folder = java.nio.file.Path.of("ci");
+    boolean made = !java.nio.file.Files.exists(folder);
+    if (made) {
+      java.nio.file.Files.createDirectory(folder);
+    }
+    try {
+      assertTrue(java.nio.file.Files.isDirectory(folder));
+      assertEquals("ci", Builtins.suite("ci").name());
+    } finally {
+      if (made) {
+        java.nio.file.Files.delete(folder);
+      }
+    }
+  }
 }
