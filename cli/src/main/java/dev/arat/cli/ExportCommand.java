@@ -49,7 +49,8 @@ final class ExportCommand implements Callable<Integer> {
   int paritySamples;
 
   @Option(names = "--tolerance", defaultValue = "1e-3",
-      description = "Largest acceptable absolute logit difference (default: ${DEFAULT-VALUE}).")
+      description = "Largest acceptable logit difference, times max(1, largest |logit|) "
+          + "(default: ${DEFAULT-VALUE}).")
   double tolerance;
 
   @Option(names = "--data", paramLabel = "DIR", description = "Dataset folder for the parity images.")

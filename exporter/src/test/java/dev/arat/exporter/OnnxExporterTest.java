@@ -153,5 +153,22 @@ class OnnxExporterTest {
     };
     assertFalse(ParityCheck.compare(zero, nanModel, images(4), 1e-3, 4).passed());
     assertTrue(ParityCheck.compare(zero, zero, images(4), 1e-3, 4).passed());
+    // the tolerance scales with the logits: 0.02 on logits of 1e5 is float32 rounding, on logits of 1 it is not
+    assertTrue(ParityCheck.compare(constant(1e5f), constant(1e5f + 0.02f), images(4), 1e-3, 4).passed());
+    assertFalse(ParityCheck.compare(constant(1f), constant(1.02f), images(4), 1e-3, 4).passed());
+  }
+
+  private static Classifier constant(float value) {
+    return new Classifier() {
+      public int numClasses() {
+        return 2;
+      }
+
+      public float[] logits(ImageBatch x) {
+        float[] out = new float[x.n() * 2];
+        java.util.Arrays.fill(out, value);
+        return out;
+      }
+    };
   }
 }
