@@ -2,6 +2,7 @@ package dev.arat.attack;
 
 import dev.arat.specs.Norm;
 import dev.arat.specs.ThreatModel;
+import java.util.Map;
 import java.util.SplittableRandom;
 
 /**
@@ -38,6 +39,20 @@ public abstract class AbstractAttack implements Attack {
   }
 
   /** Checks that labels and ids match the batch and that labels are class indices of the model. */
+  /**
+   * The settings every attack reports first, in this order: {@code attack}, {@code implementation},
+   * {@code paper}, {@code norm}, {@code epsilon}; each attack appends its own after them.
+   */
+  protected Map<String, Object> baseSettings(String attack, String paper) {
+    Map<String, Object> s = new java.util.LinkedHashMap<>();
+    s.put("attack", attack);
+    s.put("implementation", IMPLEMENTATION);
+    s.put("paper", paper);
+    s.put("norm", threat.norm().id());
+    s.put("epsilon", threat.epsilon());
+    return s;
+  }
+
   protected static void checkInputs(Classifier model, ImageBatch x, int[] labels, long[] sampleIds) {
     if (labels.length != x.n() || sampleIds.length != x.n()) {
       throw new IllegalArgumentException(

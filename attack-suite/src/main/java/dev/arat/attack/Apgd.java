@@ -4,7 +4,6 @@ import dev.arat.specs.LossHead;
 import dev.arat.specs.Norm;
 import dev.arat.specs.ThreatModel;
 import java.util.Arrays;
-import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.SplittableRandom;
 
@@ -122,12 +121,7 @@ public final class Apgd extends AbstractAttack {
 
   @Override
   public Map<String, Object> settings() {
-    Map<String, Object> s = new LinkedHashMap<>();
-    s.put("attack", "apgd");
-    s.put("implementation", IMPLEMENTATION);
-    s.put("paper", "Croce and Hein 2020 (APGD-" + loss.id().toUpperCase(java.util.Locale.ROOT) + ")");
-    s.put("norm", threat.norm().id());
-    s.put("epsilon", threat.epsilon());
+    Map<String, Object> s = baseSettings("apgd", "Croce and Hein 2020 (APGD-" + loss.id().toUpperCase(java.util.Locale.ROOT) + ")");
     s.put("steps", steps);
     s.put("restarts", restarts);
     s.put("loss", loss.id());

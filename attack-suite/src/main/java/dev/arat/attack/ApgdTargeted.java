@@ -3,7 +3,6 @@ package dev.arat.attack;
 import dev.arat.specs.LossHead;
 import dev.arat.specs.ThreatModel;
 import java.util.Arrays;
-import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.SplittableRandom;
 
@@ -84,12 +83,7 @@ public final class ApgdTargeted extends AbstractAttack {
 
   @Override
   public Map<String, Object> settings() {
-    Map<String, Object> s = new LinkedHashMap<>();
-    s.put("attack", "apgd-t");
-    s.put("implementation", IMPLEMENTATION);
-    s.put("paper", "Croce and Hein 2020 (APGD-T)");
-    s.put("norm", threat.norm().id());
-    s.put("epsilon", threat.epsilon());
+    Map<String, Object> s = baseSettings("apgd-t", "Croce and Hein 2020 (APGD-T)");
     s.put("steps", steps);
     s.put("targets", targets);
     s.put("target_rule", "k-th largest clean logit, k = 2.." + (targets + 1));

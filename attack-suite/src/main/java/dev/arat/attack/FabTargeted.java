@@ -4,7 +4,6 @@ import dev.arat.specs.LossHead;
 import dev.arat.specs.Norm;
 import dev.arat.specs.ThreatModel;
 import java.util.Arrays;
-import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.SplittableRandom;
 
@@ -104,12 +103,7 @@ public final class FabTargeted extends AbstractAttack {
 
   @Override
   public Map<String, Object> settings() {
-    Map<String, Object> s = new LinkedHashMap<>();
-    s.put("attack", "fab-t");
-    s.put("implementation", IMPLEMENTATION);
-    s.put("paper", "Croce and Hein 2020 (FAB, targeted)");
-    s.put("norm", threat.norm().id());
-    s.put("epsilon", threat.epsilon());
+    Map<String, Object> s = baseSettings("fab-t", "Croce and Hein 2020 (FAB, targeted)");
     s.put("steps", steps);
     s.put("targets", targets);
     s.put("target_rule", "k-th largest clean logit, k = 2.." + (targets + 1));

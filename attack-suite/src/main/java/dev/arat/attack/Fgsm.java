@@ -2,7 +2,6 @@ package dev.arat.attack;
 
 import dev.arat.specs.LossHead;
 import dev.arat.specs.ThreatModel;
-import java.util.LinkedHashMap;
 import java.util.Map;
 
 /**
@@ -35,12 +34,7 @@ public final class Fgsm extends AbstractAttack {
 
   @Override
   public Map<String, Object> settings() {
-    Map<String, Object> s = new LinkedHashMap<>();
-    s.put("attack", "fgsm");
-    s.put("implementation", IMPLEMENTATION);
-    s.put("paper", "Goodfellow et al. 2015");
-    s.put("norm", threat.norm().id());
-    s.put("epsilon", threat.epsilon());
+    Map<String, Object> s = baseSettings("fgsm", "Goodfellow et al. 2015");
     s.put("step_size", threat.epsilon());
     s.put("steps", 1);
     s.put("loss", loss.id());

@@ -4,7 +4,6 @@ import dev.arat.specs.LossHead;
 import dev.arat.specs.Norm;
 import dev.arat.specs.ThreatModel;
 import java.util.Arrays;
-import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.SplittableRandom;
 
@@ -94,12 +93,7 @@ public final class Pgd extends AbstractAttack {
 
   @Override
   public Map<String, Object> settings() {
-    Map<String, Object> s = new LinkedHashMap<>();
-    s.put("attack", "pgd");
-    s.put("implementation", IMPLEMENTATION);
-    s.put("paper", "Madry et al. 2018");
-    s.put("norm", threat.norm().id());
-    s.put("epsilon", threat.epsilon());
+    Map<String, Object> s = baseSettings("pgd", "Madry et al. 2018");
     s.put("steps", steps);
     s.put("step_size", stepSize);
     s.put("restarts", restarts);

@@ -3,7 +3,6 @@ package dev.arat.attack;
 import dev.arat.specs.Norm;
 import dev.arat.specs.ThreatModel;
 import java.util.Arrays;
-import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.SplittableRandom;
 
@@ -133,12 +132,7 @@ public final class Square extends AbstractAttack {
 
   @Override
   public Map<String, Object> settings() {
-    Map<String, Object> s = new LinkedHashMap<>();
-    s.put("attack", "square");
-    s.put("implementation", IMPLEMENTATION);
-    s.put("paper", "Andriushchenko et al. 2020 (Square Attack)");
-    s.put("norm", threat.norm().id());
-    s.put("epsilon", threat.epsilon());
+    Map<String, Object> s = baseSettings("square", "Andriushchenko et al. 2020 (Square Attack)");
     s.put("queries", queries);
     s.put("p_init", pInit);
     s.put("restarts", restarts);

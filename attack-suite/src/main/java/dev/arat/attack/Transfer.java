@@ -1,7 +1,6 @@
 package dev.arat.attack;
 
 import dev.arat.specs.ThreatModel;
-import java.util.LinkedHashMap;
 import java.util.Map;
 
 /**
@@ -62,12 +61,7 @@ public final class Transfer extends AbstractAttack {
 
   @Override
   public Map<String, Object> settings() {
-    Map<String, Object> s = new LinkedHashMap<>();
-    s.put("attack", "transfer");
-    s.put("implementation", IMPLEMENTATION);
-    s.put("paper", "Papernot et al. 2016 (transferability)");
-    s.put("norm", threat.norm().id());
-    s.put("epsilon", threat.epsilon());
+    Map<String, Object> s = baseSettings("transfer", "Papernot et al. 2016 (transferability)");
     s.put("surrogate", surrogateName);
     s.put("inner", inner.name());
     for (Map.Entry<String, Object> e : inner.settings().entrySet()) {
