@@ -10,8 +10,16 @@ same architectures (dev.arat.specs.Architectures), on synthetic data:
                onto the eps-ball and [0,1]; then the plain step on the adversarial batch.
 
 The network normalises its input inside ((x - mean) / std), as arat's does. Timings are wall clock
-seconds per step after warm-up; the plain and PGD-AT steps are interleaved. Prints one JSON object
-on stdout (raw samples; the Java side summarises them).
+seconds per step after warm-up.
+
+Two modes:
+  default : runs --iterations rounds of both steps (interleaved) and prints one JSON object on
+            stdout with the raw samples.
+  --serve : what `arat bench train --compare-torch` uses. After set-up and warm-up prints one JSON
+            line {"ready": true, ...environment}, then reads commands from stdin, one per line:
+            "plain" or "pgd_at" runs one step and prints {"step": ..., "seconds": ...,
+            "attack_seconds": ...}; end of input exits. The Java side interleaves these steps with
+            its own, so both see the same machine load (paired ratios per round).
 
 Run with Debian's interpreter: /usr/bin/python3 bench/torch_train_step.py --model resnet18 ...
 """
@@ -149,6 +157,8 @@ def main():
     ap.add_argument("--iterations", type=int, default=5)
     ap.add_argument("--threads", type=int, default=0, help="intra-op threads (0: torch default)")
     ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--serve", action="store_true",
+                    help="answer step commands from stdin (see the module docstring)")
     a = ap.parse_args()
 
     if a.threads > 0:
@@ -183,6 +193,22 @@ def main():
         plain()
         pgd_at()
     attack_times.clear()
+
+    info = {
+        "torch_version": torch.__version__,
+        "python": sys.executable,
+        "threads": torch.get_num_threads(),
+        "interop_threads": torch.get_num_interop_threads(),
+        "malloc": malloc_in_use(),
+        "ld_preload": os.environ.get("LD_PRELOAD", ""),
+        "model": a.model,
+        "parameters": sum(p.numel() for p in model.parameters()),
+        "batch": a.batch,
+        "pgd_steps": a.pgd_steps,
+    }
+    if a.serve:
+        serve(info, {"plain": plain, "pgd_at": pgd_at}, attack_times)
+        return
     samples = {"plain_step": [], "pgd_at_step": []}
     for i in range(a.iterations):
         order = [("plain_step", plain), ("pgd_at_step", pgd_at)]
@@ -196,21 +222,28 @@ def main():
             i + 1, a.iterations, samples["plain_step"][-1], samples["pgd_at_step"][-1]),
             file=sys.stderr, flush=True)
 
-    out = {
-        "torch_version": torch.__version__,
-        "python": sys.executable,
-        "threads": torch.get_num_threads(),
-        "interop_threads": torch.get_num_interop_threads(),
-        "malloc": malloc_in_use(),
-        "ld_preload": os.environ.get("LD_PRELOAD", ""),
-        "model": a.model,
-        "parameters": sum(p.numel() for p in model.parameters()),
-        "batch": a.batch,
-        "pgd_steps": a.pgd_steps,
-        "samples": samples,
-        "pgd_at_attack": attack_times,
-    }
+    out = dict(info)
+    out["samples"] = samples
+    out["pgd_at_attack"] = attack_times
     print(json.dumps(out))
+
+
+def serve(info, steps, attack_times):
+    """The --serve loop: one JSON line per command read from stdin."""
+    print(json.dumps(dict(info, ready=True)), flush=True)
+    for line in sys.stdin:
+        name = line.strip()
+        if not name:
+            continue
+        if name not in steps:
+            print(json.dumps({"error": "unknown step '%s'" % name}), flush=True)
+            continue
+        attack_times.clear()
+        t0 = time.perf_counter()
+        steps[name]()
+        seconds = time.perf_counter() - t0
+        print(json.dumps({"step": name, "seconds": seconds,
+                          "attack_seconds": attack_times[0] if attack_times else 0.0}), flush=True)
 
 
 if __name__ == "__main__":

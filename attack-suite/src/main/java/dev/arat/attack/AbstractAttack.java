@@ -111,6 +111,45 @@ public abstract class AbstractAttack implements Attack {
   }
 
   /**
+   * The box an Linf attack stays in, per pixel: {@code lo = max(0, x0 - eps)} and {@code hi =
+   * min(1, x0 + eps)}, rounded once to float. Row-major like {@code x0}.
+   *
+   * @return {@code {lo, hi}}
+   */
+  public static float[][] linfBox(double eps, float[] x0) {
+    float[] lo = new float[x0.length];
+    float[] hi = new float[x0.length];
+    for (int j = 0; j < x0.length; j++) {
+      lo[j] = (float) Math.max(0.0, x0[j] - eps);
+      hi[j] = (float) Math.min(1.0, x0[j] + eps);
+    }
+    return new float[][] {lo, hi};
+  }
+
+  /**
+   * One Linf ascent step and its projection in a single pass over image {@code [off, off+per)}:
+   * {@code x <- clip(x + alpha·sign(grad), lo, hi)} with the box of {@link #linfBox} (a NaN pixel
+   * restarts from {@code x0}). Gives exactly the floats of {@link #ascend} with {@link Norm#LINF}
+   * followed by {@link Projections#linf}: rounding {@code lo} and {@code hi} to float cannot move a
+   * float value across them. PGD's inner loop, where the double-precision two-pass version costs
+   * a measurable share of a small model's iteration.
+   */
+  public static void linfStep(double alpha, float[] x, float[] grad, int gradOff, float[] x0,
+      float[][] box, int off, int per) {
+    float[] lo = box[0];
+    float[] hi = box[1];
+    for (int j = 0; j < per; j++) {
+      int p = off + j;
+      float g = grad[gradOff + j];
+      float v = g > 0 ? (float) (x[p] + alpha) : g < 0 ? (float) (x[p] - alpha) : x[p];
+      if (v != v) {
+        v = x0[p];
+      }
+      x[p] = Math.min(hi[p], Math.max(lo[p], v));
+    }
+  }
+
+  /**
    * Replaces image {@code [off, off+per)} of {@code x} by a random point of the ball around the same
    * image of {@code x0}, then clips to {@code [0,1]}. Linf: uniform in the cube. L2: a uniform
    * direction (normalised Gaussian) and radius {@code eps * U^(1/d)}, i.e. uniform in the ball.

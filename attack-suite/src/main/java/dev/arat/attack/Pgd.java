@@ -132,11 +132,16 @@ public final class Pgd extends AbstractAttack {
         randomStart(rngs[i], x0, cur, i * per, per);
       }
     }
+    float[][] box = threat.norm() == Norm.LINF ? linfBox(threat.epsilon(), x0) : null;
     for (int t = 0; t < steps; t++) {
       LossGradient g = model.lossGradient(x.with(cur), labels, null, loss);
       for (int i = 0; i < n; i++) {
-        ascend(threat.norm(), stepSize, cur, g.gradient(), i * per, i * per, per);
-        Projections.project(threat.norm(), threat.epsilon(), x0, cur, i * per, per);
+        if (box != null) {
+          linfStep(stepSize, cur, g.gradient(), i * per, x0, box, i * per, per);
+        } else {
+          ascend(threat.norm(), stepSize, cur, g.gradient(), i * per, i * per, per);
+          Projections.project(threat.norm(), threat.epsilon(), x0, cur, i * per, per);
+        }
       }
     }
     return x.with(cur);
@@ -173,6 +178,7 @@ public final class Pgd extends AbstractAttack {
       ImageBatch sub = x.select(active);
       float[] s0 = sub.data();
       float[] cur = s0.clone();
+      float[][] box = threat.norm() == Norm.LINF ? linfBox(threat.epsilon(), s0) : null;
       int[] subLabels = new int[m];
       for (int j = 0; j < m; j++) {
         subLabels[j] = labels[active[j]];
@@ -217,8 +223,12 @@ public final class Pgd extends AbstractAttack {
         for (int j = 0; j < live.length; j++) {
           int s = live[j];
           if (!found[s]) {
-            ascend(threat.norm(), stepSize, cur, g.gradient(), j * per, s * per, per);
-            Projections.project(threat.norm(), threat.epsilon(), s0, cur, s * per, per);
+            if (box != null) {
+              linfStep(stepSize, cur, g.gradient(), j * per, s0, box, s * per, per);
+            } else {
+              ascend(threat.norm(), stepSize, cur, g.gradient(), j * per, s * per, per);
+              Projections.project(threat.norm(), threat.epsilon(), s0, cur, s * per, per);
+            }
             next[q++] = s;
           }
         }

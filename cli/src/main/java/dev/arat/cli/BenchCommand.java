@@ -50,7 +50,8 @@ final class BenchCommand implements Callable<Integer> {
       description = {"Time the trainer's steps on synthetic data.", "",
           "1. ARAT step vs PGD-AT step (same model, batch, PGD-K): ratio, target <= 1.2.",
           "2. --compare-torch: plain and PGD-AT steps vs PyTorch eager running the same steps "
-              + "(bench/torch_train_step.py via --python): ours/torch, target <= 1.",
+              + "(bench/torch_train_step.py via --python), interleaved round by round: "
+              + "ours/torch paired per round, target <= 1.",
           "3. In-training PGD through the attack-suite adapter (Pgd.perturb over "
               + "NetworkClassifier, float[] copies) vs the same loop on DJL arrays: overhead, "
               + "target <= 5%.",
@@ -160,7 +161,10 @@ final class BenchCommand implements Callable<Integer> {
             progress.println("skipping the PyTorch comparison: " + why);
           }
         } else {
-          report.torch(TorchBaseline.run(python, script, c, usedThreads, tm, progress));
+          try (TorchBaseline.Worker worker = TorchBaseline.start(python, script, c, usedThreads,
+              tm, progress)) {
+            report.torch(bench.versusTorch(worker));
+          }
         }
       }
       report.loadAfter(BenchEnvironment.loadAverage());

@@ -5,9 +5,12 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.arat.specs.Specs;
+import dev.arat.trainer.bench.TorchBaseline;
 import java.io.PrintWriter;
 import java.io.StringWriter;
+import java.nio.file.Files;
 import java.nio.file.Path;
+import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import picocli.CommandLine;
@@ -68,4 +71,53 @@ class BenchCommandTest {
         arat("bench", "train", "--only", "attack", "--compare-torch").code());
     assertEquals(ExitCodes.INPUT_ERROR, arat("bench", "train", "--torch-malloc", "x").code());
   }
+
+  /** Debian's interpreter when it can import torch (not installed in CI: those tests skip). */
+  static Path torchPython() {
+    Path py = Path.of("/usr/bin/python3");
+    Assumptions.assumeTrue(TorchBaseline.unavailable(py, BenchCommand.Train.findScript()) == null,
+        "python3-torch is not installed");
+    return py;
+  }
+
+  @Test
+  void comparisonWithPyTorchIsInterleavedAndPaired() throws Exception {
+    Path py = torchPython();
+    Path json = dir.resolve("torch.json");
+    Result r = arat("-q", "bench", "train", "--model", "small-cnn", "--input", "1x8x8",
+        "--batch", "4", "--pgd-steps", "2", "--warmup", "0", "--iterations", "3", "--threads", "1",
+        "--only", "steps", "--compare-torch", "--python", py.toString(), "--json",
+        json.toString());
+    assertEquals(0, r.code(), r.err());
+    JsonNode root = Specs.json().readTree(json.toFile());
+    for (String m : new String[] {"plain_step_vs_torch", "pgd_at_step_vs_torch",
+        "torch_plain_step", "torch_pgd_at_step", "torch_pgd_at_attack"}) {
+      JsonNode s = root.get("measurements").get(m);
+      assertTrue(s != null && s.get("n").asInt() == 3 && s.get("median").asDouble() > 0, m);
+    }
+    for (String ratio : new String[] {"plain_step_ours_over_torch",
+        "pgd_at_step_ours_over_torch"}) {
+      JsonNode x = root.get("ratios").get(ratio);
+      assertEquals(3, x.get("paired").get("n").asInt(), ratio);
+      assertTrue(x.get("value").asDouble() > 0, ratio);
+    }
+    // conv 800 + bn 64 + conv 51,200 + bn 128 + fc1 64·2·2·256+256 + fc2 2,570
+    assertEquals(120554,
+        root.get("torch").get("parameters").asInt(), "the child built the same small-cnn");
+    assertEquals(1, root.get("torch").get("threads").asInt());
+  }
+
+  @Test
+  void aBaselineThatDiesIsAClearError() throws Exception {
+    Path py = torchPython();
+    Path script = dir.resolve("dies.py");
+    Files.writeString(script, "import sys\nsys.exit(3)\n");
+    Result r = arat("bench", "train", "--input", "1x8x8", "--batch", "4", "--pgd-steps", "1",
+        "--warmup", "0", "--iterations", "1", "--only", "steps", "--compare-torch", "--python",
+        py.toString(), "--torch-script", script.toString());
+    assertTrue(r.code() != 0, r.out());
+    assertTrue(r.err().contains("PyTorch baseline exited (code 3)"), r.err());
+    assertTrue(!r.err().contains("\tat "), "no stack trace: " + r.err());
+  }
 }
+

@@ -2,10 +2,13 @@ package dev.arat.trainer.bench;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.arat.specs.Specs;
+import java.io.BufferedReader;
 import java.io.IOException;
 import java.io.InputStream;
+import java.io.InputStreamReader;
+import java.io.OutputStreamWriter;
 import java.io.PrintStream;
-import java.io.UncheckedIOException;
+import java.io.Writer;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -16,8 +19,9 @@ import java.util.Map;
 import java.util.concurrent.TimeUnit;
 
 /**
- * Runs {@code bench/torch_train_step.py} (the same steps in PyTorch eager) in a child process and
- * reads its samples.
+ * Runs {@code bench/torch_train_step.py} (the same steps in PyTorch eager) as a child process that
+ * takes one step per request, so {@link TrainStepBench#versusTorch} can interleave its steps with
+ * the Java ones.
  */
 public final class TorchBaseline {
 
@@ -33,17 +37,6 @@ public final class TorchBaseline {
 
   /** Debian's tcmalloc, the one the launcher preloads. */
   public static final String TCMALLOC = "/usr/lib/x86_64-linux-gnu/libtcmalloc_minimal.so.4";
-
-  /**
-   * The child's results.
-   *
-   * @param plainStep seconds per plain step
-   * @param pgdAtStep seconds per PGD-AT step
-   * @param pgdAtAttack seconds of the attack inside the PGD-AT step
-   * @param info torch version, threads, allocator, ... as reported by the script
-   */
-  public record Result(Stats plainStep, Stats pgdAtStep, Stats pgdAtAttack,
-      Map<String, Object> info) {}
 
   private TorchBaseline() {}
 
@@ -72,12 +65,14 @@ public final class TorchBaseline {
   }
 
   /**
-   * Runs the baseline for {@code config} with {@code threads} intra-op threads.
+   * Starts the baseline as a worker ({@code torch_train_step.py --serve}) for {@code config} with
+   * {@code threads} intra-op threads; it sets up and warms up, then runs one step per {@link
+   * Worker#step} call, so its steps can be interleaved with the Java ones.
    *
    * @param progress where the child's progress lines go (null: discarded)
+   * @throws IllegalStateException when the child fails to start or set up
    */
-  @SuppressWarnings("unchecked")
-  public static Result run(Path python, Path script, TrainStepBench.Config config, int threads,
+  public static Worker start(Path python, Path script, TrainStepBench.Config config, int threads,
       Malloc malloc, PrintStream progress) {
     if (!"resnet18".equals(config.model()) && !"small-cnn".equals(config.model())) {
       throw new IllegalArgumentException("the PyTorch baseline implements resnet18 and small-cnn, "
@@ -88,8 +83,8 @@ public final class TorchBaseline {
         "--channels", "" + config.channels(), "--height", "" + config.height(),
         "--width", "" + config.width(), "--classes", "" + config.classes(),
         "--pgd-steps", "" + config.pgdSteps(), "--epsilon", "" + config.epsilon(),
-        "--warmup", "" + Math.max(1, config.warmup()), "--iterations", "" + config.iterations(),
-        "--threads", "" + threads, "--seed", "" + config.seed()));
+        "--warmup", "" + Math.max(1, config.warmup()), "--threads", "" + threads,
+        "--seed", "" + config.seed(), "--serve"));
     ProcessBuilder pb = new ProcessBuilder(cmd);
     Map<String, String> env = pb.environment();
     String pre = env.getOrDefault("LD_PRELOAD", "");
@@ -116,39 +111,98 @@ public final class TorchBaseline {
       env.put("LD_PRELOAD", String.join(":", kept));
     }
     try {
-      Process p = pb.start();
-      Thread err = new Thread(() -> copy(p.getErrorStream(), progress));
-      err.setDaemon(true);
-      err.start();
-      byte[] out = p.getInputStream().readAllBytes();
-      int code = p.waitFor();
-      err.join(5000);
-      String text = new String(out, StandardCharsets.UTF_8).trim();
-      if (code != 0) {
-        throw new IllegalStateException("the PyTorch baseline failed (exit " + code + "): "
-            + text);
-      }
-      String last = text.substring(text.lastIndexOf('\n') + 1);
-      JsonNode root = Specs.json().readTree(last);
-      Map<String, Object> info = Specs.json().convertValue(root, Map.class);
-      info.remove("samples");
-      info.remove("pgd_at_attack");
-      return new Result(stats(root.get("samples").get("plain_step")),
-          stats(root.get("samples").get("pgd_at_step")), stats(root.get("pgd_at_attack")), info);
+      return new Worker(pb.start(), progress);
     } catch (IOException e) {
-      throw new UncheckedIOException(e);
-    } catch (InterruptedException e) {
-      Thread.currentThread().interrupt();
-      throw new IllegalStateException("interrupted while running the PyTorch baseline", e);
+      throw new IllegalStateException("cannot start the PyTorch baseline: " + e.getMessage(), e);
     }
   }
 
-  private static Stats stats(JsonNode arr) {
-    double[] v = new double[arr.size()];
-    for (int i = 0; i < v.length; i++) {
-      v[i] = arr.get(i).asDouble();
+  /**
+   * A running baseline child answering one step per request. Not thread-safe.
+   */
+  public static final class Worker implements AutoCloseable {
+    private final Process process;
+    private final BufferedReader out;
+    private final Writer in;
+    private final Map<String, Object> info;
+
+    @SuppressWarnings("unchecked")
+    Worker(Process process, PrintStream progress) {
+      this.process = process;
+      Thread err = new Thread(() -> copy(process.getErrorStream(), progress), "torch-stderr");
+      err.setDaemon(true);
+      err.start();
+      this.out = new BufferedReader(new InputStreamReader(process.getInputStream(),
+          StandardCharsets.UTF_8));
+      this.in = new OutputStreamWriter(process.getOutputStream(), StandardCharsets.UTF_8);
+      JsonNode ready = read();
+      if (!ready.path("ready").asBoolean(false)) {
+        close();
+        throw new IllegalStateException("the PyTorch baseline did not start: " + ready);
+      }
+      Map<String, Object> m = Specs.json().convertValue(ready, Map.class);
+      m.remove("ready");
+      this.info = Map.copyOf(m);
     }
-    return Stats.of(v);
+
+    /** Torch version, threads, allocator, model and parameter count, as the child reported. */
+    public Map<String, Object> info() {
+      return info;
+    }
+
+    /**
+     * Runs one step in the child.
+     *
+     * @param name {@code plain} or {@code pgd_at}
+     * @return {seconds of the step, seconds of its attack (0 for plain)}
+     */
+    public double[] step(String name) {
+      try {
+        in.write(name + "\n");
+        in.flush();
+      } catch (IOException e) {
+        throw new IllegalStateException("the PyTorch baseline went away: " + e.getMessage(), e);
+      }
+      JsonNode r = read();
+      if (!name.equals(r.path("step").asText())) {
+        throw new IllegalStateException("the PyTorch baseline answered " + r + " to " + name);
+      }
+      return new double[] {r.get("seconds").asDouble(), r.path("attack_seconds").asDouble()};
+    }
+
+    private JsonNode read() {
+      try {
+        String line = out.readLine();
+        if (line == null) {
+          int code = process.waitFor();
+          throw new IllegalStateException("the PyTorch baseline exited (code " + code + ")");
+        }
+        return Specs.json().readTree(line);
+      } catch (IOException e) {
+        throw new IllegalStateException("cannot read the PyTorch baseline: " + e.getMessage(), e);
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        throw new IllegalStateException("interrupted while waiting for the PyTorch baseline", e);
+      }
+    }
+
+    /** Ends the child (end of input; killed if it has not exited after 30 s). */
+    @Override
+    public void close() {
+      try {
+        in.close();
+      } catch (IOException e) {
+        // already gone
+      }
+      try {
+        if (!process.waitFor(30, TimeUnit.SECONDS)) {
+          process.destroyForcibly();
+        }
+      } catch (InterruptedException e) {
+        process.destroyForcibly();
+        Thread.currentThread().interrupt();
+      }
+    }
   }
 
   private static void copy(InputStream in, PrintStream to) {

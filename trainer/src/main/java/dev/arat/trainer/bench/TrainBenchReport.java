@@ -15,9 +15,8 @@ public final class TrainBenchReport {
   private final Map<String, Object> environment;
   private TrainStepBench.StepResults steps;
   private TrainStepBench.AttackResults attacks;
-  private TorchBaseline.Result torch;
+  private TrainStepBench.TorchResults torch;
   private String torchSkipped;
-  private final List<TrainStepBench.Ratio> torchRatios = new ArrayList<>();
   private double[] loadAfter = new double[0];
 
   /**
@@ -41,21 +40,9 @@ public final class TrainBenchReport {
     this.attacks = r;
   }
 
-  /**
-   * Adds comparison 2: the PyTorch baseline, compared with the Java plain and PGD-AT steps of
-   * {@link #steps} (which must have been added).
-   */
-  public void torch(TorchBaseline.Result r) {
+  /** Adds comparison 2: the interleaved plain and PGD-AT steps, ours vs PyTorch eager. */
+  public void torch(TrainStepBench.TorchResults r) {
     this.torch = r;
-    if (steps == null) {
-      throw new IllegalStateException("the Java steps must be measured before the comparison");
-    }
-    Stats plain = find(steps.measurements(), "plain_step").seconds();
-    Stats pgd = find(steps.measurements(), "pgd_at_step").seconds();
-    torchRatios.add(new TrainStepBench.Ratio("plain_step_ours_over_torch", "plain_step",
-        "torch_plain_step", null, plain.median() / r.plainStep().median(), "<= 1.0", 1.0));
-    torchRatios.add(new TrainStepBench.Ratio("pgd_at_step_ours_over_torch", "pgd_at_step",
-        "torch_pgd_at_step", null, pgd.median() / r.pgdAtStep().median(), "<= 1.0", 1.0));
   }
 
   /** Records why the PyTorch comparison was skipped. */
@@ -74,7 +61,9 @@ public final class TrainBenchReport {
     if (steps != null) {
       out.add(steps.aratOverPgdAt());
     }
-    out.addAll(torchRatios);
+    if (torch != null) {
+      out.addAll(torch.ratios());
+    }
     if (attacks != null) {
       out.add(attacks.adapterOverDirect());
     }
@@ -112,12 +101,7 @@ public final class TrainBenchReport {
       all.addAll(steps.measurements());
     }
     if (torch != null) {
-      all.add(new TrainStepBench.Measurement("torch_plain_step", "", c.batch(),
-          torch.plainStep()));
-      all.add(new TrainStepBench.Measurement("torch_pgd_at_step", "", c.batch(),
-          torch.pgdAtStep()));
-      all.add(new TrainStepBench.Measurement("torch_pgd_at_attack", "", c.batch(),
-          torch.pgdAtAttack()));
+      all.addAll(torch.measurements());
     }
     if (attacks != null) {
       all.addAll(attacks.measurements());
@@ -130,8 +114,8 @@ public final class TrainBenchReport {
     }
     if (torch != null) {
       sb.append(String.format(Locale.ROOT, "torch: %s, %s threads, malloc %s%n",
-          torch.info().get("torch_version"), torch.info().get("threads"),
-          torch.info().get("malloc")));
+          torch.torchInfo().get("torch_version"), torch.torchInfo().get("threads"),
+          torch.torchInfo().get("malloc")));
     }
     if (torchSkipped != null) {
       sb.append("torch comparison skipped: ").append(torchSkipped).append('\n');
@@ -180,13 +164,12 @@ public final class TrainBenchReport {
       attacks.measurements().forEach(x -> ms.put(x.name(), measurement(x)));
       attacks.breakdown().forEach(x -> ms.put(x.name(), measurement(x)));
     }
+    if (torch != null) {
+      torch.measurements().forEach(x -> ms.put(x.name(), measurement(x)));
+    }
     m.put("measurements", ms);
     if (torch != null) {
-      Map<String, Object> t = new LinkedHashMap<>(torch.info());
-      t.put("plain_step", stats(torch.plainStep(), config.batch()));
-      t.put("pgd_at_step", stats(torch.pgdAtStep(), config.batch()));
-      t.put("pgd_at_attack", stats(torch.pgdAtAttack(), config.batch()));
-      m.put("torch", t);
+      m.put("torch", new LinkedHashMap<>(torch.torchInfo()));
     } else if (torchSkipped != null) {
       m.put("torch", Map.of("skipped", torchSkipped));
     }

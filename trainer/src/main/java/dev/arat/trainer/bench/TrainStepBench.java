@@ -24,6 +24,7 @@ import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Locale;
+import java.util.Map;
 
 /**
  * Training-speed measurements of the trainer's real step code ({@link Objective#adversarial},
@@ -309,6 +310,82 @@ public final class TrainStepBench {
         ms.get(0).seconds().median() / ms.get(1).seconds().median(), "<= 1.2 (paper: 1.15 on GPU)",
         1.2);
     return new StepResults(ms, rt);
+  }
+
+  // ------------------------------------------------------------------ comparison 2
+
+  /**
+   * Result of {@link #versusTorch}.
+   *
+   * @param measurements ours and PyTorch's plain and PGD-AT steps and attacks
+   * @param ratios ours / PyTorch for the plain and the PGD-AT step, paired per round
+   * @param torchInfo the PyTorch child's version, threads, allocator, ...
+   */
+  public record TorchResults(List<Measurement> measurements, List<Ratio> ratios,
+      Map<String, Object> torchInfo) {}
+
+  /**
+   * Times the trainer's plain and PGD-AT steps against the same steps in PyTorch eager ({@code
+   * worker}), interleaved: every round runs one repetition of each of the four in a rotated order,
+   * so machine-load drifts hit both implementations alike, and the ratios ours/PyTorch are taken
+   * per round (paired). The Java setups are fresh (no ARAT step runs in between).
+   */
+  public TorchResults versusTorch(TorchBaseline.Worker worker) {
+    int r = config.iterations();
+    double[][] total = new double[4][r];
+    double[][] attack = new double[4][r];
+    try (NDManager root = NDManager.newBaseManager();
+        Setup plain = new Setup(config, "standard", root);
+        Setup pgdAt = new Setup(config, "pgd-at", root)) {
+      for (int w = 0; w < config.warmup(); w++) {
+        plain.step();
+        pgdAt.step();
+      }
+      for (int it = 0; it < r; it++) {
+        for (int j = 0; j < 4; j++) {
+          int i = (j + it) % 4;
+          double[] t = switch (i) {
+            case 0 -> new double[] {plain.step(), 0};
+            case 1 -> new double[] {pgdAt.step(), pgdAt.lastAttackSeconds};
+            case 2 -> worker.step("plain");
+            default -> worker.step("pgd_at");
+          };
+          total[i][it] = t[0];
+          attack[i][it] = t[1];
+        }
+        log("vs torch round %d/%d: plain ours %.3fs torch %.3fs  pgd-at ours %.3fs torch %.3fs",
+            it + 1, r, total[0][it], total[2][it], total[1][it], total[3][it]);
+      }
+    }
+    int b = config.batch();
+    int k = config.pgdSteps();
+    List<Measurement> ms = new ArrayList<>();
+    ms.add(new Measurement("plain_step_vs_torch", "ours: plain step (interleaved with PyTorch)",
+        b, Stats.of(total[0])));
+    ms.add(new Measurement("pgd_at_step_vs_torch", "ours: PGD-" + k + " PGD-AT step "
+        + "(interleaved with PyTorch)", b, Stats.of(total[1])));
+    ms.add(new Measurement("pgd_at_attack_vs_torch", "ours: the PGD-" + k + " inside it", b,
+        Stats.of(attack[1])));
+    ms.add(new Measurement("torch_plain_step", "PyTorch eager: plain step", b,
+        Stats.of(total[2])));
+    ms.add(new Measurement("torch_pgd_at_step", "PyTorch eager: PGD-" + k + " PGD-AT step", b,
+        Stats.of(total[3])));
+    ms.add(new Measurement("torch_pgd_at_attack", "PyTorch eager: the PGD-" + k + " inside it", b,
+        Stats.of(attack[3])));
+    double[] plainRatio = new double[r];
+    double[] pgdRatio = new double[r];
+    for (int i = 0; i < r; i++) {
+      plainRatio[i] = total[0][i] / total[2][i];
+      pgdRatio[i] = total[1][i] / total[3][i];
+    }
+    List<Ratio> ratios = List.of(
+        new Ratio("plain_step_ours_over_torch", "plain_step_vs_torch", "torch_plain_step",
+            Stats.of(plainRatio), ms.get(0).seconds().median() / ms.get(3).seconds().median(),
+            "<= 1.0", 1.0),
+        new Ratio("pgd_at_step_ours_over_torch", "pgd_at_step_vs_torch", "torch_pgd_at_step",
+            Stats.of(pgdRatio), ms.get(1).seconds().median() / ms.get(4).seconds().median(),
+            "<= 1.0", 1.0));
+    return new TorchResults(ms, ratios, worker.info());
   }
 
   // ------------------------------------------------------------------ comparison 3

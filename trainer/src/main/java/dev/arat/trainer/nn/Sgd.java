@@ -2,7 +2,6 @@ package dev.arat.trainer.nn;
 
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
-import ai.djl.ndarray.types.Shape;
 import dev.arat.specs.Tensor;
 import java.util.Arrays;
 import java.util.LinkedHashMap;
@@ -15,7 +14,8 @@ import java.util.Map;
  * <p>Per trainable weight {@code w} with gradient {@code g}: {@code d = g + wd·w}; {@code v = d} on
  * the first step, then {@code v = μ·v + d}; {@code w ← w − lr·v}, or with Nesterov {@code w ← w −
  * lr·(d + μ·v)}. Weight decay applies to every trainable weight (BN affine, biases, predictors),
- * as in the paper's code. Gradients are zeroed after the update.
+ * as in the paper's code. Gradients are zero after the update (released, see {@link
+ * SplitBnNetwork#zeroGradients}).
  */
 public final class Sgd {
   private final SplitBnNetwork net;
@@ -47,16 +47,21 @@ public final class Sgd {
    * @param step a per-step sub-manager for temporaries
    */
   public void step(double lr, NDManager step) {
+    // Six passes over each weight's memory (PyTorch's foreach-free SGD makes four with its fused
+    // alpha adds): the gradient is consumed in place, and instead of being zeroed it is released
+    // by zeroGradients() below, so the next backward writes it fresh rather than adding to zeros.
     for (String name : net.trainableNames()) {
       NDArray w = net.parameters().get(name);
-      NDArray g = w.getGradient();
-      g.attach(step);
-      NDArray wd = w.stopGradient();
-      wd.attach(step);
-      // Every temporary is made from a step-managed first operand (or attached to the step), so
-      // nothing lands in the network's long-lived manager.
-      NDArray d = weightDecay != 0 ? g.add(wd.mul((float) weightDecay)) : g.duplicate();
-      NDArray update;
+      NDArray d = w.getGradient(); // zeros when the weight took no part in the backward
+      d.attach(step);
+      NDArray data = w.stopGradient(); // an alias of w's storage, outside autograd
+      data.attach(step);
+      if (weightDecay != 0) {
+        try (NDArray decay = data.mul((float) weightDecay)) {
+          d.addi(decay);
+        }
+      }
+      NDArray update = d;
       if (momentum != 0) {
         NDArray v = buffers.get(name);
         if (v == null) {
@@ -67,20 +72,20 @@ public final class Sgd {
           v.muli((float) momentum).addi(d);
         }
         if (nesterov) {
-          NDArray mv = v.mul((float) momentum);
-          mv.attach(step);
-          update = d.add(mv);
+          try (NDArray ahead = v.mul((float) momentum)) {
+            update = d.addi(ahead);
+          }
         } else {
           update = v;
         }
-      } else {
-        update = d;
       }
-      NDArray scaled = update.mul((float) lr);
-      scaled.attach(step);
-      wd.subi(scaled);
-      g.subi(g);
+      try (NDArray scaled = update.mul((float) lr)) {
+        data.subi(scaled);
+      }
+      // Temporaries are closed at once: one weight's worth of scratch memory stays hot in the
+      // allocator instead of a whole model's worth being mapped afresh every step.
     }
+    net.zeroGradients();
   }
 
   /** The momentum buffers as tensors, keyed by weight name (empty before the first step). */
@@ -113,8 +118,7 @@ public final class Sgd {
         throw new IllegalArgumentException("optimizer state: " + e.getKey() + " has shape "
             + Arrays.toString(e.getValue().shape()) + ", weight has " + w.getShape());
       }
-      buffers.put(e.getKey(), net.manager().create(e.getValue().data(),
-          new Shape(e.getValue().shape())));
+      buffers.put(e.getKey(), SplitBnNetwork.owned(net.manager(), e.getValue()));
     }
   }
 }

@@ -375,7 +375,7 @@ public final class SplitBnNetwork implements AutoCloseable {
     if (params.containsKey(name)) {
       throw new IllegalArgumentException("duplicate weight name " + name);
     }
-    params.put(name, manager.create(t.data(), new Shape(t.shape())));
+    params.put(name, owned(manager, t));
     if (train) {
       trainable.add(name);
     }
@@ -464,7 +464,7 @@ public final class SplitBnNetwork implements AutoCloseable {
   private NDArray batchNorm(NDArray h, String prefix, boolean train) {
     float djlMomentum = momentumOverride != null ? momentumOverride : torchMomentum;
     NDList out = BatchNorm.batchNorm(h, p(prefix + ".running_mean"), p(prefix + ".running_var"),
-        p(prefix + ".weight"), p(prefix + ".bias"), 1, djlMomentum, (float) spec.bnEpsilon(),
+        p(prefix + ".weight"), p(prefix + ".bias"), -1, djlMomentum, (float) spec.bnEpsilon(),
         train);
     return out.singletonOrThrow();
   }
@@ -555,15 +555,37 @@ public final class SplitBnNetwork implements AutoCloseable {
     return isTrainable;
   }
 
-  /** Sets the accumulated gradient of every trainable weight to zero. */
+  /**
+   * Sets the gradient of every trainable weight to zero by releasing it, as PyTorch's {@code
+   * zero_grad(set_to_none=True)}: each weight is replaced by a fresh leaf over the same storage
+   * (no pass over memory; the next backward writes the gradient instead of adding to zeros, and
+   * the gradients' memory is free in between). {@code getGradient()} of a released gradient reads
+   * as zeros. Look weights up in {@link #parameters()} after this call; earlier handles are closed.
+   */
   public void zeroGradients() {
-    if (!isTrainable) {
-      return;
+    for (Map.Entry<String, NDArray> e : params.entrySet()) {
+      if (!trainable.contains(e.getKey())) {
+        continue;
+      }
+      NDArray old = e.getValue();
+      NDArray fresh = old.stopGradient();
+      if (isTrainable) {
+        fresh.setRequiresGradient(true);
+      }
+      e.setValue(fresh);
+      old.close();
     }
-    for (String n : trainable) {
-      NDArray g = params.get(n).getGradient();
-      g.subi(g);
-      g.close();
+  }
+
+  /**
+   * A copy of {@code t} in memory libtorch allocates and reference-counts. DJL's {@code
+   * create(float[])} wraps a Java direct buffer (from_blob) that only the returned NDArray keeps
+   * alive; the weights must not depend on it, since {@link #zeroGradients} closes a weight's
+   * NDArray while an alias of its storage lives on.
+   */
+  static NDArray owned(NDManager m, Tensor t) {
+    try (NDArray wrapped = m.create(t.data(), new Shape(t.shape()))) {
+      return wrapped.duplicate();
     }
   }
 
@@ -608,7 +630,7 @@ public final class SplitBnNetwork implements AutoCloseable {
     }
     for (Map.Entry<String, NDArray> e : params.entrySet()) {
       Tensor t = weights.get(e.getKey());
-      NDArray fresh = manager.create(t.data(), new Shape(t.shape()));
+      NDArray fresh = owned(manager, t);
       e.getValue().close();
       e.setValue(fresh);
       if (trainable.contains(e.getKey()) && isTrainable) {
