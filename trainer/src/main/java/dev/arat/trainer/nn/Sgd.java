@@ -50,6 +50,11 @@ public final class Sgd {
     // Six passes over each weight's memory (PyTorch's foreach-free SGD makes four with its fused
     // alpha adds): the gradient is consumed in place, and instead of being zeroed it is released
     // by zeroGradients() below, so the next backward writes it fresh rather than adding to zeros.
+    // The three scalars as 0-d arrays made once per step (DJL's mul(Number) makes and frees one
+    // per call).
+    NDArray decayFactor = step.create((float) weightDecay);
+    NDArray momentumFactor = step.create((float) momentum);
+    NDArray rate = step.create((float) lr);
     for (String name : net.trainableNames()) {
       NDArray w = net.parameters().get(name);
       NDArray d = w.getGradient(); // zeros when the weight took no part in the backward
@@ -57,7 +62,7 @@ public final class Sgd {
       NDArray data = w.stopGradient(); // an alias of w's storage, outside autograd
       data.attach(step);
       if (weightDecay != 0) {
-        try (NDArray decay = data.mul((float) weightDecay)) {
+        try (NDArray decay = data.mul(decayFactor)) {
           d.addi(decay);
         }
       }
@@ -69,17 +74,17 @@ public final class Sgd {
           v.attach(net.manager());
           buffers.put(name, v);
         } else {
-          v.muli((float) momentum).addi(d);
+          v.muli(momentumFactor).addi(d);
         }
         if (nesterov) {
-          try (NDArray ahead = v.mul((float) momentum)) {
+          try (NDArray ahead = v.mul(momentumFactor)) {
             update = d.addi(ahead);
           }
         } else {
           update = v;
         }
       }
-      try (NDArray scaled = update.mul((float) lr)) {
+      try (NDArray scaled = update.mul(rate)) {
         data.subi(scaled);
       }
       // Temporaries are closed at once: one weight's worth of scratch memory stays hot in the
