@@ -77,8 +77,10 @@ final class TrainCommand implements Callable<Integer> {
     @Option(names = "--method", description = "Override method: standard, pgd-at, trades, arat.")
     String method;
 
-    @Option(names = "--device", paramLabel = "auto|cpu|gpu[:N]",
-        description = "Override device; a GPU that cannot be used is an error, never a silent CPU run.")
+    @Option(names = "--device", paramLabel = "auto|cpu|gpu[:N]|LIST",
+        description = "Override device: auto, cpu, gpu, gpu:N, or several for data-parallel "
+            + "training (gpu:0,1 or gpu:all; cpu,cpu tests that path on a CPU); a GPU that "
+            + "cannot be used is an error, never a silent CPU run.")
     String device;
 
     @Option(names = "--train-samples", description = "Override data.train_samples (0 = all).")

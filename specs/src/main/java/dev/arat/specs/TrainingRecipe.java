@@ -24,7 +24,10 @@ import java.util.Locale;
  * @param normalize {@code dataset} (default: the network subtracts the training set's channel mean
  *     and divides by its std) or {@code none} (mean 0, std 1: the paper's [0,1] inputs, §4)
  * @param device {@code auto} (default: a GPU when DJL reports one, else the CPU), {@code cpu},
- *     {@code gpu} (= {@code gpu:0}) or {@code gpu:N}; a GPU request that cannot be met is an error
+ *     {@code gpu} (= {@code gpu:0}) or {@code gpu:N}; or several devices for data-parallel training,
+ *     one replica each: a comma-separated list ({@code gpu:0,gpu:1}, short {@code gpu:0,1}) or
+ *     {@code gpu:all}; {@code cpu,cpu} runs two replicas on the CPU (slower than one: it exists to
+ *     test the multi-device path without GPUs). A GPU request that cannot be met is an error
  */
 public record TrainingRecipe(
     String method,
@@ -85,10 +88,11 @@ public record TrainingRecipe(
     if (!List.of("dataset", "none").contains(normalize)) {
       throw new IllegalArgumentException("normalize: must be dataset or none, was '" + normalize + "'");
     }
-    device = device == null ? "auto" : device.trim().toLowerCase(Locale.ROOT);
-    if (!device.matches("auto|cpu|gpu|gpu:\\d{1,3}")) {
-      throw new IllegalArgumentException(
-          "device: must be auto, cpu, gpu or gpu:N, was '" + device + "'");
+    device = device == null ? "auto" : device.trim().toLowerCase(Locale.ROOT).replace(" ", "");
+    String one = "(cpu|gpu|gpu:\\d{1,3}|\\d{1,3})";
+    if (!device.matches("auto|gpu:all|" + one + "(," + one + ")*") || device.matches("\\d.*")) {
+      throw new IllegalArgumentException("device: must be auto, cpu, gpu, gpu:N, gpu:all or a "
+          + "comma-separated list such as gpu:0,gpu:1 (short gpu:0,1), was '" + device + "'");
     }
   }
 

@@ -1,10 +1,9 @@
 package dev.arat.trainer;
 
-import ai.djl.engine.Engine;
 import ai.djl.ndarray.NDArray;
+import dev.arat.trainer.nn.Autograd;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.Shape;
-import ai.djl.training.GradientCollector;
 import dev.arat.attack.AbstractAttack;
 import dev.arat.attack.ImageBatch;
 import dev.arat.attack.Projections;
@@ -105,7 +104,7 @@ public final class KlAttack {
         try (NDManager s = m.newSubManager()) {
           NDArray xs = s.create(cur, shape);
           xs.setRequiresGradient(true);
-          try (GradientCollector gc = Engine.getInstance().newGradientCollector()) {
+          try (Autograd gc = Autograd.record()) {
             NDArray logQ = net.forward(xs, branch, train, false).logits().logSoftmax(1);
             NDArray kl = p.mul(logP.sub(logQ)).sum();
             gc.backward(kl);

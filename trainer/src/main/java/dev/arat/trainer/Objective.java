@@ -1,10 +1,9 @@
 package dev.arat.trainer;
 
-import ai.djl.engine.Engine;
 import ai.djl.ndarray.NDArray;
+import dev.arat.trainer.nn.Autograd;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.Shape;
-import ai.djl.training.GradientCollector;
 import dev.arat.attack.ImageBatch;
 import dev.arat.attack.Pgd;
 import dev.arat.specs.LossHead;
@@ -151,7 +150,7 @@ public final class Objective {
     net.zeroGradients();
     NDArray y = step.create(labels).oneHot(net.spec().numClasses());
     NDArray x = toArray(step, clean);
-    try (GradientCollector gc = Engine.getInstance().newGradientCollector()) {
+    try (Autograd gc = Autograd.record()) {
       if ("trades".equals(method)) {
         NDArray xa = toArray(step, adv);
         NDArray zc = net.forward(x, Branch.ADV, true, false).logits();
@@ -326,7 +325,7 @@ public final class Objective {
       NDArray y = step.create(labels).oneHot(net.spec().numClasses());
       NDArray x = toArray(step, clean);
       NDArray xa = toArray(step, adv);
-      try (GradientCollector gc = Engine.getInstance().newGradientCollector()) {
+      try (Autograd gc = Autograd.record()) {
         SplitBnNetwork.Output outAdv = net.forward(xa, Branch.ADV, true, true);
         SplitBnNetwork.Output outClean = net.forward(x, Branch.CLEAN, true, true);
         NDArray loss;

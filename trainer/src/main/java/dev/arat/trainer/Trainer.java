@@ -141,8 +141,9 @@ public final class Trainer {
           .getFileName() + "); resume the run or choose an empty folder");
     }
 
-    // the device first: a GPU request that cannot be met fails before any data is read
-    ai.djl.Device device = Devices.resolve(recipe.device());
+    // the devices first: a GPU request that cannot be met fails before any data is read
+    List<ai.djl.Device> devices = Devices.resolveAll(recipe.device());
+    ai.djl.Device device = devices.get(0);
     long seed = recipe.seed();
     Path dataDir = dataDirOverride != null ? dataDirOverride
         : recipe.data().path() != null ? Path.of(recipe.data().path()) : null;
@@ -164,41 +165,54 @@ public final class Trainer {
       throw new IllegalStateException("the trainer needs DJL's PyTorch engine, found "
           + engine.getEngineName() + " (set DJL_DEFAULT_ENGINE=PyTorch; check the classpath)");
     }
-    provenance.put("device", device.toString());
+    provenance.put("device", devices.size() == 1 ? device.toString() : devices.toString());
     try (NDManager root = Devices.newManager(device);
         SplitBnNetwork net = newNetwork(recipe, arch, root)) {
       TrainingRecipe.Optimizer o = recipe.optimizer();
       Sgd sgd = new Sgd(net, o.momentum(), o.weightDecay(), o.nesterov());
       Run run = new Run(recipe, arch, net, sgd, outDir, train, trainIdx, test, evalIdx, provenance,
           progress);
-      Path metrics = outDir.resolve("metrics.jsonl");
-      if (resumeFrom != null) {
-        if (!Specs.toJson(resumeFrom.architecture()).equals(Specs.toJson(arch))) {
-          throw new IllegalArgumentException("cannot resume: the checkpoint's architecture differs "
-              + "from the one this recipe and data give");
-        }
-        net.load(resumeFrom.weights());
-        sgd.load(SwaAverage.withoutSwa(resumeFrom.optimizer()));
-        TrainingState s = resumeFrom.state();
-        if (run.swa != null) {
-          run.swa.load(resumeFrom.optimizer(), s.swaSnapshots());
-        }
-        run.epochDone = s.epoch();
-        run.stepInEpoch = s.stepInEpoch();
-        run.globalStep = s.globalStep();
-        run.balance = s.balanceAccuracy();
-        run.imagesSinceBalance = s.imagesSinceBalance();
-        run.lastCheckpoint = latest.get();
-        run.lastCheckpointStep = s.globalStep();
-        keepMetricsUpTo(metrics, s.epoch());
-        keepConflictBefore(outDir.resolve(CONFLICT_FILE), s.globalStep());
-      } else {
-        Files.deleteIfExists(metrics);
-        Files.deleteIfExists(outDir.resolve(CONFLICT_FILE));
+      try (DataParallel parallel = devices.size() > 1
+          ? new DataParallel(recipe, arch, net, run.objective, devices) : null) {
+        run.parallel = parallel;
+        return startRun(run, resumeFrom, latest, outDir);
       }
-      AtomicFiles.writeString(outDir.resolve("recipe.yaml"), Specs.toYaml(recipe));
-      return run.loop();
     }
+  }
+
+  /** Restores a checkpoint into the run (or clears a fresh run's files) and runs the loop. */
+  private static TrainingResult startRun(Run run, Checkpoint resumeFrom, Optional<Path> latest,
+      Path outDir) throws IOException {
+    Path metrics = outDir.resolve("metrics.jsonl");
+    if (resumeFrom != null) {
+      if (!Specs.toJson(resumeFrom.architecture()).equals(Specs.toJson(run.arch))) {
+        throw new IllegalArgumentException("cannot resume: the checkpoint's architecture differs "
+            + "from the one this recipe and data give");
+      }
+      run.net.load(resumeFrom.weights());
+      run.sgd.load(SwaAverage.withoutSwa(resumeFrom.optimizer()));
+      if (run.parallel != null) {
+        run.parallel.broadcast();
+      }
+      TrainingState s = resumeFrom.state();
+      if (run.swa != null) {
+        run.swa.load(resumeFrom.optimizer(), s.swaSnapshots());
+      }
+      run.epochDone = s.epoch();
+      run.stepInEpoch = s.stepInEpoch();
+      run.globalStep = s.globalStep();
+      run.balance = s.balanceAccuracy();
+      run.imagesSinceBalance = s.imagesSinceBalance();
+      run.lastCheckpoint = latest.get();
+      run.lastCheckpointStep = s.globalStep();
+      keepMetricsUpTo(metrics, s.epoch());
+      keepConflictBefore(outDir.resolve(CONFLICT_FILE), s.globalStep());
+    } else {
+      Files.deleteIfExists(metrics);
+      Files.deleteIfExists(outDir.resolve(CONFLICT_FILE));
+    }
+    AtomicFiles.writeString(outDir.resolve("recipe.yaml"), Specs.toYaml(run.recipe));
+    return run.loop();
   }
 
   /** File name of the gradient-conflict log in a run folder. */
@@ -440,6 +454,8 @@ public final class Trainer {
     final Augmentation aug;
     final SwaAverage swa;
     final int conflictInterval;
+    /** The replicas when the recipe names several devices, else null. */
+    DataParallel parallel;
 
     int epochDone;
     int stepInEpoch;
@@ -739,7 +755,9 @@ public final class Trainer {
       for (int i = 0; i < rows.length; i++) {
         ids[i] = trainIds[rows[i]];
       }
-      ImageBatch adv = objective.adversarial(x, labels, ids, Seeds.mix(recipe.seed(), globalStep));
+      long attackSeed = Seeds.mix(recipe.seed(), globalStep);
+      ImageBatch adv = parallel != null ? parallel.adversarial(x, labels, ids, attackSeed)
+          : objective.adversarial(x, labels, ids, attackSeed);
       if (conflictInterval > 0 && globalStep % conflictInterval == 0) {
         long t0 = System.nanoTime();
         Objective.Conflict c = objective.conflict(x, adv, labels, wAdv, wClean);
@@ -747,6 +765,9 @@ public final class Trainer {
           logConflict(epoch, c);
         }
         m.conflictSeconds += (System.nanoTime() - t0) / 1e9;
+      }
+      if (parallel != null) {
+        return parallel.step(x, adv, labels, wAdv, wClean, sgd, lr);
       }
       try (NDManager step = net.manager().newSubManager()) {
         Objective.StepLoss loss = objective.backward(step, x, adv, labels, wAdv, wClean,

@@ -1,10 +1,9 @@
 package dev.arat.trainer.bench;
 
-import ai.djl.engine.Engine;
 import ai.djl.ndarray.NDArray;
+import dev.arat.trainer.nn.Autograd;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.Shape;
-import ai.djl.training.GradientCollector;
 import dev.arat.trainer.nn.SplitBnNetwork;
 import dev.arat.trainer.nn.SplitBnNetwork.Branch;
 
@@ -58,7 +57,7 @@ public final class DirectPgd {
           NDArray xs = cur.stopGradient();
           xs.attach(it);
           xs.setRequiresGradient(true);
-          try (GradientCollector gc = Engine.getInstance().newGradientCollector()) {
+          try (Autograd gc = Autograd.record()) {
             NDArray logits = net.forward(xs, branch, train, false).logits();
             NDArray loss = logits.logSoftmax(1).mul(y).sum().neg();
             gc.backward(loss);

@@ -1,10 +1,8 @@
 package dev.arat.trainer.nn;
 
-import ai.djl.engine.Engine;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.Shape;
-import ai.djl.training.GradientCollector;
 import dev.arat.attack.GradientClassifier;
 import dev.arat.attack.ImageBatch;
 import dev.arat.attack.LossGradient;
@@ -116,7 +114,7 @@ public final class NetworkClassifier implements GradientClassifier {
       xs.setRequiresGradient(true);
       float[] logits;
       float[] values;
-      try (GradientCollector gc = Engine.getInstance().newGradientCollector()) {
+      try (Autograd gc = Autograd.record()) {
         NDArray z = net.forward(xs, branch, train, false).logits();
         logits = z.toFloatArray();
         values = LossHeads.value(head, logits, k, labels, targets);

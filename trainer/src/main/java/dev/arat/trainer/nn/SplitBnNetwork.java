@@ -639,6 +639,35 @@ public final class SplitBnNetwork implements AutoCloseable {
     }
   }
 
+  /**
+   * Replaces every weight (trainable parameters and BN running statistics) with a copy of {@code
+   * source}'s, on this network's device: how data-parallel replicas follow the primary. Both must
+   * hold the same names and shapes (networks built from the same recipe and architecture do).
+   * Gradients are released; gradient tracking stays as it was.
+   *
+   * @throws IllegalArgumentException when the weight names differ
+   */
+  public void copyFrom(SplitBnNetwork source) {
+    if (!source.params.keySet().equals(params.keySet())) {
+      throw new IllegalArgumentException("copyFrom: the networks have different weights");
+    }
+    ai.djl.Device device = manager.getDevice();
+    for (Map.Entry<String, NDArray> e : params.entrySet()) {
+      NDArray copy;
+      try (NDArray detached = source.params.get(e.getKey()).stopGradient()) {
+        // toDevice(same device, copy=true) returns the same storage on the PyTorch engine
+        copy = detached.getDevice().equals(device) ? detached.duplicate()
+            : detached.toDevice(device, true);
+      }
+      copy.attach(manager);
+      if (trainable.contains(e.getKey()) && isTrainable) {
+        copy.setRequiresGradient(true);
+      }
+      e.getValue().close();
+      e.setValue(copy);
+    }
+  }
+
   /** The manager owning the weights; create per-step sub-managers from it. */
   public NDManager manager() {
     return manager;

@@ -1,0 +1,284 @@
+package dev.arat.trainer;
+
+import ai.djl.Device;
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDManager;
+import dev.arat.attack.ImageBatch;
+import dev.arat.specs.ArchitectureSpec;
+import dev.arat.specs.TrainingRecipe;
+import dev.arat.trainer.nn.Autograd;
+import dev.arat.trainer.nn.Sgd;
+import dev.arat.trainer.nn.SplitBnNetwork;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.Callable;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+
+/**
+ * Data-parallel training over several devices, one replica of the network per device, as PyTorch's
+ * {@code DataParallel}: each step's batch is cut into contiguous shards (sizes differ by at most
+ * one), replica {@code r} computes shard {@code r}'s adversarial examples and loss gradient in its
+ * own thread, the gradients are summed into the primary network's (the first device) weighted by
+ * shard size, so the update is the gradient of the whole batch's mean loss; the primary takes the
+ * SGD step and its weights and BN running statistics are copied to every replica.
+ *
+ * <p>What differs from one device, on purpose and as in {@code DataParallel}: BatchNorm in train
+ * mode normalises each shard with its own statistics, and the running statistics that survive are
+ * the primary's (updated from shard 0). A last batch too small to give every replica two images
+ * (BatchNorm needs two) uses fewer replicas. Random starts are per sample id, so the attack draws
+ * the same start for a sample whichever shard it lands in.
+ *
+ * <p>Threads: replicas run concurrently; gradients are recorded with {@link Autograd} (per-thread
+ * gradient mode), since DJL's collector allows one per JVM. On a CPU the replicas compete for the
+ * same cores ({@code device: cpu,cpu} exists to test this path, not to be faster).
+ */
+final class DataParallel implements AutoCloseable {
+  private final SplitBnNetwork primary;
+  private final Objective primaryObjective;
+  private final List<NDManager> roots = new ArrayList<>();
+  private final List<SplitBnNetwork> replicas = new ArrayList<>();
+  private final List<Objective> objectives = new ArrayList<>();
+  private final ExecutorService pool;
+
+  /**
+   * Builds one replica per device after the first and copies the primary's weights into each.
+   *
+   * @param recipe the recipe (method, attack, network options)
+   * @param arch the architecture
+   * @param primary the network on {@code devices.get(0)}
+   * @param primaryObjective the primary's objective
+   * @param devices every device, the primary's first; at least two
+   */
+  DataParallel(TrainingRecipe recipe, ArchitectureSpec arch, SplitBnNetwork primary,
+      Objective primaryObjective, List<Device> devices) {
+    if (devices.size() < 2) {
+      throw new IllegalArgumentException("data parallelism needs at least two devices");
+    }
+    this.primary = primary;
+    this.primaryObjective = primaryObjective;
+    try {
+      for (Device d : devices.subList(1, devices.size())) {
+        NDManager root = Devices.newManager(d);
+        roots.add(root);
+        SplitBnNetwork replica = Trainer.newNetwork(recipe, arch, root);
+        replicas.add(replica);
+        objectives.add(new Objective(recipe, replica));
+      }
+    } catch (RuntimeException e) {
+      close();
+      throw e;
+    }
+    this.pool = Executors.newFixedThreadPool(devices.size(), r -> {
+      Thread t = new Thread(() -> {
+        Autograd.disableForThisThread();
+        r.run();
+      }, "arat-replica");
+      t.setDaemon(true);
+      return t;
+    });
+    broadcast();
+  }
+
+  /** Number of replicas, the primary included. */
+  int size() {
+    return replicas.size() + 1;
+  }
+
+  /** Copies the primary's weights and BN running statistics into every replica. */
+  void broadcast() {
+    for (SplitBnNetwork r : replicas) {
+      r.copyFrom(primary);
+    }
+  }
+
+  /**
+   * How many replicas a batch of {@code n} images uses: all of them, or fewer when a shard would
+   * hold fewer than two images.
+   */
+  int shardsFor(int n) {
+    return Math.max(1, Math.min(size(), n / 2));
+  }
+
+  /** Start of shard {@code r} of {@code shards} over {@code n} rows (contiguous, sizes within one). */
+  static int shardStart(int n, int shards, int r) {
+    return (int) ((long) n * r / shards);
+  }
+
+  /**
+   * Adversarial examples of a batch, each shard attacked on its replica in parallel (the primary
+   * takes shard 0). Returns the whole adversarial batch in the batch's order.
+   */
+  ImageBatch adversarial(ImageBatch x, int[] labels, long[] ids, long seed) {
+    int shards = shardsFor(x.n());
+    List<Callable<ImageBatch>> tasks = new ArrayList<>();
+    for (int r = 0; r < shards; r++) {
+      int from = shardStart(x.n(), shards, r);
+      int to = shardStart(x.n(), shards, r + 1);
+      Objective o = objective(r);
+      tasks.add(() -> o.adversarial(rows(x, from, to), slice(labels, from, to),
+          slice(ids, from, to), seed));
+    }
+    List<ImageBatch> parts = run(tasks);
+    if (parts.size() == 1) {
+      return parts.get(0);
+    }
+    float[] all = new float[x.data().length];
+    int per = x.imageSize();
+    for (int r = 0; r < parts.size(); r++) {
+      System.arraycopy(parts.get(r).data(), 0, all, shardStart(x.n(), shards, r) * per,
+          parts.get(r).data().length);
+    }
+    return x.with(all);
+  }
+
+  /**
+   * One optimisation step: every replica back-propagates its shard's loss in parallel, the
+   * gradients are combined into the primary's ({@code sum_r (n_r/N) g_r}), the primary takes the
+   * SGD step and the replicas receive its weights.
+   *
+   * @return the step's losses, shard losses weighted by shard size, counts summed
+   */
+  Objective.StepLoss step(ImageBatch clean, ImageBatch adv, int[] labels, double wAdv,
+      double wClean, Sgd sgd, double lr) {
+    int n = clean.n();
+    int shards = shardsFor(n);
+    List<NDManager> stepManagers = new ArrayList<>();
+    try {
+      List<Callable<Objective.StepLoss>> tasks = new ArrayList<>();
+      for (int r = 0; r < shards; r++) {
+        int from = shardStart(n, shards, r);
+        int to = shardStart(n, shards, r + 1);
+        NDManager m = network(r).manager().newSubManager();
+        stepManagers.add(m);
+        Objective o = objective(r);
+        tasks.add(() -> o.backward(m, rows(clean, from, to), rows(adv, from, to),
+            slice(labels, from, to), wAdv, wClean, Objective.allTerms()));
+      }
+      List<Objective.StepLoss> losses = run(tasks);
+      reduceGradients(n, shards, stepManagers.get(0));
+      sgd.step(lr, stepManagers.get(0));
+      broadcast();
+      return combine(losses);
+    } finally {
+      for (NDManager m : stepManagers) {
+        m.close();
+      }
+    }
+  }
+
+  /**
+   * {@code g_primary <- sum_r (n_r/N) g_r} for every trainable weight, the replicas' gradients
+   * moved to the primary's device. Gradients of weights a shard did not use read as zeros.
+   */
+  private void reduceGradients(int n, int shards, NDManager step) {
+    if (shards == 1) {
+      return;
+    }
+    for (String name : primary.trainableNames()) {
+      NDArray g = primary.parameters().get(name).getGradient();
+      g.attach(step);
+      int n0 = shardStart(n, shards, 1);
+      g.muli((float) (n0 / (double) n));
+      for (int r = 1; r < shards; r++) {
+        int nr = shardStart(n, shards, r + 1) - shardStart(n, shards, r);
+        try (NDArray gr = replicas.get(r - 1).parameters().get(name).getGradient();
+            NDArray moved = gr.toDevice(primary.manager().getDevice(), false)) {
+          // moved may be gr itself on the same device; the scaled copy is made in step
+          NDArray scaled = moved.mul((float) (nr / (double) n));
+          scaled.attach(step);
+          g.addi(scaled);
+          scaled.close();
+        }
+      }
+    }
+  }
+
+  private static Objective.StepLoss combine(List<Objective.StepLoss> losses) {
+    if (losses.size() == 1) {
+      return losses.get(0);
+    }
+    int n = 0;
+    for (Objective.StepLoss l : losses) {
+      n += l.n();
+    }
+    double total = 0;
+    double ceAdv = 0;
+    double ceClean = 0;
+    double inv = 0;
+    int correct = 0;
+    int correctClean = 0;
+    for (Objective.StepLoss l : losses) {
+      double w = l.n() / (double) n;
+      total += w * l.total();
+      ceAdv += w * l.ceAdv();
+      ceClean += w * l.ceClean();
+      inv += w * l.invariance();
+      correct += l.correct();
+      correctClean += l.correctClean();
+    }
+    return new Objective.StepLoss(total, ceAdv, ceClean, inv, correct, correctClean, n);
+  }
+
+  /** Replica {@code r}; 0 is the primary. */
+  SplitBnNetwork network(int r) {
+    return r == 0 ? primary : replicas.get(r - 1);
+  }
+
+  private Objective objective(int r) {
+    return r == 0 ? primaryObjective : objectives.get(r - 1);
+  }
+
+  private <T> List<T> run(List<Callable<T>> tasks) {
+    List<T> out = new ArrayList<>();
+    try {
+      List<Future<T>> futures = pool.invokeAll(tasks);
+      for (Future<T> f : futures) {
+        out.add(f.get());
+      }
+      return out;
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new IllegalStateException("interrupted during a data-parallel step", e);
+    } catch (ExecutionException e) {
+      Throwable c = e.getCause();
+      if (c instanceof RuntimeException re) {
+        throw re;
+      }
+      if (c instanceof Error err) {
+        throw err;
+      }
+      throw new IllegalStateException("a replica failed: " + c, c);
+    }
+  }
+
+  private static ImageBatch rows(ImageBatch b, int from, int to) {
+    int per = b.imageSize();
+    float[] d = java.util.Arrays.copyOfRange(b.data(), from * per, to * per);
+    return new ImageBatch(d, to - from, b.c(), b.h(), b.w());
+  }
+
+  private static int[] slice(int[] a, int from, int to) {
+    return java.util.Arrays.copyOfRange(a, from, to);
+  }
+
+  private static long[] slice(long[] a, int from, int to) {
+    return java.util.Arrays.copyOfRange(a, from, to);
+  }
+
+  /** Frees the replicas (not the primary) and stops the worker threads. */
+  @Override
+  public void close() {
+    if (pool != null) {
+      pool.shutdownNow();
+    }
+    for (SplitBnNetwork r : replicas) {
+      r.close();
+    }
+    for (NDManager m : roots) {
+      m.close();
+    }
+  }
+}
