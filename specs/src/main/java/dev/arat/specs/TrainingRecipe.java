@@ -226,6 +226,9 @@ public record TrainingRecipe(
         throw new IllegalArgumentException("weight_decay: must be >= 0, was " + weightDecay);
       }
       nesterov = nesterov != null && nesterov;
+      if (nesterov && momentum == 0) {
+        throw new IllegalArgumentException("nesterov: needs momentum > 0 (as in PyTorch)");
+      }
     }
   }
 

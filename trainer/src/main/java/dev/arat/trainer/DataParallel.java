@@ -3,6 +3,8 @@ package dev.arat.trainer;
 import ai.djl.Device;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
+import ai.djl.pytorch.engine.PtNDArray;
+import ai.djl.pytorch.jni.JniUtils;
 import dev.arat.attack.ImageBatch;
 import dev.arat.specs.ArchitectureSpec;
 import dev.arat.specs.TrainingRecipe;
@@ -10,12 +12,15 @@ import dev.arat.trainer.nn.Autograd;
 import dev.arat.trainer.nn.Sgd;
 import dev.arat.trainer.nn.SplitBnNetwork;
 import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.Callable;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
+import java.util.concurrent.TimeUnit;
 
 /**
  * Data-parallel training over several devices, one replica of the network per device, as PyTorch's
@@ -59,18 +64,6 @@ final class DataParallel implements AutoCloseable {
     }
     this.primary = primary;
     this.primaryObjective = primaryObjective;
-    try {
-      for (Device d : devices.subList(1, devices.size())) {
-        NDManager root = Devices.newManager(d);
-        roots.add(root);
-        SplitBnNetwork replica = Trainer.newNetwork(recipe, arch, root);
-        replicas.add(replica);
-        objectives.add(new Objective(recipe, replica));
-      }
-    } catch (RuntimeException e) {
-      close();
-      throw e;
-    }
     this.pool = Executors.newFixedThreadPool(devices.size(), r -> {
       Thread t = new Thread(() -> {
         Autograd.disableForThisThread();
@@ -79,7 +72,19 @@ final class DataParallel implements AutoCloseable {
       t.setDaemon(true);
       return t;
     });
-    broadcast();
+    try {
+      for (Device d : devices.subList(1, devices.size())) {
+        NDManager root = Devices.newManager(d);
+        roots.add(root);
+        SplitBnNetwork replica = Trainer.newNetwork(recipe, arch, root);
+        replicas.add(replica);
+        objectives.add(new Objective(recipe, replica));
+      }
+      broadcast();
+    } catch (RuntimeException e) {
+      close();
+      throw e;
+    }
   }
 
   /** Number of replicas, the primary included. */
@@ -158,8 +163,7 @@ final class DataParallel implements AutoCloseable {
             slice(labels, from, to), wAdv, wClean, Objective.allTerms()));
       }
       List<Objective.StepLoss> losses = run(tasks);
-      reduceGradients(n, shards, stepManagers.get(0));
-      sgd.step(lr, stepManagers.get(0));
+      sgd.step(lr, stepManagers.get(0), reduceGradients(n, shards, stepManagers.get(0)));
       broadcast();
       return combine(losses);
     } finally {
@@ -170,30 +174,41 @@ final class DataParallel implements AutoCloseable {
   }
 
   /**
-   * {@code g_primary <- sum_r (n_r/N) g_r} for every trainable weight, the replicas' gradients
-   * moved to the primary's device. Gradients of weights a shard did not use read as zeros.
+   * {@code g = sum_r (n_r/N) g_r} for every trainable weight, in {@code step} on the primary's
+   * device (the replicas' gradients are moved there). A gradient a replica did not produce counts
+   * as zero.
    */
-  private void reduceGradients(int n, int shards, NDManager step) {
-    if (shards == 1) {
-      return;
-    }
+  private Map<String, NDArray> reduceGradients(int n, int shards, NDManager step) {
+    Map<String, NDArray> out = new LinkedHashMap<>();
+    Device device = primary.manager().getDevice();
     for (String name : primary.trainableNames()) {
-      NDArray g = primary.parameters().get(name).getGradient();
-      g.attach(step);
-      int n0 = shardStart(n, shards, 1);
-      g.muli((float) (n0 / (double) n));
-      for (int r = 1; r < shards; r++) {
-        int nr = shardStart(n, shards, r + 1) - shardStart(n, shards, r);
-        try (NDArray gr = replicas.get(r - 1).parameters().get(name).getGradient();
-            NDArray moved = gr.toDevice(primary.manager().getDevice(), false)) {
-          // moved may be gr itself on the same device; the scaled copy is made in step
-          NDArray scaled = moved.mul((float) (nr / (double) n));
-          scaled.attach(step);
-          g.addi(scaled);
-          scaled.close();
+      NDArray sum = null;
+      for (int r = 0; r < shards; r++) {
+        float share = (float) ((shardStart(n, shards, r + 1) - shardStart(n, shards, r))
+            / (double) n);
+        PtNDArray w = (PtNDArray) network(r).parameters().get(name);
+        try (NDArray g = JniUtils.getGradient(w)) {
+          if (g == null) {
+            continue;
+          }
+          try (NDArray moved = g.toDevice(device, false)) {
+            NDArray part = moved.mul(share); // a new array, in the primary's step manager below
+            part.attach(step);
+            if (sum == null) {
+              sum = part;
+            } else {
+              sum.addi(part);
+              part.close();
+            }
+          }
         }
       }
+      if (sum == null) {
+        sum = step.zeros(primary.parameters().get(name).getShape());
+      }
+      out.put(name, sum);
     }
+    return out;
   }
 
   private static Objective.StepLoss combine(List<Objective.StepLoss> losses) {
@@ -231,27 +246,46 @@ final class DataParallel implements AutoCloseable {
     return r == 0 ? primaryObjective : objectives.get(r - 1);
   }
 
+  /**
+   * Runs the tasks on the replica threads and returns their results in order. Every task has
+   * finished when this returns or throws (an interrupt of the calling thread is deferred until
+   * then), so no replica is still using arrays the caller is about to free.
+   */
   private <T> List<T> run(List<Callable<T>> tasks) {
-    List<T> out = new ArrayList<>();
-    try {
-      List<Future<T>> futures = pool.invokeAll(tasks);
-      for (Future<T> f : futures) {
-        out.add(f.get());
-      }
-      return out;
-    } catch (InterruptedException e) {
-      Thread.currentThread().interrupt();
-      throw new IllegalStateException("interrupted during a data-parallel step", e);
-    } catch (ExecutionException e) {
-      Throwable c = e.getCause();
-      if (c instanceof RuntimeException re) {
-        throw re;
-      }
-      if (c instanceof Error err) {
-        throw err;
-      }
-      throw new IllegalStateException("a replica failed: " + c, c);
+    List<Future<T>> futures = new ArrayList<>();
+    for (Callable<T> t : tasks) {
+      futures.add(pool.submit(t));
     }
+    boolean interrupted = false;
+    List<T> out = new ArrayList<>();
+    ExecutionException failure = null;
+    for (Future<T> f : futures) {
+      while (true) {
+        try {
+          out.add(f.get());
+          break;
+        } catch (InterruptedException e) {
+          interrupted = true;
+        } catch (ExecutionException e) {
+          failure = failure == null ? e : failure;
+          break;
+        }
+      }
+    }
+    if (interrupted) {
+      Thread.currentThread().interrupt();
+    }
+    if (failure == null) {
+      return out;
+    }
+    Throwable c = failure.getCause();
+    if (c instanceof RuntimeException re) {
+      throw re;
+    }
+    if (c instanceof Error err) {
+      throw err;
+    }
+    throw new IllegalStateException("a replica failed: " + c, c);
   }
 
   private static ImageBatch rows(ImageBatch b, int from, int to) {
@@ -272,7 +306,15 @@ final class DataParallel implements AutoCloseable {
   @Override
   public void close() {
     if (pool != null) {
-      pool.shutdownNow();
+      pool.shutdown();
+      try {
+        if (!pool.awaitTermination(10, TimeUnit.MINUTES)) {
+          pool.shutdownNow();
+        }
+      } catch (InterruptedException e) {
+        pool.shutdownNow();
+        Thread.currentThread().interrupt();
+      }
     }
     for (SplitBnNetwork r : replicas) {
       r.close();

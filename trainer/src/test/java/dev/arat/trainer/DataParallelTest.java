@@ -61,48 +61,87 @@ class DataParallelTest {
       reference.copyFrom(primary);
       Objective po = new Objective(r, primary);
       Objective ro = new Objective(r, reference);
-      // expected: shard gradients computed one after the other on one network, weighted 3/7, 4/7
-      Map<String, float[]> expected = new HashMap<>();
-      Map<String, float[]> w0 = new HashMap<>();
+      // SGD with momentum and weight decay on both; two steps, so momentum acts
+      Sgd referenceSgd = new Sgd(reference, 0.9, 5e-4, false);
+      Sgd sgd = new Sgd(primary, 0.9, 5e-4, false);
       int[][] shards = {{0, 3}, {3, 7}};
-      for (int[] s : shards) {
-        ImageBatch part = x.select(range(s[0], s[1]));
-        int[] ys = Arrays.copyOfRange(y, s[0], s[1]);
-        try (NDManager step = reference.manager().newSubManager()) {
-          ro.backward(step, part, part, ys, 1, 1, Objective.allTerms());
-          for (String n : reference.trainableNames()) {
-            float[] g = reference.parameters().get(n).getGradient().toFloatArray();
-            float[] acc = expected.computeIfAbsent(n, k -> new float[g.length]);
-            for (int i = 0; i < g.length; i++) {
-              acc[i] += g[i] * (s[1] - s[0]) / 7f;
-            }
-          }
-        }
-      }
-      for (String n : primary.trainableNames()) {
-        w0.put(n, primary.parameters().get(n).toFloatArray());
-      }
       try (DataParallel dp = new DataParallel(r, arch(), primary, po, TWO_CPUS)) {
         assertEquals(2, dp.size());
         assertEquals(2, dp.shardsFor(7));
         assertEquals(1, dp.shardsFor(3), "a shard needs two images");
-        Sgd sgd = new Sgd(primary, 0, 0, false);
-        Objective.StepLoss loss = dp.step(x, x, y, 1, 1, sgd, lr);
-        assertEquals(7, loss.n());
-        for (String n : primary.trainableNames()) {
-          float[] w = primary.parameters().get(n).toFloatArray();
-          float[] g = expected.get(n);
-          for (int i = 0; i < w.length; i++) {
-            assertEquals(w0.get(n)[i] - lr * g[i], w[i], 1e-5 + 1e-4 * Math.abs(lr * g[i]), n);
+        for (int stepNo = 0; stepNo < 2; stepNo++) {
+          // expected: the shard gradients computed one after the other on one network, weighted
+          // 3/7 and 4/7, handed to the same optimizer
+          Map<String, float[]> expected = new HashMap<>();
+          for (int[] s : shards) {
+            ImageBatch part = x.select(range(s[0], s[1]));
+            int[] ys = Arrays.copyOfRange(y, s[0], s[1]);
+            try (NDManager step = reference.manager().newSubManager()) {
+              ro.backward(step, part, part, ys, 1, 1, Objective.allTerms());
+              for (String n : reference.trainableNames()) {
+                float[] g = reference.parameters().get(n).getGradient().toFloatArray();
+                float[] acc = expected.computeIfAbsent(n, k -> new float[g.length]);
+                for (int i = 0; i < g.length; i++) {
+                  acc[i] += g[i] * (s[1] - s[0]) / 7f;
+                }
+              }
+            }
           }
-          assertArrayEquals(w, dp.network(1).parameters().get(n).toFloatArray(),
-              "replica follows the primary: " + n);
-        }
-        for (String n : primary.parameters().keySet()) {
-          assertArrayEquals(primary.parameters().get(n).toFloatArray(),
-              dp.network(1).parameters().get(n).toFloatArray(), "running statistics too: " + n);
+          try (NDManager step = reference.manager().newSubManager()) {
+            Map<String, ai.djl.ndarray.NDArray> grads = new HashMap<>();
+            for (String n : reference.trainableNames()) {
+              grads.put(n, step.create(expected.get(n),
+                  reference.parameters().get(n).getShape()));
+            }
+            referenceSgd.step(lr, step, grads);
+          }
+          Objective.StepLoss loss = dp.step(x, x, y, 1, 1, sgd, lr);
+          assertEquals(7, loss.n());
+          for (String n : primary.trainableNames()) {
+            float[] w = primary.parameters().get(n).toFloatArray();
+            float[] want = reference.parameters().get(n).toFloatArray();
+            for (int i = 0; i < w.length; i++) {
+              assertEquals(want[i], w[i], 1e-6 + 1e-5 * Math.abs(want[i]),
+                  n + " after step " + (stepNo + 1));
+            }
+          }
+          for (String n : primary.parameters().keySet()) {
+            assertArrayEquals(primary.parameters().get(n).toFloatArray(),
+                dp.network(1).parameters().get(n).toFloatArray(),
+                "the replica follows the primary, running statistics too: " + n);
+          }
         }
       }
+    }
+  }
+
+  @Test
+  void aShardSizeWeightingErrorWouldShow() {
+    // the shards' gradients differ enough that weighting them 1/2 each instead of 3/7 and 4/7
+    // moves some weight by far more than the tolerance above
+    TrainingRecipe r = recipe("standard");
+    ImageDataset d = SyntheticDataset.generate(2, 7, 1, 8, 8, 10);
+    ImageBatch x = batch(d);
+    try (NDManager root = NDManager.newBaseManager();
+        SplitBnNetwork net = Trainer.newNetwork(r, arch(), root)) {
+      Objective o = new Objective(r, net);
+      float[][] g = new float[2][];
+      int[][] shards = {{0, 3}, {3, 7}};
+      for (int k = 0; k < 2; k++) {
+        ImageBatch part = x.select(range(shards[k][0], shards[k][1]));
+        try (NDManager step = net.manager().newSubManager()) {
+          o.backward(step, part, part, Arrays.copyOfRange(d.labels(), shards[k][0],
+              shards[k][1]), 1, 1, Objective.allTerms());
+          g[k] = net.parameters().get("fc2.weight").getGradient().toFloatArray();
+        }
+      }
+      double worst = 0;
+      for (int i = 0; i < g[0].length; i++) {
+        double right = 0.1 * (3 * g[0][i] + 4 * g[1][i]) / 7;
+        double wrong = 0.1 * (g[0][i] + g[1][i]) / 2;
+        worst = Math.max(worst, Math.abs(right - wrong));
+      }
+      assertTrue(worst > 1e-4, "largest difference " + worst);
     }
   }
 

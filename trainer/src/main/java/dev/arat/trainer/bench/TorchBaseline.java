@@ -135,14 +135,18 @@ public final class TorchBaseline {
       this.out = new BufferedReader(new InputStreamReader(process.getInputStream(),
           StandardCharsets.UTF_8));
       this.in = new OutputStreamWriter(process.getOutputStream(), StandardCharsets.UTF_8);
-      JsonNode ready = read();
-      if (!ready.path("ready").asBoolean(false)) {
-        close();
-        throw new IllegalStateException("the PyTorch baseline did not start: " + ready);
+      try {
+        JsonNode ready = read();
+        if (!ready.path("ready").asBoolean(false)) {
+          throw new IllegalStateException("the PyTorch baseline did not start: " + ready);
+        }
+        Map<String, Object> m = Specs.json().convertValue(ready, Map.class);
+        m.remove("ready");
+        this.info = Map.copyOf(m);
+      } catch (RuntimeException e) {
+        process.destroyForcibly();
+        throw e;
       }
-      Map<String, Object> m = Specs.json().convertValue(ready, Map.class);
-      m.remove("ready");
-      this.info = Map.copyOf(m);
     }
 
     /** Torch version, threads, allocator, model and parameter count, as the child reported. */

@@ -41,12 +41,26 @@ public final class Sgd {
 
   /**
    * Updates every trainable weight from its accumulated gradient with learning rate {@code lr},
-   * then zeroes the gradients.
+   * then zeroes the gradients. A weight that took no part in the backward has a zero gradient
+   * (PyTorch's {@code zero_grad(set_to_none=False)} semantics): it still decays and its momentum
+   * still acts.
    *
    * @param lr the learning rate of this step
    * @param step a per-step sub-manager for temporaries
    */
   public void step(double lr, NDManager step) {
+    step(lr, step, null);
+  }
+
+  /**
+   * {@link #step(double, NDManager)} with the gradients given instead of read from the weights
+   * (data-parallel training hands in the gradients summed over its replicas). They are consumed:
+   * the update may overwrite them.
+   *
+   * @param gradients per trainable weight name, on the weights' device; null reads the weights'
+   *     own gradients
+   */
+  public void step(double lr, NDManager step, Map<String, NDArray> gradients) {
     // Six passes over each weight's memory (PyTorch's foreach-free SGD makes four with its fused
     // alpha adds): the gradient is consumed in place, and instead of being zeroed it is released
     // by zeroGradients() below, so the next backward writes it fresh rather than adding to zeros.
@@ -57,7 +71,11 @@ public final class Sgd {
     NDArray rate = step.create((float) lr);
     for (String name : net.trainableNames()) {
       NDArray w = net.parameters().get(name);
-      NDArray d = w.getGradient(); // zeros when the weight took no part in the backward
+      NDArray d = gradients != null ? gradients.get(name)
+          : w.getGradient(); // zeros when the weight took no part in the backward
+      if (d == null) {
+        throw new IllegalArgumentException("no gradient given for " + name);
+      }
       d.attach(step);
       NDArray data = w.stopGradient(); // an alias of w's storage, outside autograd
       data.attach(step);
