@@ -2,12 +2,15 @@ package dev.arat.trainer.nn;
 
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
 import dev.arat.attack.GradientClassifier;
 import dev.arat.attack.ImageBatch;
 import dev.arat.attack.LossGradient;
 import dev.arat.attack.LossHeads;
 import dev.arat.specs.LossHead;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
 
 /**
  * The DJL adapter that lets attacks (such as {@code dev.arat.attack.Pgd}) query a {@link
@@ -20,9 +23,10 @@ import dev.arat.specs.LossHead;
  * changes.
  *
  * <p>Gradient calls freeze the network's weights for their duration (and restore the previous
- * state afterwards), so an attack's backward passes never reach the weights' gradients. Only one
- * DJL gradient collector may be open per JVM: never call this while a training step's collector is
- * open.
+ * state afterwards), so an attack's backward passes never reach the weights' gradients. Gradients
+ * are recorded with {@link Autograd} (per thread). Not thread-safe: one adapter per thread (the
+ * network is not thread-safe either); the images are staged in a direct buffer the adapter reuses
+ * from call to call, which spares DJL's allocation, zeroing and copy of a new one per call.
  *
  * <p>Loss heads: every {@link LossHead} that {@link LossHeads} implements (CE, targeted CE, CW
  * margin, DLR, targeted DLR). The head's per-sample values and their gradient with respect to the
@@ -34,6 +38,7 @@ public final class NetworkClassifier implements GradientClassifier {
   private final SplitBnNetwork net;
   private final SplitBnNetwork.Branch branch;
   private final boolean train;
+  private ByteBuffer staging;
 
   /**
    * Creates the adapter.
@@ -76,7 +81,7 @@ public final class NetworkClassifier implements GradientClassifier {
       return new float[0];
     }
     try (NDManager step = net.manager().newSubManager()) {
-      NDArray xs = step.create(x.data(), new Shape(x.n(), x.c(), x.h(), x.w()));
+      NDArray xs = input(step, x);
       return net.forward(xs, branch, train, false).logits().toFloatArray();
     }
   }
@@ -110,7 +115,7 @@ public final class NetworkClassifier implements GradientClassifier {
     boolean wasTrainable = net.isTrainable();
     net.setTrainable(false);
     try (NDManager step = net.manager().newSubManager()) {
-      NDArray xs = step.create(x.data(), new Shape(x.n(), x.c(), x.h(), x.w()));
+      NDArray xs = input(step, x);
       xs.setRequiresGradient(true);
       float[] logits;
       float[] values;
@@ -127,6 +132,23 @@ public final class NetworkClassifier implements GradientClassifier {
     } finally {
       net.setTrainable(wasTrainable);
     }
+  }
+
+  /**
+   * {@code x} as an array in {@code step} that wraps the adapter's staging buffer (valid until the
+   * next call; nothing keeps it past {@code step}: the forward graph is freed with it).
+   */
+  private NDArray input(NDManager step, ImageBatch x) {
+    float[] data = x.data();
+    int bytes = data.length * Float.BYTES;
+    if (staging == null || staging.capacity() < bytes) {
+      staging = ByteBuffer.allocateDirect(bytes).order(ByteOrder.nativeOrder());
+    }
+    ByteBuffer view = staging.duplicate().order(ByteOrder.nativeOrder());
+    view.clear().limit(bytes);
+    view.asFloatBuffer().put(data);
+    return step.create(view.slice().order(ByteOrder.nativeOrder()),
+        new Shape(x.n(), x.c(), x.h(), x.w()), DataType.FLOAT32);
   }
 
   private void check(ImageBatch x) {
