@@ -11,6 +11,7 @@ import dev.arat.attack.LossHeads;
 import dev.arat.specs.LossHead;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
+import java.nio.FloatBuffer;
 
 /**
  * The DJL adapter that lets attacks (such as {@code dev.arat.attack.Pgd}) query a {@link
@@ -82,7 +83,7 @@ public final class NetworkClassifier implements GradientClassifier {
     }
     try (NDManager step = net.manager().newSubManager()) {
       NDArray xs = input(step, x);
-      return net.forward(xs, branch, train, false).logits().toFloatArray();
+      return read(net.forward(xs, branch, train, false).logits());
     }
   }
 
@@ -121,13 +122,16 @@ public final class NetworkClassifier implements GradientClassifier {
       float[] values;
       try (Autograd gc = Autograd.record()) {
         NDArray z = net.forward(xs, branch, train, false).logits();
-        logits = z.toFloatArray();
+        logits = read(z);
         values = LossHeads.value(head, logits, k, labels, targets);
         float[] dz = LossHeads.logitGradient(head, logits, k, labels, targets);
         NDArray weight = step.create(dz, z.getShape());
         gc.backward(z.mul(weight).sum());
       }
-      float[] grad = xs.getGradient().toFloatArray();
+      float[] grad;
+      try (NDArray g = xs.getGradient()) {
+        grad = read(g);
+      }
       return new LossGradient(logits, values, grad);
     } finally {
       net.setTrainable(wasTrainable);
@@ -149,6 +153,17 @@ public final class NetworkClassifier implements GradientClassifier {
     view.asFloatBuffer().put(data);
     return step.create(view.slice().order(ByteOrder.nativeOrder()),
         new Shape(x.n(), x.c(), x.h(), x.w()), DataType.FLOAT32);
+  }
+
+  /**
+   * The values of a float32 array, copied once: read through a view of the tensor's memory
+   * ({@code toFloatArray()} first copies into a new direct buffer, then into the Java array).
+   */
+  private static float[] read(NDArray a) {
+    FloatBuffer view = a.toByteBuffer(true).order(ByteOrder.nativeOrder()).asFloatBuffer();
+    float[] out = new float[view.remaining()];
+    view.get(out);
+    return out;
   }
 
   private void check(ImageBatch x) {
