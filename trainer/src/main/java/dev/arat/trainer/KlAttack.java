@@ -1,7 +1,6 @@
 package dev.arat.trainer;
 
 import ai.djl.ndarray.NDArray;
-import dev.arat.trainer.nn.Autograd;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.Shape;
 import dev.arat.attack.AbstractAttack;
@@ -9,6 +8,7 @@ import dev.arat.attack.ImageBatch;
 import dev.arat.attack.Projections;
 import dev.arat.attack.Seeds;
 import dev.arat.specs.ThreatModel;
+import dev.arat.trainer.nn.Autograd;
 import dev.arat.trainer.nn.SplitBnNetwork;
 import dev.arat.trainer.nn.SplitBnNetwork.Branch;
 import java.util.SplittableRandom;

@@ -1,13 +1,13 @@
 package dev.arat.trainer;
 
 import ai.djl.ndarray.NDArray;
-import dev.arat.trainer.nn.Autograd;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.Shape;
 import dev.arat.attack.ImageBatch;
 import dev.arat.attack.Pgd;
 import dev.arat.specs.LossHead;
 import dev.arat.specs.TrainingRecipe;
+import dev.arat.trainer.nn.Autograd;
 import dev.arat.trainer.nn.NetworkClassifier;
 import dev.arat.trainer.nn.SplitBnNetwork;
 import dev.arat.trainer.nn.SplitBnNetwork.Branch;

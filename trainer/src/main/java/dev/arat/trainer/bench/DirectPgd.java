@@ -1,9 +1,9 @@
 package dev.arat.trainer.bench;
 
 import ai.djl.ndarray.NDArray;
-import dev.arat.trainer.nn.Autograd;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.Shape;
+import dev.arat.trainer.nn.Autograd;
 import dev.arat.trainer.nn.SplitBnNetwork;
 import dev.arat.trainer.nn.SplitBnNetwork.Branch;
 
