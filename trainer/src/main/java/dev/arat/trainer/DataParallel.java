@@ -34,7 +34,9 @@ import java.util.concurrent.TimeUnit;
  * mode normalises each shard with its own statistics, and the running statistics that survive are
  * the primary's (updated from shard 0). A last batch too small to give every replica two images
  * (BatchNorm needs two) uses fewer replicas. Random starts are per sample id, so the attack draws
- * the same start for a sample whichever shard it lands in.
+ * the same start for a sample whichever shard it lands in. Everything else a run does besides the
+ * step (auto-balance measurement, the gradient-conflict metric on the whole batch, evaluation, SWA,
+ * checkpoints) runs on the primary, which the replicas equal between steps.
  *
  * <p>Threads: replicas run concurrently; gradients are recorded with {@link Autograd} (per-thread
  * gradient mode), since DJL's collector allows one per JVM. On a CPU the replicas compete for the
