@@ -35,7 +35,8 @@ import java.util.SplittableRandom;
  *       for all its adversarial-training methods.
  * </ul>
  *
- * <p>Never call this while another gradient collector is open (DJL allows one per JVM).
+ * <p>Gradients are recorded with {@link dev.arat.trainer.nn.Autograd} on the calling thread; the
+ * network must not be used by another thread meanwhile.
  */
 public final class KlAttack {
   /** The standard deviation of TRADES' random start. */

@@ -132,7 +132,8 @@ public final class Objective {
 
   /**
    * Zeroes the weights' gradients, computes the loss of one step and back-propagates it into the
-   * weights' gradients (no update). Must not be called while another gradient collector is open.
+   * weights' gradients (no update). Records with {@link Autograd} on the calling thread; the
+   * network must not be used by another thread meanwhile.
    *
    * @param step a per-step sub-manager of the network's manager
    * @param clean the clean batch x
@@ -246,7 +247,7 @@ public final class Objective {
    * Measures the gradient-conflict metric (ARAT-METHOD §7) on a batch with the current weights,
    * leaving the training state untouched: each of the four losses is computed by its own forward
    * pass (train mode, as the training step; the BN momentum is set to 0 for the duration so no
-   * running statistic changes) and its own backward pass (one gradient collector at a time, the
+   * running statistic changes) and its own backward pass (one recording scope at a time, the
    * weights' gradients zeroed before each and after the last), so a following training step is
    * bit-identical to one without the measurement.
    *
