@@ -166,6 +166,16 @@ public final class Trainer {
           + engine.getEngineName() + " (set DJL_DEFAULT_ENGINE=PyTorch; check the classpath)");
     }
     provenance.put("device", devices.size() == 1 ? device.toString() : devices.toString());
+    provenance.put("replicas", String.valueOf(devices.size()));
+    if (resumeFrom != null && progress != null) {
+      String was = resumeFrom.state().provenance().getOrDefault("replicas", "1");
+      if (!was.equals(String.valueOf(devices.size()))) {
+        progress.println("warning: resuming with " + devices.size() + " data-parallel replica(s) "
+            + "where the checkpoint was written with " + was + "; BatchNorm normalises each "
+            + "replica's shard on its own, so the run continues, but not as an uninterrupted run "
+            + "with " + was + " would");
+      }
+    }
     try (NDManager root = Devices.newManager(device);
         SplitBnNetwork net = newNetwork(recipe, arch, root)) {
       TrainingRecipe.Optimizer o = recipe.optimizer();

@@ -202,6 +202,19 @@ class DataParallelTest {
     new Trainer().train(r, split, true, null, null);
     TrainerTest.assertSameWeights(full.resolve("checkpoints/epoch-0002"),
         split.resolve("checkpoints/epoch-0002"));
+    assertEquals("2", dev.arat.specs.Checkpoint.read(split.resolve("checkpoints/epoch-0002"))
+        .state().provenance().get("replicas"));
+    // resuming on one device is allowed, with a warning that the BN statistics change
+    Path moved = dir.resolve("moved");
+    Trainer again2 = new Trainer();
+    again2.stopAtGlobalStep = 3;
+    again2.train(r, moved, false, null, null);
+    java.io.ByteArrayOutputStream log = new java.io.ByteArrayOutputStream();
+    new Trainer().train(TrainerTest.recipe(2, "device: cpu\n"), moved, true, null,
+        new java.io.PrintStream(log, true, java.nio.charset.StandardCharsets.UTF_8));
+    assertTrue(log.toString(java.nio.charset.StandardCharsets.UTF_8)
+        .contains("resuming with 1 data-parallel replica(s) where the checkpoint was written with 2"),
+        log.toString(java.nio.charset.StandardCharsets.UTF_8));
   }
 
   @Test
