@@ -12,6 +12,7 @@ import dev.arat.trainer.nn.Autograd;
 import dev.arat.trainer.nn.Sgd;
 import dev.arat.trainer.nn.SplitBnNetwork;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -44,9 +45,9 @@ import java.util.concurrent.TimeUnit;
  */
 final class DataParallel implements AutoCloseable {
   private final SplitBnNetwork primary;
-  private final Objective primaryObjective;
   private final List<NDManager> roots = new ArrayList<>();
-  private final List<SplitBnNetwork> replicas = new ArrayList<>();
+  /** Every replica's network and objective, the primary's first. */
+  private final List<SplitBnNetwork> networks = new ArrayList<>();
   private final List<Objective> objectives = new ArrayList<>();
   private final ExecutorService pool;
 
@@ -65,7 +66,8 @@ final class DataParallel implements AutoCloseable {
       throw new IllegalArgumentException("data parallelism needs at least two devices");
     }
     this.primary = primary;
-    this.primaryObjective = primaryObjective;
+    networks.add(primary);
+    objectives.add(primaryObjective);
     this.pool = Executors.newFixedThreadPool(devices.size(), r -> {
       Thread t = new Thread(() -> {
         Autograd.disableForThisThread();
@@ -79,7 +81,7 @@ final class DataParallel implements AutoCloseable {
         NDManager root = Devices.newManager(d);
         roots.add(root);
         SplitBnNetwork replica = Trainer.newNetwork(recipe, arch, root);
-        replicas.add(replica);
+        networks.add(replica);
         objectives.add(new Objective(recipe, replica));
       }
       broadcast();
@@ -91,14 +93,18 @@ final class DataParallel implements AutoCloseable {
 
   /** Number of replicas, the primary included. */
   int size() {
-    return replicas.size() + 1;
+    return networks.size();
   }
 
   /** Copies the primary's weights and BN running statistics into every replica. */
   void broadcast() {
-    for (SplitBnNetwork r : replicas) {
+    for (SplitBnNetwork r : replicas()) {
       r.copyFrom(primary);
     }
+  }
+
+  private List<SplitBnNetwork> replicas() {
+    return networks.subList(1, networks.size());
   }
 
   /**
@@ -109,9 +115,17 @@ final class DataParallel implements AutoCloseable {
     return Math.max(1, Math.min(size(), n / 2));
   }
 
-  /** Start of shard {@code r} of {@code shards} over {@code n} rows (contiguous, sizes within one). */
-  static int shardStart(int n, int shards, int r) {
-    return (int) ((long) n * r / shards);
+  /**
+   * Shard boundaries of a batch of {@code n} rows: shard {@code r} is rows {@code [b[r], b[r+1])}
+   * (contiguous, sizes within one), for {@link #shardsFor}{@code (n)} shards.
+   */
+  int[] bounds(int n) {
+    int shards = shardsFor(n);
+    int[] b = new int[shards + 1];
+    for (int r = 0; r <= shards; r++) {
+      b[r] = (int) ((long) n * r / shards);
+    }
+    return b;
   }
 
   /**
@@ -119,24 +133,23 @@ final class DataParallel implements AutoCloseable {
    * takes shard 0). Returns the whole adversarial batch in the batch's order.
    */
   ImageBatch adversarial(ImageBatch x, int[] labels, long[] ids, long seed) {
-    int shards = shardsFor(x.n());
+    int[] b = bounds(x.n());
     List<Callable<ImageBatch>> tasks = new ArrayList<>();
-    for (int r = 0; r < shards; r++) {
-      int from = shardStart(x.n(), shards, r);
-      int to = shardStart(x.n(), shards, r + 1);
-      Objective o = objective(r);
-      tasks.add(() -> o.adversarial(rows(x, from, to), slice(labels, from, to),
-          slice(ids, from, to), seed));
+    for (int r = 0; r + 1 < b.length; r++) {
+      int from = b[r];
+      int to = b[r + 1];
+      Objective o = objectives.get(r);
+      tasks.add(() -> o.adversarial(rows(x, from, to), Arrays.copyOfRange(labels, from, to),
+          Arrays.copyOfRange(ids, from, to), seed));
     }
     List<ImageBatch> parts = run(tasks);
     if (parts.size() == 1) {
       return parts.get(0);
     }
     float[] all = new float[x.data().length];
-    int per = x.imageSize();
     for (int r = 0; r < parts.size(); r++) {
-      System.arraycopy(parts.get(r).data(), 0, all, shardStart(x.n(), shards, r) * per,
-          parts.get(r).data().length);
+      float[] part = parts.get(r).data();
+      System.arraycopy(part, 0, all, b[r] * x.imageSize(), part.length);
     }
     return x.with(all);
   }
@@ -150,22 +163,21 @@ final class DataParallel implements AutoCloseable {
    */
   Objective.StepLoss step(ImageBatch clean, ImageBatch adv, int[] labels, double wAdv,
       double wClean, Sgd sgd, double lr) {
-    int n = clean.n();
-    int shards = shardsFor(n);
+    int[] b = bounds(clean.n());
     List<NDManager> stepManagers = new ArrayList<>();
     try {
       List<Callable<Objective.StepLoss>> tasks = new ArrayList<>();
-      for (int r = 0; r < shards; r++) {
-        int from = shardStart(n, shards, r);
-        int to = shardStart(n, shards, r + 1);
-        NDManager m = network(r).manager().newSubManager();
+      for (int r = 0; r + 1 < b.length; r++) {
+        int from = b[r];
+        int to = b[r + 1];
+        NDManager m = networks.get(r).manager().newSubManager();
         stepManagers.add(m);
-        Objective o = objective(r);
+        Objective o = objectives.get(r);
         tasks.add(() -> o.backward(m, rows(clean, from, to), rows(adv, from, to),
-            slice(labels, from, to), wAdv, wClean, Objective.allTerms()));
+            Arrays.copyOfRange(labels, from, to), wAdv, wClean, Objective.allTerms()));
       }
       List<Objective.StepLoss> losses = run(tasks);
-      sgd.step(lr, stepManagers.get(0), reduceGradients(n, shards, stepManagers.get(0)));
+      sgd.step(lr, stepManagers.get(0), reduceGradients(b, stepManagers.get(0)));
       broadcast();
       return combine(losses);
     } finally {
@@ -176,25 +188,28 @@ final class DataParallel implements AutoCloseable {
   }
 
   /**
-   * {@code g = sum_r (n_r/N) g_r} for every trainable weight, in {@code step} on the primary's
-   * device (the replicas' gradients are moved there). A gradient a replica did not produce counts
-   * as zero.
+   * {@code g = sum_r (n_r/N) g_r} for every trainable weight over the shards {@code b}, in {@code
+   * step} on the primary's device (the replicas' gradients are moved there). A gradient a replica
+   * did not produce counts as zero.
    */
-  private Map<String, NDArray> reduceGradients(int n, int shards, NDManager step) {
+  private Map<String, NDArray> reduceGradients(int[] b, NDManager step) {
+    int shards = b.length - 1;
+    float[] share = new float[shards];
+    for (int r = 0; r < shards; r++) {
+      share[r] = (float) ((b[r + 1] - b[r]) / (double) b[shards]);
+    }
     Map<String, NDArray> out = new LinkedHashMap<>();
     Device device = primary.manager().getDevice();
     for (String name : primary.trainableNames()) {
       NDArray sum = null;
       for (int r = 0; r < shards; r++) {
-        float share = (float) ((shardStart(n, shards, r + 1) - shardStart(n, shards, r))
-            / (double) n);
-        PtNDArray w = (PtNDArray) network(r).parameters().get(name);
+        PtNDArray w = (PtNDArray) networks.get(r).parameters().get(name);
         try (NDArray g = JniUtils.getGradient(w)) {
           if (g == null) {
             continue;
           }
           try (NDArray moved = g.toDevice(device, false)) {
-            NDArray part = moved.mul(share); // a new array, in the primary's step manager below
+            NDArray part = moved.mul(share[r]); // a new array, in the primary's step manager below
             part.attach(step);
             if (sum == null) {
               sum = part;
@@ -205,10 +220,7 @@ final class DataParallel implements AutoCloseable {
           }
         }
       }
-      if (sum == null) {
-        sum = step.zeros(primary.parameters().get(name).getShape());
-      }
-      out.put(name, sum);
+      out.put(name, sum != null ? sum : step.zeros(primary.parameters().get(name).getShape()));
     }
     return out;
   }
@@ -241,11 +253,7 @@ final class DataParallel implements AutoCloseable {
 
   /** Replica {@code r}; 0 is the primary. */
   SplitBnNetwork network(int r) {
-    return r == 0 ? primary : replicas.get(r - 1);
-  }
-
-  private Objective objective(int r) {
-    return r == 0 ? primaryObjective : objectives.get(r - 1);
+    return networks.get(r);
   }
 
   /**
@@ -290,18 +298,11 @@ final class DataParallel implements AutoCloseable {
     throw new IllegalStateException("a replica failed: " + c, c);
   }
 
+  /** Rows {@code [from, to)} of a batch (contiguous, so one array copy; {@code select} gathers). */
   private static ImageBatch rows(ImageBatch b, int from, int to) {
     int per = b.imageSize();
-    float[] d = java.util.Arrays.copyOfRange(b.data(), from * per, to * per);
-    return new ImageBatch(d, to - from, b.c(), b.h(), b.w());
-  }
-
-  private static int[] slice(int[] a, int from, int to) {
-    return java.util.Arrays.copyOfRange(a, from, to);
-  }
-
-  private static long[] slice(long[] a, int from, int to) {
-    return java.util.Arrays.copyOfRange(a, from, to);
+    return new ImageBatch(Arrays.copyOfRange(b.data(), from * per, to * per), to - from, b.c(),
+        b.h(), b.w());
   }
 
   /** Frees the replicas (not the primary) and stops the worker threads. */
@@ -318,7 +319,7 @@ final class DataParallel implements AutoCloseable {
         Thread.currentThread().interrupt();
       }
     }
-    for (SplitBnNetwork r : replicas) {
+    for (SplitBnNetwork r : replicas()) {
       r.close();
     }
     for (NDManager m : roots) {

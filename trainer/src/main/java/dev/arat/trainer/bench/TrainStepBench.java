@@ -23,6 +23,8 @@ import java.util.Arrays;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.function.IntConsumer;
+import java.util.function.IntFunction;
 
 /**
  * Training-speed measurements of the trainer's real step code ({@link Objective#adversarial},
@@ -115,6 +117,20 @@ public final class TrainStepBench {
    */
   public record Ratio(String name, String numerator, String denominator, Stats paired,
       double ofMedians, String target, double targetMax) {
+    /**
+     * A ratio of two interleaved measurements: per round {@code numerator[i] / denominator[i]}
+     * (paired), and the ratio of their medians.
+     */
+    static Ratio paired(String name, Measurement numerator, double[] numeratorRounds,
+        Measurement denominator, double[] denominatorRounds, String target, double targetMax) {
+      double[] q = new double[numeratorRounds.length];
+      for (int i = 0; i < q.length; i++) {
+        q[i] = numeratorRounds[i] / denominatorRounds[i];
+      }
+      return new Ratio(name, numerator.name(), denominator.name(), Stats.of(q),
+          numerator.seconds().median() / denominator.seconds().median(), target, targetMax);
+    }
+
     /** The headline value: the paired median when available, else the ratio of medians. */
     public double value() {
       return paired != null ? paired.median() : ofMedians;
@@ -265,15 +281,11 @@ public final class TrainStepBench {
             setups.get(i).step();
           }
         }
-        for (int it = 0; it < r; it++) {
-          for (int j = 0; j < 3; j++) {
-            int i = (j + it) % 3;
-            total[i][it] = setups.get(i).step();
-            attack[i][it] = setups.get(i).lastAttackSeconds;
-          }
-          log("train steps round %d/%d: arat %.3fs  pgd-at %.3fs  plain %.3fs", it + 1, r,
-              total[0][it], total[1][it], total[2][it]);
-        }
+        interleave(total, attack, i -> {
+          Setup s = setups.get(i);
+          return new double[] {s.step(), s.lastAttackSeconds};
+        }, it -> log("train steps round %d/%d: arat %.3fs  pgd-at %.3fs  plain %.3fs", it + 1,
+            r, total[0][it], total[1][it], total[2][it]));
       } finally {
         for (Setup s : setups) {
           s.close();
@@ -294,19 +306,16 @@ public final class TrainStepBench {
         Stats.of(attack[1])));
     double[] rest0 = new double[r];
     double[] rest1 = new double[r];
-    double[] ratio = new double[r];
     for (int i = 0; i < r; i++) {
       rest0[i] = total[0][i] - attack[0][i];
       rest1[i] = total[1][i] - attack[1][i];
-      ratio[i] = total[0][i] / total[1][i];
     }
     ms.add(new Measurement("arat_update", "ARAT step minus its attack (2 fwd + 1 bwd + SGD)", b,
         Stats.of(rest0)));
     ms.add(new Measurement("pgd_at_update", "PGD-AT step minus its attack (1 fwd/bwd + SGD)", b,
         Stats.of(rest1)));
-    Ratio rt = new Ratio("arat_over_pgd_at", "arat_step", "pgd_at_step", Stats.of(ratio),
-        ms.get(0).seconds().median() / ms.get(1).seconds().median(), "<= 1.2 (paper: 1.15 on GPU)",
-        1.2);
+    Ratio rt = Ratio.paired("arat_over_pgd_at", ms.get(0), total[0], ms.get(1), total[1],
+        "<= 1.2 (paper: 1.15 on GPU)", 1.2);
     return new StepResults(ms, rt);
   }
 
@@ -339,21 +348,13 @@ public final class TrainStepBench {
         plain.step();
         pgdAt.step();
       }
-      for (int it = 0; it < r; it++) {
-        for (int j = 0; j < 4; j++) {
-          int i = (j + it) % 4;
-          double[] t = switch (i) {
-            case 0 -> new double[] {plain.step(), 0};
-            case 1 -> new double[] {pgdAt.step(), pgdAt.lastAttackSeconds};
-            case 2 -> worker.step("plain");
-            default -> worker.step("pgd_at");
-          };
-          total[i][it] = t[0];
-          attack[i][it] = t[1];
-        }
-        log("vs torch round %d/%d: plain ours %.3fs torch %.3fs  pgd-at ours %.3fs torch %.3fs",
-            it + 1, r, total[0][it], total[2][it], total[1][it], total[3][it]);
-      }
+      interleave(total, attack, i -> switch (i) {
+        case 0 -> new double[] {plain.step(), 0};
+        case 1 -> new double[] {pgdAt.step(), pgdAt.lastAttackSeconds};
+        case 2 -> worker.step("plain");
+        default -> worker.step("pgd_at");
+      }, it -> log("vs torch round %d/%d: plain ours %.3fs torch %.3fs  pgd-at ours %.3fs "
+          + "torch %.3fs", it + 1, r, total[0][it], total[2][it], total[1][it], total[3][it]));
     }
     int b = config.batch();
     int k = config.pgdSteps();
@@ -370,18 +371,10 @@ public final class TrainStepBench {
         Stats.of(total[3])));
     ms.add(new Measurement("torch_pgd_at_attack", "PyTorch eager: the PGD-" + k + " inside it", b,
         Stats.of(attack[3])));
-    double[] plainRatio = new double[r];
-    double[] pgdRatio = new double[r];
-    for (int i = 0; i < r; i++) {
-      plainRatio[i] = total[0][i] / total[2][i];
-      pgdRatio[i] = total[1][i] / total[3][i];
-    }
     List<Ratio> ratios = List.of(
-        new Ratio("plain_step_ours_over_torch", "plain_step_vs_torch", "torch_plain_step",
-            Stats.of(plainRatio), ms.get(0).seconds().median() / ms.get(3).seconds().median(),
+        Ratio.paired("plain_step_ours_over_torch", ms.get(0), total[0], ms.get(3), total[2],
             "<= 1.0", 1.0),
-        new Ratio("pgd_at_step_ours_over_torch", "pgd_at_step_vs_torch", "torch_pgd_at_step",
-            Stats.of(pgdRatio), ms.get(1).seconds().median() / ms.get(4).seconds().median(),
+        Ratio.paired("pgd_at_step_ours_over_torch", ms.get(1), total[1], ms.get(4), total[3],
             "<= 1.0", 1.0));
     return new TorchResults(ms, ratios, worker.info());
   }
@@ -434,13 +427,8 @@ public final class TrainStepBench {
         + "(float[] copies)", b, Stats.of(adapter)));
     ms.add(new Measurement("pgd_direct", "PGD-" + k + " on DJL arrays (DirectPgd)", b,
         Stats.of(direct)));
-    double[] ratio = new double[r];
-    for (int i = 0; i < r; i++) {
-      ratio[i] = adapter[i] / direct[i];
-    }
-    Ratio rt = new Ratio("pgd_adapter_over_direct", "pgd_adapter", "pgd_direct", Stats.of(ratio),
-        ms.get(0).seconds().median() / ms.get(1).seconds().median(), "<= 1.05 (overhead <= 5%)",
-        1.05);
+    Ratio rt = Ratio.paired("pgd_adapter_over_direct", ms.get(0), adapter, ms.get(1), direct,
+        "<= 1.05 (overhead <= 5%)", 1.05);
     return new AttackResults(ms, rt, breakdown);
   }
 
@@ -492,6 +480,26 @@ public final class TrainStepBench {
     out.add(new Measurement("adapter_java_step_per_iter", "Java sign step + Linf projection over "
         + "the batch (PGD's fused loop)", b, Stats.of(loops)));
     return out;
+  }
+
+  /**
+   * Runs {@code total.length} setups interleaved for {@code total[0].length} rounds: in round
+   * {@code it} setup {@code (j + it) % k} runs {@code j}-th, so the order rotates and load drifts
+   * hit every setup alike. {@code step} runs one repetition of a setup and returns {seconds,
+   * attack seconds}; {@code afterRound} sees the finished round's index.
+   */
+  private static void interleave(double[][] total, double[][] attack, IntFunction<double[]> step,
+      IntConsumer afterRound) {
+    int k = total.length;
+    for (int it = 0; it < total[0].length; it++) {
+      for (int j = 0; j < k; j++) {
+        int i = (j + it) % k;
+        double[] t = step.apply(i);
+        total[i][it] = t[0];
+        attack[i][it] = t[1];
+      }
+      afterRound.accept(it);
+    }
   }
 
   private static double time(Runnable r) {

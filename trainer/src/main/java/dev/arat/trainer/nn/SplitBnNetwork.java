@@ -564,17 +564,23 @@ public final class SplitBnNetwork implements AutoCloseable {
    */
   public void zeroGradients() {
     for (Map.Entry<String, NDArray> e : params.entrySet()) {
-      if (!trainable.contains(e.getKey())) {
-        continue;
+      if (trainable.contains(e.getKey())) {
+        replace(e, e.getValue().stopGradient());
       }
-      NDArray old = e.getValue();
-      NDArray fresh = old.stopGradient();
-      if (isTrainable) {
-        fresh.setRequiresGradient(true);
-      }
-      e.setValue(fresh);
-      old.close();
     }
+  }
+
+  /**
+   * Puts {@code fresh} in place of entry {@code e}'s weight (closing the old NDArray) and gives it
+   * gradient tracking when the weight is trainable and the network is not frozen.
+   */
+  private void replace(Map.Entry<String, NDArray> e, NDArray fresh) {
+    NDArray old = e.getValue();
+    if (trainable.contains(e.getKey()) && isTrainable) {
+      fresh.setRequiresGradient(true);
+    }
+    e.setValue(fresh);
+    old.close();
   }
 
   /**
@@ -629,13 +635,7 @@ public final class SplitBnNetwork implements AutoCloseable {
           + (splitBn ? " (split-BN)" : "") + ": " + String.join(", ", problems));
     }
     for (Map.Entry<String, NDArray> e : params.entrySet()) {
-      Tensor t = weights.get(e.getKey());
-      NDArray fresh = owned(manager, t);
-      e.getValue().close();
-      e.setValue(fresh);
-      if (trainable.contains(e.getKey()) && isTrainable) {
-        fresh.setRequiresGradient(true);
-      }
+      replace(e, owned(manager, weights.get(e.getKey())));
     }
   }
 
@@ -660,11 +660,7 @@ public final class SplitBnNetwork implements AutoCloseable {
             : detached.toDevice(device, true);
       }
       copy.attach(manager);
-      if (trainable.contains(e.getKey()) && isTrainable) {
-        copy.setRequiresGradient(true);
-      }
-      e.getValue().close();
-      e.setValue(copy);
+      replace(e, copy);
     }
   }
 
