@@ -34,13 +34,29 @@ public sealed interface AttackSpec {
    */
   int minClasses();
 
+  /** An attack that ascends one loss head: its gradients and class needs are the head's. */
+  sealed interface SingleLoss extends AttackSpec permits Fgsm, Pgd, Apgd {
+    /** The loss head ascended. */
+    LossHead loss();
+
+    @Override
+    default List<LossHead> lossHeads() {
+      return List.of(loss());
+    }
+
+    @Override
+    default int minClasses() {
+      return minClassesOf(loss());
+    }
+  }
+
   /**
    * Fast gradient sign method (Goodfellow et al., 2015); under L2 it is the normalised gradient
    * step. One step of size epsilon, no random start.
    *
    * @param loss the loss head it ascends (default {@code ce})
    */
-  record Fgsm(LossHead loss) implements AttackSpec {
+  record Fgsm(LossHead loss) implements SingleLoss {
     /** Applies defaults. */
     public Fgsm {
       loss = loss == null ? LossHead.CE : loss;
@@ -52,16 +68,6 @@ public sealed interface AttackSpec {
     @Override
     public String label() {
       return "fgsm-" + loss.id();
-    }
-
-    @Override
-    public List<LossHead> lossHeads() {
-      return List.of(loss);
-    }
-
-    @Override
-    public int minClasses() {
-      return minClassesOf(loss);
     }
   }
 
@@ -78,7 +84,7 @@ public sealed interface AttackSpec {
    * @param randomStart start from a random point in the ball (default true)
    */
   record Pgd(Integer steps, Double stepSize, Integer restarts, LossHead loss, Boolean randomStart)
-      implements AttackSpec {
+      implements SingleLoss {
     /** Applies defaults and validates. */
     public Pgd {
       steps = steps == null ? 20 : steps;
@@ -108,16 +114,6 @@ public sealed interface AttackSpec {
     public String label() {
       return "pgd-" + steps + "-" + loss.id() + (restarts > 1 ? "-x" + restarts : "");
     }
-
-    @Override
-    public List<LossHead> lossHeads() {
-      return List.of(loss);
-    }
-
-    @Override
-    public int minClasses() {
-      return minClassesOf(loss);
-    }
   }
 
   /**
@@ -131,7 +127,7 @@ public sealed interface AttackSpec {
    * @param rho the step-size check threshold in {@code (0,1)} (default 0.75)
    * @param eotIter gradient passes averaged per step for randomised models, {@code >= 1} (default 1)
    */
-  record Apgd(LossHead loss, Integer steps, Integer restarts, Double rho, Integer eotIter) implements AttackSpec {
+  record Apgd(LossHead loss, Integer steps, Integer restarts, Double rho, Integer eotIter) implements SingleLoss {
     /** Applies defaults and validates. */
     public Apgd {
       loss = loss == null ? LossHead.CE : loss;
@@ -151,16 +147,6 @@ public sealed interface AttackSpec {
     public String label() {
       return "apgd-" + loss.id() + "-" + steps + (restarts > 1 ? "-x" + restarts : "")
           + (eotIter > 1 ? "-eot" + eotIter : "");
-    }
-
-    @Override
-    public List<LossHead> lossHeads() {
-      return List.of(loss);
-    }
-
-    @Override
-    public int minClasses() {
-      return minClassesOf(loss);
     }
   }
 
