@@ -164,6 +164,9 @@ final class BenchCommand implements Callable<Integer> {
           try (TorchBaseline.Worker worker = TorchBaseline.start(python, script, c, usedThreads,
               tm, progress)) {
             report.torch(bench.versusTorch(worker));
+          } catch (TorchBaseline.BaselineFailure e) {
+            throw new AratException(ExitCodes.INPUT_ERROR, e.getMessage() + " (" + python + " "
+                + script + ")");
           }
         }
       }

@@ -115,7 +115,8 @@ class BenchCommandTest {
     Result r = arat("bench", "train", "--input", "1x8x8", "--batch", "4", "--pgd-steps", "1",
         "--warmup", "0", "--iterations", "1", "--only", "steps", "--compare-torch", "--python",
         py.toString(), "--torch-script", script.toString());
-    assertTrue(r.code() != 0, r.out());
+    assertEquals(ExitCodes.INPUT_ERROR, r.code(), r.err());
+    assertTrue(!r.err().contains("bug in arat"), r.err());
     assertTrue(r.err().contains("PyTorch baseline exited (code 3)"), r.err());
     assertTrue(!r.err().contains("\tat "), "no stack trace: " + r.err());
   }

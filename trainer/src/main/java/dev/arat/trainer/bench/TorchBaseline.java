@@ -40,6 +40,22 @@ public final class TorchBaseline {
 
   private TorchBaseline() {}
 
+  /**
+   * The PyTorch baseline could not be started or stopped answering: a problem of the interpreter,
+   * the script or the machine named by the message, not of the benchmark.
+   */
+  public static final class BaselineFailure extends IllegalStateException {
+    private static final long serialVersionUID = 1L;
+
+    BaselineFailure(String message) {
+      super(message);
+    }
+
+    BaselineFailure(String message, Throwable cause) {
+      super(message, cause);
+    }
+  }
+
   /** Why the baseline cannot run (missing interpreter, torch or script), or null when it can. */
   public static String unavailable(Path python, Path script) {
     if (python == null || !Files.isExecutable(python)) {
@@ -70,7 +86,7 @@ public final class TorchBaseline {
    * Worker#step} call, so its steps can be interleaved with the Java ones.
    *
    * @param progress where the child's progress lines go (null: discarded)
-   * @throws IllegalStateException when the child fails to start or set up
+   * @throws BaselineFailure when the child fails to start or set up
    */
   public static Worker start(Path python, Path script, TrainStepBench.Config config, int threads,
       Malloc malloc, PrintStream progress) {
@@ -101,7 +117,7 @@ public final class TorchBaseline {
     };
     if (tc) {
       if (!Files.exists(Path.of(TCMALLOC))) {
-        throw new IllegalStateException("tcmalloc requested but " + TCMALLOC + " is missing");
+        throw new BaselineFailure("tcmalloc requested but " + TCMALLOC + " is missing");
       }
       kept.add(TCMALLOC);
     }
@@ -113,7 +129,7 @@ public final class TorchBaseline {
     try {
       return new Worker(pb.start(), progress);
     } catch (IOException e) {
-      throw new IllegalStateException("cannot start the PyTorch baseline: " + e.getMessage(), e);
+      throw new BaselineFailure("cannot start the PyTorch baseline: " + e.getMessage(), e);
     }
   }
 
@@ -138,7 +154,7 @@ public final class TorchBaseline {
       try {
         JsonNode ready = read();
         if (!ready.path("ready").asBoolean(false)) {
-          throw new IllegalStateException("the PyTorch baseline did not start: " + ready);
+          throw new BaselineFailure("the PyTorch baseline did not start: " + ready);
         }
         Map<String, Object> m = Specs.json().convertValue(ready, Map.class);
         m.remove("ready");
@@ -165,11 +181,11 @@ public final class TorchBaseline {
         in.write(name + "\n");
         in.flush();
       } catch (IOException e) {
-        throw new IllegalStateException("the PyTorch baseline went away: " + e.getMessage(), e);
+        throw new BaselineFailure("the PyTorch baseline went away: " + e.getMessage(), e);
       }
       JsonNode r = read();
       if (!name.equals(r.path("step").asText())) {
-        throw new IllegalStateException("the PyTorch baseline answered " + r + " to " + name);
+        throw new BaselineFailure("the PyTorch baseline answered " + r + " to " + name);
       }
       return new double[] {r.get("seconds").asDouble(), r.path("attack_seconds").asDouble()};
     }
@@ -179,11 +195,11 @@ public final class TorchBaseline {
         String line = out.readLine();
         if (line == null) {
           int code = process.waitFor();
-          throw new IllegalStateException("the PyTorch baseline exited (code " + code + ")");
+          throw new BaselineFailure("the PyTorch baseline exited (code " + code + ")");
         }
         return Specs.json().readTree(line);
       } catch (IOException e) {
-        throw new IllegalStateException("cannot read the PyTorch baseline: " + e.getMessage(), e);
+        throw new BaselineFailure("cannot read the PyTorch baseline: " + e.getMessage(), e);
       } catch (InterruptedException e) {
         Thread.currentThread().interrupt();
         throw new IllegalStateException("interrupted while waiting for the PyTorch baseline", e);
