@@ -54,7 +54,7 @@ final class BenchCommand implements Callable<Integer> {
               + "ours/torch paired per round, target <= 1.",
           "3. In-training PGD through the attack-suite adapter (Pgd.perturb over "
               + "NetworkClassifier, float[] copies) vs the same loop on DJL arrays: overhead, "
-              + "target <= 5%.",
+              + "target <= 5%%.",
           "Setups are warmed up and run interleaved; reports mean ± std and median [IQR] "
               + "seconds per step, images/s, and paired ratios. The allocator in use (tcmalloc "
               + "when started by the arat launcher; ARAT_NO_TCMALLOC=1 for glibc) is recorded."})
