@@ -141,7 +141,7 @@ public final class Sgd {
         throw new IllegalArgumentException("optimizer state: " + e.getKey() + " has shape "
             + Arrays.toString(e.getValue().shape()) + ", weight has " + w.getShape());
       }
-      buffers.put(e.getKey(), SplitBnNetwork.owned(net.manager(), e.getValue()));
+      buffers.put(e.getKey(), net.newWeight(e.getValue()));
     }
   }
 }

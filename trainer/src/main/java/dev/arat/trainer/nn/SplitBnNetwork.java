@@ -53,6 +53,12 @@ import java.util.TreeSet;
  * default). Each tensor draws from its own generator seeded by (seed, name), so the init of one
  * weight does not depend on the others.
  *
+ * <p>Memory layout: on the CPU, 4-D activations and spatial conv weights live in channels-last
+ * memory (NHWC order behind the logical NCHW shape; {@link #toChannelsLast}), so libtorch's oneDNN
+ * convolutions skip their per-call reorders; 1×1 convolutions are then matrix products ({@link
+ * #pointwiseConv}, because libtorch 2.7.1's channels-last 1×1 kernel is wrong on AVX-512 CPUs).
+ * Shapes, values, names and everything read out are as with NCHW; only float rounding differs.
+ *
  * <p>Activations must live in a per-step sub-manager: pass inputs created in a sub-manager; every
  * result then belongs to it (an op's result belongs to its first operand's manager).
  */
@@ -93,6 +99,7 @@ public final class SplitBnNetwork implements AutoCloseable {
   private final boolean predictors;
   private final NDManager manager;
   private final Map<String, NDArray> params = new LinkedHashMap<>();
+  private final boolean channelsLast;
   private final Set<String> trainable = new LinkedHashSet<>();
   private final NDArray mean;
   private final NDArray std;
@@ -151,7 +158,22 @@ public final class SplitBnNetwork implements AutoCloseable {
       long seed,
       NDManager parent,
       Init init) {
+    this(spec, splitBn, taps, predictorRatio, seed, parent, init,
+        channelsLastOn(parent.getDevice()));
+  }
+
+  /** As the public constructor, with the memory layout chosen (tests compare the two). */
+  SplitBnNetwork(
+      ArchitectureSpec spec,
+      boolean splitBn,
+      List<String> taps,
+      double predictorRatio,
+      long seed,
+      NDManager parent,
+      Init init,
+      boolean channelsLast) {
     this.spec = spec;
+    this.channelsLast = channelsLast;
     this.init = init == null ? Init.TORCH_DEFAULT : init;
     this.splitBn = splitBn;
     this.taps = List.copyOf(taps);
@@ -375,7 +397,7 @@ public final class SplitBnNetwork implements AutoCloseable {
     if (params.containsKey(name)) {
       throw new IllegalArgumentException("duplicate weight name " + name);
     }
-    params.put(name, owned(manager, t));
+    params.put(name, newWeight(t));
     if (train) {
       trainable.add(name);
     }
@@ -401,6 +423,9 @@ public final class SplitBnNetwork implements AutoCloseable {
     }
     Map<String, NDArray> feats = withFeatures ? new LinkedHashMap<>() : null;
     NDArray h = x.sub(mean).div(std);
+    if (channelsLast) {
+      h = toChannelsLast(h);
+    }
     h = run(spec.layers(), h, branch, train, feats);
     return new Output(h, feats == null ? Map.of() : feats);
   }
@@ -418,14 +443,21 @@ public final class SplitBnNetwork implements AutoCloseable {
   }
 
   /** {@code GAP(ReLU(a))}: {@code (N,C,H,W) -> (N,C)}; identity on GAP for {@code (N,F)}. */
-  private static NDArray feature(NDArray a) {
+  private NDArray feature(NDArray a) {
     NDArray r = Activation.relu(a);
     return r.getShape().dimension() == 4 ? spatialMean(r) : r;
   }
 
-  /** Mean over H and W of {@code (N,C,H,W)}, as {@code (N,C)} (one reduction). */
-  private static NDArray spatialMean(NDArray a) {
+  /**
+   * Mean over H and W of {@code (N,C,H,W)}, as {@code (N,C)}: one reduction over a view (DJL's
+   * PyTorch mean takes one axis), {@code (N,C,H·W)} for NCHW memory, {@code (N,H·W,C)} for NHWC.
+   */
+  private NDArray spatialMean(NDArray a) {
     Shape s = a.getShape();
+    if (channelsLast) {
+      return a.transpose(0, 2, 3, 1).reshape(s.get(0), s.get(2) * s.get(3), s.get(1))
+          .mean(new int[] {1});
+    }
     return a.reshape(new Shape(s.get(0), s.get(1), s.get(2) * s.get(3))).mean(new int[] {2});
   }
 
@@ -433,6 +465,9 @@ public final class SplitBnNetwork implements AutoCloseable {
       LayerSpec l, NDArray h, Branch branch, boolean train, Map<String, NDArray> feats) {
     if (l instanceof LayerSpec.Conv conv) {
       NDArray b = conv.bias() ? p(conv.name() + ".bias") : null;
+      if (channelsLast && conv.kernel() == 1 && conv.padding() == 0) {
+        return pointwiseConv(h, p(conv.name() + ".weight"), b, conv.stride());
+      }
       return Conv2d.conv2d(h, p(conv.name() + ".weight"), b,
           new Shape(conv.stride(), conv.stride()), new Shape(conv.padding(), conv.padding()),
           new Shape(1, 1), 1).singletonOrThrow();
@@ -459,6 +494,60 @@ public final class SplitBnNetwork implements AutoCloseable {
       return body.add(sc);
     }
     throw new IllegalArgumentException("unsupported layer " + l);
+  }
+
+  /** Whether activations and spatial conv weights are in channels-last memory. */
+  public boolean channelsLast() {
+    return channelsLast;
+  }
+
+  /**
+   * Whether a network on {@code device} keeps 4-D activations and spatial conv weights in
+   * channels-last memory: on the CPU, where libtorch's oneDNN convolutions then skip the NCHW ↔
+   * blocked reorders of every call (measured: the ResNet-18 step 3% faster, see bench/README.md).
+   * GPUs keep NCHW, cuDNN's float32 default (not measurable here).
+   */
+  static boolean channelsLastOn(ai.djl.Device device) {
+    return ai.djl.Device.Type.CPU.equals(device.getDeviceType());
+  }
+
+  /**
+   * {@code h} {@code (N,C,H,W)} with the same values in channels-last memory (NHWC order, strides
+   * {@code (HWC, 1, WC, C)}): one copy. Ops on it (convolution, BatchNorm, ReLU, add, pooling)
+   * keep that layout; reshapes and reads see the logical NCHW order.
+   */
+  static NDArray toChannelsLast(NDArray h) {
+    Shape s = h.getShape();
+    return h.transpose(0, 2, 3, 1).reshape(s.size())
+        .reshape(s.get(0), s.get(2), s.get(3), s.get(1)).transpose(0, 3, 1, 2);
+  }
+
+  /**
+   * A 1×1 convolution (no padding) of channels-last {@code h} {@code (N,C,H,W)} with weight {@code
+   * (O,C,1,1)}, as one matrix product over the pixels: {@code (N·H'·W', C) × (C, O)}, where stride
+   * {@code s} first keeps every s-th row and column (an average pool of window 1, exact, which
+   * keeps the layout in its backward too). The result is {@code (N,O,H',W')}, channels-last.
+   *
+   * <p>Why not libtorch's convolution: in libtorch 2.7.1 (DJL 0.36) the channels-last 1×1 kernel
+   * ({@code brgconv_1x1:avx512_core}) returns wrong values on AVX-512 CPUs for many shapes, e.g.
+   * 256→512 or 160→320 channels at stride 1 and 2 (relative error ~0.5; {@code
+   * ChannelsLastTest} pins the shapes). The 3×3 channels-last kernels agree with NCHW in forward,
+   * input gradient and weight gradient over 272 ResNet/WRN shapes.
+   */
+  private static NDArray pointwiseConv(NDArray h, NDArray weight, NDArray bias, int stride) {
+    NDArray x = stride == 1 ? h : Pool.avgPool2d(h, new Shape(1, 1), new Shape(stride, stride),
+        new Shape(0, 0), false, true);
+    Shape s = x.getShape();
+    long n = s.get(0);
+    long c = s.get(1);
+    long height = s.get(2);
+    long width = s.get(3);
+    long o = weight.getShape().get(0);
+    NDArray pixels = x.transpose(0, 2, 3, 1).reshape(n * height * width, c);
+    NDArray w = weight.reshape(o, c);
+    NDArray out = (bias == null ? Linear.linear(pixels, w) : Linear.linear(pixels, w, bias))
+        .singletonOrThrow();
+    return out.reshape(n, height, width, o).transpose(0, 3, 1, 2);
   }
 
   private NDArray batchNorm(NDArray h, String prefix, boolean train) {
@@ -587,11 +676,27 @@ public final class SplitBnNetwork implements AutoCloseable {
    * A copy of {@code t} in memory libtorch allocates and reference-counts. DJL's {@code
    * create(float[])} wraps a Java direct buffer (from_blob) that only the returned NDArray keeps
    * alive; the weights must not depend on it, since {@link #zeroGradients} closes a weight's
-   * NDArray while an alias of its storage lives on.
+   * NDArray while an alias of its storage lives on. In this network's manager and memory layout:
+   * spatial conv weights {@code (O,I,kH,kW)} are channels-last when the activations are (values
+   * and reads unchanged); optimizer state uses it too, to match its weight.
+   *
+   * @param t the values
+   * @return a new array the caller owns (it belongs to {@link #manager()})
    */
-  static NDArray owned(NDManager m, Tensor t) {
-    try (NDArray wrapped = m.create(t.data(), new Shape(t.shape()))) {
-      return wrapped.duplicate();
+  public NDArray newWeight(Tensor t) {
+    long[] shape = t.shape();
+    boolean spatialConv = shape.length == 4 && (shape[2] > 1 || shape[3] > 1);
+    try (NDManager scratch = manager.newSubManager();
+        NDArray wrapped = scratch.create(t.data(), new Shape(shape))) {
+      NDArray owned = wrapped.duplicate();
+      if (spatialConv && channelsLast) {
+        // The layout libtorch gives the gradients of channels-last inputs: no conversions. Made
+        // from the owned copy: where the permutation is a view (one input channel),
+        // toChannelsLast would otherwise alias the Java buffer freed below.
+        owned = toChannelsLast(owned);
+      }
+      owned.attach(manager);
+      return owned;
     }
   }
 
@@ -635,7 +740,7 @@ public final class SplitBnNetwork implements AutoCloseable {
           + (splitBn ? " (split-BN)" : "") + ": " + String.join(", ", problems));
     }
     for (Map.Entry<String, NDArray> e : params.entrySet()) {
-      replace(e, owned(manager, weights.get(e.getKey())));
+      replace(e, newWeight(weights.get(e.getKey())));
     }
   }
 
