@@ -60,44 +60,53 @@ class ScheduleAndDeviceTest {
 
   @Test
   void sgdWithAndWithoutNesterovFollowsPyTorch() {
-    for (boolean nesterov : new boolean[] {false, true}) {
+    // (momentum, weight decay, Nesterov): each branch of the update
+    double[][] configs = {{0.9, 0.01, 0}, {0.9, 0.01, 1}, {0, 0.01, 0}, {0.9, 0, 0}};
+    for (double[] c : configs) {
+      boolean nesterov = c[2] == 1;
       TrainingRecipe r = Specs.parse("method: standard\nseed: 2\n", TrainingRecipe.class, "t");
       ImageDataset d = SyntheticDataset.generate(1, 8, 1, 28, 28, 10);
       ImageBatch x = new ImageBatch(d.pixels(), 8, 1, 28, 28);
-      double mu = 0.9;
-      double wd = 0.01;
+      double mu = c[0];
+      double wd = c[1];
       double lr = 0.1;
       try (NDManager m = NDManager.newBaseManager();
           SplitBnNetwork net = Trainer.newNetwork(r, ObjectiveTest.SMALL, m)) {
         Objective o = new Objective(r, net);
         Sgd sgd = new Sgd(net, mu, wd, nesterov);
-        String k = "fc2.weight";
-        float[] w0 = net.parameters().get(k).toFloatArray();
-        try (NDManager s = net.manager().newSubManager()) {
-          o.backward(s, x, x, d.labels(), 1, 1, Objective.allTerms());
+        // a linear weight and a (channels-last) conv weight
+        String[] keys = {"fc2.weight", "conv1.weight"};
+        float[][][] w = new float[3][keys.length][];
+        float[][][] g = new float[2][keys.length][];
+        for (int j = 0; j < keys.length; j++) {
+          w[0][j] = net.parameters().get(keys[j]).toFloatArray();
         }
-        float[] g1 = net.parameters().get(k).getGradient().toFloatArray();
-        try (NDManager s = net.manager().newSubManager()) {
-          sgd.step(lr, s);
+        for (int t = 0; t < 2; t++) {
+          try (NDManager s = net.manager().newSubManager()) {
+            o.backward(s, x, x, d.labels(), 1, 1, Objective.allTerms());
+          }
+          for (int j = 0; j < keys.length; j++) {
+            g[t][j] = net.parameters().get(keys[j]).getGradient().toFloatArray();
+          }
+          try (NDManager s = net.manager().newSubManager()) {
+            sgd.step(lr, s);
+          }
+          for (int j = 0; j < keys.length; j++) {
+            w[t + 1][j] = net.parameters().get(keys[j]).toFloatArray();
+          }
         }
-        float[] w1 = net.parameters().get(k).toFloatArray();
-        try (NDManager s = net.manager().newSubManager()) {
-          o.backward(s, x, x, d.labels(), 1, 1, Objective.allTerms());
-        }
-        float[] g2 = net.parameters().get(k).getGradient().toFloatArray();
-        try (NDManager s = net.manager().newSubManager()) {
-          sgd.step(lr, s);
-        }
-        float[] w2 = net.parameters().get(k).toFloatArray();
-        for (int i = 0; i < w0.length; i += 97) {
-          double d1 = g1[i] + wd * w0[i];
-          double v1 = d1;
-          double u1 = nesterov ? d1 + mu * v1 : v1;
-          assertEquals(w0[i] - lr * u1, w1[i], 1e-6);
-          double d2 = g2[i] + wd * w1[i];
-          double v2 = mu * v1 + d2;
-          double u2 = nesterov ? d2 + mu * v2 : v2;
-          assertEquals(w1[i] - lr * u2, w2[i], 1e-6);
+        for (int j = 0; j < keys.length; j++) {
+          String where = keys[j] + " mu=" + mu + " wd=" + wd + " nesterov=" + nesterov;
+          for (int i = 0; i < w[0][j].length; i += 97) {
+            double d1 = g[0][j][i] + wd * w[0][j][i];
+            double v1 = d1;
+            double u1 = nesterov ? d1 + mu * v1 : v1;
+            assertEquals(w[0][j][i] - lr * u1, w[1][j][i], 1e-6, where);
+            double d2 = g[1][j][i] + wd * w[1][j][i];
+            double v2 = mu * v1 + d2;
+            double u2 = nesterov ? d2 + mu * v2 : v2;
+            assertEquals(w[1][j][i] - lr * u2, w[2][j][i], 1e-6, where);
+          }
         }
       }
     }
