@@ -504,7 +504,7 @@ public final class SplitBnNetwork implements AutoCloseable {
   /**
    * Whether a network on {@code device} keeps 4-D activations and spatial conv weights in
    * channels-last memory: on the CPU, where libtorch's oneDNN convolutions then skip the NCHW ↔
-   * blocked reorders of every call (measured: the ResNet-18 step 3% faster, see bench/README.md).
+   * blocked reorders of every call (measured: ResNet-18 steps 4-6% faster, see bench/README.md).
    * GPUs keep NCHW, cuDNN's float32 default (not measurable here).
    */
   static boolean channelsLastOn(ai.djl.Device device) {
