@@ -531,9 +531,9 @@ public final class SplitBnNetwork implements AutoCloseable {
    * <p>Why not libtorch's convolution: in libtorch 2.7.1 (DJL 0.36) the channels-last 1×1 kernel
    * ({@code brgconv_1x1:avx512_core}) returns wrong values on AVX-512 CPUs for many shapes, e.g.
    * 256→512 or 160→320 channels at stride 1 and 2 (relative error ~0.5, measured against NCHW;
-   * {@code ChannelsLastTest} fails with it). The 3×3 channels-last kernels agree with NCHW in
-   * forward, input gradient and weight gradient over the 416 ResNet/WRN shapes and batch sizes
-   * (1-32) probed.
+   * {@code ChannelsLastTest} fails with it). The 3×3 and 5×5 channels-last kernels agree with
+   * NCHW in forward, input gradient and weight gradient over every ResNet/WRN/small-CNN shape and
+   * batch size (1-128) probed (bench/README.md).
    */
   private static NDArray pointwiseConv(NDArray h, NDArray weight, NDArray bias, int stride) {
     NDArray x = stride == 1 ? h : Pool.avgPool2d(h, new Shape(1, 1), new Shape(stride, stride),
