@@ -22,6 +22,7 @@ import java.util.Map;
 import java.util.Set;
 import java.util.SplittableRandom;
 import java.util.TreeSet;
+import java.util.concurrent.atomic.AtomicBoolean;
 
 /**
  * A network built from an {@link ArchitectureSpec}, with split BatchNorm and optional ARAT
@@ -99,7 +100,10 @@ public final class SplitBnNetwork implements AutoCloseable {
   private final boolean predictors;
   private final NDManager manager;
   private final Map<String, NDArray> params = new LinkedHashMap<>();
-  private final boolean channelsLast;
+  /** Final after construction (the constructor may fall back to NCHW). */
+  private boolean channelsLast;
+  /** Every spatial (k > 1) convolution, as {@link #forward} runs it. */
+  private final List<ChannelsLastCheck.Geometry> convGeometries = new ArrayList<>();
   private final Set<String> trainable = new LinkedHashSet<>();
   private final NDArray mean;
   private final NDArray std;
@@ -160,6 +164,17 @@ public final class SplitBnNetwork implements AutoCloseable {
       Init init) {
     this(spec, splitBn, taps, predictorRatio, seed, parent, init,
         channelsLastOn(parent.getDevice()));
+    if (channelsLast) {
+      ChannelsLastCheck.Geometry wrong = ChannelsLastCheck.firstDisagreement(convGeometries,
+          manager);
+      if (wrong != null) {
+        warnOnce("libtorch's channels-last convolution disagrees with NCHW on this machine for "
+            + "conv " + wrong + "; using NCHW (slower, correct)");
+        Map<String, Tensor> values = toTensors();
+        channelsLast = false;
+        load(values);
+      }
+    }
   }
 
   /** As the public constructor, with the memory layout chosen (tests compare the two). */
@@ -273,6 +288,10 @@ public final class SplitBnNetwork implements AutoCloseable {
       if (conv.bias()) {
         put(conv.name() + ".bias", uniform(seed, conv.name() + ".bias",
             new long[] {conv.outChannels()}, fanIn), true);
+      }
+      if (k > 1) {
+        convGeometries.add(new ChannelsLastCheck.Geometry(in, s[1], s[2], conv.outChannels(), k,
+            conv.stride(), conv.padding()));
       }
       int h = (s[1] + 2 * conv.padding() - k) / conv.stride() + 1;
       int w = (s[2] + 2 * conv.padding() - k) / conv.stride() + 1;
@@ -496,9 +515,21 @@ public final class SplitBnNetwork implements AutoCloseable {
     throw new IllegalArgumentException("unsupported layer " + l);
   }
 
-  /** Whether activations and spatial conv weights are in channels-last memory. */
+  /**
+   * Whether activations and spatial conv weights are in channels-last memory: on the CPU, unless
+   * {@link ChannelsLastCheck} found libtorch's channels-last convolution wrong for one of this
+   * network's convolutions on this machine (then NCHW, with a warning on standard error).
+   */
   public boolean channelsLast() {
     return channelsLast;
+  }
+
+  private static final AtomicBoolean WARNED = new AtomicBoolean();
+
+  private static void warnOnce(String message) {
+    if (WARNED.compareAndSet(false, true)) {
+      System.err.println("arat: warning: " + message);
+    }
   }
 
   /**

@@ -88,6 +88,67 @@ class ChannelsLastTest {
     }
   }
 
+  @Test
+  void theCheckFindsExactlyTheDisagreementsTheEngineHas() {
+    // libtorch 2.7.1's channels-last 1×1 kernel: wrong on AVX-512 CPUs such as this project's
+    ChannelsLastCheck.Geometry oneByOne = new ChannelsLastCheck.Geometry(256, 8, 8, 512, 1, 2, 0);
+    try (NDManager m = NDManager.newBaseManager()) {
+      // an independent look at the same kernel: batch 4, other data, forward only
+      SplittableRandom r = new SplittableRandom(5);
+      float[] xs = new float[4 * 256 * 8 * 8];
+      float[] ws = new float[512 * 256];
+      for (int i = 0; i < xs.length; i++) {
+        xs[i] = (float) r.nextDouble();
+      }
+      for (int i = 0; i < ws.length; i++) {
+        ws[i] = (float) (r.nextDouble() - 0.5) / 8;
+      }
+      NDArray x = m.create(xs, new Shape(4, 256, 8, 8));
+      NDArray w = m.create(ws, new Shape(512, 256, 1, 1));
+      NDArray a = ai.djl.nn.convolutional.Conv2d.conv2d(x, w, null, new Shape(2, 2),
+          new Shape(0, 0), new Shape(1, 1), 1).singletonOrThrow();
+      NDArray b = ai.djl.nn.convolutional.Conv2d.conv2d(SplitBnNetwork.toChannelsLast(x), w, null,
+          new Shape(2, 2), new Shape(0, 0), new Shape(1, 1), 1).singletonOrThrow();
+      boolean engineWrong = a.sub(b).abs().max().getFloat() > 1e-2f * a.abs().max().getFloat();
+      System.out.println("libtorch channels-last 1x1 kernel wrong on this machine: " + engineWrong);
+      assertEquals(engineWrong ? oneByOne : null,
+          ChannelsLastCheck.firstDisagreement(List.of(oneByOne), m));
+      // every spatial convolution of the built-in architectures passes here
+      for (ArchitectureSpec spec : List.of(Architectures.resnet18(3, 32, 32, 10, MEAN, STD),
+          Architectures.wrn(16, 4, 3, 32, 32, 10, MEAN, STD))) {
+        try (SplitBnNetwork net = new SplitBnNetwork(spec, true, List.of(), 0, 1, m)) {
+          assertTrue(net.channelsLast(), spec.name());
+        }
+      }
+    }
+  }
+
+  @Test
+  void aConvolutionTheEngineGetsWrongMakesTheNetworkUseNchw() {
+    ArchitectureSpec spec = Architectures.smallCnn(1, 28, 28, 10, new float[] {0.3f},
+        new float[] {0.3f});
+    ChannelsLastCheck.Geometry conv1 = new ChannelsLastCheck.Geometry(1, 28, 28, 32, 5, 1, 2);
+    ChannelsLastCheck.VERIFIED.put(conv1, false); // as if libtorch had got it wrong
+    try (NDManager m = NDManager.newBaseManager();
+        SplitBnNetwork planted = new SplitBnNetwork(spec, true, List.of(), 0, 3, m);
+        SplitBnNetwork nchw = new SplitBnNetwork(spec, true, List.of(), 0, 3, m,
+            Init.TORCH_DEFAULT, false)) {
+      assertFalse(planted.channelsLast());
+      var a = planted.toTensors();
+      var b = nchw.toTensors();
+      for (var e : a.entrySet()) {
+        assertArrayEquals(b.get(e.getKey()).data(), e.getValue().data(), e.getKey());
+      }
+      try (NDManager s = planted.manager().newSubManager()) {
+        NDArray x = s.randomUniform(0, 1, new Shape(2, 1, 28, 28));
+        assertArrayEquals(nchw.forward(x, Branch.ADV, false, false).logits().toFloatArray(),
+            planted.forward(x, Branch.ADV, false, false).logits().toFloatArray());
+      }
+    } finally {
+      ChannelsLastCheck.VERIFIED.remove(conv1);
+    }
+  }
+
   private static void compare(ArchitectureSpec spec, int n, Init init) {
     try (NDManager m = NDManager.newBaseManager()) {
       float[] x = new float[n * spec.channels() * spec.height() * spec.width()];
