@@ -2,6 +2,7 @@ package dev.arat.attack;
 
 import dev.arat.specs.Norm;
 import dev.arat.specs.ThreatModel;
+import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.SplittableRandom;
 
@@ -44,7 +45,7 @@ public abstract class AbstractAttack implements Attack {
    * {@code paper}, {@code norm}, {@code epsilon}; each attack appends its own after them.
    */
   protected Map<String, Object> baseSettings(String attack, String paper) {
-    Map<String, Object> s = new java.util.LinkedHashMap<>();
+    Map<String, Object> s = new LinkedHashMap<>();
     s.put("attack", attack);
     s.put("implementation", IMPLEMENTATION);
     s.put("paper", paper);

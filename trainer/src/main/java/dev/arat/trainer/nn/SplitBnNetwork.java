@@ -1,5 +1,6 @@
 package dev.arat.trainer.nn;
 
+import ai.djl.Device;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
@@ -538,8 +539,8 @@ public final class SplitBnNetwork implements AutoCloseable {
    * blocked reorders of every call (measured: ResNet-18 steps 4-6% faster, see bench/README.md).
    * GPUs keep NCHW, cuDNN's float32 default (not measurable here).
    */
-  static boolean channelsLastOn(ai.djl.Device device) {
-    return ai.djl.Device.Type.CPU.equals(device.getDeviceType());
+  static boolean channelsLastOn(Device device) {
+    return Device.Type.CPU.equals(device.getDeviceType());
   }
 
   /**
@@ -788,7 +789,7 @@ public final class SplitBnNetwork implements AutoCloseable {
     if (!source.params.keySet().equals(params.keySet())) {
       throw new IllegalArgumentException("copyFrom: the networks have different weights");
     }
-    ai.djl.Device device = manager.getDevice();
+    Device device = manager.getDevice();
     for (Map.Entry<String, NDArray> e : params.entrySet()) {
       NDArray copy;
       try (NDArray detached = source.params.get(e.getKey()).stopGradient()) {

@@ -8,6 +8,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.Shape;
+import ai.djl.nn.convolutional.Conv2d;
 import dev.arat.specs.ArchitectureSpec;
 import dev.arat.specs.Architectures;
 import dev.arat.trainer.nn.SplitBnNetwork.Branch;
@@ -105,9 +106,9 @@ class ChannelsLastTest {
       }
       NDArray x = m.create(xs, new Shape(4, 256, 8, 8));
       NDArray w = m.create(ws, new Shape(512, 256, 1, 1));
-      NDArray a = ai.djl.nn.convolutional.Conv2d.conv2d(x, w, null, new Shape(2, 2),
+      NDArray a = Conv2d.conv2d(x, w, null, new Shape(2, 2),
           new Shape(0, 0), new Shape(1, 1), 1).singletonOrThrow();
-      NDArray b = ai.djl.nn.convolutional.Conv2d.conv2d(SplitBnNetwork.toChannelsLast(x), w, null,
+      NDArray b = Conv2d.conv2d(SplitBnNetwork.toChannelsLast(x), w, null,
           new Shape(2, 2), new Shape(0, 0), new Shape(1, 1), 1).singletonOrThrow();
       boolean engineWrong = a.sub(b).abs().max().getFloat() > 1e-2f * a.abs().max().getFloat();
       System.out.println("libtorch channels-last 1x1 kernel wrong on this machine: " + engineWrong);
