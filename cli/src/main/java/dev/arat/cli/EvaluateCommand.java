@@ -135,7 +135,7 @@ final class EvaluateCommand implements Callable<Integer> {
       out.println("UNTRUSTED: the measurement cannot be trusted (see violations and diagnostics)");
       return ExitCodes.UNTRUSTED;
     }
-    out.println(report.passed() ? "PASSED: every gate passed" : "FAILED: a gate failed");
+    out.println(ReportWriter.verdictLine(report));
     return report.passed() ? ExitCodes.OK : ExitCodes.GATE_FAILED;
   }
 

@@ -11,6 +11,7 @@ import ai.onnx.proto.OnnxMl.TypeProto;
 import ai.onnx.proto.OnnxMl.ValueInfoProto;
 import dev.arat.attack.ImageBatch;
 import dev.arat.attack.LossGradient;
+import dev.arat.evaluator.EvaluationException;
 import dev.arat.evaluator.OrtClassifier;
 import dev.arat.onnx.OnnxModelException;
 import dev.arat.onnx.OnnxModels;
@@ -53,10 +54,15 @@ import picocli.CommandLine.Spec;
             + "and an op histogram; builds the input-gradient graph to see whether white-box "
             + "attacks are possible, and scans the graph for gradient masking (random ops, "
             + "control flow, rounding, integer casts, quantisation, final Softmax).",
+        "Exits 3 (ARAT-D017) when white-box attacks are not possible, 2 when arat cannot feed the "
+            + "model images.",
         "With --gradient-check, compares the input gradient with finite differences on a few "
             + "seeded random inputs and exits 3 if the largest relative error exceeds "
             + InspectCommand.TOLERANCE + "."})
 final class InspectCommand implements Callable<Integer> {
+  /** The diagnostic code printed when white-box attacks are impossible (exit code 3). */
+  static final String WHITE_BOX_IMPOSSIBLE = "ARAT-D017 white-box-impossible";
+
   /** The gradient-check tolerance on the largest directional relative error. */
   static final double TOLERANCE = 1e-2;
 
@@ -126,25 +132,39 @@ final class InspectCommand implements Callable<Integer> {
         .forEach(e -> out.printf("  %-24s %d%n", e.getKey(), e.getValue()));
 
     List<GraphScan.Finding> findings = GraphScan.scan(m);
+    String unusable = null;
     String impossible = null;
+    try (OrtClassifier c = OrtClassifier.open(model, threads)) {
+      out.printf("arat feeds: (N,%d,%d,%d) float32 pixels in [0,1]; model layout %s, batch %s%n", c.channels(),
+          c.height(), c.width(), c.layout(), c.fixedBatch() > 0 ? "fixed " + c.fixedBatch()
+              + " (arat runs it in batches of " + c.fixedBatch() + ")" : "dynamic");
+      for (String a : c.adaptations()) {
+        out.println("  " + a);
+      }
+      impossible = c.whiteBoxImpossible();
+    } catch (EvaluationException e) {
+      if (e.kind() != EvaluationException.Kind.INPUT) {
+        throw e;
+      }
+      unusable = e.getMessage();
+    }
     GradientGraph gg = null;
-    try {
-      gg = new GradientGraphBuilder().build(m, LossHead.CE);
-    } catch (OnnxModelException e) {
-      impossible = e.getMessage();
-    }
-    boolean untrusted = GraphScan.hasErrors(findings);
-    if (impossible != null) {
-      out.println("white-box attacks: NOT POSSIBLE");
+    if (unusable != null) {
+      out.println("input: NOT USABLE: " + unusable);
+    } else if (impossible != null) {
+      out.println("white-box attacks: NOT POSSIBLE (" + WHITE_BOX_IMPOSSIBLE + ", docs/diagnostics.md#arat-d017)");
       out.println("  " + impossible);
-    } else if (untrusted) {
-      out.println("white-box attacks: possible, but NOT TRUSTWORTHY (see the findings)");
+      out.println("  black-box attacks (square, transfer) can still certify it: a suite of those only, with"
+          + " 'allow_black_box_only: true'");
     } else {
-      out.println("white-box attacks: possible (input-gradient graph built: logits '"
-          + gg.logitsTensor() + "', " + (gg.numClasses() > 0 ? gg.numClasses() + " classes"
-          : "classes not fixed") + ")");
-    }
-    if (gg != null) {
+      gg = new GradientGraphBuilder().build(m, LossHead.CE);
+      if (GraphScan.hasErrors(findings)) {
+        out.println("white-box attacks: possible, but NOT TRUSTWORTHY (see the findings)");
+      } else {
+        out.println("white-box attacks: possible (input-gradient graph built: logits '"
+            + gg.logitsTensor() + "', " + (gg.numClasses() > 0 ? gg.numClasses() + " classes"
+            : "classes not fixed") + ")");
+      }
       for (String note : gg.notes()) {
         out.println("  note: " + note);
       }
@@ -153,12 +173,18 @@ final class InspectCommand implements Callable<Integer> {
     for (GraphScan.Finding f : findings) {
       out.println("  " + f);
     }
-    if (!gradientCheck) {
-      out.flush();
-      return ExitCodes.OK;
+    out.flush();
+    if (unusable != null) {
+      return ExitCodes.INPUT_ERROR;
     }
     if (impossible != null) {
-      throw new OnnxModelException("--gradient-check: " + impossible);
+      if (gradientCheck) {
+        throw new OnnxModelException("--gradient-check: white-box attacks are not possible: " + impossible);
+      }
+      return ExitCodes.UNTRUSTED;
+    }
+    if (!gradientCheck) {
+      return ExitCodes.OK;
     }
     double worst = check(out);
     boolean ok = worst <= TOLERANCE;

@@ -47,7 +47,7 @@ final class MergeCommand implements Callable<Integer> {
       w.println("UNTRUSTED: the measurement cannot be trusted (see diagnostics)");
       return ExitCodes.UNTRUSTED;
     }
-    w.println(report.passed() ? "PASSED: every gate passed" : "FAILED: a gate failed");
+    w.println(ReportWriter.verdictLine(report));
     return report.passed() ? ExitCodes.OK : ExitCodes.GATE_FAILED;
   }
 }

@@ -69,7 +69,13 @@ public record Diagnostic(String code, Severity severity, String name, String mes
     /** Merged shards ran with different software or providers, or their probes disagree. */
     SHARD_MISMATCH("ARAT-D014", "shard-mismatch", Severity.WARNING),
     /** The graph scan found rounding, casts, quantisation, training-mode BN or undifferentiable ops on the path. */
-    GRADIENT_MASKING_OPS("ARAT-D015", "gradient-masking-ops", Severity.FATAL);
+    GRADIENT_MASKING_OPS("ARAT-D015", "gradient-masking-ops", Severity.FATAL),
+    /** The model returned NaN or infinite logits (on clean or perturbed inputs). */
+    NON_FINITE_LOGITS("ARAT-D016", "non-finite-logits", Severity.FATAL),
+    /** No input gradient can be computed (control flow, rounding, an op without a gradient rule). */
+    WHITE_BOX_IMPOSSIBLE("ARAT-D017", "white-box-impossible", Severity.FATAL),
+    /** arat adapted the model's input (channels-last transpose, normalisation, fixed batch size). */
+    MODEL_INPUT("ARAT-D018", "model-input", Severity.INFO);
 
     private final String code;
     private final String id;

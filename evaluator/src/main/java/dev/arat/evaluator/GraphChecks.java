@@ -11,12 +11,15 @@ import java.util.Set;
  * §10.9, "dynamic defence") into report diagnostics:
  *
  * <ul>
- *   <li>control flow ({@code Loop}, {@code If}, {@code Scan}, any subgraph): ARAT-D008, warning;
+ *   <li>control flow ({@code Loop}, {@code If}, {@code Scan}, any subgraph), rounding ({@code
+ *       Round}, {@code Floor}, {@code Ceil}, {@code Sign}) on the input-to-logits path and ops the
+ *       gradient builder cannot differentiate: white-box attacks are impossible, ARAT-D017 ({@link
+ *       #whiteBoxBlockers}; the suite runner decides what that means for the suite);
  *   <li>random ops upstream of the logits, Dropout in training mode: ARAT-D009, warning (ARAT-D001
  *       decides whether the randomness shows in the outputs);
- *   <li>rounding, integer casts or quantisation on the input-to-logits path, BatchNormalization in
- *       training mode, ops the gradient builder cannot differentiate: ARAT-D015, fatal (gradients
- *       are masked or samples are coupled; white-box numbers are not a measurement);
+ *   <li>integer casts or quantisation on the input-to-logits path, BatchNormalization in training
+ *       mode: ARAT-D015, fatal (gradients are masked or samples are coupled; white-box numbers are
+ *       not a measurement);
  *   <li>a final Softmax is reported by {@link OrtClassifier} as ARAT-D002 and skipped here.
  * </ul>
  *
@@ -24,36 +27,47 @@ import java.util.Set;
  */
 final class GraphChecks {
   private static final Set<String> RANDOM = Set.of(GraphScan.RANDOM_OP, GraphScan.DROPOUT_TRAINING);
-  private static final Set<String> MASKING = Set.of(GraphScan.ROUNDING, GraphScan.INTEGER_CAST,
-      GraphScan.QUANTIZATION, GraphScan.UNSUPPORTED_OP, GraphScan.BATCHNORM_TRAINING);
+  private static final Set<String> MASKING = Set.of(GraphScan.INTEGER_CAST, GraphScan.QUANTIZATION,
+      GraphScan.BATCHNORM_TRAINING);
+  /** Findings that leave no input gradient to follow: white-box attacks are impossible (ARAT-D017). */
+  private static final Set<String> BLOCKING = Set.of(GraphScan.CONTROL_FLOW, GraphScan.ROUNDING,
+      GraphScan.UNSUPPORTED_OP);
 
   private GraphChecks() {}
 
   /** The diagnostics of {@code model}'s graph (empty for a plain feed-forward classifier). */
   static List<Diagnostic> scan(ModelProto model) {
-    List<String> control = new ArrayList<>();
     List<String> random = new ArrayList<>();
     List<String> masking = new ArrayList<>();
     for (GraphScan.Finding f : GraphScan.scan(model)) {
-      if (f.code().equals(GraphScan.CONTROL_FLOW)) {
-        control.add(f.message());
-      } else if (RANDOM.contains(f.code())) {
+      if (RANDOM.contains(f.code())) {
         random.add(f.message());
       } else if (MASKING.contains(f.code())) {
         masking.add("[" + f.code() + "] " + f.message());
       }
     }
     List<Diagnostic> out = new ArrayList<>();
-    if (!control.isEmpty()) {
-      out.add(Diagnostic.Code.CONTROL_FLOW.of(String.join("; ", control)
-          + " (input-dependent control flow can hide gradients from white-box attacks)"));
-    }
     if (!random.isEmpty()) {
       out.add(Diagnostic.Code.RANDOM_OPS.of(String.join("; ", random)
           + " (a randomised model needs expectation-over-transformation attacks; see ARAT-D001)"));
     }
     if (!masking.isEmpty()) {
       out.add(Diagnostic.Code.GRADIENT_MASKING_OPS.of(String.join("; ", masking)));
+    }
+    return out;
+  }
+
+  /**
+   * Why white-box attacks are impossible on {@code model} according to the graph scan: control flow,
+   * rounding on the input-to-logits path, ops the gradient builder cannot differentiate (each as
+   * {@code [code] message}); empty when the scan finds none.
+   */
+  static List<String> whiteBoxBlockers(ModelProto model) {
+    List<String> out = new ArrayList<>();
+    for (GraphScan.Finding f : GraphScan.scan(model)) {
+      if (BLOCKING.contains(f.code())) {
+        out.add("[" + f.code() + "] " + f.message());
+      }
     }
     return out;
   }

@@ -20,6 +20,7 @@ import dev.arat.attack.LossGradient;
 import dev.arat.onnx.OnnxModels;
 import dev.arat.onnx.grad.GradientGraph;
 import dev.arat.onnx.grad.GradientGraphBuilder;
+import dev.arat.specs.EvaluationSuite;
 import dev.arat.specs.LossHead;
 import java.nio.FloatBuffer;
 import java.nio.LongBuffer;
@@ -66,6 +67,10 @@ public final class OrtClassifier implements GradientClassifier, AutoCloseable {
   private final Set<Diagnostic> diagnostics = new LinkedHashSet<>();
   private final Map<LossHead, OrtSession> gradientSessions = new EnumMap<>(LossHead.class);
   private final ExecutionProvider provider;
+  private final int fixedBatch;
+  private final ModelInput.Layout layout;
+  private final List<String> adaptations;
+  private String whiteBox;
   private boolean closed;
 
   /**
@@ -101,7 +106,20 @@ public final class OrtClassifier implements GradientClassifier, AutoCloseable {
    *     model, or its input is not an image
    */
   public static OrtClassifier open(Path file, RuntimeOptions runtime) {
-    return new OrtClassifier(OnnxModels.load(file), "model file '" + file + "'", runtime);
+    return open(file, runtime, null);
+  }
+
+  /**
+   * Opens a model file with an execution provider, threading options and a normalisation applied
+   * to the pixels before the model.
+   *
+   * @param file an {@code .onnx} classifier (see {@link #OrtClassifier(ModelProto, String,
+   *     RuntimeOptions, EvaluationSuite.Normalization)})
+   * @param runtime provider and threads
+   * @param normalization mean/std applied to the [0,1] pixels before the model, or null
+   */
+  public static OrtClassifier open(Path file, RuntimeOptions runtime, EvaluationSuite.Normalization normalization) {
+    return new OrtClassifier(OnnxModels.load(file), "model file '" + file + "'", runtime, normalization);
   }
 
   /**
@@ -126,41 +144,39 @@ public final class OrtClassifier implements GradientClassifier, AutoCloseable {
    *     ONNX Runtime cannot load or run the model, or its input is not an image
    */
   public OrtClassifier(ModelProto model, String source, RuntimeOptions runtime) {
+    this(model, source, runtime, null);
+  }
+
+  /**
+   * Opens an in-memory model with an execution provider, threading options and a normalisation
+   * applied to the pixels before the model ({@link ModelInput}: channels-last inputs are transposed,
+   * a fixed batch size is honoured).
+   *
+   * @param model the parsed classifier: one float32 input {@code (N,C,H,W)} or {@code (N,H,W,C)}
+   *     (N dynamic or fixed), first output logits {@code (N,K)}
+   * @param source how messages name it, e.g. {@code model file 'm.onnx'}
+   * @param runtime provider and threads
+   * @param normalization mean/std applied to the [0,1] pixels before the model, or null
+   * @throws EvaluationException (INPUT) if the provider cannot load, ONNX Runtime cannot load or run
+   *     the model, or its input is not an image batch
+   */
+  public OrtClassifier(ModelProto model, String source, RuntimeOptions runtime,
+      EvaluationSuite.Normalization normalization) {
     this.env = OrtEnvironment.getEnvironment();
     this.source = source;
+    ModelInput.Adapted adapted = ModelInput.adapt(model, source, normalization);
+    this.inputName = adapted.inputName();
+    this.channels = adapted.channels();
+    this.height = adapted.height();
+    this.width = adapted.width();
+    this.fixedBatch = adapted.fixedBatch();
+    this.layout = adapted.layout();
+    this.adaptations = List.copyOf(adapted.adaptations());
+    ModelProto original = model;
+    model = adapted.model();
     GraphProto g = model.getGraph();
-    List<ValueInfoProto> inputs = OnnxModels.dataInputs(g);
-    if (inputs.size() != 1) {
-      throw new EvaluationException(EvaluationException.Kind.INPUT,
-          source + ": expected exactly one image input, found " + inputs.size());
-    }
-    ValueInfoProto in = inputs.get(0);
-    this.inputName = in.getName();
-    TypeProto.Tensor tt = in.getType().getTensorType();
-    if (tt.getElemType() != TensorProto.DataType.FLOAT_VALUE) {
-      throw new EvaluationException(EvaluationException.Kind.INPUT,
-          source + ": input '" + inputName + "' must be float32, is element type " + tt.getElemType());
-    }
-    List<TensorShapeProto.Dimension> dims = tt.getShape().getDimList();
-    if (dims.size() != 4) {
-      throw new EvaluationException(EvaluationException.Kind.INPUT,
-          source + ": input '" + inputName + "' must have shape (N,C,H,W), has rank " + dims.size());
-    }
-    int[] chw = new int[3];
-    for (int a = 1; a < 4; a++) {
-      TensorShapeProto.Dimension d = dims.get(a);
-      if (!d.hasDimValue() || d.getDimValue() <= 0) {
-        throw new EvaluationException(EvaluationException.Kind.INPUT,
-            source + ": input '" + inputName + "' axis " + a + " must be a fixed size (C,H,W static), is '"
-                + (d.hasDimParam() ? d.getDimParam() : "unknown") + "'");
-      }
-      chw[a - 1] = Math.toIntExact(d.getDimValue());
-    }
-    this.channels = chw[0];
-    this.height = chw[1];
-    this.width = chw[2];
     Map<String, String> meta = new LinkedHashMap<>();
-    for (StringStringEntryProto e : model.getMetadataPropsList()) {
+    for (StringStringEntryProto e : original.getMetadataPropsList()) {
       meta.put(e.getKey(), e.getValue());
     }
     this.metadata = Collections.unmodifiableMap(meta);
@@ -182,6 +198,14 @@ public final class OrtClassifier implements GradientClassifier, AutoCloseable {
     this.model = model;
     this.logitsName = out;
     diagnostics.addAll(GraphChecks.scan(model));
+    List<String> input = new ArrayList<>(adaptations);
+    if (fixedBatch > 0) {
+      input.add("the model declares a fixed batch size " + fixedBatch + "; arat runs it in batches of " + fixedBatch
+          + " (the last one filled up with copies whose outputs are dropped)");
+    }
+    if (!input.isEmpty()) {
+      diagnostics.add(Diagnostic.Code.MODEL_INPUT.of(String.join("; ", input)));
+    }
 
     OrtSession.SessionOptions o = null;
     OrtSession s = null;
@@ -214,7 +238,17 @@ public final class OrtClassifier implements GradientClassifier, AutoCloseable {
     this.options = o;
     this.forward = s;
     try {
-      float[] z = logits(new ImageBatch(new float[channels * height * width], 1, channels, height, width));
+      float[] z;
+      try {
+        z = logits(new ImageBatch(new float[channels * height * width], 1, channels, height, width));
+      } catch (EvaluationException e) {
+        throw new EvaluationException(EvaluationException.Kind.INPUT, "ONNX Runtime cannot run " + source + " on "
+            + (fixedBatch > 0 ? "its declared batch size " + fixedBatch : "a batch of 1 image (its batch axis is"
+            + " declared dynamic)") + ": " + e.getMessage() + ". If the model only works for one batch size (for"
+            + " example a Reshape to a fixed batch inside the graph), declare that size on the input (the default"
+            + " of torch.onnx.export) so that arat runs it in batches of that size, or export it with a dynamic"
+            + " batch axis (torch.onnx.export(..., dynamic_axes={'input': {0: 'batch'}}))", e.ortErrorCode(), e);
+      }
       this.numClasses = z.length;
       if (numClasses < 2) {
         throw new EvaluationException(EvaluationException.Kind.INPUT,
@@ -309,9 +343,27 @@ public final class OrtClassifier implements GradientClassifier, AutoCloseable {
     return width;
   }
 
-  /** The input shape {@code [-1, C, H, W]} (batch dynamic). */
+  /** The input shape {@code [-1, C, H, W]} arat feeds (batch dynamic; see {@link #fixedBatch()}). */
   public long[] inputShape() {
     return new long[] {-1, channels, height, width};
+  }
+
+  /**
+   * The batch size the model declares, or 0 when its batch axis is dynamic. Calls with other batch
+   * sizes are run in batches of this size (the last one filled up with copies and dropped).
+   */
+  public int fixedBatch() {
+    return fixedBatch;
+  }
+
+  /** Whether the model takes {@code (N,C,H,W)} or channels-last {@code (N,H,W,C)} input. */
+  public String layout() {
+    return layout.name();
+  }
+
+  /** What arat puts in front of the model (transpose, normalisation), in words; empty when nothing. */
+  public List<String> adaptations() {
+    return adaptations;
   }
 
   /** The model's {@code metadata_props}, in file order. */
@@ -345,6 +397,20 @@ public final class OrtClassifier implements GradientClassifier, AutoCloseable {
     if (x.n() == 0) {
       return new float[0];
     }
+    if (fixedBatch > 0 && x.n() != fixedBatch) {
+      int k = -1;
+      float[] out = null;
+      for (int from = 0; from < x.n(); from += fixedBatch) {
+        int cnt = Math.min(fixedBatch, x.n() - from);
+        float[] z = logits(padded(x, from, cnt));
+        if (out == null) {
+          k = z.length / fixedBatch;
+          out = new float[x.n() * k];
+        }
+        System.arraycopy(z, 0, out, from * k, cnt * k);
+      }
+      return out;
+    }
     try (OnnxTensor t = OnnxTensor.createTensor(env, FloatBuffer.wrap(x.data()), shape(x));
         OrtSession.Result r = forward.run(Map.of(inputName, t), Set.of(logitsName))) {
       float[] z = floats(r, logitsName, "logits");
@@ -377,6 +443,21 @@ public final class OrtClassifier implements GradientClassifier, AutoCloseable {
     }
     if (n == 0) {
       return new LossGradient(new float[0], new float[0], new float[0]);
+    }
+    if (fixedBatch > 0 && n != fixedBatch) {
+      float[] z = new float[n * numClasses];
+      float[] loss = new float[n];
+      float[] grad = new float[x.data().length];
+      int per = x.imageSize();
+      for (int from = 0; from < n; from += fixedBatch) {
+        int cnt = Math.min(fixedBatch, n - from);
+        LossGradient part = lossGradient(padded(x, from, cnt), padded(labels, from, cnt),
+            head.targeted() ? padded(targets, from, cnt) : null, head);
+        System.arraycopy(part.logits(), 0, z, from * numClasses, cnt * numClasses);
+        System.arraycopy(part.losses(), 0, loss, from, cnt);
+        System.arraycopy(part.gradient(), 0, grad, from * per, cnt * per);
+      }
+      return new LossGradient(z, loss, grad);
     }
     OrtSession s = gradientSession(head);
     List<OnnxTensor> owned = new ArrayList<>();
@@ -413,6 +494,29 @@ public final class OrtClassifier implements GradientClassifier, AutoCloseable {
         t.close();
       }
     }
+  }
+
+  /**
+   * Why white-box attacks are impossible on this model, or null when they are possible: the graph
+   * scan's control flow, rounding and undifferentiable ops ({@link GraphChecks#whiteBoxBlockers}),
+   * else whatever stops the gradient builder from building the {@code ce} input-gradient graph.
+   * Computed once.
+   */
+  public String whiteBoxImpossible() {
+    checkOpen();
+    if (whiteBox == null) {
+      List<String> blockers = GraphChecks.whiteBoxBlockers(model);
+      String reason = blockers.isEmpty() ? null : String.join("; ", blockers);
+      if (reason == null) {
+        try {
+          gradientSession(LossHead.CE);
+        } catch (dev.arat.onnx.OnnxModelException e) {
+          reason = e.getMessage();
+        }
+      }
+      whiteBox = reason == null ? "" : reason;
+    }
+    return whiteBox.isEmpty() ? null : whiteBox;
   }
 
   /**
@@ -476,6 +580,30 @@ public final class OrtClassifier implements GradientClassifier, AutoCloseable {
     if (closed) {
       throw new IllegalStateException(source + ": classifier used after close()");
     }
+  }
+
+  /**
+   * Images {@code [from, from+cnt)} of {@code x} as a batch of exactly {@link #fixedBatch()},
+   * filled up with copies of the last one (each sample's outputs and input gradient depend only on
+   * itself, so the copies are computed and dropped).
+   */
+  private ImageBatch padded(ImageBatch x, int from, int cnt) {
+    int per = x.imageSize();
+    float[] d = new float[fixedBatch * per];
+    System.arraycopy(x.data(), from * per, d, 0, cnt * per);
+    for (int i = cnt; i < fixedBatch; i++) {
+      System.arraycopy(x.data(), (from + cnt - 1) * per, d, i * per, per);
+    }
+    return new ImageBatch(d, fixedBatch, x.c(), x.h(), x.w());
+  }
+
+  /** Labels or targets {@code [from, from+cnt)} padded like {@link #padded(ImageBatch, int, int)}. */
+  private int[] padded(int[] a, int from, int cnt) {
+    int[] out = new int[fixedBatch];
+    for (int i = 0; i < fixedBatch; i++) {
+      out[i] = a[from + Math.min(i, cnt - 1)];
+    }
+    return out;
   }
 
   private static long[] shape(ImageBatch x) {

@@ -38,10 +38,12 @@ final class Probes {
    * @param labels their classes
    * @param ids their dataset indices
    * @param suite the suite (its checks and attacks)
+   * @param gradients whether the model can be differentiated (false: the gradient checks are
+   *     skipped, ARAT-D017 says why)
    * @return diagnostics in check order (info entries record checks that passed with numbers)
    */
   static List<Diagnostic> run(GradientClassifier attacked, Classifier deployed, ImageBatch x, int[] labels, long[] ids,
-      EvaluationSuite suite) {
+      EvaluationSuite suite, boolean gradients) {
     List<Diagnostic> out = new ArrayList<>();
     int k = deployed.numClasses();
     EvaluationSuite.Checks c = suite.checks();
@@ -49,19 +51,23 @@ final class Probes {
     if (x.n() == 0) {
       return out;
     }
-    if (c.randomness()) {
+    Diagnostic nonFinite = NonFiniteWatch.clean(deployed, x);
+    if (nonFinite != null) {
+      out.add(nonFinite);
+    }
+    if (c.randomness() && nonFinite == null) {
       Diagnostic d = randomness(deployed, x, labels);
       if (d != null) {
         out.add(d);
       }
     }
-    if (c.zeroGradient()) {
+    if (c.zeroGradient() && gradients) {
       Diagnostic d = zeroGradient(attacked, x, labels, suite, k);
       if (d != null) {
         out.add(d);
       }
     }
-    if (c.fullRangePgd()) {
+    if (c.fullRangePgd() && gradients) {
       out.add(fullRangePgd(attacked, deployed, x, labels, ids, suite, k));
     }
     return out;

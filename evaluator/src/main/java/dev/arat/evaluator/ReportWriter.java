@@ -205,10 +205,33 @@ public final class ReportWriter {
     }
   }
 
+  /**
+   * The verdict of a trusted report in one line: {@code PASSED: every gate passed}, {@code FAILED: a
+   * gate failed}, or {@code NO GATES: ...} when the suite set no gate that could be checked (the exit
+   * code is then 0, but nothing was certified); a suite of black-box attacks only adds {@code
+   * (BLACK-BOX ONLY ...)}.
+   */
+  public static String verdictLine(Report r) {
+    String line = noGates(r)
+        ? "NO GATES: the suite sets no gate, so nothing was checked (set gates.min_robust_accuracy in the suite or"
+            + " pass --min-robust-accuracy X)"
+        : r.passed() ? "PASSED: every gate passed" : "FAILED: a gate failed";
+    return line + (r.suite().settings().blackBoxOnly() ? " (BLACK-BOX ONLY: no gradient attack was run)" : "");
+  }
+
+  /** Whether no gate of {@code r} was checked (none set, or all skipped). */
+  static boolean noGates(Report r) {
+    return r.gates().stream().allMatch(Report.Gate::skipped);
+  }
+
   /** The Markdown summary of {@code report}. */
   public static String toMarkdown(Report r) {
     StringBuilder b = new StringBuilder();
-    String verdict = !r.trusted() ? "⚠️ **untrusted**" : r.passed() ? "✅ **passed**" : "❌ **failed**";
+    String verdict = !r.trusted() ? "⚠️ **untrusted**" : noGates(r) ? "ℹ️ **no gates set**"
+        : r.passed() ? "✅ **passed**" : "❌ **failed**";
+    if (r.suite().settings().blackBoxOnly()) {
+      verdict += " (**black-box only**)";
+    }
     b.append("## arat robustness report: ").append(r.suite().name()).append(" — ").append(verdict).append("\n\n");
     b.append(String.format(Locale.ROOT, "Threat model **%s**, %d samples of %s (%s split), seed %d%s.%n%n",
         r.threatModel().label(), r.samples(), r.dataset().name(), r.dataset().split(), r.seed(),

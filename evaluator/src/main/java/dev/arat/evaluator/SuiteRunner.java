@@ -223,7 +223,7 @@ public final class SuiteRunner {
     suite = withResolvedDataset(suite, modelFile);
     ImageDataset test = Datasets.load(suite.data().dataset(), dataDir, Split.TEST);
     String sha = sha256(modelFile);
-    try (OrtClassifier model = OrtClassifier.open(modelFile, runtime);
+    try (OrtClassifier model = OrtClassifier.open(modelFile, runtime, suite.normalization());
         SurrogateScope scope = this::closeSurrogates) {
       if (model.channels() != test.channels() || model.height() != test.height() || model.width() != test.width()) {
         throw new EvaluationException(EvaluationException.Kind.INPUT, String.format(Locale.ROOT,
@@ -242,16 +242,26 @@ public final class SuiteRunner {
       Report.ModelInfo info = new Report.ModelInfo(modelFile.toString(), sha, model.metadata(), shape, model.numClasses());
       buildAttacks(suite, model.numClasses()); // spec errors before any session work
       // fail fast on non-differentiable graphs, before the clean pass and any attack
-      for (AttackSpec spec : suite.attacks()) {
-        if (!(spec instanceof AttackSpec.Transfer)) { // a transfer attack differentiates its surrogate
-          for (LossHead head : spec.lossHeads()) {
-            model.prepare(head);
+      Diagnostic whiteBox = whiteBoxVerdict(model.whiteBoxImpossible(), suite, modelFile);
+      if (whiteBox == null) {
+        for (AttackSpec spec : suite.attacks()) {
+          if (!spec.blackBox()) { // a transfer attack differentiates its surrogate, Square nothing
+            for (LossHead head : spec.lossHeads()) {
+              model.prepare(head);
+            }
           }
         }
       }
       Report.Tool tool = new Report.Tool("arat", TOOL_VERSION, OrtEnvironment.getEnvironment().getVersion(),
           System.getProperty("java.version"), model.provider().id());
-      return evaluate(model, model, info, model::diagnostics, suite, test, dataDir == null ? null : dataDir.toString(),
+      Supplier<List<Diagnostic>> diagnostics = () -> {
+        List<Diagnostic> d = new ArrayList<>(model.diagnostics());
+        if (whiteBox != null) {
+          d.add(whiteBox);
+        }
+        return d;
+      };
+      return evaluate(model, model, info, diagnostics, suite, test, dataDir == null ? null : dataDir.toString(),
           tool, outDir, t0);
     }
   }
@@ -298,6 +308,9 @@ public final class SuiteRunner {
       Supplier<List<Diagnostic>> modelDiagnostics, EvaluationSuite suite, ImageDataset test, String dataPath,
       Report.Tool tool, Path outDir, long startNanos) {
     int k = deployed.numClasses();
+    NonFiniteWatch nonFinite = new NonFiniteWatch();
+    attacked = nonFinite.watch(attacked);
+    deployed = nonFinite.watch(deployed);
     Map<Double, List<Attack>> attacks = new LinkedHashMap<>();
     for (double e : suite.epsilons()) {
       attacks.put(e, buildAttacks(suite, Reports.threat(suite, e), k, this::surrogate));
@@ -326,9 +339,11 @@ public final class SuiteRunner {
         probe = new ArrayList<>(modelDiagnostics == null ? List.of() : modelDiagnostics.get());
         int p = Math.min(suite.checks().probeSamples(), all.length);
         Samples ps = Samples.of(test, java.util.Arrays.copyOf(all, p));
-        probe.addAll(Probes.run(attacked, deployed, ps.x(), ps.labels(), ps.ids(), suite));
+        boolean gradients = probe.stream().noneMatch(d -> d.code().equals(Diagnostic.Code.WHITE_BOX_IMPOSSIBLE.code()));
+        probe.addAll(Probes.run(attacked, deployed, ps.x(), ps.labels(), ps.ids(), suite, gradients));
         ledger.recordProbe(probe);
       }
+      boolean probeNonFinite = probe.stream().anyMatch(d -> d.code().equals(Diagnostic.Code.NON_FINITE_LOGITS.code()));
 
       Map<Double, CascadeResult> results = new LinkedHashMap<>();
       boolean sweep = attacks.size() > 1;
@@ -344,14 +359,49 @@ public final class SuiteRunner {
       for (int i : indices) {
         shardIndices.add(i);
       }
+      List<Diagnostic> extra = new ArrayList<>();
+      if (nonFinite.images() > 0 && !probeNonFinite) {
+        extra.add(nonFinite.diagnostic("scored during this run (clean images, attack steps and candidates)"));
+      }
       Reports.Context ctx = new Reports.Context(suite, tool, model, dataset, shard.whole() ? null : shard,
-          shardIndices, probe, base, baseline == null ? null : baseline.toString(), List.of());
+          shardIndices, probe, base, baseline == null ? null : baseline.toString(), extra);
       report = Reports.assemble(ctx, results, (System.nanoTime() - startNanos) / 1e9);
       if (outDir != null && gallery) {
         Gallery.write(outDir.resolve(GALLERY_FILE), report, s, attacks.get(suite.threatModel().epsilon()), attacked);
       }
     }
     return report;
+  }
+
+  /**
+   * What a model that white-box attacks cannot differentiate means for {@code suite} (ARAT-D017,
+   * the same rule for every suite): null when white-box attacks are possible ({@code impossible} is
+   * null); a warning that labels the verdict black-box only when the suite has only black-box
+   * attacks and says {@code allow_black_box_only: true}.
+   *
+   * @throws EvaluationException (UNTRUSTED, exit code 3) otherwise: no measurement can be made
+   */
+  static Diagnostic whiteBoxVerdict(String impossible, EvaluationSuite suite, Path modelFile) {
+    if (impossible == null) {
+      return null;
+    }
+    if (suite.allowBlackBoxOnly()) {
+      return Diagnostic.Code.WHITE_BOX_IMPOSSIBLE.with(Diagnostic.Severity.WARNING, "white-box attacks are"
+          + " impossible on this model (" + impossible + "); the suite allows a black-box-only verdict"
+          + " (allow_black_box_only: true): the result is BLACK-BOX ONLY, an upper bound that gradient attacks"
+          + " could not check");
+    }
+    List<String> whiteBoxAttacks = suite.attacks().stream().filter(a -> !a.blackBox()).map(AttackSpec::label)
+        .toList();
+    String todo = whiteBoxAttacks.isEmpty()
+        ? "This suite's attacks are all black-box: add 'allow_black_box_only: true' to it to certify the model with"
+            + " them, labelled black-box only"
+        : "The suite's attacks " + whiteBoxAttacks + " need input gradients; remove what blocks them from the"
+            + " model, or certify it with a suite of black-box attacks only (square, transfer) and"
+            + " 'allow_black_box_only: true', labelled black-box only";
+    Diagnostic d = Diagnostic.Code.WHITE_BOX_IMPOSSIBLE.of("white-box attacks cannot run on " + modelFile + ": "
+        + impossible + ". " + todo + " (docs/diagnostics.md#arat-d017)");
+    throw new EvaluationException(EvaluationException.Kind.UNTRUSTED, d.line());
   }
 
   /** Images, labels and ids of chosen samples. */

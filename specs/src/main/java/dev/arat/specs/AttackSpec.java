@@ -34,6 +34,12 @@ public sealed interface AttackSpec {
    */
   int minClasses();
 
+  /**
+   * Whether the attack only queries the evaluated model's outputs (Square; a transfer attack, whose
+   * gradients come from its surrogate), so it also works on a model that cannot be differentiated.
+   */
+  boolean blackBox();
+
   /** An attack that ascends one loss head: its gradients and class needs are the head's. */
   sealed interface SingleLoss extends AttackSpec permits Fgsm, Pgd, Apgd {
     /** The loss head ascended. */
@@ -47,6 +53,11 @@ public sealed interface AttackSpec {
     @Override
     default int minClasses() {
       return minClassesOf(loss());
+    }
+
+    @Override
+    default boolean blackBox() {
+      return false;
     }
   }
 
@@ -188,6 +199,11 @@ public sealed interface AttackSpec {
     public int minClasses() {
       return Math.max(4, targets + 1);
     }
+
+    @Override
+    public boolean blackBox() {
+      return false;
+    }
   }
 
   /**
@@ -225,6 +241,11 @@ public sealed interface AttackSpec {
     @Override
     public int minClasses() {
       return 2;
+    }
+
+    @Override
+    public boolean blackBox() {
+      return true;
     }
   }
 
@@ -275,6 +296,11 @@ public sealed interface AttackSpec {
     public int minClasses() {
       return targets + 1;
     }
+
+    @Override
+    public boolean blackBox() {
+      return false;
+    }
   }
 
   /**
@@ -312,6 +338,11 @@ public sealed interface AttackSpec {
     @Override
     public int minClasses() {
       return attack.minClasses();
+    }
+
+    @Override
+    public boolean blackBox() {
+      return true;
     }
   }
 

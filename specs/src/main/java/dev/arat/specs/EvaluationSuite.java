@@ -20,6 +20,12 @@ import java.util.Locale;
  *     model's is not run twice.
  * @param checks sanity checks (docs/diagnostics.md)
  * @param gates pass/fail thresholds that decide the exit code
+ * @param normalization per-channel mean/std applied to the pixels before the model, for a model
+ *     exported without its normalisation (attacks still work in [0,1] pixel space); null means the
+ *     model takes [0,1] pixels
+ * @param allowBlackBoxOnly let a suite of black-box attacks only (square, transfer) certify a model
+ *     that white-box attacks cannot differentiate; the verdict is labelled black-box only (default
+ *     false; needs every attack to be black-box)
  */
 public record EvaluationSuite(
     String name,
@@ -31,7 +37,9 @@ public record EvaluationSuite(
     List<AttackSpec> attacks,
     List<Double> epsilonSweep,
     Checks checks,
-    Gates gates) {
+    Gates gates,
+    Normalization normalization,
+    Boolean allowBlackBoxOnly) {
 
   /** Applies defaults and validates. */
   public EvaluationSuite {
@@ -71,6 +79,15 @@ public record EvaluationSuite(
     }
     checks = checks == null ? new Checks(null, null, null, null, null, null) : checks;
     gates = gates == null ? new Gates(null, null) : gates;
+    allowBlackBoxOnly = allowBlackBoxOnly != null && allowBlackBoxOnly;
+    if (allowBlackBoxOnly) {
+      for (int i = 0; i < attacks.size(); i++) {
+        if (!attacks.get(i).blackBox()) {
+          throw new IllegalArgumentException("allow_black_box_only: true needs a suite of black-box attacks only"
+              + " (square, transfer), but attacks[" + i + "] is " + attacks.get(i).label());
+        }
+      }
+    }
     if (gates.minRobustAccuracyAt() != null) {
       for (int i = 0; i < gates.minRobustAccuracyAt().size(); i++) {
         double e = gates.minRobustAccuracyAt().get(i).epsilon();
@@ -81,6 +98,47 @@ public record EvaluationSuite(
               i, e));
         }
       }
+    }
+  }
+
+  /** The suite without normalisation and black-box-only permission (the layout before they existed). */
+  public EvaluationSuite(String name, Data data, Integer samples, Long seed, Integer batchSize,
+      ThreatModel threatModel, List<AttackSpec> attacks, List<Double> epsilonSweep, Checks checks, Gates gates) {
+    this(name, data, samples, seed, batchSize, threatModel, attacks, epsilonSweep, checks, gates, null, null);
+  }
+
+  /** Whether every attack is black-box (square, transfer): the verdict involves no model gradient. */
+  public boolean blackBoxOnly() {
+    return attacks.stream().allMatch(AttackSpec::blackBox);
+  }
+
+  /**
+   * Per-channel normalisation applied to [0,1] pixels before the model: {@code (x - mean) / std}.
+   *
+   * @param mean one value for every channel, or one per channel
+   * @param std the same count as {@code mean}, each {@code > 0}
+   */
+  public record Normalization(List<Double> mean, List<Double> std) {
+    /** Validates. */
+    public Normalization {
+      if (mean == null || mean.isEmpty() || std == null || std.isEmpty()) {
+        throw new IllegalArgumentException("normalization: needs mean and std (lists of 1 or C values)");
+      }
+      if (mean.size() != std.size()) {
+        throw new IllegalArgumentException("normalization: mean has " + mean.size() + " values but std has "
+            + std.size());
+      }
+      for (int i = 0; i < mean.size(); i++) {
+        if (mean.get(i) == null || !Double.isFinite(mean.get(i))) {
+          throw new IllegalArgumentException("normalization.mean[" + i + "]: must be a finite number, was "
+              + mean.get(i));
+        }
+        if (std.get(i) == null || !(std.get(i) > 0) || Double.isInfinite(std.get(i))) {
+          throw new IllegalArgumentException("normalization.std[" + i + "]: must be > 0, was " + std.get(i));
+        }
+      }
+      mean = List.copyOf(mean);
+      std = List.copyOf(std);
     }
   }
 
@@ -109,22 +167,26 @@ public record EvaluationSuite(
 
   /** Returns a copy with another sample count. */
   public EvaluationSuite withSamples(int n) {
-    return new EvaluationSuite(name, data, n, seed, batchSize, threatModel, attacks, epsilonSweep, checks, gates);
+    return new EvaluationSuite(name, data, n, seed, batchSize, threatModel, attacks, epsilonSweep, checks, gates,
+        normalization, allowBlackBoxOnly);
   }
 
   /** Returns a copy with another batch size. */
   public EvaluationSuite withBatchSize(int n) {
-    return new EvaluationSuite(name, data, samples, seed, n, threatModel, attacks, epsilonSweep, checks, gates);
+    return new EvaluationSuite(name, data, samples, seed, n, threatModel, attacks, epsilonSweep, checks, gates,
+        normalization, allowBlackBoxOnly);
   }
 
   /** Returns a copy with other gates. */
   public EvaluationSuite withGates(Gates g) {
-    return new EvaluationSuite(name, data, samples, seed, batchSize, threatModel, attacks, epsilonSweep, checks, g);
+    return new EvaluationSuite(name, data, samples, seed, batchSize, threatModel, attacks, epsilonSweep, checks, g,
+        normalization, allowBlackBoxOnly);
   }
 
   /** Returns a copy with other checks. */
   public EvaluationSuite withChecks(Checks c) {
-    return new EvaluationSuite(name, data, samples, seed, batchSize, threatModel, attacks, epsilonSweep, c, gates);
+    return new EvaluationSuite(name, data, samples, seed, batchSize, threatModel, attacks, epsilonSweep, c, gates,
+        normalization, allowBlackBoxOnly);
   }
 
   /** Returns a copy whose robust-accuracy gate is {@code minRobust}. */
@@ -136,7 +198,7 @@ public record EvaluationSuite(
   /** Returns a copy reading data from {@code path}. */
   public EvaluationSuite withDataPath(String path) {
     return new EvaluationSuite(name, new Data(data.dataset(), path), samples, seed, batchSize, threatModel, attacks,
-        epsilonSweep, checks, gates);
+        epsilonSweep, checks, gates, normalization, allowBlackBoxOnly);
   }
 
   /**
@@ -160,7 +222,8 @@ public record EvaluationSuite(
   /** Returns a copy that reads {@code dataset} (keeping the data path). */
   public EvaluationSuite withDataset(String dataset) {
     return new EvaluationSuite(name, new Data(dataset, data.path()), samples, seed, batchSize, threatModel,
-        attacks, epsilonSweep, checks, gates);
+        attacks, epsilonSweep, checks, gates,
+        normalization, allowBlackBoxOnly);
   }
 
   /**
