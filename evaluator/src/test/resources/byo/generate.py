@@ -19,6 +19,8 @@ accuracy), then exported in the ways users export their own models:
     no-norm.onnx      the same network exported WITHOUT its normalisation: it expects
                       (x - 0.2860) / 0.3530; give the suite `normalization: {mean: [0.2860],
                       std: [0.3530]}` to attack it in pixel space
+    hidden-batch.onnx fixed-batch.onnx with its batch axis re-declared dynamic: the Reshape to
+                      (8,-1) inside still only accepts batches of 8 (arat cannot know the size)
     round.onnx        reference with an input quantisation in front (Round(x*255)/255): Round has
                       no derivative, white-box attacks are impossible
     einsum.onnx       the network whose last layer is an Einsum (not differentiated by arat)
@@ -156,6 +158,10 @@ def append_loop(g):
                                    name="identity_loop", body=body))
 
 
+def hide_batch(g):
+    g.input[0].type.tensor_type.shape.dim[0].dim_param = "batch"
+
+
 def append_nan(g):
     out = g.output[0].name
     g.output[0].name = "nan_logits"
@@ -206,6 +212,7 @@ def main():
     net.einsum = True
     export(net, os.path.join(a.out, "einsum.onnx"), nchw, dynamic=True)
     net.einsum = False
+    edit(os.path.join(a.out, "fixed-batch.onnx"), os.path.join(a.out, "hidden-batch.onnx"), hide_batch)
     edit(ref, os.path.join(a.out, "round.onnx"), prepend_round)
     edit(ref, os.path.join(a.out, "loop.onnx"), append_loop)
     edit(ref, os.path.join(a.out, "nan.onnx"), append_nan)

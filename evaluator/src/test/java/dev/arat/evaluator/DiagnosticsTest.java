@@ -153,12 +153,15 @@ class DiagnosticsTest {
             .addAttribute(ai.onnx.proto.OnnxMl.AttributeProto.newBuilder().setName("then_branch").setG(body)))
         .addOutput(ValueInfoProto.newBuilder().setName("r"))
         .build();
-    List<Diagnostic> d = GraphChecks.scan(ModelProto.newBuilder().setGraph(g).build());
-    assertEquals(List.of("ARAT-D008", "ARAT-D009", "ARAT-D015"), d.stream().map(Diagnostic::code).toList(),
-        d.toString());
-    assertTrue(d.get(0).message().contains("branch"), d.get(0).message());
-    assertTrue(d.get(1).message().contains("noise"), d.get(1).message());
-    assertTrue(d.get(2).message().contains("[rounding]") && d.get(2).fatal(), d.get(2).message());
+    ModelProto m = ModelProto.newBuilder().setGraph(g).build();
+    List<Diagnostic> d = GraphChecks.scan(m);
+    assertEquals(List.of("ARAT-D009"), d.stream().map(Diagnostic::code).toList(), d.toString());
+    assertTrue(d.get(0).message().contains("noise"), d.get(0).message());
+    // control flow and rounding leave no gradient: white-box attacks are impossible (ARAT-D017)
+    List<String> blockers = GraphChecks.whiteBoxBlockers(m);
+    assertEquals(2, blockers.size(), blockers.toString());
+    assertTrue(blockers.get(0).startsWith("[control-flow]") && blockers.get(0).contains("branch"), blockers.get(0));
+    assertTrue(blockers.get(1).startsWith("[rounding]") && blockers.get(1).contains("round"), blockers.get(1));
   }
 
   @Test

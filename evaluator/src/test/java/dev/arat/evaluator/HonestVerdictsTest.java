@@ -1,0 +1,100 @@
+package dev.arat.evaluator;
+
+import static dev.arat.evaluator.ByoModelsTest.SUITE;
+import static dev.arat.evaluator.ByoModelsTest.run;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.arat.data.Datasets;
+import dev.arat.data.ImageDataset;
+import dev.arat.data.Split;
+import dev.arat.specs.SpecException;
+import java.util.List;
+import java.util.Map;
+import org.junit.jupiter.api.Test;
+
+/**
+ * Verdicts that cannot lie (issue 10 §4), on the fixtures of {@code src/test/resources/byo/}: NaN
+ * logits are fatal (ARAT-D016), and a model white-box attacks cannot differentiate gets one
+ * diagnostic (ARAT-D017) whatever the suite, unless a black-box-only suite allows it explicitly.
+ */
+class HonestVerdictsTest {
+  static final String SQUARE_SUITE = SUITE.replace("  - type: fgsm\n  - {type: pgd, steps: 3, step_size: 0.01}\n",
+      "  - {type: square, queries: 30}\n");
+
+  static List<String> codes(Report r) {
+    return r.diagnosticRecords().stream().map(Diagnostic::code).toList();
+  }
+
+  @Test
+  void nanLogitsEverywhereAreFatalNotRandomness() {
+    for (String checks : List.of("", "checks: {randomness: false}\n")) {
+      Report r = run("nan.onnx", SUITE + checks);
+      assertFalse(r.trusted(), checks + r.diagnostics());
+      assertTrue(codes(r).contains("ARAT-D016"), r.diagnostics().toString());
+      assertFalse(codes(r).contains("ARAT-D001"), r.diagnostics().toString());
+    }
+  }
+
+  @Test
+  void nanLogitsOnPerturbedInputsOnlyAreFatal() {
+    // finite on clean 8-bit images (the probes pass), NaN once PGD's random start puts a background
+    // pixel into (0, 1/510); the synthetic test set quantised to 8 bits, as image files are
+    ImageDataset syn = Datasets.load("synthetic", null, Split.TEST);
+    float[] px = syn.pixels().clone();
+    for (int i = 0; i < px.length; i++) {
+      px[i] = Math.round(px[i] * 255) / 255f;
+    }
+    ImageDataset test = new ImageDataset("synthetic-8bit", syn.channels(), syn.height(), syn.width(),
+        syn.numClasses(), syn.classNames(), px, syn.labels());
+    Report r;
+    try (OrtClassifier m = OrtClassifier.open(ByoModelsTest.fixture("nan-off-grid.onnx"), 1)) {
+      Report.ModelInfo info = new Report.ModelInfo("nan-off-grid.onnx", null, Map.of(), List.of(-1L, 1L, 28L, 28L), 10);
+      r = SuiteRunner.builder().optThreads(1).build().evaluate(m, m, info, m::diagnostics,
+          ByoModelsTest.suite(SUITE), test, null, null, System.nanoTime());
+    }
+    assertFalse(r.trusted(), r.diagnostics().toString());
+    Diagnostic d = r.diagnosticRecords().stream().filter(x -> x.code().equals("ARAT-D016")).findFirst().orElseThrow();
+    assertTrue(d.message().contains("scored during this run"), d.message());
+  }
+
+  @Test
+  void undifferentiableOpsMakeWhiteBoxAttacksImpossibleWithOneCodeWhateverTheSuite() {
+    for (String model : List.of("round.onnx", "einsum.onnx", "loop.onnx")) {
+      for (String suite : List.of(SUITE, SQUARE_SUITE)) {
+        EvaluationException e = assertThrows(EvaluationException.class, () -> run(model, suite), model);
+        assertEquals(EvaluationException.Kind.UNTRUSTED, e.kind(), model + ": " + e.getMessage());
+        assertTrue(e.getMessage().startsWith("ARAT-D017 [fatal] white-box-impossible"), model + ": " + e.getMessage());
+        assertTrue(e.getMessage().contains("allow_black_box_only: true"), e.getMessage());
+      }
+    }
+  }
+
+  @Test
+  void aBlackBoxOnlySuiteMayCertifyAnUndifferentiableModelWhenItSaysSo() {
+    Report r = run("round.onnx", SQUARE_SUITE + "allow_black_box_only: true\n");
+    assertTrue(r.trusted(), r.diagnostics().toString());
+    assertTrue(r.passed());
+    Diagnostic d = r.diagnosticRecords().stream().filter(x -> x.code().equals("ARAT-D017")).findFirst().orElseThrow();
+    assertEquals(Diagnostic.Severity.WARNING, d.severity());
+    assertTrue(ReportWriter.verdictLine(r).contains("BLACK-BOX ONLY"), ReportWriter.verdictLine(r));
+    assertTrue(ReportWriter.toMarkdown(r).contains("black-box only"));
+    assertTrue(r.cleanCorrect() > 0 && r.robustCount() <= r.cleanCorrect());
+  }
+
+  @Test
+  void allowBlackBoxOnlyNeedsASuiteOfBlackBoxAttacks() {
+    SpecException e = assertThrows(SpecException.class,
+        () -> ByoModelsTest.suite(SUITE + "allow_black_box_only: true\n"));
+    assertTrue(e.getMessage().contains("attacks[0] is fgsm"), e.getMessage());
+  }
+
+  @Test
+  void aDifferentiableModelIsNotAffected() {
+    Report r = run("reference.onnx", SUITE);
+    assertTrue(r.trusted(), r.diagnostics().toString());
+    assertFalse(codes(r).contains("ARAT-D016") || codes(r).contains("ARAT-D017"), r.diagnostics().toString());
+  }
+}
