@@ -101,8 +101,34 @@ class InspectGradientCommandTest {
 
   @Test
   void gradientMaskingFailsTheCheckWithExit3() {
-    // y = x/100 + Round(255 x)/255: the staircase has slope ~1 at the finite-difference scale,
-    // while the gradient sees only 1/100 (Round has derivative 0)
+    // y = x/100 + Cast(Cast(255 x, int32), float)/255: the staircase has slope ~1 at the
+    // finite-difference scale, while the gradient sees only 1/100 (no gradient through the cast)
+    Path m = save("staircase.onnx", model((g, x) -> {
+      String s = g.node(Op.MUL, x, g.floatScalar("k", 255f));
+      g.appendRaw(NodeProto.newBuilder().setOpType("Cast").setName("to_int").addInput(s)
+          .addOutput("as_int").addAttribute(ai.onnx.proto.OnnxMl.AttributeProto.newBuilder()
+              .setName("to").setType(ai.onnx.proto.OnnxMl.AttributeProto.AttributeType.INT)
+              .setI(6)).build());
+      g.appendRaw(NodeProto.newBuilder().setOpType("Cast").setName("to_float").addInput("as_int")
+          .addOutput("stairs").addAttribute(ai.onnx.proto.OnnxMl.AttributeProto.newBuilder()
+              .setName("to").setType(ai.onnx.proto.OnnxMl.AttributeProto.AttributeType.INT)
+              .setI(1)).build());
+      return g.node(Op.ADD, g.node(Op.MUL, x, g.floatScalar("small", 0.01f)),
+          g.node(Op.DIV, "stairs", g.floatScalar("k255", 255f)));
+    }));
+    Result plain = arat("inspect", m.toString());
+    assertEquals(0, plain.code(), plain.err());
+    assertTrue(plain.out().contains("NOT TRUSTWORTHY"), plain.out());
+    assertTrue(plain.out().contains("integer-cast: node 'to_int' (Cast)"), plain.out());
+    Result r = arat("inspect", m.toString(), "--gradient-check", "--threads", "1");
+    assertEquals(3, r.code(), r.out() + r.err());
+    assertTrue(r.out().contains("FAILED"), r.out());
+  }
+
+  @Test
+  void roundMakesWhiteBoxAttacksImpossibleWithExit3() {
+    // y = x/100 + Round(255 x)/255: Round has no derivative, so white-box attacks are impossible
+    // (ARAT-D017) even though a gradient reaches the input through x/100
     Path m = save("round.onnx", model((g, x) -> {
       String s = g.node(Op.MUL, x, g.floatScalar("k", 255f));
       g.appendRaw(NodeProto.newBuilder().setOpType("Round").setName("quantise").addInput(s)
@@ -110,17 +136,18 @@ class InspectGradientCommandTest {
       return g.node(Op.ADD, g.node(Op.MUL, x, g.floatScalar("small", 0.01f)),
           g.node(Op.DIV, "rounded", g.floatScalar("k255", 255f)));
     }));
-    Result plain = arat("inspect", m.toString());
-    assertEquals(0, plain.code(), plain.err());
-    assertTrue(plain.out().contains("NOT TRUSTWORTHY"), plain.out());
-    assertTrue(plain.out().contains("rounding: node 'quantise' (Round)"), plain.out());
-    Result r = arat("inspect", m.toString(), "--gradient-check", "--threads", "1");
-    assertEquals(3, r.code(), r.out() + r.err());
-    assertTrue(r.out().contains("FAILED"), r.out());
+    for (String[] args : new String[][] {{"inspect", m.toString()},
+        {"inspect", m.toString(), "--gradient-check"}}) {
+      Result r = arat(args);
+      assertEquals(3, r.code(), r.out() + r.err());
+      assertTrue(r.out().contains("white-box attacks: NOT POSSIBLE (ARAT-D017 white-box-impossible"), r.out());
+      assertTrue(r.out().contains("rounding: node 'quantise' (Round)"), r.out());
+      assertTrue(r.out().contains("allow_black_box_only: true"), r.out());
+    }
   }
 
   @Test
-  void unsupportedOpIsReportedAndFailsTheCheckWithExit2() {
+  void unsupportedOpMakesWhiteBoxAttacksImpossibleWithExit3() {
     Path m = save("lrn.onnx", model((g, x) -> {
       g.appendRaw(NodeProto.newBuilder().setOpType("LRN").setName("norm").addInput(x)
           .addOutput("lrn_out").addAttribute(ai.onnx.proto.OnnxMl.AttributeProto.newBuilder()
@@ -129,13 +156,46 @@ class InspectGradientCommandTest {
       return "lrn_out";
     }));
     Result r = arat("inspect", m.toString());
-    assertEquals(0, r.code(), r.err());
-    assertTrue(r.out().contains("white-box attacks: NOT POSSIBLE"), r.out());
-    assertTrue(r.out().contains("operator 'LRN' (node 'norm')"), r.out());
+    assertEquals(3, r.code(), r.out() + r.err());
+    assertTrue(r.out().contains("white-box attacks: NOT POSSIBLE (ARAT-D017"), r.out());
+    assertTrue(r.out().contains("operator 'LRN'"), r.out());
     assertTrue(r.out().contains("unsupported-op"), r.out());
     Result c = arat("inspect", m.toString(), "--gradient-check");
-    assertEquals(2, c.code(), c.out() + c.err());
-    assertTrue(c.err().contains("LRN"), c.err());
+    assertEquals(3, c.code(), c.out() + c.err());
+  }
+
+  @Test
+  void inspectSaysHowAratFeedsAFixedBatchChannelsLastModel() {
+    Path byo = Path.of("..", "evaluator", "src", "test", "resources", "byo");
+    Result fixed = arat("inspect", byo.resolve("fixed-batch.onnx").toString());
+    assertEquals(0, fixed.code(), fixed.out() + fixed.err());
+    assertTrue(fixed.out().contains("arat feeds: (N,1,28,28) float32 pixels in [0,1]; model layout NCHW, batch"
+        + " fixed 8 (arat runs it in batches of 8)"), fixed.out());
+    assertTrue(fixed.out().contains("white-box attacks: possible"), fixed.out());
+    Result nhwc = arat("inspect", byo.resolve("nhwc.onnx").toString());
+    assertEquals(0, nhwc.code(), nhwc.out() + nhwc.err());
+    assertTrue(nhwc.out().contains("model layout NHWC, batch dynamic"), nhwc.out());
+    assertTrue(nhwc.out().contains("arat transposes its (N,1,28,28) pixels"), nhwc.out());
+    Result hidden = arat("inspect", byo.resolve("hidden-batch.onnx").toString());
+    assertEquals(2, hidden.code(), hidden.out() + hidden.err());
+    assertTrue(hidden.out().contains("input: NOT USABLE") && hidden.out().contains("dynamic_axes"), hidden.out());
+  }
+
+  @Test
+  void evaluateExitsByTheRuleForUndifferentiableModelsAndSaysWhenNoGateIsSet() throws Exception {
+    Path byo = Path.of("..", "evaluator", "src", "test", "resources", "byo");
+    Path suite = dir.resolve("byo-suite.yaml");
+    Files.writeString(suite, String.join("\n", "name: byo", "data: {dataset: synthetic}", "samples: 12",
+        "threat_model: {norm: Linf, epsilon: 0.03}", "attacks:", "  - {type: pgd, steps: 2, step_size: 0.01}", ""));
+    Result round = arat("evaluate", "-q", "--model", byo.resolve("round.onnx").toString(), "--suite",
+        suite.toString(), "--out", dir.resolve("eval-round").toString(), "--threads", "1");
+    assertEquals(3, round.code(), round.out() + round.err());
+    assertTrue(round.err().contains("ARAT-D017"), round.err());
+    Result fixed = arat("evaluate", "-q", "--model", byo.resolve("fixed-batch.onnx").toString(), "--suite",
+        suite.toString(), "--out", dir.resolve("eval-fixed").toString(), "--threads", "1");
+    assertEquals(0, fixed.code(), fixed.out() + fixed.err());
+    assertTrue(fixed.out().contains("NO GATES: the suite sets no gate"), fixed.out());
+    assertTrue(!fixed.out().contains("PASSED"), fixed.out());
   }
 
   @Test

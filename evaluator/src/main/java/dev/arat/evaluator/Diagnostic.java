@@ -54,7 +54,7 @@ public record Diagnostic(String code, Severity severity, String name, String mes
     BUDGET_VIOLATION("ARAT-D006", "budget-violation", Severity.FATAL),
     /** PGD over the whole image range did not drive accuracy to chance: obfuscated gradients. */
     FULL_RANGE_PGD("ARAT-D007", "full-range-pgd", Severity.FATAL),
-    /** The graph holds control-flow operators (Loop, If, Scan). */
+    /** No longer raised (control flow is {@link #WHITE_BOX_IMPOSSIBLE}); kept for old reports. */
     CONTROL_FLOW("ARAT-D008", "control-flow-ops", Severity.WARNING),
     /** The graph holds random operators (RandomNormal*, RandomUniform*, Bernoulli, training Dropout). */
     RANDOM_OPS("ARAT-D009", "random-ops", Severity.WARNING),
@@ -68,7 +68,7 @@ public record Diagnostic(String code, Severity severity, String name, String mes
     BASELINE_MISMATCH("ARAT-D013", "baseline-mismatch", Severity.WARNING),
     /** Merged shards ran with different software or providers, or their probes disagree. */
     SHARD_MISMATCH("ARAT-D014", "shard-mismatch", Severity.WARNING),
-    /** The graph scan found rounding, casts, quantisation, training-mode BN or undifferentiable ops on the path. */
+    /** The graph scan found integer casts, quantisation or training-mode BN on the path. */
     GRADIENT_MASKING_OPS("ARAT-D015", "gradient-masking-ops", Severity.FATAL),
     /** The model returned NaN or infinite logits (on clean or perturbed inputs). */
     NON_FINITE_LOGITS("ARAT-D016", "non-finite-logits", Severity.FATAL),
