@@ -499,8 +499,8 @@ public final class OrtClassifier implements GradientClassifier, AutoCloseable {
   /**
    * Why white-box attacks are impossible on this model, or null when they are possible: the graph
    * scan's control flow, rounding and undifferentiable ops ({@link GraphChecks#whiteBoxBlockers}),
-   * else whatever stops the gradient builder from building the {@code ce} input-gradient graph.
-   * Computed once.
+   * else whatever stops the gradient builder from building the {@code ce} input-gradient graph (the
+   * graph only; no session is loaded). Computed once.
    */
   public String whiteBoxImpossible() {
     checkOpen();
@@ -509,7 +509,7 @@ public final class OrtClassifier implements GradientClassifier, AutoCloseable {
       String reason = blockers.isEmpty() ? null : String.join("; ", blockers);
       if (reason == null) {
         try {
-          gradientSession(LossHead.CE);
+          new GradientGraphBuilder().build(model, LossHead.CE);
         } catch (dev.arat.onnx.OnnxModelException e) {
           reason = e.getMessage();
         }
@@ -541,7 +541,9 @@ public final class OrtClassifier implements GradientClassifier, AutoCloseable {
     boolean softmaxReported = diagnostics.stream().anyMatch(d -> d.code().equals(Diagnostic.Code.SOFTMAX_OUTPUT.code()));
     for (String note : gg.notes()) {
       boolean aboutSoftmax = note.toLowerCase(java.util.Locale.ROOT).contains("softmax");
-      if (!(aboutSoftmax && softmaxReported)) {
+      // a fixed batch is handled here (batches of exactly that size) and reported as ARAT-D018
+      boolean aboutFixedBatch = fixedBatch > 0 && note.startsWith("the forward model declares a fixed batch size");
+      if (!(aboutSoftmax && softmaxReported) && !aboutFixedBatch) {
         diagnostics.add(Diagnostic.Code.GRADIENT_GRAPH.of("(" + head.id() + ") " + note));
       }
     }
