@@ -41,8 +41,9 @@ import picocli.CommandLine.ScopeType;
     exitCodeList = {
       "0:ok (evaluate: every gate passed)",
       "1:a gate failed",
-      "2:usage, spec or input error (bad YAML, missing/corrupt file, unsupported op)",
-      "3:measurement cannot be trusted (parity failed, budget violated, fatal diagnostic)",
+      "2:usage, spec or input error (bad YAML, missing/corrupt file, model input not an image batch)",
+      "3:measurement cannot be trusted (parity failed, budget violated, fatal diagnostic; also evaluate and "
+          + "inspect when white-box attacks are impossible, ARAT-D017)",
       "4:internal error (rerun with --stacktrace and report it)",
       "130:interrupted; progress so far is saved",
     })
