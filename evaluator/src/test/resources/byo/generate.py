@@ -7,8 +7,8 @@ Run with Debian's PyTorch (python3-torch 1.13, python3-onnx 1.12) and Fashion-MN
     /usr/bin/python3 evaluator/src/test/resources/byo/generate.py [OUT_DIR] [--data DIR]
 
 OUT_DIR defaults to the folder of this script. One small CNN (1x28x28 grey images, 10 classes,
-about 3k parameters) is trained for a few seconds on Fashion-MNIST (seeded; about 75% clean
-accuracy; 77.6% on the test set when generated), then exported in the ways users export their own models:
+about 3k parameters) is trained for a few seconds on Fashion-MNIST (seeded; 77.6% test accuracy),
+then exported in the ways users export their own models:
 
     reference.onnx    torch.onnx.export with a dynamic batch axis, NCHW float input in [0,1],
                       normalisation (mean 0.2860, std 0.3530) inside the graph: arat's own contract
