@@ -1,4 +1,4 @@
-package dev.arat.onnx;
+package dev.arat.specs;
 
 import java.io.IOException;
 import java.nio.ByteBuffer;
@@ -98,7 +98,7 @@ public final class Npy {
 
     /** The number of elements. */
     public long size() {
-      return Tensors.numel(shape);
+      return numel(shape);
     }
   }
 
@@ -205,7 +205,7 @@ public final class Npy {
       }
     }
     long[] shape = dims.stream().mapToLong(Long::longValue).toArray();
-    long count = Tensors.numel(shape);
+    long count = numel(shape);
     int dataStart = start + headerLen;
     long need = count * type.size;
     if (count > Integer.MAX_VALUE || bytes.length - dataStart < need) {
@@ -299,13 +299,22 @@ public final class Npy {
     }
   }
 
+  /** The number of elements of a shape (1 for a scalar). */
+  static long numel(long... shape) {
+    long n = 1;
+    for (long d : shape) {
+      n *= d;
+    }
+    return n;
+  }
+
   private static void check(int count, long[] shape) {
     for (long d : shape) {
       if (d < 0) {
         throw new IllegalArgumentException("negative dimension in " + Arrays.toString(shape));
       }
     }
-    if (Tensors.numel(shape) != count) {
+    if (numel(shape) != count) {
       throw new IllegalArgumentException(count + " values do not fill shape "
           + Arrays.toString(shape));
     }

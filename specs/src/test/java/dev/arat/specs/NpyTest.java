@@ -1,4 +1,4 @@
-package dev.arat.onnx;
+package dev.arat.specs;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
