@@ -302,6 +302,19 @@ public final class Npy {
     write(path, DType.INT64, shape, b.array());
   }
 
+  /**
+   * Writes a uint8 array.
+   *
+   * @param path the destination (parent directories are created)
+   * @param data values in C order (unsigned); length must equal the product of {@code shape}
+   * @param shape the dimensions
+   * @throws NpyException if the file cannot be written
+   */
+  public static void writeUint8(Path path, byte[] data, long... shape) {
+    check(data.length, shape);
+    write(path, DType.UINT8, shape, data.clone());
+  }
+
   /** The bytes of a format 1.0 {@code .npy} file (header padded to 64 bytes) with this data. */
   static byte[] encode(DType type, long[] shape, byte[] data) {
     StringBuilder sh = new StringBuilder();
@@ -311,8 +324,8 @@ public final class Npy {
         sh.append(' ');
       }
     }
-    String dict = String.format(Locale.ROOT, "{'descr': '<%s', 'fortran_order': False, 'shape': (%s), }",
-        type.code, sh);
+    String dict = String.format(Locale.ROOT, "{'descr': '%s%s', 'fortran_order': False, 'shape': (%s), }",
+        type == DType.UINT8 ? "|" : "<", type.code, sh);
     int total = 10 + dict.length() + 1;
     int pad = (64 - total % 64) % 64;
     String header = dict + " ".repeat(pad) + "\n";
