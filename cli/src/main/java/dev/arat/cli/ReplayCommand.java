@@ -29,7 +29,7 @@ import picocli.CommandLine.Spec;
         "Reads adversarial.npy (float32 (N,C,H,W)) and adversarial_labels.npy next to it (and, when "
             + "present, adversarial_indices.npy and adversarial_predictions.npy), as 'arat evaluate' "
             + "writes them, runs the model on the images through ONNX Runtime and prints the accuracy on "
-            + "them with its 95% Wilson interval: 0% on the model they were made on, the transfer accuracy "
+            + "them with its 95%% Wilson interval: 0%% on the model they were made on, the transfer accuracy "
             + "on another model. Exit codes: 0 ok, 1 accuracy below --min-accuracy, 2 bad input."})
 final class ReplayCommand implements Callable<Integer> {
   @Parameters(index = "0", paramLabel = "MODEL.onnx", description = "The ONNX classifier to score on.")
