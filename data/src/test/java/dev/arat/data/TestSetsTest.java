@@ -221,4 +221,29 @@ class TestSetsTest {
   private static String hex(byte[] b) throws Exception {
     return HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(b));
   }
+
+  @Test
+  void idxPairsOfAnySize() throws Exception {
+    java.nio.ByteBuffer im = java.nio.ByteBuffer.allocate(16 + 3 * 2 * 5);
+    im.putInt(0x803).putInt(3).putInt(2).putInt(5);
+    for (int i = 0; i < 30; i++) {
+      im.put((byte) (i * 8));
+    }
+    java.nio.ByteBuffer lb = java.nio.ByteBuffer.allocate(8 + 3);
+    lb.putInt(0x801).putInt(3).put((byte) 2).put((byte) 0).put((byte) 11);
+    Files.write(dir.resolve("im"), im.array());
+    Files.write(dir.resolve("lb"), lb.array());
+    TestSets.TestSet t = TestSets.load(new EvaluationSuite.Data(null, null, "idx", dir.resolve("im").toString(),
+        dir.resolve("lb").toString(), null, null, null, null), null);
+    assertEquals(2, t.data().height());
+    assertEquals(5, t.data().width());
+    assertEquals(12, t.data().numClasses());
+    assertEquals(8 / 255f, t.data().pixels()[1]);
+    assertEquals("idx", t.source().kind());
+    assertEquals(2, t.source().files());
+    Files.write(dir.resolve("lb"), java.util.Arrays.copyOf(lb.array(), 10));
+    String m = assertThrows(DatasetException.class, () -> TestSets.load(new EvaluationSuite.Data(null, null, "idx",
+        dir.resolve("im").toString(), dir.resolve("lb").toString(), null, null, null, null), null)).getMessage();
+    assertTrue(m.contains("truncated"), m);
+  }
 }

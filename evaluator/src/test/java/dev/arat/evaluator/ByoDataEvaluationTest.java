@@ -111,6 +111,15 @@ class ByoDataEvaluationTest {
     assertEquals(npy.cleanCorrect(), png.cleanCorrect());
     assertEquals(npy.robustCount(), png.robustCount());
 
+    // --data DIR with a suite and a model that name no dataset: DIR is the user's image folder
+    EvaluationSuite noData = Specs.parse(String.join("\n", "samples: " + N, "seed: 3",
+        "threat_model: {norm: Linf, epsilon: 0.1}",
+        "attacks: [{type: fgsm}, {type: pgd, steps: 10, step_size: 0.02, random_start: false}]", ""),
+        EvaluationSuite.class, "nodata.yaml");
+    Report byDir = runner().run(model, noData, dir.resolve("pngs"), null);
+    assertEquals("folder", byDir.dataset().source().kind());
+    assertEquals(png.robustCount(), byDir.robustCount());
+
     TestSets.Source a = npy.dataset().source();
     assertEquals("npy", a.kind());
     assertEquals(x.toString(), a.path());
