@@ -245,6 +245,7 @@ public final class Cascade {
               pred, linf, l2, margin, adv, per);
         }
         if (journal != null) {
+          recordBroken(journal, a, rows, records, labels, cand);
           journal.recordAttempts(a, records, (System.nanoTime() - tb) / 1e9);
         }
         l.progress(a, todo.length - fresh.size() + Math.min(fresh.size(), start + batchSize), todo.length);
@@ -267,6 +268,26 @@ public final class Cascade {
           attackIndex[i], iteration[i], pred[i], linf[i], l2[i], margin[i]));
     }
     return new CascadeResult(outcomes, stats, violations, x.with(adv));
+  }
+
+  /** Hands the journal the candidates of one batch that broke their sample (within budget). */
+  private static void recordBroken(CascadeJournal journal, int a, int[] rows, List<CascadeJournal.Attempt> records,
+      int[] labels, ImageBatch cand) {
+    List<Integer> broken = new ArrayList<>();
+    for (int j = 0; j < rows.length; j++) {
+      CascadeJournal.Attempt r = records.get(j);
+      if (r.violation() == null && r.prediction() != labels[rows[j]]) {
+        broken.add(j);
+      }
+    }
+    if (!broken.isEmpty()) {
+      int[] sel = toArray(broken);
+      long[] ids = new long[sel.length];
+      for (int q = 0; q < sel.length; q++) {
+        ids[q] = records.get(sel[q]).sampleId();
+      }
+      journal.recordAdversarial(a, ids, cand.select(sel));
+    }
   }
 
   private record PositionedViolation(int position, CascadeResult.Violation violation) {}

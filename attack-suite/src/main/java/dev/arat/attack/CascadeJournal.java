@@ -35,6 +35,17 @@ public interface CascadeJournal {
   void recordAttempts(int attackIndex, List<Attempt> batch, double seconds);
 
   /**
+   * Receives the adversarial images of the samples attack {@code attackIndex} broke in one
+   * computed batch (re-scored misclassified and within budget), before that batch's {@link
+   * #recordAttempts}; a journal that keeps evidence stores them. Default: ignored.
+   *
+   * @param attackIndex the attack's position in the cascade
+   * @param sampleIds the broken samples' ids
+   * @param images their adversarial images, float32 {@code (sampleIds.length, C, H, W)}
+   */
+  default void recordAdversarial(int attackIndex, long[] sampleIds, ImageBatch images) {}
+
+  /**
    * The clean outcome of one sample on the deployed model.
    *
    * @param sampleId the sample's id

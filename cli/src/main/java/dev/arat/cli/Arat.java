@@ -34,6 +34,7 @@ import picocli.CommandLine.ScopeType;
       InspectCommand.class,
       GradientCommand.class,
       MergeCommand.class,
+      ReplayCommand.class,
       BenchCommand.class,
       CommandLine.HelpCommand.class
     },

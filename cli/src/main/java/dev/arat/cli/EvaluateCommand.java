@@ -1,6 +1,7 @@
 package dev.arat.cli;
 
 import dev.arat.attack.Cascade;
+import dev.arat.evaluator.Evidence;
 import dev.arat.evaluator.Report;
 import dev.arat.evaluator.ReportWriter;
 import dev.arat.evaluator.SuiteRunner;
@@ -41,8 +42,15 @@ final class EvaluateCommand implements Callable<Integer> {
   @Option(names = "--samples", paramLabel = "N", description = "Override the suite's sample count.")
   Integer samples;
 
-  @Option(names = "--data", paramLabel = "DIR", description = "Dataset folder (overrides data.path).")
+  @Option(names = "--data", paramLabel = "PATH",
+      description = "The test set: the folder (or CIFAR tarball) of the suite's named dataset "
+          + "(overrides data.path), an image folder with class sub-folders (when no dataset is named), "
+          + "an .npz archive (arrays x and y), or an .npy images file with --labels.")
   Path data;
+
+  @Option(names = "--labels", paramLabel = "Y.npy",
+      description = "The labels of --data X.npy: int64, int32 or uint8, shape (N).")
+  Path labels;
 
   @Option(names = "--dataset", paramLabel = "NAME",
       description = "Dataset name (overrides data.dataset; default: the suite's, else the one in the "
@@ -89,6 +97,24 @@ final class EvaluateCommand implements Callable<Integer> {
     if (dataset != null) {
       s = s.withDataset(dataset);
     }
+    Path dataDir = data;
+    String file = data == null ? "" : data.getFileName().toString().toLowerCase(java.util.Locale.ROOT);
+    EvaluationSuite.Data d = s.data();
+    if (file.endsWith(".npy")) {
+      if (labels == null) {
+        throw new IllegalArgumentException("--data " + data + " is an .npy images file: give its labels with --labels Y.npy");
+      }
+      s = s.withData(new EvaluationSuite.Data(null, null, "npy", data.toString(), labels.toString(),
+          "npy".equals(d.format()) || "npz".equals(d.format()) ? d.layout() : null, null, null, null));
+      dataDir = null;
+    } else if (labels != null) {
+      throw new IllegalArgumentException("--labels is only used with --data X.npy");
+    } else if (file.endsWith(".npz")) {
+      boolean npz = "npz".equals(d.format());
+      s = s.withData(new EvaluationSuite.Data(null, data.toString(), "npz", npz ? d.x() : null, npz ? d.y() : null,
+          npz || "npy".equals(d.format()) ? d.layout() : null, null, null, null));
+      dataDir = null;
+    }
     if (minRobust != null) {
       if (!(minRobust >= 0 && minRobust <= 1)) {
         throw new IllegalArgumentException("--min-robust-accuracy: must be in [0,1], was " + minRobust);
@@ -99,7 +125,7 @@ final class EvaluateCommand implements Callable<Integer> {
     SuiteRunner.Builder runner = SuiteRunner.builder().optThreads(threads)
         .optInterOpThreads(interOpThreads).optProvider(provider).optShard(shard)
         .optBaseline(baseline).optFresh(fresh);
-    return evaluate(model, s, dir, data, runner, output);
+    return evaluate(model, s, dir, dataDir, runner, output);
   }
 
   /**
@@ -131,6 +157,12 @@ final class EvaluateCommand implements Callable<Integer> {
     printSummary(report, out);
     out.printf("reports: %s (and %s)%n", json, files.stream().skip(1)
         .map(p -> p.getFileName().toString()).collect(java.util.stream.Collectors.joining(", ")));
+    if (suite.saveAdversarial() && java.nio.file.Files.exists(dir.resolve(Evidence.IMAGES))) {
+      out.printf("adversarial examples: %s (%d, with their indices, labels and predictions; replay them with "
+          + "'arat replay MODEL --adversarial %s')%n", dir.resolve(Evidence.IMAGES),
+          report.perSample().stream().filter(e -> !e.robust() && e.attackIndex() >= 0).count(),
+          dir.resolve(Evidence.IMAGES));
+    }
     if (!report.trusted()) {
       out.println("UNTRUSTED: the measurement cannot be trusted (see violations and diagnostics)");
       return ExitCodes.UNTRUSTED;

@@ -190,6 +190,23 @@ public final class Cifar {
         + ") and pass its path or folder with --data, or put it in " + variant.defaultLocations().get(0));
   }
 
+  /**
+   * The files {@link #load} reads for {@code split}: the tarball, or the split's {@code .bin} files.
+   *
+   * @throws DatasetException if none of the locations holds the dataset
+   */
+  public static List<Path> files(Variant variant, Path location, Split split) {
+    List<Path> candidates = location != null ? List.of(location) : variant.defaultLocations();
+    for (Path c : candidates) {
+      Source src = resolve(variant, c, split);
+      if (src != null) {
+        return src.tarball != null ? List.of(src.tarball)
+            : variant.files(split).stream().map(src.folder::resolve).toList();
+      }
+    }
+    throw new DatasetException(variant.id() + " not found in " + candidates);
+  }
+
   private record Source(Path folder, Path tarball) {}
 
   /** Where the split's files are under {@code loc}, or null when {@code loc} holds none of them. */

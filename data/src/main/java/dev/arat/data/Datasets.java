@@ -102,6 +102,46 @@ public final class Datasets {
     }
   }
 
+  /**
+   * The files {@link #load} reads for the test split of {@code name} (for its digest): the IDX
+   * image and label files, the CIFAR tarball or test batch, every image of a {@code folder}
+   * dataset (the split is drawn from all of them); empty for {@code synthetic}.
+   *
+   * @param name as for {@link #load(String, Path, Split)}
+   * @param dir as for {@link #load(String, Path, Split)}
+   * @throws DatasetException if the files are missing
+   */
+  public static List<Path> testFiles(String name, Path dir) {
+    if (name.regionMatches(true, 0, "folder:", 0, 7) || name.equalsIgnoreCase("folder")) {
+      Path p = name.length() > 7 ? Path.of(name.substring(7)) : dir;
+      Path root = dir != null && !p.isAbsolute() && name.length() > 7 ? dir.resolve(p) : p;
+      try (java.util.stream.Stream<Path> s = Files.walk(root)) {
+        return s.filter(Files::isRegularFile).filter(f -> {
+          String l = f.getFileName().toString().toLowerCase(Locale.ROOT);
+          return !f.getFileName().toString().startsWith(".")
+              && (l.endsWith(".png") || l.endsWith(".jpg") || l.endsWith(".jpeg"));
+        }).sorted().toList();
+      } catch (java.io.IOException e) {
+        throw new DatasetException(root + ": cannot list: " + e.getMessage(), e);
+      }
+    }
+    Cifar.Variant cifar = Cifar.Variant.of(name);
+    if (cifar != null) {
+      return Cifar.files(cifar, dir, Split.TEST);
+    }
+    String n = name.toLowerCase(Locale.ROOT);
+    if (n.equals("fashion-mnist") || n.equals("mnist")) {
+      Path d = dir != null ? dir : n.equals("mnist") ? MNIST_DEFAULT : FASHION_MNIST_DEFAULT;
+      Path images = find(d, "t10k-images-idx3-ubyte");
+      Path labels = find(d, "t10k-labels-idx1-ubyte");
+      if (images == null || labels == null) {
+        throw new DatasetException(name + " not found in " + d);
+      }
+      return List.of(images, labels);
+    }
+    return List.of();
+  }
+
   private static ImageDataset idx(String name, Path dir, Split split, List<String> classes, String howTo) {
     String prefix = split == Split.TRAIN ? "train" : "t10k";
     Path images = find(dir, prefix + "-images-idx3-ubyte");

@@ -177,12 +177,134 @@ public final class ImageFolder {
   }
 
   /**
-   * Decodes one image and brings it to {@code (channels, size, size)} per {@code o}.
+   * A test set read from an image folder by {@link #loadTestSet}.
    *
-   * @return float32 CHW in {@code [0,1]}
-   * @throws DatasetException naming the file if it cannot be decoded
+   * @param data the images, float32 NCHW in {@code [0,1]}, labels by sorted class folder name
+   * @param base the folder the class folders are in ({@code root}, {@code root/test} or {@code
+   *     root/val})
+   * @param files the image files read, in sample order
    */
-  public static float[] read(Path file, Options o) {
+  public record TestFolder(ImageDataset data, Path base, List<Path> files) {}
+
+  /**
+   * Reads a whole image folder as a test set (nothing is held out): {@code root/test/<class>/*}
+   * when {@code root/test} exists (classes from {@code root/train} when that exists too, else from
+   * {@code test}), else {@code root/val/<class>/*} when {@code root/train} and {@code root/val}
+   * exist, else {@code root/<class>/*}.
+   *
+   * <p>Without {@code size} every image keeps its stored height and width, which must then be the
+   * same for all images (otherwise the error names two files of different sizes). Without {@code
+   * channels} the set is grey (1 channel) when every image is grey, else RGB (grey images
+   * replicated). Colour and resizing rules are those of the class comment.
+   *
+   * @param root the folder
+   * @param size output height and width, or null to keep the stored size
+   * @param channels 1 or 3, or null for "as stored"
+   * @param resize how to reach {@code size} (ignored without it)
+   * @return the images with the folder they came from and the files read
+   * @throws DatasetException if the folder has no class folders or images, sizes differ without
+   *     {@code size}, or an image cannot be decoded
+   */
+  public static TestFolder loadTestSet(Path root, Integer size, Integer channels, Resize resize) {
+    if (!Files.isDirectory(root)) {
+      throw new DatasetException("image folder " + root + " does not exist or is not a folder; expected "
+          + "one subfolder of images per class (or train/ and test/ holding them)");
+    }
+    Path train = root.resolve("train");
+    Path base = Files.isDirectory(root.resolve("test")) ? root.resolve("test")
+        : Files.isDirectory(train) && Files.isDirectory(root.resolve("val")) ? root.resolve("val") : root;
+    if (base == root && Files.isDirectory(train)) {
+      throw new DatasetException("image folder " + root + " has train/ but neither test/ nor val/; "
+          + "give the test folder itself");
+    }
+    List<String> present = classFolders(base);
+    List<String> classes = base != root && Files.isDirectory(train) ? classFolders(train) : present;
+    for (String c : present) {
+      if (!classes.contains(c)) {
+        throw new DatasetException(base.resolve(c) + ": class '" + c + "' has no folder in " + train);
+      }
+    }
+    if (classes.size() < 2) {
+      throw new DatasetException("image folder " + base + ": need at least 2 class folders, found " + classes);
+    }
+    List<Path> files = new ArrayList<>();
+    List<Integer> labels = new ArrayList<>();
+    collect(base, present, classes, files, labels, false);
+    if (files.isEmpty()) {
+      throw new DatasetException("image folder " + base + " holds no PNG/JPEG images in its class folders");
+    }
+    int c = channels != null ? channels : 0;
+    int h = size != null ? size : 0;
+    int w = h;
+    if (c == 0 || h == 0) { // probe every image's header: colour type and size
+      boolean allGrey = true;
+      Path first = null;
+      for (Path f : files) {
+        int[] dims = new int[2];
+        boolean grey = probe(f, dims);
+        allGrey &= grey;
+        if (size == null) {
+          if (first == null) {
+            first = f;
+            h = dims[0];
+            w = dims[1];
+          } else if (dims[0] != h || dims[1] != w) {
+            throw new DatasetException(String.format(Locale.ROOT, "images differ in size: %s is %dx%d, %s is "
+                + "%dx%d (HxW); set data.image_size to resize them all", first, h, w, f, dims[0], dims[1]));
+          }
+        }
+      }
+      if (c == 0) {
+        c = allGrey ? 1 : 3;
+      }
+    }
+    int per = c * h * w;
+    float[] px = new float[Math.multiplyExact(files.size(), per)];
+    int[] y = new int[files.size()];
+    Options o = size == null ? null : new Options(size, resize == null ? Resize.CENTER_CROP : resize, c, 0, 0);
+    for (int i = 0; i < files.size(); i++) {
+      float[] img = o != null ? read(files.get(i), o) : planes(decode(files.get(i)), c);
+      if (img.length != per) { // cannot happen: sizes were checked by the probe
+        throw new DatasetException(files.get(i) + ": decoded to " + img.length + " values, expected " + per);
+      }
+      System.arraycopy(img, 0, px, i * per, per);
+      y[i] = labels.get(i);
+    }
+    ImageDataset data = new ImageDataset("folder:" + root.getFileName() + "/test", c, h, w, classes.size(),
+        classes, px, y);
+    return new TestFolder(data, base, List.copyOf(files));
+  }
+
+  /** Reads an image's header: fills {@code hw} with height and width, returns whether it is grey. */
+  private static boolean probe(Path file, int[] hw) {
+    try (javax.imageio.stream.ImageInputStream in = ImageIO.createImageInputStream(file.toFile())) {
+      java.util.Iterator<javax.imageio.ImageReader> readers = in == null ? null : ImageIO.getImageReaders(in);
+      if (readers == null || !readers.hasNext()) {
+        throw new DatasetException(file + ": not a readable PNG or JPEG image");
+      }
+      javax.imageio.ImageReader r = readers.next();
+      try {
+        r.setInput(in, true, true);
+        hw[0] = r.getHeight(0);
+        hw[1] = r.getWidth(0);
+        java.util.Iterator<javax.imageio.ImageTypeSpecifier> types = r.getImageTypes(0);
+        if (!types.hasNext()) {
+          throw new DatasetException(file + ": not a readable PNG or JPEG image");
+        }
+        java.awt.image.ColorModel cm = types.next().getColorModel();
+        return !(cm instanceof IndexColorModel) && cm.getNumColorComponents() == 1;
+      } finally {
+        r.dispose();
+      }
+    } catch (IOException | RuntimeException e) {
+      if (e instanceof DatasetException d) {
+        throw d;
+      }
+      throw new DatasetException(file + ": cannot decode image (" + e.getMessage() + ")", e);
+    }
+  }
+
+  private static BufferedImage decode(Path file) {
     BufferedImage img;
     try {
       img = ImageIO.read(file.toFile());
@@ -192,6 +314,17 @@ public final class ImageFolder {
     if (img == null) {
       throw new DatasetException(file + ": not a readable PNG or JPEG image");
     }
+    return img;
+  }
+
+  /**
+   * Decodes one image and brings it to {@code (channels, size, size)} per {@code o}.
+   *
+   * @return float32 CHW in {@code [0,1]}
+   * @throws DatasetException naming the file if it cannot be decoded
+   */
+  public static float[] read(Path file, Options o) {
+    BufferedImage img = decode(file);
     int h = img.getHeight();
     int w = img.getWidth();
     float[] planes = planes(img, o.channels());

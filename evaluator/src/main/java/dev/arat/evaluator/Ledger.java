@@ -42,7 +42,10 @@ import java.util.Objects;
  *
  * <p>Line types: {@code header}, {@code probe} (diagnostics from the sanity checks and the model
  * scan), {@code clean} (one batch of clean outcomes), {@code attack} (one batch of one attack at
- * one epsilon). See docs/report-schema.md. Not thread-safe; one process per ledger (a file lock
+ * one epsilon), {@code adversarial} (the adversarial images of the samples one batch of one attack
+ * broke at the threat model's epsilon, written before that batch's {@code attack} line when the
+ * suite's {@code save_adversarial} is on; images are little-endian float32 CHW in base64). See
+ * docs/report-schema.md. Not thread-safe; one process per ledger (a file lock
  * guards it).
  */
 public final class Ledger implements AutoCloseable {
@@ -83,6 +86,21 @@ public final class Ledger implements AutoCloseable {
   record AttackLine(String type, double epsilon, int attack, String name, double seconds,
       List<CascadeJournal.Attempt> samples) {}
 
+  record AdversarialLine(String type, double epsilon, int attack, List<Integer> shape,
+      List<AdversarialSample> samples) {}
+
+  /** One broken sample's adversarial image: little-endian float32 CHW bytes (base64 in JSON). */
+  record AdversarialSample(long sampleId, byte[] image) {}
+
+  /**
+   * A saved adversarial example.
+   *
+   * @param attack the attack that broke the sample
+   * @param shape {@code [C, H, W]}
+   * @param image float32 CHW
+   */
+  record Adversarial(int attack, List<Integer> shape, float[] image) {}
+
   private final Path file;
   private final Header header;
   private final FileChannel channel;
@@ -91,6 +109,7 @@ public final class Ledger implements AutoCloseable {
   private final Map<Long, CascadeJournal.Clean> clean = new HashMap<>();
   private final Map<Double, Map<Integer, Map<Long, CascadeJournal.Attempt>>> attempts = new HashMap<>();
   private final Map<Double, Map<Integer, Double>> previousSeconds = new HashMap<>();
+  private final Map<Long, Adversarial> adversarial = new HashMap<>();
   private boolean closed;
 
   private Ledger(Path file, Header header, FileChannel channel, FileLock lock) {
@@ -196,6 +215,7 @@ public final class Ledger implements AutoCloseable {
     out.clean.putAll(l.clean);
     out.attempts.putAll(l.attempts);
     out.previousSeconds.putAll(l.previousSeconds);
+    out.adversarial.putAll(l.adversarial);
     return out;
   }
 
@@ -234,6 +254,14 @@ public final class Ledger implements AutoCloseable {
             }
             previousSeconds.computeIfAbsent(a.epsilon(), e -> new HashMap<>()).merge(a.attack(), a.seconds(), Double::sum);
           }
+          case "adversarial" -> {
+            AdversarialLine a = JSON.treeToValue(node, AdversarialLine.class);
+            for (AdversarialSample r : a.samples()) {
+              float[] img = new float[r.image().length / 4];
+              ByteBuffer.wrap(r.image()).order(java.nio.ByteOrder.LITTLE_ENDIAN).asFloatBuffer().get(img);
+              adversarial.put(r.sampleId(), new Adversarial(a.attack(), a.shape(), img));
+            }
+          }
           default -> throw new EvaluationException(EvaluationException.Kind.INPUT,
               file + " line " + lineNo + ": unknown line type '" + type + "'");
         }
@@ -269,14 +297,16 @@ public final class Ledger implements AutoCloseable {
 
   /**
    * The measurement-relevant settings of a suite: all of it but {@code name}, {@code batch_size}
-   * (never changes results), {@code gates} (applied afterwards) and {@code data.path} (machine
-   * specific; the samples' SHA-256 guards the data).
+   * (never changes results), {@code gates} (applied afterwards) and {@code data.path}, {@code
+   * data.x}, {@code data.y} (machine specific; the samples' SHA-256 guards the data). {@code
+   * save_adversarial} is part of it: a ledger either holds the evidence of every broken sample or
+   * none.
    */
   static JsonNode fingerprint(EvaluationSuite suite) {
     ObjectNode n = Specs.json().valueToTree(suite);
     n.remove(List.of("name", "batch_size", "gates"));
     if (n.get("data") instanceof ObjectNode data) {
-      data.remove("path");
+      data.remove(List.of("path", "x", "y"));
     }
     return n;
   }
@@ -341,6 +371,24 @@ public final class Ledger implements AutoCloseable {
       }
 
       @Override
+      public void recordAdversarial(int attackIndex, long[] sampleIds, dev.arat.attack.ImageBatch images) {
+        if (channel == null || !header.suite().saveAdversarial() || epsilon != header.suite().threatModel().epsilon()) {
+          return;
+        }
+        List<Integer> shape = List.of(images.c(), images.h(), images.w());
+        int per = images.imageSize();
+        List<AdversarialSample> samples = new ArrayList<>(sampleIds.length);
+        for (int i = 0; i < sampleIds.length; i++) {
+          float[] img = java.util.Arrays.copyOfRange(images.data(), i * per, (i + 1) * per);
+          ByteBuffer b = ByteBuffer.allocate(4 * per).order(java.nio.ByteOrder.LITTLE_ENDIAN);
+          b.asFloatBuffer().put(img);
+          samples.add(new AdversarialSample(sampleIds[i], b.array()));
+          adversarial.put(sampleIds[i], new Adversarial(attackIndex, shape, img));
+        }
+        append(new AdversarialLine("adversarial", epsilon, attackIndex, shape, samples));
+      }
+
+      @Override
       public void recordAttempts(int attackIndex, List<Attempt> batch, double seconds) {
         Map<Long, Attempt> m = attempts.computeIfAbsent(epsilon, e -> new HashMap<>())
             .computeIfAbsent(attackIndex, i -> new HashMap<>());
@@ -352,9 +400,18 @@ public final class Ledger implements AutoCloseable {
     };
   }
 
+  /**
+   * The saved adversarial example of {@code sampleId} at the threat model's epsilon, or null when
+   * none was saved (the sample was not broken, or {@code save_adversarial} was off).
+   */
+  Adversarial adversarial(long sampleId) {
+    return adversarial.get(sampleId);
+  }
+
   /** Every record of {@code others} added to this (read-only) ledger's maps; for merges. */
   void absorb(Ledger other) {
     clean.putAll(other.clean);
+    adversarial.putAll(other.adversarial);
     for (Map.Entry<Double, Map<Integer, Map<Long, CascadeJournal.Attempt>>> e : other.attempts.entrySet()) {
       Map<Integer, Map<Long, CascadeJournal.Attempt>> mine = attempts.computeIfAbsent(e.getKey(), k -> new HashMap<>());
       for (Map.Entry<Integer, Map<Long, CascadeJournal.Attempt>> a : e.getValue().entrySet()) {

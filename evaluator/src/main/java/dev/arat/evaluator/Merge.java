@@ -46,6 +46,13 @@ public final class Merge {
    * @return the merged report (gates applied)
    */
   public static Report merge(List<Path> shardDirs, Path baseline) {
+    return mergeLedgers(shardDirs, baseline).report();
+  }
+
+  /** A merged report with the combined ledger it was replayed from. */
+  private record Merged(Report report, Ledger ledger) {}
+
+  private static Merged mergeLedgers(List<Path> shardDirs, Path baseline) {
     long t0 = System.nanoTime();
     if (shardDirs == null || shardDirs.isEmpty()) {
       throw new IllegalArgumentException("merge: give the output folders of all shards");
@@ -147,13 +154,18 @@ public final class Merge {
     Report base = baseline == null ? null : readBaseline(baseline);
     Reports.Context ctx = new Reports.Context(suite, first.tool(), first.model(), first.dataset(), null, indices,
         probe, base, baseline == null ? null : baseline.toString(), extra);
-    return Reports.assemble(ctx, results, (System.nanoTime() - t0) / 1e9);
+    return new Merged(Reports.assemble(ctx, results, (System.nanoTime() - t0) / 1e9), all);
   }
 
-  /** Merges and writes every report file into {@code out}; returns the report. */
+  /**
+   * Merges and writes every report file into {@code out}, with the shards' adversarial examples
+   * ({@link Evidence}) when the suite saves them; returns the report.
+   */
   public static Report mergeAndWrite(List<Path> shardDirs, Path baseline, Path out) {
-    Report r = merge(shardDirs, baseline);
+    Merged m = mergeLedgers(shardDirs, baseline);
+    Report r = m.report();
     ReportWriter.writeAll(r, out);
+    Evidence.write(out, r, m.ledger(), m.ledger().header().suite().saveAdversarial());
     return r;
   }
 

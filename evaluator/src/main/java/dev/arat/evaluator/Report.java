@@ -107,7 +107,11 @@ public record Report(
    */
   public Report withoutRunDetails() {
     ModelInfo m = new ModelInfo(null, model.sha256(), model.metadata(), model.inputShape(), model.numClasses());
-    DatasetInfo d = new DatasetInfo(dataset.name(), dataset.split(), null, dataset.testSize(), dataset.samplesSha256());
+    dev.arat.data.TestSets.Source src = dataset.source() == null ? null : new dev.arat.data.TestSets.Source(
+        dataset.source().kind(), null, null, dataset.source().layout(), dataset.source().files(),
+        dataset.source().sha256());
+    DatasetInfo d = new DatasetInfo(dataset.name(), dataset.split(), null, dataset.testSize(), dataset.samplesSha256(),
+        src);
     List<SweepEntry> sw = sweep == null ? null : sweep.stream().map(e -> new SweepEntry(e.epsilon(), e.robustCount(),
         e.robustAccuracy(), e.robustAccuracyCi95(), e.violations(), e.maxPerturbation(), zeroSeconds(e.attacks()))).toList();
     Baseline b = baseline == null ? null : new Baseline(null, baseline.modelSha256(), baseline.samples(),
@@ -168,8 +172,17 @@ public record Report(
    * @param path the folder read, or null for built-in or default locations
    * @param testSize images in the split
    * @param samplesSha256 SHA-256 of the chosen samples' pixels and labels, in order
+   * @param source where the test set came from: kind, path and labels path as given, layout,
+   *     number of files and the SHA-256 of the files read (docs/report-schema.md); null in reports
+   *     written before it existed
    */
-  public record DatasetInfo(String name, String split, String path, int testSize, String samplesSha256) {}
+  public record DatasetInfo(String name, String split, String path, int testSize, String samplesSha256,
+      dev.arat.data.TestSets.Source source) {
+    /** Without a source (reports written before it existed). */
+    public DatasetInfo(String name, String split, String path, int testSize, String samplesSha256) {
+      this(name, split, path, testSize, samplesSha256, null);
+    }
+  }
 
   /**
    * A 95% confidence interval.

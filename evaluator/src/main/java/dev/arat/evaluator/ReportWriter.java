@@ -326,6 +326,13 @@ public final class ReportWriter {
       b.append("  - ").append(e.getKey()).append(": `").append(v.replace('`', '\'').replace('\n', ' ')).append("`\n");
     }
     b.append("- samples sha256 `").append(r.dataset().samplesSha256()).append("`\n");
+    dev.arat.data.TestSets.Source src = r.dataset().source();
+    if (src != null) {
+      b.append("- test set: ").append(src.kind()).append(src.path() == null ? "" : " `" + src.path() + "`")
+          .append(src.labelsPath() == null ? "" : " + `" + src.labelsPath() + "`").append(", ").append(src.layout())
+          .append(", ").append(src.files()).append(" file(s)")
+          .append(src.sha256() == null ? "" : ", sha256 `" + src.sha256() + "`").append('\n');
+    }
     b.append("- ").append(r.tool().name()).append(' ').append(r.tool().version());
     if (r.tool().onnxruntime() != null) {
       b.append(", ONNX Runtime ").append(r.tool().onnxruntime());

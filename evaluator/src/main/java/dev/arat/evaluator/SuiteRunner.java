@@ -9,10 +9,9 @@ import dev.arat.attack.Classifier;
 import dev.arat.attack.GradientClassifier;
 import dev.arat.attack.ImageBatch;
 import dev.arat.attack.LossHeads;
-import dev.arat.data.Datasets;
+import dev.arat.data.TestSets;
 import dev.arat.data.ImageDataset;
 import dev.arat.data.Permutations;
-import dev.arat.data.Split;
 import dev.arat.specs.AttackSpec;
 import dev.arat.specs.EvaluationSuite;
 import dev.arat.specs.LossHead;
@@ -218,17 +217,34 @@ public final class SuiteRunner {
    */
   public Report run(Path modelFile, EvaluationSuite suite, Path dataDirOverride, Path outDir) {
     long t0 = System.nanoTime();
-    Path dataDir = dataDirOverride != null ? dataDirOverride
+    if (dataDirOverride != null && suite.data().format() == null && suite.data().dataset() == null
+        && metadataDataset(modelFile) == null) { // nothing names a dataset: --data is the user's image folder
+      suite = suite.withData(new EvaluationSuite.Data(null, dataDirOverride.toString(), "folder", null, null, null,
+          null, null, null));
+      dataDirOverride = null;
+    }
+    if (dataDirOverride != null && suite.data().format() != null) {
+      suite = suite.withDataPath(dataDirOverride.toString());
+      dataDirOverride = null;
+    }
+    Path dataDir = suite.data().format() != null ? null : dataDirOverride != null ? dataDirOverride
         : suite.data().path() != null ? Path.of(suite.data().path()) : null;
     suite = withResolvedDataset(suite, modelFile);
-    ImageDataset test = Datasets.load(suite.data().dataset(), dataDir, Split.TEST);
+    TestSets.TestSet testSet = TestSets.load(suite.data(), dataDir);
+    ImageDataset test = testSet.data();
     String sha = sha256(modelFile);
     try (OrtClassifier model = OrtClassifier.open(modelFile, runtime, suite.normalization());
         SurrogateScope scope = this::closeSurrogates) {
       if (model.channels() != test.channels() || model.height() != test.height() || model.width() != test.width()) {
         throw new EvaluationException(EvaluationException.Kind.INPUT, String.format(Locale.ROOT,
-            "model file '%s' takes %dx%dx%d images (CxHxW) but %s has %dx%dx%d", modelFile, model.channels(),
-            model.height(), model.width(), test.name(), test.channels(), test.height(), test.width()));
+            "model file '%s' takes %dx%dx%d images (CxHxW) but %s has %dx%dx%d%s", modelFile, model.channels(),
+            model.height(), model.width(), test.name(), test.channels(), test.height(), test.width(),
+            "folder".equals(suite.data().format()) ? "; set data.image_size and data.channels to convert the images"
+                : ""));
+      }
+      if (testSet.classCountFromLabels() && test.numClasses() <= model.numClasses()) {
+        testSet = testSet.withClassCount(model.numClasses());
+        test = testSet.data();
       }
       if (model.numClasses() != test.numClasses()) {
         throw new EvaluationException(EvaluationException.Kind.INPUT, String.format(Locale.ROOT,
@@ -261,8 +277,8 @@ public final class SuiteRunner {
         }
         return d;
       };
-      return evaluate(model, model, info, diagnostics, suite, test, dataDir == null ? null : dataDir.toString(),
-          tool, outDir, t0);
+      return evaluate(model, model, info, diagnostics, suite, test, testSet.source(),
+          dataDir == null ? testSet.source().path() : dataDir.toString(), tool, outDir, t0);
     }
   }
 
@@ -307,6 +323,19 @@ public final class SuiteRunner {
   public Report evaluate(GradientClassifier attacked, Classifier deployed, Report.ModelInfo model,
       Supplier<List<Diagnostic>> modelDiagnostics, EvaluationSuite suite, ImageDataset test, String dataPath,
       Report.Tool tool, Path outDir, long startNanos) {
+    return evaluate(attacked, deployed, model, modelDiagnostics, suite, test, null, dataPath, tool, outDir,
+        startNanos);
+  }
+
+  /**
+   * As {@link #evaluate(GradientClassifier, Classifier, Report.ModelInfo, Supplier, EvaluationSuite,
+   * ImageDataset, String, Report.Tool, Path, long)}, naming the test set's source in the report; with
+   * an output folder and {@code save_adversarial} on, also writes the adversarial examples ({@link
+   * Evidence}).
+   */
+  Report evaluate(GradientClassifier attacked, Classifier deployed, Report.ModelInfo model,
+      Supplier<List<Diagnostic>> modelDiagnostics, EvaluationSuite suite, ImageDataset test,
+      TestSets.Source source, String dataPath, Report.Tool tool, Path outDir, long startNanos) {
     int k = deployed.numClasses();
     NonFiniteWatch nonFinite = new NonFiniteWatch();
     attacked = nonFinite.watch(attacked);
@@ -320,8 +349,8 @@ public final class SuiteRunner {
     for (int i : all) {
       allList.add(i);
     }
-    Report.DatasetInfo dataset =
-        new Report.DatasetInfo(suite.data().dataset(), "test", dataPath, test.size(), test.subset(all).sha256());
+    Report.DatasetInfo dataset = new Report.DatasetInfo(suite.data().dataset() != null ? suite.data().dataset()
+        : test.name(), "test", dataPath, test.size(), test.subset(all).sha256(), source);
     Report report = null;
     Report base = baseline == null ? null : Merge.readBaseline(baseline);
     Ledger.Header header = new Ledger.Header("header", Ledger.VERSION, tool,
@@ -368,6 +397,13 @@ public final class SuiteRunner {
       report = Reports.assemble(ctx, results, (System.nanoTime() - startNanos) / 1e9);
       if (outDir != null && gallery) {
         Gallery.write(outDir.resolve(GALLERY_FILE), report, s, attacks.get(suite.threatModel().epsilon()), attacked);
+      }
+      if (outDir != null) {
+        Evidence.Written w = Evidence.write(outDir, report, ledger, suite.saveAdversarial());
+        if (w != null && !w.missing().isEmpty() && progress != null) {
+          progress.println("warning: " + w.missing().size() + " broken sample(s) have no saved adversarial image in "
+              + "the resumed ledger (written by an older arat); rerun with --fresh to save them all");
+        }
       }
     }
     return report;
@@ -452,20 +488,26 @@ public final class SuiteRunner {
    * @throws SpecException when neither names a dataset
    */
   static EvaluationSuite withResolvedDataset(EvaluationSuite suite, Path modelFile) {
-    if (suite.data().dataset() != null) {
+    if (suite.data().dataset() != null || suite.data().format() != null) {
       return suite;
     }
+    String named = metadataDataset(modelFile);
+    if (named == null) {
+      throw new SpecException("the suite names no dataset (data.dataset) and " + modelFile
+          + " has no 'arat.dataset' metadata; set data.dataset in the suite or pass --dataset NAME");
+    }
+    return suite.withDataset(named);
+  }
+
+  /** The dataset named in the model's {@code arat.dataset} metadata, or null. */
+  private static String metadataDataset(Path modelFile) {
     String named = null;
     for (var e : dev.arat.onnx.OnnxModels.load(modelFile).getMetadataPropsList()) {
       if (e.getKey().equals("arat.dataset")) {
         named = e.getValue();
       }
     }
-    if (named == null || named.isBlank()) {
-      throw new SpecException("the suite names no dataset (data.dataset) and " + modelFile
-          + " has no 'arat.dataset' metadata; set data.dataset in the suite or pass --dataset NAME");
-    }
-    return suite.withDataset(named);
+    return named == null || named.isBlank() ? null : named;
   }
 
   /** Closes the surrogates a run opened, without a checked exception. */

@@ -70,7 +70,8 @@ class LedgerTest {
     Report resumed = SuiteRunner.builder().optThreads(1).build().run(model, suite, null, out);
     assertEquals(ShardMergeTest.comparable(whole), ShardMergeTest.comparable(resumed));
     // attack 0 was replayed, not recomputed: its lines were not written again
-    long fgsmLines = Files.readAllLines(ledger).stream().filter(l -> l.contains("\"attack\":0,")).count();
+    long fgsmLines = Files.readAllLines(ledger).stream()
+        .filter(l -> l.contains("\"type\":\"attack\"") && l.contains("\"attack\":0,")).count();
     assertEquals(attackLines, fgsmLines);
 
     // a complete ledger: a rerun computes nothing and writes nothing

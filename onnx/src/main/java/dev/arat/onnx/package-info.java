@@ -7,7 +7,7 @@
  *       errors) and atomically save {@code ModelProto}s.
  *   <li>{@link dev.arat.onnx.GraphBuilder} with the op table {@link dev.arat.onnx.Op}: writes graphs
  *       whose nodes are checked for arity and attributes as they are added.
- *   <li>{@link dev.arat.onnx.Npy}: NumPy {@code .npy} reading and writing (float32, int64, int32).
+ *   <li>{@link dev.arat.specs.Npy} (in {@code specs}): NumPy {@code .npy} reading and writing.
  * </ul>
  *
  * <p>The input-gradient graph lives in {@link dev.arat.onnx.grad}; the trust checks (graph scan for

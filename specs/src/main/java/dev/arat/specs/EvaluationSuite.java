@@ -26,6 +26,8 @@ import java.util.Locale;
  * @param allowBlackBoxOnly let a suite of black-box attacks only (square, transfer) certify a model
  *     that white-box attacks cannot differentiate; the verdict is labelled black-box only (default
  *     false; needs every attack to be black-box)
+ * @param saveAdversarial write the adversarial examples of the broken samples ({@code
+ *     adversarial.npy} and its companions) into the output folder (default true)
  */
 public record EvaluationSuite(
     String name,
@@ -39,12 +41,14 @@ public record EvaluationSuite(
     Checks checks,
     Gates gates,
     Normalization normalization,
-    Boolean allowBlackBoxOnly) {
+    Boolean allowBlackBoxOnly,
+    Boolean saveAdversarial) {
 
   /** Applies defaults and validates. */
   public EvaluationSuite {
     name = name == null ? "suite" : name;
     data = data == null ? new Data(null, null) : data;
+    saveAdversarial = saveAdversarial == null || saveAdversarial;
     samples = samples == null ? 1000 : samples;
     if (samples <= 0) {
       throw new IllegalArgumentException("samples: must be > 0, was " + samples);
@@ -101,10 +105,13 @@ public record EvaluationSuite(
     }
   }
 
-  /** The suite without normalisation and black-box-only permission (the layout before they existed). */
+  /**
+   * The suite without normalisation, black-box-only permission and the {@code save_adversarial}
+   * switch (on): the layout before they existed.
+   */
   public EvaluationSuite(String name, Data data, Integer samples, Long seed, Integer batchSize,
       ThreatModel threatModel, List<AttackSpec> attacks, List<Double> epsilonSweep, Checks checks, Gates gates) {
-    this(name, data, samples, seed, batchSize, threatModel, attacks, epsilonSweep, checks, gates, null, null);
+    this(name, data, samples, seed, batchSize, threatModel, attacks, epsilonSweep, checks, gates, null, null, null);
   }
 
   /** Whether every attack is black-box (square, transfer): the verdict involves no model gradient. */
@@ -168,25 +175,25 @@ public record EvaluationSuite(
   /** Returns a copy with another sample count. */
   public EvaluationSuite withSamples(int n) {
     return new EvaluationSuite(name, data, n, seed, batchSize, threatModel, attacks, epsilonSweep, checks, gates,
-        normalization, allowBlackBoxOnly);
+        normalization, allowBlackBoxOnly, saveAdversarial);
   }
 
   /** Returns a copy with another batch size. */
   public EvaluationSuite withBatchSize(int n) {
     return new EvaluationSuite(name, data, samples, seed, n, threatModel, attacks, epsilonSweep, checks, gates,
-        normalization, allowBlackBoxOnly);
+        normalization, allowBlackBoxOnly, saveAdversarial);
   }
 
   /** Returns a copy with other gates. */
   public EvaluationSuite withGates(Gates g) {
     return new EvaluationSuite(name, data, samples, seed, batchSize, threatModel, attacks, epsilonSweep, checks, g,
-        normalization, allowBlackBoxOnly);
+        normalization, allowBlackBoxOnly, saveAdversarial);
   }
 
   /** Returns a copy with other checks. */
   public EvaluationSuite withChecks(Checks c) {
     return new EvaluationSuite(name, data, samples, seed, batchSize, threatModel, attacks, epsilonSweep, c, gates,
-        normalization, allowBlackBoxOnly);
+        normalization, allowBlackBoxOnly, saveAdversarial);
   }
 
   /** Returns a copy whose robust-accuracy gate is {@code minRobust}. */
@@ -197,33 +204,134 @@ public record EvaluationSuite(
 
   /** Returns a copy reading data from {@code path}. */
   public EvaluationSuite withDataPath(String path) {
-    return new EvaluationSuite(name, new Data(data.dataset(), path), samples, seed, batchSize, threatModel, attacks,
-        epsilonSweep, checks, gates, normalization, allowBlackBoxOnly);
+    return withData(data.withPath(path));
+  }
+
+  /** Returns a copy reading {@code d}. */
+  public EvaluationSuite withData(Data d) {
+    return new EvaluationSuite(name, d, samples, seed, batchSize, threatModel, attacks, epsilonSweep, checks, gates,
+        normalization, allowBlackBoxOnly, saveAdversarial);
+  }
+
+  /** Returns a copy that does ({@code true}) or does not save the adversarial examples. */
+  public EvaluationSuite withSaveAdversarial(boolean save) {
+    return new EvaluationSuite(name, data, samples, seed, batchSize, threatModel, attacks, epsilonSweep, checks, gates,
+        normalization, allowBlackBoxOnly, save);
   }
 
   /**
-   * The dataset of the suite.
+   * The test set of the suite: either a named dataset ({@code dataset}, its files in {@code path})
+   * or the user's own files ({@code format} and its keys). Relative paths are resolved against the
+   * working directory. See docs/evaluation.md ("Test sets").
    *
-   * @param dataset a dataset name ({@code fashion-mnist}, {@code mnist}, {@code synthetic})
-   * @param path a folder holding its files; null means the default location
+   * @param dataset a dataset name ({@code fashion-mnist}, {@code mnist}, {@code cifar10}, {@code
+   *     cifar100}, {@code synthetic}, {@code folder:<path>}); null (with no {@code format}) means
+   *     the dataset named in the model's metadata ({@code arat.dataset})
+   * @param path for a named dataset the folder (or CIFAR tarball) holding its files, null for the
+   *     default location; for {@code format: npz} the archive; for {@code format: folder} the image
+   *     folder
+   * @param format the user's own files: {@code npy} (arrays {@code x} and {@code y} in two files),
+   *     {@code npz} (one archive at {@code path}), {@code folder} (class sub-folders of images at
+   *     {@code path}), {@code idx} (IDX image and label files {@code x} and {@code y}); null for a
+   *     named dataset
+   * @param x {@code npy}/{@code idx}: the images file; {@code npz}: the images array's name
+   *     (default {@code x})
+   * @param y {@code npy}/{@code idx}: the labels file; {@code npz}: the labels array's name
+   *     (default {@code y})
+   * @param layout {@code npy}/{@code npz}: {@code nchw} or {@code nhwc} for 4-D images; null
+   *     means inferred from where the channel axis (1 or 3) is, an error when ambiguous
+   * @param imageSize {@code folder}: resize every image to {@code image_size x image_size}; null
+   *     keeps the stored size (all images must then have the same size)
+   * @param channels {@code folder}: 1 (grey) or 3 (RGB); null means 1 when every image is grey,
+   *     else 3
+   * @param resize {@code folder} with {@code image_size}: {@code center_crop} (default: scale the
+   *     shorter side, cut the centred square) or {@code resize} (scale both sides)
    */
-  public record Data(String dataset, String path) {
+  public record Data(String dataset, String path, String format, String x, String y, String layout,
+      Integer imageSize, Integer channels, String resize) {
+    /** The {@code format} values. */
+    public static final List<String> FORMATS = List.of("npy", "npz", "folder", "idx");
+
     /**
-     * Keeps the fields as given: a null {@code dataset} means "the dataset named in the model's
-     * metadata ({@code arat.dataset})", resolved by the evaluator with {@link #withDataset}.
+     * Validates. A null {@code dataset} without a {@code format} means "the dataset named in the
+     * model's metadata", resolved by the evaluator with {@link EvaluationSuite#withDataset}.
      */
     public Data {
       if (dataset != null && dataset.isBlank()) {
         throw new IllegalArgumentException("dataset: must not be empty");
       }
+      if (format != null) {
+        format = format.toLowerCase(Locale.ROOT);
+        if (!FORMATS.contains(format)) {
+          throw new IllegalArgumentException("format: must be one of " + FORMATS + ", was '" + format + "'");
+        }
+        if (dataset != null) {
+          throw new IllegalArgumentException("give either dataset (a named dataset) or format (your own files), "
+              + "not both");
+        }
+      }
+      boolean pair = "npy".equals(format) || "idx".equals(format);
+      if (pair && (x == null || y == null)) {
+        throw new IllegalArgumentException((x == null ? "x" : "y") + ": required with format " + format
+            + " (the " + (x == null ? "images" : "labels") + " file)");
+      }
+      if (pair && path != null) {
+        throw new IllegalArgumentException("path: not used with format " + format + "; give the files as x and y");
+      }
+      if (("npz".equals(format) || "folder".equals(format)) && path == null) {
+        throw new IllegalArgumentException("path: required with format " + format);
+      }
+      if ((x != null || y != null) && !pair && !"npz".equals(format)) {
+        throw new IllegalArgumentException((x != null ? "x" : "y") + ": only used with format npy, npz or idx");
+      }
+      if (layout != null) {
+        layout = layout.toLowerCase(Locale.ROOT);
+        if (!List.of("nchw", "nhwc").contains(layout)) {
+          throw new IllegalArgumentException("layout: must be nchw or nhwc, was '" + layout + "'");
+        }
+        if (!"npy".equals(format) && !"npz".equals(format)) {
+          throw new IllegalArgumentException("layout: only used with format npy or npz");
+        }
+      }
+      if ((imageSize != null || channels != null || resize != null) && !"folder".equals(format)) {
+        throw new IllegalArgumentException((imageSize != null ? "image_size" : channels != null ? "channels" : "resize")
+            + ": only used with format folder");
+      }
+      if (imageSize != null && imageSize < 1) {
+        throw new IllegalArgumentException("image_size: must be >= 1, was " + imageSize);
+      }
+      if (channels != null && channels != 1 && channels != 3) {
+        throw new IllegalArgumentException("channels: must be 1 or 3, was " + channels);
+      }
+      if (resize != null) {
+        resize = resize.toLowerCase(Locale.ROOT).replace('-', '_');
+        if (!List.of("center_crop", "resize").contains(resize)) {
+          throw new IllegalArgumentException("resize: must be center_crop or resize, was '" + resize + "'");
+        }
+        if (imageSize == null) {
+          throw new IllegalArgumentException("resize: needs image_size");
+        }
+      }
+    }
+
+    /** A named dataset read from {@code path} (null: its default location). */
+    public Data(String dataset, String path) {
+      this(dataset, path, null, null, null, null, null, null, null);
+    }
+
+    /**
+     * A copy whose files are at {@code p}: a named dataset's folder, the {@code npz} archive or
+     * image folder, or the images file of {@code npy}/{@code idx}.
+     */
+    public Data withPath(String p) {
+      boolean pair = "npy".equals(format) || "idx".equals(format);
+      return new Data(dataset, pair ? path : p, format, pair ? p : x, y, layout, imageSize, channels, resize);
     }
   }
 
   /** Returns a copy that reads {@code dataset} (keeping the data path). */
   public EvaluationSuite withDataset(String dataset) {
-    return new EvaluationSuite(name, new Data(dataset, data.path()), samples, seed, batchSize, threatModel,
-        attacks, epsilonSweep, checks, gates,
-        normalization, allowBlackBoxOnly);
+    return withData(new Data(dataset, data.path()));
   }
 
   /**

@@ -71,4 +71,28 @@ class EvaluationSuiteTest {
     assertTrue(error("checks: {colour: red}\n").contains("unknown key 'colour' in checks"));
     assertTrue(error("gates: {max_drop: 0.1}\n").contains("unknown key 'max_drop' in gates"));
   }
+
+  @Test
+  void dataSectionForTheUsersOwnFiles() {
+    EvaluationSuite s = parse("data: {format: NPY, x: x.npy, y: y.npy, layout: NHWC}\n");
+    assertEquals("npy", s.data().format());
+    assertEquals("nhwc", s.data().layout());
+    assertTrue(s.saveAdversarial());
+    assertFalse(parse("save_adversarial: false\n").saveAdversarial());
+    EvaluationSuite f = parse("data: {format: folder, path: imgs, image_size: 28, channels: 1, resize: resize}\n");
+    assertEquals(28, f.data().imageSize());
+    assertEquals("imgs2", f.withDataPath("imgs2").data().path());
+    assertEquals("x2.npy", s.withDataPath("x2.npy").data().x()); // --data replaces the images file of a pair
+    assertEquals(f, Specs.parse(Specs.json().valueToTree(f).toString(), EvaluationSuite.class, "round.json"));
+
+    assertTrue(error("data: {format: npy, x: x.npy}\n").contains("data: y: required with format npy"));
+    assertTrue(error("data: {dataset: mnist, format: npz, path: a.npz}\n").contains("either dataset"));
+    assertTrue(error("data: {format: npz}\n").contains("path: required with format npz"));
+    assertTrue(error("data: {format: hdf5, path: a}\n").contains("format: must be one of [npy, npz, folder, idx]"));
+    assertTrue(error("data: {dataset: mnist, image_size: 28}\n").contains("image_size: only used with format folder"));
+    assertTrue(error("data: {format: folder, path: p, channels: 2}\n").contains("channels: must be 1 or 3"));
+    assertTrue(error("data: {format: folder, path: p, resize: resize}\n").contains("resize: needs image_size"));
+    assertTrue(error("data: {format: npy, x: a, y: b, layout: chw}\n").contains("layout: must be nchw or nhwc"));
+    assertTrue(error("data: {format: npy, x: a, y: b, labels: c}\n").contains("labels"));
+  }
 }

@@ -4,9 +4,9 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import ai.onnx.proto.OnnxMl.ModelProto;
-import dev.arat.onnx.Npy;
 import dev.arat.onnx.OnnxModels;
 import dev.arat.specs.LossHead;
+import dev.arat.specs.Npy;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.HashMap;

@@ -1,4 +1,4 @@
-package dev.arat.onnx;
+package dev.arat.specs;
 
 import java.io.IOException;
 import java.nio.ByteBuffer;
@@ -17,7 +17,8 @@ import java.util.regex.Pattern;
 
 /**
  * A small reader and writer for NumPy {@code .npy} files (format versions 1.0, 2.0 and 3.0) holding
- * C-order (row-major) arrays of float32, int64 or int32, little- or big-endian.
+ * C-order (row-major) arrays of float32, float64, int64, int32 or uint8, little- or big-endian.
+ * Float64 values are read as float32 (the type models take); uint8 values are kept as bytes.
  *
  * <p>Written files use format 1.0, little-endian, with the header padded so the data starts at a
  * multiple of 64 bytes, exactly as {@code numpy.save} does; {@code numpy.load} reads them. Every
@@ -39,7 +40,11 @@ public final class Npy {
     /** Signed 64-bit integer ({@code <i8}). */
     INT64("i8", 8),
     /** Signed 32-bit integer ({@code <i4}). */
-    INT32("i4", 4);
+    INT32("i4", 4),
+    /** IEEE float64 ({@code <f8}), read into float32. */
+    FLOAT64("f8", 8),
+    /** Unsigned byte ({@code |u1}). */
+    UINT8("u1", 1);
 
     private final String code;
     private final int size;
@@ -76,18 +81,35 @@ public final class Npy {
   }
 
   /**
-   * An array read from a {@code .npy} file: float32 data in {@link #floats()}, integer data in
-   * {@link #longs()} (int32 widened); the other is null.
+   * An array read from a {@code .npy} file: float data in {@link #floats()} (float64 narrowed to
+   * float32), int64 and int32 data in {@link #longs()} (int32 widened), uint8 data in {@link
+   * #bytes()}; the others are null.
    *
    * @param dtype the stored element type
    * @param shape the dimensions (empty for a scalar)
-   * @param floats the values for {@link DType#FLOAT32}, else null
+   * @param floats the values for {@link DType#FLOAT32} and {@link DType#FLOAT64}, else null
    * @param longs the values for {@link DType#INT64} and {@link DType#INT32}, else null
+   * @param bytes the values for {@link DType#UINT8} (unsigned: read with {@code & 0xff}), else null
    */
-  public record NpyArray(DType dtype, long[] shape, float[] floats, long[] longs) {
+  public record NpyArray(DType dtype, long[] shape, float[] floats, long[] longs, byte[] bytes) {
     /** Makes the record, copying the shape. */
     public NpyArray {
       shape = shape.clone();
+    }
+
+    /** An array of floats or 64-bit integers (no bytes). */
+    public NpyArray(DType dtype, long[] shape, float[] floats, long[] longs) {
+      this(dtype, shape, floats, longs, null);
+    }
+
+    /** Whether the elements are integers (int64, int32 or uint8). */
+    public boolean integral() {
+      return dtype == DType.INT64 || dtype == DType.INT32 || dtype == DType.UINT8;
+    }
+
+    /** Integer element {@code i} (int64, int32 or uint8 arrays). */
+    public long longAt(int i) {
+      return bytes != null ? bytes[i] & 0xff : longs[i];
     }
 
     /** The dimensions (a copy). */
@@ -98,7 +120,7 @@ public final class Npy {
 
     /** The number of elements. */
     public long size() {
-      return Tensors.numel(shape);
+      return numel(shape);
     }
   }
 
@@ -176,7 +198,7 @@ public final class Npy {
       code = descr.substring(1);
     } else {
       throw new NpyException(label + " has unsupported dtype '" + descr
-          + "'; expected float32 ('<f4'), int64 ('<i8') or int32 ('<i4')");
+          + "'; expected float32 ('<f4'), float64 ('<f8'), int64 ('<i8'), int32 ('<i4') or uint8 ('|u1')");
     }
     DType type = null;
     for (DType t : DType.values()) {
@@ -186,7 +208,7 @@ public final class Npy {
     }
     if (type == null) {
       throw new NpyException(label + " has unsupported dtype '" + descr
-          + "'; expected float32 ('<f4'), int64 ('<i8') or int32 ('<i4')");
+          + "'; expected float32 ('<f4'), float64 ('<f8'), int64 ('<i8'), int32 ('<i4') or uint8 ('|u1')");
     }
     List<Long> dims = new ArrayList<>();
     for (String part : s.group(1).split(",")) {
@@ -205,7 +227,7 @@ public final class Npy {
       }
     }
     long[] shape = dims.stream().mapToLong(Long::longValue).toArray();
-    long count = Tensors.numel(shape);
+    long count = numel(shape);
     int dataStart = start + headerLen;
     long need = count * type.size;
     if (count > Integer.MAX_VALUE || bytes.length - dataStart < need) {
@@ -223,6 +245,19 @@ public final class Npy {
         float[] out = new float[n];
         data.asFloatBuffer().get(out);
         return new NpyArray(type, shape, out, null);
+      }
+      case FLOAT64 -> {
+        java.nio.DoubleBuffer db = data.asDoubleBuffer();
+        float[] out = new float[n];
+        for (int i = 0; i < n; i++) {
+          out[i] = (float) db.get(i);
+        }
+        return new NpyArray(type, shape, out, null);
+      }
+      case UINT8 -> {
+        byte[] out = new byte[n];
+        data.get(out);
+        return new NpyArray(type, shape, null, null, out);
       }
       case INT64 -> {
         long[] out = new long[n];
@@ -267,6 +302,19 @@ public final class Npy {
     write(path, DType.INT64, shape, b.array());
   }
 
+  /**
+   * Writes a uint8 array.
+   *
+   * @param path the destination (parent directories are created)
+   * @param data values in C order (unsigned); length must equal the product of {@code shape}
+   * @param shape the dimensions
+   * @throws NpyException if the file cannot be written
+   */
+  public static void writeUint8(Path path, byte[] data, long... shape) {
+    check(data.length, shape);
+    write(path, DType.UINT8, shape, data.clone());
+  }
+
   /** The bytes of a format 1.0 {@code .npy} file (header padded to 64 bytes) with this data. */
   static byte[] encode(DType type, long[] shape, byte[] data) {
     StringBuilder sh = new StringBuilder();
@@ -276,8 +324,8 @@ public final class Npy {
         sh.append(' ');
       }
     }
-    String dict = String.format(Locale.ROOT, "{'descr': '<%s', 'fortran_order': False, 'shape': (%s), }",
-        type.code, sh);
+    String dict = String.format(Locale.ROOT, "{'descr': '%s%s', 'fortran_order': False, 'shape': (%s), }",
+        type == DType.UINT8 ? "|" : "<", type.code, sh);
     int total = 10 + dict.length() + 1;
     int pad = (64 - total % 64) % 64;
     String header = dict + " ".repeat(pad) + "\n";
@@ -299,13 +347,22 @@ public final class Npy {
     }
   }
 
+  /** The number of elements of a shape (1 for a scalar). */
+  static long numel(long... shape) {
+    long n = 1;
+    for (long d : shape) {
+      n *= d;
+    }
+    return n;
+  }
+
   private static void check(int count, long[] shape) {
     for (long d : shape) {
       if (d < 0) {
         throw new IllegalArgumentException("negative dimension in " + Arrays.toString(shape));
       }
     }
-    if (Tensors.numel(shape) != count) {
+    if (numel(shape) != count) {
       throw new IllegalArgumentException(count + " values do not fill shape "
           + Arrays.toString(shape));
     }
