@@ -128,6 +128,7 @@ public final class OrtClassifier implements GradientClassifier, AutoCloseable {
   public OrtClassifier(ModelProto model, String source, RuntimeOptions runtime) {
     this.env = OrtEnvironment.getEnvironment();
     this.source = source;
+    OnnxModels.requireInline(model, source); // ONNX Runtime never opens files a model names
     GraphProto g = model.getGraph();
     List<ValueInfoProto> inputs = OnnxModels.dataInputs(g);
     if (inputs.size() != 1) {

@@ -18,15 +18,9 @@ import dev.arat.specs.EvaluationSuite;
 import dev.arat.specs.LossHead;
 import dev.arat.specs.SpecException;
 import dev.arat.specs.ThreatModel;
-import java.io.IOException;
-import java.io.InputStream;
 import java.io.PrintStream;
-import java.nio.file.Files;
 import java.nio.file.Path;
-import java.security.MessageDigest;
-import java.security.NoSuchAlgorithmException;
 import java.util.ArrayList;
-import java.util.HexFormat;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
@@ -222,7 +216,7 @@ public final class SuiteRunner {
         : suite.data().path() != null ? Path.of(suite.data().path()) : null;
     suite = withResolvedDataset(suite, modelFile);
     ImageDataset test = Datasets.load(suite.data().dataset(), dataDir, Split.TEST);
-    String sha = sha256(modelFile);
+    String sha = dev.arat.onnx.OnnxModels.read(modelFile).sha256(); // covers external data too
     try (OrtClassifier model = OrtClassifier.open(modelFile, runtime);
         SurrogateScope scope = this::closeSurrogates) {
       if (model.channels() != test.channels() || model.height() != test.height() || model.width() != test.width()) {
@@ -475,22 +469,5 @@ public final class SuiteRunner {
       }
     }
     return attacks;
-  }
-
-  /** SHA-256 (hex) of a file's bytes. */
-  static String sha256(Path file) {
-    try (InputStream in = Files.newInputStream(file)) {
-      MessageDigest md = MessageDigest.getInstance("SHA-256");
-      byte[] buf = new byte[1 << 16];
-      for (int r; (r = in.read(buf)) > 0; ) {
-        md.update(buf, 0, r);
-      }
-      return HexFormat.of().formatHex(md.digest());
-    } catch (IOException e) {
-      // the loader names missing or unreadable files precisely; defer to it
-      return null;
-    } catch (NoSuchAlgorithmException e) {
-      throw new IllegalStateException(e);
-    }
   }
 }

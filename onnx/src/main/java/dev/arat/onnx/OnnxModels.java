@@ -14,8 +14,11 @@ import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
 import java.util.ArrayList;
 import java.util.HashSet;
+import java.util.HexFormat;
 import java.util.List;
 import java.util.Set;
 
@@ -30,14 +33,39 @@ public final class OnnxModels {
   private OnnxModels() {}
 
   /**
-   * Loads and structurally checks a model file.
+   * Loads and structurally checks a model file, with any external data inlined (see {@link
+   * #read(Path)}).
    *
-   * @param path an {@code .onnx} file with all tensors inline (no external data)
-   * @return the parsed model
-   * @throws OnnxModelException if the file is missing, unreadable, not an ONNX model, or its graph
-   *     is malformed (see {@link #check(ModelProto, String)})
+   * @param path an {@code .onnx} file
+   * @return the parsed model, every tensor inline
+   * @throws OnnxModelException if the file is missing, unreadable, not an ONNX model, its graph is
+   *     malformed (see {@link #check(ModelProto, String)}), or its external data is unsafe or missing
    */
   public static ModelProto load(Path path) {
+    return read(path).model();
+  }
+
+  /**
+   * A loaded model file.
+   *
+   * @param model the parsed model with every tensor inline (external data read and inlined)
+   * @param sha256 the model digest (hex): SHA-256 over the {@code .onnx} file's bytes followed by
+   *     the bytes of each external tensor in reading order (graph initializers, sparse
+   *     initializers, then node attribute tensors, subgraphs depth first); for a model without
+   *     external data this is the SHA-256 of the file
+   */
+  public record ModelFile(ModelProto model, String sha256) {}
+
+  /**
+   * Loads a model file, reads its external data, if any, from inside the model's folder only
+   * (absolute locations, {@code ..} and symbolic links that leave the folder are refused), inlines
+   * it, and computes the digest covering the file and all external data.
+   *
+   * @param path an {@code .onnx} file
+   * @return the model (all data inline) and its digest
+   * @throws OnnxModelException as {@link #load(Path)}
+   */
+  public static ModelFile read(Path path) {
     String label = "model file '" + path + "'";
     if (Files.isDirectory(path)) {
       throw new OnnxModelException(label + " is a directory, expected an .onnx file");
@@ -54,7 +82,32 @@ public final class OnnxModels {
     } catch (OutOfMemoryError e) {
       throw new OnnxModelException(label + " is too large to load in memory", e);
     }
-    return parse(bytes, label);
+    ModelProto m = parse(bytes, label);
+    MessageDigest md;
+    try {
+      md = MessageDigest.getInstance("SHA-256");
+    } catch (NoSuchAlgorithmException e) {
+      throw new IllegalStateException(e);
+    }
+    md.update(bytes);
+    Path folder = path.toAbsolutePath().getParent();
+    ModelProto inlined = ExternalData.inline(m, folder, label, md, bytes.length);
+    return new ModelFile(inlined, HexFormat.of().formatHex(md.digest()));
+  }
+
+  /**
+   * Refuses a model that still keeps tensor data in external files: ONNX Runtime must get every
+   * byte from arat (see {@link #read(Path)}), never open files a model names.
+   *
+   * @param model the model about to be handed to ONNX Runtime
+   * @param label how to name it in messages
+   * @throws OnnxModelException if some tensor's data is external
+   */
+  public static void requireInline(ModelProto model, String label) {
+    if (ExternalData.hasExternal(model.getGraph())) {
+      throw new OnnxModelException(label + " keeps tensor data in external files; load it from its file"
+          + " (OnnxModels.read) so arat reads that data from the model's folder and inlines it");
+    }
   }
 
   /**
