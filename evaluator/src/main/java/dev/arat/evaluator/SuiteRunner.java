@@ -291,6 +291,7 @@ public final class SuiteRunner {
   public Report evaluate(GradientClassifier attacked, Classifier deployed, Report.ModelInfo model,
       Supplier<List<Diagnostic>> modelDiagnostics, EvaluationSuite suite, ImageDataset test, String dataPath,
       Report.Tool tool, Path outDir, long startNanos) {
+    requireMeaningfulEpsilons(suite, test);
     int k = deployed.numClasses();
     Map<Double, List<Attack>> attacks = new LinkedHashMap<>();
     for (double e : suite.epsilons()) {
@@ -410,6 +411,26 @@ public final class SuiteRunner {
           + " has no 'arat.dataset' metadata; set data.dataset in the suite or pass --dataset NAME");
     }
     return suite.withDataset(named);
+  }
+
+  /**
+   * Refuses radii larger than the distance between an all-0 and an all-1 image of the test set's
+   * size (1 for Linf, sqrt(C*H*W) for L2): such a budget allows every image and would only stall.
+   *
+   * @throws SpecException naming the field and the largest meaningful value
+   */
+  static void requireMeaningfulEpsilons(EvaluationSuite suite, ImageDataset test) {
+    ThreatModel t = suite.threatModel();
+    double max = ThreatModel.maxEpsilon(t.norm(), test.channels(), test.height(), test.width());
+    List<Double> eps = suite.epsilons();
+    for (int i = 0; i < eps.size(); i++) {
+      if (eps.get(i) > max) {
+        String field = i == 0 ? "threat_model.epsilon" : "epsilon_sweep";
+        throw new SpecException(String.format(Locale.ROOT,
+            "%s: %s is larger than any %s perturbation of a %dx%dx%d image in [0,1] can be (at most %s)",
+            field, eps.get(i), t.norm().id(), test.channels(), test.height(), test.width(), (float) max));
+      }
+    }
   }
 
   /** Closes the surrogates a run opened, without a checked exception. */

@@ -16,6 +16,22 @@ public record ThreatModel(Norm norm, double epsilon) {
     if (!(epsilon > 0) || Double.isInfinite(epsilon)) {
       throw new IllegalArgumentException("epsilon: must be > 0, was " + epsilon);
     }
+    if (norm == Norm.LINF && epsilon > 1) {
+      throw new IllegalArgumentException("epsilon: must be at most 1 for Linf (pixels are in [0,1], so no"
+          + " two images are further apart), was " + epsilon);
+    }
+  }
+
+  /**
+   * The largest meaningful radius under {@code norm} for images of {@code channels x height x
+   * width} pixels in {@code [0,1]}: the distance between an all-0 and an all-1 image (1 for Linf,
+   * {@code sqrt(C*H*W)} for L2).
+   */
+  public static double maxEpsilon(Norm norm, int channels, int height, int width) {
+    return switch (norm) {
+      case LINF -> 1.0;
+      case L2 -> Math.sqrt((double) channels * height * width);
+    };
   }
 
   /** A short human label such as {@code Linf eps=0.1}. */
