@@ -60,17 +60,23 @@ public final class ReportWriter {
   }
 
   /**
-   * Writes every report file into {@code dir}: {@code report.json}, {@code report.md}, {@code
-   * junit.xml}, {@value Plots#EPSILON_FILE} and {@value Plots#CLASS_FILE}.
+   * Writes every report file into {@code dir}. The plots ({@value Plots#EPSILON_FILE}, {@value
+   * Plots#CLASS_FILE}) come first and the verdict files last ({@code report.md}, {@code
+   * junit.xml}, then {@code report.json}), each atomically: a run that fails or hangs while
+   * plotting leaves no verdict behind.
    *
-   * @return the written files, in that order
+   * @return the written files: {@code report.json}, {@code report.md}, {@code junit.xml}, then the
+   *     plots
    */
   public static List<Path> writeAll(Report report, Path dir) {
+    List<Path> plots = Plots.writeAll(report, dir);
+    Path md = writeMarkdown(report, dir);
+    Path junit = writeJUnit(report, dir);
     List<Path> out = new ArrayList<>();
     out.add(writeJson(report, dir));
-    out.add(writeMarkdown(report, dir));
-    out.add(writeJUnit(report, dir));
-    out.addAll(Plots.writeAll(report, dir));
+    out.add(md);
+    out.add(junit);
+    out.addAll(plots);
     return out;
   }
 
@@ -180,6 +186,21 @@ public final class ReportWriter {
     return String.format(Locale.ROOT, "%.6f", v);
   }
 
+  /**
+   * A note when the suite asked for more samples than the test set has (every image was then
+   * used), else null.
+   */
+  public static String samplesNote(Report r) {
+    int asked = r.suite().settings() == null ? 0 : r.suite().settings().samples();
+    int size = r.dataset().testSize();
+    if (size <= 0 || asked <= size) {
+      return null;
+    }
+    return String.format(Locale.ROOT, "the suite asks for %d samples but the %s test set has only %d images, so all %d"
+        + " were used (set samples or --samples to at most %d to silence this)", asked, r.dataset().name(), size, size,
+        size);
+  }
+
   /** {@code min_robust_accuracy: 41.00% >= 40.00% (wilson_lower)} and the like. */
   public static String gateText(Report.Gate g) {
     if (g.skipped()) {
@@ -213,6 +234,10 @@ public final class ReportWriter {
     b.append(String.format(Locale.ROOT, "Threat model **%s**, %d samples of %s (%s split), seed %d%s.%n%n",
         r.threatModel().label(), r.samples(), r.dataset().name(), r.dataset().split(), r.seed(),
         r.shard() == null ? "" : ", **shard " + r.shard() + "** (partial; gates apply to the merged report)"));
+    String capped = samplesNote(r);
+    if (capped != null) {
+      b.append("> **Note:** ").append(capped).append(".\n\n");
+    }
     b.append("| metric | value | 95% CI |\n|---|---:|---|\n");
     b.append(String.format(Locale.ROOT, "| clean accuracy | %s (%d/%d) | %s |%n", pct(r.cleanAccuracy()), r.cleanCorrect(),
         r.samples(), ci(r.cleanAccuracyCi95())));
@@ -247,7 +272,8 @@ public final class ReportWriter {
     if (r.sweep() != null) {
       b.append("\n### Epsilon sweep\n\n| epsilon | robust accuracy | 95% CI | violations |\n|---:|---:|---|---:|\n");
       for (Report.SweepEntry e : r.sweep()) {
-        b.append(String.format(Locale.ROOT, "| %s | %s (%d/%d) | %s | %d |%n", e.epsilon(), pct(e.robustAccuracy()),
+        b.append(String.format(Locale.ROOT, "| %s | %s (%d/%d) | %s | %d |%n",
+            dev.arat.specs.ThreatModel.formatEpsilon(e.epsilon()), pct(e.robustAccuracy()),
             e.robustCount(), r.samples(), ci(e.robustAccuracyCi95()), e.violations()));
       }
     }

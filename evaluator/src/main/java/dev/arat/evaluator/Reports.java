@@ -43,8 +43,8 @@ final class Reports {
     List<Diagnostic> diags = new ArrayList<>(ctx.probe());
     diags.addAll(ctx.extra());
     for (Map.Entry<Double, CascadeResult> e : results.entrySet()) {
-      diags.addAll(resultDiagnostics(e.getValue(), suite.threatModel().norm().id() + " eps=" + e.getKey(),
-          e.getKey() == eps0));
+      diags.addAll(resultDiagnostics(e.getValue(), suite.threatModel().norm().id() + " eps="
+          + dev.arat.specs.ThreatModel.formatEpsilon(e.getKey()), e.getKey() == eps0));
     }
     if (clean == 0 && n > 0) {
       diags.add(Diagnostic.Code.NO_CLEAN_CORRECT.of("the model classifies none of the " + n
