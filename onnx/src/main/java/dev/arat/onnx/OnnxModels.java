@@ -166,6 +166,9 @@ public final class OnnxModels {
     if (g.getOutputCount() == 0) {
       throw new OnnxModelException(label + ": graph '" + g.getName() + "' has no outputs");
     }
+    for (TensorProto t : g.getInitializerList()) {
+      checkTensor(t, label);
+    }
     Set<String> defined = new HashSet<>();
     g.getInputList().forEach(v -> defined.add(v.getName()));
     g.getInitializerList().forEach(t -> defined.add(t.getName()));
@@ -190,6 +193,46 @@ public final class OnnxModels {
             + "' is not produced by any node");
       }
     }
+  }
+
+  /**
+   * Checks an initializer's shape: no negative dimension, an element count that fits in memory,
+   * and inline raw data whose size is that count times the element size (external data is checked
+   * when it is read).
+   */
+  private static void checkTensor(TensorProto t, String label) {
+    long count = 1;
+    for (int i = 0; i < t.getDimsCount(); i++) {
+      long d = t.getDims(i);
+      if (d < 0) {
+        throw new OnnxModelException(label + ": initializer '" + t.getName() + "' has a negative dimension ("
+            + t.getDimsList() + "); the file is corrupt or was written by a broken exporter");
+      }
+      count = d == 0 || count == 0 ? 0 : count * d;
+      if (count > Integer.MAX_VALUE) {
+        throw new OnnxModelException(label + ": initializer '" + t.getName() + "' has " + t.getDimsList()
+            + " elements, more than a model can hold");
+      }
+    }
+    int size = elementBytes(t.getDataType());
+    if (size > 0 && t.getDataLocation() != TensorProto.DataLocation.EXTERNAL && !t.getRawData().isEmpty()
+        && t.getRawData().size() != count * size) {
+      throw new OnnxModelException(label + ": initializer '" + t.getName() + "' has shape " + t.getDimsList()
+          + " (" + count + " elements of " + size + " bytes) but " + t.getRawData().size() + " bytes of data");
+    }
+  }
+
+  /** Bytes per element of a fixed-size ONNX element type, or 0 (strings, unknown types). */
+  private static int elementBytes(int dataType) {
+    return switch (TensorProto.DataType.forNumber(dataType) == null ? TensorProto.DataType.UNDEFINED
+        : TensorProto.DataType.forNumber(dataType)) {
+      case FLOAT, INT32, UINT32 -> 4;
+      case DOUBLE, INT64, UINT64, COMPLEX64 -> 8;
+      case COMPLEX128 -> 16;
+      case FLOAT16, BFLOAT16, INT16, UINT16 -> 2;
+      case INT8, UINT8, BOOL -> 1;
+      default -> 0;
+    };
   }
 
   private static boolean hasSubgraph(NodeProto n) {
