@@ -281,7 +281,7 @@ public final class ReportWriter {
       b.append("\n<details><summary>Per class</summary>\n\n| class | samples | clean | robust | 95% CI |\n"
           + "|---:|---:|---:|---:|---|\n");
       for (Report.ClassEntry c : r.perClass()) {
-        b.append(String.format(Locale.ROOT, "| %d | %d | %s | %s | %s |%n", c.label(), c.samples(),
+        b.append(String.format(Locale.ROOT, "| %s | %d | %s | %s | %s |%n", c.display(), c.samples(),
             pct(c.cleanAccuracy()), pct(c.robustAccuracy()), ci(c.robustAccuracyCi95())));
       }
       b.append("\n</details>\n");

@@ -340,10 +340,11 @@ public final class SuiteRunner {
         shardIndices.add(i);
       }
       Reports.Context ctx = new Reports.Context(suite, tool, model, dataset, shard.whole() ? null : shard,
-          shardIndices, probe, base, baseline == null ? null : baseline.toString(), List.of());
+          shardIndices, probe, base, baseline == null ? null : baseline.toString(), List.of(), test.classNames());
       report = Reports.assemble(ctx, results, (System.nanoTime() - startNanos) / 1e9);
       if (outDir != null && gallery) {
-        Gallery.write(outDir.resolve(GALLERY_FILE), report, s, attacks.get(suite.threatModel().epsilon()), attacked);
+        Gallery.write(outDir.resolve(GALLERY_FILE), report, s, attacks.get(suite.threatModel().epsilon()), attacked,
+            test.classNames());
       }
     }
     return report;

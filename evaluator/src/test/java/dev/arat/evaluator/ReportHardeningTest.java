@@ -13,6 +13,7 @@ import dev.arat.specs.ThreatModel;
 import java.nio.file.FileSystems;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.List;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -82,5 +83,20 @@ class ReportHardeningTest {
     assertTrue(md.contains("Linf eps=8/255 (0.03137)") && md.contains("| 4/255 (0.01569) |"), md);
     // only the settings list (provenance) keeps the exact value
     assertFalse(md.substring(0, md.indexOf("Settings and provenance")).contains("0.03137254901960784"), md);
+  }
+
+  @Test
+  void classNamesReachTheReportThePlotAndTheGallery() {
+    Report r = run(SUITE, null);
+    Report.ClassEntry c = r.perClass().get(3);
+    assertEquals(3, c.label());
+    assertEquals("class3", c.name()); // the synthetic dataset's names
+    assertEquals("3 (class3)", c.display());
+    assertTrue(ReportWriter.toMarkdown(r).contains("| 3 (class3) |"));
+    assertEquals(r.perClass(), ReportWriter.readJson(ReportWriter.toJson(r)).perClass());
+    assertEquals("Pullover", Gallery.caption(List.of("T-shirt/top", "Trouser", "Pullover"), 2));
+    assertEquals("T-shirt/t.", Gallery.caption(List.of("T-shirt/top/long"), 0));
+    assertEquals("7", Gallery.caption(List.of("0", "1", "2", "3", "4", "5", "6", "7"), 7));
+    assertEquals("7", Gallery.caption(null, 7));
   }
 }
