@@ -226,6 +226,24 @@ public final class ReportWriter {
     }
   }
 
+  /**
+   * Environment variable with the web address of arat's documentation (the folder holding {@code
+   * docs/}, e.g. a repository's tree URL); report.md then links each diagnostic to its section.
+   */
+  public static final String DOCS_URL_ENV = "ARAT_DOCS_URL";
+
+  /**
+   * How report.md points to a diagnostic's documentation: a link under {@code base} when given,
+   * else the path as text ({@code docs/diagnostics.md#arat-d003 in arat's documentation}), never a
+   * relative link that breaks once report.md is shown in another repository's pull request.
+   */
+  static String docReference(String doc, String base) {
+    if (base != null && !base.isBlank() && (base.startsWith("https://") || base.startsWith("http://"))) {
+      return "[doc](" + (base.endsWith("/") ? base : base + "/") + doc + ")";
+    }
+    return "see `" + doc + "` in arat's documentation";
+  }
+
   /** The Markdown summary of {@code report}. */
   public static String toMarkdown(Report r) {
     StringBuilder b = new StringBuilder();
@@ -305,7 +323,7 @@ public final class ReportWriter {
       for (Diagnostic d : r.diagnosticRecords()) {
         String icon = d.fatal() ? "⛔" : d.severity() == Diagnostic.Severity.WARNING ? "⚠️" : "ℹ️";
         b.append("- ").append(icon).append(" **").append(d.code()).append("** ").append(d.name()).append(": ")
-            .append(d.message()).append(" ([doc](").append(d.doc()).append("))\n");
+            .append(d.message()).append(" (").append(docReference(d.doc(), System.getenv(DOCS_URL_ENV))).append(")\n");
       }
     } else if (!r.diagnostics().isEmpty()) {
       b.append("\n### Diagnostics\n\n");

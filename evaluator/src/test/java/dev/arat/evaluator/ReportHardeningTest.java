@@ -99,4 +99,20 @@ class ReportHardeningTest {
     assertEquals("7", Gallery.caption(List.of("0", "1", "2", "3", "4", "5", "6", "7"), 7));
     assertEquals("7", Gallery.caption(null, 7));
   }
+
+  @Test
+  void reportMdHasNoRelativeLinks() throws Exception {
+    // the report with one diagnostic added
+    var tree = (com.fasterxml.jackson.databind.node.ObjectNode) Specs.json().readTree(ReportWriter.toJson(run(SUITE, null)));
+    Diagnostic d = Diagnostic.Code.ZERO_GRADIENT.of("3 samples have a zero gradient");
+    tree.putArray("diagnostic_records").add(Specs.json().valueToTree(d));
+    Report r = ReportWriter.readJson(tree.toString());
+    String md = ReportWriter.toMarkdown(r);
+    assertTrue(md.contains("ARAT-D"), md);
+    assertFalse(md.matches("(?s).*\\]\\((?!https?://)[^)]*\\).*"), md);
+    assertEquals("[doc](https://example.org/arat/docs/diagnostics.md#arat-d003)",
+        ReportWriter.docReference("docs/diagnostics.md#arat-d003", "https://example.org/arat"));
+    assertEquals("see `docs/diagnostics.md#arat-d003` in arat's documentation",
+        ReportWriter.docReference("docs/diagnostics.md#arat-d003", null));
+  }
 }
