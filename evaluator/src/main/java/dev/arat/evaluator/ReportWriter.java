@@ -1,6 +1,5 @@
 package dev.arat.evaluator;
 
-import com.fasterxml.jackson.core.JsonProcessingException;
 import dev.arat.specs.AtomicFiles;
 import dev.arat.specs.Specs;
 import java.io.IOException;
@@ -217,14 +216,15 @@ public final class ReportWriter {
     return Specs.toJson(report) + "\n";
   }
 
-  /** Reads a {@code report.json} back (strict: unknown fields are errors). */
+  /** Reads a {@code report.json} back (strict: unknown fields are errors; messages name the field). */
   public static Report readJson(String json) {
     try {
-      return Specs.json().readValue(json, Report.class);
-    } catch (JsonProcessingException e) {
-      throw new IllegalArgumentException("not a report.json: " + e.getOriginalMessage(), e);
+      return Specs.parseJson(json, Report.class, JSON_FILE);
+    } catch (dev.arat.specs.SpecException e) {
+      throw new IllegalArgumentException("not a valid report: " + e.getMessage(), e);
     }
   }
+
 
   /**
    * Environment variable with the web address of arat's documentation (the folder holding {@code

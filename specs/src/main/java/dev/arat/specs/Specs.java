@@ -70,8 +70,10 @@ public final class Specs {
           .disable(YAMLGenerator.Feature.WRITE_DOC_START_MARKER)
           .enable(YAMLGenerator.Feature.MINIMIZE_QUOTES)
           .build()));
-  private static final ObjectMapper JSON = configure(JsonMapper.builder(
-          JsonFactory.builder().streamReadConstraints(LIMITS).build()).build())
+  // JSON (reports, ledgers) is parsed in linear time and may be large (per-sample lists): no size cap
+  private static final ObjectMapper JSON = configure(JsonMapper.builder(JsonFactory.builder()
+          .streamReadConstraints(StreamReadConstraints.builder().maxNestingDepth(MAX_NESTING_DEPTH).build())
+          .build()).build())
       .enable(SerializationFeature.INDENT_OUTPUT);
 
   private static LoaderOptions yamlLoaderOptions() {
@@ -186,6 +188,24 @@ public final class Specs {
   private static String tooLarge(String size) {
     return "the file is too large (" + size + "); recipes, suites and state files may have at most "
         + MAX_DOCUMENT_CHARS + " characters";
+  }
+
+  /**
+   * Parses JSON text (e.g. a {@code report.json}) into {@code type}, as strictly as YAML and with
+   * the same messages; {@code source} names it in error messages.
+   *
+   * @throws SpecException when the text is too large, not JSON, or does not fit {@code type}
+   */
+  public static <T> T parseJson(String text, Class<T> type, String source) {
+    try {
+      T value = JSON.readValue(text, type);
+      if (value == null) {
+        throw new SpecException(source + ": the file is empty");
+      }
+      return value;
+    } catch (JacksonException e) {
+      throw new SpecException(source + ": " + describe(e, source), e);
+    }
   }
 
   /** Writes {@code value} as YAML text. */
