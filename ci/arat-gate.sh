@@ -10,13 +10,22 @@
 #   SHARDS     run the suite as N local shards in parallel, then merge (default 1: one run)
 #   BASELINE   a previous report.json: adds the max_robust_drop gate's comparison and lists newly broken samples
 #   DATA       dataset folder (overrides the suite's data.path)
+#   DATASET    dataset name (overrides the suite's data.dataset, e.g. cifar10 or folder:PATH)
 #   THREADS    ONNX Runtime intra-op threads per process (default 0 = all cores; with SHARDS>1, cores/SHARDS)
 #   PROVIDER   cpu (default), cuda or tensorrt (needs arat built with -Darat.gpu and a GPU)
 #   FRESH      set to 1 to discard an existing ledger in OUT instead of resuming from it
 set -uo pipefail
 
-if [ $# -lt 2 ]; then
-  sed -n '2,18p' "$0" | sed 's/^# \{0,1\}//'
+usage() {
+  # the comment block at the top of this file, without the '#'
+  sed -n '2,/^[^#]/p' "$0" | grep '^#' | sed 's/^# \{0,1\}//'
+}
+case "${1:-}" in
+  -h|--help) usage; exit 0 ;;
+esac
+if [ $# -lt 2 ] || [ $# -gt 3 ]; then
+  echo "arat-gate: expected MODEL.onnx SUITE [OUT], got $# argument(s)" >&2
+  usage >&2
   exit 2
 fi
 model="$1"
@@ -38,6 +47,7 @@ fi
 
 common=(--model "$model" --suite "$suite" --provider "$provider")
 [ -n "${DATA:-}" ] && common+=(--data "$DATA")
+[ -n "${DATASET:-}" ] && common+=(--dataset "$DATASET")
 [ "${FRESH:-0}" = 1 ] && common+=(--fresh)
 baseline=()
 [ -n "${BASELINE:-}" ] && [ -f "$BASELINE" ] && baseline=(--baseline "$BASELINE")

@@ -73,12 +73,39 @@ public final class Arat {
     CommandLine cl = new CommandLine(new Arat());
     cl.setExecutionExceptionHandler(Arat::handle);
     cl.setParameterExceptionHandler((ex, args) -> {
-      ex.getCommandLine().getErr().println("arat: " + ex.getMessage());
-      ex.getCommandLine().getErr().println("Try '" + ex.getCommandLine().getCommandSpec().qualifiedName()
-          + " --help' for usage.");
+      PrintWriter err = ex.getCommandLine().getErr();
+      String message = ex.getMessage();
+      if (ex instanceof CommandLine.UnmatchedArgumentException u && !u.getUnmatched().isEmpty()) {
+        String first = u.getUnmatched().get(0);
+        if (!first.startsWith("-") && !ex.getCommandLine().getSubcommands().isEmpty()) {
+          message = "unknown command '" + first + "'";
+        }
+      }
+      err.println("arat: " + message);
+      if (ex instanceof CommandLine.UnmatchedArgumentException u) {
+        CommandLine.UnmatchedArgumentException.printSuggestions(u, err);
+      }
+      err.println("Try '" + ex.getCommandLine().getCommandSpec().qualifiedName() + " --help' for usage.");
+      err.flush();
       return ExitCodes.INPUT_ERROR;
     });
+    cl.setExecutionStrategy(Arat::refuseUnmatchedThenRun);
     return cl;
+  }
+
+  /**
+   * Runs the parsed command, but first refuses arguments nothing matched at any level: picocli
+   * accepts them when {@code --help} is also given ({@code arat quantise --help} printed the
+   * top-level usage and exited 0); an unknown command is a usage error (exit 2) with suggestions.
+   */
+  private static int refuseUnmatchedThenRun(CommandLine.ParseResult parsed) {
+    for (CommandLine.ParseResult p = parsed; p != null; p = p.subcommand()) {
+      if (!p.unmatched().isEmpty()) {
+        // picocli hands it to the parameter exception handler above
+        throw new CommandLine.UnmatchedArgumentException(p.commandSpec().commandLine(), p.unmatched());
+      }
+    }
+    return new CommandLine.RunLast().execute(parsed);
   }
 
   private static int handle(Exception ex, CommandLine cmd, CommandLine.ParseResult parsed) {

@@ -189,5 +189,9 @@ final class EvaluateCommand implements Callable<Integer> {
     for (String d : r.diagnostics()) {
       out.println("  diagnostic: " + d);
     }
+    String capped = ReportWriter.samplesNote(r);
+    if (capped != null) {
+      out.println("  note: " + capped);
+    }
   }
 }

@@ -66,7 +66,9 @@ class MergeCommandTest {
         "attacks: [{type: fgsm}]", "gates: {min_robust_accuracy: 0.0}", ""), EvaluationSuite.class, "m.yaml");
     Report single = SuiteRunner.builder().optThreads(1).build().run(model, suite, null, dir.resolve("single"));
     for (int k = 1; k <= 2; k++) {
-      SuiteRunner.builder().optThreads(1).optShard(k + "/2").build().run(model, suite, null, dir.resolve("s" + k));
+      // as 'arat evaluate --shard' does, each shard leaves its reports (merge takes class names from them)
+      ReportWriter.writeAll(SuiteRunner.builder().optThreads(1).optShard(k + "/2").build()
+          .run(model, suite, null, dir.resolve("s" + k)), dir.resolve("s" + k));
     }
     Result r = merge(dir.resolve("s2").toString(), dir.resolve("s1").toString(), "--out", dir.resolve("m").toString());
     assertEquals(ExitCodes.OK, r.code(), r.out() + r.err());

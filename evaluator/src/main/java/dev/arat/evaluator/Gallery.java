@@ -31,6 +31,12 @@ final class Gallery {
 
   private Gallery() {}
 
+  /** A class in a caption: its name (at most 10 characters) when the dataset has one, else its number. */
+  static String caption(List<String> names, int label) {
+    String n = Reports.className(names, label);
+    return n == null ? String.valueOf(label) : n.length() <= 10 ? n : n.substring(0, 9) + ".";
+  }
+
   /**
    * Writes the gallery of {@code report}'s main cascade, or deletes a stale one when nothing broke.
    *
@@ -39,8 +45,10 @@ final class Gallery {
    * @param s the evaluated samples (same order as {@code report.perSample()})
    * @param attacks the cascade's attacks at the threat model's radius
    * @param attacked the attacked model
+   * @param classNames the dataset's class names, for the captions (may be null)
    */
-  static void write(Path file, Report report, SuiteRunner.Samples s, List<Attack> attacks, GradientClassifier attacked) {
+  static void write(Path file, Report report, SuiteRunner.Samples s, List<Attack> attacks, GradientClassifier attacked,
+      List<String> classNames) {
     List<Integer> rows = new ArrayList<>();
     for (int i = 0; i < report.perSample().size() && rows.size() < MAX; i++) {
       if (report.perSample().get(i).attackIndex() >= 0) {
@@ -64,7 +72,7 @@ final class Gallery {
         AttackResult r = attacks.get(e.attackIndex()).run(attacked, one, new int[] {s.labels()[i]}, new long[] {s.ids()[i]});
         clean[j] = one.data();
         adv[j] = java.util.Arrays.copyOf(r.adversarial().data(), per);
-        captions[j] = "#" + e.index() + ": " + e.label() + "->" + e.prediction();
+        captions[j] = "#" + e.index() + ": " + caption(classNames, e.label()) + "->" + caption(classNames, e.prediction());
       }
       byte[] png = render(clean, adv, captions, x.c(), x.h(), x.w(), report.threatModel().label());
       dev.arat.specs.AtomicFiles.write(file, png);

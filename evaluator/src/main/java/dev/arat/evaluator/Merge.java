@@ -153,8 +153,37 @@ public final class Merge {
     }
     Report base = baseline == null ? null : readBaseline(baseline);
     Reports.Context ctx = new Reports.Context(suite, first.tool(), first.model(), first.dataset(), null, indices,
-        probe, base, baseline == null ? null : baseline.toString(), extra);
+        probe, base, baseline == null ? null : baseline.toString(), extra, classNames(shardDirs));
     return new Merged(Reports.assemble(ctx, results, (System.nanoTime() - t0) / 1e9), all);
+  }
+
+  /**
+   * The class names the shards' own reports carry (a shard's {@code report.json} next to its
+   * ledger), or null when none has any; the ledgers themselves hold only class numbers.
+   */
+  static List<String> classNames(List<Path> shardDirs) {
+    TreeMap<Integer, String> names = new TreeMap<>();
+    for (Path dir : shardDirs) {
+      Path json = (java.nio.file.Files.isDirectory(dir) ? dir : dir.toAbsolutePath().getParent())
+          .resolve(ReportWriter.JSON_FILE);
+      try {
+        for (Report.ClassEntry c : ReportWriter.readJson(java.nio.file.Files.readString(json)).perClass()) {
+          if (c.name() != null) {
+            names.putIfAbsent(c.label(), c.name());
+          }
+        }
+      } catch (java.io.IOException | RuntimeException e) {
+        // no readable shard report: the merged report shows class numbers only
+      }
+    }
+    if (names.isEmpty()) {
+      return null;
+    }
+    List<String> out = new ArrayList<>();
+    for (int k = 0; k <= names.lastKey(); k++) {
+      out.add(names.get(k));
+    }
+    return out;
   }
 
   /**

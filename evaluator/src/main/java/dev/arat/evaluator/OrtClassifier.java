@@ -164,6 +164,7 @@ public final class OrtClassifier implements GradientClassifier, AutoCloseable {
       EvaluationSuite.Normalization normalization) {
     this.env = OrtEnvironment.getEnvironment();
     this.source = source;
+    OnnxModels.requireInline(model, source); // ONNX Runtime never opens files a model names
     ModelInput.Adapted adapted = ModelInput.adapt(model, source, normalization);
     this.inputName = adapted.inputName();
     this.channels = adapted.channels();

@@ -105,7 +105,7 @@ public final class Plots {
     List<Double> clean = new ArrayList<>();
     List<Double> robust = new ArrayList<>();
     for (Report.ClassEntry c : r.perClass()) {
-      labels.add(String.valueOf(c.label()));
+      labels.add(c.display());
       clean.add(c.cleanAccuracy());
       robust.add(c.robustAccuracy());
     }

@@ -2,6 +2,7 @@ package dev.arat.evaluator;
 
 import dev.arat.attack.Classifier;
 import dev.arat.attack.ImageBatch;
+import dev.arat.data.TestSets;
 import dev.arat.specs.Npy;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -100,7 +101,7 @@ public final class Replay {
     Path predFile = Evidence.companion(images, Evidence.PREDICTIONS);
     int[] pred = Files.isRegularFile(predFile) ? classes(predFile, n) : null;
     ImageBatch batch = new ImageBatch(x.floats(), n, (int) s[1], (int) s[2], (int) s[3]);
-    return new Examples(batch, labels, idx, pred, SuiteRunner.sha256(images));
+    return new Examples(batch, labels, idx, pred, TestSets.sha256(images));
   }
 
   /**

@@ -309,9 +309,16 @@ public record Report(
    * @param cleanAccuracy {@code cleanCorrect / samples}
    * @param robustAccuracy {@code robust / samples}
    * @param robustAccuracyCi95 its 95% Wilson interval
+   * @param name the class's name from the dataset (e.g. {@code sneaker}), or null when the dataset
+   *     names none
    */
   public record ClassEntry(int label, int samples, int cleanCorrect, int robust, double cleanAccuracy,
-      double robustAccuracy, Interval robustAccuracyCi95) {}
+      double robustAccuracy, Interval robustAccuracyCi95, String name) {
+    /** {@code 7 (sneaker)}, or {@code 7} without a name. */
+    public String display() {
+      return name == null ? String.valueOf(label) : label + " (" + name + ")";
+    }
+  }
 
   /**
    * The cascade at one radius of an epsilon sweep.

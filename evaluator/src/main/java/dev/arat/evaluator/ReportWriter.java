@@ -1,6 +1,5 @@
 package dev.arat.evaluator;
 
-import com.fasterxml.jackson.core.JsonProcessingException;
 import dev.arat.specs.AtomicFiles;
 import dev.arat.specs.Specs;
 import java.io.IOException;
@@ -60,17 +59,23 @@ public final class ReportWriter {
   }
 
   /**
-   * Writes every report file into {@code dir}: {@code report.json}, {@code report.md}, {@code
-   * junit.xml}, {@value Plots#EPSILON_FILE} and {@value Plots#CLASS_FILE}.
+   * Writes every report file into {@code dir}. The plots ({@value Plots#EPSILON_FILE}, {@value
+   * Plots#CLASS_FILE}) come first and the verdict files last ({@code report.md}, {@code
+   * junit.xml}, then {@code report.json}), each atomically: a run that fails or hangs while
+   * plotting leaves no verdict behind.
    *
-   * @return the written files, in that order
+   * @return the written files: {@code report.json}, {@code report.md}, {@code junit.xml}, then the
+   *     plots
    */
   public static List<Path> writeAll(Report report, Path dir) {
+    List<Path> plots = Plots.writeAll(report, dir);
+    Path md = writeMarkdown(report, dir);
+    Path junit = writeJUnit(report, dir);
     List<Path> out = new ArrayList<>();
     out.add(writeJson(report, dir));
-    out.add(writeMarkdown(report, dir));
-    out.add(writeJUnit(report, dir));
-    out.addAll(Plots.writeAll(report, dir));
+    out.add(md);
+    out.add(junit);
+    out.addAll(plots);
     return out;
   }
 
@@ -180,6 +185,21 @@ public final class ReportWriter {
     return String.format(Locale.ROOT, "%.6f", v);
   }
 
+  /**
+   * A note when the suite asked for more samples than the test set has (every image was then
+   * used), else null.
+   */
+  public static String samplesNote(Report r) {
+    int asked = r.suite().settings() == null ? 0 : r.suite().settings().samples();
+    int size = r.dataset().testSize();
+    if (size <= 0 || asked <= size) {
+      return null;
+    }
+    return String.format(Locale.ROOT, "the suite asks for %d samples but the %s test set has only %d images, so all %d"
+        + " were used (set samples or --samples to at most %d to silence this)", asked, r.dataset().name(), size, size,
+        size);
+  }
+
   /** {@code min_robust_accuracy: 41.00% >= 40.00% (wilson_lower)} and the like. */
   public static String gateText(Report.Gate g) {
     if (g.skipped()) {
@@ -196,12 +216,12 @@ public final class ReportWriter {
     return Specs.toJson(report) + "\n";
   }
 
-  /** Reads a {@code report.json} back (strict: unknown fields are errors). */
+  /** Reads a {@code report.json} back (strict: unknown fields are errors; messages name the field). */
   public static Report readJson(String json) {
     try {
-      return Specs.json().readValue(json, Report.class);
-    } catch (JsonProcessingException e) {
-      throw new IllegalArgumentException("not a report.json: " + e.getOriginalMessage(), e);
+      return Specs.parseJson(json, Report.class, JSON_FILE);
+    } catch (dev.arat.specs.SpecException e) {
+      throw new IllegalArgumentException("not a valid report: " + e.getMessage(), e);
     }
   }
 
@@ -224,6 +244,24 @@ public final class ReportWriter {
     return r.gates().stream().allMatch(Report.Gate::skipped);
   }
 
+  /**
+   * Environment variable with the web address of arat's documentation (the folder holding {@code
+   * docs/}, e.g. a repository's tree URL); report.md then links each diagnostic to its section.
+   */
+  public static final String DOCS_URL_ENV = "ARAT_DOCS_URL";
+
+  /**
+   * How report.md points to a diagnostic's documentation: a link under {@code base} when given,
+   * else the path as text ({@code docs/diagnostics.md#arat-d003 in arat's documentation}), never a
+   * relative link that breaks once report.md is shown in another repository's pull request.
+   */
+  static String docReference(String doc, String base) {
+    if (base != null && !base.isBlank() && (base.startsWith("https://") || base.startsWith("http://"))) {
+      return "[doc](" + (base.endsWith("/") ? base : base + "/") + doc + ")";
+    }
+    return "see `" + doc + "` in arat's documentation";
+  }
+
   /** The Markdown summary of {@code report}. */
   public static String toMarkdown(Report r) {
     StringBuilder b = new StringBuilder();
@@ -236,6 +274,10 @@ public final class ReportWriter {
     b.append(String.format(Locale.ROOT, "Threat model **%s**, %d samples of %s (%s split), seed %d%s.%n%n",
         r.threatModel().label(), r.samples(), r.dataset().name(), r.dataset().split(), r.seed(),
         r.shard() == null ? "" : ", **shard " + r.shard() + "** (partial; gates apply to the merged report)"));
+    String capped = samplesNote(r);
+    if (capped != null) {
+      b.append("> **Note:** ").append(capped).append(".\n\n");
+    }
     b.append("| metric | value | 95% CI |\n|---|---:|---|\n");
     b.append(String.format(Locale.ROOT, "| clean accuracy | %s (%d/%d) | %s |%n", pct(r.cleanAccuracy()), r.cleanCorrect(),
         r.samples(), ci(r.cleanAccuracyCi95())));
@@ -270,7 +312,8 @@ public final class ReportWriter {
     if (r.sweep() != null) {
       b.append("\n### Epsilon sweep\n\n| epsilon | robust accuracy | 95% CI | violations |\n|---:|---:|---|---:|\n");
       for (Report.SweepEntry e : r.sweep()) {
-        b.append(String.format(Locale.ROOT, "| %s | %s (%d/%d) | %s | %d |%n", e.epsilon(), pct(e.robustAccuracy()),
+        b.append(String.format(Locale.ROOT, "| %s | %s (%d/%d) | %s | %d |%n",
+            dev.arat.specs.ThreatModel.formatEpsilon(e.epsilon()), pct(e.robustAccuracy()),
             e.robustCount(), r.samples(), ci(e.robustAccuracyCi95()), e.violations()));
       }
     }
@@ -278,7 +321,7 @@ public final class ReportWriter {
       b.append("\n<details><summary>Per class</summary>\n\n| class | samples | clean | robust | 95% CI |\n"
           + "|---:|---:|---:|---:|---|\n");
       for (Report.ClassEntry c : r.perClass()) {
-        b.append(String.format(Locale.ROOT, "| %d | %d | %s | %s | %s |%n", c.label(), c.samples(),
+        b.append(String.format(Locale.ROOT, "| %s | %d | %s | %s | %s |%n", c.display(), c.samples(),
             pct(c.cleanAccuracy()), pct(c.robustAccuracy()), ci(c.robustAccuracyCi95())));
       }
       b.append("\n</details>\n");
@@ -302,7 +345,7 @@ public final class ReportWriter {
       for (Diagnostic d : r.diagnosticRecords()) {
         String icon = d.fatal() ? "⛔" : d.severity() == Diagnostic.Severity.WARNING ? "⚠️" : "ℹ️";
         b.append("- ").append(icon).append(" **").append(d.code()).append("** ").append(d.name()).append(": ")
-            .append(d.message()).append(" ([doc](").append(d.doc()).append("))\n");
+            .append(d.message()).append(" (").append(docReference(d.doc(), System.getenv(DOCS_URL_ENV))).append(")\n");
       }
     } else if (!r.diagnostics().isEmpty()) {
       b.append("\n### Diagnostics\n\n");

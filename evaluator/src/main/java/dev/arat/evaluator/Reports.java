@@ -23,7 +23,7 @@ final class Reports {
   /** What goes into a report besides the cascade results. */
   record Context(EvaluationSuite suite, Report.Tool tool, Report.ModelInfo model, Report.DatasetInfo dataset,
       Shard shard, List<Integer> sampleIndices, List<Diagnostic> probe, Report baseline, String baselinePath,
-      List<Diagnostic> extra) {}
+      List<Diagnostic> extra, List<String> classNames) {}
 
   /**
    * Assembles the report.
@@ -43,8 +43,8 @@ final class Reports {
     List<Diagnostic> diags = new ArrayList<>(ctx.probe());
     diags.addAll(ctx.extra());
     for (Map.Entry<Double, CascadeResult> e : results.entrySet()) {
-      diags.addAll(resultDiagnostics(e.getValue(), suite.threatModel().norm().id() + " eps=" + e.getKey(),
-          e.getKey() == eps0));
+      diags.addAll(resultDiagnostics(e.getValue(), suite.threatModel().norm().id() + " eps="
+          + dev.arat.specs.ThreatModel.formatEpsilon(e.getKey()), e.getKey() == eps0));
     }
     if (clean == 0 && n > 0) {
       diags.add(Diagnostic.Code.NO_CLEAN_CORRECT.of("the model classifies none of the " + n
@@ -71,7 +71,7 @@ final class Reports {
             new Report.Interval(ci.low(), ci.high()), c.violations().size(), maxPerturbation(c), entries(c, n)));
       }
     }
-    List<Report.ClassEntry> perClass = perClass(r);
+    List<Report.ClassEntry> perClass = perClass(r, ctx.classNames());
     Report.Baseline baseline = ctx.baseline() == null ? null : compare(ctx, r, diags);
 
     Wilson.Interval cci = Wilson.interval95(clean, n);
@@ -184,7 +184,19 @@ final class Reports {
     return out;
   }
 
-  private static List<Report.ClassEntry> perClass(CascadeResult r) {
+  /**
+   * A class's name for reports: the dataset's name for {@code label}, or null when there is none or
+   * it only repeats the number.
+   */
+  static String className(List<String> names, int label) {
+    if (names == null || label < 0 || label >= names.size()) {
+      return null;
+    }
+    String n = names.get(label);
+    return n == null || n.isBlank() || n.equals(String.valueOf(label)) ? null : n;
+  }
+
+  private static List<Report.ClassEntry> perClass(CascadeResult r, List<String> names) {
     Map<Integer, int[]> m = new TreeMap<>();
     for (CascadeResult.SampleOutcome s : r.samples()) {
       int[] c = m.computeIfAbsent(s.label(), k -> new int[3]);
@@ -197,7 +209,7 @@ final class Reports {
       int[] c = e.getValue();
       Wilson.Interval ci = Wilson.interval95(c[2], c[0]);
       out.add(new Report.ClassEntry(e.getKey(), c[0], c[1], c[2], ratio(c[1], c[0]), ratio(c[2], c[0]),
-          new Report.Interval(ci.low(), ci.high())));
+          new Report.Interval(ci.low(), ci.high()), className(names, e.getKey())));
     }
     return out;
   }

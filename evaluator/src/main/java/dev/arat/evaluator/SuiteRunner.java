@@ -17,15 +17,9 @@ import dev.arat.specs.EvaluationSuite;
 import dev.arat.specs.LossHead;
 import dev.arat.specs.SpecException;
 import dev.arat.specs.ThreatModel;
-import java.io.IOException;
-import java.io.InputStream;
 import java.io.PrintStream;
-import java.nio.file.Files;
 import java.nio.file.Path;
-import java.security.MessageDigest;
-import java.security.NoSuchAlgorithmException;
 import java.util.ArrayList;
-import java.util.HexFormat;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
@@ -232,7 +226,7 @@ public final class SuiteRunner {
     suite = withResolvedDataset(suite, modelFile);
     TestSets.TestSet testSet = TestSets.load(suite.data(), dataDir);
     ImageDataset test = testSet.data();
-    String sha = sha256(modelFile);
+    String sha = dev.arat.onnx.OnnxModels.read(modelFile).sha256(); // covers external data too
     try (OrtClassifier model = OrtClassifier.open(modelFile, runtime, suite.normalization());
         SurrogateScope scope = this::closeSurrogates) {
       if (model.channels() != test.channels() || model.height() != test.height() || model.width() != test.width()) {
@@ -336,6 +330,7 @@ public final class SuiteRunner {
   Report evaluate(GradientClassifier attacked, Classifier deployed, Report.ModelInfo model,
       Supplier<List<Diagnostic>> modelDiagnostics, EvaluationSuite suite, ImageDataset test,
       TestSets.Source source, String dataPath, Report.Tool tool, Path outDir, long startNanos) {
+    requireMeaningfulEpsilons(suite, test);
     int k = deployed.numClasses();
     NonFiniteWatch nonFinite = new NonFiniteWatch();
     attacked = nonFinite.watch(attacked);
@@ -393,10 +388,11 @@ public final class SuiteRunner {
         extra.add(nonFinite.diagnostic("scored during this run (clean images, attack steps and candidates)"));
       }
       Reports.Context ctx = new Reports.Context(suite, tool, model, dataset, shard.whole() ? null : shard,
-          shardIndices, probe, base, baseline == null ? null : baseline.toString(), extra);
+          shardIndices, probe, base, baseline == null ? null : baseline.toString(), extra, test.classNames());
       report = Reports.assemble(ctx, results, (System.nanoTime() - startNanos) / 1e9);
       if (outDir != null && gallery) {
-        Gallery.write(outDir.resolve(GALLERY_FILE), report, s, attacks.get(suite.threatModel().epsilon()), attacked);
+        Gallery.write(outDir.resolve(GALLERY_FILE), report, s, attacks.get(suite.threatModel().epsilon()), attacked,
+            test.classNames());
       }
       if (outDir != null) {
         Evidence.Written w = Evidence.write(outDir, report, ledger, suite.saveAdversarial());
@@ -510,6 +506,26 @@ public final class SuiteRunner {
     return named == null || named.isBlank() ? null : named;
   }
 
+  /**
+   * Refuses radii larger than the distance between an all-0 and an all-1 image of the test set's
+   * size (1 for Linf, sqrt(C*H*W) for L2): such a budget allows every image and would only stall.
+   *
+   * @throws SpecException naming the field and the largest meaningful value
+   */
+  static void requireMeaningfulEpsilons(EvaluationSuite suite, ImageDataset test) {
+    ThreatModel t = suite.threatModel();
+    double max = ThreatModel.maxEpsilon(t.norm(), test.channels(), test.height(), test.width());
+    List<Double> eps = suite.epsilons();
+    for (int i = 0; i < eps.size(); i++) {
+      if (eps.get(i) > max) {
+        String field = i == 0 ? "threat_model.epsilon" : "epsilon_sweep";
+        throw new SpecException(String.format(Locale.ROOT,
+            "%s: %s is larger than any %s perturbation of a %dx%dx%d image in [0,1] can be (at most %s)",
+            field, eps.get(i), t.norm().id(), test.channels(), test.height(), test.width(), (float) max));
+      }
+    }
+  }
+
   /** Closes the surrogates a run opened, without a checked exception. */
   private interface SurrogateScope extends AutoCloseable {
     @Override
@@ -567,22 +583,5 @@ public final class SuiteRunner {
       }
     }
     return attacks;
-  }
-
-  /** SHA-256 (hex) of a file's bytes. */
-  static String sha256(Path file) {
-    try (InputStream in = Files.newInputStream(file)) {
-      MessageDigest md = MessageDigest.getInstance("SHA-256");
-      byte[] buf = new byte[1 << 16];
-      for (int r; (r = in.read(buf)) > 0; ) {
-        md.update(buf, 0, r);
-      }
-      return HexFormat.of().formatHex(md.digest());
-    } catch (IOException e) {
-      // the loader names missing or unreadable files precisely; defer to it
-      return null;
-    } catch (NoSuchAlgorithmException e) {
-      throw new IllegalStateException(e);
-    }
   }
 }

@@ -137,7 +137,7 @@ class DiagnosticsTest {
   static Reports.Context context(EvaluationSuite suite) {
     return new Reports.Context(suite, new Report.Tool("arat", "t", null, "17", null),
         new Report.ModelInfo("m", "0", Map.of(), List.of(), 10), new Report.DatasetInfo("synthetic", "test", null, 512,
-        "x"), null, List.of(), List.of(), null, null, List.of());
+        "x"), null, List.of(), List.of(), null, null, List.of(), null);
   }
 
   @Test

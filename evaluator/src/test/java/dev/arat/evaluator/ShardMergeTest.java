@@ -39,6 +39,9 @@ class ShardMergeTest {
     // another batch size must not change results (it is not part of the ledger fingerprint; merge takes shard 1 settings)
     Report s2 = SuiteRunner.builder().optThreads(1).optShard("2/2").build()
         .run(model, suite.withBatchSize(5), null, dir.resolve("s2"));
+    // as 'arat evaluate --shard' does: each shard leaves its report (merge takes class names from it)
+    ReportWriter.writeAll(s1, dir.resolve("s1"));
+    ReportWriter.writeAll(s2, dir.resolve("s2"));
     assertEquals(20, s1.samples());
     assertEquals(20, s2.samples());
     assertEquals(new Shard(1, 2), s1.shard());

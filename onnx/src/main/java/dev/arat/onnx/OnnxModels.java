@@ -7,15 +7,17 @@ import ai.onnx.proto.OnnxMl.OperatorSetIdProto;
 import ai.onnx.proto.OnnxMl.TensorProto;
 import ai.onnx.proto.OnnxMl.ValueInfoProto;
 import com.google.protobuf.InvalidProtocolBufferException;
+import dev.arat.specs.AtomicFiles;
 import java.io.IOException;
 import java.nio.file.AccessDeniedException;
-import java.nio.file.AtomicMoveNotSupportedException;
 import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
 import java.util.ArrayList;
 import java.util.HashSet;
+import java.util.HexFormat;
 import java.util.List;
 import java.util.Set;
 
@@ -30,14 +32,39 @@ public final class OnnxModels {
   private OnnxModels() {}
 
   /**
-   * Loads and structurally checks a model file.
+   * Loads and structurally checks a model file, with any external data inlined (see {@link
+   * #read(Path)}).
    *
-   * @param path an {@code .onnx} file with all tensors inline (no external data)
-   * @return the parsed model
-   * @throws OnnxModelException if the file is missing, unreadable, not an ONNX model, or its graph
-   *     is malformed (see {@link #check(ModelProto, String)})
+   * @param path an {@code .onnx} file
+   * @return the parsed model, every tensor inline
+   * @throws OnnxModelException if the file is missing, unreadable, not an ONNX model, its graph is
+   *     malformed (see {@link #check(ModelProto, String)}), or its external data is unsafe or missing
    */
   public static ModelProto load(Path path) {
+    return read(path).model();
+  }
+
+  /**
+   * A loaded model file.
+   *
+   * @param model the parsed model with every tensor inline (external data read and inlined)
+   * @param sha256 the model digest (hex): SHA-256 over the {@code .onnx} file's bytes followed by
+   *     the bytes of each external tensor in reading order (graph initializers, sparse
+   *     initializers, then node attribute tensors, subgraphs depth first); for a model without
+   *     external data this is the SHA-256 of the file
+   */
+  public record ModelFile(ModelProto model, String sha256) {}
+
+  /**
+   * Loads a model file, reads its external data, if any, from inside the model's folder only
+   * (absolute locations, {@code ..} and symbolic links that leave the folder are refused), inlines
+   * it, and computes the digest covering the file and all external data.
+   *
+   * @param path an {@code .onnx} file
+   * @return the model (all data inline) and its digest
+   * @throws OnnxModelException as {@link #load(Path)}
+   */
+  public static ModelFile read(Path path) {
     String label = "model file '" + path + "'";
     if (Files.isDirectory(path)) {
       throw new OnnxModelException(label + " is a directory, expected an .onnx file");
@@ -54,7 +81,32 @@ public final class OnnxModels {
     } catch (OutOfMemoryError e) {
       throw new OnnxModelException(label + " is too large to load in memory", e);
     }
-    return parse(bytes, label);
+    ModelProto m = parse(bytes, label);
+    MessageDigest md;
+    try {
+      md = MessageDigest.getInstance("SHA-256");
+    } catch (NoSuchAlgorithmException e) {
+      throw new IllegalStateException(e);
+    }
+    md.update(bytes);
+    Path folder = path.toAbsolutePath().getParent();
+    ModelProto inlined = ExternalData.inline(m, folder, label, md, bytes.length);
+    return new ModelFile(inlined, HexFormat.of().formatHex(md.digest()));
+  }
+
+  /**
+   * Refuses a model that still keeps tensor data in external files: ONNX Runtime must get every
+   * byte from arat (see {@link #read(Path)}), never open files a model names.
+   *
+   * @param model the model about to be handed to ONNX Runtime
+   * @param label how to name it in messages
+   * @throws OnnxModelException if some tensor's data is external
+   */
+  public static void requireInline(ModelProto model, String label) {
+    if (ExternalData.hasExternal(model.getGraph())) {
+      throw new OnnxModelException(label + " keeps tensor data in external files; load it from its file"
+          + " (OnnxModels.read) so arat reads that data from the model's folder and inlines it");
+    }
   }
 
   /**
@@ -114,6 +166,9 @@ public final class OnnxModels {
     if (g.getOutputCount() == 0) {
       throw new OnnxModelException(label + ": graph '" + g.getName() + "' has no outputs");
     }
+    for (TensorProto t : g.getInitializerList()) {
+      checkTensor(t, label);
+    }
     Set<String> defined = new HashSet<>();
     g.getInputList().forEach(v -> defined.add(v.getName()));
     g.getInitializerList().forEach(t -> defined.add(t.getName()));
@@ -138,6 +193,46 @@ public final class OnnxModels {
             + "' is not produced by any node");
       }
     }
+  }
+
+  /**
+   * Checks an initializer's shape: no negative dimension, an element count that fits in memory,
+   * and inline raw data whose size is that count times the element size (external data is checked
+   * when it is read).
+   */
+  private static void checkTensor(TensorProto t, String label) {
+    long count = 1;
+    for (int i = 0; i < t.getDimsCount(); i++) {
+      long d = t.getDims(i);
+      if (d < 0) {
+        throw new OnnxModelException(label + ": initializer '" + t.getName() + "' has a negative dimension ("
+            + t.getDimsList() + "); the file is corrupt or was written by a broken exporter");
+      }
+      count = d == 0 || count == 0 ? 0 : count * d;
+      if (count > Integer.MAX_VALUE) {
+        throw new OnnxModelException(label + ": initializer '" + t.getName() + "' has " + t.getDimsList()
+            + " elements, more than a model can hold");
+      }
+    }
+    int size = elementBytes(t.getDataType());
+    if (size > 0 && t.getDataLocation() != TensorProto.DataLocation.EXTERNAL && !t.getRawData().isEmpty()
+        && t.getRawData().size() != count * size) {
+      throw new OnnxModelException(label + ": initializer '" + t.getName() + "' has shape " + t.getDimsList()
+          + " (" + count + " elements of " + size + " bytes) but " + t.getRawData().size() + " bytes of data");
+    }
+  }
+
+  /** Bytes per element of a fixed-size ONNX element type, or 0 (strings, unknown types). */
+  private static int elementBytes(int dataType) {
+    return switch (TensorProto.DataType.forNumber(dataType) == null ? TensorProto.DataType.UNDEFINED
+        : TensorProto.DataType.forNumber(dataType)) {
+      case FLOAT, INT32, UINT32 -> 4;
+      case DOUBLE, INT64, UINT64, COMPLEX64 -> 8;
+      case COMPLEX128 -> 16;
+      case FLOAT16, BFLOAT16, INT16, UINT16 -> 2;
+      case INT8, UINT8, BOOL -> 1;
+      default -> 0;
+    };
   }
 
   private static boolean hasSubgraph(NodeProto n) {
@@ -181,27 +276,11 @@ public final class OnnxModels {
    * @throws OnnxModelException if the file cannot be written
    */
   public static void save(ModelProto model, Path path) {
-    Path abs = path.toAbsolutePath();
-    Path dir = abs.getParent();
-    Path tmp = null;
     try {
-      Files.createDirectories(dir);
-      tmp = Files.createTempFile(dir, "." + abs.getFileName() + ".", ".tmp");
-      Files.write(tmp, model.toByteArray());
-      try {
-        Files.move(tmp, abs, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
-      } catch (AtomicMoveNotSupportedException e) {
-        Files.move(tmp, abs, StandardCopyOption.REPLACE_EXISTING);
-      }
+      AtomicFiles.write(path, model.toByteArray());
     } catch (IOException e) {
-      if (tmp != null) {
-        try {
-          Files.deleteIfExists(tmp);
-        } catch (IOException ignored) {
-          // best effort
-        }
-      }
       throw new OnnxModelException("cannot write model file '" + path + "': " + e, e);
     }
   }
+
 }

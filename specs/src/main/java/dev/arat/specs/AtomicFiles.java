@@ -6,22 +6,42 @@ import java.nio.file.AtomicMoveNotSupportedException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
+import java.nio.file.StandardOpenOption;
+import java.security.SecureRandom;
 
-/** Writes files so that a reader never sees a half-written one: temp file, then atomic rename. */
+/**
+ * Writes files so that a reader never sees a half-written one: temp file, then atomic rename.
+ *
+ * <p>The temporary file is created like any new file (permissions from the process umask, e.g.
+ * {@code rw-r--r--}), not with {@code Files.createTempFile}'s owner-only {@code rw-------}, so a
+ * report, model or checkpoint gets the same permissions as a file appended to in place (the
+ * ledger, {@code metrics.jsonl}).
+ */
 public final class AtomicFiles {
   private AtomicFiles() {}
+
+  private static final SecureRandom RANDOM = new SecureRandom();
 
   /** Writes {@code bytes} to {@code file} atomically, creating parent folders. */
   public static void write(Path file, byte[] bytes) throws IOException {
     Path abs = file.toAbsolutePath();
     Files.createDirectories(abs.getParent());
-    Path tmp = Files.createTempFile(abs.getParent(), "." + abs.getFileName(), ".tmp");
+    Path tmp = siblingName(abs, ".tmp");
     try {
-      Files.write(tmp, bytes);
+      Files.write(tmp, bytes, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE);
       move(tmp, abs);
     } finally {
       Files.deleteIfExists(tmp);
     }
+  }
+
+  /**
+   * A fresh hidden name next to {@code target}, {@code .NAME.RANDOM.SUFFIX}, for a temporary file
+   * or folder that is renamed onto {@code target} when complete.
+   */
+  public static Path siblingName(Path target, String suffix) {
+    return target.resolveSibling("." + target.getFileName() + "." + Long.toUnsignedString(RANDOM.nextLong(), 36)
+        + suffix);
   }
 
   /** Writes UTF-8 text to {@code file} atomically. */

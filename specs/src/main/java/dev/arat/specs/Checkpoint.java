@@ -10,8 +10,11 @@ import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
 import java.util.Comparator;
 import java.util.HexFormat;
+import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 import java.util.stream.Stream;
 
 /**
@@ -45,17 +48,57 @@ public record Checkpoint(
   /** File name of the weights inside a checkpoint folder. */
   public static final String WEIGHTS = "weights.safetensors";
 
-  /** Writes the checkpoint to folder {@code dir} atomically, replacing an older one. */
+  /** File name of the training state inside a checkpoint folder. */
+  public static final String STATE = "state.json";
+
+  /** Names of checkpoint folders: {@code epoch-NNNN} or {@code epoch-NNNN-step-SSSSSS}. */
+  private static final Pattern FOLDER = Pattern.compile("epoch-(\\d{4,})(?:-step-(\\d{6,}))?");
+
+  /** The files every checkpoint folder holds ({@code optimizer.safetensors} may be absent). */
+  private static final List<String> REQUIRED = List.of("architecture.json", "recipe.yaml", WEIGHTS, STATE);
+
+  /**
+   * Writes the checkpoint to folder {@code dir} atomically: a temporary folder is filled, then
+   * renamed into place.
+   *
+   * <p>A folder named for a training position ({@link #folderName}) must be named for this
+   * checkpoint's position, and is never replaced by a checkpoint of a different position; only
+   * the same position (an identical step written again) may replace it. Other folders (e.g. {@code
+   * swa/}) are replaced.
+   *
+   * @throws IOException when the folder cannot be written, or it would replace a checkpoint of a
+   *     different training position
+   */
   public void write(Path dir) throws IOException {
     Path abs = dir.toAbsolutePath();
+    boolean positional = FOLDER.matcher(abs.getFileName().toString()).matches();
+    String own = folderName(state.epoch(), state.stepInEpoch());
+    if (positional && !abs.getFileName().toString().equals(own)) {
+      throw new IOException("refusing to write the checkpoint of " + own + " into folder " + abs);
+    }
+    if (positional && Files.exists(abs)) {
+      TrainingState old;
+      try {
+        old = Specs.read(abs.resolve(STATE), TrainingState.class, abs.resolve(STATE).toString());
+      } catch (SpecException e) {
+        throw new IOException("refusing to replace checkpoint " + abs + " (its state cannot be read: "
+            + e.getMessage() + ")", e);
+      }
+      if (old.epoch() != state.epoch() || old.stepInEpoch() != state.stepInEpoch()
+          || old.globalStep() != state.globalStep()) {
+        throw new IOException("refusing to replace checkpoint " + abs + " (epoch " + old.epoch() + ", global step "
+            + old.globalStep() + ") with a different one (epoch " + state.epoch() + ", global step "
+            + state.globalStep() + "); arat never overwrites a checkpoint");
+      }
+    }
     Files.createDirectories(abs.getParent());
-    Path tmp = Files.createTempDirectory(abs.getParent(), "." + abs.getFileName() + ".tmp");
+    Path tmp = Files.createDirectory(AtomicFiles.siblingName(abs, ".tmp"));
     try {
       Files.writeString(tmp.resolve("architecture.json"), Specs.toJson(architecture));
       Files.writeString(tmp.resolve("recipe.yaml"), Specs.toYaml(recipe));
       Files.write(tmp.resolve(WEIGHTS), SafeTensors.encode(weights, state.provenance()));
       Files.write(tmp.resolve("optimizer.safetensors"), SafeTensors.encode(optimizer, Map.of()));
-      Files.writeString(tmp.resolve("state.json"), Specs.toJson(state));
+      Files.writeString(tmp.resolve(STATE), Specs.toJson(state));
       if (Files.exists(abs)) {
         Path old = abs.resolveSibling("." + abs.getFileName() + ".old");
         deleteTree(old);
@@ -71,25 +114,33 @@ public record Checkpoint(
   }
 
   /**
-   * Reads a checkpoint folder (or a run folder, whose latest checkpoint is taken).
+   * Reads a checkpoint folder (or a run folder, whose latest checkpoint is taken) and checks its
+   * state against the folder: a folder named {@code epoch-NNNN[-step-SSSSSS]} must hold the state
+   * of that position, and the state cannot be past the recipe's last epoch.
    *
-   * @throws SpecException naming the folder and the missing or corrupt part
+   * @throws SpecException naming the folder and the missing, corrupt or inconsistent part
    */
   public static Checkpoint read(Path dir) {
     Path folder = dir;
-    if (!Files.exists(dir.resolve("state.json")) && Files.isDirectory(dir.resolve("checkpoints"))) {
+    if (!Files.exists(dir.resolve(STATE)) && Files.isDirectory(dir.resolve("checkpoints"))) {
       folder = latest(dir).orElseThrow(() -> new SpecException(dir + ": no checkpoint in " + dir.resolve("checkpoints")));
     }
+    if (!Files.isDirectory(folder)) {
+      throw new SpecException(folder + ": not a checkpoint folder (" + (Files.exists(folder) ? "a file" : "does not exist")
+          + ")");
+    }
+    for (String f : REQUIRED) {
+      if (!Files.exists(folder.resolve(f))) {
+        throw new SpecException(folder + ": not a checkpoint: " + f + " is missing");
+      }
+    }
     try {
-      ArchitectureSpec arch = Specs.parse(
-          Files.readString(folder.resolve("architecture.json"), StandardCharsets.UTF_8),
-          ArchitectureSpec.class, folder.resolve("architecture.json").toString());
-      TrainingRecipe recipe = Specs.parse(
-          Files.readString(folder.resolve("recipe.yaml"), StandardCharsets.UTF_8),
-          TrainingRecipe.class, folder.resolve("recipe.yaml").toString());
-      TrainingState state = Specs.parse(
-          Files.readString(folder.resolve("state.json"), StandardCharsets.UTF_8),
-          TrainingState.class, folder.resolve("state.json").toString());
+      ArchitectureSpec arch = Specs.read(folder.resolve("architecture.json"), ArchitectureSpec.class,
+          folder.resolve("architecture.json").toString());
+      TrainingRecipe recipe = Specs.read(folder.resolve("recipe.yaml"), TrainingRecipe.class,
+          folder.resolve("recipe.yaml").toString());
+      TrainingState state = Specs.read(folder.resolve(STATE), TrainingState.class, folder.resolve(STATE).toString());
+      checkState(folder, state, recipe);
       Map<String, Tensor> weights = SafeTensors.read(folder.resolve(WEIGHTS)).tensors();
       Path opt = folder.resolve("optimizer.safetensors");
       Map<String, Tensor> optimizer = Files.exists(opt) ? SafeTensors.read(opt).tensors() : Map.of();
@@ -101,15 +152,41 @@ public record Checkpoint(
     }
   }
 
-  /** The newest complete checkpoint under {@code runDir/checkpoints}, by training progress. */
+  /** The state must match the position the folder is named for and lie within the recipe. */
+  private static void checkState(Path folder, TrainingState state, TrainingRecipe recipe) {
+    String where = folder.resolve(STATE).toString();
+    Matcher m = FOLDER.matcher(folder.getFileName().toString());
+    if (m.matches()) {
+      int epoch = Integer.parseInt(m.group(1));
+      int step = m.group(2) == null ? 0 : Integer.parseInt(m.group(2));
+      if (state.epoch() != epoch || state.stepInEpoch() != step) {
+        throw new SpecException(where + ": says epoch " + state.epoch() + ", step " + state.stepInEpoch()
+            + " in the epoch, but it sits in checkpoint folder " + folder.getFileName() + " (epoch " + epoch
+            + ", step " + step + "); the state file was edited or moved");
+      }
+    }
+    if (state.epoch() > recipe.epochs()) {
+      throw new SpecException(where + ": says " + state.epoch() + " epochs are done, but the checkpoint's"
+          + " recipe.yaml trains only " + recipe.epochs());
+    }
+    if (state.globalStep() < state.stepInEpoch()) {
+      throw new SpecException(where + ": global_step " + state.globalStep() + " is smaller than step_in_epoch "
+          + state.stepInEpoch());
+    }
+  }
+
+  /**
+   * The newest checkpoint folder under {@code runDir/checkpoints}, by training progress (folder
+   * name); {@link #read} reports it when it is incomplete.
+   */
   public static Optional<Path> latest(Path runDir) {
     Path root = runDir.resolve("checkpoints");
     if (!Files.isDirectory(root)) {
       return Optional.empty();
     }
     try (Stream<Path> s = Files.list(root)) {
-      return s.filter(p -> !p.getFileName().toString().startsWith("."))
-          .filter(p -> Files.exists(p.resolve("state.json")))
+      // by name, not by content: a damaged newest checkpoint is reported by read(), never skipped
+      return s.filter(p -> FOLDER.matcher(p.getFileName().toString()).matches() && Files.isDirectory(p))
           .max(Comparator.comparing(Path::getFileName));
     } catch (IOException e) {
       throw new UncheckedIOException(e);

@@ -64,6 +64,11 @@ public record EvaluationSuite(
     if (attacks == null || attacks.isEmpty()) {
       throw new IllegalArgumentException("attacks: at least one attack is required");
     }
+    for (int i = 0; i < attacks.size(); i++) {
+      if (attacks.get(i) == null) {
+        throw new IllegalArgumentException("attacks[" + i + "]: expected a mapping with a 'type' key");
+      }
+    }
     attacks = List.copyOf(attacks);
     if (epsilonSweep != null && epsilonSweep.isEmpty()) {
       epsilonSweep = null;
@@ -73,6 +78,9 @@ public record EvaluationSuite(
         Double e = epsilonSweep.get(i);
         if (e == null || !(e > 0) || Double.isInfinite(e)) {
           throw new IllegalArgumentException("epsilon_sweep[" + i + "]: must be > 0, was " + e);
+        }
+        if (threatModel.norm() == Norm.LINF && e > 1) {
+          throw new IllegalArgumentException("epsilon_sweep[" + i + "]: must be at most 1 for Linf, was " + e);
         }
         if (i > 0 && !(e > epsilonSweep.get(i - 1))) {
           throw new IllegalArgumentException(String.format(Locale.ROOT,

@@ -9,7 +9,8 @@ import java.util.Map;
  * @param stepInEpoch optimizer steps already taken in the current, unfinished epoch (0 at an
  *     epoch boundary)
  * @param globalStep optimizer steps taken since the start of the run
- * @param balanceAccuracy the last measured clean-branch accuracy {@code a} of ARAT's auto-balance
+ * @param balanceAccuracy the last measured clean-branch accuracy {@code a} of ARAT's auto-balance,
+ *     in {@code [0,1]}, or -1 before the first measurement
  * @param imagesSinceBalance training images seen since {@code a} was last measured
  * @param provenance tool, library and data versions and hashes, copied into exported models
  * @param swaSnapshots parameter snapshots averaged into the SWA model so far (0 without SWA; the
@@ -23,10 +24,28 @@ public record TrainingState(
     long imagesSinceBalance,
     Map<String, String> provenance,
     Integer swaSnapshots) {
-  /** Copies the provenance map; no SWA snapshots when absent. */
+  /**
+   * Validates the counters (none negative) and copies the provenance map; no SWA snapshots when
+   * absent.
+   */
   public TrainingState {
     provenance = provenance == null ? Map.of() : Map.copyOf(provenance);
     swaSnapshots = swaSnapshots == null ? 0 : swaSnapshots;
+    nonNegative("epoch", epoch);
+    nonNegative("step_in_epoch", stepInEpoch);
+    nonNegative("global_step", globalStep);
+    nonNegative("images_since_balance", imagesSinceBalance);
+    nonNegative("swa_snapshots", swaSnapshots);
+    if (!(balanceAccuracy == -1 || (balanceAccuracy >= 0 && balanceAccuracy <= 1))) {
+      throw new IllegalArgumentException("balance_accuracy: must be in [0,1] (or -1 before the first"
+          + " measurement), was " + balanceAccuracy);
+    }
+  }
+
+  private static void nonNegative(String field, long value) {
+    if (value < 0) {
+      throw new IllegalArgumentException(field + ": must be >= 0, was " + value);
+    }
   }
 
   /** The six-field form (no SWA). */

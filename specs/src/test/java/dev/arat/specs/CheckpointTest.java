@@ -20,12 +20,16 @@ class CheckpointTest {
   @TempDir Path dir;
 
   private static Checkpoint sample(int epoch) {
+    return sample(epoch, 0);
+  }
+
+  private static Checkpoint sample(int epoch, int stepInEpoch) {
     ArchitectureSpec a = Architectures.smallCnn(1, 28, 28, 10, new float[] {0.3f}, new float[] {0.35f});
     Map<String, Tensor> w = Map.of(
         "conv1.weight", new Tensor(new long[] {2, 1, 1, 1}, new float[] {1.5f, -2f}),
         "fc2.bias", new Tensor(new long[] {3}, new float[] {0.1f, 0.2f, Float.MIN_VALUE}));
     Map<String, Tensor> opt = Map.of("conv1.weight", new Tensor(new long[] {2, 1, 1, 1}, new float[] {0f, 3f}));
-    TrainingState st = new TrainingState(epoch, 0, 100L * epoch, 0.42, 7, Map.of("tool", "arat-test"));
+    TrainingState st = new TrainingState(epoch, stepInEpoch, 100L * epoch + stepInEpoch, 0.42, 7, Map.of("tool", "arat-test"));
     return new Checkpoint(a, new TrainingRecipe(null, 5L, null, null, 2, null, null, null, null, null, null, null), w, opt, st);
   }
 
@@ -47,14 +51,23 @@ class CheckpointTest {
   }
 
   @Test
-  void latestPicksTheMostAdvancedAndSkipsIncomplete() throws Exception {
+  void latestPicksTheMostAdvancedSkipsTemporariesAndReportsADamagedNewest() throws Exception {
     sample(1).write(dir.resolve("checkpoints").resolve(Checkpoint.folderName(1, 0)));
-    sample(2).write(dir.resolve("checkpoints").resolve(Checkpoint.folderName(1, 40)));
-    sample(3).write(dir.resolve("checkpoints").resolve(Checkpoint.folderName(2, 0)));
+    sample(1, 40).write(dir.resolve("checkpoints").resolve(Checkpoint.folderName(1, 40)));
+    sample(2).write(dir.resolve("checkpoints").resolve(Checkpoint.folderName(2, 0)));
     Files.createDirectories(dir.resolve("checkpoints").resolve(".epoch-0003.tmp123"));
-    Files.createDirectories(dir.resolve("checkpoints").resolve("epoch-0004")); // incomplete: no state.json
     assertEquals("epoch-0002", Checkpoint.latest(dir).orElseThrow().getFileName().toString());
-    assertEquals(3, Checkpoint.read(dir).state().epoch()); // a run folder resolves to its latest
+    assertEquals(2, Checkpoint.read(dir).state().epoch()); // a run folder resolves to its latest
+    // a newest checkpoint without state.json is named with the missing file, never silently skipped
+    Files.createDirectories(dir.resolve("checkpoints").resolve("epoch-0003"));
+    String msg = assertThrows(SpecException.class, () -> Checkpoint.read(dir)).getMessage();
+    assertTrue(msg.contains("epoch-0003") && msg.contains("architecture.json is missing"), msg);
+    sample(2).write(dir.resolve("checkpoints").resolve("copy"));
+    for (String f : new String[] {"architecture.json", "recipe.yaml", "weights.safetensors"}) {
+      Files.copy(dir.resolve("checkpoints/copy").resolve(f), dir.resolve("checkpoints/epoch-0003").resolve(f));
+    }
+    msg = assertThrows(SpecException.class, () -> Checkpoint.read(dir)).getMessage();
+    assertTrue(msg.contains("epoch-0003") && msg.contains("state.json is missing"), msg);
   }
 
   @Test
