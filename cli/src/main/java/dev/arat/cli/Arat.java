@@ -35,6 +35,8 @@ import picocli.CommandLine.ScopeType;
       GradientCommand.class,
       MergeCommand.class,
       BenchCommand.class,
+      PackageCommand.class,
+      VerifyCommand.class,
       CommandLine.HelpCommand.class
     },
     exitCodeListHeading = "%nExit codes:%n",
