@@ -219,7 +219,11 @@ public final class Packager {
         Files.writeString(out.resolve(Manifests.ENVELOPE), Json.pretty(env));
         signed = true;
       }
-      List<String> all = listFiles(out);
+      List<String> all = new ArrayList<>(files);
+      all.add(Manifests.FILE);
+      if (signed) {
+        all.add(Manifests.ENVELOPE);
+      }
       Path archive = out.toAbsolutePath().resolveSibling(out.getFileName() + ".tar.gz");
       Archive.write(out, all, out.getFileName().toString(), archive, q.date().toEpochMilli());
       return new Result(out, archive, files, verdict, signed);
