@@ -4,6 +4,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.arat.evaluator.Report;
+import dev.arat.evaluator.VariantComparison;
 import dev.arat.specs.Specs;
 import java.util.Map;
 
@@ -64,8 +65,8 @@ final class Manifests {
     m.put("model_sha256", canonical);
     m.put("evaluated_file_sha256", r.model().sha256());
     Map<String, String> meta = r.model().metadata();
-    if (meta != null && meta.get("arat.precision") != null) {
-      m.put("precision", meta.get("arat.precision"));
+    if (meta != null && meta.get(VariantComparison.PRECISION_KEY) != null) {
+      m.put("precision", meta.get(VariantComparison.PRECISION_KEY));
     }
     m.put("report", reportPath);
     m.put("report_sha256", reportSha256);

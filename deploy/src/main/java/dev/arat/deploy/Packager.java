@@ -114,6 +114,11 @@ public final class Packager {
         Path reportFile = q.evalDir().resolve(e.report());
         Report r = readReport(reportFile);
         checkSameModel(v, r, reportFile);
+        if (Boolean.FALSE.equals(e.madeFromParent())) {
+          throw input("variant " + v + " was made from another model: its " + VariantComparison.PARENT_KEY + " is "
+              + r.model().metadata().get(VariantComparison.PARENT_KEY) + ", but " + q.model() + " has SHA-256 "
+              + parent.model().sha256());
+        }
         String file = v.getFileName().toString();
         if (!names.add(file)) {
           throw input("two packaged models are named '" + file + "'");

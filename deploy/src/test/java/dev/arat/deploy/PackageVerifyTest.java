@@ -59,7 +59,7 @@ class PackageVerifyTest {
     parent = shared.resolve("model.onnx");
     OnnxModels.save(TestModels.nearestMean(0), parent);
     variant = shared.resolve("model.int4.onnx");
-    OnnxModels.save(TestModels.nearestMean(7), variant);
+    OnnxModels.save(TestModels.nearestMean(7, Hashes.sha256(parent)), variant);
     eval = shared.resolve("eval");
     VariantComparison.writeAll(VariantComparison.run(SuiteRunner.builder().optThreads(1), RuntimeOptions.cpu(1),
         parent, List.of(variant), SUITE, null, eval), eval);
@@ -114,6 +114,9 @@ class PackageVerifyTest {
 
     // the certificate inside the ONNX file
     Certificate c = Certificate.read(OnnxModels.load(pkg.resolve("model.int4.onnx")));
+    VariantComparison.Result cmp = VariantComparison.readJson(Files.readString(pkg.resolve("eval/variants.json")));
+    assertEquals(Boolean.TRUE, cmp.variants().get(0).madeFromParent());
+    assertEquals("int4-weights", cmp.variants().get(0).precision());
     assertEquals("variant", c.get("role"));
     assertEquals(ModelDigest.of(OnnxModels.load(parent)), c.get("parent_sha256"));
     assertEquals(ModelDigest.of(OnnxModels.load(variant)), c.get("model_sha256"));
@@ -245,6 +248,17 @@ class PackageVerifyTest {
     EvaluationException v = assertThrows(EvaluationException.class, () -> Packager.build(new Packager.Request(
         parent, List.of(other), eval, null, dir.resolve("out2"), null, null)));
     assertTrue(v.getMessage().contains("is not among the variants evaluated"), v.getMessage());
+    // a variant made from another parent, evaluated against this one
+    Path stranger = dir.resolve("stranger.onnx");
+    OnnxModels.save(TestModels.nearestMean(5, "0".repeat(64)), stranger);
+    Path ev = dir.resolve("ev");
+    VariantComparison.Outcome o = VariantComparison.run(SuiteRunner.builder().optThreads(1), RuntimeOptions.cpu(1),
+        parent, List.of(stranger), SUITE.withSamples(10), null, ev);
+    assertEquals(Boolean.FALSE, o.comparison().variants().get(0).madeFromParent());
+    VariantComparison.writeAll(o, ev);
+    EvaluationException s = assertThrows(EvaluationException.class, () -> Packager.build(new Packager.Request(
+        parent, List.of(stranger), ev, null, dir.resolve("out3"), null, null)));
+    assertTrue(s.getMessage().contains("was made from another model"), s.getMessage());
   }
 
   @Test

@@ -20,6 +20,11 @@ final class TestModels {
    * many steps per sign (scale = max|w| / levels), a stand-in for a quantized variant.
    */
   static ModelProto nearestMean(int levels) {
+    return nearestMean(levels, null);
+  }
+
+  /** {@link #nearestMean(int)}; a variant ({@code levels > 0}) names {@code parentSha256} as its parent. */
+  static ModelProto nearestMean(int levels, String parentSha256) {
     ImageDataset train = Datasets.load("synthetic", null, Split.TRAIN);
     int k = train.numClasses();
     int d = train.imageSize();
@@ -62,7 +67,10 @@ final class TestModels {
     g.output(z, "logits", Tensors.FLOAT, "N", k);
     g.metadata("arat.dataset", "synthetic");
     if (levels > 0) {
-      g.metadata("arat.precision", "int" + (32 - Integer.numberOfLeadingZeros(levels) + 1) + "-weights (test)");
+      g.metadata("arat.quantize.precision", "int" + (32 - Integer.numberOfLeadingZeros(levels) + 1) + "-weights");
+      if (parentSha256 != null) {
+        g.metadata("arat.quantize.parent_sha256", parentSha256);
+      }
     }
     return g.build(17);
   }

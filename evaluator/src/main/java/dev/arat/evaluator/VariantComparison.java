@@ -46,6 +46,10 @@ public final class VariantComparison {
   public static final String PLOT_FILE = "variants.png";
   /** Sub-folder holding one folder of report files per variant. */
   public static final String VARIANTS_DIR = "variants";
+  /** Metadata key of a variant's precision, as {@code arat quantize} writes it. */
+  public static final String PRECISION_KEY = "arat.quantize.precision";
+  /** Metadata key of the SHA-256 of the file a variant was made from, as {@code arat quantize} writes it. */
+  public static final String PARENT_KEY = "arat.quantize.parent_sha256";
   /** Layout version of {@value #JSON_FILE}. */
   public static final int SCHEMA_VERSION = 1;
 
@@ -80,8 +84,10 @@ public final class VariantComparison {
    * @param name the file name (e.g. {@code model.int8.onnx})
    * @param path the file as given
    * @param sha256 SHA-256 of the file's bytes
-   * @param precision the model's {@code arat.precision} metadata (written by {@code arat
-   *     quantize}), or null
+   * @param precision the model's {@value #PRECISION_KEY} metadata ({@code int8}, {@code fp16}:
+   *     written by {@code arat quantize}), or null
+   * @param madeFromParent whether the variant's {@value #PARENT_KEY} metadata names the parent
+   *     file's SHA-256; null for the parent and for variants that name no parent
    * @param report its report.json, relative to the output folder
    * @param cleanAccuracy clean accuracy
    * @param cleanAccuracyCi95 its 95% Wilson interval
@@ -100,7 +106,8 @@ public final class VariantComparison {
    * @param passed its report passed its own gates
    * @param durationSeconds wall-clock time of its evaluation
    */
-  public record Entry(String name, String path, String sha256, String precision, String report, double cleanAccuracy,
+  public record Entry(String name, String path, String sha256, String precision, Boolean madeFromParent,
+      String report, double cleanAccuracy,
       Report.Interval cleanAccuracyCi95, double robustAccuracy, Report.Interval robustAccuracyCi95,
       Double robustDropVsParent, Double top1Agreement, Transfer transfer, List<Long> newlyBroken,
       List<Long> newlyRobust, boolean trusted, boolean passed, double durationSeconds) {}
@@ -263,6 +270,12 @@ public final class VariantComparison {
       }
     }
     for (Entry e : c.variants()) {
+      if (Boolean.FALSE.equals(e.madeFromParent())) {
+        b.append(String.format(Locale.ROOT, "%n⚠️ `%s` was made from another model (its %s is not the parent's"
+            + " SHA-256 %s).%n", e.name(), PARENT_KEY, c.parent().sha256()));
+      }
+    }
+    for (Entry e : c.variants()) {
       if (e.transfer().scored() < e.transfer().parentAdversarial()) {
         b.append(String.format(Locale.ROOT, "%n%d of the parent's %d adversarial examples were replayed from its ledger"
             + " (no pixels) and not scored on the variants; rerun with --fresh to score all.%n",
@@ -361,7 +374,10 @@ public final class VariantComparison {
   }
 
   private static Entry entry(Path file, Report r, String reportPath, Report parent, Transfer transfer) {
-    String precision = r.model().metadata() == null ? null : r.model().metadata().get("arat.precision");
+    Map<String, String> meta = r.model().metadata() == null ? Map.of() : r.model().metadata();
+    String precision = meta.get(PRECISION_KEY);
+    Boolean fromParent = parent == null || meta.get(PARENT_KEY) == null ? null
+        : meta.get(PARENT_KEY).equals(parent.model().sha256());
     Double drop = null;
     Double agreement = null;
     List<Long> broken = null;
@@ -386,7 +402,7 @@ public final class VariantComparison {
       }
       agreement = r.samples() == 0 ? 0.0 : (double) agree / r.samples();
     }
-    return new Entry(nameOf(file), file.toString(), r.model().sha256(), precision, reportPath, r.cleanAccuracy(),
+    return new Entry(nameOf(file), file.toString(), r.model().sha256(), precision, fromParent, reportPath, r.cleanAccuracy(),
         r.cleanAccuracyCi95(), r.robustAccuracy(), r.robustAccuracyCi95(), drop, agreement, transfer, broken, fixed,
         r.trusted(), r.passed(), r.durationSeconds());
   }
