@@ -128,17 +128,8 @@ final class EvaluateCommand implements Callable<Integer> {
     AtomicBoolean stop = new AtomicBoolean();
     Report report;
     try (GracefulStop graceful = new GracefulStop(() -> stop.set(true), 60)) {
-      runner.optProgress(output.progress(), System.console() != null)
-          .optListener(new Cascade.Listener() {
-            @Override
-            public void progress(int index, int done, int todo) {
-              if (stop.get()) {
-                throw new AratException(ExitCodes.INTERRUPTED,
-                    "interrupted; finished batches are in " + dir.resolve("ledger.jsonl")
-                        + ", rerun the same command to resume");
-              }
-            }
-          });
+      runner.optProgress(output.progress(), System.console() != null).optListener(stopper(stop,
+          "interrupted; finished batches are in " + dir.resolve("ledger.jsonl") + ", rerun the same command to resume"));
       report = runner.build().run(model, suite, data, dir);
     }
     List<Path> files = ReportWriter.writeAll(report, dir);
@@ -163,8 +154,13 @@ final class EvaluateCommand implements Callable<Integer> {
    */
   static int evaluateVariants(Path model, List<Path> variants, EvaluationSuite suite, Path dir, Path data,
       SuiteRunner.Builder runner, RuntimeOptions runtime, Output output) {
-    runner.optProgress(output.progress(), System.console() != null);
-    VariantComparison.Outcome o = VariantComparison.run(runner, runtime, model, variants, suite, data, dir);
+    AtomicBoolean stop = new AtomicBoolean();
+    VariantComparison.Outcome o;
+    try (GracefulStop graceful = new GracefulStop(() -> stop.set(true), 60)) {
+      runner.optProgress(output.progress(), System.console() != null).optListener(stopper(stop,
+          "interrupted; finished batches are in the ledgers under " + dir + ", rerun the same command to resume"));
+      o = VariantComparison.run(runner, runtime, model, variants, suite, data, dir);
+    }
     List<Path> files = VariantComparison.writeAll(o, dir);
     PrintWriter out = output.out();
     printSummary(o.parent(), out);
@@ -196,6 +192,18 @@ final class EvaluateCommand implements Callable<Integer> {
     }
     out.println(c.passed() ? "PASSED: every gate passed (parent and variants)" : "FAILED: a gate failed");
     return c.passed() ? ExitCodes.OK : ExitCodes.GATE_FAILED;
+  }
+
+  /** A listener that ends the run after the current batch once {@code stop} is set (Ctrl-C). */
+  private static Cascade.Listener stopper(AtomicBoolean stop, String message) {
+    return new Cascade.Listener() {
+      @Override
+      public void progress(int index, int done, int todo) {
+        if (stop.get()) {
+          throw new AratException(ExitCodes.INTERRUPTED, message);
+        }
+      }
+    };
   }
 
   /** Prints the short results table. */
