@@ -173,6 +173,18 @@ class PackageVerifyTest {
   }
 
   @Test
+  void anEditedNumberInTheStatementIsNamed(@TempDir Path dir) throws Exception {
+    Path p = copyOfPackage(dir);
+    String m = Files.readString(p.resolve("manifest.json"));
+    String edited = m.replaceFirst("\"robust_accuracy\" : ([0-9.]+)", "\"robust_accuracy\" : 0.999");
+    assertFalse(edited.equals(m));
+    Files.writeString(p.resolve("manifest.json"), edited);
+    Verifier.Result r = verify(p, null, 0);
+    assertMismatch(r, "manifest.json", "statement.predicate.models[0].robust_accuracy");
+    assertEquals(1, r.mismatches().size(), r.mismatches().toString());
+  }
+
+  @Test
   void aMissingAndAnExtraFileAreNamed(@TempDir Path dir) throws Exception {
     Path p = copyOfPackage(dir);
     Files.delete(p.resolve("eval/variants/model.int4/junit.xml"));
