@@ -1,9 +1,8 @@
 package dev.arat.deploy;
 
+import dev.arat.specs.Checkpoint;
 import java.io.IOException;
-import java.io.InputStream;
 import java.io.UncheckedIOException;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
@@ -14,28 +13,19 @@ final class Hashes {
   private Hashes() {}
 
   static String sha256(byte[] bytes) {
-    return HexFormat.of().formatHex(digest().digest(bytes));
-  }
-
-  /** SHA-256 of a file's bytes (streamed). */
-  static String sha256(Path file) {
-    MessageDigest md = digest();
-    try (InputStream in = Files.newInputStream(file)) {
-      byte[] buf = new byte[1 << 16];
-      for (int r; (r = in.read(buf)) > 0; ) {
-        md.update(buf, 0, r);
-      }
-    } catch (IOException e) {
-      throw new UncheckedIOException("cannot read " + file + ": " + e.getMessage(), e);
-    }
-    return HexFormat.of().formatHex(md.digest());
-  }
-
-  private static MessageDigest digest() {
     try {
-      return MessageDigest.getInstance("SHA-256");
+      return HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(bytes));
     } catch (NoSuchAlgorithmException e) {
       throw new IllegalStateException(e);
+    }
+  }
+
+  /** SHA-256 of a file's bytes ({@link Checkpoint#sha256}, without the checked exception). */
+  static String sha256(Path file) {
+    try {
+      return Checkpoint.sha256(file);
+    } catch (IOException e) {
+      throw new UncheckedIOException("cannot read " + file + ": " + e.getMessage(), e);
     }
   }
 }
