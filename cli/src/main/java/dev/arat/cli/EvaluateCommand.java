@@ -168,15 +168,16 @@ final class EvaluateCommand implements Callable<Integer> {
       printSummary(r, out);
     }
     VariantComparison.Result c = o.comparison();
-    out.printf("%n%-28s %8s %8s %8s %9s %9s %8s%n", "model", "clean", "robust", "drop", "top-1 agr", "transfer",
+    out.printf("%n%-28s %8s %8s %9s %9s %9s %8s%n", "model", "clean", "robust", "drop", "top-1 agr", "transfer",
         "time");
     List<VariantComparison.Entry> all = new java.util.ArrayList<>();
     all.add(c.parent());
     all.addAll(c.variants());
     for (VariantComparison.Entry e : all) {
       boolean parent = e == c.parent();
-      out.printf(java.util.Locale.ROOT, "%-28s %7.2f%% %7.2f%% %8s %9s %9s %7.1fs%n", e.name(), 100 * e.cleanAccuracy(),
-          100 * e.robustAccuracy(), parent ? "parent" : String.format(java.util.Locale.ROOT, "%.2f", 100 * e.robustDropVsParent()),
+      out.printf(java.util.Locale.ROOT, "%-28s %7.2f%% %7.2f%% %9s %9s %9s %7.1fs%n", e.name(), 100 * e.cleanAccuracy(),
+          100 * e.robustAccuracy(), parent ? "parent" : String.format(java.util.Locale.ROOT, "%.2f pt",
+              100 * e.robustDropVsParent()),
           parent ? "" : String.format(java.util.Locale.ROOT, "%.2f%%", 100 * e.top1Agreement()),
           parent || e.transfer().rate() == null ? "" : String.format(java.util.Locale.ROOT, "%.2f%%",
               100 * e.transfer().rate()), e.durationSeconds());

@@ -259,7 +259,8 @@ public final class VariantComparison {
       b.append(String.format(Locale.ROOT, "| `%s`%s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |%n", e.name(),
           parent ? " (parent)" : "", e.precision() == null ? "—" : e.precision(), pct(e.cleanAccuracy()),
           ci(e.cleanAccuracyCi95()), pct(e.robustAccuracy()), ci(e.robustAccuracyCi95()),
-          parent ? "—" : pct(e.robustDropVsParent()), parent ? "—" : pct(e.top1Agreement()), transfer,
+          parent ? "—" : String.format(Locale.ROOT, "%.2f pt", 100 * e.robustDropVsParent()),
+          parent ? "—" : pct(e.top1Agreement()), transfer,
           !e.trusted() ? "untrusted" : e.passed() ? "passed" : "failed", Progress.duration(e.durationSeconds())));
     }
     if (!c.gates().isEmpty()) {
