@@ -307,11 +307,16 @@ public final class Packager {
     if (!Files.isRegularFile(file)) {
       throw input("no report at " + file + ": give --eval the folder 'arat evaluate' wrote");
     }
+    Report r;
     try {
-      return ReportWriter.readJson(read(file));
+      r = ReportWriter.readJson(read(file));
     } catch (IllegalArgumentException e) {
       throw input(file + ": " + e.getMessage());
     }
+    if (r.shard() != null) {
+      throw input(file + " is the report of shard " + r.shard() + " only: merge the shards first ('arat merge')");
+    }
+    return r;
   }
 
   static String read(Path file) {

@@ -271,6 +271,13 @@ class PackageVerifyTest {
     EvaluationException s = assertThrows(EvaluationException.class, () -> Packager.build(new Packager.Request(
         parent, List.of(stranger), ev, null, dir.resolve("out3"), null, null)));
     assertTrue(s.getMessage().contains("was made from another model"), s.getMessage());
+    // the report of one shard
+    Path shard = dir.resolve("shard");
+    dev.arat.evaluator.ReportWriter.writeAll(SuiteRunner.builder().optThreads(1).optShard("1/2").build()
+        .run(parent, SUITE.withSamples(10), null, shard), shard);
+    EvaluationException sh = assertThrows(EvaluationException.class, () -> Packager.build(new Packager.Request(
+        parent, List.of(), shard, null, dir.resolve("out4"), null, null)));
+    assertTrue(sh.getMessage().contains("shard 1/2 only"), sh.getMessage());
   }
 
   @Test
