@@ -36,6 +36,8 @@ import picocli.CommandLine.ScopeType;
       MergeCommand.class,
       ReplayCommand.class,
       BenchCommand.class,
+      PackageCommand.class,
+      VerifyCommand.class,
       CommandLine.HelpCommand.class
     },
     exitCodeListHeading = "%nExit codes:%n",

@@ -4,7 +4,10 @@ import dev.arat.attack.Cascade;
 import dev.arat.evaluator.Evidence;
 import dev.arat.evaluator.Report;
 import dev.arat.evaluator.ReportWriter;
+import dev.arat.evaluator.ExecutionProvider;
+import dev.arat.evaluator.RuntimeOptions;
 import dev.arat.evaluator.SuiteRunner;
+import dev.arat.evaluator.VariantComparison;
 import dev.arat.specs.Builtins;
 import dev.arat.specs.EvaluationSuite;
 import java.io.PrintWriter;
@@ -78,6 +81,12 @@ final class EvaluateCommand implements Callable<Integer> {
       description = "Baseline report.json for the max_robust_drop gate; newly broken samples are listed.")
   Path baseline;
 
+  @Option(names = "--variant", paramLabel = "FILE",
+      description = "A variant of --model (e.g. its INT8 or FP16 ONNX file) to evaluate on the same samples and "
+          + "compare with it; repeatable. Each variant's reports go to DIR/variants/NAME/, the comparison to "
+          + "variants.json, variants.png and report.md; gates max_robust_drop_vs_parent and min_top1_agreement.")
+  List<Path> variants;
+
   @Option(names = "--fresh",
       description = "Discard an existing ledger in --out instead of resuming from it.")
   boolean fresh;
@@ -125,6 +134,13 @@ final class EvaluateCommand implements Callable<Integer> {
     SuiteRunner.Builder runner = SuiteRunner.builder().optThreads(threads)
         .optInterOpThreads(interOpThreads).optProvider(provider).optShard(shard)
         .optBaseline(baseline).optFresh(fresh);
+    if (variants != null && !variants.isEmpty()) {
+      if (shard != null) {
+        throw new IllegalArgumentException("--variant: cannot be combined with --shard (evaluate variants unsharded)");
+      }
+      RuntimeOptions runtime = new RuntimeOptions(ExecutionProvider.parse(provider), 0, threads, interOpThreads);
+      return evaluateVariants(model, variants, s, dir, dataDir, runner, runtime, output);
+    }
     return evaluate(model, s, dir, dataDir, runner, output);
   }
 
@@ -138,17 +154,8 @@ final class EvaluateCommand implements Callable<Integer> {
     AtomicBoolean stop = new AtomicBoolean();
     Report report;
     try (GracefulStop graceful = new GracefulStop(() -> stop.set(true), 60)) {
-      runner.optProgress(output.progress(), System.console() != null)
-          .optListener(new Cascade.Listener() {
-            @Override
-            public void progress(int index, int done, int todo) {
-              if (stop.get()) {
-                throw new AratException(ExitCodes.INTERRUPTED,
-                    "interrupted; finished batches are in " + dir.resolve("ledger.jsonl")
-                        + ", rerun the same command to resume");
-              }
-            }
-          });
+      runner.optProgress(output.progress(), System.console() != null).optListener(stopper(stop,
+          "interrupted; finished batches are in " + dir.resolve("ledger.jsonl") + ", rerun the same command to resume"));
       report = runner.build().run(model, suite, data, dir);
     }
     List<Path> files = ReportWriter.writeAll(report, dir);
@@ -169,6 +176,67 @@ final class EvaluateCommand implements Callable<Integer> {
     }
     out.println(ReportWriter.verdictLine(report));
     return report.passed() ? ExitCodes.OK : ExitCodes.GATE_FAILED;
+  }
+
+  /**
+   * Evaluates {@code model} and its variants on the same samples ({@link VariantComparison}),
+   * writes every report and the comparison, prints one summary per model and the comparison, and
+   * returns the exit code: 3 when any report is untrusted, 1 when any gate (a model's own or a
+   * variant gate) failed, else 0.
+   */
+  static int evaluateVariants(Path model, List<Path> variants, EvaluationSuite suite, Path dir, Path data,
+      SuiteRunner.Builder runner, RuntimeOptions runtime, Output output) {
+    AtomicBoolean stop = new AtomicBoolean();
+    VariantComparison.Outcome o;
+    try (GracefulStop graceful = new GracefulStop(() -> stop.set(true), 60)) {
+      runner.optProgress(output.progress(), System.console() != null).optListener(stopper(stop,
+          "interrupted; finished batches are in the ledgers under " + dir + ", rerun the same command to resume"));
+      o = VariantComparison.run(runner, runtime, model, variants, suite, data, dir);
+    }
+    List<Path> files = VariantComparison.writeAll(o, dir);
+    PrintWriter out = output.out();
+    printSummary(o.parent(), out);
+    for (Report r : o.variants()) {
+      printSummary(r, out);
+    }
+    VariantComparison.Result c = o.comparison();
+    out.printf("%n%-28s %8s %8s %9s %9s %9s %8s%n", "model", "clean", "robust", "drop", "top-1 agr", "transfer",
+        "time");
+    List<VariantComparison.Entry> all = new java.util.ArrayList<>();
+    all.add(c.parent());
+    all.addAll(c.variants());
+    for (VariantComparison.Entry e : all) {
+      boolean parent = e == c.parent();
+      out.printf(java.util.Locale.ROOT, "%-28s %7.2f%% %7.2f%% %9s %9s %9s %7.1fs%n", e.name(), 100 * e.cleanAccuracy(),
+          100 * e.robustAccuracy(), parent ? "parent" : String.format(java.util.Locale.ROOT, "%.2f pt",
+              100 * e.robustDropVsParent()),
+          parent ? "" : String.format(java.util.Locale.ROOT, "%.2f%%", 100 * e.top1Agreement()),
+          parent || e.transfer().rate() == null ? "" : String.format(java.util.Locale.ROOT, "%.2f%%",
+              100 * e.transfer().rate()), e.durationSeconds());
+    }
+    for (Report.Gate g : c.gates()) {
+      out.printf("  gate %s%n", ReportWriter.gateText(g));
+    }
+    out.printf("reports: %s (and %s, variants/)%n", files.get(0), files.stream().skip(1)
+        .map(p -> p.getFileName().toString()).collect(java.util.stream.Collectors.joining(", ")));
+    if (!c.trusted()) {
+      out.println("UNTRUSTED: a measurement cannot be trusted (see each report's violations and diagnostics)");
+      return ExitCodes.UNTRUSTED;
+    }
+    out.println(c.passed() ? "PASSED: every gate passed (parent and variants)" : "FAILED: a gate failed");
+    return c.passed() ? ExitCodes.OK : ExitCodes.GATE_FAILED;
+  }
+
+  /** A listener that ends the run after the current batch once {@code stop} is set (Ctrl-C). */
+  private static Cascade.Listener stopper(AtomicBoolean stop, String message) {
+    return new Cascade.Listener() {
+      @Override
+      public void progress(int index, int done, int todo) {
+        if (stop.get()) {
+          throw new AratException(ExitCodes.INTERRUPTED, message);
+        }
+      }
+    };
   }
 
   /** Prints the short results table. */

@@ -60,6 +60,7 @@ public final class SuiteRunner {
   private final boolean fresh;
   private final boolean gallery;
   private final Cascade.Listener listener;
+  private final java.util.function.Consumer<Map<Double, CascadeResult>> resultSink;
 
   /** A runner with default threads, progress on {@code System.err}, in-place lines on a terminal. */
   public SuiteRunner() {
@@ -86,6 +87,7 @@ public final class SuiteRunner {
     this.fresh = b.fresh;
     this.gallery = b.gallery;
     this.listener = b.listener;
+    this.resultSink = b.resultSink;
   }
 
   /** A builder: {@code optX} setters are optional; {@link Builder#build()} validates. */
@@ -103,6 +105,7 @@ public final class SuiteRunner {
     private boolean fresh;
     private boolean gallery = true;
     private Cascade.Listener listener;
+    private java.util.function.Consumer<Map<Double, CascadeResult>> resultSink;
 
     private Builder() {}
 
@@ -175,6 +178,16 @@ public final class SuiteRunner {
      */
     public Builder optListener(Cascade.Listener l) {
       this.listener = l;
+      return this;
+    }
+
+    /**
+     * Also hand the raw cascade results (per radius, with the adversarial points) to {@code sink}
+     * before the report is assembled; null: none. Samples replayed from a ledger carry their clean
+     * image as adversarial point (the ledger holds no pixels). Used by {@link VariantComparison}.
+     */
+    public Builder optResultSink(java.util.function.Consumer<Map<Double, CascadeResult>> sink) {
+      this.resultSink = sink;
       return this;
     }
 
@@ -378,6 +391,9 @@ public final class SuiteRunner {
         Cascade.Listener l = listener == null ? printer : both(printer, listener);
         results.put(e.getKey(),
             cascade.run(attacked, deployed, s.x(), s.labels(), s.ids(), l, ledger.journal(e.getKey())));
+      }
+      if (resultSink != null) {
+        resultSink.accept(results);
       }
       List<Integer> shardIndices = new ArrayList<>(indices.length);
       for (int i : indices) {

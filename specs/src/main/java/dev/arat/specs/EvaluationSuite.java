@@ -207,7 +207,8 @@ public record EvaluationSuite(
   /** Returns a copy whose robust-accuracy gate is {@code minRobust}. */
   public EvaluationSuite withMinRobustAccuracy(double minRobust) {
     return withGates(new Gates(gates.minCleanAccuracy(), minRobust, gates.minRobustAccuracyAt(),
-        gates.minClassRobustAccuracy(), gates.maxRobustDrop(), gates.useLowerBound(), gates.interval()));
+        gates.minClassRobustAccuracy(), gates.maxRobustDrop(), gates.useLowerBound(), gates.interval(),
+        gates.maxRobustDropVsParent(), gates.minTop1Agreement()));
   }
 
   /** Returns a copy reading data from {@code path}. */
@@ -417,6 +418,11 @@ public record EvaluationSuite(
    * @param useLowerBound decide accuracy gates on the interval's lower bound (default false)
    * @param interval {@code wilson} (default) or {@code clopper_pearson}: the interval whose lower
    *     bound the gates use
+   * @param maxRobustDropVsParent largest acceptable fall of a variant's robust accuracy below its
+   *     parent's (fraction, e.g. 0.02 for two points); checked only when variants are evaluated
+   *     ({@code arat evaluate --variant})
+   * @param minTop1Agreement lowest acceptable fraction of samples on which a variant's clean top-1
+   *     class equals the parent's, in [0,1]; checked only when variants are evaluated
    */
   public record Gates(
       Double minCleanAccuracy,
@@ -425,7 +431,9 @@ public record EvaluationSuite(
       Double minClassRobustAccuracy,
       Double maxRobustDrop,
       Boolean useLowerBound,
-      String interval) {
+      String interval,
+      Double maxRobustDropVsParent,
+      Double minTop1Agreement) {
     /** The interval names accepted by {@code interval}. */
     public static final List<String> INTERVALS = List.of("wilson", "clopper_pearson");
 
@@ -435,6 +443,8 @@ public record EvaluationSuite(
       unit(minRobustAccuracy, "min_robust_accuracy");
       unit(minClassRobustAccuracy, "min_class_robust_accuracy");
       unit(maxRobustDrop, "max_robust_drop");
+      unit(maxRobustDropVsParent, "max_robust_drop_vs_parent");
+      unit(minTop1Agreement, "min_top1_agreement");
       if (minRobustAccuracyAt != null) {
         for (int i = 0; i < minRobustAccuracyAt.size(); i++) {
           if (minRobustAccuracyAt.get(i) == null) {
@@ -448,6 +458,13 @@ public record EvaluationSuite(
       if (!INTERVALS.contains(interval)) {
         throw new IllegalArgumentException("interval: must be one of " + INTERVALS + ", was '" + interval + "'");
       }
+    }
+
+    /** Without the variant gates (the layout before variants). */
+    public Gates(Double minCleanAccuracy, Double minRobustAccuracy, List<EpsilonGate> minRobustAccuracyAt,
+        Double minClassRobustAccuracy, Double maxRobustDrop, Boolean useLowerBound, String interval) {
+      this(minCleanAccuracy, minRobustAccuracy, minRobustAccuracyAt, minClassRobustAccuracy, maxRobustDrop,
+          useLowerBound, interval, null, null);
     }
 
     /** Only the clean and overall robust gates (the layout before sweeps and baselines). */
