@@ -69,7 +69,13 @@ public record Diagnostic(String code, Severity severity, String name, String mes
     /** Merged shards ran with different software or providers, or their probes disagree. */
     SHARD_MISMATCH("ARAT-D014", "shard-mismatch", Severity.WARNING),
     /** The graph scan found rounding, casts, quantisation, training-mode BN or undifferentiable ops on the path. */
-    GRADIENT_MASKING_OPS("ARAT-D015", "gradient-masking-ops", Severity.FATAL);
+    GRADIENT_MASKING_OPS("ARAT-D015", "gradient-masking-ops", Severity.FATAL),
+    /** Quantization (Q/DQ) on the path is differentiated straight-through: gradients are an estimate. */
+    STRAIGHT_THROUGH_GRADIENTS("ARAT-D020", "straight-through-gradients", Severity.WARNING),
+    /** Straight-through gradients, but the suite lacks a gradient-free (Square) or a transfer attack to check them. */
+    STRAIGHT_THROUGH_UNCHECKED("ARAT-D021", "straight-through-unchecked", Severity.FATAL),
+    /** A Q/DQ zero point TensorRT rejects (non-zero or uint8): evaluated, but not a TensorRT INT8 model. */
+    NOT_TENSORRT_COMPATIBLE("ARAT-D022", "not-tensorrt-compatible", Severity.WARNING);
 
     private final String code;
     private final String id;

@@ -251,9 +251,33 @@ public final class SuiteRunner {
       }
       Report.Tool tool = new Report.Tool("arat", TOOL_VERSION, OrtEnvironment.getEnvironment().getVersion(),
           System.getProperty("java.version"), model.provider().id());
-      return evaluate(model, model, info, model::diagnostics, suite, test, dataDir == null ? null : dataDir.toString(),
+      EvaluationSuite checked = suite;
+      Supplier<List<Diagnostic>> diagnostics = () -> straightThroughChecked(model.diagnostics(), checked);
+      return evaluate(model, model, info, diagnostics, suite, test, dataDir == null ? null : dataDir.toString(),
           tool, outDir, t0);
     }
+  }
+
+  /**
+   * {@code diagnostics} plus ARAT-D021 (fatal) when they hold straight-through gradients (ARAT-D020)
+   * and the suite lacks a gradient-free Square attack or a transfer attack (from the float parent)
+   * to check them.
+   */
+  static List<Diagnostic> straightThroughChecked(List<Diagnostic> diagnostics, EvaluationSuite suite) {
+    if (diagnostics.stream().noneMatch(d -> d.code().equals(Diagnostic.Code.STRAIGHT_THROUGH_GRADIENTS.code()))) {
+      return diagnostics;
+    }
+    boolean square = suite.attacks().stream().anyMatch(a -> a instanceof AttackSpec.Square);
+    boolean transfer = suite.attacks().stream().anyMatch(a -> a instanceof AttackSpec.Transfer);
+    if (square && transfer) {
+      return diagnostics;
+    }
+    List<Diagnostic> out = new ArrayList<>(diagnostics);
+    out.add(Diagnostic.Code.STRAIGHT_THROUGH_UNCHECKED.of("the model is attacked with straight-through gradients,"
+        + " but the suite has " + (square ? "" : "no square attack") + (square || transfer ? "" : " and ")
+        + (transfer ? "" : "no transfer attack (from the float parent model)") + ": add them to the suite's"
+        + " attacks, or the white-box numbers of this quantized model cannot be trusted"));
+    return out;
   }
 
   /**
