@@ -69,8 +69,11 @@ final class GraphChecks {
       out.add(Diagnostic.Code.STRAIGHT_THROUGH_GRADIENTS.of(straight.size() + " QuantizeLinear node(s) on"
           + " the path (" + String.join(", ", straight) + ") are differentiated straight-through"
           + " (identity inside the clip range, zero outside): white-box attacks follow the float"
-          + " surrogate's gradient while every candidate is scored on the quantized model; the"
-          + " numbers are trusted only next to a gradient-free (Square) and a transfer attack"));
+          + " surrogate's gradient while every candidate is scored on the quantized model (ONNX"
+          + " Runtime, graph optimisation level ORT_ENABLE_ALL, at which its QDQ fusion runs integer"
+          + " kernels where a QuantizeLinear follows the compute op, float kernels on dequantized"
+          + " values elsewhere); the numbers are trusted only next to a gradient-free (Square) and a"
+          + " transfer attack"));
     }
     if (!trt.isEmpty()) {
       out.add(Diagnostic.Code.NOT_TENSORRT_COMPATIBLE.of(trt.size() + " QuantizeLinear/DequantizeLinear"
