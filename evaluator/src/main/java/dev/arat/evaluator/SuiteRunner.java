@@ -240,7 +240,8 @@ public final class SuiteRunner {
         shape.add(d);
       }
       Report.ModelInfo info = new Report.ModelInfo(modelFile.toString(), sha, model.metadata(), shape, model.numClasses());
-      buildAttacks(suite, model.numClasses()); // spec errors before any session work
+      // spec errors before any session work (a transfer attack's surrogate is opened once, here)
+      buildAttacks(suite, suite.threatModel(), model.numClasses(), this::surrogate);
       // fail fast on non-differentiable graphs, before the clean pass and any attack
       for (AttackSpec spec : suite.attacks()) {
         if (!(spec instanceof AttackSpec.Transfer)) { // a transfer attack differentiates its surrogate
