@@ -30,6 +30,7 @@ import picocli.CommandLine.ScopeType;
       DemoCommand.class,
       TrainCommand.class,
       ExportCommand.class,
+      QuantizeCommand.class,
       EvaluateCommand.class,
       InspectCommand.class,
       GradientCommand.class,

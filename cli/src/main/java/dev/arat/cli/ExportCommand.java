@@ -56,13 +56,39 @@ final class ExportCommand implements Callable<Integer> {
   @Option(names = "--data", paramLabel = "DIR", description = "Dataset folder for the parity images.")
   Path data;
 
+  @Option(names = "--precision", defaultValue = "fp32", paramLabel = "fp32|fp16|int8",
+      description = "Also write a quantized variant next to the float32 file (arat quantize; "
+          + "int8 calibrates on the checkpoint's training images; default: ${DEFAULT-VALUE}).")
+  String precision;
+
+  @Option(names = "--calibration", defaultValue = "max", paramLabel = "max|percentile|entropy",
+      description = "INT8 calibration method (default: ${DEFAULT-VALUE}).")
+  String calibration;
+
+  @Option(names = "--calibration-samples", defaultValue = "512",
+      description = "Training images for INT8 calibration (default: ${DEFAULT-VALUE}).")
+  int calibrationSamples;
+
   @Spec CommandSpec spec;
 
   @Override
   public Integer call() throws Exception {
     Output output = new Output(spec);
     Path file = out != null ? out : defaultOut(checkpoint);
+    String p = precision.toLowerCase(Locale.ROOT);
+    if (!p.equals("fp32") && !p.equals("fp16") && !p.equals("int8")) {
+      throw new AratException(ExitCodes.INPUT_ERROR, "--precision: expected fp32, fp16 or int8, was '"
+          + precision + "'");
+    }
     export(checkpoint, file, parseBranch(branch), paritySamples, tolerance, data, output.out());
+    if (!p.equals("fp32")) {
+      Checkpoint ck = Checkpoint.read(Files.isDirectory(checkpoint.resolve("checkpoints"))
+          ? Checkpoint.latest(checkpoint).orElseThrow() : checkpoint);
+      Path dataDir = data != null ? data
+          : ck.recipe().data().path() != null ? Path.of(ck.recipe().data().path()) : null;
+      QuantizeCommand.quantize(file, QuantizeCommand.defaultOut(file, p, calibration), p, calibration,
+          99.99, calibrationSamples, ck.recipe().data().dataset(), dataDir, paritySamples, output.out());
+    }
     return ExitCodes.OK;
   }
 

@@ -159,6 +159,9 @@ final class InspectCommand implements Callable<Integer> {
       gg = new GradientGraphBuilder().build(m, LossHead.CE);
       if (GraphScan.hasErrors(findings)) {
         out.println("white-box attacks: possible, but NOT TRUSTWORTHY (see the findings)");
+      } else if (findings.stream().anyMatch(f -> f.code().equals(GraphScan.STRAIGHT_THROUGH))) {
+        out.println("white-box attacks: possible with STRAIGHT-THROUGH gradients through the"
+            + " quantization (an estimate: trusted only next to Square and transfer attacks)");
       } else {
         out.println("white-box attacks: possible (input-gradient graph built: logits '"
             + gg.logitsTensor() + "', " + (gg.numClasses() > 0 ? gg.numClasses() + " classes"

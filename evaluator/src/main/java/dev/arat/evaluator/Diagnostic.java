@@ -75,7 +75,13 @@ public record Diagnostic(String code, Severity severity, String name, String mes
     /** No input gradient can be computed (control flow, rounding, an op without a gradient rule). */
     WHITE_BOX_IMPOSSIBLE("ARAT-D017", "white-box-impossible", Severity.FATAL),
     /** arat adapted the model's input (channels-last transpose, normalisation, fixed batch size). */
-    MODEL_INPUT("ARAT-D018", "model-input", Severity.INFO);
+    MODEL_INPUT("ARAT-D018", "model-input", Severity.INFO),
+    /** Quantization (Q/DQ) on the path is differentiated straight-through: gradients are an estimate. */
+    STRAIGHT_THROUGH_GRADIENTS("ARAT-D020", "straight-through-gradients", Severity.WARNING),
+    /** Straight-through gradients, but the suite lacks a gradient-free (Square) or a transfer attack to check them. */
+    STRAIGHT_THROUGH_UNCHECKED("ARAT-D021", "straight-through-unchecked", Severity.FATAL),
+    /** A Q/DQ zero point TensorRT rejects (non-zero or uint8): evaluated, but not a TensorRT INT8 model. */
+    NOT_TENSORRT_COMPATIBLE("ARAT-D022", "not-tensorrt-compatible", Severity.WARNING);
 
     private final String code;
     private final String id;

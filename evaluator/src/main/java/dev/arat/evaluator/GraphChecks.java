@@ -20,6 +20,10 @@ import java.util.Set;
  *   <li>integer casts or quantisation on the input-to-logits path, BatchNormalization in training
  *       mode: ARAT-D015, fatal (gradients are masked or samples are coupled; white-box numbers are
  *       not a measurement);
+ *   <li>QuantizeLinear on the path that the gradient builder differentiates straight-through:
+ *       ARAT-D020, warning ({@link SuiteRunner} makes it ARAT-D021, fatal, when the suite has no
+ *       Square and no transfer attack to check those gradients);
+ *   <li>a Q/DQ zero point that TensorRT rejects: ARAT-D022, warning;
  *   <li>a final Softmax is reported by {@link OrtClassifier} as ARAT-D002 and skipped here.
  * </ul>
  *
@@ -39,9 +43,15 @@ final class GraphChecks {
   static List<Diagnostic> scan(ModelProto model) {
     List<String> random = new ArrayList<>();
     List<String> masking = new ArrayList<>();
+    List<String> straight = new ArrayList<>();
+    List<String> trt = new ArrayList<>();
     for (GraphScan.Finding f : GraphScan.scan(model)) {
       if (RANDOM.contains(f.code())) {
         random.add(f.message());
+      } else if (f.code().equals(GraphScan.STRAIGHT_THROUGH)) {
+        straight.add(f.node());
+      } else if (f.code().equals(GraphScan.NOT_TENSORRT)) {
+        trt.add(f.node());
       } else if (MASKING.contains(f.code())) {
         masking.add("[" + f.code() + "] " + f.message());
       }
@@ -53,6 +63,22 @@ final class GraphChecks {
     }
     if (!masking.isEmpty()) {
       out.add(Diagnostic.Code.GRADIENT_MASKING_OPS.of(String.join("; ", masking)));
+    }
+    if (!straight.isEmpty()) {
+      out.add(Diagnostic.Code.STRAIGHT_THROUGH_GRADIENTS.of(straight.size() + " QuantizeLinear node(s) on"
+          + " the path (" + String.join(", ", straight) + ") are differentiated straight-through"
+          + " (identity inside the clip range, zero outside): white-box attacks follow the float"
+          + " surrogate's gradient while every candidate is scored on the quantized model (ONNX"
+          + " Runtime, graph optimisation level ORT_ENABLE_ALL, at which its QDQ fusion runs integer"
+          + " kernels where a QuantizeLinear follows the compute op, float kernels on dequantized"
+          + " values elsewhere); the numbers are trusted only next to a gradient-free (Square) and a"
+          + " transfer attack"));
+    }
+    if (!trt.isEmpty()) {
+      out.add(Diagnostic.Code.NOT_TENSORRT_COMPATIBLE.of(trt.size() + " QuantizeLinear/DequantizeLinear"
+          + " node(s) (" + String.join(", ", trt) + ") have a non-zero or uint8 zero point; TensorRT's"
+          + " explicit quantization accepts only symmetric int8 (zero point 0): this model is evaluated"
+          + " as ONNX Runtime runs it, but it is not a TensorRT INT8 model"));
     }
     return out;
   }

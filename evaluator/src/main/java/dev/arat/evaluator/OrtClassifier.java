@@ -72,6 +72,7 @@ public final class OrtClassifier implements GradientClassifier, AutoCloseable {
   private final List<String> adaptations;
   private String whiteBox;
   private boolean closed;
+  private boolean straightThrough = true;
 
   /**
    * Opens a model file with as many intra-op threads as there are processors.
@@ -532,13 +533,22 @@ public final class OrtClassifier implements GradientClassifier, AutoCloseable {
     gradientSession(head);
   }
 
+  /**
+   * Whether QuantizeLinear/DequantizeLinear pairs are differentiated straight-through (the
+   * default) or exactly (zero gradient through the rounding; for diagnosing gradient masking).
+   * Takes effect for gradient graphs built after the call.
+   */
+  public void setStraightThrough(boolean on) {
+    this.straightThrough = on;
+  }
+
   /** The gradient session of {@code head}, creating it (and building its graph) on first use. */
   private OrtSession gradientSession(LossHead head) {
     OrtSession s = gradientSessions.get(head);
     if (s != null) {
       return s;
     }
-    GradientGraph gg = new GradientGraphBuilder().build(model, head);
+    GradientGraph gg = new GradientGraphBuilder(straightThrough).build(model, head);
     boolean softmaxReported = diagnostics.stream().anyMatch(d -> d.code().equals(Diagnostic.Code.SOFTMAX_OUTPUT.code()));
     for (String note : gg.notes()) {
       boolean aboutSoftmax = note.toLowerCase(java.util.Locale.ROOT).contains("softmax");

@@ -263,7 +263,8 @@ public final class SuiteRunner {
         shape.add(d);
       }
       Report.ModelInfo info = new Report.ModelInfo(modelFile.toString(), sha, model.metadata(), shape, model.numClasses());
-      buildAttacks(suite, model.numClasses()); // spec errors before any session work
+      // spec errors before any session work (a transfer attack's surrogate is opened once, here)
+      buildAttacks(suite, suite.threatModel(), model.numClasses(), this::surrogate);
       // fail fast on non-differentiable graphs, before the clean pass and any attack
       Diagnostic whiteBox = whiteBoxVerdict(model.whiteBoxImpossible(), suite, modelFile);
       if (whiteBox == null) {
@@ -277,8 +278,9 @@ public final class SuiteRunner {
       }
       Report.Tool tool = new Report.Tool("arat", TOOL_VERSION, OrtEnvironment.getEnvironment().getVersion(),
           System.getProperty("java.version"), model.provider().id());
+      EvaluationSuite checked = suite;
       Supplier<List<Diagnostic>> diagnostics = () -> {
-        List<Diagnostic> d = new ArrayList<>(model.diagnostics());
+        List<Diagnostic> d = new ArrayList<>(straightThroughChecked(model.diagnostics(), checked));
         if (whiteBox != null) {
           d.add(whiteBox);
         }
@@ -287,6 +289,28 @@ public final class SuiteRunner {
       return evaluate(model, model, info, diagnostics, suite, test, testSet.source(),
           dataDir == null ? testSet.source().path() : dataDir.toString(), tool, outDir, t0);
     }
+  }
+
+  /**
+   * {@code diagnostics} plus ARAT-D021 (fatal) when they hold straight-through gradients (ARAT-D020)
+   * and the suite lacks a gradient-free Square attack or a transfer attack (from the float parent)
+   * to check them.
+   */
+  static List<Diagnostic> straightThroughChecked(List<Diagnostic> diagnostics, EvaluationSuite suite) {
+    if (diagnostics.stream().noneMatch(d -> d.code().equals(Diagnostic.Code.STRAIGHT_THROUGH_GRADIENTS.code()))) {
+      return diagnostics;
+    }
+    boolean square = suite.attacks().stream().anyMatch(a -> a instanceof AttackSpec.Square);
+    boolean transfer = suite.attacks().stream().anyMatch(a -> a instanceof AttackSpec.Transfer);
+    if (square && transfer) {
+      return diagnostics;
+    }
+    List<Diagnostic> out = new ArrayList<>(diagnostics);
+    out.add(Diagnostic.Code.STRAIGHT_THROUGH_UNCHECKED.of("the model is attacked with straight-through gradients,"
+        + " but the suite has " + (square ? "" : "no square attack") + (square || transfer ? "" : " and ")
+        + (transfer ? "" : "no transfer attack (from the float parent model)") + ": add them to the suite's"
+        + " attacks, or the white-box numbers of this quantized model cannot be trusted"));
+    return out;
   }
 
   /**

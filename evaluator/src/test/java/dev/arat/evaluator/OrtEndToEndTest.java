@@ -87,6 +87,14 @@ class OrtEndToEndTest {
     assertEquals("fixture", rb.model().metadata().get("arat.test"));
     assertTrue(rb.tool().onnxruntime() != null);
 
+    // a transfer attack from a surrogate file runs through the file-based runner
+    EvaluationSuite transfer = Specs.parse(base + "  - {type: transfer, surrogate: '"
+        + file.toString().replace("'", "''") + "', attack: {type: pgd, steps: 10}}\n",
+        EvaluationSuite.class, "transfer.yaml");
+    Report rt = runner.run(file, transfer, null);
+    assertTrue(rt.robustAccuracy() < rt.cleanAccuracy(), "transfer from the model itself breaks some");
+    assertTrue(rt.robustCount() >= rp.robustCount(), "and is no stronger than PGD on the model");
+
     // the same suite on the plain-Java twin agrees up to borderline float differences
     Report java = SuiteRunnerTest.runJava(both, null);
     assertEquals(java.cleanCorrect(), rb.cleanCorrect());

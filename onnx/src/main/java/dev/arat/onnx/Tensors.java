@@ -22,6 +22,12 @@ public final class Tensors {
   public static final int INT64 = TensorProto.DataType.INT64_VALUE;
   /** ONNX data type code for bool. */
   public static final int BOOL = TensorProto.DataType.BOOL_VALUE;
+  /** ONNX element type code of float16. */
+  public static final int FLOAT16 = TensorProto.DataType.FLOAT16_VALUE;
+  /** ONNX element type code of int8. */
+  public static final int INT8 = TensorProto.DataType.INT8_VALUE;
+  /** ONNX element type code of uint8. */
+  public static final int UINT8 = TensorProto.DataType.UINT8_VALUE;
 
   private Tensors() {}
 
@@ -100,7 +106,7 @@ public final class Tensors {
   }
 
   /**
-   * Reads an integer tensor's values as {@code long} (int64 or int32 storage, row-major).
+   * Reads an integer tensor's values as {@code long} (int64, int32, int8 or uint8, row-major).
    *
    * @throws OnnxModelException if the tensor is not int64/int32 or stored externally
    */
@@ -123,8 +129,132 @@ public final class Tensors {
       }
       return t.getInt32DataList().stream().mapToLong(Integer::longValue).toArray();
     }
+    if (t.getDataType() == INT8 || t.getDataType() == UINT8) {
+      boolean signed = t.getDataType() == INT8;
+      if (!t.getRawData().isEmpty()) {
+        byte[] raw = t.getRawData().toByteArray();
+        long[] out = new long[raw.length];
+        for (int i = 0; i < raw.length; i++) {
+          out[i] = signed ? raw[i] : raw[i] & 0xff;
+        }
+        return out;
+      }
+      return t.getInt32DataList().stream().mapToLong(Integer::longValue).toArray();
+    }
     throw new OnnxModelException(
         "tensor '" + t.getName() + "' has data type " + t.getDataType() + ", expected int64 (7)");
+  }
+
+  /**
+   * Makes an int8 tensor (raw little-endian storage).
+   *
+   * @param name tensor name
+   * @param data values in row-major order, each in [-128, 127]
+   * @param shape dimensions; empty for a scalar
+   */
+  public static TensorProto int8Tensor(String name, byte[] data, long... shape) {
+    checkCount(name, data.length, shape);
+    TensorProto.Builder b = TensorProto.newBuilder().setName(name).setDataType(INT8);
+    for (long d : shape) {
+      b.addDims(d);
+    }
+    return b.setRawData(ByteString.copyFrom(data)).build();
+  }
+
+  /**
+   * Makes a float16 tensor from float32 values, each rounded to the nearest float16 (ties to
+   * even, as IEEE 754 and numpy's {@code astype(float16)}).
+   *
+   * @param name tensor name
+   * @param data float32 values in row-major order
+   * @param shape dimensions; empty for a scalar
+   */
+  public static TensorProto float16Tensor(String name, float[] data, long... shape) {
+    checkCount(name, data.length, shape);
+    ByteBuffer buf = ByteBuffer.allocate(2 * data.length).order(ByteOrder.LITTLE_ENDIAN);
+    for (float f : data) {
+      buf.putShort(toHalf(f));
+    }
+    TensorProto.Builder b = TensorProto.newBuilder().setName(name).setDataType(FLOAT16);
+    for (long d : shape) {
+      b.addDims(d);
+    }
+    return b.setRawData(ByteString.copyFrom(buf.array())).build();
+  }
+
+  /**
+   * Reads a float16 tensor's values, widened exactly to float32.
+   *
+   * @throws OnnxModelException if the tensor is not float16 or stored externally
+   */
+  public static float[] float16ToFloatArray(TensorProto t) {
+    if (t.getDataType() != FLOAT16) {
+      throw new OnnxModelException(
+          "tensor '" + t.getName() + "' has data type " + t.getDataType() + ", expected float16 (10)");
+    }
+    checkInline(t);
+    int n = (int) numel(dims(t));
+    float[] out = new float[n];
+    if (!t.getRawData().isEmpty()) {
+      ByteBuffer bb = t.getRawData().asReadOnlyByteBuffer().order(ByteOrder.LITTLE_ENDIAN);
+      for (int i = 0; i < n; i++) {
+        out[i] = fromHalf(bb.getShort());
+      }
+      return out;
+    }
+    for (int i = 0; i < n; i++) {
+      out[i] = fromHalf((short) t.getInt32Data(i)); // float16 bits in the low 16 bits
+    }
+    return out;
+  }
+
+  /** The float16 bits nearest to {@code f} (round to nearest, ties to even; overflow to inf). */
+  public static short toHalf(float f) {
+    int bits = Float.floatToRawIntBits(f);
+    int sign = (bits >>> 16) & 0x8000;
+    int val = bits & 0x7fffffff;
+    if (val >= 0x7f800000) {
+      return (short) (sign | 0x7c00 | (val > 0x7f800000 ? 0x200 : 0));
+    }
+    if (val >= 0x477ff000) {
+      return (short) (sign | 0x7c00);
+    }
+    if (val < 0x38800000) { // below the smallest normal float16, 2^-14: subnormal or zero
+      int exp = val >>> 23;
+      if (exp < 102) {
+        return (short) sign;
+      }
+      int mant = (val & 0x7fffff) | 0x800000;
+      int shift = 126 - exp;
+      int m = mant >>> shift;
+      int rem = mant & ((1 << shift) - 1);
+      int half = 1 << (shift - 1);
+      if (rem > half || (rem == half && (m & 1) != 0)) {
+        m++;
+      }
+      return (short) (sign | m);
+    }
+    int h = ((((val >>> 23) - 127 + 15)) << 10) | ((val & 0x7fffff) >>> 13);
+    int rem = val & 0x1fff;
+    if (rem > 0x1000 || (rem == 0x1000 && (h & 1) != 0)) {
+      h++;
+    }
+    return (short) (sign | h);
+  }
+
+  /** The float32 value of float16 bits {@code h} (exact). */
+  public static float fromHalf(short h) {
+    int s = (h & 0x8000) << 16;
+    int e = (h >>> 10) & 0x1f;
+    int m = h & 0x3ff;
+    if (e == 0) {
+      float v = m * 0x1p-24f;
+      return s != 0 ? -v : v;
+    }
+    if (e == 31) {
+      return Float.intBitsToFloat(s | 0x7f800000 | (m << 13));
+    }
+    return Float.intBitsToFloat(s | ((e - 15 + 127) << 23) | (m << 13));
   }
 
   /**

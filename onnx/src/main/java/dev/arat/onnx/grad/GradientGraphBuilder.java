@@ -73,6 +73,12 @@ import java.util.TreeSet;
  *   <li>Round, Floor, Ceil, Sign and Casts to non-float types stop the gradient (their derivative
  *       is 0 almost everywhere); each one on the path adds a note (see also
  *       {@link dev.arat.onnx.scan.GraphScan}).
+ *   <li>Quantized (QDQ) and float16 models are differentiated through their float32 surrogate
+ *       ({@link StraightThrough}): weight Q/DQ folded into the dequantized weights, each activation
+ *       QuantizeLinear/DequantizeLinear pair replaced by a Clip to its range (the straight-through
+ *       estimator: identity inside the clip range, zero outside), float16 Casts as the identity.
+ *       {@link #GradientGraphBuilder(boolean)} with {@code false} keeps the pairs instead: the
+ *       QuantizeLinear stops the gradient and the input gradient is exactly zero.
  * </ul>
  *
  * <h2>Static requirements of some rules</h2>
@@ -163,8 +169,27 @@ public final class GradientGraphBuilder {
   /** ONNX float element types (float32, float16, double, bfloat16). */
   private static final Set<Long> FLOAT_TYPES = Set.of(1L, 10L, 11L, 16L);
 
-  /** Creates a builder (stateless; one instance can build many graphs). */
-  public GradientGraphBuilder() {}
+  private final boolean straightThrough;
+
+  /**
+   * Creates a builder that differentiates Q/DQ pairs straight-through (see
+   * {@link StraightThrough}); stateless, one instance can build many graphs.
+   */
+  public GradientGraphBuilder() {
+    this(true);
+  }
+
+  /**
+   * Creates a builder.
+   *
+   * @param straightThrough differentiate QuantizeLinear/DequantizeLinear pairs on the path with
+   *     the straight-through estimator (identity inside the clip range, zero outside); when false,
+   *     a QuantizeLinear on the path stops the gradient (its exact derivative, zero almost
+   *     everywhere), so the input gradient is zero. Float16 Casts are always straight-through.
+   */
+  public GradientGraphBuilder(boolean straightThrough) {
+    this.straightThrough = straightThrough;
+  }
 
   /** The op types that may lie on the path from the input to the logits, sorted. */
   public static SortedSet<String> supportedOps() {
@@ -182,7 +207,24 @@ public final class GradientGraphBuilder {
    * @throws OnnxModelException if the model is malformed or its shapes cannot be resolved
    */
   public GradientGraph build(ModelProto forward, LossHead head) {
-    return new Run(forward, head).run();
+    if (!StraightThrough.applies(forward)) {
+      return new Run(forward, head).run();
+    }
+    StraightThrough.Surrogate s = StraightThrough.of(forward, straightThrough);
+    Run run = new Run(s.model(), head);
+    if (s.straightThroughPairs() > 0) {
+      run.notes.add(s.straightThroughPairs() + " QuantizeLinear/DequantizeLinear pair(s) on the"
+          + " path are differentiated straight-through (identity inside the clip range, zero"
+          + " outside; BPDA): the gradient is that of the float surrogate with the dequantized"
+          + " weights, while attacks score every candidate on the quantized model. Check it"
+          + " with a gradient-free (Square) and a transfer attack");
+    }
+    if (s.float16()) {
+      run.notes.add("float16 parts are differentiated straight-through (Cast float16/float32 as"
+          + " the identity): the gradient is that of the float32 surrogate with the"
+          + " float16-rounded weights");
+    }
+    return run.run();
   }
 
   // ===================================================================================== one run
@@ -203,6 +245,8 @@ public final class GradientGraphBuilder {
     private final Map<String, NodeProto> producers = new HashMap<>();
     private final Set<String> premasked = new HashSet<>();
     private List<NodeProto> emittedNodes = List.of();
+    /** Whether a QuantizeLinear stopped the gradient on the path (straight-through off). */
+    private boolean stopped;
 
     Run(ModelProto forward, LossHead head) {
       this.forward = forward;
@@ -327,6 +371,14 @@ public final class GradientGraphBuilder {
           }
           continue;
         }
+        if (n.getOpType().equals("QuantizeLinear") && n.getDomain().isEmpty()) {
+          stopped = true;
+          notes.add("node '" + n.getName() + "' (QuantizeLinear) lies on the path from the input"
+              + " to the logits and straight-through gradients are switched off: its derivative"
+              + " is zero almost everywhere, so no gradient flows through it (gradient masking:"
+              + " white-box results are not trustworthy)");
+          continue;
+        }
         if (n.getOpType().equals("Cast") && n.getDomain().isEmpty()
             && !FLOAT_TYPES.contains(intAttr(n, "to", 0))) {
           notes.add("node '" + n.getName() + "' (Cast to data type " + intAttr(n, "to", 0)
@@ -336,7 +388,7 @@ public final class GradientGraphBuilder {
         }
         n.getOutputList().stream().filter(o -> !o.isEmpty()).forEach(dep::add);
       }
-      if (!dep.contains(logitsT)) {
+      if (!dep.contains(logitsT) && !stopped) {
         throw new OnnxModelException("the forward model's logits '" + logitsT
             + "' do not depend on its input; nothing to differentiate");
       }
@@ -420,6 +472,9 @@ public final class GradientGraphBuilder {
         backprop(n, dy);
       }
       String gin = total(INPUT);
+      if (gin == null && stopped) {
+        gin = op(Op.MUL, INPUT, fconst(0f)); // the exact derivative through a QuantizeLinear
+      }
       if (gin == null) {
         throw new OnnxModelException("internal error: no gradient reached the input");
       }

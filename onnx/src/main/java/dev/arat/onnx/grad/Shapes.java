@@ -216,7 +216,7 @@ final class Shapes {
       case "Identity", "Dropout", "Relu", "LeakyRelu", "Sigmoid", "Tanh", "Softmax", "LogSoftmax",
           "BatchNormalization", "Neg", "Sqrt", "Exp", "Log", "Abs", "Clip", "Reciprocal", "Not",
           "PRelu", "HardSigmoid", "HardSwish", "Erf", "Gelu", "Sign", "Floor", "Ceil", "Round",
-          "Elu", "Softplus", "Selu", "IsNaN", "IsInf" -> {
+          "Elu", "Softplus", "Selu", "IsNaN", "IsInf", "QuantizeLinear", "DequantizeLinear" -> {
         putShape(y, x);
         if (n.getOpType().equals("Identity") && values.containsKey(in.get(0))) {
           values.put(y, values.get(in.get(0)));

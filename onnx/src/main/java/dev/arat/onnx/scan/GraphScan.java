@@ -41,8 +41,15 @@ import java.util.Set;
  *       gradient almost everywhere)</td></tr>
  *   <tr><td>{@value #INTEGER_CAST}</td><td>ERROR</td><td>a Cast to a non-float type on the path
  *       </td></tr>
- *   <tr><td>{@value #QUANTIZATION}</td><td>ERROR</td><td>QuantizeLinear, DequantizeLinear,
- *       DynamicQuantizeLinear or a QLinear/Integer op on the path</td></tr>
+ *   <tr><td>{@value #QUANTIZATION}</td><td>ERROR</td><td>DynamicQuantizeLinear or a
+ *       QLinear/Integer op on the path, or a QuantizeLinear there that the straight-through rule
+ *       cannot handle (per-axis or non-constant scale, output not read by DequantizeLinear)</td></tr>
+ *   <tr><td>{@value #STRAIGHT_THROUGH}</td><td>WARNING</td><td>a QuantizeLinear on the path that
+ *       {@link dev.arat.onnx.grad.StraightThrough} differentiates straight-through (gradients are
+ *       an estimate: check them with gradient-free and transfer attacks)</td></tr>
+ *   <tr><td>{@value #NOT_TENSORRT}</td><td>WARNING</td><td>a QuantizeLinear/DequantizeLinear
+ *       anywhere with a non-zero or unsigned (uint8) zero point: TensorRT's explicit quantization
+ *       accepts only symmetric int8 (zero point 0)</td></tr>
  *   <tr><td>{@value #UNSUPPORTED_OP}</td><td>ERROR</td><td>another op on the path that
  *       {@link GradientGraphBuilder} cannot differentiate (not in
  *       {@link GradientGraphBuilder#supportedOps()}, or not in the default domain)</td></tr>
@@ -69,6 +76,10 @@ public final class GraphScan {
   public static final String INTEGER_CAST = "integer-cast";
   /** Code of a quantisation op on the input-to-logits path. */
   public static final String QUANTIZATION = "quantization";
+  /** Code of a QuantizeLinear on the path differentiated straight-through. */
+  public static final String STRAIGHT_THROUGH = "straight-through";
+  /** Code of a Q/DQ node whose zero point TensorRT rejects (non-zero, or uint8). */
+  public static final String NOT_TENSORRT = "not-tensorrt-compatible";
   /** Code of any other op on the path that the gradient builder cannot differentiate. */
   public static final String UNSUPPORTED_OP = "unsupported-op";
   /** Code of a final Softmax/LogSoftmax (informational). */
@@ -238,6 +249,14 @@ public final class GraphScan {
         out.add(finding(INTEGER_CAST, Severity.ERROR, n, i, "Cast to data type "
             + attrInt(n, "to", 1) + " (not float) lies on the path from the input to the"
             + " logits: no gradient flows through it (gradient masking)"));
+      } else if (op.equals("DequantizeLinear") && fromQuantize(n.getInput(0), producer, nodes)) {
+        continue; // after a QuantizeLinear: reported (and differentiated) with it
+      } else if (op.equals("QuantizeLinear") && straightThrough(n, nodes, inits, g)) {
+        out.add(finding(STRAIGHT_THROUGH, Severity.WARNING, n, i, "QuantizeLinear on the path from"
+            + " the input to the logits is differentiated straight-through (identity inside its"
+            + " clip range, zero outside): input gradients are those of the float surrogate, an"
+            + " estimate; trust white-box numbers only next to a gradient-free (Square) and a"
+            + " transfer attack"));
       } else if (QUANT.contains(op)) {
         out.add(finding(QUANTIZATION, Severity.ERROR, n, i, "quantisation op " + op + " lies on"
             + " the path from the input to the logits: gradients through it are zero or"
@@ -250,7 +269,64 @@ public final class GraphScan {
             + String.join(", ", GradientGraphBuilder.supportedOps()) + ")"));
       }
     }
+    for (int i = 0; i < nodes.size(); i++) {
+      NodeProto n = nodes.get(i);
+      if ((n.getOpType().equals("QuantizeLinear") || n.getOpType().equals("DequantizeLinear"))
+          && n.getDomain().isEmpty() && !symmetricInt8(n, g)) {
+        out.add(finding(NOT_TENSORRT, Severity.WARNING, n, i, "zero point is not an int8 zero:"
+            + " TensorRT's explicit quantization accepts only symmetric int8 quantization (zero"
+            + " point 0), so this model cannot be built into a TensorRT INT8 engine as it is"
+            + " (ONNX Runtime evaluates it)"));
+      }
+    }
     return out;
+  }
+
+  /** Whether the tensor comes from a QuantizeLinear (so a DequantizeLinear reading it pairs). */
+  private static boolean fromQuantize(String t, Map<String, Integer> producer,
+      List<NodeProto> nodes) {
+    Integer p = producer.get(t);
+    return p != null && nodes.get(p).getOpType().equals("QuantizeLinear");
+  }
+
+  /** Whether the straight-through rule of {@code dev.arat.onnx.grad.StraightThrough} applies. */
+  private static boolean straightThrough(NodeProto q, List<NodeProto> nodes, Set<String> inits,
+      GraphProto g) {
+    if (q.getInputCount() < 2 || !inits.contains(q.getInput(1))) {
+      return false;
+    }
+    for (TensorProto t : g.getInitializerList()) {
+      if (t.getName().equals(q.getInput(1)) && Tensors.numel(Tensors.dims(t)) != 1) {
+        return false;
+      }
+    }
+    boolean read = false;
+    for (NodeProto n : nodes) {
+      if (n.getInputList().contains(q.getOutput(0))) {
+        if (!n.getOpType().equals("DequantizeLinear")) {
+          return false;
+        }
+        read = true;
+      }
+    }
+    return read;
+  }
+
+  private static boolean symmetricInt8(NodeProto n, GraphProto g) {
+    if (n.getInputCount() < 3 || n.getInput(2).isEmpty()) {
+      return false; // no zero point: uint8 by default
+    }
+    for (TensorProto t : g.getInitializerList()) {
+      if (t.getName().equals(n.getInput(2))) {
+        try {
+          return t.getDataType() == Tensors.INT8
+              && java.util.Arrays.stream(Tensors.toLongArray(t)).allMatch(v -> v == 0);
+        } catch (RuntimeException e) {
+          return false;
+        }
+      }
+    }
+    return true; // a Constant node or computed: not judged here
   }
 
   private static final Set<String> CONTROL_OPS = Set.of("Loop", "If", "Scan");

@@ -96,14 +96,22 @@ class GraphScanTest {
   }
 
   @Test
-  void quantisationOnThePathIsAnError() {
+  void quantisationOnThePathIsStraightThroughOrAnError() {
     ModelProto m = model((g, x) -> {
       String s = g.floatScalar("scale", 1 / 255f);
       g.appendRaw(raw("QuantizeLinear", "q", List.of(x, s), "xq"));
       g.appendRaw(raw("DequantizeLinear", "dq", List.of("xq", s), "xd"));
       return "xd";
     });
-    assertEquals(List.of(GraphScan.QUANTIZATION, GraphScan.QUANTIZATION), codes(m));
+    // a Q/DQ pair is differentiated straight-through; no zero point means uint8: not TensorRT's
+    assertEquals(List.of(GraphScan.STRAIGHT_THROUGH, GraphScan.NOT_TENSORRT,
+        GraphScan.NOT_TENSORRT), codes(m));
+    ModelProto notPaired = model((g, x) -> {
+      String s = g.floatScalar("scale", 1 / 255f);
+      g.appendRaw(raw("QuantizeLinear", "q", List.of(x, s), "xq"));
+      return g.node(Op.CAST, List.of("xq"), Map.of("to", (long) Tensors.FLOAT));
+    });
+    assertEquals(GraphScan.QUANTIZATION, codes(notPaired).get(0));
   }
 
   @Test
