@@ -14,6 +14,7 @@ import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.TreeMap;
 
 /**
  * Writes a checkpoint's network as a plain ONNX classifier.
@@ -85,7 +86,9 @@ public final class OnnxExporter {
     meta.put("arat.dataset", checkpoint.recipe().data().dataset());
     meta.put("arat.epoch", Integer.toString(checkpoint.state().epoch()));
     meta.put("arat.seed", Long.toString(checkpoint.recipe().seed()));
-    checkpoint.state().provenance().forEach((k, v) -> meta.put("arat." + k, v));
+    // sorted: the checkpoint's provenance map has no stable order of its own (Map.copyOf), and the
+    // same checkpoint must give the same bytes in every run
+    new TreeMap<>(checkpoint.state().provenance()).forEach((k, v) -> meta.put("arat." + k, v));
     meta.putAll(metadata);
     meta.forEach(g::metadata);
     g.docString("arat export of " + arch.name() + " (" + branch.key() + " BN branch, BN "

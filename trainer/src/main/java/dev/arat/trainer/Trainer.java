@@ -14,6 +14,7 @@ import dev.arat.data.ImageDataset;
 import dev.arat.data.ImageFolder;
 import dev.arat.data.Permutations;
 import dev.arat.data.Split;
+import dev.arat.specs.AratVersion;
 import dev.arat.specs.ArchitectureSpec;
 import dev.arat.specs.Architectures;
 import dev.arat.specs.AtomicFiles;
@@ -345,7 +346,7 @@ public final class Trainer {
       TrainingRecipe recipe, ImageDataset train, ImageDataset test) {
     Map<String, String> p = new LinkedHashMap<>();
     p.put("tool", "arat-trainer");
-    p.put("tool_version", toolVersion());
+    p.put("tool_version", AratVersion.VERSION);
     p.put("djl_version", Engine.getDjlVersion());
     Engine e = Engine.getInstance();
     p.put("engine", e.getEngineName());
@@ -373,25 +374,6 @@ public final class Trainer {
           + "(ARAT-METHOD P1 not reproduced)");
     }
     return p;
-  }
-
-  /** The trainer's version from its jar manifest or Maven properties, else {@code dev}. */
-  static String toolVersion() {
-    String v = Trainer.class.getPackage().getImplementationVersion();
-    if (v != null) {
-      return v;
-    }
-    try (InputStream in = Trainer.class.getResourceAsStream(
-        "/META-INF/maven/dev.arat/arat-trainer/pom.properties")) {
-      if (in != null) {
-        Properties pr = new Properties();
-        pr.load(in);
-        return pr.getProperty("version", "dev");
-      }
-    } catch (IOException e) {
-      // fall through
-    }
-    return "dev";
   }
 
   /** Resident memory of this process in MB, from /proc/self/status (-1 where unavailable). */
