@@ -11,8 +11,6 @@ import dev.arat.onnx.Npy;
 import dev.arat.onnx.OnnxModels;
 import dev.arat.onnx.Op;
 import dev.arat.onnx.Tensors;
-import java.io.PrintWriter;
-import java.io.StringWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
@@ -22,24 +20,11 @@ import java.util.function.BiFunction;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
-import picocli.CommandLine;
 
 /** {@code arat inspect} and {@code arat gradient} on small generated models. */
 class InspectGradientCommandTest {
   @TempDir static Path dir;
   static Path cnn;
-
-  record Result(int code, String out, String err) {}
-
-  static Result arat(String... args) {
-    StringWriter out = new StringWriter();
-    StringWriter err = new StringWriter();
-    CommandLine cl = Arat.commandLine();
-    cl.setOut(new PrintWriter(out, true));
-    cl.setErr(new PrintWriter(err, true));
-    int code = cl.execute(args);
-    return new Result(code, out.toString(), err.toString());
-  }
 
   static float[] randn(Random r, int n, double s) {
     float[] a = new float[n];
@@ -80,7 +65,7 @@ class InspectGradientCommandTest {
 
   @Test
   void inspectDescribesTheModel() {
-    Result r = arat("inspect", cnn.toString());
+    CliRun r = CliRun.arat("inspect", cnn.toString());
     assertEquals(0, r.code(), r.err());
     String o = r.out();
     assertTrue(o.contains("image: float (N, 3, 8, 8)"), o);
@@ -94,7 +79,7 @@ class InspectGradientCommandTest {
 
   @Test
   void gradientCheckPasses() {
-    Result r = arat("inspect", cnn.toString(), "--gradient-check", "--threads", "1");
+    CliRun r = CliRun.arat("inspect", cnn.toString(), "--gradient-check", "--threads", "1");
     assertEquals(0, r.code(), r.out() + r.err());
     assertTrue(r.out().contains("PASSED"), r.out());
   }
@@ -110,11 +95,11 @@ class InspectGradientCommandTest {
       return g.node(Op.ADD, g.node(Op.MUL, x, g.floatScalar("small", 0.01f)),
           g.node(Op.DIV, "rounded", g.floatScalar("k255", 255f)));
     }));
-    Result plain = arat("inspect", m.toString());
+    CliRun plain = CliRun.arat("inspect", m.toString());
     assertEquals(0, plain.code(), plain.err());
     assertTrue(plain.out().contains("NOT TRUSTWORTHY"), plain.out());
     assertTrue(plain.out().contains("rounding: node 'quantise' (Round)"), plain.out());
-    Result r = arat("inspect", m.toString(), "--gradient-check", "--threads", "1");
+    CliRun r = CliRun.arat("inspect", m.toString(), "--gradient-check", "--threads", "1");
     assertEquals(3, r.code(), r.out() + r.err());
     assertTrue(r.out().contains("FAILED"), r.out());
   }
@@ -128,24 +113,24 @@ class InspectGradientCommandTest {
               .setI(3)).build());
       return "lrn_out";
     }));
-    Result r = arat("inspect", m.toString());
+    CliRun r = CliRun.arat("inspect", m.toString());
     assertEquals(0, r.code(), r.err());
     assertTrue(r.out().contains("white-box attacks: NOT POSSIBLE"), r.out());
     assertTrue(r.out().contains("operator 'LRN' (node 'norm')"), r.out());
     assertTrue(r.out().contains("unsupported-op"), r.out());
-    Result c = arat("inspect", m.toString(), "--gradient-check");
+    CliRun c = CliRun.arat("inspect", m.toString(), "--gradient-check");
     assertEquals(2, c.code(), c.out() + c.err());
     assertTrue(c.err().contains("LRN"), c.err());
   }
 
   @Test
   void inspectMissingOrCorruptFileIsExit2() throws Exception {
-    Result r = arat("inspect", dir.resolve("nope.onnx").toString());
+    CliRun r = CliRun.arat("inspect", dir.resolve("nope.onnx").toString());
     assertEquals(2, r.code());
     assertTrue(r.err().contains("does not exist"), r.err());
     Path bad = dir.resolve("bad.onnx");
     Files.write(bad, new byte[] {1, 2, 3, 4, 5});
-    assertEquals(2, arat("inspect", bad.toString()).code());
+    assertEquals(2, CliRun.arat("inspect", bad.toString()).code());
   }
 
   /** Writes x (n images), labels and targets; returns the folder. */
@@ -179,7 +164,7 @@ class InspectGradientCommandTest {
       if (loss.endsWith("targeted")) {
         args.addAll(List.of("--targets", in.resolve("t.npy").toString()));
       }
-      Result r = arat(args.toArray(String[]::new));
+      CliRun r = CliRun.arat(args.toArray(String[]::new));
       assertEquals(0, r.code(), r.out() + r.err());
       Npy.NpyArray z = Npy.read(out.resolve("logits.npy"));
       Npy.NpyArray l = Npy.read(out.resolve("losses.npy"));
@@ -208,39 +193,39 @@ class InspectGradientCommandTest {
     String x = in.resolve("x.npy").toString();
     String y = in.resolve("y.npy").toString();
     String out = dir.resolve("o").toString();
-    Result r = arat("gradient", cnn.toString(), "--input", x, "--labels", y, "--loss",
+    CliRun r = CliRun.arat("gradient", cnn.toString(), "--input", x, "--labels", y, "--loss",
         "ce-targeted", "--out", out);
     assertEquals(2, r.code());
     assertTrue(r.err().contains("needs --targets"), r.err());
-    r = arat("gradient", cnn.toString(), "--input", x, "--labels", y, "--loss", "hinge",
+    r = CliRun.arat("gradient", cnn.toString(), "--input", x, "--labels", y, "--loss", "hinge",
         "--out", out);
     assertEquals(2, r.code());
     assertTrue(r.err().contains("unknown loss 'hinge'"), r.err());
     Npy.writeInt64(in.resolve("y3.npy"), new long[] {0, 1, 2}, 3);
-    r = arat("gradient", cnn.toString(), "--input", x, "--labels",
+    r = CliRun.arat("gradient", cnn.toString(), "--input", x, "--labels",
         in.resolve("y3.npy").toString(), "--loss", "ce", "--out", out);
     assertEquals(2, r.code());
     assertTrue(r.err().contains("has 3 entries, --input has 2 images"), r.err());
     Npy.writeInt64(in.resolve("y9.npy"), new long[] {0, 9}, 2);
-    r = arat("gradient", cnn.toString(), "--input", x, "--labels",
+    r = CliRun.arat("gradient", cnn.toString(), "--input", x, "--labels",
         in.resolve("y9.npy").toString(), "--loss", "ce", "--out", out);
     assertEquals(2, r.code());
     assertTrue(r.err().contains("entry 1 is 9, the model has 5 classes"), r.err());
     Npy.writeFloat32(in.resolve("x16.npy"), new float[2 * 3 * 16 * 16], 2, 3, 16, 16);
-    r = arat("gradient", cnn.toString(), "--input", in.resolve("x16.npy").toString(),
+    r = CliRun.arat("gradient", cnn.toString(), "--input", in.resolve("x16.npy").toString(),
         "--labels", y, "--loss", "ce", "--out", out);
     assertEquals(2, r.code());
     assertTrue(r.err().contains("the model takes [3, 8, 8]"), r.err());
-    r = arat("gradient", cnn.toString(), "--input", y, "--labels", y, "--loss", "ce", "--out",
+    r = CliRun.arat("gradient", cnn.toString(), "--input", y, "--labels", y, "--loss", "ce", "--out",
         out);
     assertEquals(2, r.code());
     assertTrue(r.err().contains("must be a float32 array of shape (N,C,H,W)"), r.err());
     Files.writeString(in.resolve("junk.npy"), "not numpy");
-    r = arat("gradient", cnn.toString(), "--input", in.resolve("junk.npy").toString(),
+    r = CliRun.arat("gradient", cnn.toString(), "--input", in.resolve("junk.npy").toString(),
         "--labels", y, "--loss", "ce", "--out", out);
     assertEquals(2, r.code());
     assertTrue(r.err().contains("not a NumPy .npy file"), r.err());
-    r = arat("gradient", cnn.toString(), "--input", in.resolve("none.npy").toString(),
+    r = CliRun.arat("gradient", cnn.toString(), "--input", in.resolve("none.npy").toString(),
         "--labels", y, "--loss", "ce", "--out", out);
     assertEquals(2, r.code());
     assertTrue(r.err().contains("does not exist"), r.err());
