@@ -7,6 +7,7 @@
 # Usage:  ci/arat-gate.sh MODEL.onnx SUITE.yaml|BUILTIN [OUT]
 # Environment (all optional):
 #   ARAT       the arat launcher (default: "arat" on PATH, else ./arat)
+#   ARAT_JAR   the runnable jar arat-<version>.jar, run with java -jar (used when ARAT is unset)
 #   SHARDS     run the suite as N local shards in parallel, then merge (default 1: one run)
 #   BASELINE   a previous report.json: adds the max_robust_drop gate's comparison and lists newly broken samples
 #   DATA       dataset folder (overrides the suite's data.path)
@@ -36,6 +37,8 @@ provider="${PROVIDER:-cpu}"
 
 if [ -n "${ARAT:-}" ]; then
   arat=("$ARAT")
+elif [ -n "${ARAT_JAR:-}" ]; then
+  arat=(java -jar "$ARAT_JAR")
 elif command -v arat >/dev/null 2>&1; then
   arat=(arat)
 elif [ -x ./arat ]; then

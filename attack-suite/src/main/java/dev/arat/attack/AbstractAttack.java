@@ -2,6 +2,7 @@ package dev.arat.attack;
 
 import dev.arat.specs.Norm;
 import dev.arat.specs.ThreatModel;
+import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.SplittableRandom;
@@ -37,6 +38,56 @@ public abstract class AbstractAttack implements Attack {
   /** The attack seed. */
   public long seed() {
     return seed;
+  }
+
+  /**
+   * Runs the attack: checks the batch ({@link #checkInputs}) and the model ({@link #checkModel}),
+   * starts every candidate at its clean image with no success (iteration -1), and unless the batch
+   * is empty lets {@link #attack} improve them.
+   */
+  @Override
+  public final AttackResult run(GradientClassifier model, ImageBatch x, int[] labels,
+      long[] sampleIds) {
+    checkInputs(model, x, labels, sampleIds);
+    checkModel(model);
+    Candidates c = new Candidates(x);
+    if (x.n() > 0) {
+      attack(model, x, labels, sampleIds, c);
+    }
+    return new AttackResult(x.with(c.out), c.success, c.iteration);
+  }
+
+  /**
+   * Rejects a model this attack cannot run on (e.g. too few classes for its loss or targets);
+   * nothing by default.
+   *
+   * @throws IllegalArgumentException naming what does not fit
+   */
+  protected void checkModel(GradientClassifier model) {}
+
+  /**
+   * The attack proper, on a non-empty batch whose inputs are checked: writes each improved
+   * candidate into {@code c.out} and marks broken samples in {@code c.success} and {@code
+   * c.iteration}. Every candidate must stay within the budget and the {@code [0,1]} box.
+   */
+  protected abstract void attack(GradientClassifier model, ImageBatch x, int[] labels,
+      long[] sampleIds, Candidates c);
+
+  /** The candidates of one {@link #run}, filled in by {@link #attack}. */
+  protected static final class Candidates {
+    /** The candidate images, float32 {@code (N,C,H,W)} flat; initially the clean images. */
+    public final float[] out;
+    /** Per sample: whether its candidate is misclassified. */
+    public final boolean[] success;
+    /** Per sample: the iteration at which it was broken, -1 when it is not. */
+    public final int[] iteration;
+
+    Candidates(ImageBatch x) {
+      out = x.data().clone();
+      success = new boolean[x.n()];
+      iteration = new int[x.n()];
+      Arrays.fill(iteration, -1);
+    }
   }
 
   /** Checks that labels and ids match the batch and that labels are class indices of the model. */

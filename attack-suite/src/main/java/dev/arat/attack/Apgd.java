@@ -137,14 +137,17 @@ public final class Apgd extends AbstractAttack {
   }
 
   @Override
-  public AttackResult run(GradientClassifier model, ImageBatch x, int[] labels, long[] sampleIds) {
-    checkInputs(model, x, labels, sampleIds);
+  protected void checkModel(GradientClassifier model) {
     checkClasses(model.numClasses(), loss);
+  }
+
+  @Override
+  protected void attack(GradientClassifier model, ImageBatch x, int[] labels, long[] sampleIds,
+      Candidates c) {
     int n = x.n();
-    float[] out = x.data().clone();
-    boolean[] success = new boolean[n];
-    int[] iteration = new int[n];
-    Arrays.fill(iteration, -1);
+    float[] out = c.out;
+    boolean[] success = c.success;
+    int[] iteration = c.iteration;
     GradientClassifier m = Eot.wrap(model, eotIter);
     SplittableRandom[] rngs = generators(sampleIds);
     int[] active = ApgdRun.range(n);
@@ -152,7 +155,6 @@ public final class Apgd extends AbstractAttack {
       active = ApgdRun.runOn(m, threat.norm(), threat.epsilon(), steps, rho, x, labels, null, loss, active, rngs,
           r * steps, out, success, iteration);
     }
-    return new AttackResult(x.with(out), success, iteration);
   }
 
   /** K >= 3 for DLR, K >= 4 for targeted DLR, with a message that says what is wrong. */

@@ -130,18 +130,18 @@ public final class ApgdTargeted extends AbstractAttack {
   }
 
   @Override
-  public AttackResult run(GradientClassifier model, ImageBatch x, int[] labels, long[] sampleIds) {
-    checkInputs(model, x, labels, sampleIds);
+  protected void checkModel(GradientClassifier model) {
+    checkTargets("apgd-t", model.numClasses(), targets, true);
+  }
+
+  @Override
+  protected void attack(GradientClassifier model, ImageBatch x, int[] labels, long[] sampleIds,
+      Candidates c) {
     int k = model.numClasses();
-    checkTargets("apgd-t", k, targets, true);
     int n = x.n();
-    float[] out = x.data().clone();
-    boolean[] success = new boolean[n];
-    int[] iteration = new int[n];
-    Arrays.fill(iteration, -1);
-    if (n == 0) {
-      return new AttackResult(x.with(out), success, iteration);
-    }
+    float[] out = c.out;
+    boolean[] success = c.success;
+    int[] iteration = c.iteration;
     GradientClassifier m = Eot.wrap(model, eotIter);
     SplittableRandom[] rngs = generators(sampleIds);
     int[][] ranked = rankedClasses(model.logits(x), k, n);
@@ -157,6 +157,5 @@ public final class ApgdTargeted extends AbstractAttack {
             active, rngs, base, out, success, iteration);
       }
     }
-    return new AttackResult(x.with(out), success, iteration);
   }
 }

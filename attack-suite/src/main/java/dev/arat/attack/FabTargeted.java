@@ -119,20 +119,20 @@ public final class FabTargeted extends AbstractAttack {
   }
 
   @Override
-  public AttackResult run(GradientClassifier model, ImageBatch x, int[] labels, long[] sampleIds) {
-    checkInputs(model, x, labels, sampleIds);
+  protected void checkModel(GradientClassifier model) {
+    ApgdTargeted.checkTargets("fab-t", model.numClasses(), targets, false);
+  }
+
+  @Override
+  protected void attack(GradientClassifier model, ImageBatch x, int[] labels, long[] sampleIds,
+      Candidates c) {
     int k = model.numClasses();
-    ApgdTargeted.checkTargets("fab-t", k, targets, false);
     int n = x.n();
     int per = x.imageSize();
     float[] x0 = x.data();
-    float[] out = x0.clone();
-    boolean[] success = new boolean[n];
-    int[] iteration = new int[n];
-    Arrays.fill(iteration, -1);
-    if (n == 0) {
-      return new AttackResult(x.with(out), success, iteration);
-    }
+    float[] out = c.out;
+    boolean[] success = c.success;
+    int[] iteration = c.iteration;
     SplittableRandom[] rngs = generators(sampleIds);
     float[] clean = model.logits(x);
     int[][] ranked = ApgdTargeted.rankedClasses(clean, k, n);
@@ -158,7 +158,6 @@ public final class FabTargeted extends AbstractAttack {
         active = singleRun(model, x, labels, ranked, rank, r > 0, active, rngs, base, out, success, iteration, per);
       }
     }
-    return new AttackResult(x.with(out), success, iteration);
   }
 
   private int[] singleRun(GradientClassifier model, ImageBatch x, int[] labels, int[][] ranked, int rank,

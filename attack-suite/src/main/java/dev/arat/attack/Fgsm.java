@@ -43,18 +43,14 @@ public final class Fgsm extends AbstractAttack {
   }
 
   @Override
-  public AttackResult run(GradientClassifier model, ImageBatch x, int[] labels, long[] sampleIds) {
-    checkInputs(model, x, labels, sampleIds);
+  protected void attack(GradientClassifier model, ImageBatch x, int[] labels, long[] sampleIds,
+      Candidates c) {
     int n = x.n();
     int per = x.imageSize();
     float[] x0 = x.data();
-    float[] adv = x0.clone();
-    boolean[] success = new boolean[n];
-    int[] iteration = new int[n];
-    java.util.Arrays.fill(iteration, -1);
-    if (n == 0) {
-      return new AttackResult(x.with(adv), success, iteration);
-    }
+    float[] adv = c.out;
+    boolean[] success = c.success;
+    int[] iteration = c.iteration;
     LossGradient g = model.lossGradient(x, labels, null, loss);
     for (int i = 0; i < n; i++) {
       ascend(threat.norm(), threat.epsilon(), adv, g.gradient(), i * per, i * per, per);
@@ -67,6 +63,5 @@ public final class Fgsm extends AbstractAttack {
       success[i] = argmax(logits, k, i) != labels[i];
       iteration[i] = success[i] ? 1 : -1;
     }
-    return new AttackResult(out, success, iteration);
   }
 }

@@ -161,16 +161,15 @@ public final class Pgd extends AbstractAttack {
    * @return candidates, success flags and iterations of first success (or -1)
    */
   @Override
-  public AttackResult run(GradientClassifier model, ImageBatch x, int[] labels, long[] sampleIds) {
-    checkInputs(model, x, labels, sampleIds);
+  protected void attack(GradientClassifier model, ImageBatch x, int[] labels, long[] sampleIds,
+      Candidates c) {
     int n = x.n();
     int per = x.imageSize();
     int k = model.numClasses();
     float[] x0 = x.data();
-    float[] out = x0.clone();
-    boolean[] success = new boolean[n];
-    int[] iteration = new int[n];
-    Arrays.fill(iteration, -1);
+    float[] out = c.out;
+    boolean[] success = c.success;
+    int[] iteration = c.iteration;
     SplittableRandom[] rngs = generators(sampleIds);
     int[] active = range(n);
     for (int r = 0; r < restarts && active.length > 0; r++) {
@@ -250,7 +249,6 @@ public final class Pgd extends AbstractAttack {
       }
       active = nextActive;
     }
-    return new AttackResult(x.with(out), success, iteration);
   }
 
   private static int[] range(int n) {

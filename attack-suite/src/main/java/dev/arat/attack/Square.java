@@ -147,15 +147,14 @@ public final class Square extends AbstractAttack {
   }
 
   @Override
-  public AttackResult run(GradientClassifier model, ImageBatch x, int[] labels, long[] sampleIds) {
-    checkInputs(model, x, labels, sampleIds);
+  protected void attack(GradientClassifier model, ImageBatch x, int[] labels, long[] sampleIds,
+      Candidates c) {
     int n = x.n();
     int per = x.imageSize();
     float[] x0 = x.data();
-    float[] out = x0.clone();
-    boolean[] success = new boolean[n];
-    int[] iteration = new int[n];
-    Arrays.fill(iteration, -1);
+    float[] out = c.out;
+    boolean[] success = c.success;
+    int[] iteration = c.iteration;
     int[] used = new int[n];
     SplittableRandom[] rngs = generators(sampleIds);
     double[] bestMargin = new double[n];
@@ -164,7 +163,6 @@ public final class Square extends AbstractAttack {
     for (int r = 0; r < restarts && active.length > 0; r++) {
       active = singleRun(model, x, labels, active, rngs, out, bestMargin, used, success, iteration, per);
     }
-    return new AttackResult(x.with(out), success, iteration);
   }
 
   private int[] singleRun(Classifier model, ImageBatch x, int[] labels, int[] active, SplittableRandom[] rngs,

@@ -71,25 +71,27 @@ public final class Transfer extends AbstractAttack {
   }
 
   @Override
-  public AttackResult run(GradientClassifier model, ImageBatch x, int[] labels, long[] sampleIds) {
-    checkInputs(model, x, labels, sampleIds);
+  protected void checkModel(GradientClassifier model) {
     if (surrogate.numClasses() != model.numClasses()) {
       throw new IllegalArgumentException("transfer: surrogate has " + surrogate.numClasses()
           + " classes, the attacked model has " + model.numClasses());
     }
+  }
+
+  @Override
+  protected void attack(GradientClassifier model, ImageBatch x, int[] labels, long[] sampleIds,
+      Candidates c) {
     int n = x.n();
     AttackResult crafted = inner.run(surrogate, x, labels, sampleIds);
-    boolean[] success = new boolean[n];
-    int[] iteration = new int[n];
-    if (n == 0) {
-      return new AttackResult(crafted.adversarial(), success, iteration);
-    }
+    float[] adv = crafted.adversarial().data();
+    System.arraycopy(adv, 0, c.out, 0, adv.length);
+    boolean[] success = c.success;
+    int[] iteration = c.iteration;
     float[] logits = model.logits(crafted.adversarial());
     int k = model.numClasses();
     for (int i = 0; i < n; i++) {
       success[i] = argmax(logits, k, i) != labels[i];
       iteration[i] = success[i] ? Math.max(crafted.iteration()[i], 0) : -1;
     }
-    return new AttackResult(crafted.adversarial(), success, iteration);
   }
 }

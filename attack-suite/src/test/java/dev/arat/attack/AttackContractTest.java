@@ -74,6 +74,62 @@ class AttackContractTest {
     }
   }
 
+  /**
+   * Successes on the clean-correct samples of an easy problem (a linear model, labels its own
+   * predictions, so some samples lie within the budget of its decision boundary).
+   */
+  private static int successesOnEasyProblem(Attack attack) {
+    LinearClassifier m = model();
+    ImageBatch x = Fixtures.images(5, N, H, W, 0.0, 1.0);
+    int[] y = labels(m, x);
+    AttackResult r = attack.run(m, x, y, Fixtures.ids(N, 500));
+    int k = 0;
+    for (boolean b : r.success()) {
+      k += b ? 1 : 0;
+    }
+    return k;
+  }
+
+  @ParameterizedTest(name = "{0}")
+  @MethodSource("attacks")
+  void breaksSomeSamplesOfAnEasyProblem(String label, Attack attack) {
+    assertTrue(successesOnEasyProblem(attack) > 0, label + " broke no sample: does it attack?");
+  }
+
+  /** An attack that returns its input unchanged fails {@link #breaksSomeSamplesOfAnEasyProblem}. */
+  @org.junit.jupiter.api.Test
+  void anAttackThatDoesNothingFailsTheContract() {
+    ThreatModel t = new ThreatModel(Norm.LINF, 0.05);
+    Attack nothing = new Attack() {
+      @Override
+      public String name() {
+        return "nothing";
+      }
+
+      @Override
+      public ThreatModel threat() {
+        return t;
+      }
+
+      @Override
+      public java.util.Map<String, Object> settings() {
+        return java.util.Map.of();
+      }
+
+      @Override
+      public AttackResult run(GradientClassifier model, ImageBatch x, int[] labels, long[] ids) {
+        return new AttackResult(x, new boolean[x.n()], filled(x.n(), -1));
+      }
+    };
+    assertEquals(0, successesOnEasyProblem(nothing));
+  }
+
+  private static int[] filled(int n, int v) {
+    int[] a = new int[n];
+    java.util.Arrays.fill(a, v);
+    return a;
+  }
+
   @ParameterizedTest(name = "{0}")
   @MethodSource("attacks")
   void robustAccuracyAtMostClean(String label, Attack attack) {

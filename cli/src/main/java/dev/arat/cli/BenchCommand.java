@@ -2,10 +2,10 @@ package dev.arat.cli;
 
 import dev.arat.specs.AtomicFiles;
 import dev.arat.specs.Specs;
-import dev.arat.trainer.bench.BenchEnvironment;
-import dev.arat.trainer.bench.TorchBaseline;
-import dev.arat.trainer.bench.TrainBenchReport;
-import dev.arat.trainer.bench.TrainStepBench;
+import dev.arat.bench.BenchEnvironment;
+import dev.arat.bench.TorchBaseline;
+import dev.arat.bench.TrainBenchReport;
+import dev.arat.bench.TrainStepBench;
 import java.io.PrintStream;
 import java.io.PrintWriter;
 import java.net.URISyntaxException;

@@ -1,11 +1,12 @@
 package dev.arat.cli;
 
+import dev.arat.specs.AratVersion;
 import picocli.CommandLine.IVersionProvider;
 
 /** Versions of arat and of the engines it runs on, for {@code --version} and provenance. */
 public final class Versions implements IVersionProvider {
-  /** arat's own version. */
-  public static final String ARAT = "0.1.0";
+  /** arat's own version (the Maven project version, see {@link AratVersion}). */
+  public static final String ARAT = AratVersion.VERSION;
 
   @Override
   public String[] getVersion() {

@@ -5,36 +5,21 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.arat.specs.Specs;
-import dev.arat.trainer.bench.TorchBaseline;
-import java.io.PrintWriter;
-import java.io.StringWriter;
+import dev.arat.bench.TorchBaseline;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
-import picocli.CommandLine;
 
 /** {@code arat bench train} on a tiny configuration: it runs and reports; nothing is timed. */
 class BenchCommandTest {
   @TempDir Path dir;
 
-  record Result(int code, String out, String err) {}
-
-  static Result arat(String... args) {
-    StringWriter out = new StringWriter();
-    StringWriter err = new StringWriter();
-    CommandLine cl = Arat.commandLine();
-    cl.setOut(new PrintWriter(out, true));
-    cl.setErr(new PrintWriter(err, true));
-    int code = cl.execute(args);
-    return new Result(code, out.toString(), err.toString());
-  }
-
   @Test
   void tinyRunPrintsTheTableAndWritesJson() throws Exception {
     Path json = dir.resolve("bench.json");
-    Result r = arat("-q", "bench", "train", "--model", "small-cnn", "--input", "1x8x8",
+    CliRun r = CliRun.arat("-q", "bench", "train", "--model", "small-cnn", "--input", "1x8x8",
         "--batch", "4", "--pgd-steps", "2", "--warmup", "0", "--iterations", "2",
         "--compare-torch", "--python", dir.resolve("no-python").toString(),
         "--json", json.toString());
@@ -56,7 +41,7 @@ class BenchCommandTest {
 
   @Test
   void onlyAttackSkipsTheSteps() {
-    Result r = arat("-q", "bench", "train", "--input", "1x8x8", "--batch", "4", "--pgd-steps",
+    CliRun r = CliRun.arat("-q", "bench", "train", "--input", "1x8x8", "--batch", "4", "--pgd-steps",
         "1", "--warmup", "0", "--iterations", "1", "--only", "attack");
     assertEquals(0, r.code(), r.err());
     assertTrue(r.out().contains("pgd_adapter"), r.out());
@@ -65,11 +50,11 @@ class BenchCommandTest {
 
   @Test
   void badArgumentsAreInputErrors() {
-    assertEquals(ExitCodes.INPUT_ERROR, arat("bench", "train", "--input", "3x32").code());
-    assertEquals(ExitCodes.INPUT_ERROR, arat("bench", "train", "--model", "vgg").code());
+    assertEquals(ExitCodes.INPUT_ERROR, CliRun.arat("bench", "train", "--input", "3x32").code());
+    assertEquals(ExitCodes.INPUT_ERROR, CliRun.arat("bench", "train", "--model", "vgg").code());
     assertEquals(ExitCodes.INPUT_ERROR,
-        arat("bench", "train", "--only", "attack", "--compare-torch").code());
-    assertEquals(ExitCodes.INPUT_ERROR, arat("bench", "train", "--torch-malloc", "x").code());
+        CliRun.arat("bench", "train", "--only", "attack", "--compare-torch").code());
+    assertEquals(ExitCodes.INPUT_ERROR, CliRun.arat("bench", "train", "--torch-malloc", "x").code());
   }
 
   /** Debian's interpreter when it can import torch (not installed in CI: those tests skip). */
@@ -84,7 +69,7 @@ class BenchCommandTest {
   void comparisonWithPyTorchIsInterleavedAndPaired() throws Exception {
     Path py = torchPython();
     Path json = dir.resolve("torch.json");
-    Result r = arat("-q", "bench", "train", "--model", "small-cnn", "--input", "1x8x8",
+    CliRun r = CliRun.arat("-q", "bench", "train", "--model", "small-cnn", "--input", "1x8x8",
         "--batch", "4", "--pgd-steps", "2", "--warmup", "0", "--iterations", "3", "--threads", "1",
         "--only", "steps", "--compare-torch", "--python", py.toString(), "--json",
         json.toString());
@@ -112,7 +97,7 @@ class BenchCommandTest {
     Path py = torchPython();
     Path script = dir.resolve("dies.py");
     Files.writeString(script, "import sys\nsys.exit(3)\n");
-    Result r = arat("bench", "train", "--input", "1x8x8", "--batch", "4", "--pgd-steps", "1",
+    CliRun r = CliRun.arat("bench", "train", "--input", "1x8x8", "--batch", "4", "--pgd-steps", "1",
         "--warmup", "0", "--iterations", "1", "--only", "steps", "--compare-torch", "--python",
         py.toString(), "--torch-script", script.toString());
     assertEquals(ExitCodes.INPUT_ERROR, r.code(), r.err());

@@ -11,8 +11,6 @@ import dev.arat.onnx.OnnxModels;
 import dev.arat.onnx.Op;
 import dev.arat.onnx.Tensors;
 import dev.arat.specs.Npy;
-import java.io.PrintWriter;
-import java.io.StringWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
@@ -22,24 +20,11 @@ import java.util.function.BiFunction;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
-import picocli.CommandLine;
 
 /** {@code arat inspect} and {@code arat gradient} on small generated models. */
 class InspectGradientCommandTest {
   @TempDir static Path dir;
   static Path cnn;
-
-  record Result(int code, String out, String err) {}
-
-  static Result arat(String... args) {
-    StringWriter out = new StringWriter();
-    StringWriter err = new StringWriter();
-    CommandLine cl = Arat.commandLine();
-    cl.setOut(new PrintWriter(out, true));
-    cl.setErr(new PrintWriter(err, true));
-    int code = cl.execute(args);
-    return new Result(code, out.toString(), err.toString());
-  }
 
   static float[] randn(Random r, int n, double s) {
     float[] a = new float[n];
@@ -80,7 +65,7 @@ class InspectGradientCommandTest {
 
   @Test
   void inspectDescribesTheModel() {
-    Result r = arat("inspect", cnn.toString());
+    CliRun r = CliRun.arat("inspect", cnn.toString());
     assertEquals(0, r.code(), r.err());
     String o = r.out();
     assertTrue(o.contains("image: float (N, 3, 8, 8)"), o);
@@ -94,7 +79,7 @@ class InspectGradientCommandTest {
 
   @Test
   void gradientCheckPasses() {
-    Result r = arat("inspect", cnn.toString(), "--gradient-check", "--threads", "1");
+    CliRun r = CliRun.arat("inspect", cnn.toString(), "--gradient-check", "--threads", "1");
     assertEquals(0, r.code(), r.out() + r.err());
     assertTrue(r.out().contains("PASSED"), r.out());
   }
@@ -116,11 +101,11 @@ class InspectGradientCommandTest {
       return g.node(Op.ADD, g.node(Op.MUL, x, g.floatScalar("small", 0.01f)),
           g.node(Op.DIV, "stairs", g.floatScalar("k255", 255f)));
     }));
-    Result plain = arat("inspect", m.toString());
+    CliRun plain = CliRun.arat("inspect", m.toString());
     assertEquals(0, plain.code(), plain.err());
     assertTrue(plain.out().contains("NOT TRUSTWORTHY"), plain.out());
     assertTrue(plain.out().contains("integer-cast: node 'to_int' (Cast)"), plain.out());
-    Result r = arat("inspect", m.toString(), "--gradient-check", "--threads", "1");
+    CliRun r = CliRun.arat("inspect", m.toString(), "--gradient-check", "--threads", "1");
     assertEquals(3, r.code(), r.out() + r.err());
     assertTrue(r.out().contains("FAILED"), r.out());
   }
@@ -138,7 +123,7 @@ class InspectGradientCommandTest {
     }));
     for (String[] args : new String[][] {{"inspect", m.toString()},
         {"inspect", m.toString(), "--gradient-check"}}) {
-      Result r = arat(args);
+      CliRun r = CliRun.arat(args);
       assertEquals(3, r.code(), r.out() + r.err());
       assertTrue(r.out().contains("white-box attacks: NOT POSSIBLE (ARAT-D017 white-box-impossible"), r.out());
       assertTrue(r.out().contains("rounding: node 'quantise' (Round)"), r.out());
@@ -155,28 +140,28 @@ class InspectGradientCommandTest {
               .setI(3)).build());
       return "lrn_out";
     }));
-    Result r = arat("inspect", m.toString());
+    CliRun r = CliRun.arat("inspect", m.toString());
     assertEquals(3, r.code(), r.out() + r.err());
     assertTrue(r.out().contains("white-box attacks: NOT POSSIBLE (ARAT-D017"), r.out());
     assertTrue(r.out().contains("operator 'LRN'"), r.out());
     assertTrue(r.out().contains("unsupported-op"), r.out());
-    Result c = arat("inspect", m.toString(), "--gradient-check");
+    CliRun c = CliRun.arat("inspect", m.toString(), "--gradient-check");
     assertEquals(3, c.code(), c.out() + c.err());
   }
 
   @Test
   void inspectSaysHowAratFeedsAFixedBatchChannelsLastModel() {
     Path byo = Path.of("..", "evaluator", "src", "test", "resources", "byo");
-    Result fixed = arat("inspect", byo.resolve("fixed-batch.onnx").toString());
+    CliRun fixed = CliRun.arat("inspect", byo.resolve("fixed-batch.onnx").toString());
     assertEquals(0, fixed.code(), fixed.out() + fixed.err());
     assertTrue(fixed.out().contains("arat feeds: (N,1,28,28) float32 pixels in [0,1]; model layout NCHW, batch"
         + " fixed 8 (arat runs it in batches of 8)"), fixed.out());
     assertTrue(fixed.out().contains("white-box attacks: possible"), fixed.out());
-    Result nhwc = arat("inspect", byo.resolve("nhwc.onnx").toString());
+    CliRun nhwc = CliRun.arat("inspect", byo.resolve("nhwc.onnx").toString());
     assertEquals(0, nhwc.code(), nhwc.out() + nhwc.err());
     assertTrue(nhwc.out().contains("model layout NHWC, batch dynamic"), nhwc.out());
     assertTrue(nhwc.out().contains("arat transposes its (N,1,28,28) pixels"), nhwc.out());
-    Result hidden = arat("inspect", byo.resolve("hidden-batch.onnx").toString());
+    CliRun hidden = CliRun.arat("inspect", byo.resolve("hidden-batch.onnx").toString());
     assertEquals(2, hidden.code(), hidden.out() + hidden.err());
     assertTrue(hidden.out().contains("input: NOT USABLE") && hidden.out().contains("dynamic_axes"), hidden.out());
   }
@@ -187,11 +172,11 @@ class InspectGradientCommandTest {
     Path suite = dir.resolve("byo-suite.yaml");
     Files.writeString(suite, String.join("\n", "name: byo", "data: {dataset: synthetic}", "samples: 12",
         "threat_model: {norm: Linf, epsilon: 0.03}", "attacks:", "  - {type: pgd, steps: 2, step_size: 0.01}", ""));
-    Result round = arat("evaluate", "-q", "--model", byo.resolve("round.onnx").toString(), "--suite",
+    CliRun round = CliRun.arat("evaluate", "-q", "--model", byo.resolve("round.onnx").toString(), "--suite",
         suite.toString(), "--out", dir.resolve("eval-round").toString(), "--threads", "1");
     assertEquals(3, round.code(), round.out() + round.err());
     assertTrue(round.err().contains("ARAT-D017"), round.err());
-    Result fixed = arat("evaluate", "-q", "--model", byo.resolve("fixed-batch.onnx").toString(), "--suite",
+    CliRun fixed = CliRun.arat("evaluate", "-q", "--model", byo.resolve("fixed-batch.onnx").toString(), "--suite",
         suite.toString(), "--out", dir.resolve("eval-fixed").toString(), "--threads", "1");
     assertEquals(0, fixed.code(), fixed.out() + fixed.err());
     assertTrue(fixed.out().contains("NO GATES: the suite sets no gate"), fixed.out());
@@ -200,12 +185,12 @@ class InspectGradientCommandTest {
 
   @Test
   void inspectMissingOrCorruptFileIsExit2() throws Exception {
-    Result r = arat("inspect", dir.resolve("nope.onnx").toString());
+    CliRun r = CliRun.arat("inspect", dir.resolve("nope.onnx").toString());
     assertEquals(2, r.code());
     assertTrue(r.err().contains("does not exist"), r.err());
     Path bad = dir.resolve("bad.onnx");
     Files.write(bad, new byte[] {1, 2, 3, 4, 5});
-    assertEquals(2, arat("inspect", bad.toString()).code());
+    assertEquals(2, CliRun.arat("inspect", bad.toString()).code());
   }
 
   /** Writes x (n images), labels and targets; returns the folder. */
@@ -239,7 +224,7 @@ class InspectGradientCommandTest {
       if (loss.endsWith("targeted")) {
         args.addAll(List.of("--targets", in.resolve("t.npy").toString()));
       }
-      Result r = arat(args.toArray(String[]::new));
+      CliRun r = CliRun.arat(args.toArray(String[]::new));
       assertEquals(0, r.code(), r.out() + r.err());
       Npy.NpyArray z = Npy.read(out.resolve("logits.npy"));
       Npy.NpyArray l = Npy.read(out.resolve("losses.npy"));
@@ -268,39 +253,39 @@ class InspectGradientCommandTest {
     String x = in.resolve("x.npy").toString();
     String y = in.resolve("y.npy").toString();
     String out = dir.resolve("o").toString();
-    Result r = arat("gradient", cnn.toString(), "--input", x, "--labels", y, "--loss",
+    CliRun r = CliRun.arat("gradient", cnn.toString(), "--input", x, "--labels", y, "--loss",
         "ce-targeted", "--out", out);
     assertEquals(2, r.code());
     assertTrue(r.err().contains("needs --targets"), r.err());
-    r = arat("gradient", cnn.toString(), "--input", x, "--labels", y, "--loss", "hinge",
+    r = CliRun.arat("gradient", cnn.toString(), "--input", x, "--labels", y, "--loss", "hinge",
         "--out", out);
     assertEquals(2, r.code());
     assertTrue(r.err().contains("unknown loss 'hinge'"), r.err());
     Npy.writeInt64(in.resolve("y3.npy"), new long[] {0, 1, 2}, 3);
-    r = arat("gradient", cnn.toString(), "--input", x, "--labels",
+    r = CliRun.arat("gradient", cnn.toString(), "--input", x, "--labels",
         in.resolve("y3.npy").toString(), "--loss", "ce", "--out", out);
     assertEquals(2, r.code());
     assertTrue(r.err().contains("has 3 entries, --input has 2 images"), r.err());
     Npy.writeInt64(in.resolve("y9.npy"), new long[] {0, 9}, 2);
-    r = arat("gradient", cnn.toString(), "--input", x, "--labels",
+    r = CliRun.arat("gradient", cnn.toString(), "--input", x, "--labels",
         in.resolve("y9.npy").toString(), "--loss", "ce", "--out", out);
     assertEquals(2, r.code());
     assertTrue(r.err().contains("entry 1 is 9, the model has 5 classes"), r.err());
     Npy.writeFloat32(in.resolve("x16.npy"), new float[2 * 3 * 16 * 16], 2, 3, 16, 16);
-    r = arat("gradient", cnn.toString(), "--input", in.resolve("x16.npy").toString(),
+    r = CliRun.arat("gradient", cnn.toString(), "--input", in.resolve("x16.npy").toString(),
         "--labels", y, "--loss", "ce", "--out", out);
     assertEquals(2, r.code());
     assertTrue(r.err().contains("the model takes [3, 8, 8]"), r.err());
-    r = arat("gradient", cnn.toString(), "--input", y, "--labels", y, "--loss", "ce", "--out",
+    r = CliRun.arat("gradient", cnn.toString(), "--input", y, "--labels", y, "--loss", "ce", "--out",
         out);
     assertEquals(2, r.code());
     assertTrue(r.err().contains("must be a float32 array of shape (N,C,H,W)"), r.err());
     Files.writeString(in.resolve("junk.npy"), "not numpy");
-    r = arat("gradient", cnn.toString(), "--input", in.resolve("junk.npy").toString(),
+    r = CliRun.arat("gradient", cnn.toString(), "--input", in.resolve("junk.npy").toString(),
         "--labels", y, "--loss", "ce", "--out", out);
     assertEquals(2, r.code());
     assertTrue(r.err().contains("not a NumPy .npy file"), r.err());
-    r = arat("gradient", cnn.toString(), "--input", in.resolve("none.npy").toString(),
+    r = CliRun.arat("gradient", cnn.toString(), "--input", in.resolve("none.npy").toString(),
         "--labels", y, "--loss", "ce", "--out", out);
     assertEquals(2, r.code());
     assertTrue(r.err().contains("does not exist"), r.err());

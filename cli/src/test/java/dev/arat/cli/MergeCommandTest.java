@@ -12,8 +12,6 @@ import dev.arat.onnx.Op;
 import dev.arat.onnx.Tensors;
 import dev.arat.specs.EvaluationSuite;
 import dev.arat.specs.Specs;
-import java.io.PrintWriter;
-import java.io.StringWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
@@ -21,7 +19,6 @@ import java.util.Map;
 import java.util.SplittableRandom;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
-import picocli.CommandLine;
 
 /** {@code arat merge} on two shards of a small ONNX model. */
 class MergeCommandTest {
@@ -42,20 +39,12 @@ class MergeCommandTest {
     return file;
   }
 
-  record Result(int code, String out, String err) {}
-
-  static Result merge(String... args) {
-    CommandLine cl = Arat.commandLine();
-    StringWriter out = new StringWriter();
-    StringWriter err = new StringWriter();
-    cl.setOut(new PrintWriter(out));
-    cl.setErr(new PrintWriter(err));
+  static CliRun merge(String... args) {
     String[] all = new String[args.length + 2];
     all[0] = "-q";
     all[1] = "merge";
     System.arraycopy(args, 0, all, 2, args.length);
-    int code = cl.execute(all);
-    return new Result(code, out.toString(), err.toString());
+    return CliRun.arat(all);
   }
 
   @Test
@@ -70,17 +59,17 @@ class MergeCommandTest {
       ReportWriter.writeAll(SuiteRunner.builder().optThreads(1).optShard(k + "/2").build()
           .run(model, suite, null, dir.resolve("s" + k)), dir.resolve("s" + k));
     }
-    Result r = merge(dir.resolve("s2").toString(), dir.resolve("s1").toString(), "--out", dir.resolve("m").toString());
+    CliRun r = merge(dir.resolve("s2").toString(), dir.resolve("s1").toString(), "--out", dir.resolve("m").toString());
     assertEquals(ExitCodes.OK, r.code(), r.out() + r.err());
     assertTrue(r.out().contains("merged 2 shard(s)") && r.out().contains("PASSED"), r.out());
     Report merged = ReportWriter.readJson(Files.readString(dir.resolve("m").resolve(ReportWriter.JSON_FILE)));
     assertEquals(ReportWriter.toJson(single.withoutRunDetails()), ReportWriter.toJson(merged.withoutRunDetails()));
     assertTrue(Files.exists(dir.resolve("m").resolve(ReportWriter.JUNIT_FILE)));
 
-    Result missing = merge(dir.resolve("s1").toString(), "--out", dir.resolve("m2").toString());
+    CliRun missing = merge(dir.resolve("s1").toString(), "--out", dir.resolve("m2").toString());
     assertEquals(ExitCodes.INPUT_ERROR, missing.code());
     assertTrue(missing.err().contains("missing [2/2]"), missing.err());
-    Result none = merge(dir.resolve("nowhere").toString(), "--out", dir.resolve("m3").toString());
+    CliRun none = merge(dir.resolve("nowhere").toString(), "--out", dir.resolve("m3").toString());
     assertEquals(ExitCodes.INPUT_ERROR, none.code());
     assertTrue(none.err().contains("no ledger at"), none.err());
   }

@@ -8,8 +8,6 @@ import dev.arat.onnx.GraphBuilder;
 import dev.arat.onnx.OnnxModels;
 import dev.arat.onnx.Op;
 import dev.arat.onnx.Tensors;
-import java.io.PrintWriter;
-import java.io.StringWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.security.KeyPair;
@@ -19,23 +17,9 @@ import java.util.Map;
 import java.util.SplittableRandom;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
-import picocli.CommandLine;
 
 /** {@code arat evaluate --variant}, {@code arat package} and {@code arat verify} through the command line. */
 class PackageCommandTest {
-  record Result(int code, String out, String err) {}
-
-  static Result run(String... args) {
-    CommandLine cl = Arat.commandLine();
-    StringWriter out = new StringWriter();
-    StringWriter err = new StringWriter();
-    cl.setOut(new PrintWriter(out));
-    cl.setErr(new PrintWriter(err));
-    String[] all = new String[args.length + 1];
-    all[0] = "-q";
-    System.arraycopy(args, 0, all, 1, args.length);
-    return new Result(cl.execute(all), out.toString(), err.toString());
-  }
 
   /** A random linear classifier on 1x28x28; {@code noise} perturbs the weights of seed 1's model. */
   static Path linear(Path file, double noise) {
@@ -64,7 +48,7 @@ class PackageCommandTest {
         "seed: 1", "batch_size: 25", "threat_model: {norm: Linf, epsilon: 0.05}", "attacks: [{type: fgsm}]",
         "gates: {min_robust_accuracy: 0.0, max_robust_drop_vs_parent: 0.2, min_top1_agreement: 0.5}", ""));
     Path eval = dir.resolve("eval");
-    Result ev = run("evaluate", "--model", model.toString(), "--variant", variant.toString(), "--suite",
+    CliRun ev = CliRun.quiet("evaluate", "--model", model.toString(), "--variant", variant.toString(), "--suite",
         suite.toString(), "--out", eval.toString(), "--threads", "1");
     assertEquals(ExitCodes.OK, ev.code(), ev.out() + ev.err());
     assertTrue(ev.out().contains("model.noisy.onnx") && ev.out().contains("top-1 agr")
@@ -74,34 +58,34 @@ class PackageCommandTest {
     Dsse.writePem(dir.resolve("key.pem"), kp.getPrivate());
     Dsse.writePem(dir.resolve("key.pub.pem"), kp.getPublic());
     Path pkg = dir.resolve("pkg");
-    Result p = run("package", "--model", model.toString(), "--variant", variant.toString(), "--eval",
+    CliRun p = CliRun.quiet("package", "--model", model.toString(), "--variant", variant.toString(), "--eval",
         eval.toString(), "--out", pkg.toString(), "--sign-key", dir.resolve("key.pem").toString());
     assertEquals(ExitCodes.OK, p.code(), p.out() + p.err());
     assertTrue(p.out().contains("signed") && p.out().contains("verdict passed"), p.out());
 
-    Result v = run("verify", pkg.toString(), "--public-key", dir.resolve("key.pub.pem").toString(), "--recheck", "50",
+    CliRun v = CliRun.quiet("verify", pkg.toString(), "--public-key", dir.resolve("key.pub.pem").toString(), "--recheck", "50",
         "--threads", "1");
     assertEquals(ExitCodes.OK, v.code(), v.out() + v.err());
     assertTrue(v.out().contains("VERIFIED") && v.out().contains("signature") && v.out().contains("100 sample(s)"),
         v.out());
-    Result archive = run("verify", dir.resolve("pkg.tar.gz").toString());
+    CliRun archive = CliRun.quiet("verify", dir.resolve("pkg.tar.gz").toString());
     assertEquals(ExitCodes.OK, archive.code(), archive.out() + archive.err());
 
     byte[] b = Files.readAllBytes(pkg.resolve("model.noisy.onnx"));
     b[b.length / 2] ^= 0x10;
     Files.write(pkg.resolve("model.noisy.onnx"), b);
-    Result bad = run("verify", pkg.toString());
+    CliRun bad = CliRun.quiet("verify", pkg.toString());
     assertEquals(ExitCodes.UNTRUSTED, bad.code(), bad.out() + bad.err());
     assertTrue(bad.out().contains("MISMATCH model.noisy.onnx: sha256: manifest says"), bad.out());
 
-    Result other = run("package", "--model", variant.toString(), "--eval", eval.toString(), "--out",
+    CliRun other = CliRun.quiet("package", "--model", variant.toString(), "--eval", eval.toString(), "--out",
         dir.resolve("pkg2").toString());
     assertEquals(ExitCodes.INPUT_ERROR, other.code(), other.out() + other.err());
     assertTrue(other.err().contains("was measured on a model with SHA-256") && !other.err().contains("Exception"),
         other.err());
-    Result missing = run("verify", dir.resolve("nothing.tar.gz").toString());
+    CliRun missing = CliRun.quiet("verify", dir.resolve("nothing.tar.gz").toString());
     assertEquals(ExitCodes.INPUT_ERROR, missing.code());
-    Result shard = run("evaluate", "--model", model.toString(), "--variant", variant.toString(), "--shard", "1/2",
+    CliRun shard = CliRun.quiet("evaluate", "--model", model.toString(), "--variant", variant.toString(), "--shard", "1/2",
         "--suite", suite.toString(), "--out", dir.resolve("e2").toString());
     assertEquals(ExitCodes.INPUT_ERROR, shard.code());
   }

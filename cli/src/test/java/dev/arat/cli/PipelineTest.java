@@ -15,8 +15,6 @@ import dev.arat.specs.Checkpoint;
 import dev.arat.specs.LossHead;
 import dev.arat.specs.Specs;
 import dev.arat.trainer.TrainedNetwork;
-import java.io.PrintWriter;
-import java.io.StringWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Arrays;
@@ -66,18 +64,6 @@ class PipelineTest {
       "gates: {min_clean_accuracy: 0.2}",
       "");
 
-  record Result(int code, String out, String err) {}
-
-  static Result arat(String... args) {
-    StringWriter out = new StringWriter();
-    StringWriter err = new StringWriter();
-    var cl = Arat.commandLine();
-    cl.setOut(new PrintWriter(out, true));
-    cl.setErr(new PrintWriter(err, true));
-    int code = cl.execute(args);
-    return new Result(code, out.toString(), err.toString());
-  }
-
   @BeforeAll
   static void files() throws Exception {
     run = dir.resolve("run");
@@ -90,7 +76,7 @@ class PipelineTest {
   @Test
   @Order(1)
   void trainWritesMetricsAndCheckpoint() throws Exception {
-    Result r = arat("-q", "train", "--recipe", recipe.toString(), "--out", run.toString());
+    CliRun r = CliRun.arat("-q", "train", "--recipe", recipe.toString(), "--out", run.toString());
     assertEquals(0, r.code(), r.err());
     List<String> lines = Files.readAllLines(run.resolve("metrics.jsonl"));
     assertEquals(1, lines.size());
@@ -106,7 +92,7 @@ class PipelineTest {
   @Test
   @Order(2)
   void exportProvesParity() {
-    Result r = arat("export", "--checkpoint", run.toString(), "--parity-samples", "64");
+    CliRun r = CliRun.arat("export", "--checkpoint", run.toString(), "--parity-samples", "64");
     assertEquals(0, r.code(), r.err() + r.out());
     assertTrue(r.out().contains("parity on 64 images"), r.out());
     assertTrue(r.out().contains("OK"), r.out());
@@ -145,7 +131,7 @@ class PipelineTest {
   @Order(4)
   void evaluateWritesReportsAndGates() throws Exception {
     Path eval = dir.resolve("eval");
-    Result r = arat("-q", "evaluate", "--model", run.resolve("model.onnx").toString(),
+    CliRun r = CliRun.arat("-q", "evaluate", "--model", run.resolve("model.onnx").toString(),
         "--suite", suite.toString(), "--out", eval.toString());
     assertEquals(0, r.code(), r.err() + r.out());
     JsonNode rep = Specs.json().readTree(eval.resolve("report.json").toFile());
@@ -158,7 +144,7 @@ class PipelineTest {
     assertEquals("arat", rep.get("model").get("metadata").get("arat.training_method").asText());
     assertTrue(Files.readString(eval.resolve("report.md")).contains("synthetic-ci"));
 
-    r = arat("-q", "evaluate", "--model", run.resolve("model.onnx").toString(),
+    r = CliRun.arat("-q", "evaluate", "--model", run.resolve("model.onnx").toString(),
         "--suite", suite.toString(), "--out", eval.toString(), "--min-robust-accuracy", "0.999");
     assertEquals(1, r.code(), r.err() + r.out());
     assertTrue(r.out().contains("FAILED"), r.out());
@@ -168,7 +154,7 @@ class PipelineTest {
   @Order(4)
   void builtinProfileTakesTheDatasetFromTheModelMetadata() throws Exception {
     Path eval = dir.resolve("eval-quick");
-    Result r = arat("-q", "evaluate", "--model", run.resolve("model.onnx").toString(),
+    CliRun r = CliRun.arat("-q", "evaluate", "--model", run.resolve("model.onnx").toString(),
         "--suite", "quick", "--samples", "40", "--out", eval.toString());
     assertTrue(r.code() == 0 || r.code() == 1, r.err() + r.out());
     JsonNode rep = Specs.json().readTree(eval.resolve("report.json").toFile());
@@ -181,29 +167,29 @@ class PipelineTest {
   void badInputsExitTwoWithAMessage() throws Exception {
     Path bad = dir.resolve("bad-suite.yaml");
     Files.writeString(bad, SUITE + "colour: blue\n");
-    Result r = arat("evaluate", "--model", run.resolve("model.onnx").toString(), "--suite", bad.toString());
+    CliRun r = CliRun.arat("evaluate", "--model", run.resolve("model.onnx").toString(), "--suite", bad.toString());
     assertEquals(2, r.code());
     assertTrue(r.err().contains("unknown key 'colour'"), r.err());
 
     Path truncated = dir.resolve("truncated.onnx");
     byte[] all = Files.readAllBytes(run.resolve("model.onnx"));
     Files.write(truncated, Arrays.copyOf(all, all.length / 2));
-    r = arat("evaluate", "--model", truncated.toString(), "--suite", suite.toString());
+    r = CliRun.arat("evaluate", "--model", truncated.toString(), "--suite", suite.toString());
     assertEquals(2, r.code());
     assertTrue(r.err().startsWith("arat: "), r.err());
     assertFalse(r.err().contains("\tat "), "no stack trace without --stacktrace: " + r.err());
 
     Path badRecipe = dir.resolve("bad-recipe.yaml");
     Files.writeString(badRecipe, RECIPE.replace("epochs: 1", "epochs: -1"));
-    r = arat("train", "--recipe", badRecipe.toString(), "--out", dir.resolve("x").toString());
+    r = CliRun.arat("train", "--recipe", badRecipe.toString(), "--out", dir.resolve("x").toString());
     assertEquals(2, r.code());
     assertTrue(r.err().contains("epochs: must be > 0, was -1"), r.err());
 
-    r = arat("train", "--recipe", recipe.toString(), "--out", dir.resolve("empty").toString(), "--resume");
+    r = CliRun.arat("train", "--recipe", recipe.toString(), "--out", dir.resolve("empty").toString(), "--resume");
     assertEquals(2, r.code(), r.err());
     assertTrue(r.err().contains("no checkpoint"), r.err());
 
-    r = arat("train", "--recipe", recipe.toString(), "--out", dir.resolve("y").toString(), "--set", "arat.gama=3");
+    r = CliRun.arat("train", "--recipe", recipe.toString(), "--out", dir.resolve("y").toString(), "--set", "arat.gama=3");
     assertEquals(2, r.code());
     assertTrue(r.err().contains("unknown key 'gama'"), r.err());
   }
@@ -229,7 +215,7 @@ class PipelineTest {
     int before = Checkpoint.read(killed).state().epoch();
     assertTrue(before < 3, "the child finished before it could be killed");
 
-    Result r = arat("-q", "train", "--recipe", recipe.toString(), "--out", killed.toString(),
+    CliRun r = CliRun.arat("-q", "train", "--recipe", recipe.toString(), "--out", killed.toString(),
         "--epochs", "3", "--resume");
     assertEquals(0, r.code(), r.err());
     List<Integer> epochs = Files.readAllLines(killed.resolve("metrics.jsonl")).stream()

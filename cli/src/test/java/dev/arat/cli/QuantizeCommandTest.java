@@ -56,7 +56,7 @@ class QuantizeCommandTest {
   @Test
   void int8AndFp16VariantsWithMetadataAndParityReport() throws Exception {
     Path parent = save(model(1, 28, false), "m.onnx");
-    var r = InspectGradientCommandTest.arat("quantize", parent.toString(), "--dataset",
+    var r = CliRun.arat("quantize", parent.toString(), "--dataset",
         "synthetic", "--calibration", "entropy", "--calibration-samples", "64",
         "--parity-samples", "64");
     assertEquals(0, r.code(), r.out() + r.err());
@@ -70,11 +70,11 @@ class QuantizeCommandTest {
     assertTrue(json.contains("\"top1Agreement\"") && json.contains("ORT_ENABLE_ALL"), json);
     assertTrue(r.out().contains("parity on 64 held-out test images"), r.out());
 
-    var i = InspectGradientCommandTest.arat("inspect", v.toString());
+    var i = CliRun.arat("inspect", v.toString());
     assertEquals(0, i.code(), i.out() + i.err());
     assertTrue(i.out().contains("STRAIGHT-THROUGH"), i.out());
 
-    var h = InspectGradientCommandTest.arat("quantize", parent.toString(), "--precision", "fp16",
+    var h = CliRun.arat("quantize", parent.toString(), "--precision", "fp16",
         "--dataset", "synthetic", "--parity-samples", "32");
     assertEquals(0, h.code(), h.out() + h.err());
     assertEquals("fp16", QuantizationMetadata.of(OnnxModels.load(dir.resolve("m.fp16.onnx")))
@@ -84,20 +84,20 @@ class QuantizeCommandTest {
   @Test
   void badInputExitsTwoWithOneLine() {
     Path rgb = save(model(3, 8, false), "rgb.onnx");
-    var r = InspectGradientCommandTest.arat("quantize", rgb.toString(), "--dataset", "synthetic",
+    var r = CliRun.arat("quantize", rgb.toString(), "--dataset", "synthetic",
         "--calibration-samples", "8");
     assertEquals(2, r.code(), r.out() + r.err());
     assertTrue(r.err().contains("1x28x28") && r.err().contains("3x8x8"), r.err());
     assertTrue(r.err().strip().lines().count() <= 2, r.err());
 
     Path custom = save(model(1, 28, true), "custom.onnx");
-    r = InspectGradientCommandTest.arat("quantize", custom.toString(), "--dataset", "synthetic");
+    r = CliRun.arat("quantize", custom.toString(), "--dataset", "synthetic");
     assertEquals(2, r.code(), r.out() + r.err());
     assertTrue(r.err().contains("com.example.FancyRelu"), r.err());
 
-    r = InspectGradientCommandTest.arat("quantize", rgb.toString(), "--precision", "int4");
+    r = CliRun.arat("quantize", rgb.toString(), "--precision", "int4");
     assertEquals(2, r.code(), r.out() + r.err());
-    r = InspectGradientCommandTest.arat("quantize", rgb.toString(), "--dataset", "synthetic",
+    r = CliRun.arat("quantize", rgb.toString(), "--dataset", "synthetic",
         "--calibration", "minmax");
     assertEquals(2, r.code(), r.out() + r.err());
     assertTrue(r.err().contains("max, percentile or entropy"), r.err());

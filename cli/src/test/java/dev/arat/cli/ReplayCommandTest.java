@@ -13,8 +13,6 @@ import dev.arat.onnx.Op;
 import dev.arat.onnx.Tensors;
 import dev.arat.specs.Npy;
 import dev.arat.specs.Specs;
-import java.io.PrintWriter;
-import java.io.StringWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
@@ -22,7 +20,6 @@ import java.util.Map;
 import java.util.SplittableRandom;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
-import picocli.CommandLine;
 
 /**
  * {@code arat evaluate --data x.npy --labels y.npy} saves the adversarial examples; {@code arat
@@ -68,21 +65,6 @@ class ReplayCommandTest {
     return best;
   }
 
-  record Result(int code, String out, String err) {}
-
-  static Result arat(String... args) {
-    CommandLine cl = Arat.commandLine();
-    StringWriter out = new StringWriter();
-    StringWriter err = new StringWriter();
-    cl.setOut(new PrintWriter(out));
-    cl.setErr(new PrintWriter(err));
-    String[] all = new String[args.length + 1];
-    all[0] = "-q";
-    System.arraycopy(args, 0, all, 1, args.length);
-    int code = cl.execute(all);
-    return new Result(code, out.toString(), err.toString());
-  }
-
   @Test
   void evaluateSavesExamplesAndReplayScoresThemOnAnyModel(@TempDir Path dir) throws Exception {
     float[] wa = weights(1);
@@ -101,12 +83,12 @@ class ReplayCommandTest {
     Files.writeString(dir.resolve("suite.yaml"), String.join("\n", "name: replay", "samples: " + N,
         "threat_model: {norm: Linf, epsilon: 0.05}", "attacks: [{type: fgsm}]", ""));
 
-    Result noLabels = arat("evaluate", "--model", a.toString(), "--suite", dir.resolve("suite.yaml").toString(),
+    CliRun noLabels = CliRun.quiet("evaluate", "--model", a.toString(), "--suite", dir.resolve("suite.yaml").toString(),
         "--data", dir.resolve("x.npy").toString(), "--out", dir.resolve("out").toString());
     assertEquals(ExitCodes.INPUT_ERROR, noLabels.code());
     assertTrue(noLabels.err().contains("give its labels with --labels Y.npy"), noLabels.err());
 
-    Result ev = arat("evaluate", "--model", a.toString(), "--suite", dir.resolve("suite.yaml").toString(),
+    CliRun ev = CliRun.quiet("evaluate", "--model", a.toString(), "--suite", dir.resolve("suite.yaml").toString(),
         "--data", dir.resolve("x.npy").toString(), "--labels", dir.resolve("y.npy").toString(),
         "--out", dir.resolve("out").toString(), "--threads", "1");
     assertEquals(ExitCodes.OK, ev.code(), ev.out() + ev.err());
@@ -117,7 +99,7 @@ class ReplayCommandTest {
     int broken = N - report.path("robust_count").asInt();
     assertTrue(broken > 0, "eps 0.05 should break some samples");
 
-    Result same = arat("replay", a.toString(), "--adversarial", dir.resolve("out").toString(), "--threads", "1");
+    CliRun same = CliRun.quiet("replay", a.toString(), "--adversarial", dir.resolve("out").toString(), "--threads", "1");
     assertEquals(ExitCodes.OK, same.code(), same.out() + same.err());
     assertTrue(same.out().contains(broken + " adversarial example(s)"), same.out());
     assertTrue(same.out().contains("accuracy on them    0.00%"), same.out());
@@ -131,7 +113,7 @@ class ReplayCommandTest {
       correct += argmax(wb, adv.floats(), i * 784) == labels.longAt(i) ? 1 : 0;
     }
     Path json = dir.resolve("replay.json");
-    Result other = arat("replay", b.toString(), "--adversarial", dir.resolve("out/adversarial.npy").toString(),
+    CliRun other = CliRun.quiet("replay", b.toString(), "--adversarial", dir.resolve("out/adversarial.npy").toString(),
         "--out", json.toString(), "--min-accuracy", "1", "--threads", "1");
     assertEquals(correct == broken ? ExitCodes.OK : ExitCodes.GATE_FAILED, other.code(), other.out() + other.err());
     JsonNode r = Specs.json().readTree(json.toFile());
@@ -139,11 +121,11 @@ class ReplayCommandTest {
     assertEquals(broken, r.path("per_sample").size());
     assertEquals((double) correct / broken, r.path("accuracy").asDouble(), 1e-12);
 
-    Result missing = arat("replay", a.toString(), "--adversarial", dir.resolve("nothing").toString());
+    CliRun missing = CliRun.quiet("replay", a.toString(), "--adversarial", dir.resolve("nothing").toString());
     assertEquals(ExitCodes.INPUT_ERROR, missing.code());
     assertTrue(missing.err().contains("no adversarial examples at"), missing.err());
     Files.delete(dir.resolve("out/adversarial_labels.npy"));
-    Result noCompanion = arat("replay", a.toString(), "--adversarial", dir.resolve("out").toString());
+    CliRun noCompanion = CliRun.quiet("replay", a.toString(), "--adversarial", dir.resolve("out").toString());
     assertEquals(ExitCodes.INPUT_ERROR, noCompanion.code());
     assertTrue(noCompanion.err().contains("expected adversarial_labels.npy"), noCompanion.err());
   }

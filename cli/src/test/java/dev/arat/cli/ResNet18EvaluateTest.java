@@ -37,7 +37,7 @@ class ResNet18EvaluateTest {
     Assumptions.assumeTrue(Files.isRegularFile(model), "run onnx/fixtures/resnet18.py first");
     Path suite = dir.resolve("suite.yaml");
     Files.writeString(suite, SUITE);
-    InspectGradientCommandTest.Result r = InspectGradientCommandTest.arat("-q", "evaluate",
+    CliRun r = CliRun.arat("-q", "evaluate",
         "--model", model.toString(), "--suite", suite.toString(), "--out",
         dir.resolve("eval").toString(), "--threads", "2");
     assertTrue(r.code() == 0 || r.code() == 1, "exit " + r.code() + "\n" + r.out() + r.err());

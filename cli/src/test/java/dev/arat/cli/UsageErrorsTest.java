@@ -17,8 +17,8 @@ import org.junit.jupiter.api.io.TempDir;
 
 /** Unknown commands and corrupt models are usage/input errors (exit 2) with a clear message. */
 class UsageErrorsTest {
-  static InspectGradientCommandTest.Result arat(String... args) {
-    return InspectGradientCommandTest.arat(args);
+  static CliRun arat(String... args) {
+    return CliRun.arat(args);
   }
 
   @Test

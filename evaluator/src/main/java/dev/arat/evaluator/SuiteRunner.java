@@ -48,7 +48,7 @@ import java.util.function.Supplier;
  */
 public final class SuiteRunner {
   /** arat's version as written into reports. */
-  public static final String TOOL_VERSION = "0.1.0";
+  public static final String TOOL_VERSION = dev.arat.specs.AratVersion.VERSION;
   /** File name of the gallery of clean and adversarial examples written next to the ledger. */
   public static final String GALLERY_FILE = "gallery.png";
 

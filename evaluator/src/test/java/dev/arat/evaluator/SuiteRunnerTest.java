@@ -2,7 +2,6 @@ package dev.arat.evaluator;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
-import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -89,7 +88,8 @@ class SuiteRunnerTest {
     }
     assertEquals("Linf", tree.get("threat_model").get("norm").asText());
     assertEquals("pgd", tree.get("suite").get("settings").get("attacks").get(1).get("type").asText());
-    assertNotNull(tree.get("dataset").get("samples_sha256").asText());
+    assertTrue(tree.get("dataset").get("samples_sha256").asText().matches("[0-9a-f]{64}"),
+        "samples_sha256 must be a SHA-256 in hex: " + tree.get("dataset").get("samples_sha256"));
     JsonNode a = tree.get("attacks").get(1);
     for (String f : List.of("name", "settings", "robust_accuracy_after", "successes", "seconds")) {
       assertTrue(a.has(f), "attack entry lacks " + f);

@@ -4,6 +4,7 @@ import ai.onnx.proto.OnnxMl.ModelProto;
 import dev.arat.onnx.GraphBuilder;
 import dev.arat.onnx.Op;
 import dev.arat.onnx.Tensors;
+import dev.arat.specs.ActivationShape;
 import dev.arat.specs.ArchitectureSpec;
 import dev.arat.specs.Checkpoint;
 import dev.arat.specs.LayerSpec;
@@ -13,6 +14,7 @@ import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.TreeMap;
 
 /**
  * Writes a checkpoint's network as a plain ONNX classifier.
@@ -65,9 +67,9 @@ public final class OnnxExporter {
     long[] cshape = {1, arch.channels(), 1, 1};
     x = g.node(Op.SUB, x, g.floatInitializer("input_mean", arch.mean().clone(), cshape));
     x = g.node(Op.DIV, x, g.floatInitializer("input_std", arch.std().clone(), cshape));
-    Shape out = w.layers(arch.layers(), x, new Shape(arch.channels(), arch.height(), arch.width(), 0));
-    if (out.features() != arch.numClasses()) {
-      throw new ExportException("the network ends with " + out.describe() + ", expected "
+    Flow out = w.layers(arch.layers(), new Flow(arch.inputShape(), x));
+    if (!out.shape().equals(new ActivationShape.Flat(arch.numClasses()))) {
+      throw new ExportException("the network ends with " + out.shape().describe() + ", expected "
           + arch.numClasses() + " logits");
     }
     g.output(out.tensor, OUTPUT, Tensors.FLOAT, GraphBuilder.BATCH, arch.numClasses());
@@ -84,7 +86,9 @@ public final class OnnxExporter {
     meta.put("arat.dataset", checkpoint.recipe().data().dataset());
     meta.put("arat.epoch", Integer.toString(checkpoint.state().epoch()));
     meta.put("arat.seed", Long.toString(checkpoint.recipe().seed()));
-    checkpoint.state().provenance().forEach((k, v) -> meta.put("arat." + k, v));
+    // sorted: the checkpoint's provenance map has no stable order of its own (Map.copyOf), and the
+    // same checkpoint must give the same bytes in every run
+    new TreeMap<>(checkpoint.state().provenance()).forEach((k, v) -> meta.put("arat." + k, v));
     meta.putAll(metadata);
     meta.forEach(g::metadata);
     g.docString("arat export of " + arch.name() + " (" + branch.key() + " BN branch, BN "
@@ -92,30 +96,34 @@ public final class OnnxExporter {
     return g.build(OPSET);
   }
 
-  /** Activation geometry while walking the layers: (C,H,W), or features F after Flatten. */
-  private record Shape(int c, int h, int w, int f, String tensor) {
-    Shape(int c, int h, int w, int f) {
-      this(c, h, w, f, null);
+  /**
+   * The activation between two layers: its shape and the name of the ONNX tensor holding it.
+   *
+   * @param shape the per-sample shape
+   * @param tensor the graph value's name
+   */
+  private record Flow(ActivationShape shape, String tensor) {
+    Flow to(LayerSpec layer, String y) {
+      try {
+        return new Flow(layer.outputShape(shape), y);
+      } catch (IllegalArgumentException e) {
+        throw new ExportException(e.getMessage());
+      }
     }
 
-    boolean flat() {
-      return f > 0;
-    }
-
-    int features() {
-      return flat() ? f : -1;
-    }
-
-    Shape at(String t) {
-      return new Shape(c, h, w, f, t);
-    }
-
-    String describe() {
-      return flat() ? "(N," + f + ")" : "(N," + c + "," + h + "," + w + ")";
+    /** The output of {@code layer} when it keeps the shape (so it cannot fail). */
+    Flow at(String y) {
+      return new Flow(shape, y);
     }
   }
 
-  private final class Writer {
+  /**
+   * A layer's input while writing: the activation, and the BatchNorm right after the layer when
+   * the exporter folds it into this (conv or linear) layer, else null.
+   */
+  private record Input(Flow flow, LayerSpec.BatchNorm foldedBn) {}
+
+  private final class Writer implements LayerSpec.Visitor<Input, Flow> {
     final GraphBuilder g;
     final ArchitectureSpec arch;
     final Map<String, Tensor> weights;
@@ -126,102 +134,115 @@ public final class OnnxExporter {
       this.weights = weights;
     }
 
-    Shape layers(List<LayerSpec> layers, String x, Shape in) {
-      Shape s = in.at(x);
+    Flow layers(List<LayerSpec> layers, Flow in) {
+      Flow s = in;
       for (int i = 0; i < layers.size(); i++) {
         LayerSpec l = layers.get(i);
         LayerSpec next = i + 1 < layers.size() ? layers.get(i + 1) : null;
-        boolean fold = foldBatchNorm && next instanceof LayerSpec.BatchNorm;
-        if (l instanceof LayerSpec.Conv c) {
-          s = conv(c, s, fold ? (LayerSpec.BatchNorm) next : null);
-          i += fold ? 1 : 0;
-        } else if (l instanceof LayerSpec.Linear lin) {
-          s = linear(lin, s, fold ? (LayerSpec.BatchNorm) next : null);
-          i += fold ? 1 : 0;
-        } else if (l instanceof LayerSpec.BatchNorm bn) {
-          s = batchNorm(bn, s);
-        } else if (l instanceof LayerSpec.Relu) {
-          s = s.at(g.node(Op.RELU, s.tensor));
-        } else if (l instanceof LayerSpec.MaxPool p) {
-          requireSpatial(s, p);
-          String y = g.node(Op.MAX_POOL, List.of(s.tensor), Map.of(
-              "kernel_shape", new long[] {p.kernel(), p.kernel()},
-              "strides", new long[] {p.stride(), p.stride()}));
-          s = new Shape(s.c, (s.h - p.kernel()) / p.stride() + 1, (s.w - p.kernel()) / p.stride() + 1, 0, y);
-        } else if (l instanceof LayerSpec.GlobalAvgPool p) {
-          requireSpatial(s, p);
-          s = new Shape(s.c, 1, 1, 0, g.node(Op.GLOBAL_AVERAGE_POOL, s.tensor));
-        } else if (l instanceof LayerSpec.Flatten) {
-          String y = g.node(Op.FLATTEN, List.of(s.tensor), Map.of("axis", 1L));
-          s = s.flat() ? s.at(y) : new Shape(0, 0, 0, s.c * s.h * s.w, y);
-        } else if (l instanceof LayerSpec.Residual r) {
-          Shape pre = layers(r.pre(), s.tensor, s);
-          Shape body = layers(r.body(), pre.tensor, pre);
-          Shape from = r.shortcutFromPre() ? pre : s;
-          Shape shortcut = r.shortcut().isEmpty() ? from : layers(r.shortcut(), from.tensor, from);
-          if (!body.describe().equals(shortcut.describe())) {
-            throw new ExportException(r.name() + ": body gives " + body.describe()
-                + " but the shortcut gives " + shortcut.describe());
-          }
-          s = body.at(g.node(Op.ADD, body.tensor, shortcut.tensor));
-        } else {
-          throw new ExportException("layer type not exportable: " + l);
-        }
+        LayerSpec.BatchNorm fold = foldBatchNorm && absorbsBatchNorm(l)
+            && next instanceof LayerSpec.BatchNorm bn ? bn : null;
+        s = l.accept(this, new Input(s, fold));
+        i += fold != null ? 1 : 0;
       }
       return s;
     }
 
-    Shape conv(LayerSpec.Conv c, Shape s, LayerSpec.BatchNorm bn) {
-      requireSpatial(s, c);
+    /** Whether a BatchNorm right after {@code l} can be folded into {@code l}'s weights. */
+    boolean absorbsBatchNorm(LayerSpec l) {
+      return l instanceof LayerSpec.Conv || l instanceof LayerSpec.Linear;
+    }
+
+    @Override
+    public Flow relu(LayerSpec.Relu r, Input in) {
+      return in.flow().to(r, g.node(Op.RELU, in.flow().tensor()));
+    }
+
+    @Override
+    public Flow maxPool(LayerSpec.MaxPool p, Input in) {
+      Flow s = in.flow();
+      Flow out = s.to(p, null);
+      String y = g.node(Op.MAX_POOL, List.of(s.tensor()), Map.of(
+          "kernel_shape", new long[] {p.kernel(), p.kernel()},
+          "strides", new long[] {p.stride(), p.stride()}));
+      return out.at(y);
+    }
+
+    @Override
+    public Flow globalAvgPool(LayerSpec.GlobalAvgPool p, Input in) {
+      Flow out = in.flow().to(p, null);
+      return out.at(g.node(Op.GLOBAL_AVERAGE_POOL, in.flow().tensor()));
+    }
+
+    @Override
+    public Flow flatten(LayerSpec.Flatten f, Input in) {
+      return in.flow().to(f, g.node(Op.FLATTEN, List.of(in.flow().tensor()), Map.of("axis", 1L)));
+    }
+
+    @Override
+    public Flow residual(LayerSpec.Residual r, Input in) {
+      Flow s = in.flow();
+      Flow out = s.to(r, null); // checks that body and shortcut agree
+      Flow pre = layers(r.pre(), s);
+      Flow body = layers(r.body(), pre);
+      Flow from = r.shortcutFromPre() ? pre : s;
+      Flow shortcut = r.shortcut().isEmpty() ? from : layers(r.shortcut(), from);
+      return out.at(g.node(Op.ADD, body.tensor(), shortcut.tensor()));
+    }
+
+    @Override
+    public Flow conv(LayerSpec.Conv c, Input in) {
+      Flow s = in.flow();
+      LayerSpec.BatchNorm bn = in.foldedBn();
+      Flow out = s.to(c, null);
+      int inC = s.shape().channels();
       int k = c.kernel();
-      float[] wt = weight(c.name() + ".weight", c.outChannels(), s.c, k, k);
+      float[] wt = weight(c.name() + ".weight", c.outChannels(), inC, k, k);
       float[] b = c.bias() ? weight(c.name() + ".bias", c.outChannels()) : new float[c.outChannels()];
       if (bn != null) {
         foldInto(bn, wt, b, c.outChannels());
       }
-      String wn = g.floatInitializer(c.name() + ".weight", wt, c.outChannels(), s.c, k, k);
+      String wn = g.floatInitializer(c.name() + ".weight", wt, c.outChannels(), inC, k, k);
       List<String> inputs = (c.bias() || bn != null)
-          ? List.of(s.tensor, wn, g.floatInitializer(c.name() + ".bias", b, c.outChannels()))
-          : List.of(s.tensor, wn);
+          ? List.of(s.tensor(), wn, g.floatInitializer(c.name() + ".bias", b, c.outChannels()))
+          : List.of(s.tensor(), wn);
       int p = c.padding();
       String y = g.node(Op.CONV, inputs, Map.of(
           "kernel_shape", new long[] {k, k},
           "strides", new long[] {c.stride(), c.stride()},
           "pads", new long[] {p, p, p, p}));
-      int h = (s.h + 2 * p - k) / c.stride() + 1;
-      int w = (s.w + 2 * p - k) / c.stride() + 1;
-      if (h <= 0 || w <= 0) {
-        throw new ExportException(c.name() + ": input " + s.describe() + " is too small for the kernel");
-      }
-      return new Shape(c.outChannels(), h, w, 0, y);
+      return out.at(y);
     }
 
-    Shape linear(LayerSpec.Linear lin, Shape s, LayerSpec.BatchNorm bn) {
-      if (!s.flat()) {
-        throw new ExportException(lin.name() + ": linear layer needs a flattened input, got " + s.describe());
-      }
-      float[] wt = weight(lin.name() + ".weight", lin.outFeatures(), s.f);
+    @Override
+    public Flow linear(LayerSpec.Linear lin, Input in) {
+      Flow s = in.flow();
+      LayerSpec.BatchNorm bn = in.foldedBn();
+      Flow out = s.to(lin, null);
+      int f = s.shape().channels();
+      float[] wt = weight(lin.name() + ".weight", lin.outFeatures(), f);
       float[] b = lin.bias() ? weight(lin.name() + ".bias", lin.outFeatures()) : new float[lin.outFeatures()];
       if (bn != null) {
         foldInto(bn, wt, b, lin.outFeatures());
       }
-      String y = g.node(Op.GEMM, List.of(s.tensor,
-              g.floatInitializer(lin.name() + ".weight", wt, lin.outFeatures(), s.f),
+      String y = g.node(Op.GEMM, List.of(s.tensor(),
+              g.floatInitializer(lin.name() + ".weight", wt, lin.outFeatures(), f),
               g.floatInitializer(lin.name() + ".bias", b, lin.outFeatures())),
           Map.of("transB", 1L));
-      return new Shape(0, 0, 0, lin.outFeatures(), y);
+      return out.at(y);
     }
 
-    Shape batchNorm(LayerSpec.BatchNorm bn, Shape s) {
-      int c = s.flat() ? s.f : s.c;
+    @Override
+    public Flow batchNorm(LayerSpec.BatchNorm bn, Input in) {
+      Flow s = in.flow();
+      int c = s.shape().channels();
       String p = bn.name() + "." + branch.key();
-      String y = g.node(Op.BATCH_NORMALIZATION, List.of(s.tensor,
+      String y = g.node(Op.BATCH_NORMALIZATION, List.of(s.tensor(),
               g.floatInitializer(p + ".weight", weight(p + ".weight", c), c),
               g.floatInitializer(p + ".bias", weight(p + ".bias", c), c),
               g.floatInitializer(p + ".running_mean", weight(p + ".running_mean", c), c),
               g.floatInitializer(p + ".running_var", weight(p + ".running_var", c), c)),
           Map.of("epsilon", (float) arch.bnEpsilon()));
-      return s.at(y);
+      return s.to(bn, y);
     }
 
     /**
@@ -263,12 +284,6 @@ public final class OnnxExporter {
         }
       }
       return d;
-    }
-
-    void requireSpatial(Shape s, LayerSpec l) {
-      if (s.flat()) {
-        throw new ExportException(l.name() + ": needs an (N,C,H,W) input, got " + s.describe());
-      }
     }
   }
 }

@@ -16,9 +16,11 @@ import dev.arat.specs.ArchitectureSpec;
 import dev.arat.specs.Architectures;
 import dev.arat.specs.Checkpoint;
 import dev.arat.specs.Tensor;
+import dev.arat.specs.TrainingState;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.HashMap;
+import java.util.List;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
 import java.util.stream.Collectors;
@@ -61,6 +63,21 @@ class OnnxExporterTest {
       ParityCheck.Result r = ParityCheck.compare(adv, clean, images(32), 1e-3, 32);
       assertFalse(r.passed(), "different BN branches must not pass parity: " + r.summary());
     }
+  }
+
+  @Test
+  void provenanceIsWrittenInKeyOrderWhateverTheMapsOrder() {
+    Checkpoint ck = RandomCheckpoints.of(ARCH, 4);
+    Map<String, String> prov = new HashMap<>();
+    for (int i = 0; i < 40; i++) {
+      prov.put("key" + (i * 7919 % 40), "v" + i);
+    }
+    Checkpoint many = new Checkpoint(ck.architecture(), ck.recipe(), ck.weights(), Map.of(),
+        new TrainingState(1, 0, 10, 0.5, 0, prov));
+    List<String> keys = new OnnxExporter().export(many, Map.of()).getMetadataPropsList().stream()
+        .map(e -> e.getKey()).filter(k -> k.startsWith("arat.key")).toList();
+    assertEquals(40, keys.size());
+    assertEquals(keys.stream().sorted().toList(), keys);
   }
 
   @Test

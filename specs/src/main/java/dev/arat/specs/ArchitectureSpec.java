@@ -1,7 +1,6 @@
 package dev.arat.specs;
 
 import java.util.ArrayList;
-import java.util.Arrays;
 import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -96,7 +95,7 @@ public record ArchitectureSpec(
    */
   public Map<String, long[]> weightShapes(boolean splitBn) {
     Map<String, long[]> out = new LinkedHashMap<>();
-    walk(layers, new int[] {channels, height, width}, out, null, splitBn);
+    walk(layers, inputShape(), out, null, splitBn);
     return out;
   }
 
@@ -128,7 +127,7 @@ public record ArchitectureSpec(
    */
   public Map<String, Integer> tapFeatureSizes() {
     Map<String, Integer> dims = new LinkedHashMap<>();
-    walk(layers, new int[] {channels, height, width}, new LinkedHashMap<>(), dims, false);
+    walk(layers, inputShape(), new LinkedHashMap<>(), dims, false);
     Map<String, Integer> out = new LinkedHashMap<>();
     for (String t : taps) {
       out.put(t, dims.get(t));
@@ -136,84 +135,101 @@ public record ArchitectureSpec(
     return out;
   }
 
+  /** The shape of the network's input, {@code (N, channels, height, width)}. */
+  public ActivationShape inputShape() {
+    return ActivationShape.image(channels, height, width);
+  }
+
   /**
-   * Propagates the activation shape {@code (C,H,W)} or {@code (F)} through {@code ls}, recording
-   * weight shapes and each layer's output size.
+   * Propagates the activation shape through {@code ls}, recording weight shapes and each layer's
+   * output size ({@link ActivationShape#channels}).
    */
-  private static int[] walk(
-      List<LayerSpec> ls, int[] s, Map<String, long[]> w, Map<String, Integer> dims, boolean split) {
+  private ActivationShape walk(
+      List<LayerSpec> ls, ActivationShape s, Map<String, long[]> w, Map<String, Integer> dims,
+      boolean split) {
+    WeightWalk v = new WeightWalk(w, dims, split);
     for (LayerSpec l : ls) {
-      s = walkOne(l, s, w, dims, split);
-      if (dims != null) {
-        dims.put(l.name(), s[0]);
-      }
+      s = l.accept(v, s);
     }
     return s;
   }
 
-  private static int[] walkOne(
-      LayerSpec l, int[] s, Map<String, long[]> w, Map<String, Integer> dims, boolean split) {
-    if (l instanceof LayerSpec.Conv c) {
-      spatial(l, s);
+  /** Records a layer's weight shapes and output size; returns its output shape. */
+  private record WeightWalk(Map<String, long[]> w, Map<String, Integer> dims, boolean split)
+      implements LayerSpec.Visitor<ActivationShape, ActivationShape> {
+
+    private ActivationShape done(LayerSpec l, ActivationShape out) {
+      if (dims != null) {
+        dims.put(l.name(), out.channels());
+      }
+      return out;
+    }
+
+    @Override
+    public ActivationShape conv(LayerSpec.Conv c, ActivationShape in) {
+      ActivationShape out = c.outputShape(in);
       int k = c.kernel();
-      w.put(c.name() + ".weight", new long[] {c.outChannels(), s[0], k, k});
+      w.put(c.name() + ".weight", new long[] {c.outChannels(), in.channels(), k, k});
       if (c.bias()) {
         w.put(c.name() + ".bias", new long[] {c.outChannels()});
       }
-      int h = (s[1] + 2 * c.padding() - k) / c.stride() + 1;
-      int wd = (s[2] + 2 * c.padding() - k) / c.stride() + 1;
-      if (s[1] + 2 * c.padding() < k || s[2] + 2 * c.padding() < k) {
-        throw new IllegalArgumentException(l.name() + ": input " + s[1] + "x" + s[2]
-            + " is too small for the " + k + "x" + k + " kernel");
-      }
-      return new int[] {c.outChannels(), h, wd};
-    } else if (l instanceof LayerSpec.BatchNorm) {
-      for (String b : split ? new String[] {"adv", "clean"} : new String[] {"adv"}) {
+      return done(c, out);
+    }
+
+    @Override
+    public ActivationShape batchNorm(LayerSpec.BatchNorm b, ActivationShape in) {
+      for (String branch : split ? new String[] {"adv", "clean"} : new String[] {"adv"}) {
         for (String p : new String[] {"weight", "bias", "running_mean", "running_var"}) {
-          w.put(l.name() + "." + b + "." + p, new long[] {s[0]});
+          w.put(b.name() + "." + branch + "." + p, new long[] {in.channels()});
         }
       }
-      return s;
-    } else if (l instanceof LayerSpec.Relu) {
-      return s;
-    } else if (l instanceof LayerSpec.MaxPool p) {
-      spatial(l, s);
-      if (s[1] < p.kernel() || s[2] < p.kernel()) {
-        throw new IllegalArgumentException(l.name() + ": input " + s[1] + "x" + s[2]
-            + " is smaller than the pooling window " + p.kernel());
-      }
-      return new int[] {s[0], (s[1] - p.kernel()) / p.stride() + 1, (s[2] - p.kernel()) / p.stride() + 1};
-    } else if (l instanceof LayerSpec.GlobalAvgPool) {
-      spatial(l, s);
-      return new int[] {s[0], 1, 1};
-    } else if (l instanceof LayerSpec.Flatten) {
-      return s.length == 1 ? s : new int[] {s[0] * s[1] * s[2]};
-    } else if (l instanceof LayerSpec.Linear lin) {
-      if (s.length != 1) {
-        throw new IllegalArgumentException(l.name() + ": a linear layer needs a flattened input");
-      }
-      w.put(lin.name() + ".weight", new long[] {lin.outFeatures(), s[0]});
-      if (lin.bias()) {
-        w.put(lin.name() + ".bias", new long[] {lin.outFeatures()});
-      }
-      return new int[] {lin.outFeatures()};
-    } else if (l instanceof LayerSpec.Residual r) {
-      int[] p = walk(r.pre(), s, w, dims, split);
-      int[] body = walk(r.body(), p, w, dims, split);
-      int[] in = r.shortcutFromPre() ? p : s;
-      int[] sc = walk(r.shortcut(), in, w, dims, split);
-      if (!Arrays.equals(body, sc)) {
-        throw new IllegalArgumentException(r.name() + ": the body gives " + Arrays.toString(body)
-            + " but the shortcut gives " + Arrays.toString(sc));
-      }
-      return body;
+      return done(b, b.outputShape(in));
     }
-    throw new IllegalArgumentException("unknown layer type " + l);
-  }
 
-  private static void spatial(LayerSpec l, int[] s) {
-    if (s.length != 3) {
-      throw new IllegalArgumentException(l.name() + ": needs an (N,C,H,W) input, got (N," + s[0] + ")");
+    @Override
+    public ActivationShape relu(LayerSpec.Relu r, ActivationShape in) {
+      return done(r, r.outputShape(in));
+    }
+
+    @Override
+    public ActivationShape maxPool(LayerSpec.MaxPool m, ActivationShape in) {
+      return done(m, m.outputShape(in));
+    }
+
+    @Override
+    public ActivationShape globalAvgPool(LayerSpec.GlobalAvgPool g, ActivationShape in) {
+      return done(g, g.outputShape(in));
+    }
+
+    @Override
+    public ActivationShape flatten(LayerSpec.Flatten f, ActivationShape in) {
+      return done(f, f.outputShape(in));
+    }
+
+    @Override
+    public ActivationShape linear(LayerSpec.Linear l, ActivationShape in) {
+      ActivationShape out = l.outputShape(in);
+      w.put(l.name() + ".weight", new long[] {l.outFeatures(), in.channels()});
+      if (l.bias()) {
+        w.put(l.name() + ".bias", new long[] {l.outFeatures()});
+      }
+      return done(l, out);
+    }
+
+    @Override
+    public ActivationShape residual(LayerSpec.Residual r, ActivationShape in) {
+      ActivationShape out = r.outputShape(in); // validates the branches first
+      ActivationShape pre = walkAll(r.pre(), in);
+      walkAll(r.body(), pre);
+      walkAll(r.shortcut(), r.shortcutFromPre() ? pre : in);
+      return done(r, out);
+    }
+
+    private ActivationShape walkAll(List<LayerSpec> ls, ActivationShape s) {
+      for (LayerSpec l : ls) {
+        s = l.accept(this, s);
+      }
+      return s;
     }
   }
 

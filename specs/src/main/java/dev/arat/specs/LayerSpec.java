@@ -12,6 +12,11 @@ import java.util.List;
  * <p>Every layer has a {@code name} unique in its network. Weights are stored under names derived
  * from it (see {@link ArchitectureSpec} for the naming contract). Activations flow as float32
  * {@code (N,C,H,W)} until {@link Flatten}, then {@code (N,F)}.
+ *
+ * <p>Code that treats layers differently by type goes through a {@link Visitor}: adding a layer
+ * type adds a {@code Visitor} method, so every place that does not handle the new type stops
+ * compiling (the trainer's weight creation and forward pass, the exporter, {@link #outputShape})
+ * instead of failing at run time.
  */
 @JsonTypeInfo(use = JsonTypeInfo.Id.NAME, property = "type")
 @JsonSubTypes({
@@ -29,6 +34,74 @@ public sealed interface LayerSpec {
   String name();
 
   /**
+   * Calls the {@code visitor} method for this layer's type.
+   *
+   * @param visitor what to do per layer type
+   * @param input the visitor's input for this layer (an activation shape, a tensor, ...)
+   * @return what the visitor method returns
+   */
+  <I, R> R accept(Visitor<I, R> visitor, I input);
+
+  /**
+   * This layer's output shape for an input of shape {@code in}: the one place that knows the
+   * output-size formulas (convolution {@code (H + 2p - k) / s + 1}, pooling {@code (H - k) / s +
+   * 1}, ...).
+   *
+   * @throws IllegalArgumentException naming the layer when the input does not fit it (too small
+   *     for a kernel, spatial where flat is needed or the reverse, a residual unit whose branches
+   *     disagree)
+   */
+  default ActivationShape outputShape(ActivationShape in) {
+    return accept(ShapeRule.INSTANCE, in);
+  }
+
+  /**
+   * The output shape of {@code layers} applied in order to an input of shape {@code in} ({@code
+   * in} itself for an empty list).
+   *
+   * @throws IllegalArgumentException as {@link #outputShape}
+   */
+  static ActivationShape outputShape(List<LayerSpec> layers, ActivationShape in) {
+    ActivationShape s = in;
+    for (LayerSpec l : layers) {
+      s = l.outputShape(s);
+    }
+    return s;
+  }
+
+  /**
+   * One method per layer type, each given the layer and an input of type {@code I}.
+   *
+   * @param <I> what each call gets besides the layer
+   * @param <R> what each call returns
+   */
+  interface Visitor<I, R> {
+    /** A convolution. */
+    R conv(Conv layer, I input);
+
+    /** A batch normalisation. */
+    R batchNorm(BatchNorm layer, I input);
+
+    /** A ReLU. */
+    R relu(Relu layer, I input);
+
+    /** A max pooling. */
+    R maxPool(MaxPool layer, I input);
+
+    /** A global average pooling. */
+    R globalAvgPool(GlobalAvgPool layer, I input);
+
+    /** A flatten. */
+    R flatten(Flatten layer, I input);
+
+    /** A fully connected layer. */
+    R linear(Linear layer, I input);
+
+    /** A residual unit (the visitor walks its children itself). */
+    R residual(Residual layer, I input);
+  }
+
+  /**
    * 2-D convolution without groups. Weights: {@code name.weight} of shape {@code (out, in, k, k)},
    * and {@code name.bias} of shape {@code (out)} when {@code bias}.
    */
@@ -43,6 +116,11 @@ public sealed interface LayerSpec {
         throw new IllegalArgumentException("padding: must be >= 0, was " + padding);
       }
     }
+
+    @Override
+    public <I, R> R accept(Visitor<I, R> visitor, I input) {
+      return visitor.conv(this, input);
+    }
   }
 
   /**
@@ -51,10 +129,20 @@ public sealed interface LayerSpec {
    * name.b.bias} (beta), {@code name.b.running_mean}, {@code name.b.running_var}, each of shape
    * {@code (C)}. Without split-BN only the {@code adv} branch exists.
    */
-  record BatchNorm(String name) implements LayerSpec {}
+  record BatchNorm(String name) implements LayerSpec {
+    @Override
+    public <I, R> R accept(Visitor<I, R> visitor, I input) {
+      return visitor.batchNorm(this, input);
+    }
+  }
 
   /** Rectified linear unit. */
-  record Relu(String name) implements LayerSpec {}
+  record Relu(String name) implements LayerSpec {
+    @Override
+    public <I, R> R accept(Visitor<I, R> visitor, I input) {
+      return visitor.relu(this, input);
+    }
+  }
 
   /** Max pooling with a square window, no padding. */
   record MaxPool(String name, int kernel, int stride) implements LayerSpec {
@@ -63,13 +151,28 @@ public sealed interface LayerSpec {
       positive(kernel, "kernel");
       positive(stride, "stride");
     }
+
+    @Override
+    public <I, R> R accept(Visitor<I, R> visitor, I input) {
+      return visitor.maxPool(this, input);
+    }
   }
 
   /** Global average pooling {@code (N,C,H,W) -> (N,C,1,1)}. */
-  record GlobalAvgPool(String name) implements LayerSpec {}
+  record GlobalAvgPool(String name) implements LayerSpec {
+    @Override
+    public <I, R> R accept(Visitor<I, R> visitor, I input) {
+      return visitor.globalAvgPool(this, input);
+    }
+  }
 
   /** Flattens {@code (N,C,H,W) -> (N,C*H*W)}. */
-  record Flatten(String name) implements LayerSpec {}
+  record Flatten(String name) implements LayerSpec {
+    @Override
+    public <I, R> R accept(Visitor<I, R> visitor, I input) {
+      return visitor.flatten(this, input);
+    }
+  }
 
   /**
    * Fully connected layer. Weights: {@code name.weight} of shape {@code (out, in)} and {@code
@@ -79,6 +182,11 @@ public sealed interface LayerSpec {
     /** Validates sizes. */
     public Linear {
       positive(outFeatures, "out_features");
+    }
+
+    @Override
+    public <I, R> R accept(Visitor<I, R> visitor, I input) {
+      return visitor.linear(this, input);
     }
   }
 
@@ -130,6 +238,11 @@ public sealed interface LayerSpec {
     /** The plain unit {@code body(x) + shortcut(x)} (no {@code pre}). */
     public Residual(String name, List<LayerSpec> body, List<LayerSpec> shortcut) {
       this(name, List.of(), body, shortcut, false);
+    }
+
+    @Override
+    public <I, R> R accept(Visitor<I, R> visitor, I input) {
+      return visitor.residual(this, input);
     }
   }
 

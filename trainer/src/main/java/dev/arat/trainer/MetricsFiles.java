@@ -1,6 +1,7 @@
 package dev.arat.trainer;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.SerializationFeature;
 import dev.arat.specs.AtomicFiles;
 import dev.arat.specs.Specs;
 import java.io.IOException;
@@ -8,11 +9,14 @@ import java.io.OutputStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
 import java.util.ArrayList;
 import java.util.Iterator;
 import java.util.LinkedHashSet;
 import java.util.List;
+import java.util.Map;
 import java.util.Set;
+import java.util.function.Predicate;
 import org.knowm.xchart.BitmapEncoder;
 import org.knowm.xchart.XYChart;
 import org.knowm.xchart.XYChartBuilder;
@@ -59,6 +63,37 @@ public final class MetricsFiles {
       }
     }
     return out;
+  }
+
+  /** Appends {@code line} to a JSON-lines file as one compact JSON object (creating the file). */
+  static void append(Path jsonl, Map<String, Object> line) throws IOException {
+    Files.writeString(jsonl, Specs.json().writer()
+        .without(SerializationFeature.INDENT_OUTPUT).writeValueAsString(line) + "\n",
+        StandardCharsets.UTF_8, StandardOpenOption.CREATE, StandardOpenOption.APPEND);
+  }
+
+  /**
+   * Rewrites a JSON-lines file keeping only the lines {@code keep} accepts, unchanged and in order;
+   * blank and torn lines (a killed run's last) are dropped. A missing file stays missing.
+   */
+  static void keepLines(Path jsonl, Predicate<JsonNode> keep) throws IOException {
+    if (!Files.exists(jsonl)) {
+      return;
+    }
+    StringBuilder kept = new StringBuilder();
+    for (String line : Files.readAllLines(jsonl, StandardCharsets.UTF_8)) {
+      if (line.isBlank()) {
+        continue;
+      }
+      try {
+        if (keep.test(Specs.json().readTree(line))) {
+          kept.append(line).append('\n');
+        }
+      } catch (IOException e) {
+        // a torn last line from a killed run: drop it
+      }
+    }
+    AtomicFiles.writeString(jsonl, kept.toString());
   }
 
   /** Writes {@code metrics.csv} next to {@code metrics.jsonl} in {@code runDir}. */

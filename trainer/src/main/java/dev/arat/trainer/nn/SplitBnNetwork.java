@@ -10,6 +10,7 @@ import ai.djl.nn.convolutional.Conv2d;
 import ai.djl.nn.core.Linear;
 import ai.djl.nn.norm.BatchNorm;
 import ai.djl.nn.pooling.Pool;
+import dev.arat.specs.ActivationShape;
 import dev.arat.specs.ArchitectureSpec;
 import dev.arat.specs.LayerSpec;
 import dev.arat.specs.Tensor;
@@ -208,11 +209,11 @@ public final class SplitBnNetwork implements AutoCloseable {
     float[] s = spec.std().clone();
     this.mean = manager.create(m, new Shape(1, c, 1, 1));
     this.std = manager.create(s, new Shape(1, c, 1, 1));
-    int[] out = build(spec.layers(), new int[] {c, spec.height(), spec.width()}, seed);
-    if (out.length != 1 || out[0] != spec.numClasses()) {
+    ActivationShape out = new Builder(seed).all(spec.layers(), spec.inputShape());
+    if (!out.equals(new ActivationShape.Flat(spec.numClasses()))) {
       throw new IllegalArgumentException(
           spec.name() + ": the last layer must give (N," + spec.numClasses() + ") logits, gives "
-              + Arrays.toString(out));
+              + out.describe());
     }
     if (predictors) {
       for (String t : this.taps) {
@@ -264,21 +265,30 @@ public final class SplitBnNetwork implements AutoCloseable {
 
   // ---------------------------------------------------------------- construction
 
-  private int[] build(List<LayerSpec> layers, int[] shape, long seed) {
-    int[] s = shape;
-    for (LayerSpec l : layers) {
-      s = buildLayer(l, s, seed);
-      if (taps.contains(l.name())) {
-        tapDims.put(l.name(), s[0]);
-      }
-    }
-    return s;
-  }
+  /** Creates each layer's weights for its input shape and returns its output shape. */
+  private final class Builder implements LayerSpec.Visitor<ActivationShape, ActivationShape> {
+    private final long seed;
 
-  private int[] buildLayer(LayerSpec l, int[] s, long seed) {
-    if (l instanceof LayerSpec.Conv conv) {
-      need4d(l, s);
-      int in = s[0];
+    Builder(long seed) {
+      this.seed = seed;
+    }
+
+    ActivationShape all(List<LayerSpec> layers, ActivationShape in) {
+      ActivationShape s = in;
+      for (LayerSpec l : layers) {
+        s = l.accept(this, s);
+        if (taps.contains(l.name())) {
+          tapDims.put(l.name(), s.channels());
+        }
+      }
+      return s;
+    }
+
+    @Override
+    public ActivationShape conv(LayerSpec.Conv conv, ActivationShape input) {
+      ActivationShape out = conv.outputShape(input);
+      ActivationShape.Spatial s = (ActivationShape.Spatial) input; // outputShape checked it
+      int in = s.channels();
       int k = conv.kernel();
       long fanIn = (long) in * k * k;
       long[] wShape = {conv.outChannels(), in, k, k};
@@ -291,69 +301,59 @@ public final class SplitBnNetwork implements AutoCloseable {
             new long[] {conv.outChannels()}, fanIn), true);
       }
       if (k > 1) {
-        convGeometries.add(new ChannelsLastCheck.Geometry(in, s[1], s[2], conv.outChannels(), k,
-            conv.stride(), conv.padding()));
+        convGeometries.add(new ChannelsLastCheck.Geometry(in, s.height(), s.width(),
+            conv.outChannels(), k, conv.stride(), conv.padding()));
       }
-      int h = (s[1] + 2 * conv.padding() - k) / conv.stride() + 1;
-      int w = (s[2] + 2 * conv.padding() - k) / conv.stride() + 1;
-      if (h <= 0 || w <= 0) {
-        throw new IllegalArgumentException(l.name() + ": output would be empty");
-      }
-      return new int[] {conv.outChannels(), h, w};
-    } else if (l instanceof LayerSpec.BatchNorm) {
-      int c = s[0];
-      bnParams(l.name() + ".adv", c);
+      return out;
+    }
+
+    @Override
+    public ActivationShape batchNorm(LayerSpec.BatchNorm bn, ActivationShape in) {
+      bnParams(bn.name() + ".adv", in.channels());
       if (splitBn) {
-        bnParams(l.name() + ".clean", c);
+        bnParams(bn.name() + ".clean", in.channels());
       }
-      return s;
-    } else if (l instanceof LayerSpec.Relu) {
-      return s;
-    } else if (l instanceof LayerSpec.MaxPool mp) {
-      need4d(l, s);
-      int h = (s[1] - mp.kernel()) / mp.stride() + 1;
-      int w = (s[2] - mp.kernel()) / mp.stride() + 1;
-      if (h <= 0 || w <= 0) {
-        throw new IllegalArgumentException(l.name() + ": output would be empty");
-      }
-      return new int[] {s[0], h, w};
-    } else if (l instanceof LayerSpec.GlobalAvgPool) {
-      need4d(l, s);
-      return new int[] {s[0], 1, 1};
-    } else if (l instanceof LayerSpec.Flatten) {
-      int f = 1;
-      for (int v : s) {
-        f *= v;
-      }
-      return new int[] {f};
-    } else if (l instanceof LayerSpec.Linear lin) {
-      if (s.length != 1) {
-        throw new IllegalArgumentException(l.name() + ": linear needs (N,F) input; add a flatten");
-      }
-      linearParams(lin.name(), s[0], lin.outFeatures(), lin.bias(), seed);
+      return bn.outputShape(in);
+    }
+
+    @Override
+    public ActivationShape relu(LayerSpec.Relu r, ActivationShape in) {
+      return r.outputShape(in);
+    }
+
+    @Override
+    public ActivationShape maxPool(LayerSpec.MaxPool mp, ActivationShape in) {
+      return mp.outputShape(in);
+    }
+
+    @Override
+    public ActivationShape globalAvgPool(LayerSpec.GlobalAvgPool g, ActivationShape in) {
+      return g.outputShape(in);
+    }
+
+    @Override
+    public ActivationShape flatten(LayerSpec.Flatten f, ActivationShape in) {
+      return f.outputShape(in);
+    }
+
+    @Override
+    public ActivationShape linear(LayerSpec.Linear lin, ActivationShape in) {
+      ActivationShape out = lin.outputShape(in);
+      linearParams(lin.name(), in.channels(), lin.outFeatures(), lin.bias(), seed);
       if (init == Init.WRN && lin.bias()) {
         params.get(lin.name() + ".bias").subi(params.get(lin.name() + ".bias"));
       }
-      return new int[] {lin.outFeatures()};
-    } else if (l instanceof LayerSpec.Residual r) {
-      // body(pre(x)) + shortcut(shortcutFromPre ? pre(x) : x)  (pre-activation units use pre)
-      int[] pre = build(r.pre(), s, seed);
-      int[] body = build(r.body(), pre, seed);
-      int[] from = r.shortcutFromPre() ? pre : s;
-      int[] sc = r.shortcut().isEmpty() ? from : build(r.shortcut(), from, seed);
-      if (!Arrays.equals(body, sc)) {
-        throw new IllegalArgumentException(r.name() + ": body gives " + Arrays.toString(body)
-            + " but shortcut gives " + Arrays.toString(sc));
-      }
-      return body;
+      return out;
     }
-    throw new IllegalArgumentException("unsupported layer " + l);
-  }
 
-  private static void need4d(LayerSpec l, int[] s) {
-    if (s.length != 3) {
-      throw new IllegalArgumentException(l.name() + ": needs (N,C,H,W) input, got (N,"
-          + s[0] + ")");
+    @Override
+    public ActivationShape residual(LayerSpec.Residual r, ActivationShape in) {
+      // body(pre(x)) + shortcut(shortcutFromPre ? pre(x) : x)  (pre-activation units use pre)
+      ActivationShape out = r.outputShape(in); // checks that the branches agree
+      ActivationShape pre = all(r.pre(), in);
+      all(r.body(), pre);
+      all(r.shortcut(), r.shortcutFromPre() ? pre : in);
+      return out;
     }
   }
 
@@ -452,14 +452,7 @@ public final class SplitBnNetwork implements AutoCloseable {
 
   private NDArray run(
       List<LayerSpec> layers, NDArray h, Branch branch, boolean train, Map<String, NDArray> feats) {
-    NDArray cur = h;
-    for (LayerSpec l : layers) {
-      cur = apply(l, cur, branch, train, feats);
-      if (feats != null && taps.contains(l.name())) {
-        feats.put(l.name(), feature(cur));
-      }
-    }
-    return cur;
+    return new Forward(branch, train, feats).all(layers, h);
   }
 
   /** {@code GAP(ReLU(a))}: {@code (N,C,H,W) -> (N,C)}; identity on GAP for {@code (N,F)}. */
@@ -481,9 +474,34 @@ public final class SplitBnNetwork implements AutoCloseable {
     return a.reshape(new Shape(s.get(0), s.get(1), s.get(2) * s.get(3))).mean(new int[] {2});
   }
 
-  private NDArray apply(
-      LayerSpec l, NDArray h, Branch branch, boolean train, Map<String, NDArray> feats) {
-    if (l instanceof LayerSpec.Conv conv) {
+  /**
+   * One forward pass: each layer applied to its input activation with the given BN set and mode;
+   * tap features collected into {@code feats} (when not null).
+   */
+  private final class Forward implements LayerSpec.Visitor<NDArray, NDArray> {
+    private final Branch branch;
+    private final boolean train;
+    private final Map<String, NDArray> feats;
+
+    Forward(Branch branch, boolean train, Map<String, NDArray> feats) {
+      this.branch = branch;
+      this.train = train;
+      this.feats = feats;
+    }
+
+    NDArray all(List<LayerSpec> layers, NDArray h) {
+      NDArray cur = h;
+      for (LayerSpec l : layers) {
+        cur = l.accept(this, cur);
+        if (feats != null && taps.contains(l.name())) {
+          feats.put(l.name(), feature(cur));
+        }
+      }
+      return cur;
+    }
+
+    @Override
+    public NDArray conv(LayerSpec.Conv conv, NDArray h) {
       NDArray b = conv.bias() ? p(conv.name() + ".bias") : null;
       if (channelsLast && conv.kernel() == 1 && conv.padding() == 0) {
         return pointwiseConv(h, p(conv.name() + ".weight"), b, conv.stride());
@@ -491,29 +509,49 @@ public final class SplitBnNetwork implements AutoCloseable {
       return Conv2d.conv2d(h, p(conv.name() + ".weight"), b,
           new Shape(conv.stride(), conv.stride()), new Shape(conv.padding(), conv.padding()),
           new Shape(1, 1), 1).singletonOrThrow();
-    } else if (l instanceof LayerSpec.BatchNorm) {
-      String prefix = l.name() + "." + (splitBn ? branch.key() : Branch.ADV.key());
-      return batchNorm(h, prefix, train);
-    } else if (l instanceof LayerSpec.Relu) {
+    }
+
+    @Override
+    public NDArray batchNorm(LayerSpec.BatchNorm bn, NDArray h) {
+      String prefix = bn.name() + "." + (splitBn ? branch.key() : Branch.ADV.key());
+      return SplitBnNetwork.this.batchNorm(h, prefix, train);
+    }
+
+    @Override
+    public NDArray relu(LayerSpec.Relu r, NDArray h) {
       return Activation.relu(h);
-    } else if (l instanceof LayerSpec.MaxPool mp) {
+    }
+
+    @Override
+    public NDArray maxPool(LayerSpec.MaxPool mp, NDArray h) {
       return Pool.maxPool2d(h, new Shape(mp.kernel(), mp.kernel()),
           new Shape(mp.stride(), mp.stride()), new Shape(0, 0), false);
-    } else if (l instanceof LayerSpec.GlobalAvgPool) {
+    }
+
+    @Override
+    public NDArray globalAvgPool(LayerSpec.GlobalAvgPool g, NDArray h) {
       Shape s = h.getShape();
       return spatialMean(h).reshape(new Shape(s.get(0), s.get(1), 1, 1));
-    } else if (l instanceof LayerSpec.Flatten) {
+    }
+
+    @Override
+    public NDArray flatten(LayerSpec.Flatten f, NDArray h) {
       return h.reshape(new Shape(h.getShape().get(0), -1));
-    } else if (l instanceof LayerSpec.Linear lin) {
-      return linear(h, lin.name(), lin.bias());
-    } else if (l instanceof LayerSpec.Residual r) {
-      NDArray pre = run(r.pre(), h, branch, train, feats);
-      NDArray body = run(r.body(), pre, branch, train, feats);
+    }
+
+    @Override
+    public NDArray linear(LayerSpec.Linear lin, NDArray h) {
+      return SplitBnNetwork.this.linear(h, lin.name(), lin.bias());
+    }
+
+    @Override
+    public NDArray residual(LayerSpec.Residual r, NDArray h) {
+      NDArray pre = all(r.pre(), h);
+      NDArray body = all(r.body(), pre);
       NDArray from = r.shortcutFromPre() ? pre : h;
-      NDArray sc = r.shortcut().isEmpty() ? from : run(r.shortcut(), from, branch, train, feats);
+      NDArray sc = r.shortcut().isEmpty() ? from : all(r.shortcut(), from);
       return body.add(sc);
     }
-    throw new IllegalArgumentException("unsupported layer " + l);
   }
 
   /**

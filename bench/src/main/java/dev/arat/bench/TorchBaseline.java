@@ -1,4 +1,4 @@
-package dev.arat.trainer.bench;
+package dev.arat.bench;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.arat.specs.Specs;

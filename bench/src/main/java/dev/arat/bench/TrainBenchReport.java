@@ -1,4 +1,4 @@
-package dev.arat.trainer.bench;
+package dev.arat.bench;
 
 import java.util.ArrayList;
 import java.util.LinkedHashMap;

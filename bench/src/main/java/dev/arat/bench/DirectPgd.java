@@ -1,4 +1,4 @@
-package dev.arat.trainer.bench;
+package dev.arat.bench;
 
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;

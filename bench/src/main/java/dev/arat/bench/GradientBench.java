@@ -1,4 +1,4 @@
-package dev.arat.onnx.bench;
+package dev.arat.bench;
 
 import ai.onnx.proto.OnnxMl.ModelProto;
 import ai.onnxruntime.OnnxTensor;
@@ -21,13 +21,12 @@ import java.util.Random;
  * the gradient graph) divided by the time of one forward call of the deployed model, same batch,
  * ONNX Runtime CPU, all graph optimisations on, as the evaluator runs them.
  *
- * <p>Usage (from {@code /work/main}, after {@code mvn -o -q -pl onnx test-compile}):
+ * <p>Usage (from the repository root, after {@code mvn -B -DskipTests package}; the runnable jar
+ * holds this class):
  *
  * <pre>
- * mvn -o -q -pl onnx dependency:build-classpath -Dmdep.outputFile=/tmp/cp.txt
- * java -cp onnx/target/classes:onnx/target/test-classes:$(cat /tmp/cp.txt) \
- *     dev.arat.onnx.bench.GradientBench [--batch N] [--threads T] [--reps R] [--head ce]
- *     [--profile PREFIX] MODEL.onnx...
+ * java -cp cli/target/arat-*.jar dev.arat.bench.GradientBench [--batch N] [--threads T] [--reps R]
+ *     [--head ce] [--profile PREFIX] MODEL.onnx...
  * </pre>
  *
  * <p>Prints, per model, the median forward and gradient times over R timed runs (after warm-up)

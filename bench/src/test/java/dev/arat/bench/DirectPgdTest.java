@@ -1,4 +1,4 @@
-package dev.arat.trainer.bench;
+package dev.arat.bench;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
