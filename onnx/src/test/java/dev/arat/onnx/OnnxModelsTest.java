@@ -97,4 +97,24 @@ class OnnxModelsTest {
         new long[] {-1, 7}, 2)));
     assertThrows(IllegalArgumentException.class, () -> Tensors.floatTensor("t", f, 2, 2));
   }
+  /** OnnxModelFuzzTest found initializer data shorter than its shape (BufferUnderflowException). */
+  @Test
+  void tensorsWhoseDataDoesNotFitTheirShapeAreModelErrors() {
+    ai.onnx.proto.OnnxMl.TensorProto ok = Tensors.floatTensor("fb", new float[] {1, 2, 3}, 3);
+    String[] expected = {"shape [61] (61 values) but 12 bytes of raw data", "invalid or too large shape [-3]",
+        "invalid or too large shape [65536, 65536]"};
+    ai.onnx.proto.OnnxMl.TensorProto[] bad = {ok.toBuilder().clearDims().addDims(61).build(),
+        ok.toBuilder().clearDims().addDims(-3).build(),
+        ok.toBuilder().clearDims().addDims(65536).addDims(65536).build()};
+    for (int i = 0; i < bad.length; i++) {
+      ai.onnx.proto.OnnxMl.TensorProto t = bad[i];
+      OnnxModelException e = assertThrows(OnnxModelException.class, () -> Tensors.toFloatArray(t));
+      assertTrue(e.getMessage().contains("tensor 'fb'") && e.getMessage().contains(expected[i]), e.getMessage());
+    }
+    ai.onnx.proto.OnnxMl.TensorProto typed = ai.onnx.proto.OnnxMl.TensorProto.newBuilder().setName("l")
+        .setDataType(Tensors.INT64).addDims(3).addInt64Data(1).build();
+    OnnxModelException e = assertThrows(OnnxModelException.class, () -> Tensors.toLongArray(typed));
+    assertTrue(e.getMessage().contains("(3 values) but 1 values"), e.getMessage());
+    assertArrayEquals(new float[] {1, 2, 3}, Tensors.toFloatArray(ok));
+  }
 }
