@@ -117,4 +117,24 @@ class OnnxModelsTest {
     assertTrue(e.getMessage().contains("(3 values) but 1 values"), e.getMessage());
     assertArrayEquals(new float[] {1, 2, 3}, Tensors.toFloatArray(ok));
   }
+  /**
+   * OnnxModelFuzzTest found a final Softmax without inputs (IndexOutOfBoundsException in GraphScan);
+   * the gradient builder read node inputs without checking their count the same way.
+   */
+  @Test
+  void nodesWithTooFewInputsAreModelErrors() throws Exception {
+    String dir = "/dev/arat/onnx/OnnxModelFuzzTestInputs/onnxModel/";
+    ModelProto crash = OnnxModels.parse(OnnxModelsTest.class.getResourceAsStream(
+        dir + "crash-67d7b3275bb09883bf35fad0284e53712cfcd0d3").readAllBytes(), "m");
+    assertTrue(dev.arat.onnx.scan.GraphScan.scan(crash).isEmpty());
+    ModelProto seed = OnnxModels.parse(OnnxModelsTest.class.getResourceAsStream(
+        dir + "seed-conv-gemm.onnx").readAllBytes(), "m");
+    ModelProto.Builder b = seed.toBuilder();
+    b.getGraphBuilder().getNodeBuilder(3).clearInput().addInput("f"); // Gemm with only A
+    OnnxModelException e = assertThrows(OnnxModelException.class,
+        () -> new dev.arat.onnx.grad.GradientGraphBuilder().build(b.build(), dev.arat.specs.LossHead.CE));
+    assertTrue(e.getMessage().contains("(Gemm) has 1 input(s) and 1 output(s); Gemm takes at least 2 and 1"),
+        e.getMessage());
+    new dev.arat.onnx.grad.GradientGraphBuilder().build(seed, dev.arat.specs.LossHead.CE);
+  }
 }
