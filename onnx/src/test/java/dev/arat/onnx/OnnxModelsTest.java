@@ -136,5 +136,34 @@ class OnnxModelsTest {
     assertTrue(e.getMessage().contains("(Gemm) has 1 input(s) and 1 output(s); Gemm takes at least 2 and 1"),
         e.getMessage());
     new dev.arat.onnx.grad.GradientGraphBuilder().build(seed, dev.arat.specs.LossHead.CE);
+    // the next finding: a Conv in domain "ai.onnx" with one input (shape inference read input 1)
+    ModelProto conv1 = OnnxModels.parse(OnnxModelsTest.class.getResourceAsStream(
+        dir + "crash-8e28eb859c0f225d1172af8086aa871a339cad31").readAllBytes(), "m");
+    e = assertThrows(OnnxModelException.class,
+        () -> new dev.arat.onnx.grad.GradientGraphBuilder().build(conv1, dev.arat.specs.LossHead.CE));
+    assertTrue(e.getMessage().contains("(Conv) has 1 input(s)"), e.getMessage());
+  }
+
+  /** Conv shapes and windows that shape inference used without checking (OnnxModelFuzzTest). */
+  @Test
+  void convWithInconsistentRanksOrZeroStridesIsAModelError() throws Exception {
+    ModelProto seed = OnnxModels.parse(OnnxModelsTest.class.getResourceAsStream(
+        "/dev/arat/onnx/OnnxModelFuzzTestInputs/onnxModel/seed-conv-gemm.onnx").readAllBytes(), "m");
+    ModelProto.Builder rank3 = seed.toBuilder();
+    rank3.getGraphBuilder().getInitializerBuilder(0).clearDims().addDims(2).addDims(1).addDims(9);
+    OnnxModelException e = assertThrows(OnnxModelException.class,
+        () -> new dev.arat.onnx.grad.GradientGraphBuilder().build(rank3.build(), dev.arat.specs.LossHead.CE));
+    assertTrue(e.getMessage().contains("weight of shape [2, 1, 9]"), e.getMessage());
+    ModelProto.Builder stride0 = seed.toBuilder();
+    ai.onnx.proto.OnnxMl.NodeProto.Builder conv = stride0.getGraphBuilder().getNodeBuilder(0);
+    for (int i = 0; i < conv.getAttributeCount(); i++) {
+      if (conv.getAttribute(i).getName().equals("strides")) {
+        conv.getAttributeBuilder(i).clearInts().addInts(0).addInts(2);
+      }
+    }
+    e = assertThrows(OnnxModelException.class,
+        () -> new dev.arat.onnx.grad.GradientGraphBuilder().build(stride0.build(), dev.arat.specs.LossHead.CE));
+    assertTrue(e.getMessage().contains("strides [0, 2]") && e.getMessage().contains("must be positive"),
+        e.getMessage());
   }
 }

@@ -475,13 +475,14 @@ public final class GradientGraphBuilder {
     }
 
     /**
-     * Every default-domain node that the op table knows has at least the inputs and outputs that
-     * its op takes (opset 13 or newer); a node missing them is a corrupt model, and the shape
-     * inference and gradient rules below read them without further checks.
+     * Every node whose op type the op table knows has at least the inputs and outputs that its
+     * op takes (opset 13 or newer); a node missing them is a corrupt model, and the shape
+     * inference (which goes by op type whatever the domain) and the gradient rules below read them
+     * without further checks.
      */
     private static void checkArity(List<NodeProto> nodes) {
       for (NodeProto n : nodes) {
-        Op op = n.getDomain().isEmpty() ? Op.forOpType(n.getOpType()) : null;
+        Op op = Op.forOpType(n.getOpType());
         if (op != null && (n.getInputCount() < op.minInputs() || n.getOutputCount() < op.minOutputs())) {
           throw new OnnxModelException("node '" + n.getName() + "' (" + n.getOpType() + ") has "
               + n.getInputCount() + " input(s) and " + n.getOutputCount() + " output(s); "
