@@ -165,5 +165,12 @@ class OnnxModelsTest {
         () -> new dev.arat.onnx.grad.GradientGraphBuilder().build(stride0.build(), dev.arat.specs.LossHead.CE));
     assertTrue(e.getMessage().contains("strides [0, 2]") && e.getMessage().contains("must be positive"),
         e.getMessage());
+    // the fifth run: a pooling node without kernel_shape (my window check read its length)
+    ModelProto pool = OnnxModels.parse(OnnxModelsTest.class.getResourceAsStream(
+        "/dev/arat/onnx/OnnxModelFuzzTestInputs/onnxModel/crash-16c39106ecbbb2354640fd6c1005b0f8fdad1778")
+        .readAllBytes(), "m");
+    e = assertThrows(OnnxModelException.class,
+        () -> new dev.arat.onnx.grad.GradientGraphBuilder().build(pool, dev.arat.specs.LossHead.CE));
+    assertTrue(e.getMessage().contains("has no kernel_shape"), e.getMessage());
   }
 }

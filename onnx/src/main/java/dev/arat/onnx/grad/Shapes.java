@@ -124,6 +124,10 @@ final class Shapes {
    */
   static Window window(NodeProto n, long[] in, long[] kernel, boolean ceil) {
     int r = in.length;
+    if (kernel == null) {
+      throw new OnnxModelException("node '" + n.getName() + "' (" + n.getOpType()
+          + ") has no kernel_shape");
+    }
     long[] strides = orOnes(intsAttr(n, "strides"), r);
     long[] dil = orOnes(intsAttr(n, "dilations"), r);
     if (kernel.length != r || Arrays.stream(strides).anyMatch(v -> v <= 0)
