@@ -3,6 +3,7 @@ package dev.arat.data;
 import java.io.BufferedInputStream;
 import java.io.IOException;
 import java.io.InputStream;
+import java.io.OutputStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -14,6 +15,8 @@ import java.util.Locale;
 import java.util.Map;
 import java.util.Set;
 import java.util.zip.GZIPInputStream;
+import org.apache.commons.compress.archivers.tar.TarArchiveEntry;
+import org.apache.commons.compress.archivers.tar.TarArchiveInputStream;
 
 /**
  * Reads CIFAR-10 and CIFAR-100 in their official binary format.
@@ -276,35 +279,65 @@ public final class Cifar {
   }
 
   private static ImageDataset fromTarball(Variant v, Path tarball, Split split) {
+    try (InputStream raw = Files.newInputStream(tarball)) {
+      return fromTarball(v, raw, tarball.toString(), split);
+    } catch (IOException e) {
+      throw new DatasetException(tarball + ": cannot read: " + e.getMessage(), e);
+    }
+  }
+
+  /**
+   * Reads a split from a tar stream, gzip-compressed or not (told apart by the gzip magic bytes).
+   * Entries are matched by their last path component and read into memory; no entry is ever
+   * written to disk, so an entry's name cannot reach outside anything.
+   *
+   * @param raw the archive's bytes; not closed here
+   * @param source what error messages name (the archive's path)
+   * @throws DatasetException if the archive is corrupt, truncated, or lacks the split's files
+   */
+  static ImageDataset fromTarball(Variant v, InputStream raw, String source, Split split) {
     Set<String> wanted = new LinkedHashSet<>(v.files(split));
     Map<String, byte[]> data = new HashMap<>();
     List<String> names = null;
-    try (InputStream raw = new BufferedInputStream(Files.newInputStream(tarball), 1 << 16)) {
-      raw.mark(2);
-      int b1 = raw.read();
-      int b2 = raw.read();
-      raw.reset();
-      InputStream tarStream = b1 == 0x1f && b2 == 0x8b
-          ? new BufferedInputStream(new GZIPInputStream(raw, 1 << 16), 1 << 16) : raw;
-      TarReader tar = new TarReader(tarStream, tarball.toString());
-      TarReader.Entry e;
-      while ((e = tar.next()) != null) {
-        String base = e.baseName();
+    boolean gzip = false;
+    try {
+      InputStream in = new BufferedInputStream(raw, 1 << 16);
+      in.mark(2);
+      gzip = in.read() == 0x1f && in.read() == 0x8b;
+      in.reset();
+      if (gzip) {
+        in = new BufferedInputStream(new GZIPInputStream(in, 1 << 16), 1 << 16);
+      }
+      TarArchiveInputStream tar = new TarArchiveInputStream(in);
+      TarArchiveEntry e;
+      while ((e = nextTarEntry(tar, source)) != null) {
+        if (!e.isFile()) {
+          continue; // directories, links, ...
+        }
+        String base = baseName(e.getName());
         if (wanted.contains(base) && !data.containsKey(base)) {
-          data.put(base, tar.readEntry(e.size()));
+          data.put(base, readTarEntry(tar, e, source));
         } else if (base.equals(v.metaFile()) && names == null) {
-          names = classNames(v, new String(tar.readEntry(e.size()), StandardCharsets.UTF_8),
-              tarball + "!" + e.name());
+          names = classNames(v, new String(readTarEntry(tar, e, source), StandardCharsets.UTF_8),
+              source + "!" + e.getName());
+        } else if (tar.transferTo(OutputStream.nullOutputStream()) != e.getSize()) {
+          throw truncatedTar(source, null); // the stream ended inside an entry we skip
         }
         if (data.size() == wanted.size() && names != null) {
           break;
         }
       }
     } catch (java.util.zip.ZipException | java.io.EOFException e) {
-      throw new DatasetException(tarball + ": truncated or corrupt gzip (" + e.getMessage()
+      if (!gzip) {
+        throw truncatedTar(source, e);
+      }
+      throw new DatasetException(source + ": truncated or corrupt gzip (" + e.getMessage()
           + "); download " + v.tarball() + " again", e);
     } catch (IOException e) {
-      throw new DatasetException(tarball + ": cannot read: " + e.getMessage(), e);
+      if (isTruncation(e)) {
+        throw truncatedTar(source, e);
+      }
+      throw new DatasetException(source + ": cannot read: " + e.getMessage(), e);
     }
     List<String> missing = new ArrayList<>();
     for (String f : wanted) {
@@ -313,10 +346,63 @@ public final class Cifar {
       }
     }
     if (!missing.isEmpty()) {
-      throw new DatasetException(tarball + ": the archive has no " + String.join(", ", missing)
+      throw new DatasetException(source + ": the archive has no " + String.join(", ", missing)
           + "; is it the binary version (" + v.tarball() + ", not the Python or MATLAB one)?");
     }
-    return assemble(v, split, data, names, tarball.toString());
+    return assemble(v, split, data, names, source);
+  }
+
+  /** The next entry; a header that does not parse is a corrupt (or foreign) archive. */
+  private static TarArchiveEntry nextTarEntry(TarArchiveInputStream tar, String source)
+      throws IOException {
+    try {
+      TarArchiveEntry e = tar.getNextEntry();
+      if (e == null && tar.getBytesRead() % 512 != 0) {
+        throw truncatedTar(source, null); // the stream ended inside a header
+      }
+      if (e != null && !e.isCheckSumOK()) {
+        throw new DatasetException(source + ": not a tar archive or corrupt (header checksum mismatch at "
+            + e.getName() + ")");
+      }
+      return e;
+    } catch (java.util.zip.ZipException | java.io.EOFException e) {
+      throw e; // from the gzip layer
+    } catch (IOException | IllegalArgumentException e) {
+      if (isTruncation(e)) {
+        throw truncatedTar(source, e);
+      }
+      throw new DatasetException(source + ": not a tar archive or corrupt (" + e.getMessage() + ")", e);
+    }
+  }
+
+  /** All bytes of the current entry, or a clear error if the archive ends inside it. */
+  private static byte[] readTarEntry(TarArchiveInputStream tar, TarArchiveEntry e, String source)
+      throws IOException {
+    if (e.getSize() > Integer.MAX_VALUE - 16) {
+      throw new DatasetException(source + "!" + e.getName() + ": entry too large to read into memory ("
+          + e.getSize() + " bytes)");
+    }
+    byte[] b = tar.readAllBytes(); // grows with the bytes actually there, not with the declared size
+    if (b.length != e.getSize()) {
+      throw truncatedTar(source, null);
+    }
+    return b;
+  }
+
+  private static boolean isTruncation(Exception e) {
+    String m = e.getMessage();
+    return m != null && m.toLowerCase(Locale.ROOT).contains("truncated");
+  }
+
+  private static DatasetException truncatedTar(String source, Exception cause) {
+    return new DatasetException(source + ": truncated archive (it ends inside an entry); "
+        + "download it again", cause);
+  }
+
+  /** The last path component of an archive entry's name ({@code a/b/c.bin} gives {@code c.bin}). */
+  private static String baseName(String name) {
+    String n = name.endsWith("/") ? name.substring(0, name.length() - 1) : name;
+    return n.substring(n.lastIndexOf('/') + 1);
   }
 
   private static List<String> classNames(Variant v, String text, String source) {

@@ -29,11 +29,10 @@ public final class IdxReader {
       int n = in.readInt();
       int rows = in.readInt();
       int cols = in.readInt();
-      if (n < 0 || rows <= 0 || cols <= 0 || (long) n * rows * cols > Integer.MAX_VALUE) {
+      if (n < 0 || rows <= 0 || cols <= 0 || (long) rows * cols > Integer.MAX_VALUE / Math.max(n, 1)) {
         throw new DatasetException(file + ": implausible IDX dimensions " + n + "x" + rows + "x" + cols);
       }
-      byte[] raw = new byte[n * rows * cols];
-      in.readFully(raw);
+      byte[] raw = readBytes(in, n * rows * cols, file);
       float[] px = new float[raw.length];
       for (int i = 0; i < raw.length; i++) {
         px[i] = (raw[i] & 0xff) / 255f;
@@ -57,8 +56,7 @@ public final class IdxReader {
       if (n < 0) {
         throw new DatasetException(file + ": negative label count");
       }
-      byte[] raw = new byte[n];
-      in.readFully(raw);
+      byte[] raw = readBytes(in, n, file);
       int[] labels = new int[n];
       for (int i = 0; i < n; i++) {
         labels[i] = raw[i] & 0xff;
@@ -69,6 +67,19 @@ public final class IdxReader {
     } catch (IOException e) {
       throw new DatasetException(file + ": cannot read: " + e.getMessage(), e);
     }
+  }
+
+  /**
+   * Reads exactly {@code n} bytes; memory grows with the bytes actually there, so a header that
+   * declares 2 GB in a small file is a truncation error, not a 2 GB allocation.
+   */
+  private static byte[] readBytes(InputStream in, int n, Path file) throws IOException {
+    byte[] b = in.readNBytes(n);
+    if (b.length != n) {
+      throw new DatasetException(file + ": truncated IDX file (the header declares " + n
+          + " data bytes, the file has " + b.length + ")");
+    }
+    return b;
   }
 
   private static DataInputStream open(Path file) throws IOException {

@@ -216,6 +216,34 @@ class CifarTest {
   }
 
   @Test
+  void corruptOrCutUncompressedTarsAreClearErrors() throws IOException {
+    byte[] tar = TestTar.bytes(cifar10Files(), false);
+    // a flipped byte in the second header (the first file's): checksum mismatch
+    byte[] bad = tar.clone();
+    bad[512 + 3] ^= 0x20;
+    Path p = dir.resolve("bad.tar");
+    Files.write(p, bad);
+    DatasetException e = assertThrows(DatasetException.class, () -> Datasets.load("cifar10", p, Split.TEST));
+    assertTrue(e.getMessage().contains("bad.tar") && e.getMessage().contains("corrupt"), e.getMessage());
+    // cut inside the first file's content
+    Path cut = dir.resolve("cut.tar");
+    Files.write(cut, Arrays.copyOf(tar, 512 * 2 + 700));
+    e = assertThrows(DatasetException.class, () -> Datasets.load("cifar10", cut, Split.TEST));
+    assertTrue(e.getMessage().contains("cut.tar") && e.getMessage().contains("truncated"), e.getMessage());
+  }
+
+  @Test
+  void entriesAreMatchedByBaseNameAndNeverExtracted() throws IOException {
+    Map<String, byte[]> m = new LinkedHashMap<>();
+    m.put("../../escape/test_batch.bin", records10(2, 5));
+    Path tgz = dir.resolve("sub/odd.tar.gz");
+    Files.createDirectories(tgz.getParent());
+    TestTar.write(tgz, m, true);
+    assertEquals(2, Datasets.load("cifar10", tgz, Split.TEST).size());
+    assertTrue(Files.notExists(dir.resolve("escape")) && Files.notExists(dir.getParent().resolve("escape")));
+  }
+
+  @Test
   void badLabelsAndMetaAreClearErrors() throws IOException {
     extract(cifar10Files(), dir);
     Path f = dir.resolve("cifar-10-batches-bin/test_batch.bin");

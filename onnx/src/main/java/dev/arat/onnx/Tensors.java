@@ -92,7 +92,7 @@ public final class Tensors {
           "tensor '" + t.getName() + "' has data type " + t.getDataType() + ", expected float32 (1)");
     }
     checkInline(t);
-    int n = (int) numel(dims(t));
+    int n = checkedCount(t, 4, t.getFloatDataCount());
     if (!t.getRawData().isEmpty()) {
       float[] out = new float[n];
       t.getRawData().asReadOnlyByteBuffer().order(ByteOrder.LITTLE_ENDIAN).asFloatBuffer().get(out);
@@ -112,8 +112,8 @@ public final class Tensors {
    */
   public static long[] toLongArray(TensorProto t) {
     checkInline(t);
-    int n = (int) numel(dims(t));
     if (t.getDataType() == INT64) {
+      int n = checkedCount(t, 8, t.getInt64DataCount());
       if (!t.getRawData().isEmpty()) {
         long[] out = new long[n];
         t.getRawData().asReadOnlyByteBuffer().order(ByteOrder.LITTLE_ENDIAN).asLongBuffer().get(out);
@@ -122,6 +122,7 @@ public final class Tensors {
       return t.getInt64DataList().stream().mapToLong(Long::longValue).toArray();
     }
     if (t.getDataType() == TensorProto.DataType.INT32_VALUE) {
+      int n = checkedCount(t, 4, t.getInt32DataCount());
       if (!t.getRawData().isEmpty()) {
         int[] tmp = new int[n];
         t.getRawData().asReadOnlyByteBuffer().order(ByteOrder.LITTLE_ENDIAN).asIntBuffer().get(tmp);
@@ -255,6 +256,33 @@ public final class Tensors {
       return Float.intBitsToFloat(s | 0x7f800000 | (m << 13));
     }
     return Float.intBitsToFloat(s | ((e - 15 + 127) << 23) | (m << 13));
+  }
+
+  /**
+   * The element count of a tensor's shape, checked against the data it carries: raw bytes
+   * ({@code elemBytes} each) or {@code typedCount} typed values. A model from a stranger can claim
+   * any shape; a mismatch must be a clear error, not an underflow or a huge allocation.
+   *
+   * @throws OnnxModelException if a dimension is negative, the count exceeds 2^31 - 1, or the data
+   *     does not hold exactly that many values
+   */
+  private static int checkedCount(TensorProto t, int elemBytes, int typedCount) {
+    long n = 1;
+    for (long d : t.getDimsList()) {
+      if (d < 0 || (d != 0 && n > Integer.MAX_VALUE / d)) {
+        throw new OnnxModelException("tensor '" + t.getName() + "' has an invalid or too large shape "
+            + t.getDimsList());
+      }
+      n *= d;
+    }
+    long have = t.getRawData().isEmpty() ? typedCount : t.getRawData().size();
+    long need = t.getRawData().isEmpty() ? n : n * elemBytes;
+    if (have != need) {
+      throw new OnnxModelException("tensor '" + t.getName() + "' has shape " + t.getDimsList() + " ("
+          + n + " values) but " + (t.getRawData().isEmpty() ? have + " values" : have + " bytes of raw data")
+          + " (the model is corrupt)");
+    }
+    return (int) n;
   }
 
   /**

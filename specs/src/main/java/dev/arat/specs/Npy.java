@@ -227,7 +227,14 @@ public final class Npy {
       }
     }
     long[] shape = dims.stream().mapToLong(Long::longValue).toArray();
-    long count = numel(shape);
+    long count = 1;
+    for (long dim : shape) { // an overflowing product would pass the length checks below
+      if (dim != 0 && count > Integer.MAX_VALUE / dim) {
+        count = Long.MAX_VALUE / 16;
+      } else {
+        count *= dim;
+      }
+    }
     int dataStart = start + headerLen;
     long need = count * type.size;
     if (count > Integer.MAX_VALUE || bytes.length - dataStart < need) {

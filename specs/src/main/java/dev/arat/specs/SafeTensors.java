@@ -99,26 +99,29 @@ public final class SafeTensors {
     Map<String, Tensor> tensors = new LinkedHashMap<>();
     for (var e : header.entrySet()) {
       if (e.getKey().equals("__metadata__")) {
-        @SuppressWarnings("unchecked")
-        Map<String, Object> m = (Map<String, Object>) e.getValue();
-        m.forEach((k, v) -> metadata.put(k, String.valueOf(v)));
+        if (!(e.getValue() instanceof Map<?, ?> m)) {
+          throw new SpecException(source + ": corrupt safetensors header: __metadata__ is not an object");
+        }
+        m.forEach((k, v) -> metadata.put(String.valueOf(k), String.valueOf(v)));
         continue;
       }
-      @SuppressWarnings("unchecked")
-      Map<String, Object> info = (Map<String, Object>) e.getValue();
+      String what = source + ": tensor '" + e.getKey() + "'";
+      if (!(e.getValue() instanceof Map<?, ?> info)) {
+        throw new SpecException(what + ": corrupt safetensors header (expected an object with dtype,"
+            + " shape and data_offsets)");
+      }
       if (!"F32".equals(info.get("dtype"))) {
-        throw new SpecException(source + ": tensor '" + e.getKey() + "' has dtype " + info.get("dtype") + ", only F32 is supported");
+        throw new SpecException(what + " has dtype " + info.get("dtype") + ", only F32 is supported");
       }
-      List<?> shapeList = (List<?>) info.get("shape");
-      List<?> offsets = (List<?>) info.get("data_offsets");
-      long[] shape = new long[shapeList.size()];
-      for (int i = 0; i < shape.length; i++) {
-        shape[i] = ((Number) shapeList.get(i)).longValue();
+      long[] shape = longs(info.get("shape"), -1, what + ": shape");
+      long[] offsets = longs(info.get("data_offsets"), 2, what + ": data_offsets");
+      long begin = offsets[0];
+      long end = offsets[1];
+      if (end < begin || end > bytes.length - dataStart) {
+        throw new SpecException(what + ": truncated: it lies beyond the end of the file");
       }
-      long begin = ((Number) offsets.get(0)).longValue();
-      long end = ((Number) offsets.get(1)).longValue();
-      if (begin < 0 || end < begin || dataStart + end > bytes.length) {
-        throw new SpecException(source + ": truncated: tensor '" + e.getKey() + "' lies beyond the end of the file");
+      if ((end - begin) % 4 != 0) {
+        throw new SpecException(what + ": " + (end - begin) + " data bytes is not a whole number of F32 values");
       }
       float[] data = new float[(int) ((end - begin) / 4)];
       ByteBuffer.wrap(bytes, (int) (dataStart + begin), (int) (end - begin))
@@ -126,10 +129,26 @@ public final class SafeTensors {
       try {
         tensors.put(e.getKey(), new Tensor(shape, data));
       } catch (IllegalArgumentException ex) {
-        throw new SpecException(source + ": tensor '" + e.getKey() + "': " + ex.getMessage());
+        throw new SpecException(what + ": " + ex.getMessage());
       }
     }
     return new Contents(tensors, metadata);
+  }
+
+  /** A header list of non-negative integers ({@code size} of them, or any number if -1). */
+  private static long[] longs(Object value, int size, String what) {
+    if (!(value instanceof List<?> list) || (size >= 0 && list.size() != size)) {
+      throw new SpecException(what + " is missing or not a list" + (size >= 0 ? " of " + size : "")
+          + " of integers");
+    }
+    long[] out = new long[list.size()];
+    for (int i = 0; i < out.length; i++) {
+      if (!(list.get(i) instanceof Integer || list.get(i) instanceof Long) || ((Number) list.get(i)).longValue() < 0) {
+        throw new SpecException(what + " has " + list.get(i) + ", expected a non-negative integer");
+      }
+      out[i] = ((Number) list.get(i)).longValue();
+    }
+    return out;
   }
 
   /** Names of the tensors in sorted order (for messages). */

@@ -101,4 +101,36 @@ class CheckpointTest {
     assertEquals("v", c.metadata().get("k"));
     assertFalse(c.tensors().containsKey("__metadata__"));
   }
+  /** A header around 8 data bytes (two floats). */
+  private static byte[] withHeader(String json) {
+    byte[] h = json.getBytes(StandardCharsets.UTF_8);
+    ByteBuffer b = ByteBuffer.allocate(8 + h.length + 8).order(ByteOrder.LITTLE_ENDIAN);
+    b.putLong(h.length).put(h).putFloat(1f).putFloat(2f);
+    return b.array();
+  }
+
+  /** Headers the fuzzer (SafeTensorsFuzzTest) made crash with NPE / ClassCastException / overflow. */
+  @Test
+  void malformedSafetensorsHeadersAreSpecErrors() {
+    String[][] cases = {
+        {"{\"w\":{\"dtype\":\"F32\",\"shapg\":[2],\"data_offsets\":[0,8]}}", "shape is missing"},
+        {"{\"w\":{\"dtype\":\"F32\",\"shape\":[2]}}", "data_offsets is missing"},
+        {"{\"w\":{\"dtype\":\"F32\",\"shape\":\"2\",\"data_offsets\":[0,8]}}", "shape is missing"},
+        {"{\"w\":{\"dtype\":\"F32\",\"shape\":[2.5],\"data_offsets\":[0,8]}}", "non-negative integer"},
+        {"{\"w\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0]}}", "list of 2"},
+        {"{\"w\":[1,2]}", "expected an object"},
+        {"{\"__metadata__\":[1]}", "__metadata__ is not an object"},
+        {"{\"w\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,9223372036854775807]}}", "beyond the end"},
+        {"{\"w\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,3]}}", "whole number of F32"},
+        {"{\"w\":{\"dtype\":\"F32\",\"shape\":[4294967296,4294967296],\"data_offsets\":[0,0]}}",
+            "more than 2^31"},
+    };
+    for (String[] c : cases) {
+      SpecException e = assertThrows(SpecException.class, () -> SafeTensors.decode(withHeader(c[0]), "m.st"), c[0]);
+      assertTrue(e.getMessage().startsWith("m.st: ") && e.getMessage().contains(c[1]), e.getMessage());
+    }
+    assertArrayEquals(new float[] {1f, 2f}, SafeTensors.decode(
+        withHeader("{\"w\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]}}"), "m.st")
+        .tensors().get("w").data());
+  }
 }

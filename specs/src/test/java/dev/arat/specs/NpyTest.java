@@ -113,4 +113,16 @@ class NpyTest {
     assertEquals(255, u.longAt(1));
     assertEquals(7, u.longAt(2));
   }
+
+  /** Found by review while fuzzing: a shape whose element count overflows to 0 read as data. */
+  @Test
+  void shapesWhoseElementCountOverflowsAreErrors() {
+    Npy.NpyException e = assertThrows(Npy.NpyException.class, () -> Npy.parse(npy(
+        "{'descr': '<f4', 'fortran_order': False, 'shape': (4294967296, 4294967296), }", new byte[0], 1),
+        "t"));
+    assertTrue(e.getMessage().contains("shape [4294967296, 4294967296]"), e.getMessage());
+    assertArrayEquals(new long[] {0, 4294967296L}, Npy.parse(npy(
+        "{'descr': '<f4', 'fortran_order': False, 'shape': (0, 4294967296), }", new byte[0], 1),
+        "t").shape());
+  }
 }

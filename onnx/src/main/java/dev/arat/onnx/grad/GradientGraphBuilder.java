@@ -305,6 +305,7 @@ public final class GradientGraphBuilder {
       }
       allNames.add(INPUT);
       List<NodeProto> sorted = topoSort();
+      checkArity(sorted);
 
       // ---- shape inference over the whole forward graph
       for (TensorProto t : g.getInitializerList()) {
@@ -526,6 +527,24 @@ public final class GradientGraphBuilder {
       n.getInputList().forEach(t -> nb.addInput(rn(t)));
       n.getOutputList().forEach(t -> nb.addOutput(rn(t)));
       return nb.build();
+    }
+
+    /**
+     * Every node whose op type the op table knows has at least the inputs and outputs that its
+     * op takes (opset 13 or newer); a node missing them is a corrupt model, and the shape
+     * inference (which goes by op type whatever the domain) and the gradient rules below read them
+     * without further checks.
+     */
+    private static void checkArity(List<NodeProto> nodes) {
+      for (NodeProto n : nodes) {
+        Op op = Op.forOpType(n.getOpType());
+        if (op != null && (n.getInputCount() < op.minInputs() || n.getOutputCount() < op.minOutputs())) {
+          throw new OnnxModelException("node '" + n.getName() + "' (" + n.getOpType() + ") has "
+              + n.getInputCount() + " input(s) and " + n.getOutputCount() + " output(s); "
+              + n.getOpType() + " takes at least " + op.minInputs() + " and " + op.minOutputs()
+              + " (the model is corrupt)");
+        }
+      }
     }
 
     private List<NodeProto> topoSort() {

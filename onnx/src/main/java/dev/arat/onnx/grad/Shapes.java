@@ -124,8 +124,18 @@ final class Shapes {
    */
   static Window window(NodeProto n, long[] in, long[] kernel, boolean ceil) {
     int r = in.length;
+    if (kernel == null) {
+      throw new OnnxModelException("node '" + n.getName() + "' (" + n.getOpType()
+          + ") has no kernel_shape");
+    }
     long[] strides = orOnes(intsAttr(n, "strides"), r);
     long[] dil = orOnes(intsAttr(n, "dilations"), r);
+    if (kernel.length != r || Arrays.stream(strides).anyMatch(v -> v <= 0)
+        || Arrays.stream(dil).anyMatch(v -> v <= 0) || Arrays.stream(kernel).anyMatch(v -> v <= 0)) {
+      throw new OnnxModelException("node '" + n.getName() + "' (" + n.getOpType() + "): kernel "
+          + Arrays.toString(kernel) + ", strides " + Arrays.toString(strides) + " and dilations "
+          + Arrays.toString(dil) + " must be positive, one per spatial axis (" + r + ")");
+    }
     long[] pads = intsAttr(n, "pads");
     String autoPad = stringAttr(n, "auto_pad", "NOTSET");
     long[] pb = new long[r];
@@ -359,6 +369,11 @@ final class Shapes {
       case "Conv" -> {
         long[] w = shapes.get(in.get(1));
         if (x != null && w != null) {
+          if (x.length < 3 || w.length != x.length) {
+            throw new OnnxModelException("node '" + n.getName() + "' (Conv): input of shape "
+                + Arrays.toString(x) + " and weight of shape " + Arrays.toString(w)
+                + "; expected (N,C,spatial...) and a weight of the same rank");
+          }
           long[] o = x.clone();
           o[1] = w[0];
           long[] sp = Arrays.copyOfRange(x, 2, x.length);

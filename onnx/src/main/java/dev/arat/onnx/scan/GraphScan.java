@@ -165,6 +165,9 @@ public final class GraphScan {
     for (int guard = 0; guard < 16 && producer.containsKey(logits); guard++) {
       int pi = producer.get(logits);
       NodeProto p = nodes.get(pi);
+      if (p.getInputCount() == 0) {
+        break; // a corrupt node; the gradient builder names it
+      }
       if (p.getOpType().equals("Identity") || p.getOpType().equals("Dropout")) {
         logits = p.getInput(0);
       } else if (p.getOpType().equals("Softmax") || p.getOpType().equals("LogSoftmax")) {
