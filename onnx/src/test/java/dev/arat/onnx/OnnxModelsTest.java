@@ -136,11 +136,19 @@ class OnnxModelsTest {
     assertTrue(e.getMessage().contains("(Gemm) has 1 input(s) and 1 output(s); Gemm takes at least 2 and 1"),
         e.getMessage());
     new dev.arat.onnx.grad.GradientGraphBuilder().build(seed, dev.arat.specs.LossHead.CE);
-    // the next finding: a Conv in domain "ai.onnx" with one input (shape inference read input 1)
-    ModelProto conv1 = OnnxModels.parse(OnnxModelsTest.class.getResourceAsStream(
-        dir + "crash-8e28eb859c0f225d1172af8086aa871a339cad31").readAllBytes(), "m");
-    e = assertThrows(OnnxModelException.class,
-        () -> new dev.arat.onnx.grad.GradientGraphBuilder().build(conv1, dev.arat.specs.LossHead.CE));
+    // the next finding: a Conv in domain "ai.onnx" with one input (shape inference read input 1);
+    // its initializer is also shorter than its shape, which parsing now refuses first
+    byte[] conv1 = OnnxModelsTest.class.getResourceAsStream(
+        dir + "crash-8e28eb859c0f225d1172af8086aa871a339cad31").readAllBytes();
+    e = assertThrows(OnnxModelException.class, () -> new dev.arat.onnx.grad.GradientGraphBuilder()
+        .build(OnnxModels.parse(conv1, "m"), dev.arat.specs.LossHead.CE));
+    assertTrue(e.getMessage().contains("(Conv) has 1 input(s)") || e.getMessage().contains("bytes of data"),
+        e.getMessage());
+    ModelProto.Builder oneInputConv = seed.toBuilder();
+    oneInputConv.getGraphBuilder().getNodeBuilder(0).setDomain("ai.onnx").clearInput().addInput(
+        seed.getGraph().getNode(0).getInput(0));
+    e = assertThrows(OnnxModelException.class, () -> new dev.arat.onnx.grad.GradientGraphBuilder()
+        .build(oneInputConv.build(), dev.arat.specs.LossHead.CE));
     assertTrue(e.getMessage().contains("(Conv) has 1 input(s)"), e.getMessage());
   }
 
