@@ -15,6 +15,7 @@ import dev.arat.deploy.Int8Quantizer;
 import dev.arat.deploy.Parity;
 import dev.arat.deploy.QuantizationException;
 import dev.arat.deploy.QuantizationMetadata;
+import dev.arat.evaluator.OrtClassifier;
 import dev.arat.onnx.OnnxModels;
 import java.io.PrintWriter;
 import java.nio.file.Files;
@@ -151,7 +152,7 @@ final class QuantizeCommand implements Callable<Integer> {
       out.println(p.summary());
       report.put("parity", p);
       report.put("parity_images", name + " test");
-      report.put("ort_graph_optimization", "ORT_ENABLE_ALL");
+      report.put("ort_graph_optimization", OrtClassifier.GRAPH_OPTIMIZATION);
     } else if (paritySamples > 0) {
       out.println("parity report skipped: no dataset (pass --dataset NAME)");
     }

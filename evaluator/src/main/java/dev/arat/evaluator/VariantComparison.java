@@ -207,7 +207,7 @@ public final class VariantComparison {
 
   /**
    * Writes every file: the parent's report files into {@code dir} (its {@code report.md} with the
-   * "Variants" section), each variant's into {@code dir/variants/<name>/}, {@value #JSON_FILE} and
+   * "Variants" section, its {@code junit.xml} with the variant gates as test cases), each variant's into {@code dir/variants/<name>/}, {@value #JSON_FILE} and
    * {@value #PLOT_FILE}.
    *
    * @return the parent's report.json first, then the other files written into {@code dir}
@@ -221,6 +221,8 @@ public final class VariantComparison {
     try {
       AtomicFiles.writeString(dir.resolve(ReportWriter.MARKDOWN_FILE),
           ReportWriter.toMarkdown(o.parent()) + toMarkdown(o.comparison()));
+      AtomicFiles.writeString(dir.resolve(ReportWriter.JUNIT_FILE),
+          ReportWriter.toJUnit(o.parent(), o.comparison().gates()));
       Path json = dir.resolve(JSON_FILE);
       AtomicFiles.writeString(json, Specs.toJson(o.comparison()) + "\n");
       files.add(json);
