@@ -95,6 +95,10 @@ class QuantizedPackageEndToEndTest {
         "  - {type: transfer, surrogate: '" + model + "', attack: {type: fgsm}}",
         "gates: {max_robust_drop_vs_parent: 0.5, min_top1_agreement: 0.9}", ""));
     Path eval = dir.resolve("eval");
+    var missing = PackageCommandTest.run("evaluate", "--model", model.toString(), "--variant",
+        dir.resolve("model.int8.onnx").toString(), "--suite", suite.toString(), "--out", eval.toString());
+    assertEquals(ExitCodes.INPUT_ERROR, missing.code(), missing.out() + missing.err());
+    assertFalse(Files.exists(eval.resolve("ledger.jsonl")), "a missing variant must stop the run before the parent's");
     var ev = PackageCommandTest.run("evaluate", "--model", model.toString(), "--variant", int8.toString(),
         "--variant", fp16.toString(), "--suite", suite.toString(), "--out", eval.toString(), "--threads", "1");
     assertEquals(ExitCodes.OK, ev.code(), ev.out() + ev.err());
@@ -108,6 +112,11 @@ class QuantizedPackageEndToEndTest {
     assertTrue(clean > 0.9 && robust > 0 && robust < clean, "clean " + clean + ", robust " + robust);
     JsonNode variants = json.readTree(eval.resolve("variants.json").toFile());
     assertTrue(variants.toString().contains("\"made_from_parent\":true"), variants.toString());
+    for (JsonNode v : variants.path("variants")) {
+      JsonNode t = v.path("transfer");
+      assertTrue(t.path("parent_adversarial").asInt() > 0, t.toString());
+      assertEquals(t.path("parent_adversarial").asInt(), t.path("scored").asInt(), t.toString());
+    }
     String junit = Files.readString(eval.resolve("junit.xml"));
     assertTrue(junit.contains("max_robust_drop_vs_parent[model.int8-max.onnx]")
         && junit.contains("min_top1_agreement[model.fp16.onnx]"), junit);

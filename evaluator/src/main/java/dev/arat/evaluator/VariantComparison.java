@@ -161,6 +161,11 @@ public final class VariantComparison {
             + "': give variants distinct file names (their reports go to " + VARIANTS_DIR + "/<name>/)");
       }
     }
+    // every variant must open before the parent's run: a bad variant found afterwards would leave the
+    // parent's ledger behind, and a resumed parent cannot re-score its adversarial examples
+    for (Path v : variants) {
+      dev.arat.onnx.OnnxModels.load(v);
+    }
     AtomicReference<Map<Double, CascadeResult>> captured = new AtomicReference<>();
     Report parentReport = runner.optResultSink(captured::set).build().run(parent, suite, dataDir, outDir);
     runner.optResultSink(null);
