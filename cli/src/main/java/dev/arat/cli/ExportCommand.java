@@ -65,7 +65,7 @@ final class ExportCommand implements Callable<Integer> {
       description = "INT8 calibration method (default: ${DEFAULT-VALUE}).")
   String calibration;
 
-  @Option(names = "--calibration-samples", defaultValue = "512",
+  @Option(names = "--calibration-samples", defaultValue = "512", paramLabel = "N",
       description = "Training images for INT8 calibration (default: ${DEFAULT-VALUE}).")
   int calibrationSamples;
 

@@ -15,6 +15,7 @@ import dev.arat.deploy.Int8Quantizer;
 import dev.arat.deploy.Parity;
 import dev.arat.deploy.QuantizationException;
 import dev.arat.deploy.QuantizationMetadata;
+import dev.arat.evaluator.OrtClassifier;
 import dev.arat.onnx.OnnxModels;
 import java.io.PrintWriter;
 import java.nio.file.Files;
@@ -37,7 +38,11 @@ import picocli.CommandLine.Spec;
         "int8: TensorRT explicit quantization (symmetric int8 QDQ, per-channel weights, per-tensor "
             + "activations calibrated on training images); fp16: float16 weights and activations "
             + "with float32 input/output. Writes the variant and a parity report against the "
-            + "parent on held-out test images (docs/quantization.md)."})
+            + "parent on held-out test images (docs/quantization.md).", "",
+        "Next: arat evaluate --model MODEL.onnx --variant VARIANT.onnx with a suite that has a white-box "
+            + "attack, square and a transfer attack from MODEL.onnx (else ARAT-D021, exit 3), then arat "
+            + "package and arat verify (docs/deployment.md). Exit 0 written, 2 bad input (a model or "
+            + "option it cannot quantize, named in one line)."})
 final class QuantizeCommand implements Callable<Integer> {
   @Parameters(index = "0", paramLabel = "MODEL.onnx", description = "The float32 parent model.")
   Path model;
@@ -54,11 +59,11 @@ final class QuantizeCommand implements Callable<Integer> {
       description = "How activation ranges are chosen (int8; default: ${DEFAULT-VALUE}).")
   String calibration;
 
-  @Option(names = "--percentile", defaultValue = "99.99",
+  @Option(names = "--percentile", defaultValue = "99.99", paramLabel = "P",
       description = "Percentile of |x| for --calibration percentile (default: ${DEFAULT-VALUE}).")
   double percentile;
 
-  @Option(names = "--calibration-samples", defaultValue = "512",
+  @Option(names = "--calibration-samples", defaultValue = "512", paramLabel = "N",
       description = "Training images used for calibration (default: ${DEFAULT-VALUE}).")
   int calibrationSamples;
 
@@ -70,7 +75,7 @@ final class QuantizeCommand implements Callable<Integer> {
   @Option(names = "--data", paramLabel = "DIR", description = "Folder of the dataset files.")
   Path data;
 
-  @Option(names = "--parity-samples", defaultValue = "1000",
+  @Option(names = "--parity-samples", defaultValue = "1000", paramLabel = "N",
       description = "Held-out test images for the parity report (default: ${DEFAULT-VALUE}; 0 skips it).")
   int paritySamples;
 
@@ -151,7 +156,7 @@ final class QuantizeCommand implements Callable<Integer> {
       out.println(p.summary());
       report.put("parity", p);
       report.put("parity_images", name + " test");
-      report.put("ort_graph_optimization", "ORT_ENABLE_ALL");
+      report.put("ort_graph_optimization", OrtClassifier.GRAPH_OPTIMIZATION);
     } else if (paritySamples > 0) {
       out.println("parity report skipped: no dataset (pass --dataset NAME)");
     }

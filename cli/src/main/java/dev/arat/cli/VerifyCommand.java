@@ -27,13 +27,14 @@ final class VerifyCommand implements Callable<Integer> {
   Path publicKey;
 
   @Option(names = "--recheck", defaultValue = "0", paramLabel = "N",
-      description = "Re-run the suite on the first N certified samples of each model (needs the dataset).")
+      description = "Re-run the suite on the first N certified samples of each model (needs the dataset;"
+          + " a transfer attack's surrogate is the packaged file of that name, if any).")
   int recheck;
 
   @Option(names = "--data", paramLabel = "DIR", description = "Dataset folder for --recheck (overrides data.path).")
   Path data;
 
-  @Option(names = "--threads", defaultValue = "0", description = "ONNX Runtime intra-op threads (0 = all cores).")
+  @Option(names = "--threads", defaultValue = "0", paramLabel = "N", description = "ONNX Runtime intra-op threads (0 = all cores).")
   int threads;
 
   @Spec CommandSpec spec;

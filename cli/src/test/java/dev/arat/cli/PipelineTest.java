@@ -10,7 +10,9 @@ import dev.arat.attack.LossGradient;
 import dev.arat.data.Datasets;
 import dev.arat.data.ImageDataset;
 import dev.arat.data.Split;
+import dev.arat.deploy.QuantizationMetadata;
 import dev.arat.evaluator.OrtClassifier;
+import dev.arat.onnx.OnnxModels;
 import dev.arat.specs.Checkpoint;
 import dev.arat.specs.LossHead;
 import dev.arat.specs.Specs;
@@ -19,6 +21,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Arrays;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.MethodOrderer;
@@ -97,6 +100,36 @@ class PipelineTest {
     assertTrue(r.out().contains("parity on 64 images"), r.out());
     assertTrue(r.out().contains("OK"), r.out());
     assertTrue(Files.exists(run.resolve("model.onnx")));
+  }
+
+  @Test
+  @Order(2)
+  void exportWritesQuantizedVariants() throws Exception {
+    Path q = Files.createDirectories(dir.resolve("export-q"));
+    Path file = q.resolve("model.onnx");
+    Result r = arat("export", "--checkpoint", run.toString(), "--out", file.toString(), "--precision", "int8",
+        "--calibration", "percentile", "--calibration-samples", "32", "--parity-samples", "32");
+    assertEquals(0, r.code(), r.err() + r.out());
+    Path int8 = q.resolve("model.int8-percentile.onnx");
+    Map<String, String> meta = QuantizationMetadata.of(OnnxModels.load(int8));
+    assertEquals("int8", meta.get(QuantizationMetadata.PRECISION));
+    assertEquals("percentile:99.99", meta.get(QuantizationMetadata.CALIBRATION));
+    assertEquals("32", meta.get(QuantizationMetadata.CALIBRATION_SAMPLES));
+    assertTrue(meta.get(QuantizationMetadata.CALIBRATION_SOURCE).contains("train"), meta.toString());
+    assertEquals(QuantizeCommand.sha256(file), meta.get(QuantizationMetadata.PARENT_SHA256));
+    assertTrue(Files.exists(q.resolve("model.int8-percentile.parity.json")), r.out());
+
+    r = arat("export", "--checkpoint", run.toString(), "--out", file.toString(), "--precision", "fp16",
+        "--parity-samples", "32");
+    assertEquals(0, r.code(), r.err() + r.out());
+    assertEquals("fp16", QuantizationMetadata.of(OnnxModels.load(q.resolve("model.fp16.onnx")))
+        .get(QuantizationMetadata.PRECISION));
+
+    r = arat("export", "--checkpoint", run.toString(), "--out", q.resolve("x.onnx").toString(), "--precision",
+        "int4");
+    assertEquals(2, r.code(), r.err() + r.out());
+    assertTrue(r.err().contains("expected fp32, fp16 or int8"), r.err());
+    assertFalse(Files.exists(q.resolve("x.onnx")), "a refused export must write nothing");
   }
 
   @Test

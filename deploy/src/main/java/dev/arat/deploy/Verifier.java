@@ -9,6 +9,7 @@ import dev.arat.evaluator.RuntimeOptions;
 import dev.arat.evaluator.SuiteRunner;
 import dev.arat.onnx.OnnxModelException;
 import dev.arat.onnx.OnnxModels;
+import dev.arat.specs.AttackSpec;
 import dev.arat.specs.EvaluationSuite;
 import java.io.IOException;
 import java.io.PrintStream;
@@ -370,7 +371,7 @@ public final class Verifier {
       return 0;
     }
     int n = Math.min(o.recheck(), r.samples());
-    EvaluationSuite suite = r.suite().settings().withSamples(n);
+    EvaluationSuite suite = packagedSurrogates(dir, r.suite().settings().withSamples(n));
     ExecutionProvider provider = r.tool().executionProvider() == null ? ExecutionProvider.CPU
         : ExecutionProvider.parse(r.tool().executionProvider());
     SuiteRunner runner = SuiteRunner.builder().optRuntime(new RuntimeOptions(provider, 0, o.threads(), 0))
@@ -400,6 +401,27 @@ public final class Verifier {
       mm.add(new Mismatch(where, "per_sample", (shown - MAX_SAMPLE_MISMATCHES) + " more sample(s) differ"));
     }
     return n;
+  }
+
+  /**
+   * {@code suite} with each {@code transfer} attack's surrogate replaced by the packaged file of the
+   * same name, when the package holds one (the float parent of a quantized variant): the package
+   * then rechecks on its own, wherever it was moved. Every packaged file has been checked against the
+   * manifest before a recheck runs; a surrogate the package does not hold keeps the suite's path.
+   */
+  static EvaluationSuite packagedSurrogates(Path dir, EvaluationSuite suite) {
+    List<AttackSpec> attacks = new ArrayList<>();
+    for (AttackSpec a : suite.attacks()) {
+      if (a instanceof AttackSpec.Transfer t) {
+        Path name = Path.of(t.surrogate()).getFileName();
+        Path packaged = name == null ? null : dir.resolve(name.toString());
+        if (packaged != null && Files.isRegularFile(packaged)) {
+          a = new AttackSpec.Transfer(packaged.toAbsolutePath().toString(), t.attack());
+        }
+      }
+      attacks.add(a);
+    }
+    return suite.withAttacks(attacks);
   }
 
   /** The fields in which two outcomes of one sample differ, in words; null when equal. */

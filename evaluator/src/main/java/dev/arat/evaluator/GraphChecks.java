@@ -69,8 +69,8 @@ final class GraphChecks {
           + " the path (" + String.join(", ", straight) + ") are differentiated straight-through"
           + " (identity inside the clip range, zero outside): white-box attacks follow the float"
           + " surrogate's gradient while every candidate is scored on the quantized model (ONNX"
-          + " Runtime, graph optimisation level ORT_ENABLE_ALL, at which its QDQ fusion runs integer"
-          + " kernels where a QuantizeLinear follows the compute op, float kernels on dequantized"
+          + " Runtime, graph optimisation level " + OrtClassifier.GRAPH_OPTIMIZATION
+          + ", at which its QDQ fusion runs integer kernels where a QuantizeLinear follows the compute op, float kernels on dequantized"
           + " values elsewhere); the numbers are trusted only next to a gradient-free (Square) and a"
           + " transfer attack"));
     }

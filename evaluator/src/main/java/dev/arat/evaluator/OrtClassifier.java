@@ -52,6 +52,15 @@ import java.util.Set;
 public final class OrtClassifier implements GradientClassifier, AutoCloseable {
   private static final int DEFAULT_THREADS = Runtime.getRuntime().availableProcessors();
 
+  /**
+   * ONNX Runtime's graph optimisation level of every session this class opens, by its C API name;
+   * recorded in {@code report.json} as {@code tool.graph_optimization}. From ORT_ENABLE_EXTENDED on,
+   * ORT's QDQ transformer may fuse Q/DQ-wrapped nodes into integer kernels (docs/quantization.md).
+   */
+  public static final String GRAPH_OPTIMIZATION = "ORT_ENABLE_ALL";
+
+  private static final OrtSession.SessionOptions.OptLevel OPT_LEVEL = OrtSession.SessionOptions.OptLevel.ALL_OPT;
+
   private final OrtEnvironment env;
   private final ModelProto model;
   private final String source;
@@ -213,7 +222,7 @@ public final class OrtClassifier implements GradientClassifier, AutoCloseable {
     OrtSession s = null;
     try {
       o = new OrtSession.SessionOptions();
-      o.setOptimizationLevel(OrtSession.SessionOptions.OptLevel.ALL_OPT);
+      o.setOptimizationLevel(OPT_LEVEL);
       o.setIntraOpNumThreads(runtime.intraOpThreads() > 0 ? runtime.intraOpThreads() : DEFAULT_THREADS);
       if (runtime.interOpThreads() > 0) {
         o.setInterOpNumThreads(runtime.interOpThreads());

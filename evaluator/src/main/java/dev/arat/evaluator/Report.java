@@ -142,8 +142,18 @@ public record Report(
    * @param java the Java runtime version
    * @param executionProvider {@code cpu}, {@code cuda} or {@code tensorrt}; null for an
    *     engine-free model
+   * @param graphOptimization ONNX Runtime's graph optimisation level of the sessions that scored the
+   *     model, by its C API name ({@value OrtClassifier#GRAPH_OPTIMIZATION}: the level at which the
+   *     QDQ transformer may fuse integer kernels); null for an engine-free model or a report written
+   *     before arat recorded it
    */
-  public record Tool(String name, String version, String onnxruntime, String java, String executionProvider) {}
+  public record Tool(String name, String version, String onnxruntime, String java, String executionProvider,
+      String graphOptimization) {
+    /** A tool record without the graph optimisation level (engine-free runs, tests). */
+    public Tool(String name, String version, String onnxruntime, String java, String executionProvider) {
+      this(name, version, onnxruntime, java, executionProvider, null);
+    }
+  }
 
   /**
    * The evaluated model.

@@ -86,6 +86,17 @@ public final class ReportWriter {
    * {@code skipped}), and the headline numbers as {@code properties}.
    */
   public static String toJUnit(Report r) {
+    return toJUnit(r, List.of());
+  }
+
+  /**
+   * {@link #toJUnit(Report)} with {@code variantGates} (the {@code max_robust_drop_vs_parent[...]}
+   * and {@code min_top1_agreement[...]} gates of {@code arat evaluate --variant}) as further
+   * test cases after the report's own gates.
+   */
+  public static String toJUnit(Report r, List<Report.Gate> variantGates) {
+    List<Report.Gate> allGates = new ArrayList<>(r.gates());
+    allGates.addAll(variantGates);
     try {
       Document doc = DocumentBuilderFactory.newInstance().newDocumentBuilder().newDocument();
       Element suites = doc.createElement("testsuites");
@@ -123,7 +134,7 @@ public final class ReportWriter {
         f.setTextContent(body.toString());
         trusted.appendChild(f);
       }
-      for (Report.Gate g : r.gates()) {
+      for (Report.Gate g : allGates) {
         Element tc = testcase(doc, suite, g.name(), "0");
         String msg = gateText(g);
         if (g.skipped()) {
@@ -144,7 +155,7 @@ public final class ReportWriter {
           tc.appendChild(out);
         }
       }
-      int tests = 1 + r.gates().size();
+      int tests = 1 + allGates.size();
       for (Element e : List.of(suites, suite)) {
         e.setAttribute("tests", String.valueOf(tests));
         e.setAttribute("failures", String.valueOf(failures));
@@ -383,6 +394,9 @@ public final class ReportWriter {
     b.append(", Java ").append(r.tool().java());
     if (r.tool().executionProvider() != null) {
       b.append(", provider ").append(r.tool().executionProvider());
+    }
+    if (r.tool().graphOptimization() != null) {
+      b.append(", graph optimisation ").append(r.tool().graphOptimization());
     }
     b.append(String.format(Locale.ROOT, "; %s total%n", Progress.duration(r.durationSeconds())));
     b.append("\n</details>\n");

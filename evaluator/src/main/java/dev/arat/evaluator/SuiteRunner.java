@@ -277,7 +277,7 @@ public final class SuiteRunner {
         }
       }
       Report.Tool tool = new Report.Tool("arat", TOOL_VERSION, OrtEnvironment.getEnvironment().getVersion(),
-          System.getProperty("java.version"), model.provider().id());
+          System.getProperty("java.version"), model.provider().id(), OrtClassifier.GRAPH_OPTIMIZATION);
       EvaluationSuite checked = suite;
       Supplier<List<Diagnostic>> diagnostics = () -> {
         List<Diagnostic> d = new ArrayList<>(straightThroughChecked(model.diagnostics(), checked));

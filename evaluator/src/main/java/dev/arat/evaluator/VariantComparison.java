@@ -161,6 +161,11 @@ public final class VariantComparison {
             + "': give variants distinct file names (their reports go to " + VARIANTS_DIR + "/<name>/)");
       }
     }
+    // every variant must open before the parent's run: a bad variant found afterwards would leave the
+    // parent's ledger behind, and a resumed parent cannot re-score its adversarial examples
+    for (Path v : variants) {
+      dev.arat.onnx.OnnxModels.load(v);
+    }
     AtomicReference<Map<Double, CascadeResult>> captured = new AtomicReference<>();
     Report parentReport = runner.optResultSink(captured::set).build().run(parent, suite, dataDir, outDir);
     runner.optResultSink(null);
@@ -207,7 +212,7 @@ public final class VariantComparison {
 
   /**
    * Writes every file: the parent's report files into {@code dir} (its {@code report.md} with the
-   * "Variants" section), each variant's into {@code dir/variants/<name>/}, {@value #JSON_FILE} and
+   * "Variants" section, its {@code junit.xml} with the variant gates as test cases), each variant's into {@code dir/variants/<name>/}, {@value #JSON_FILE} and
    * {@value #PLOT_FILE}.
    *
    * @return the parent's report.json first, then the other files written into {@code dir}
@@ -221,6 +226,8 @@ public final class VariantComparison {
     try {
       AtomicFiles.writeString(dir.resolve(ReportWriter.MARKDOWN_FILE),
           ReportWriter.toMarkdown(o.parent()) + toMarkdown(o.comparison()));
+      AtomicFiles.writeString(dir.resolve(ReportWriter.JUNIT_FILE),
+          ReportWriter.toJUnit(o.parent(), o.comparison().gates()));
       Path json = dir.resolve(JSON_FILE);
       AtomicFiles.writeString(json, Specs.toJson(o.comparison()) + "\n");
       files.add(json);

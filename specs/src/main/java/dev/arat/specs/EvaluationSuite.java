@@ -204,6 +204,12 @@ public record EvaluationSuite(
         normalization, allowBlackBoxOnly, saveAdversarial);
   }
 
+  /** This suite with {@code a} as its attacks. */
+  public EvaluationSuite withAttacks(List<AttackSpec> a) {
+    return new EvaluationSuite(name, data, samples, seed, batchSize, threatModel, a, epsilonSweep, checks, gates,
+        normalization, allowBlackBoxOnly, saveAdversarial);
+  }
+
   /** Returns a copy whose robust-accuracy gate is {@code minRobust}. */
   public EvaluationSuite withMinRobustAccuracy(double minRobust) {
     return withGates(new Gates(gates.minCleanAccuracy(), minRobust, gates.minRobustAccuracyAt(),
