@@ -107,7 +107,7 @@ class PipelineTest {
   void exportWritesQuantizedVariants() throws Exception {
     Path q = Files.createDirectories(dir.resolve("export-q"));
     Path file = q.resolve("model.onnx");
-    Result r = arat("export", "--checkpoint", run.toString(), "--out", file.toString(), "--precision", "int8",
+    CliRun r = CliRun.arat("export", "--checkpoint", run.toString(), "--out", file.toString(), "--precision", "int8",
         "--calibration", "percentile", "--calibration-samples", "32", "--parity-samples", "32");
     assertEquals(0, r.code(), r.err() + r.out());
     Path int8 = q.resolve("model.int8-percentile.onnx");
@@ -119,13 +119,13 @@ class PipelineTest {
     assertEquals(QuantizeCommand.sha256(file), meta.get(QuantizationMetadata.PARENT_SHA256));
     assertTrue(Files.exists(q.resolve("model.int8-percentile.parity.json")), r.out());
 
-    r = arat("export", "--checkpoint", run.toString(), "--out", file.toString(), "--precision", "fp16",
+    r = CliRun.arat("export", "--checkpoint", run.toString(), "--out", file.toString(), "--precision", "fp16",
         "--parity-samples", "32");
     assertEquals(0, r.code(), r.err() + r.out());
     assertEquals("fp16", QuantizationMetadata.of(OnnxModels.load(q.resolve("model.fp16.onnx")))
         .get(QuantizationMetadata.PRECISION));
 
-    r = arat("export", "--checkpoint", run.toString(), "--out", q.resolve("x.onnx").toString(), "--precision",
+    r = CliRun.arat("export", "--checkpoint", run.toString(), "--out", q.resolve("x.onnx").toString(), "--precision",
         "int4");
     assertEquals(2, r.code(), r.err() + r.out());
     assertTrue(r.err().contains("expected fp32, fp16 or int8"), r.err());

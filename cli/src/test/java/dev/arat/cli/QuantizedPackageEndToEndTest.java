@@ -75,14 +75,14 @@ class QuantizedPackageEndToEndTest {
   @Test
   void quantizeEvaluatePackageVerify(@TempDir Path dir) throws Exception {
     Path model = nearestMeanCnn(dir.resolve("model.onnx"));
-    var q = PackageCommandTest.run("quantize", model.toString(), "--precision", "int8", "--calibration", "max",
+    var q = CliRun.quiet("quantize", model.toString(), "--precision", "int8", "--calibration", "max",
         "--calibration-samples", "64", "--parity-samples", "50");
     assertEquals(ExitCodes.OK, q.code(), q.out() + q.err());
     Path int8 = dir.resolve("model.int8-max.onnx");
     Map<String, String> meta = QuantizationMetadata.of(OnnxModels.load(int8));
     assertEquals("int8", meta.get(QuantizationMetadata.PRECISION));
     assertTrue(meta.get(QuantizationMetadata.CALIBRATION_SOURCE).contains("train"), meta.toString());
-    var h = PackageCommandTest.run("quantize", model.toString(), "--precision", "fp16", "--parity-samples", "0");
+    var h = CliRun.quiet("quantize", model.toString(), "--precision", "fp16", "--parity-samples", "0");
     assertEquals(ExitCodes.OK, h.code(), h.out() + h.err());
     Path fp16 = dir.resolve("model.fp16.onnx");
 
@@ -95,11 +95,11 @@ class QuantizedPackageEndToEndTest {
         "  - {type: transfer, surrogate: '" + model + "', attack: {type: fgsm}}",
         "gates: {max_robust_drop_vs_parent: 0.5, min_top1_agreement: 0.9}", ""));
     Path eval = dir.resolve("eval");
-    var missing = PackageCommandTest.run("evaluate", "--model", model.toString(), "--variant",
+    var missing = CliRun.quiet("evaluate", "--model", model.toString(), "--variant",
         dir.resolve("model.int8.onnx").toString(), "--suite", suite.toString(), "--out", eval.toString());
     assertEquals(ExitCodes.INPUT_ERROR, missing.code(), missing.out() + missing.err());
     assertFalse(Files.exists(eval.resolve("ledger.jsonl")), "a missing variant must stop the run before the parent's");
-    var ev = PackageCommandTest.run("evaluate", "--model", model.toString(), "--variant", int8.toString(),
+    var ev = CliRun.quiet("evaluate", "--model", model.toString(), "--variant", int8.toString(),
         "--variant", fp16.toString(), "--suite", suite.toString(), "--out", eval.toString(), "--threads", "1");
     assertEquals(ExitCodes.OK, ev.code(), ev.out() + ev.err());
     ObjectMapper json = new ObjectMapper();
@@ -122,21 +122,21 @@ class QuantizedPackageEndToEndTest {
         && junit.contains("min_top1_agreement[model.fp16.onnx]"), junit);
 
     Path pkg = dir.resolve("pkg");
-    var p = PackageCommandTest.run("package", "--model", model.toString(), "--variant", int8.toString(),
+    var p = CliRun.quiet("package", "--model", model.toString(), "--variant", int8.toString(),
         "--variant", fp16.toString(), "--eval", eval.toString(), "--out", pkg.toString());
     assertEquals(ExitCodes.OK, p.code(), p.out() + p.err());
     assertTrue(p.out().contains("verdict passed"), p.out());
 
     // the transfer surrogate named by the suite is gone: the recheck must use the packaged parent
     Files.move(model, dir.resolve("moved.onnx"));
-    var v = PackageCommandTest.run("verify", pkg.toString(), "--recheck", "40", "--threads", "1");
+    var v = CliRun.quiet("verify", pkg.toString(), "--recheck", "40", "--threads", "1");
     assertEquals(ExitCodes.OK, v.code(), v.out() + v.err());
     assertTrue(v.out().contains("VERIFIED") && v.out().contains("120 sample(s)"), v.out());
 
     byte[] bytes = Files.readAllBytes(pkg.resolve("model.int8-max.onnx"));
     bytes[bytes.length / 2] ^= 0x01;
     Files.write(pkg.resolve("model.int8-max.onnx"), bytes);
-    var bad = PackageCommandTest.run("verify", pkg.toString());
+    var bad = CliRun.quiet("verify", pkg.toString());
     assertEquals(ExitCodes.UNTRUSTED, bad.code(), bad.out() + bad.err());
     assertTrue(bad.out().contains("MISMATCH model.int8-max.onnx: sha256: manifest says"), bad.out());
     assertFalse(bad.out().contains("MISMATCH model.onnx"), bad.out());
