@@ -27,9 +27,12 @@ class ByoEndToEndTest {
   static final Path BYO = Path.of("..", "evaluator", "src", "test", "resources", "byo");
   /** The test sets and their generator ({@code generate.py}): Fashion-MNIST's first 32 test images. */
   static final Path DATA = BYO.resolve("data");
-  /** FGSM only: cheap and deterministic, so verdicts depend on the function computed alone. */
+  /**
+   * FGSM only: cheap and deterministic, so verdicts depend on the function computed alone; at this
+   * radius the reference keeps 7 of its 19 clean-correct samples (both verdicts occur).
+   */
   static final String SUITE = String.join("\n", "name: byo-e2e", "samples: " + N, "seed: 1", "batch_size: 10",
-      "threat_model: {norm: Linf, epsilon: 0.03}", "attacks: [{type: fgsm}]", "");
+      "threat_model: {norm: Linf, epsilon: 0.1}", "attacks: [{type: fgsm}]", "");
   static final String NORMALIZATION = "normalization: {mean: [0.2860], std: [0.3530]}\n";
 
   @TempDir Path dir;

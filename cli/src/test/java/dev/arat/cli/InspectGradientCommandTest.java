@@ -191,6 +191,7 @@ class InspectGradientCommandTest {
         suite.toString(), "--out", dir.resolve("eval-round").toString(), "--threads", "1");
     assertEquals(3, round.code(), round.out() + round.err());
     assertTrue(round.out().contains("ARAT-D017") && round.out().contains("UNTRUSTED"), round.out() + round.err());
+    assertTrue(round.out().contains("not run"), round.out());
     // the report says so with the one code: report.json, report.md and junit.xml are written
     Path reports = dir.resolve("eval-round");
     String json = Files.readString(reports.resolve("report.json"));
