@@ -32,6 +32,7 @@ public final class Cascade {
   private final ThreatModel threat;
   private final List<Attack> attacks;
   private final int batchSize;
+  private final boolean attacksRun;
 
   /** Receives progress events; every method has an empty default. */
   public interface Listener {
@@ -75,6 +76,23 @@ public final class Cascade {
     this.threat = threat;
     this.attacks = List.copyOf(attacks);
     this.batchSize = batchSize;
+    this.attacksRun = true;
+  }
+
+  private Cascade(Cascade c, boolean attacksRun) {
+    this.threat = c.threat;
+    this.attacks = c.attacks;
+    this.batchSize = c.batchSize;
+    this.attacksRun = attacksRun;
+  }
+
+  /**
+   * This cascade with the clean pass only: no attack runs, every one is reported skipped (with
+   * {@code robustAfter} = the clean-correct count, which then bounds nothing). For a model the
+   * attacks cannot run on, whose report must say so and cannot be trusted.
+   */
+  public Cascade withoutAttacks() {
+    return new Cascade(this, false);
   }
 
   /** The attacks, in order. */
@@ -186,9 +204,9 @@ public final class Cascade {
     for (int a = 0; a < attacks.size(); a++) {
       Attack attack = attacks.get(a);
       int[] todo = indicesOf(robust);
-      if (todo.length == 0) {
-        CascadeResult.AttackStats s =
-            new CascadeResult.AttackStats(a, attack.name(), attack.settings(), 0, 0, 0, 0, 0, 0.0, true);
+      if (todo.length == 0 || !attacksRun) {
+        CascadeResult.AttackStats s = new CascadeResult.AttackStats(a, attack.name(), attack.settings(), 0, 0, 0, 0,
+            todo.length, 0.0, true);
         stats.add(s);
         l.attackFinished(a, s);
         continue;

@@ -85,7 +85,8 @@ public record CascadeResult(
    * @param violations candidates outside the budget (rejected)
    * @param robustAfter samples still robust after this attack (cumulative)
    * @param seconds wall-clock time spent
-   * @param skipped true when nothing was left to attack
+   * @param skipped true when nothing was left to attack, or the attack was not run ({@link
+   *     Cascade#withoutAttacks()})
    */
   public record AttackStats(
       int index,

@@ -247,7 +247,11 @@ final class EvaluateCommand implements Callable<Integer> {
     out.printf("  %-28s %7.2f%%   [%.1f, %.1f]%n", "clean", 100 * r.cleanAccuracy(),
         100 * r.cleanAccuracyCi95().low(), 100 * r.cleanAccuracyCi95().high());
     for (Report.AttackEntry a : r.attacks()) {
-      out.printf("  %-28s %7.2f%%%n", "after " + a.name(), 100 * a.robustAccuracyAfter());
+      if (a.skipped() && a.robustAfter() > 0) { // robust samples left, yet skipped: attacks could not run
+        out.printf("  %-28s %8s%n", "after " + a.name(), "not run");
+      } else {
+        out.printf("  %-28s %7.2f%%%n", "after " + a.name(), 100 * a.robustAccuracyAfter());
+      }
     }
     out.printf("  %-28s %7.2f%%   [%.1f, %.1f]%n", "robust (whole cascade)", 100 * r.robustAccuracy(),
         100 * r.robustAccuracyCi95().low(), 100 * r.robustAccuracyCi95().high());

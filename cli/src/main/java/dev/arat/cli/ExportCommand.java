@@ -118,7 +118,7 @@ final class ExportCommand implements Callable<Integer> {
             checkpointArg + ": no checkpoint in " + checkpointArg.resolve("checkpoints")))
         : checkpointArg;
     Checkpoint ck = Checkpoint.read(folder);
-    String sha = Checkpoint.sha256(folder.resolve(Checkpoint.WEIGHTS));
+    String sha = dev.arat.specs.Sha256.ofFile(folder.resolve(Checkpoint.WEIGHTS));
     ModelProto model = new OnnxExporter(branch, true).export(ck, Map.of(
         "arat.checkpoint", folder.getFileName().toString(),
         "arat.checkpoint_sha256", sha,

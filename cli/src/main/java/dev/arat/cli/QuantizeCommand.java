@@ -17,11 +17,9 @@ import dev.arat.deploy.QuantizationException;
 import dev.arat.deploy.QuantizationMetadata;
 import dev.arat.evaluator.OrtClassifier;
 import dev.arat.onnx.OnnxModels;
+import dev.arat.specs.Sha256;
 import java.io.PrintWriter;
-import java.nio.file.Files;
 import java.nio.file.Path;
-import java.security.MessageDigest;
-import java.util.HexFormat;
 import java.util.LinkedHashMap;
 import java.util.Locale;
 import java.util.Map;
@@ -110,7 +108,7 @@ final class QuantizeCommand implements Callable<Integer> {
     String name = datasetName != null ? datasetName
         : QuantizationMetadata.of(parent).get("arat.dataset");
     QuantizationMetadata.Provenance prov = new QuantizationMetadata.Provenance(
-        sha256(parentFile), Versions.ARAT);
+        Sha256.ofFile(parentFile), Versions.ARAT);
     long t0 = System.nanoTime();
     ModelProto variant;
     Map<String, Object> report = new LinkedHashMap<>();
@@ -146,7 +144,7 @@ final class QuantizeCommand implements Callable<Integer> {
     report.put("parent", parentFile.toString());
     report.put("parent_sha256", prov.parentSha256());
     report.put("variant", file.toString());
-    report.put("variant_sha256", sha256(file));
+    report.put("variant_sha256", Sha256.ofFile(file));
     report.put("quantize_seconds", seconds);
     if (paritySamples > 0 && name != null) {
       ImageDataset test = Datasets.load(name, dataDir, Split.TEST);
@@ -166,14 +164,4 @@ final class QuantizeCommand implements Callable<Integer> {
     out.println("wrote " + json);
   }
 
-  static String sha256(Path f) throws Exception {
-    MessageDigest md = MessageDigest.getInstance("SHA-256");
-    try (var in = Files.newInputStream(f)) {
-      byte[] buf = new byte[1 << 16];
-      for (int r; (r = in.read(buf)) > 0; ) {
-        md.update(buf, 0, r);
-      }
-    }
-    return HexFormat.of().formatHex(md.digest());
-  }
 }

@@ -82,7 +82,7 @@ final class ReplayCommand implements Callable<Integer> {
             + c.channels() + "x" + c.height() + "x" + c.width() + " images (CxHxW) but " + images + " holds "
             + Arrays.toString(new int[] {x.c(), x.h(), x.w()}));
       }
-      r = Replay.score(c, model.toString(), dev.arat.data.TestSets.sha256(model), images.toString(), ex, batchSize);
+      r = Replay.score(c, model.toString(), dev.arat.onnx.OnnxModels.read(model).sha256(), images.toString(), ex, batchSize);
     }
     PrintWriter w = new Output(spec).out();
     w.printf("%d adversarial example(s) from %s on %s (%s)%n", r.samples(), images, model, provider);

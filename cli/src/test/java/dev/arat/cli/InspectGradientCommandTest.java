@@ -175,7 +175,15 @@ class InspectGradientCommandTest {
     CliRun round = CliRun.arat("evaluate", "-q", "--model", byo.resolve("round.onnx").toString(), "--suite",
         suite.toString(), "--out", dir.resolve("eval-round").toString(), "--threads", "1");
     assertEquals(3, round.code(), round.out() + round.err());
-    assertTrue(round.err().contains("ARAT-D017"), round.err());
+    assertTrue(round.out().contains("ARAT-D017") && round.out().contains("UNTRUSTED"), round.out() + round.err());
+    assertTrue(round.out().contains("not run"), round.out());
+    // the report says so with the one code: report.json, report.md and junit.xml are written
+    Path reports = dir.resolve("eval-round");
+    String json = Files.readString(reports.resolve("report.json"));
+    assertTrue(json.contains("\"trusted\" : false") && json.contains("ARAT-D017"), json);
+    assertTrue(Files.readString(reports.resolve("report.md")).contains("ARAT-D017"));
+    String junit = Files.readString(reports.resolve("junit.xml"));
+    assertTrue(junit.contains("untrusted") && junit.contains("ARAT-D017"), junit);
     CliRun fixed = CliRun.arat("evaluate", "-q", "--model", byo.resolve("fixed-batch.onnx").toString(), "--suite",
         suite.toString(), "--out", dir.resolve("eval-fixed").toString(), "--threads", "1");
     assertEquals(0, fixed.code(), fixed.out() + fixed.err());

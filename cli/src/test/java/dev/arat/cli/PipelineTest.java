@@ -116,7 +116,7 @@ class PipelineTest {
     assertEquals("percentile:99.99", meta.get(QuantizationMetadata.CALIBRATION));
     assertEquals("32", meta.get(QuantizationMetadata.CALIBRATION_SAMPLES));
     assertTrue(meta.get(QuantizationMetadata.CALIBRATION_SOURCE).contains("train"), meta.toString());
-    assertEquals(QuantizeCommand.sha256(file), meta.get(QuantizationMetadata.PARENT_SHA256));
+    assertEquals(dev.arat.specs.Sha256.ofFile(file), meta.get(QuantizationMetadata.PARENT_SHA256));
     assertTrue(Files.exists(q.resolve("model.int8-percentile.parity.json")), r.out());
 
     r = CliRun.arat("export", "--checkpoint", run.toString(), "--out", file.toString(), "--precision", "fp16",

@@ -65,7 +65,7 @@ class QuantizeCommandTest {
     Map<String, String> meta = QuantizationMetadata.of(OnnxModels.load(v));
     assertEquals("entropy", meta.get(QuantizationMetadata.CALIBRATION));
     assertEquals("64", meta.get(QuantizationMetadata.CALIBRATION_SAMPLES));
-    assertEquals(QuantizeCommand.sha256(parent), meta.get(QuantizationMetadata.PARENT_SHA256));
+    assertEquals(dev.arat.specs.Sha256.ofFile(parent), meta.get(QuantizationMetadata.PARENT_SHA256));
     String json = Files.readString(dir.resolve("m.int8-entropy.parity.json"));
     assertTrue(json.contains("\"top1Agreement\"") && json.contains("ORT_ENABLE_ALL"), json);
     assertTrue(r.out().contains("parity on 64 held-out test images"), r.out());

@@ -3,8 +3,8 @@ package dev.arat.data;
 import dev.arat.specs.EvaluationSuite;
 import dev.arat.specs.Npy;
 import dev.arat.specs.Npz;
+import dev.arat.specs.Sha256;
 import java.io.IOException;
-import java.io.InputStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -254,23 +254,12 @@ public final class TestSets {
   /** Images read from arrays and how they were stored, e.g. {@code NHWC uint8 (100,28,28,1)}. */
   record Arrays2(ImageDataset data, String layout) {}
 
-  /**
-   * The SHA-256 (hex) of a file's bytes.
-   *
-   * @throws DatasetException if it cannot be read
-   */
-  public static String sha256(Path file) {
-    try (InputStream in = Files.newInputStream(file)) {
-      MessageDigest md = MessageDigest.getInstance("SHA-256");
-      byte[] buf = new byte[1 << 16];
-      for (int r; (r = in.read(buf)) > 0; ) {
-        md.update(buf, 0, r);
-      }
-      return HexFormat.of().formatHex(md.digest());
+  /** {@link Sha256#ofFile}, with a read error as a {@link DatasetException} naming the file. */
+  private static String sha256(Path file) {
+    try {
+      return Sha256.ofFile(file);
     } catch (IOException e) {
       throw new DatasetException(file + ": cannot read: " + e.getMessage(), e);
-    } catch (NoSuchAlgorithmException e) {
-      throw new IllegalStateException(e);
     }
   }
 

@@ -112,7 +112,7 @@ class TestSetsTest {
     TestSets.TestSet t = TestSets.load(new EvaluationSuite.Data(null, npz.toString(), "npz", "x_test", "y_test",
         null, null, null, null), null);
     assertArrayEquals(new int[] {1, 0}, t.data().labels());
-    assertEquals(TestSets.sha256(npz), t.source().sha256());
+    assertEquals(dev.arat.specs.Sha256.ofFile(npz), t.source().sha256());
     assertEquals(1, t.source().files());
   }
 

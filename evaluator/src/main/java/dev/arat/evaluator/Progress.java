@@ -85,7 +85,7 @@ public final class Progress implements Cascade.Listener {
       out.print("\r");
     }
     if (s.skipped()) {
-      out.printf(Locale.ROOT, "%s: skipped, no robust sample left%n", name);
+      out.printf(Locale.ROOT, "%s: skipped, %s%n", name, s.robustAfter() == 0 ? "no robust sample left" : "not run");
     } else {
       out.printf(Locale.ROOT, "%s: broke %d of %d, robust %d/%d (%.2f%%)%s in %s%n", name, s.successes(), s.attempted(),
           s.robustAfter(), total, 100.0 * s.robustAfter() / Math.max(1, total),

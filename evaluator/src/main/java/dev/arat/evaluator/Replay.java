@@ -2,8 +2,8 @@ package dev.arat.evaluator;
 
 import dev.arat.attack.Classifier;
 import dev.arat.attack.ImageBatch;
-import dev.arat.data.TestSets;
 import dev.arat.specs.Npy;
+import dev.arat.specs.Sha256;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -101,7 +101,13 @@ public final class Replay {
     Path predFile = Evidence.companion(images, Evidence.PREDICTIONS);
     int[] pred = Files.isRegularFile(predFile) ? classes(predFile, n) : null;
     ImageBatch batch = new ImageBatch(x.floats(), n, (int) s[1], (int) s[2], (int) s[3]);
-    return new Examples(batch, labels, idx, pred, TestSets.sha256(images));
+    String sha;
+    try {
+      sha = Sha256.ofFile(images);
+    } catch (java.io.IOException e) {
+      throw input(images + ": cannot read: " + e.getMessage());
+    }
+    return new Examples(batch, labels, idx, pred, sha);
   }
 
   /**

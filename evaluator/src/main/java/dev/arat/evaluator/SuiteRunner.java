@@ -405,12 +405,16 @@ public final class SuiteRunner {
         ledger.recordProbe(probe);
       }
       boolean probeNonFinite = probe.stream().anyMatch(d -> d.code().equals(Diagnostic.Code.NON_FINITE_LOGITS.code()));
+      boolean attacksImpossible = attacksImpossible(probe);
 
       Map<Double, CascadeResult> results = new LinkedHashMap<>();
       boolean sweep = attacks.size() > 1;
       for (Map.Entry<Double, List<Attack>> e : attacks.entrySet()) {
         ThreatModel threat = Reports.threat(suite, e.getKey());
         Cascade cascade = new Cascade(threat, e.getValue(), suite.batchSize());
+        if (attacksImpossible) {
+          cascade = cascade.withoutAttacks();
+        }
         Progress printer = new Progress(progress, interactive, s.x().n(), sweep ? threat.label() : null);
         Cascade.Listener l = listener == null ? printer : both(printer, listener);
         results.put(e.getKey(),
@@ -449,9 +453,8 @@ public final class SuiteRunner {
    * What a model that white-box attacks cannot differentiate means for {@code suite} (ARAT-D017,
    * the same rule for every suite): null when white-box attacks are possible ({@code impossible} is
    * null); a warning that labels the verdict black-box only when the suite has only black-box
-   * attacks and says {@code allow_black_box_only: true}.
-   *
-   * @throws EvaluationException (UNTRUSTED, exit code 3) otherwise: no measurement can be made
+   * attacks and says {@code allow_black_box_only: true}; otherwise a fatal diagnostic: no attack
+   * runs (only the clean pass), and the report is untrusted (exit code 3).
    */
   static Diagnostic whiteBoxVerdict(String impossible, EvaluationSuite suite, Path modelFile) {
     if (impossible == null) {
@@ -471,9 +474,14 @@ public final class SuiteRunner {
         : "The suite's attacks " + whiteBoxAttacks + " need input gradients; remove what blocks them from the"
             + " model, or certify it with a suite of black-box attacks only (square, transfer) and"
             + " 'allow_black_box_only: true', labelled black-box only";
-    Diagnostic d = Diagnostic.Code.WHITE_BOX_IMPOSSIBLE.of("white-box attacks cannot run on " + modelFile + ": "
-        + impossible + ". " + todo + " (docs/diagnostics.md#arat-d017)");
-    throw new EvaluationException(EvaluationException.Kind.UNTRUSTED, d.line());
+    return Diagnostic.Code.WHITE_BOX_IMPOSSIBLE.of("white-box attacks cannot run on " + modelFile + ": "
+        + impossible + "; no attack was run (the robust count is the clean count and bounds nothing). " + todo
+        + " (docs/diagnostics.md#arat-d017)");
+  }
+
+  /** Whether {@code diagnostics} hold a fatal ARAT-D017: the attacks must not run. */
+  private static boolean attacksImpossible(List<Diagnostic> diagnostics) {
+    return diagnostics.stream().anyMatch(d -> d.fatal() && d.code().equals(Diagnostic.Code.WHITE_BOX_IMPOSSIBLE.code()));
   }
 
   /** Images, labels and ids of chosen samples. */

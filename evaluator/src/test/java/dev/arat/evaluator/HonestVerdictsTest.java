@@ -62,12 +62,26 @@ class HonestVerdictsTest {
 
   @Test
   void undifferentiableOpsMakeWhiteBoxAttacksImpossibleWithOneCodeWhateverTheSuite() {
+    Report ref = run("reference.onnx", SUITE);
     for (String model : List.of("round.onnx", "einsum.onnx", "loop.onnx")) {
       for (String suite : List.of(SUITE, SQUARE_SUITE)) {
-        EvaluationException e = assertThrows(EvaluationException.class, () -> run(model, suite), model);
-        assertEquals(EvaluationException.Kind.UNTRUSTED, e.kind(), model + ": " + e.getMessage());
-        assertTrue(e.getMessage().startsWith("ARAT-D017 [fatal] white-box-impossible"), model + ": " + e.getMessage());
-        assertTrue(e.getMessage().contains("allow_black_box_only: true"), e.getMessage());
+        Report r = run(model, suite);
+        String what = model + ": " + r.diagnostics();
+        assertFalse(r.trusted(), what);
+        assertFalse(r.passed(), what);
+        List<Diagnostic> fatal = r.diagnosticRecords().stream().filter(Diagnostic::fatal).toList();
+        assertEquals(List.of("ARAT-D017"), fatal.stream().map(Diagnostic::code).toList(), what);
+        assertTrue(fatal.get(0).message().contains("allow_black_box_only: true"), what);
+        assertTrue(fatal.get(0).message().contains("no attack was run"), what);
+        // only the clean pass ran (round.onnx quantises the images first: not the same function)
+        if (!model.equals("round.onnx")) {
+          assertEquals(ref.cleanCorrect(), r.cleanCorrect(), what);
+        }
+        assertEquals(r.cleanCorrect(), r.robustCount(), what);
+        assertTrue(r.attacks().stream().allMatch(a -> a.skipped() && a.attempted() == 0), what);
+        // the report files say so: untrusted, with the code
+        String md = ReportWriter.toMarkdown(r);
+        assertTrue(md.contains("untrusted") && md.contains("ARAT-D017"), md);
       }
     }
   }

@@ -6,10 +6,7 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
-import java.security.MessageDigest;
-import java.security.NoSuchAlgorithmException;
 import java.util.Comparator;
-import java.util.HexFormat;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
@@ -198,17 +195,6 @@ public record Checkpoint(
     return stepInEpoch == 0
         ? String.format("epoch-%04d", epoch)
         : String.format("epoch-%04d-step-%06d", epoch, stepInEpoch);
-  }
-
-  /** SHA-256 (hex) of a file, e.g. a checkpoint's weights or an exported model. */
-  public static String sha256(Path file) throws IOException {
-    try {
-      MessageDigest md = MessageDigest.getInstance("SHA-256");
-      md.update(Files.readAllBytes(file));
-      return HexFormat.of().formatHex(md.digest());
-    } catch (NoSuchAlgorithmException e) {
-      throw new IllegalStateException(e);
-    }
   }
 
   private static void deleteTree(Path p) throws IOException {
