@@ -420,6 +420,14 @@ public final class SuiteRunner {
         ledger.recordProbe(probe);
       }
       boolean probeNonFinite = probe.stream().anyMatch(d -> d.code().equals(Diagnostic.Code.NON_FINITE_LOGITS.code()));
+      if (!probeNonFinite) { // recorded at once: a resumed or repeated run replays these batches, not the NaN
+        List<Diagnostic> recorded = new ArrayList<>(probe);
+        recorded.add(Diagnostic.Code.NON_FINITE_LOGITS.of("the model returned NaN or infinite logits for images"
+            + " scored during an earlier run into this output folder (clean images, attack steps or candidates),"
+            + " whose batches this run replays from its ledger; their predictions (argmax) are arbitrary, so"
+            + " accuracies and attack successes are not a measurement"));
+        nonFinite.onFirst(() -> ledger.recordProbe(recorded));
+      }
       boolean attacksImpossible = attacksImpossible(probe);
 
       Map<Double, CascadeResult> results = new LinkedHashMap<>();
