@@ -426,7 +426,11 @@ public final class SuiteRunner {
             + " scored during an earlier run into this output folder (clean images, attack steps or candidates),"
             + " whose batches this run replays from its ledger; their predictions (argmax) are arbitrary, so"
             + " accuracies and attack successes are not a measurement"));
-        nonFinite.onFirst(() -> ledger.recordProbe(recorded));
+        if (nonFinite.images() > 0) { // met by a sanity check (e.g. full-range PGD) after the clean one
+          ledger.recordProbe(recorded);
+        } else {
+          nonFinite.onFirst(() -> ledger.recordProbe(recorded));
+        }
       }
       boolean attacksImpossible = attacksImpossible(probe);
 
