@@ -53,8 +53,8 @@ public record CalibrationData(float[] pixels, int n, int c, int h, int w, String
   }
 
   /**
-   * Checks that these images fit the model's input (float32, (N, C, H, W) with C, H, W fixed or
-   * free).
+   * Checks that these images fit the model's input (float32, (N, C, H, W) with N free and C, H, W
+   * fixed or free); a fixed batch size or a channels-last input is refused, naming the fix.
    *
    * @throws QuantizationException naming both shapes when they differ
    */
@@ -68,6 +68,18 @@ public record CalibrationData(float[] pixels, int n, int c, int h, int w, String
     if (d == null || d.length != 4) {
       throw new QuantizationException("the model input '" + ins.get(0).getName() + "' is not"
           + " declared as (N,C,H,W); calibration needs a 4-D image input");
+    }
+    String name = ins.get(0).getName();
+    if (d[0] > 0) { // calibration runs batches of up to 64 images
+      throw new QuantizationException("the model input '" + name + "' declares a fixed batch size " + d[0]
+          + "; int8 calibration needs a dynamic batch axis: export the model with one"
+          + " (torch.onnx.export(..., dynamic_axes={'input': {0: 'batch'}})), or use --precision fp16");
+    }
+    boolean channelsFirst = (d[1] <= 0 || d[1] == c) && (d[2] <= 0 || d[2] == h) && (d[3] <= 0 || d[3] == w);
+    boolean channelsLast = (d[1] <= 0 || d[1] == h) && (d[2] <= 0 || d[2] == w) && (d[3] <= 0 || d[3] == c);
+    if (!channelsFirst && channelsLast) {
+      throw new QuantizationException("the model input '" + name + "' takes channels-last (N,H,W,C) images; int8"
+          + " calibration feeds (N,C,H,W): export the model channels-first, or use --precision fp16");
     }
     long[] mine = {c, h, w};
     for (int a = 1; a < 4; a++) {

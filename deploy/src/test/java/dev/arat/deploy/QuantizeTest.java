@@ -177,6 +177,21 @@ class QuantizeTest {
         () -> Int8Quantizer.quantize(parent, wrong, new Calibration.Max(), PROV));
     assertTrue(e.getMessage().contains("3x8x8") && e.getMessage().contains("1x8x8"),
         e.getMessage());
+    // a fixed batch size and a channels-last input: refused with what to do (not ONNX Runtime's error)
+    var in = parent.getGraph().getInput(0);
+    var dims = in.getType().getTensorType().getShape();
+    ModelProto fixed = parent.toBuilder().setGraph(parent.getGraph().toBuilder().setInput(0, in.toBuilder()
+        .setType(in.getType().toBuilder().setTensorType(in.getType().getTensorType().toBuilder().setShape(
+            dims.toBuilder().setDim(0, dims.getDim(0).toBuilder().clearDimParam().setDimValue(1))))))).build();
+    e = assertThrows(QuantizationException.class,
+        () -> Int8Quantizer.quantize(fixed, TinyModels.calibration(8, 1), new Calibration.Max(), PROV));
+    assertTrue(e.getMessage().contains("fixed batch size 1") && e.getMessage().contains("fp16"), e.getMessage());
+    ModelProto last = parent.toBuilder().setGraph(parent.getGraph().toBuilder().setInput(0, in.toBuilder()
+        .setType(in.getType().toBuilder().setTensorType(in.getType().getTensorType().toBuilder().setShape(
+            dims.toBuilder().setDim(1, dims.getDim(2)).setDim(2, dims.getDim(3)).setDim(3, dims.getDim(1))))))).build();
+    e = assertThrows(QuantizationException.class,
+        () -> Int8Quantizer.quantize(last, TinyModels.calibration(8, 1), new Calibration.Max(), PROV));
+    assertTrue(e.getMessage().contains("channels-last") && e.getMessage().contains("fp16"), e.getMessage());
     // an op that cannot take Q/DQ (custom domain)
     ModelProto custom = parent.toBuilder().setGraph(parent.getGraph().toBuilder().setNode(1,
         parent.getGraph().getNode(1).toBuilder().setDomain("com.example").setOpType("MyRelu")))

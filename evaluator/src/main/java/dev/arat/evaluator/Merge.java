@@ -108,8 +108,19 @@ public final class Merge {
     if (probe == null) {
       throw unfinished(where.get(1), "it has not run its checks yet");
     }
+    // NaN logits a shard met during its attacks are in its probe line (SuiteRunner): they taint the merge
+    for (Ledger l : byShard.values()) {
+      List<Diagnostic> p = l.probe() == null ? List.of() : l.probe();
+      Diagnostic nan = p.stream().filter(d -> d.code().equals(Diagnostic.Code.NON_FINITE_LOGITS.code())).findFirst()
+          .orElse(null);
+      if (nan != null && probe.stream().noneMatch(d -> d.code().equals(nan.code()))
+          && extra.stream().noneMatch(d -> d.code().equals(nan.code()))) {
+        extra.add(nan);
+      }
+    }
     for (Map.Entry<Integer, Ledger> e : byShard.entrySet()) {
-      if (e.getKey() != 1 && e.getValue().probe() != null && !e.getValue().probe().equals(probe)) {
+      if (e.getKey() != 1 && e.getValue().probe() != null
+          && !withoutNonFinite(e.getValue().probe()).equals(withoutNonFinite(probe))) {
         extra.add(Diagnostic.Code.SHARD_MISMATCH.of("the sanity checks of shard " + e.getKey() + "/" + count
             + " disagree with shard 1/" + count + "'s (a non-deterministic model?)"));
       }
@@ -199,6 +210,11 @@ public final class Merge {
   }
 
   /** Reads a baseline {@code report.json} (schema 1 or 2). */
+  /** {@code probe} without ARAT-D016, which a shard also records when it meets NaN during its attacks. */
+  private static List<Diagnostic> withoutNonFinite(List<Diagnostic> probe) {
+    return probe.stream().filter(d -> !d.code().equals(Diagnostic.Code.NON_FINITE_LOGITS.code())).toList();
+  }
+
   static Report readBaseline(Path file) {
     try {
       return ReportWriter.readJson(Files.readString(file, StandardCharsets.UTF_8));

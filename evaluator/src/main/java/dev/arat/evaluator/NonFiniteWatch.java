@@ -19,6 +19,12 @@ import java.util.Locale;
 final class NonFiniteWatch {
   private long images;
   private long checked;
+  private Runnable onFirst;
+
+  /** Runs {@code r} when the first image with a non-finite logit is seen (e.g. to record it); null: nothing. */
+  void onFirst(Runnable r) {
+    this.onFirst = r;
+  }
 
   /** {@code attacked}, with every logits row it returns checked. */
   GradientClassifier watch(GradientClassifier attacked) {
@@ -81,7 +87,9 @@ final class NonFiniteWatch {
       checked++;
       for (int j = i; j < i + k; j++) {
         if (!Float.isFinite(z[j])) {
-          images++;
+          if (images++ == 0 && onFirst != null) {
+            onFirst.run();
+          }
           break;
         }
       }

@@ -224,19 +224,9 @@ public final class SuiteRunner {
    */
   public Report run(Path modelFile, EvaluationSuite suite, Path dataDirOverride, Path outDir) {
     long t0 = System.nanoTime();
-    if (dataDirOverride != null && suite.data().format() == null && suite.data().dataset() == null
-        && metadataDataset(modelFile) == null) { // nothing names a dataset: --data is the user's image folder
-      suite = suite.withData(new EvaluationSuite.Data(null, dataDirOverride.toString(), "folder", null, null, null,
-          null, null, null));
-      dataDirOverride = null;
-    }
-    if (dataDirOverride != null && suite.data().format() != null) {
-      suite = suite.withDataPath(dataDirOverride.toString());
-      dataDirOverride = null;
-    }
-    Path dataDir = suite.data().format() != null ? null : dataDirOverride != null ? dataDirOverride
-        : suite.data().path() != null ? Path.of(suite.data().path()) : null;
-    suite = withResolvedDataset(suite, modelFile);
+    DataChoice chosen = chooseData(modelFile, suite, dataDirOverride);
+    suite = chosen.suite();
+    Path dataDir = chosen.dataDir();
     TestSets.TestSet testSet = TestSets.load(suite.data(), dataDir);
     ImageDataset test = testSet.data();
     String sha = dev.arat.onnx.OnnxModels.read(modelFile).sha256(); // covers external data too
@@ -289,6 +279,31 @@ public final class SuiteRunner {
       return evaluate(model, model, info, diagnostics, suite, test, testSet.source(),
           dataDir == null ? testSet.source().path() : dataDir.toString(), tool, outDir, t0);
     }
+  }
+
+  /** The suite with its test set resolved, and the dataset folder to read it from (null: the suite's data). */
+  record DataChoice(EvaluationSuite suite, Path dataDir) {}
+
+  /**
+   * Which test set {@link #run(Path, EvaluationSuite, Path, Path)} reads for {@code modelFile}:
+   * {@code --data} as the user's image folder when nothing names a dataset, as the path of a
+   * {@code format} test set, else as the dataset folder; the dataset named by the model's metadata
+   * when the suite names none. Load it with {@code TestSets.load(suite.data(), dataDir)}.
+   */
+  static DataChoice chooseData(Path modelFile, EvaluationSuite suite, Path dataDirOverride) {
+    if (dataDirOverride != null && suite.data().format() == null && suite.data().dataset() == null
+        && metadataDataset(modelFile) == null) { // nothing names a dataset: --data is the user's image folder
+      suite = suite.withData(new EvaluationSuite.Data(null, dataDirOverride.toString(), "folder", null, null, null,
+          null, null, null));
+      dataDirOverride = null;
+    }
+    if (dataDirOverride != null && suite.data().format() != null) {
+      suite = suite.withDataPath(dataDirOverride.toString());
+      dataDirOverride = null;
+    }
+    Path dataDir = suite.data().format() != null ? null : dataDirOverride != null ? dataDirOverride
+        : suite.data().path() != null ? Path.of(suite.data().path()) : null;
+    return new DataChoice(withResolvedDataset(suite, modelFile), dataDir);
   }
 
   /**
@@ -405,6 +420,18 @@ public final class SuiteRunner {
         ledger.recordProbe(probe);
       }
       boolean probeNonFinite = probe.stream().anyMatch(d -> d.code().equals(Diagnostic.Code.NON_FINITE_LOGITS.code()));
+      if (!probeNonFinite) { // recorded at once: a resumed or repeated run replays these batches, not the NaN
+        List<Diagnostic> recorded = new ArrayList<>(probe);
+        recorded.add(Diagnostic.Code.NON_FINITE_LOGITS.of("the model returned NaN or infinite logits for images"
+            + " scored during an earlier run into this output folder (clean images, attack steps or candidates),"
+            + " whose batches this run replays from its ledger; their predictions (argmax) are arbitrary, so"
+            + " accuracies and attack successes are not a measurement"));
+        if (nonFinite.images() > 0) { // met by a sanity check (e.g. full-range PGD) after the clean one
+          ledger.recordProbe(recorded);
+        } else {
+          nonFinite.onFirst(() -> ledger.recordProbe(recorded));
+        }
+      }
       boolean attacksImpossible = attacksImpossible(probe);
 
       Map<Double, CascadeResult> results = new LinkedHashMap<>();

@@ -2,9 +2,7 @@ package dev.arat.evaluator;
 
 import dev.arat.attack.CascadeResult;
 import dev.arat.attack.ImageBatch;
-import dev.arat.data.Datasets;
 import dev.arat.data.ImageDataset;
-import dev.arat.data.Split;
 import dev.arat.specs.AtomicFiles;
 import dev.arat.specs.EvaluationSuite;
 import dev.arat.specs.Specs;
@@ -185,7 +183,7 @@ public final class VariantComparison {
             + " was evaluated on other samples than the parent (another dataset?); variants must share the"
             + " parent's input and data");
       }
-      Transfer t = transfer(adv, v, runtime, suite.batchSize());
+      Transfer t = transfer(adv, v, runtime, suite.normalization(), suite.batchSize());
       Entry e = entry(v, r, VARIANTS_DIR + "/" + stem(name) + "/" + ReportWriter.JSON_FILE, parentReport, t);
       reports.add(r);
       entries.add(e);
@@ -322,9 +320,8 @@ public final class VariantComparison {
 
   private static ParentAdversarials parentAdversarials(CascadeResult r, Report parentReport, EvaluationSuite suite,
       Path parent, Path dataDir) {
-    Path dir = dataDir != null ? dataDir : suite.data().path() != null ? Path.of(suite.data().path()) : null;
-    ImageDataset test = Datasets.load(SuiteRunner.withResolvedDataset(suite, parent).data().dataset(), dir,
-        Split.TEST);
+    SuiteRunner.DataChoice chosen = SuiteRunner.chooseData(parent, suite, dataDir); // the parent run's test set
+    ImageDataset test = dev.arat.data.TestSets.load(chosen.suite().data(), chosen.dataDir()).data();
     int per = r.adversarial().imageSize();
     float[] adv = r.adversarial().data();
     List<Integer> rows = new ArrayList<>();
@@ -350,11 +347,12 @@ public final class VariantComparison {
     return new ParentAdversarials(broken, r.adversarial().select(sel), labels);
   }
 
-  private static Transfer transfer(ParentAdversarials adv, Path variant, RuntimeOptions runtime, int batchSize) {
+  private static Transfer transfer(ParentAdversarials adv, Path variant, RuntimeOptions runtime,
+      EvaluationSuite.Normalization normalization, int batchSize) {
     int n = adv.points().n();
     int fooled = 0;
     if (n > 0) {
-      try (OrtClassifier m = OrtClassifier.open(variant, runtime)) {
+      try (OrtClassifier m = OrtClassifier.open(variant, runtime, normalization)) {
         int k = m.numClasses();
         for (int start = 0; start < n; start += batchSize) {
           int[] rows = new int[Math.min(batchSize, n - start)];

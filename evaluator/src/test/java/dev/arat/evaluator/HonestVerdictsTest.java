@@ -60,6 +60,42 @@ class HonestVerdictsTest {
     assertTrue(d.message().contains("scored during this run"), d.message());
   }
 
+  /** NaN seen during the attacks is recorded in the ledger: a run resumed (or repeated) from it stays untrusted. */
+  @Test
+  void nanLogitsDuringTheAttacksSurviveAResumeFromTheLedger(@org.junit.jupiter.api.io.TempDir java.nio.file.Path dir) {
+    ImageDataset syn = Datasets.load("synthetic", null, Split.TEST);
+    float[] px = syn.pixels().clone();
+    for (int i = 0; i < px.length; i++) {
+      px[i] = Math.round(px[i] * 255) / 255f;
+    }
+    ImageDataset test = new ImageDataset("synthetic-8bit", syn.channels(), syn.height(), syn.width(),
+        syn.numClasses(), syn.classNames(), px, syn.labels());
+    Report.ModelInfo info = new Report.ModelInfo("nan-off-grid.onnx", null, Map.of(), List.of(-1L, 1L, 28L, 28L), 10);
+    Report.Tool tool = new Report.Tool("arat", SuiteRunner.TOOL_VERSION, null, null, null);
+    for (int run = 0; run < 2; run++) { // the second run replays every batch from the ledger
+      Report r;
+      try (OrtClassifier m = OrtClassifier.open(ByoModelsTest.fixture("nan-off-grid.onnx"), 1)) {
+        r = SuiteRunner.builder().optThreads(1).optGallery(false).build().evaluate(m, m, info, m::diagnostics,
+            ByoModelsTest.suite(SUITE), test, null, tool, dir, System.nanoTime());
+      }
+      assertFalse(r.trusted(), "run " + run + ": " + r.diagnostics());
+      assertTrue(codes(r).contains("ARAT-D016"), "run " + run + ": " + r.diagnostics());
+    }
+    // and a merge of shards carries it
+    for (String shard : List.of("1/2", "2/2")) {
+      java.nio.file.Path out = dir.resolve("s" + shard.charAt(0));
+      try (OrtClassifier m = OrtClassifier.open(ByoModelsTest.fixture("nan-off-grid.onnx"), 1)) {
+        ReportWriter.writeJson(SuiteRunner.builder().optThreads(1).optGallery(false).optShard(shard).build()
+            .evaluate(m, m, info, m::diagnostics, ByoModelsTest.suite(SUITE), test, null, tool, out,
+                System.nanoTime()), out);
+      }
+    }
+    Report merged = Merge.merge(List.of(dir.resolve("s1"), dir.resolve("s2")), null);
+    assertFalse(merged.trusted(), merged.diagnostics().toString());
+    assertEquals(1, codes(merged).stream().filter("ARAT-D016"::equals).count(), merged.diagnostics().toString());
+    assertFalse(codes(merged).contains("ARAT-D014"), merged.diagnostics().toString());
+  }
+
   @Test
   void undifferentiableOpsMakeWhiteBoxAttacksImpossibleWithOneCodeWhateverTheSuite() {
     Report ref = run("reference.onnx", SUITE);

@@ -109,4 +109,46 @@ class VariantComparisonTest {
     assertEquals(EvaluationException.Kind.INPUT, e.kind());
     assertTrue(e.getMessage().contains("two models are named 'model.onnx'"), e.getMessage());
   }
+
+  /** The parent's adversarial examples are re-scored on a test set of the user's own (.npy pair). */
+  @Test
+  void variantsOfAModelEvaluatedOnAnNpyTestSet(@TempDir Path dir) throws Exception {
+    Path x = dir.resolve("x.npy");
+    Path y = dir.resolve("y.npy");
+    ByoDataEvaluationTest.writeNpy(ByoDataEvaluationTest.quantised(), x, y);
+    Path parent = ByoDataEvaluationTest.model(dir);
+    Path copy = dir.resolve("model.copy.onnx");
+    Files.copy(parent, copy);
+    EvaluationSuite suite = ByoDataEvaluationTest.suite("{format: npy, x: '" + x + "', y: '" + y + "'}");
+
+    VariantComparison.Outcome o = VariantComparison.run(SuiteRunner.builder().optThreads(1).optGallery(false),
+        RuntimeOptions.cpu(1), parent, List.of(copy), suite, null, dir.resolve("eval"));
+    int broken = (int) o.parent().perSample().stream().filter(e -> e.brokenBy() != null).count();
+    assertTrue(broken > 0, "eps 0.1 should break some samples");
+    VariantComparison.Entry same = o.comparison().variants().get(0);
+    assertEquals(broken, same.transfer().scored());
+    assertEquals(broken, same.transfer().fooled());
+  }
+
+  /** The variant of a model that takes normalised pixels is scored with the suite's normalisation. */
+  @Test
+  void transferToAVariantAppliesTheSuitesNormalization(@TempDir Path dir) throws Exception {
+    Path parent = dir.resolve("model.onnx");
+    OnnxModels.save(Fixtures.onnx(Fixtures.syntheticNearestMean(), false, false), parent);
+    Path copy = dir.resolve("model.copy.onnx");
+    Files.copy(parent, copy);
+    EvaluationSuite suite = Specs.parse(String.join("\n", "name: variants", "data: {dataset: synthetic}",
+        "samples: 60", "seed: 3", "batch_size: 32", "threat_model: {norm: Linf, epsilon: 0.1}",
+        "attacks: [{type: fgsm}, {type: pgd, steps: 5}]", "normalization: {mean: [0.25], std: [0.5]}", ""),
+        EvaluationSuite.class, "v.yaml");
+
+    VariantComparison.Outcome o = VariantComparison.run(SuiteRunner.builder().optThreads(1).optGallery(false),
+        RuntimeOptions.cpu(1), parent, List.of(copy), suite, null, dir.resolve("eval"));
+    int broken = (int) o.parent().perSample().stream().filter(e -> e.brokenBy() != null).count();
+    assertTrue(broken > 0, "some samples broken");
+    VariantComparison.Entry same = o.comparison().variants().get(0);
+    assertEquals(1.0, same.top1Agreement());
+    assertEquals(broken, same.transfer().scored());
+    assertEquals(broken, same.transfer().fooled(), "an identical copy is fooled by every adversarial example");
+  }
 }
