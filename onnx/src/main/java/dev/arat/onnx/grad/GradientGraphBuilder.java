@@ -140,14 +140,15 @@ public final class GradientGraphBuilder {
   private static final List<String> RESERVED =
       List.of(INPUT, LABELS, TARGETS, LOGITS, LOSS, INPUT_GRAD);
 
-  private static final SortedSet<String> SUPPORTED = Collections.unmodifiableSortedSet(new TreeSet<>(
-      List.of("Conv", "Gemm", "MatMul", "Add", "Sub", "Mul", "Div", "Sum", "Pow", "Relu",
-          "LeakyRelu", "PRelu", "Clip", "Sigmoid", "Tanh", "HardSigmoid", "HardSwish", "Erf",
-          "Gelu", "Sqrt", "Neg", "Exp", "Log", "Reciprocal", "Abs", "MaxPool", "AveragePool",
-          "GlobalAveragePool", "GlobalMaxPool", "Flatten", "Reshape", "Squeeze", "Unsqueeze",
-          "Transpose", "Concat", "Split", "Slice", "Gather", "Pad", "Expand", "Where", "Cast",
-          "Resize", "BatchNormalization", "LayerNormalization", "Identity", "Dropout", "Softmax",
-          "LogSoftmax", "ReduceSum", "ReduceMean")));
+  /**
+   * The gradient rules, keyed by op type, grouped as elementwise ops and activations;
+   * convolutions, products and pools; shape ops; normalisations. The supported-op list is this
+   * table's key set.
+   */
+  private static final Map<String, Rule> RULES = rules();
+
+  private static final SortedSet<String> SUPPORTED =
+      Collections.unmodifiableSortedSet(new TreeSet<>(RULES.keySet()));
 
   /**
    * Stride-1 Convs whose input has at most this many channels (typically the first Conv, on the
@@ -225,6 +226,88 @@ public final class GradientGraphBuilder {
           + " float16-rounded weights");
     }
     return run.run();
+  }
+
+  // ============================================================================ rule table
+
+  /** The reverse-mode rule of one op: adds the gradient contributions of its inputs. */
+  @FunctionalInterface
+  private interface Backward {
+    /**
+     * @param run the run being built
+     * @param n the forward node
+     * @param dy the total gradient of the node's output 0 ({@code null} for rules that read the
+     *     gradients of all outputs themselves)
+     */
+    void apply(Run run, NodeProto n, String dy);
+  }
+
+  /**
+   * A gradient rule.
+   *
+   * @param allOutputs whether the rule reads the gradients of all the node's outputs itself (and
+   *     runs even when output 0 has none), as Split
+   * @param backward the rule
+   */
+  private record Rule(boolean allOutputs, Backward backward) {}
+
+  private static void rule(Map<String, Rule> m, Backward backward, String... ops) {
+    for (String op : ops) {
+      if (m.put(op, new Rule(false, backward)) != null) {
+        throw new IllegalStateException("two gradient rules for " + op);
+      }
+    }
+  }
+
+  private static Map<String, Rule> rules() {
+    Map<String, Rule> m = new HashMap<>();
+    // elementwise ops and activations
+    rule(m, Run::elementwise, "Add", "Sub", "Mul", "Div", "Sum");
+    rule(m, Run::pow, "Pow");
+    rule(m, Run::whereGrad, "Where");
+    rule(m, Run::castGrad, "Cast");
+    rule(m, Run::negGrad, "Neg");
+    rule(m, Run::expGrad, "Exp");
+    rule(m, Run::logGrad, "Log");
+    rule(m, Run::sqrtGrad, "Sqrt");
+    rule(m, Run::reciprocalGrad, "Reciprocal");
+    rule(m, Run::absGrad, "Abs");
+    rule(m, Run::erfGrad, "Erf");
+    rule(m, Run::reluGrad, "Relu");
+    rule(m, Run::leakyReluGrad, "LeakyRelu");
+    rule(m, Run::preluGrad, "PRelu");
+    rule(m, Run::clipGrad, "Clip");
+    rule(m, Run::sigmoidGrad, "Sigmoid");
+    rule(m, Run::tanhGrad, "Tanh");
+    rule(m, Run::hardSigmoidGrad, "HardSigmoid");
+    rule(m, Run::hardSwishGrad, "HardSwish");
+    rule(m, Run::gelu, "Gelu");
+    rule(m, Run::softmaxGrad, "Softmax");
+    rule(m, Run::logSoftmaxGrad, "LogSoftmax");
+    rule(m, Run::reduceGrad, "ReduceSum", "ReduceMean");
+    // convolutions, products and pools (GlobalMaxPool is rewritten to a MaxPool over the whole
+    // plane by the forward preparation, so MaxPool's rule differentiates it)
+    rule(m, Run::conv, "Conv");
+    rule(m, Run::gemm, "Gemm");
+    rule(m, Run::matmul, "MatMul");
+    rule(m, Run::maxPool, "MaxPool", "GlobalMaxPool");
+    rule(m, Run::averagePool, "AveragePool");
+    rule(m, Run::globalAveragePoolGrad, "GlobalAveragePool");
+    // shape ops (Dropout is the identity in inference)
+    rule(m, Run::identityGrad, "Identity", "Dropout");
+    rule(m, Run::reshapeGrad, "Flatten", "Reshape", "Squeeze", "Unsqueeze");
+    rule(m, Run::transposeGrad, "Transpose");
+    rule(m, Run::expandGrad, "Expand");
+    rule(m, Run::concat, "Concat");
+    m.put("Split", new Rule(true, (run, n, dy) -> run.splitGrad(n)));
+    rule(m, Run::slice, "Slice");
+    rule(m, Run::gather, "Gather");
+    rule(m, Run::pad, "Pad");
+    rule(m, Run::resize, "Resize");
+    // normalisations
+    rule(m, Run::batchNormalizationGrad, "BatchNormalization");
+    rule(m, Run::layerNorm, "LayerNormalization");
+    return Map.copyOf(m);
   }
 
   // ===================================================================================== one run
@@ -459,8 +542,9 @@ public final class GradientGraphBuilder {
       addGrad(logitsT, dz);
       for (int i = emitted.size() - 1; i >= 0; i--) {
         NodeProto n = emitted.get(i);
-        if (n.getOpType().equals("Split")) {
-          splitGrad(n);
+        Rule rule = RULES.get(n.getOpType());
+        if (rule != null && rule.allOutputs()) {
+          rule.backward().apply(this, n, null);
           continue;
         }
         if (!dep.contains(n.getOutput(0))) {
@@ -470,7 +554,10 @@ public final class GradientGraphBuilder {
         if (dy == null) {
           continue;
         }
-        backprop(n, dy);
+        if (rule == null) {
+          throw unsupported(n, -1, "no gradient rule");
+        }
+        rule.backward().apply(this, n, dy);
       }
       String gin = total(INPUT);
       if (gin == null && stopped) {
@@ -851,172 +938,231 @@ public final class GradientGraphBuilder {
 
     // ----------------------------------------------------------------------- backward rules
 
-    private void backprop(NodeProto n, String dy) {
+    private void identityGrad(NodeProto n, String dy) {
+      String x = n.getInput(0);
+      addGrad(x, dy);
+    }
+
+    private void reshapeGrad(NodeProto n, String dy) {
+      String x = n.getInput(0);
+      if (dep.contains(x)) {
+        addGrad(x, op(Op.RESHAPE, dy, shapeOf(x)));
+      }
+    }
+
+    private void transposeGrad(NodeProto n, String dy) {
+      String x = n.getInput(0);
+      long[] xs = known(x, n, "input");
+      long[] p = Shapes.perm(n, xs.length);
+      long[] inv = new long[p.length];
+      for (int i = 0; i < p.length; i++) {
+        inv[(int) p[i]] = i;
+      }
+      addGrad(x, op(Op.TRANSPOSE, Map.of("perm", inv), dy));
+    }
+
+    private void reluGrad(NodeProto n, String dy) {
       String x = n.getInput(0);
       String y = n.getOutput(0);
-      switch (n.getOpType()) {
-        case "Identity", "Dropout" -> addGrad(x, dy);
-        case "Flatten", "Reshape", "Squeeze", "Unsqueeze" -> {
-          if (dep.contains(x)) {
-            addGrad(x, op(Op.RESHAPE, dy, shapeOf(x)));
+      if (premasked.contains(y)) {
+        addGrad(x, dy); // the mask was applied by the MaxPool after it
+      } else {
+        // mask from the output: y > 0 iff x > 0, and as y >= 0, Sign(y) is that 0/1 mask
+        // (Mul+Sign is cheaper in ORT than Where+Greater, and not reading x lets ORT fuse
+        // the Relu into the Conv before it)
+        addGrad(x, op(Op.MUL, dy, op(Op.SIGN, y)));
+      }
+    }
+
+    private void leakyReluGrad(NodeProto n, String dy) {
+      String x = n.getInput(0);
+      float alpha = floatAttr(n, "alpha", 0.01f);
+      addGrad(x, op(Op.WHERE, op(Op.GREATER, x, fconst(0f)), dy,
+          op(Op.MUL, dy, fconst(alpha))));
+    }
+
+    private void sigmoidGrad(NodeProto n, String dy) {
+      String x = n.getInput(0);
+      String y = n.getOutput(0);
+      addGrad(x, op(Op.MUL, dy, op(Op.MUL, y, op(Op.SUB, fconst(1f), y))));
+    }
+
+    private void tanhGrad(NodeProto n, String dy) {
+      String x = n.getInput(0);
+      String y = n.getOutput(0);
+      addGrad(x, op(Op.MUL, dy, op(Op.SUB, fconst(1f), op(Op.MUL, y, y))));
+    }
+
+    private void softmaxGrad(NodeProto n, String dy) {
+      String x = n.getInput(0);
+      String y = n.getOutput(0);
+      long axis = intAttr(n, "axis", -1);
+      String dot = b.node(Op.REDUCE_SUM, List.of(op(Op.MUL, dy, y), ivec(axis)),
+          Map.of("keepdims", 1));
+      addGrad(x, op(Op.MUL, y, op(Op.SUB, dy, dot)));
+    }
+
+    private void reduceGrad(NodeProto n, String dy) {
+      String x = n.getInput(0);
+      long[] xs = known(x, n, "input");
+      long[] axes = shapes.reduceAxes(n, xs.length);
+      if (axes == null) {
+        throw unsupportedConfig(n, "its axes are not constant");
+      }
+      if (axes.length == 0) {
+        addGrad(x, dy);
+        return;
+      }
+      String gk = intAttr(n, "keepdims", 1) != 0 ? dy : op(Op.UNSQUEEZE, dy, ivec(axes));
+      if (n.getOpType().equals("ReduceMean")) {
+        long count = 1;
+        for (long a : axes) {
+          if (xs[(int) a] < 0) {
+            throw new OnnxModelException("ReduceMean node '" + n.getName() + "' averages"
+                + " over axis " + a + " of unknown size; its gradient needs a fixed size");
           }
+          count *= xs[(int) a];
         }
-        case "Transpose" -> {
-          long[] xs = known(x, n, "input");
-          long[] p = Shapes.perm(n, xs.length);
-          long[] inv = new long[p.length];
-          for (int i = 0; i < p.length; i++) {
-            inv[(int) p[i]] = i;
-          }
-          addGrad(x, op(Op.TRANSPOSE, Map.of("perm", inv), dy));
-        }
-        case "Relu" -> {
-          if (premasked.contains(y)) {
-            addGrad(x, dy); // the mask was applied by the MaxPool after it
-          } else {
-            // mask from the output: y > 0 iff x > 0, and as y >= 0, Sign(y) is that 0/1 mask
-            // (Mul+Sign is cheaper in ORT than Where+Greater, and not reading x lets ORT fuse
-            // the Relu into the Conv before it)
-            addGrad(x, op(Op.MUL, dy, op(Op.SIGN, y)));
-          }
-        }
-        case "LeakyRelu" -> {
-          float alpha = floatAttr(n, "alpha", 0.01f);
-          addGrad(x, op(Op.WHERE, op(Op.GREATER, x, fconst(0f)), dy,
-              op(Op.MUL, dy, fconst(alpha))));
-        }
-        case "Sigmoid" -> addGrad(x, op(Op.MUL, dy, op(Op.MUL, y, op(Op.SUB, fconst(1f), y))));
-        case "Tanh" -> addGrad(x, op(Op.MUL, dy, op(Op.SUB, fconst(1f), op(Op.MUL, y, y))));
-        case "Softmax" -> {
-          long axis = intAttr(n, "axis", -1);
-          String dot = b.node(Op.REDUCE_SUM, List.of(op(Op.MUL, dy, y), ivec(axis)),
-              Map.of("keepdims", 1));
-          addGrad(x, op(Op.MUL, y, op(Op.SUB, dy, dot)));
-        }
-        case "Add", "Sub", "Mul", "Div", "Sum" -> elementwise(n, dy);
-        case "ReduceSum", "ReduceMean" -> {
-          long[] xs = known(x, n, "input");
-          long[] axes = shapes.reduceAxes(n, xs.length);
-          if (axes == null) {
-            throw unsupportedConfig(n, "its axes are not constant");
-          }
-          if (axes.length == 0) {
-            addGrad(x, dy);
-            return;
-          }
-          String gk = intAttr(n, "keepdims", 1) != 0 ? dy : op(Op.UNSQUEEZE, dy, ivec(axes));
-          if (n.getOpType().equals("ReduceMean")) {
-            long count = 1;
-            for (long a : axes) {
-              if (xs[(int) a] < 0) {
-                throw new OnnxModelException("ReduceMean node '" + n.getName() + "' averages"
-                    + " over axis " + a + " of unknown size; its gradient needs a fixed size");
-              }
-              count *= xs[(int) a];
-            }
-            gk = op(Op.MUL, gk, fconst(1f / count));
-          }
-          addGrad(x, op(Op.EXPAND, gk, shapeOf(x)));
-        }
-        case "Gemm" -> gemm(n, dy);
-        case "MatMul" -> matmul(n, dy);
-        case "Conv" -> conv(n, dy);
-        case "MaxPool" -> maxPool(n, dy);
-        case "AveragePool" -> averagePool(n, dy);
-        case "GlobalAveragePool" -> {
-          long[] xs = knownSpatial(x, n);
-          long hw = 1;
-          for (int i = 2; i < xs.length; i++) {
-            hw *= xs[i];
-          }
-          addGrad(x, op(Op.EXPAND, op(Op.MUL, dy, fconst(1f / hw)), shapeOf(x)));
-        }
-        case "BatchNormalization" -> {
-          requireConstant(n, 1, 2, 3, 4);
-          long[] xs = known(x, n, "input");
-          float eps = floatAttr(n, "epsilon", 1e-5f);
-          String factor = op(Op.DIV, n.getInput(1),
-              op(Op.SQRT, op(Op.ADD, n.getInput(4), fconst(eps))));
-          long[] shape = new long[Math.max(1, xs.length - 1)];
-          Arrays.fill(shape, 1);
-          shape[0] = -1;
-          addGrad(x, op(Op.MUL, dy, op(Op.RESHAPE, factor, ivec(shape))));
-        }
-        case "Neg" -> addGrad(x, op(Op.NEG, dy));
-        case "Exp" -> addGrad(x, op(Op.MUL, dy, y));
-        case "Log" -> addGrad(x, op(Op.DIV, dy, x));
-        case "Sqrt" -> addGrad(x, op(Op.DIV, op(Op.MUL, dy, fconst(0.5f)), y));
-        case "Reciprocal" -> addGrad(x, op(Op.NEG, op(Op.MUL, dy, op(Op.MUL, y, y))));
-        case "Abs" -> addGrad(x, op(Op.MUL, dy, op(Op.SIGN, x)));
-        case "Erf" -> addGrad(x, op(Op.MUL, dy, op(Op.MUL, fconst((float) (2 / Math.sqrt(Math.PI))),
-            op(Op.EXP, op(Op.NEG, op(Op.MUL, x, x))))));
-        case "Gelu" -> gelu(n, dy);
-        case "PRelu" -> {
-          requireConstant(n, 1);
-          addGrad(x, op(Op.WHERE, op(Op.GREATER, x, fconst(0f)), dy,
-              op(Op.MUL, dy, n.getInput(1))));
-        }
-        case "Clip" -> {
-          requireConstant(n, 1, 2);
-          String mask = null;
-          if (n.getInputCount() > 1 && !n.getInput(1).isEmpty()) {
-            mask = op(Op.GREATER, x, n.getInput(1));
-          }
-          if (n.getInputCount() > 2 && !n.getInput(2).isEmpty()) {
-            String hi = op(Op.LESS, x, n.getInput(2));
-            mask = mask == null ? hi : op(Op.AND, mask, hi);
-          }
-          addGrad(x, mask == null ? dy : op(Op.WHERE, mask, dy, fconst(0f)));
-        }
-        case "HardSigmoid" -> {
-          float alpha = floatAttr(n, "alpha", 0.2f);
-          float beta = floatAttr(n, "beta", 0.5f);
-          String v = op(Op.ADD, op(Op.MUL, x, fconst(alpha)), fconst(beta));
-          String mask = op(Op.AND, op(Op.GREATER, v, fconst(0f)), op(Op.LESS, v, fconst(1f)));
-          addGrad(x, op(Op.WHERE, mask, op(Op.MUL, dy, fconst(alpha)), fconst(0f)));
-        }
-        case "HardSwish" -> {
-          // d/dx x*hardsigmoid(x) = 0 below -3, x/3 + 1/2 on [-3, 3], 1 above (as PyTorch)
-          String mid = op(Op.MUL, dy, op(Op.ADD, op(Op.MUL, x, fconst(1f / 3)), fconst(0.5f)));
-          addGrad(x, op(Op.WHERE, op(Op.LESS, x, fconst(-3f)), fconst(0f),
-              op(Op.WHERE, op(Op.LESS_OR_EQUAL, x, fconst(3f)), mid, dy)));
-        }
-        case "LogSoftmax" -> {
-          long axis = intAttr(n, "axis", -1);
-          String s = b.node(Op.REDUCE_SUM, List.of(dy, ivec(axis)), Map.of("keepdims", 1));
-          addGrad(x, op(Op.SUB, dy, op(Op.MUL, op(Op.EXP, y), s)));
-        }
-        case "Pow" -> pow(n, dy);
-        case "Cast" -> {
-          if (intAttr(n, "to", 0) != Tensors.FLOAT) {
-            throw unsupportedConfig(n, "only Cast to float32 is differentiated on the path from"
-                + " the input to the logits (to=" + intAttr(n, "to", 0) + ")");
-          }
-          addGrad(x, dy);
-        }
-        case "Expand" -> {
-          long[] ys = shapes.shape(y);
-          addGrad(x, unbroadcast(dy, ys, x, n));
-        }
-        case "Where" -> {
-          long[] ys = shapes.shape(y);
-          String c = n.getInput(0);
-          if (dep.contains(n.getInput(1))) {
-            addGrad(n.getInput(1), unbroadcast(op(Op.WHERE, c, dy, fconst(0f)), ys,
-                n.getInput(1), n));
-          }
-          if (dep.contains(n.getInput(2))) {
-            addGrad(n.getInput(2), unbroadcast(op(Op.WHERE, c, fconst(0f), dy), ys,
-                n.getInput(2), n));
-          }
-        }
-        case "Concat" -> concat(n, dy);
-        case "Slice" -> slice(n, dy);
-        case "Gather" -> gather(n, dy);
-        case "Pad" -> pad(n, dy);
-        case "Resize" -> resize(n, dy);
-        case "LayerNormalization" -> layerNorm(n, dy);
-        default -> throw unsupported(n, -1, "no gradient rule");
+        gk = op(Op.MUL, gk, fconst(1f / count));
+      }
+      addGrad(x, op(Op.EXPAND, gk, shapeOf(x)));
+    }
+
+    private void globalAveragePoolGrad(NodeProto n, String dy) {
+      String x = n.getInput(0);
+      long[] xs = knownSpatial(x, n);
+      long hw = 1;
+      for (int i = 2; i < xs.length; i++) {
+        hw *= xs[i];
+      }
+      addGrad(x, op(Op.EXPAND, op(Op.MUL, dy, fconst(1f / hw)), shapeOf(x)));
+    }
+
+    private void batchNormalizationGrad(NodeProto n, String dy) {
+      String x = n.getInput(0);
+      requireConstant(n, 1, 2, 3, 4);
+      long[] xs = known(x, n, "input");
+      float eps = floatAttr(n, "epsilon", 1e-5f);
+      String factor = op(Op.DIV, n.getInput(1),
+          op(Op.SQRT, op(Op.ADD, n.getInput(4), fconst(eps))));
+      long[] shape = new long[Math.max(1, xs.length - 1)];
+      Arrays.fill(shape, 1);
+      shape[0] = -1;
+      addGrad(x, op(Op.MUL, dy, op(Op.RESHAPE, factor, ivec(shape))));
+    }
+
+    private void negGrad(NodeProto n, String dy) {
+      String x = n.getInput(0);
+      addGrad(x, op(Op.NEG, dy));
+    }
+
+    private void expGrad(NodeProto n, String dy) {
+      String x = n.getInput(0);
+      String y = n.getOutput(0);
+      addGrad(x, op(Op.MUL, dy, y));
+    }
+
+    private void logGrad(NodeProto n, String dy) {
+      String x = n.getInput(0);
+      addGrad(x, op(Op.DIV, dy, x));
+    }
+
+    private void sqrtGrad(NodeProto n, String dy) {
+      String x = n.getInput(0);
+      String y = n.getOutput(0);
+      addGrad(x, op(Op.DIV, op(Op.MUL, dy, fconst(0.5f)), y));
+    }
+
+    private void reciprocalGrad(NodeProto n, String dy) {
+      String x = n.getInput(0);
+      String y = n.getOutput(0);
+      addGrad(x, op(Op.NEG, op(Op.MUL, dy, op(Op.MUL, y, y))));
+    }
+
+    private void absGrad(NodeProto n, String dy) {
+      String x = n.getInput(0);
+      addGrad(x, op(Op.MUL, dy, op(Op.SIGN, x)));
+    }
+
+    private void erfGrad(NodeProto n, String dy) {
+      String x = n.getInput(0);
+      addGrad(x, op(Op.MUL, dy, op(Op.MUL, fconst((float) (2 / Math.sqrt(Math.PI))),
+        op(Op.EXP, op(Op.NEG, op(Op.MUL, x, x))))));
+    }
+
+    private void preluGrad(NodeProto n, String dy) {
+      String x = n.getInput(0);
+      requireConstant(n, 1);
+      addGrad(x, op(Op.WHERE, op(Op.GREATER, x, fconst(0f)), dy,
+          op(Op.MUL, dy, n.getInput(1))));
+    }
+
+    private void clipGrad(NodeProto n, String dy) {
+      String x = n.getInput(0);
+      requireConstant(n, 1, 2);
+      String mask = null;
+      if (n.getInputCount() > 1 && !n.getInput(1).isEmpty()) {
+        mask = op(Op.GREATER, x, n.getInput(1));
+      }
+      if (n.getInputCount() > 2 && !n.getInput(2).isEmpty()) {
+        String hi = op(Op.LESS, x, n.getInput(2));
+        mask = mask == null ? hi : op(Op.AND, mask, hi);
+      }
+      addGrad(x, mask == null ? dy : op(Op.WHERE, mask, dy, fconst(0f)));
+    }
+
+    private void hardSigmoidGrad(NodeProto n, String dy) {
+      String x = n.getInput(0);
+      float alpha = floatAttr(n, "alpha", 0.2f);
+      float beta = floatAttr(n, "beta", 0.5f);
+      String v = op(Op.ADD, op(Op.MUL, x, fconst(alpha)), fconst(beta));
+      String mask = op(Op.AND, op(Op.GREATER, v, fconst(0f)), op(Op.LESS, v, fconst(1f)));
+      addGrad(x, op(Op.WHERE, mask, op(Op.MUL, dy, fconst(alpha)), fconst(0f)));
+    }
+
+    private void hardSwishGrad(NodeProto n, String dy) {
+      String x = n.getInput(0);
+      // d/dx x*hardsigmoid(x) = 0 below -3, x/3 + 1/2 on [-3, 3], 1 above (as PyTorch)
+      String mid = op(Op.MUL, dy, op(Op.ADD, op(Op.MUL, x, fconst(1f / 3)), fconst(0.5f)));
+      addGrad(x, op(Op.WHERE, op(Op.LESS, x, fconst(-3f)), fconst(0f),
+          op(Op.WHERE, op(Op.LESS_OR_EQUAL, x, fconst(3f)), mid, dy)));
+    }
+
+    private void logSoftmaxGrad(NodeProto n, String dy) {
+      String x = n.getInput(0);
+      String y = n.getOutput(0);
+      long axis = intAttr(n, "axis", -1);
+      String s = b.node(Op.REDUCE_SUM, List.of(dy, ivec(axis)), Map.of("keepdims", 1));
+      addGrad(x, op(Op.SUB, dy, op(Op.MUL, op(Op.EXP, y), s)));
+    }
+
+    private void castGrad(NodeProto n, String dy) {
+      String x = n.getInput(0);
+      if (intAttr(n, "to", 0) != Tensors.FLOAT) {
+        throw unsupportedConfig(n, "only Cast to float32 is differentiated on the path from"
+            + " the input to the logits (to=" + intAttr(n, "to", 0) + ")");
+      }
+      addGrad(x, dy);
+    }
+
+    private void expandGrad(NodeProto n, String dy) {
+      String x = n.getInput(0);
+      String y = n.getOutput(0);
+      long[] ys = shapes.shape(y);
+      addGrad(x, unbroadcast(dy, ys, x, n));
+    }
+
+    private void whereGrad(NodeProto n, String dy) {
+      String y = n.getOutput(0);
+      long[] ys = shapes.shape(y);
+      String c = n.getInput(0);
+      if (dep.contains(n.getInput(1))) {
+        addGrad(n.getInput(1), unbroadcast(op(Op.WHERE, c, dy, fconst(0f)), ys,
+            n.getInput(1), n));
+      }
+      if (dep.contains(n.getInput(2))) {
+        addGrad(n.getInput(2), unbroadcast(op(Op.WHERE, c, fconst(0f), dy), ys,
+            n.getInput(2), n));
       }
     }
 
