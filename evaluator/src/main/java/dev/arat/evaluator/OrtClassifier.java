@@ -559,12 +559,13 @@ public final class OrtClassifier implements GradientClassifier, AutoCloseable {
     }
     GradientGraph gg = new GradientGraphBuilder(straightThrough).build(model, head);
     boolean softmaxReported = diagnostics.stream().anyMatch(d -> d.code().equals(Diagnostic.Code.SOFTMAX_OUTPUT.code()));
-    for (String note : gg.notes()) {
-      boolean aboutSoftmax = note.toLowerCase(java.util.Locale.ROOT).contains("softmax");
+    for (GradientGraph.Note note : gg.notes()) {
+      boolean aboutSoftmax = note.code() == GradientGraph.NoteCode.FINAL_SOFTMAX
+          || note.code() == GradientGraph.NoteCode.FINAL_LOG_SOFTMAX;
       // a fixed batch is handled here (batches of exactly that size) and reported as ARAT-D018
-      boolean aboutFixedBatch = fixedBatch > 0 && note.startsWith("the forward model declares a fixed batch size");
+      boolean aboutFixedBatch = fixedBatch > 0 && note.code() == GradientGraph.NoteCode.FIXED_BATCH;
       if (!(aboutSoftmax && softmaxReported) && !aboutFixedBatch) {
-        diagnostics.add(Diagnostic.Code.GRADIENT_GRAPH.of("(" + head.id() + ") " + note));
+        diagnostics.add(Diagnostic.Code.GRADIENT_GRAPH.of("(" + head.id() + ") " + note.message()));
       }
     }
     try {

@@ -17,6 +17,7 @@ import dev.arat.onnx.OnnxModelException;
 import dev.arat.onnx.OnnxModels;
 import dev.arat.onnx.Op;
 import dev.arat.onnx.Tensors;
+import dev.arat.onnx.grad.GradientGraph.NoteCode;
 import dev.arat.specs.LossHead;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
@@ -214,14 +215,16 @@ public final class GradientGraphBuilder {
     StraightThrough.Surrogate s = StraightThrough.of(forward, straightThrough);
     Run run = new Run(s.model(), head);
     if (s.straightThroughPairs() > 0) {
-      run.notes.add(s.straightThroughPairs() + " QuantizeLinear/DequantizeLinear pair(s) on the"
+      run.note(NoteCode.STRAIGHT_THROUGH,
+          s.straightThroughPairs() + " QuantizeLinear/DequantizeLinear pair(s) on the"
           + " path are differentiated straight-through (identity inside the clip range, zero"
           + " outside; BPDA): the gradient is that of the float surrogate with the dequantized"
           + " weights, while attacks score every candidate on the quantized model. Check it"
           + " with a gradient-free (Square) and a transfer attack");
     }
     if (s.float16()) {
-      run.notes.add("float16 parts are differentiated straight-through (Cast float16/float32 as"
+      run.note(NoteCode.FLOAT16_STRAIGHT_THROUGH,
+          "float16 parts are differentiated straight-through (Cast float16/float32 as"
           + " the identity): the gradient is that of the float32 surrogate with the"
           + " float16-rounded weights");
     }
@@ -316,7 +319,7 @@ public final class GradientGraphBuilder {
     private final ModelProto forward;
     private final LossHead head;
     private final GraphProto g;
-    private final List<String> notes = new ArrayList<>();
+    private final List<GradientGraph.Note> notes = new ArrayList<>();
     private final Map<String, String> renames = new HashMap<>();
     private final Set<String> allNames = new HashSet<>();
     private final Shapes shapes = new Shapes();
@@ -335,6 +338,10 @@ public final class GradientGraphBuilder {
       this.forward = forward;
       this.head = head;
       this.g = forward.getGraph();
+    }
+
+    private void note(GradientGraph.NoteCode code, String message) {
+      notes.add(new GradientGraph.Note(code, message));
     }
 
     GradientGraph run() {
@@ -371,7 +378,8 @@ public final class GradientGraphBuilder {
             + "' must declare a shape (N, ...) of rank >= 2, e.g. (N,C,H,W)");
       }
       if (inDims[0] > 0) {
-        notes.add("the forward model declares a fixed batch size " + inDims[0] + " for input '"
+        note(NoteCode.FIXED_BATCH,
+            "the forward model declares a fixed batch size " + inDims[0] + " for input '"
             + in0.getName() + "'; the gradient model declares a symbolic batch axis, but a batch"
             + " size hard-coded inside the graph (e.g. Reshape to [" + inDims[0] + ",-1]) would"
             + " still only accept batches of " + inDims[0]);
@@ -408,7 +416,8 @@ public final class GradientGraphBuilder {
         }
       }
       if (g.getOutputCount() > 1) {
-        notes.add("the forward model has " + g.getOutputCount() + " outputs; the first, '"
+        note(NoteCode.MULTIPLE_OUTPUTS,
+            "the forward model has " + g.getOutputCount() + " outputs; the first, '"
             + g.getOutput(0).getName() + "', is taken as the logits");
       }
       String logitsT = findLogits(rn(g.getOutput(0).getName()), sorted, producer);
@@ -448,7 +457,8 @@ public final class GradientGraphBuilder {
         }
         if (NON_DIFFERENTIABLE.contains(n.getOpType()) && n.getDomain().isEmpty()) {
           if (GRADIENT_STOPPERS.contains(n.getOpType())) {
-            notes.add("node '" + n.getName() + "' (" + n.getOpType() + ") lies on the path from"
+            note(NoteCode.GRADIENT_STOPPER,
+                "node '" + n.getName() + "' (" + n.getOpType() + ") lies on the path from"
                 + " the input to the logits; its derivative is zero almost everywhere, so no"
                 + " gradient flows through it (gradient masking: white-box results are not"
                 + " trustworthy)");
@@ -457,7 +467,8 @@ public final class GradientGraphBuilder {
         }
         if (n.getOpType().equals("QuantizeLinear") && n.getDomain().isEmpty()) {
           stopped = true;
-          notes.add("node '" + n.getName() + "' (QuantizeLinear) lies on the path from the input"
+          note(NoteCode.QUANTIZE_STOPS_GRADIENT,
+              "node '" + n.getName() + "' (QuantizeLinear) lies on the path from the input"
               + " to the logits and straight-through gradients are switched off: its derivative"
               + " is zero almost everywhere, so no gradient flows through it (gradient masking:"
               + " white-box results are not trustworthy)");
@@ -465,7 +476,8 @@ public final class GradientGraphBuilder {
         }
         if (n.getOpType().equals("Cast") && n.getDomain().isEmpty()
             && !FLOAT_TYPES.contains(intAttr(n, "to", 0))) {
-          notes.add("node '" + n.getName() + "' (Cast to data type " + intAttr(n, "to", 0)
+          note(NoteCode.NON_FLOAT_CAST,
+              "node '" + n.getName() + "' (Cast to data type " + intAttr(n, "to", 0)
               + ") casts a tensor that depends on the input to a non-float type; no gradient"
               + " flows through it (gradient masking: white-box results are not trustworthy)");
           continue;
@@ -577,7 +589,8 @@ public final class GradientGraphBuilder {
       b.metadata("arat.gradient.logits", logitsT);
       ModelProto m = b.build(IR_VERSION, (int) Math.max(OPSET, opset));
       if (opset > OPSET) {
-        notes.add("the forward model uses opset " + opset + " > " + OPSET
+        note(NoteCode.OPSET_KEPT,
+            "the forward model uses opset " + opset + " > " + OPSET
             + "; the gradient model keeps opset " + opset);
       }
       return new GradientGraph(m, head, logitsT, inDims, k, notes);
@@ -695,7 +708,8 @@ public final class GradientGraphBuilder {
           if (!last) {
             break;
           }
-          notes.add("the forward graph ends in " + op + " (node '" + p.getName() + "'); its input '"
+          note(op.equals("Softmax") ? NoteCode.FINAL_SOFTMAX : NoteCode.FINAL_LOG_SOFTMAX,
+              "the forward graph ends in " + op + " (node '" + p.getName() + "'); its input '"
               + p.getInput(0) + "' is used as the logits, since the loss heads are defined on"
               + " logits, not " + (op.equals("Softmax") ? "probabilities" : "log-probabilities")
               + (op.equals("LogSoftmax") ? " (every head is shift-invariant, so loss and gradient"
