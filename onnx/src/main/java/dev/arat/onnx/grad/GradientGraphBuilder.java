@@ -325,7 +325,7 @@ public final class GradientGraphBuilder {
     private final Shapes shapes = new Shapes();
     private final Set<String> dep = new HashSet<>();
     private final Map<String, List<String>> contributions = new HashMap<>();
-    private final Map<String, String> constCache = new HashMap<>();
+    private Emitter e;
     private final Map<String, TensorProto> initializers = new HashMap<>();
     private GraphBuilder b;
     private final Map<String, NodeProto> producers = new HashMap<>();
@@ -501,7 +501,7 @@ public final class GradientGraphBuilder {
             + dimsText(ls) + "; expected (N,K)");
       }
       int k = ls != null && ls[1] > 0 ? (int) ls[1] : -1;
-      int minK = head == LossHead.DLR ? 3 : head == LossHead.DLR_TARGETED ? 4 : 2;
+      int minK = LossHeads.minClasses(head);
       if (k > 0 && k < minK) {
         throw new OnnxModelException("loss head " + head + " needs at least " + minK
             + " classes, the model has " + k);
@@ -509,6 +509,7 @@ public final class GradientGraphBuilder {
 
       // ---- emit the forward part
       b = new GraphBuilder(g.getName().isEmpty() ? "gradient" : g.getName() + "_gradient");
+      e = new Emitter(b);
       b.producer("arat-onnx gradient builder", "");
       b.input(INPUT, Tensors.FLOAT, declaredDimObjects(in0));
       b.input(LABELS, Tensors.INT64, GraphBuilder.BATCH);
@@ -548,7 +549,7 @@ public final class GradientGraphBuilder {
       }
 
       // ---- loss head and its logits gradient
-      String dz = lossHead(logitsT, k);
+      String dz = LossHeads.emit(e, head, logitsT, k);
 
       // ---- reverse sweep
       addGrad(logitsT, dz);
@@ -845,21 +846,19 @@ public final class GradientGraphBuilder {
     // ------------------------------------------------------------------------ small helpers
 
     private String op(Op op, Map<String, ?> attrs, String... inputs) {
-      return b.node(op, Arrays.asList(inputs), attrs);
+      return e.op(op, attrs, inputs);
     }
 
     private String op(Op op, String... inputs) {
-      return b.node(op, inputs);
+      return e.op(op, inputs);
     }
 
     private String fconst(float v) {
-      return constCache.computeIfAbsent("f" + Float.floatToIntBits(v),
-          key -> b.floatScalar("c_" + (v == (long) v ? Long.toString((long) v) : "f"), v));
+      return e.fconst(v);
     }
 
     private String ivec(long... v) {
-      return constCache.computeIfAbsent("i" + Arrays.toString(v),
-          key -> b.int64Vector("axes", v));
+      return e.ivec(v);
     }
 
     private long[] known(String t, NodeProto n, String what) {
@@ -1796,8 +1795,8 @@ public final class GradientGraphBuilder {
      * which costs more than the Resize.
      */
     private String upsample(String t, long k, long[] xs) {
-      String scales = constCache.computeIfAbsent("up" + k,
-          key -> b.floatInitializer("up_scales", new float[] {1f, 1f, k, k}, 4));
+      String scales = e.cached("up" + k,
+          () -> b.floatInitializer("up_scales", new float[] {1f, 1f, k, k}, 4));
       String flat = op(Op.RESHAPE, t, ivec(-1, 1, xs[2] / k, xs[3] / k));
       String up = b.node(Op.RESIZE, List.of(flat, "", scales), Map.of("mode", "nearest",
           "coordinate_transformation_mode", "asymmetric", "nearest_mode", "floor"));
@@ -1934,96 +1933,5 @@ public final class GradientGraphBuilder {
     // ------------------------------------------------------------------------- loss heads
 
     /** Emits the loss output and returns the gradient of the summed loss w.r.t. the logits. */
-    private String lossHead(String z, int k) {
-      String depth = k > 0 ? ivec(k) : b.node(Op.SHAPE, List.of(z), Map.of("start", 1, "end", 2));
-      String onOff = b.floatInitializer("onehot_values", new float[] {0f, 1f}, 2);
-      java.util.function.Function<String, String> oneHot = idx -> b.node(Op.ONE_HOT,
-          List.of(op(Op.RESHAPE, idx, ivec(-1)), depth, onOff), Map.of("axis", -1));
-      String y2 = op(Op.UNSQUEEZE, LABELS, ivec(1)); // (N,1)
-      String hy = oneHot.apply(LABELS);
-      String loss2; // (N,1)
-      String dz;
-      switch (head) {
-        case CE, CE_TARGETED -> {
-          String lsm = op(Op.LOG_SOFTMAX, Map.of("axis", 1), z);
-          String p = op(Op.EXP, lsm);
-          if (head == LossHead.CE) {
-            loss2 = op(Op.NEG, gatherCols(lsm, y2));
-            dz = op(Op.SUB, p, hy);
-          } else {
-            loss2 = gatherCols(lsm, op(Op.UNSQUEEZE, TARGETS, ivec(1)));
-            dz = op(Op.SUB, oneHot.apply(TARGETS), p);
-          }
-        }
-        case MARGIN -> {
-          String o = maxOther(z, hy);
-          loss2 = op(Op.SUB, gatherCols(z, o), gatherCols(z, y2));
-          dz = op(Op.SUB, oneHot.apply(o), hy);
-        }
-        case DLR, DLR_TARGETED -> {
-          boolean targeted = head == LossHead.DLR_TARGETED;
-          List<String> top = b.node(Op.TOP_K, List.of(z, ivec(targeted ? 4 : 3)),
-              Map.of("axis", 1, "largest", 1, "sorted", 1), 2);
-          String vals = top.get(0);
-          String idx = top.get(1);
-          String zy = gatherCols(z, y2);
-          String other;
-          String hOther;
-          if (targeted) {
-            String t2 = op(Op.UNSQUEEZE, TARGETS, ivec(1));
-            other = gatherCols(z, t2);
-            hOther = oneHot.apply(TARGETS);
-          } else {
-            String o = maxOther(z, hy);
-            other = gatherCols(z, o);
-            hOther = oneHot.apply(o);
-          }
-          String num = op(Op.SUB, zy, other); // (N,1)
-          String p1 = column(vals, 0);
-          String p3 = column(vals, 2);
-          String den;
-          String hDen; // d(den)/dz, (N,K)
-          String h1 = oneHot.apply(column(idx, 0));
-          String h3 = oneHot.apply(column(idx, 2));
-          if (targeted) {
-            String p4 = column(vals, 3);
-            String h4 = oneHot.apply(column(idx, 3));
-            den = op(Op.SUB, p1, op(Op.MUL, op(Op.ADD, p3, p4), fconst(0.5f)));
-            hDen = op(Op.SUB, h1, op(Op.MUL, op(Op.ADD, h3, h4), fconst(0.5f)));
-          } else {
-            den = op(Op.SUB, p1, p3);
-            hDen = op(Op.SUB, h1, h3);
-          }
-          den = op(Op.ADD, den, fconst(DLR_EPS));
-          String ratio = op(Op.DIV, num, den);
-          loss2 = op(Op.NEG, ratio);
-          // L = -num/den:  dL = -(dnum)/den + (num/den^2) dden = (-1/den) dnum + (ratio/den) dden
-          String a = op(Op.NEG, op(Op.RECIPROCAL, den));
-          String c = op(Op.DIV, ratio, den);
-          dz = op(Op.ADD, op(Op.MUL, a, op(Op.SUB, hy, hOther)), op(Op.MUL, c, hDen));
-        }
-        default -> throw new IllegalStateException(head.toString());
-      }
-      b.nodeTo(Op.SQUEEZE, List.of(loss2, ivec(1)), Map.of(), LOSS);
-      return dz;
-    }
-
-    /** Column {@code j} of a (N,M) tensor as (N,1). */
-    private String column(String t, long j) {
-      return b.node(Op.GATHER, List.of(t, ivec(j)), Map.of("axis", 1));
-    }
-
-    /** Gathers z[n, idx[n,0]] as (N,1); idx is int64 (N,1). */
-    private String gatherCols(String z, String idx) {
-      return b.node(Op.GATHER_ELEMENTS, List.of(z, idx), Map.of("axis", 1));
-    }
-
-    /** The index (N,1) of the largest logit other than the label (lowest index on ties). */
-    private String maxOther(String z, String hy) {
-      String mask = b.node(Op.CAST, List.of(hy), Map.of("to", Tensors.BOOL));
-      String masked = op(Op.WHERE, mask, fconst(Float.NEGATIVE_INFINITY), z);
-      return b.node(Op.ARG_MAX, List.of(masked),
-          Map.of("axis", 1, "keepdims", 1, "select_last_index", 0));
-    }
   }
 }
