@@ -18,6 +18,7 @@ import dev.arat.attack.GradientClassifier;
 import dev.arat.attack.ImageBatch;
 import dev.arat.attack.LossGradient;
 import dev.arat.onnx.OnnxModels;
+import dev.arat.onnx.GraphIndex;
 import dev.arat.onnx.grad.GradientGraph;
 import dev.arat.onnx.grad.GradientGraphBuilder;
 import dev.arat.specs.EvaluationSuite;
@@ -310,28 +311,8 @@ public final class OrtClassifier implements GradientClassifier, AutoCloseable {
 
   /** Follows {@code out} back through Identity/Dropout; the input of a final Softmax, else null. */
   private static String preSoftmax(GraphProto g, String out) {
-    Map<String, NodeProto> producer = new HashMap<>();
-    for (NodeProto n : g.getNodeList()) {
-      for (String o : n.getOutputList()) {
-        producer.put(o, n);
-      }
-    }
-    String t = out;
-    for (int guard = 0; guard < 16; guard++) {
-      NodeProto n = producer.get(t);
-      if (n == null) {
-        return null;
-      }
-      String op = n.getOpType();
-      if (op.equals("Softmax") || op.equals("LogSoftmax")) {
-        return n.getInput(0);
-      }
-      if (!(op.equals("Identity") || op.equals("Dropout"))) {
-        return null;
-      }
-      t = n.getInput(0);
-    }
-    return null;
+    NodeProto softmax = GraphIndex.of(g.getNodeList()).outputHead(out).softmax();
+    return softmax == null ? null : softmax.getInput(0);
   }
 
   @Override

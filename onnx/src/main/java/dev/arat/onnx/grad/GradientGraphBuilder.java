@@ -1,8 +1,9 @@
 package dev.arat.onnx.grad;
 
-import static dev.arat.onnx.grad.Shapes.floatAttr;
-import static dev.arat.onnx.grad.Shapes.intAttr;
-import static dev.arat.onnx.grad.Shapes.intsAttr;
+import static dev.arat.onnx.GraphIndex.floatAttr;
+import static dev.arat.onnx.GraphIndex.intAttr;
+import static dev.arat.onnx.GraphIndex.intsAttr;
+import static dev.arat.onnx.GraphIndex.stringAttr;
 
 import ai.onnx.proto.OnnxMl.AttributeProto;
 import ai.onnx.proto.OnnxMl.GraphProto;
@@ -13,17 +14,16 @@ import ai.onnx.proto.OnnxMl.TensorProto;
 import ai.onnx.proto.OnnxMl.TensorShapeProto;
 import ai.onnx.proto.OnnxMl.ValueInfoProto;
 import dev.arat.onnx.GraphBuilder;
+import dev.arat.onnx.GraphIndex;
 import dev.arat.onnx.OnnxModelException;
 import dev.arat.onnx.OnnxModels;
 import dev.arat.onnx.Op;
 import dev.arat.onnx.Tensors;
 import dev.arat.onnx.grad.GradientGraph.NoteCode;
 import dev.arat.specs.LossHead;
-import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.Collections;
-import java.util.Deque;
 import java.util.HashMap;
 import java.util.HashSet;
 import java.util.LinkedHashMap;
@@ -158,18 +158,6 @@ public final class GradientGraphBuilder {
    * flipped-kernel Conv (im2col of all the output channels for a 1-row GEMM).
    */
   private static final int CONV_TRANSPOSE_MAX_CHANNELS = 3;
-
-  /** Ops on the input-to-logits path whose derivative is zero almost everywhere. */
-  private static final Set<String> GRADIENT_STOPPERS = Set.of("Floor", "Ceil", "Round", "Sign");
-
-  /** Ops whose outputs carry no gradient (shape computations, indices, booleans). */
-  private static final Set<String> NON_DIFFERENTIABLE = Set.of("Shape", "Size", "ArgMax", "ArgMin",
-      "Equal", "Greater", "GreaterOrEqual", "Less", "LessOrEqual", "Not", "And", "Or", "Xor",
-      "NonZero", "ConstantOfShape", "Constant", "Range", "IsNaN", "IsInf", "Sign", "Floor", "Ceil",
-      "Round");
-
-  /** ONNX float element types (float32, float16, double, bfloat16). */
-  private static final Set<Long> FLOAT_TYPES = Set.of(1L, 10L, 11L, 16L);
 
   private final boolean straightThrough;
 
@@ -354,10 +342,8 @@ public final class GradientGraphBuilder {
       }
       for (int i = 0; i < g.getNodeCount(); i++) {
         NodeProto n = g.getNode(i);
-        for (AttributeProto a : n.getAttributeList()) {
-          if (a.hasG() || a.getGraphsCount() > 0) {
-            throw unsupported(n, i, "it contains a subgraph (control flow is not differentiated)");
-          }
+        if (GraphIndex.hasSubgraph(n)) {
+          throw unsupported(n, i, "it contains a subgraph (control flow is not differentiated)");
         }
       }
       List<ValueInfoProto> ins = OnnxModels.dataInputs(g);
@@ -409,39 +395,19 @@ public final class GradientGraphBuilder {
       }
 
       // ---- find the logits (skip a final Softmax / LogSoftmax)
-      Map<String, Integer> producer = new HashMap<>();
-      for (int i = 0; i < sorted.size(); i++) {
-        for (String o : sorted.get(i).getOutputList()) {
-          producer.put(o, i);
-        }
-      }
+      GraphIndex index = GraphIndex.of(sorted);
       if (g.getOutputCount() > 1) {
         note(NoteCode.MULTIPLE_OUTPUTS,
             "the forward model has " + g.getOutputCount() + " outputs; the first, '"
             + g.getOutput(0).getName() + "', is taken as the logits");
       }
-      String logitsT = findLogits(rn(g.getOutput(0).getName()), sorted, producer);
+      String logitsT = findLogits(index.outputHead(rn(g.getOutput(0).getName())));
       if (logitsT.equals(INPUT)) {
         throw new OnnxModelException("forward model output is its input; nothing to differentiate");
       }
 
       // ---- prune to the logits' ancestors
-      boolean[] keep = new boolean[sorted.size()];
-      Deque<String> todo = new ArrayDeque<>(List.of(logitsT));
-      Set<String> seen = new HashSet<>();
-      while (!todo.isEmpty()) {
-        String t = todo.pop();
-        Integer p = producer.get(t);
-        if (!seen.add(t) || p == null || keep[p]) {
-          continue;
-        }
-        keep[p] = true;
-        for (String in : sorted.get(p).getInputList()) {
-          if (!in.isEmpty()) {
-            todo.push(in);
-          }
-        }
-      }
+      boolean[] keep = index.ancestors(logitsT);
       List<NodeProto> kept = new ArrayList<>();
       for (int i = 0; i < sorted.size(); i++) {
         if (keep[i]) {
@@ -455,8 +421,9 @@ public final class GradientGraphBuilder {
         if (!n.getInputList().stream().anyMatch(dep::contains)) {
           continue;
         }
-        if (NON_DIFFERENTIABLE.contains(n.getOpType()) && n.getDomain().isEmpty()) {
-          if (GRADIENT_STOPPERS.contains(n.getOpType())) {
+        boolean rounding = GraphIndex.ROUNDING_OPS.contains(n.getOpType());
+        if ((rounding || GraphIndex.SHAPE_OPS.contains(n.getOpType())) && n.getDomain().isEmpty()) {
+          if (rounding) {
             note(NoteCode.GRADIENT_STOPPER,
                 "node '" + n.getName() + "' (" + n.getOpType() + ") lies on the path from"
                 + " the input to the logits; its derivative is zero almost everywhere, so no"
@@ -475,7 +442,7 @@ public final class GradientGraphBuilder {
           continue;
         }
         if (n.getOpType().equals("Cast") && n.getDomain().isEmpty()
-            && !FLOAT_TYPES.contains(intAttr(n, "to", 0))) {
+            && !GraphIndex.FLOAT_TYPES.contains(intAttr(n, "to", 0))) {
           note(NoteCode.NON_FLOAT_CAST,
               "node '" + n.getName() + "' (Cast to data type " + intAttr(n, "to", 0)
               + ") casts a tensor that depends on the input to a non-float type; no gradient"
@@ -694,21 +661,16 @@ public final class GradientGraphBuilder {
       return out;
     }
 
-    private String findLogits(String out, List<NodeProto> sorted, Map<String, Integer> producer) {
-      String t = out;
-      while (producer.containsKey(t)) {
-        NodeProto p = sorted.get(producer.get(t));
+    /** The logits: the input of a final Softmax/LogSoftmax over the class axis, noted. */
+    private String findLogits(GraphIndex.OutputHead h) {
+      NodeProto p = h.softmax();
+      if (p != null) {
         String op = p.getOpType();
-        if (op.equals("Identity") || op.equals("Dropout")) {
-          t = p.getInput(0);
-        } else if (op.equals("Softmax") || op.equals("LogSoftmax")) {
-          long axis = intAttr(p, "axis", -1);
-          long[] s = shapes.shape(p.getInput(0));
-          boolean last = axis == -1 || (s != null && axis == s.length - 1)
-              || (s == null && axis == 1);
-          if (!last) {
-            break;
-          }
+        long axis = intAttr(p, "axis", -1);
+        long[] s = shapes.shape(p.getInput(0));
+        boolean last = axis == -1 || (s != null && axis == s.length - 1)
+            || (s == null && axis == 1);
+        if (last) {
           note(op.equals("Softmax") ? NoteCode.FINAL_SOFTMAX : NoteCode.FINAL_LOG_SOFTMAX,
               "the forward graph ends in " + op + " (node '" + p.getName() + "'); its input '"
               + p.getInput(0) + "' is used as the logits, since the loss heads are defined on"
@@ -716,11 +678,9 @@ public final class GradientGraphBuilder {
               + (op.equals("LogSoftmax") ? " (every head is shift-invariant, so loss and gradient"
                   + " are unchanged; the logits output differs by a per-sample constant)" : ""));
           return p.getInput(0);
-        } else {
-          break;
         }
       }
-      return t;
+      return h.tensor();
     }
 
     private Object[] declaredDimObjects(ValueInfoProto vi) {
@@ -1181,7 +1141,7 @@ public final class GradientGraphBuilder {
 
     private void gelu(NodeProto n, String dy) {
       String x = n.getInput(0);
-      String mode = Shapes.stringAttr(n, "approximate", "none");
+      String mode = stringAttr(n, "approximate", "none");
       String d;
       if (mode.equals("tanh")) {
         // y = x/2 (1 + tanh u), u = c (x + 0.044715 x^3), c = sqrt(2/pi)
@@ -1416,7 +1376,7 @@ public final class GradientGraphBuilder {
       if (pe == null || (n.getInputCount() > 3 && !n.getInput(3).isEmpty() && axes == null)) {
         throw unsupportedConfig(n, "its pads (and axes) must be constants");
       }
-      String mode = Shapes.stringAttr(n, "mode", "constant");
+      String mode = stringAttr(n, "mode", "constant");
       int r = xs.length;
       if (mode.equals("constant")) {
         // negative pads crop: undo them with zero pads, then cut the positive pads away
@@ -1484,13 +1444,13 @@ public final class GradientGraphBuilder {
     private void resize(NodeProto n, String dy) {
       String x = n.getInput(0);
       requireConstant(n, 1, 2, 3);
-      String mode = Shapes.stringAttr(n, "mode", "nearest");
-      String ctm = Shapes.stringAttr(n, "coordinate_transformation_mode", "half_pixel");
-      String nm = Shapes.stringAttr(n, "nearest_mode", "round_prefer_floor");
+      String mode = stringAttr(n, "mode", "nearest");
+      String ctm = stringAttr(n, "coordinate_transformation_mode", "half_pixel");
+      String nm = stringAttr(n, "nearest_mode", "round_prefer_floor");
       if (!mode.equals("nearest") && !mode.equals("linear")) {
         throw unsupportedConfig(n, "mode '" + mode + "' (only nearest and linear are supported)");
       }
-      if (intAttr(n, "antialias", 0) != 0 || Shapes.attr(n, "axes") != null) {
+      if (intAttr(n, "antialias", 0) != 0 || GraphIndex.attr(n, "axes") != null) {
         throw unsupportedConfig(n, "antialias and axes (opset 18) are not supported");
       }
       if (!List.of("half_pixel", "pytorch_half_pixel", "align_corners", "asymmetric",
