@@ -3,6 +3,7 @@ package dev.arat.onnx;
 import ai.onnx.proto.OnnxMl.AttributeProto;
 import ai.onnx.proto.OnnxMl.NodeProto;
 import java.util.ArrayDeque;
+import java.util.Collection;
 import java.util.Deque;
 import java.util.HashMap;
 import java.util.HashSet;
@@ -12,8 +13,9 @@ import java.util.Set;
 
 /**
  * The graph analysis shared by the gradient builder, the graph scan and the evaluator's
- * classifier: which node produces a tensor, which nodes a tensor needs, the logits behind a final
- * Softmax, the op classes they agree on, and attribute readers.
+ * classifier: which node produces a tensor, which nodes a tensor needs, which tensors depend on
+ * the input, the logits behind a final Softmax, the op classes they agree on, and attribute
+ * readers.
  *
  * <p>An index is made over one node list (in any order) and does not change.
  */
@@ -81,6 +83,31 @@ public final class GraphIndex {
       }
     }
     return keep;
+  }
+
+  /**
+   * The tensors that depend on {@code sources} (the sources included): a fixed point over the
+   * nodes in any order, where the outputs of default-domain {@link #SHAPE_OPS} depend on nothing.
+   */
+  public Set<String> inputDependent(Collection<String> sources) {
+    Set<String> dep = new HashSet<>(sources);
+    boolean changed = true;
+    while (changed) {
+      changed = false;
+      for (NodeProto n : nodes) {
+        if (SHAPE_OPS.contains(n.getOpType()) && n.getDomain().isEmpty()) {
+          continue;
+        }
+        if (n.getInputList().stream().anyMatch(dep::contains)) {
+          for (String o : n.getOutputList()) {
+            if (!o.isEmpty() && dep.add(o)) {
+              changed = true;
+            }
+          }
+        }
+      }
+    }
+    return dep;
   }
 
   /**

@@ -7,6 +7,7 @@ import ai.onnx.proto.OnnxMl.NodeProto;
 import ai.onnx.proto.OnnxMl.TensorProto;
 import ai.onnx.proto.OnnxMl.ValueInfoProto;
 import dev.arat.onnx.GraphIndex;
+import dev.arat.onnx.OnnxModels;
 import dev.arat.onnx.Tensors;
 import dev.arat.onnx.grad.GradientGraphBuilder;
 import java.util.ArrayList;
@@ -155,31 +156,11 @@ public final class GraphScan {
     // ---- upstream nodes
     boolean[] upstream = index.ancestors(logits);
     // ---- tensors that depend on a data input (fixed point over the node list, any order)
+    Set<String> dep = index.inputDependent(
+        OnnxModels.dataInputs(g).stream().map(ValueInfoProto::getName).toList());
     Set<String> inits = new HashSet<>();
     for (TensorProto t : g.getInitializerList()) {
       inits.add(t.getName());
-    }
-    Set<String> dep = new HashSet<>();
-    for (ValueInfoProto v : g.getInputList()) {
-      if (!inits.contains(v.getName())) {
-        dep.add(v.getName());
-      }
-    }
-    boolean changed = true;
-    while (changed) {
-      changed = false;
-      for (NodeProto n : nodes) {
-        if (GraphIndex.SHAPE_OPS.contains(n.getOpType()) && n.getDomain().isEmpty()) {
-          continue;
-        }
-        if (n.getInputList().stream().anyMatch(dep::contains)) {
-          for (String o : n.getOutputList()) {
-            if (!o.isEmpty() && dep.add(o)) {
-              changed = true;
-            }
-          }
-        }
-      }
     }
     for (int i = 0; i < nodes.size(); i++) {
       if (!upstream[i]) {
