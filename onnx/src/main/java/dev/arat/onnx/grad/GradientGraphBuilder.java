@@ -2,7 +2,6 @@ package dev.arat.onnx.grad;
 
 import ai.onnx.proto.OnnxMl.ModelProto;
 import dev.arat.onnx.OnnxModelException;
-import dev.arat.onnx.Tensors;
 import dev.arat.onnx.grad.GradientGraph.NoteCode;
 import dev.arat.specs.LossHead;
 import java.util.SortedSet;
