@@ -167,8 +167,8 @@ final class InspectCommand implements Callable<Integer> {
             + gg.logitsTensor() + "', " + (gg.numClasses() > 0 ? gg.numClasses() + " classes"
             : "classes not fixed") + ")");
       }
-      for (String note : gg.notes()) {
-        out.println("  note: " + note);
+      for (GradientGraph.Note note : gg.notes()) {
+        out.println("  note: " + note.message());
       }
     }
     out.println("findings:" + (findings.isEmpty() ? " none" : ""));

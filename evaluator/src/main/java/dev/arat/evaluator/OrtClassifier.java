@@ -18,6 +18,7 @@ import dev.arat.attack.GradientClassifier;
 import dev.arat.attack.ImageBatch;
 import dev.arat.attack.LossGradient;
 import dev.arat.onnx.OnnxModels;
+import dev.arat.onnx.GraphIndex;
 import dev.arat.onnx.grad.GradientGraph;
 import dev.arat.onnx.grad.GradientGraphBuilder;
 import dev.arat.specs.EvaluationSuite;
@@ -310,28 +311,8 @@ public final class OrtClassifier implements GradientClassifier, AutoCloseable {
 
   /** Follows {@code out} back through Identity/Dropout; the input of a final Softmax, else null. */
   private static String preSoftmax(GraphProto g, String out) {
-    Map<String, NodeProto> producer = new HashMap<>();
-    for (NodeProto n : g.getNodeList()) {
-      for (String o : n.getOutputList()) {
-        producer.put(o, n);
-      }
-    }
-    String t = out;
-    for (int guard = 0; guard < 16; guard++) {
-      NodeProto n = producer.get(t);
-      if (n == null) {
-        return null;
-      }
-      String op = n.getOpType();
-      if (op.equals("Softmax") || op.equals("LogSoftmax")) {
-        return n.getInput(0);
-      }
-      if (!(op.equals("Identity") || op.equals("Dropout"))) {
-        return null;
-      }
-      t = n.getInput(0);
-    }
-    return null;
+    NodeProto softmax = GraphIndex.of(g.getNodeList()).outputHead(out).softmax();
+    return softmax == null ? null : softmax.getInput(0);
   }
 
   @Override
@@ -559,12 +540,13 @@ public final class OrtClassifier implements GradientClassifier, AutoCloseable {
     }
     GradientGraph gg = new GradientGraphBuilder(straightThrough).build(model, head);
     boolean softmaxReported = diagnostics.stream().anyMatch(d -> d.code().equals(Diagnostic.Code.SOFTMAX_OUTPUT.code()));
-    for (String note : gg.notes()) {
-      boolean aboutSoftmax = note.toLowerCase(java.util.Locale.ROOT).contains("softmax");
+    for (GradientGraph.Note note : gg.notes()) {
+      boolean aboutSoftmax = note.code() == GradientGraph.NoteCode.FINAL_SOFTMAX
+          || note.code() == GradientGraph.NoteCode.FINAL_LOG_SOFTMAX;
       // a fixed batch is handled here (batches of exactly that size) and reported as ARAT-D018
-      boolean aboutFixedBatch = fixedBatch > 0 && note.startsWith("the forward model declares a fixed batch size");
+      boolean aboutFixedBatch = fixedBatch > 0 && note.code() == GradientGraph.NoteCode.FIXED_BATCH;
       if (!(aboutSoftmax && softmaxReported) && !aboutFixedBatch) {
-        diagnostics.add(Diagnostic.Code.GRADIENT_GRAPH.of("(" + head.id() + ") " + note));
+        diagnostics.add(Diagnostic.Code.GRADIENT_GRAPH.of("(" + head.id() + ") " + note.message()));
       }
     }
     try {

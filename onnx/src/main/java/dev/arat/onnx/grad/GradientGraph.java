@@ -26,7 +26,51 @@ import java.util.List;
  * @param notes diagnostics for the report, e.g. that a final Softmax was skipped; never null
  */
 public record GradientGraph(ModelProto model, LossHead head, String logitsTensor,
-    long[] inputShape, int numClasses, List<String> notes) {
+    long[] inputShape, int numClasses, List<GradientGraph.Note> notes) {
+
+  /** What a {@link Note} is about; callers test the code, never the message text. */
+  public enum NoteCode {
+    /** Activation QuantizeLinear/DequantizeLinear pairs are differentiated straight-through. */
+    STRAIGHT_THROUGH,
+    /** Float16 parts are differentiated straight-through (Casts as the identity). */
+    FLOAT16_STRAIGHT_THROUGH,
+    /** The forward model declares a fixed batch size. */
+    FIXED_BATCH,
+    /** The forward model has several outputs; the first is taken as the logits. */
+    MULTIPLE_OUTPUTS,
+    /** A Round/Floor/Ceil/Sign on the path stops the gradient. */
+    GRADIENT_STOPPER,
+    /** A QuantizeLinear on the path stops the gradient (straight-through switched off). */
+    QUANTIZE_STOPS_GRADIENT,
+    /** A Cast to a non-float type on the path stops the gradient. */
+    NON_FLOAT_CAST,
+    /** The forward opset is newer than {@link GradientGraphBuilder#OPSET} and is kept. */
+    OPSET_KEPT,
+    /** The graph ends in Softmax; its input is used as the logits. */
+    FINAL_SOFTMAX,
+    /** The graph ends in LogSoftmax; its input is used as the logits. */
+    FINAL_LOG_SOFTMAX
+  }
+
+  /**
+   * One diagnostic of the builder.
+   *
+   * @param code what it is about (stable, for callers)
+   * @param message a user-facing explanation
+   */
+  public record Note(NoteCode code, String message) {
+    /** The message. */
+    @Override
+    public String toString() {
+      return message;
+    }
+  }
+
+  /** Whether a note with this code was made. */
+  public boolean hasNote(NoteCode code) {
+    return notes.stream().anyMatch(n -> n.code() == code);
+  }
+
 
   /** Makes the record, copying the shape and the notes. */
   public GradientGraph {

@@ -1,5 +1,11 @@
 package dev.arat.onnx.grad;
 
+import static dev.arat.onnx.GraphIndex.attr;
+import static dev.arat.onnx.GraphIndex.floatAttr;
+import static dev.arat.onnx.GraphIndex.intAttr;
+import static dev.arat.onnx.GraphIndex.intsAttr;
+import static dev.arat.onnx.GraphIndex.stringAttr;
+
 import ai.onnx.proto.OnnxMl.AttributeProto;
 import ai.onnx.proto.OnnxMl.NodeProto;
 import ai.onnx.proto.OnnxMl.TensorProto;
@@ -52,37 +58,6 @@ final class Shapes {
     if (t.getDataType() == Tensors.FLOAT && Tensors.numel(Tensors.dims(t)) <= 64) {
       floats.put(t.getName(), Tensors.toFloatArray(t));
     }
-  }
-
-  // ------------------------------------------------------------------ attribute access helpers
-
-  static AttributeProto attr(NodeProto n, String name) {
-    for (AttributeProto a : n.getAttributeList()) {
-      if (a.getName().equals(name)) {
-        return a;
-      }
-    }
-    return null;
-  }
-
-  static long intAttr(NodeProto n, String name, long dflt) {
-    AttributeProto a = attr(n, name);
-    return a == null ? dflt : a.getI();
-  }
-
-  static float floatAttr(NodeProto n, String name, float dflt) {
-    AttributeProto a = attr(n, name);
-    return a == null ? dflt : a.getF();
-  }
-
-  static String stringAttr(NodeProto n, String name, String dflt) {
-    AttributeProto a = attr(n, name);
-    return a == null ? dflt : a.getS().toStringUtf8();
-  }
-
-  static long[] intsAttr(NodeProto n, String name) {
-    AttributeProto a = attr(n, name);
-    return a == null ? null : a.getIntsList().stream().mapToLong(Long::longValue).toArray();
   }
 
   // ------------------------------------------------------------------------- sliding windows

@@ -6,15 +6,13 @@ import ai.onnx.proto.OnnxMl.ModelProto;
 import ai.onnx.proto.OnnxMl.NodeProto;
 import ai.onnx.proto.OnnxMl.TensorProto;
 import ai.onnx.proto.OnnxMl.ValueInfoProto;
+import dev.arat.onnx.GraphIndex;
+import dev.arat.onnx.OnnxModels;
 import dev.arat.onnx.Tensors;
 import dev.arat.onnx.grad.GradientGraphBuilder;
-import java.util.ArrayDeque;
 import java.util.ArrayList;
-import java.util.Deque;
-import java.util.HashMap;
 import java.util.HashSet;
 import java.util.List;
-import java.util.Map;
 import java.util.Set;
 
 /**
@@ -87,14 +85,8 @@ public final class GraphScan {
 
   private static final Set<String> RANDOM = Set.of("RandomNormal", "RandomNormalLike",
       "RandomUniform", "RandomUniformLike", "Bernoulli", "Multinomial");
-  private static final Set<String> ROUND = Set.of("Round", "Floor", "Ceil", "Sign");
   private static final Set<String> QUANT = Set.of("QuantizeLinear", "DequantizeLinear",
       "DynamicQuantizeLinear", "QLinearConv", "QLinearMatMul", "ConvInteger", "MatMulInteger");
-  private static final Set<Long> FLOAT_TYPES = Set.of(1L, 10L, 11L, 16L);
-  /** Ops whose outputs are shape/index computations, never on a differentiable path. */
-  private static final Set<String> SHAPE_OPS = Set.of("Shape", "Size", "ArgMax", "ArgMin",
-      "Equal", "Greater", "GreaterOrEqual", "Less", "LessOrEqual", "Not", "And", "Or", "Xor",
-      "NonZero", "ConstantOfShape", "Constant", "Range", "IsNaN", "IsInf");
 
   private GraphScan() {}
 
@@ -140,18 +132,10 @@ public final class GraphScan {
     GraphProto g = model.getGraph();
     List<Finding> out = new ArrayList<>();
     List<NodeProto> nodes = g.getNodeList();
-    Map<String, Integer> producer = new HashMap<>();
-    for (int i = 0; i < nodes.size(); i++) {
-      for (String o : nodes.get(i).getOutputList()) {
-        if (!o.isEmpty()) {
-          producer.put(o, i);
-        }
-      }
-    }
+    GraphIndex index = GraphIndex.of(nodes);
     for (int i = 0; i < nodes.size(); i++) {
       NodeProto n = nodes.get(i);
-      boolean sub = n.getAttributeList().stream().anyMatch(a -> a.hasG() || a.getGraphsCount() > 0);
-      if (sub || Set.of("Loop", "If", "Scan").contains(n.getOpType())) {
+      if (GraphIndex.hasSubgraph(n) || GraphIndex.CONTROL_FLOW_OPS.contains(n.getOpType())) {
         out.add(finding(CONTROL_FLOW, Severity.ERROR, n, i, "control flow (" + n.getOpType()
             + ") is not differentiated by the input-gradient builder; gradients through it cannot"
             + " be computed"));
@@ -161,68 +145,22 @@ public final class GraphScan {
       return out;
     }
     // ---- the logits: skip a final Softmax/LogSoftmax (through Identity/Dropout)
-    String logits = g.getOutput(0).getName();
-    for (int guard = 0; guard < 16 && producer.containsKey(logits); guard++) {
-      int pi = producer.get(logits);
-      NodeProto p = nodes.get(pi);
-      if (p.getInputCount() == 0) {
-        break; // a corrupt node; the gradient builder names it
-      }
-      if (p.getOpType().equals("Identity") || p.getOpType().equals("Dropout")) {
-        logits = p.getInput(0);
-      } else if (p.getOpType().equals("Softmax") || p.getOpType().equals("LogSoftmax")) {
-        out.add(finding(FINAL_SOFTMAX, Severity.INFO, p, pi, "the output is a " + p.getOpType()
-            + "; its input '" + p.getInput(0) + "' is used as logits (attacks and margins use"
-            + " logits, not probabilities)"));
-        logits = p.getInput(0);
-        break;
-      } else {
-        break;
-      }
+    GraphIndex.OutputHead head = index.outputHead(g.getOutput(0).getName());
+    NodeProto p = head.softmax();
+    if (p != null) {
+      out.add(finding(FINAL_SOFTMAX, Severity.INFO, p, head.softmaxIndex(), "the output is a "
+          + p.getOpType() + "; its input '" + p.getInput(0) + "' is used as logits (attacks and"
+          + " margins use logits, not probabilities)"));
     }
+    String logits = head.logits();
     // ---- upstream nodes
-    boolean[] upstream = new boolean[nodes.size()];
-    Deque<String> todo = new ArrayDeque<>(List.of(logits));
-    Set<String> seen = new HashSet<>();
-    while (!todo.isEmpty()) {
-      String t = todo.pop();
-      Integer p = producer.get(t);
-      if (!seen.add(t) || p == null || upstream[p]) {
-        continue;
-      }
-      upstream[p] = true;
-      for (String in : nodes.get(p).getInputList()) {
-        if (!in.isEmpty()) {
-          todo.push(in);
-        }
-      }
-    }
+    boolean[] upstream = index.ancestors(logits);
     // ---- tensors that depend on a data input (fixed point over the node list, any order)
+    Set<String> dep = index.inputDependent(
+        OnnxModels.dataInputs(g).stream().map(ValueInfoProto::getName).toList());
     Set<String> inits = new HashSet<>();
     for (TensorProto t : g.getInitializerList()) {
       inits.add(t.getName());
-    }
-    Set<String> dep = new HashSet<>();
-    for (ValueInfoProto v : g.getInputList()) {
-      if (!inits.contains(v.getName())) {
-        dep.add(v.getName());
-      }
-    }
-    boolean changed = true;
-    while (changed) {
-      changed = false;
-      for (NodeProto n : nodes) {
-        if (SHAPE_OPS.contains(n.getOpType()) && n.getDomain().isEmpty()) {
-          continue;
-        }
-        if (n.getInputList().stream().anyMatch(dep::contains)) {
-          for (String o : n.getOutputList()) {
-            if (!o.isEmpty() && dep.add(o)) {
-              changed = true;
-            }
-          }
-        }
-      }
     }
     for (int i = 0; i < nodes.size(); i++) {
       if (!upstream[i]) {
@@ -236,23 +174,23 @@ public final class GraphScan {
         out.add(finding(RANDOM_OP, Severity.ERROR, n, i, "random op " + op + " feeds the"
             + " logits: the model's output is random, so gradients and robustness results are"
             + " not reproducible or trustworthy"));
-      } else if (op.equals("Dropout") && dropoutTraining(n, g, nodes, producer)) {
+      } else if (op.equals("Dropout") && dropoutTraining(n, g, index)) {
         out.add(finding(DROPOUT_TRAINING, Severity.ERROR, n, i, "Dropout runs in training mode"
             + " (its training_mode input is true or not a constant): the output is random"));
-      } else if (op.equals("BatchNormalization") && attrInt(n, "training_mode", 0) != 0) {
+      } else if (op.equals("BatchNormalization") && GraphIndex.intAttr(n, "training_mode", 0) != 0) {
         out.add(finding(BATCHNORM_TRAINING, Severity.ERROR, n, i, "BatchNormalization in"
             + " training mode uses batch statistics: each sample's output depends on the others"));
       } else if (!onPath) {
         continue;
-      } else if (ROUND.contains(op)) {
+      } else if (GraphIndex.ROUNDING_OPS.contains(op)) {
         out.add(finding(ROUNDING, Severity.ERROR, n, i, op + " lies on the path from the input"
             + " to the logits: its derivative is zero almost everywhere (gradient masking);"
             + " white-box attacks see no gradient through it"));
-      } else if (op.equals("Cast") && !FLOAT_TYPES.contains(attrInt(n, "to", 1))) {
+      } else if (op.equals("Cast") && !GraphIndex.FLOAT_TYPES.contains(GraphIndex.intAttr(n, "to", 1))) {
         out.add(finding(INTEGER_CAST, Severity.ERROR, n, i, "Cast to data type "
-            + attrInt(n, "to", 1) + " (not float) lies on the path from the input to the"
+            + GraphIndex.intAttr(n, "to", 1) + " (not float) lies on the path from the input to the"
             + " logits: no gradient flows through it (gradient masking)"));
-      } else if (op.equals("DequantizeLinear") && fromQuantize(n.getInput(0), producer, nodes)) {
+      } else if (op.equals("DequantizeLinear") && fromQuantize(n.getInput(0), index)) {
         continue; // after a QuantizeLinear: reported (and differentiated) with it
       } else if (op.equals("QuantizeLinear") && straightThrough(n, nodes, inits, g)) {
         out.add(finding(STRAIGHT_THROUGH, Severity.WARNING, n, i, "QuantizeLinear on the path from"
@@ -265,7 +203,7 @@ public final class GraphScan {
             + " the path from the input to the logits: gradients through it are zero or"
             + " undefined (gradient masking)"));
       } else if (!dflt || (!GradientGraphBuilder.supportedOps().contains(op)
-          && !SHAPE_OPS.contains(op) && !CONTROL_OPS.contains(op))) {
+          && !GraphIndex.SHAPE_OPS.contains(op) && !GraphIndex.CONTROL_FLOW_OPS.contains(op))) {
         out.add(finding(UNSUPPORTED_OP, Severity.ERROR, n, i, "operator '" + opName(n)
             + "' lies on the path from the input to the logits and the input-gradient builder"
             + " cannot differentiate it; white-box attacks are not possible (supported: "
@@ -286,10 +224,9 @@ public final class GraphScan {
   }
 
   /** Whether the tensor comes from a QuantizeLinear (so a DequantizeLinear reading it pairs). */
-  private static boolean fromQuantize(String t, Map<String, Integer> producer,
-      List<NodeProto> nodes) {
-    Integer p = producer.get(t);
-    return p != null && nodes.get(p).getOpType().equals("QuantizeLinear");
+  private static boolean fromQuantize(String t, GraphIndex index) {
+    int p = index.producerIndex(t);
+    return p >= 0 && index.nodes().get(p).getOpType().equals("QuantizeLinear");
   }
 
   /** Whether the straight-through rule of {@code dev.arat.onnx.grad.StraightThrough} applies. */
@@ -332,10 +269,7 @@ public final class GraphScan {
     return true; // a Constant node or computed: not judged here
   }
 
-  private static final Set<String> CONTROL_OPS = Set.of("Loop", "If", "Scan");
-
-  private static boolean dropoutTraining(NodeProto n, GraphProto g, List<NodeProto> nodes,
-      Map<String, Integer> producer) {
+  private static boolean dropoutTraining(NodeProto n, GraphProto g, GraphIndex index) {
     if (n.getInputCount() < 3 || n.getInput(2).isEmpty()) {
       return false;
     }
@@ -345,12 +279,11 @@ public final class GraphScan {
         return constantTrue(init);
       }
     }
-    Integer p = producer.get(t);
-    if (p != null && nodes.get(p).getOpType().equals("Constant")) {
-      for (AttributeProto a : nodes.get(p).getAttributeList()) {
-        if (a.getName().equals("value")) {
-          return constantTrue(a.getT());
-        }
+    int p = index.producerIndex(t);
+    if (p >= 0 && index.nodes().get(p).getOpType().equals("Constant")) {
+      AttributeProto a = GraphIndex.attr(index.nodes().get(p), "value");
+      if (a != null) {
+        return constantTrue(a.getT());
       }
     }
     return true; // not a constant: may be true at run time
@@ -368,15 +301,6 @@ public final class GraphScan {
     } catch (RuntimeException e) {
       return true;
     }
-  }
-
-  private static long attrInt(NodeProto n, String name, long dflt) {
-    for (AttributeProto a : n.getAttributeList()) {
-      if (a.getName().equals(name)) {
-        return a.getI();
-      }
-    }
-    return dflt;
   }
 
   private static String opName(NodeProto n) {

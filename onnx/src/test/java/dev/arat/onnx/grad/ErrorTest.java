@@ -49,7 +49,7 @@ class ErrorTest {
     GradientGraph gg = new GradientGraphBuilder().build(withOp(false), LossHead.MARGIN);
     assertTrue(gg.model().getGraph().getNodeList().stream()
         .noneMatch(n -> n.getOpType().equals("Tile")));
-    assertTrue(gg.notes().get(0).contains("2 outputs"), gg.notes().toString());
+    assertTrue(gg.notes().get(0).message().contains("2 outputs"), gg.notes().toString());
   }
 
   @Test

@@ -122,8 +122,8 @@ final class GradCheck {
     assertEquals(n * k, logits.length);
     assertEquals(n, lossOut.length);
     assertEquals(x.length, grad.length);
-    boolean shifted = gg.notes().stream().anyMatch(s -> s.contains("LogSoftmax"));
-    boolean softmaxed = gg.notes().stream().anyMatch(s -> s.contains("ends in Softmax"));
+    boolean shifted = gg.hasNote(GradientGraph.NoteCode.FINAL_LOG_SOFTMAX);
+    boolean softmaxed = gg.hasNote(GradientGraph.NoteCode.FINAL_SOFTMAX);
     if (!shifted && !softmaxed) {
       for (int i = 0; i < logits.length; i++) {
         assertEquals(logitsF[i], logits[i], 1e-5 * (1 + Math.abs(logitsF[i])),
@@ -205,7 +205,7 @@ final class GradCheck {
   /** The logits of batch row r; for softmax-ended models converts back to logits (log p). */
   private static float[] lossLogits(float[] lb, int r, int k, GradientGraph gg) {
     float[] z = Arrays.copyOfRange(lb, r * k, r * k + k);
-    if (gg.notes().stream().anyMatch(s -> s.contains("ends in Softmax"))) {
+    if (gg.hasNote(GradientGraph.NoteCode.FINAL_SOFTMAX)) {
       for (int i = 0; i < k; i++) {
         z[i] = (float) Math.log(z[i]); // log-probabilities: logits up to a per-row shift
       }

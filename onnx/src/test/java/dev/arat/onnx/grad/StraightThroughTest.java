@@ -193,7 +193,7 @@ class StraightThroughTest {
   void withoutStraightThroughTheGradientIsExactlyZeroAndSaysWhy() {
     ModelProto m = model(weights(5), true, 4f, 500f, false);
     GradientGraph gg = new GradientGraphBuilder(false).build(m, LossHead.CE);
-    assertTrue(gg.notes().stream().anyMatch(s -> s.contains("straight-through gradients are"
+    assertTrue(gg.notes().stream().anyMatch(s -> s.message().contains("straight-through gradients are"
         + " switched off")), gg.notes().toString());
     Map<String, float[]> out = gradient(m, images(6), LossHead.CE, false);
     for (float v : out.get(GradientGraphBuilder.INPUT_GRAD)) {

@@ -72,7 +72,7 @@ class GraphScanTest {
     assertTrue(f.get(0).message().contains("gradient masking"), f.get(0).message());
     // the gradient builder still works (the path through x carries the gradient) but notes it
     var gg = new GradientGraphBuilder().build(m, LossHead.CE);
-    assertTrue(gg.notes().stream().anyMatch(n -> n.contains("quantise")), gg.notes().toString());
+    assertTrue(gg.notes().stream().anyMatch(n -> n.message().contains("quantise")), gg.notes().toString());
   }
 
   @Test
