@@ -17,7 +17,8 @@ import picocli.CommandLine.Spec;
             + "MODEL_CARD.md (Hugging Face model-index front matter); the report files under eval/; the "
             + "checkpoint's recipe under provenance/; manifest.json (every file's size and SHA-256, an in-toto "
             + "Statement v1 with the verdict); with --sign-key a DSSE envelope manifest.dsse.json. "
-            + "Check it with 'arat verify'. Exit 0 written, 2 bad input (e.g. a report of another model)."})
+            + "Check it with 'arat verify'. A verdict other than passed is packaged (an audit package) with "
+            + "a warning. Exit 0 written, 2 bad input (e.g. a report of another model)."})
 final class PackageCommand implements Callable<Integer> {
   @Option(names = "--model", required = true, paramLabel = "FILE", description = "The evaluated ONNX model.")
   Path model;
@@ -53,6 +54,10 @@ final class PackageCommand implements Callable<Integer> {
     o.printf("package: %s (%d files%s), verdict %s%n", r.dir(), r.files().size(), r.signed() ? ", signed" : "",
         r.verdict());
     o.printf("archive: %s%n", r.archive());
+    if (!"passed".equals(r.verdict())) {
+      spec.commandLine().getErr().printf("warning: the packaged verdict is %s, not passed: this is an audit package, "
+          + "not a deployable one ('arat verify' exits non-zero on it)%n", r.verdict());
+    }
     return ExitCodes.OK;
   }
 }

@@ -16,8 +16,10 @@ import picocli.CommandLine.Spec;
         "Re-hashes every file against manifest.json, checks the in-toto statement, each ONNX file's certificate "
             + "against its canonical digest, the manifest and the report, the DSSE signature (--public-key), and "
             + "with --recheck N re-runs the certified suite on N samples per model and compares every per-sample "
-            + "outcome with the report. Exit 0 verified, 3 a mismatch (each printed as FILE: FIELD: detail), "
-            + "2 bad input."})
+            + "outcome with the report. Prints the certified verdict (passed, failed, untrusted, no gates). "
+            + "Exit code of an intact package follows 'arat evaluate': 0 verified and passed, 1 verified but "
+            + "failed (a gate failed) or no gates set, 3 verified but untrusted; 3 also for a mismatch (NOT "
+            + "VERIFIED, each printed as FILE: FIELD: detail), 2 bad input."})
 final class VerifyCommand implements Callable<Integer> {
   @Parameters(index = "0", paramLabel = "DIR|FILE.tar.gz", description = "The package.")
   Path input;
@@ -58,9 +60,20 @@ final class VerifyCommand implements Callable<Integer> {
       out.printf("NOT VERIFIED: %d difference(s) in %s%n", r.mismatches().size(), input);
       return ExitCodes.UNTRUSTED;
     }
-    out.printf("VERIFIED: %s: %d files, certificates%s%s%n", input, r.files(),
+    out.printf("VERIFIED: %s: %d files, certificates%s%s; certified verdict: %s%n", input, r.files(),
         r.signatureChecked() ? ", signature" : "",
-        r.recheckedSamples() > 0 ? ", " + r.recheckedSamples() + " sample(s) rechecked" : "");
-    return ExitCodes.OK;
+        r.recheckedSamples() > 0 ? ", " + r.recheckedSamples() + " sample(s) rechecked" : "", r.verdict());
+    return switch (r.verdict()) {
+      case Verifier.PASSED -> ExitCodes.OK;
+      case Verifier.UNTRUSTED -> {
+        out.println("the package is intact but its certification cannot be trusted: do not deploy it");
+        yield ExitCodes.UNTRUSTED;
+      }
+      default -> {
+        out.println("the package is intact but its certification did not pass (" + r.verdict()
+            + "): do not deploy it");
+        yield ExitCodes.GATE_FAILED;
+      }
+    };
   }
 }

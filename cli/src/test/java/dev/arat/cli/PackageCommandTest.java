@@ -66,8 +66,8 @@ class PackageCommandTest {
     CliRun v = CliRun.quiet("verify", pkg.toString(), "--public-key", dir.resolve("key.pub.pem").toString(), "--recheck", "50",
         "--threads", "1");
     assertEquals(ExitCodes.OK, v.code(), v.out() + v.err());
-    assertTrue(v.out().contains("VERIFIED") && v.out().contains("signature") && v.out().contains("100 sample(s)"),
-        v.out());
+    assertTrue(v.out().contains("VERIFIED") && v.out().contains("signature") && v.out().contains("100 sample(s)")
+        && v.out().contains("certified verdict: passed"), v.out());
     CliRun archive = CliRun.quiet("verify", dir.resolve("pkg.tar.gz").toString());
     assertEquals(ExitCodes.OK, archive.code(), archive.out() + archive.err());
 
@@ -88,5 +88,33 @@ class PackageCommandTest {
     CliRun shard = CliRun.quiet("evaluate", "--model", model.toString(), "--variant", variant.toString(), "--shard", "1/2",
         "--suite", suite.toString(), "--out", dir.resolve("e2").toString());
     assertEquals(ExitCodes.INPUT_ERROR, shard.code());
+  }
+
+  /** An intact package of a failed or ungated evaluation: package warns, verify says so and exits 1. */
+  @Test
+  void verifyExitCodeFollowsTheCertifiedVerdict(@TempDir Path dir) throws Exception {
+    Path model = linear(dir.resolve("model.onnx"), 0);
+    String[] cases = {"gates: {min_robust_accuracy: 1.0}", "failed", "", "no gates"};
+    for (int c = 0; c < cases.length; c += 2) {
+      Path suite = dir.resolve("suite" + c + ".yaml");
+      Files.writeString(suite, String.join("\n", "name: cli-verdict", "data: {dataset: synthetic}", "samples: 20",
+          "seed: 1", "batch_size: 20", "threat_model: {norm: Linf, epsilon: 0.05}", "attacks: [{type: fgsm}]",
+          cases[c], ""));
+      Path eval = dir.resolve("eval" + c);
+      CliRun ev = CliRun.quiet("evaluate", "--model", model.toString(), "--suite", suite.toString(), "--out",
+          eval.toString(), "--threads", "1");
+      assertTrue(ev.code() == ExitCodes.GATE_FAILED || ev.code() == ExitCodes.OK, ev.out() + ev.err());
+      Path pkg = dir.resolve("pkg" + c);
+      CliRun p = CliRun.quiet("package", "--model", model.toString(), "--eval", eval.toString(), "--out",
+          pkg.toString());
+      assertEquals(ExitCodes.OK, p.code(), p.out() + p.err());
+      if (c == 0) {
+        assertTrue(p.err().contains("warning: the packaged verdict is failed"), p.err());
+      }
+      CliRun v = CliRun.quiet("verify", pkg.toString());
+      assertEquals(ExitCodes.GATE_FAILED, v.code(), v.out() + v.err());
+      assertTrue(v.out().contains("VERIFIED") && v.out().contains("certified verdict: " + cases[c + 1])
+          && v.out().contains("do not deploy"), v.out());
+    }
   }
 }

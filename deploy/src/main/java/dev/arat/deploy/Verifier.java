@@ -43,6 +43,15 @@ import java.util.stream.Stream;
 public final class Verifier {
   private static final int MAX_SAMPLE_MISMATCHES = 10;
 
+  /** Verdict: every gate checked and passed. */
+  public static final String PASSED = "passed";
+  /** Verdict: a gate failed. */
+  public static final String FAILED = "failed";
+  /** Verdict: the measurement cannot be trusted (a fatal diagnostic). */
+  public static final String UNTRUSTED = "untrusted";
+  /** Verdict: passed only because no gate was set (or none could be checked). */
+  public static final String NO_GATES = "no gates";
+
   private Verifier() {}
 
   /**
@@ -79,9 +88,12 @@ public final class Verifier {
    * @param recheckedSamples samples re-run (over all models)
    * @param mismatches every difference found (empty: verified)
    * @param notes what was not checked and why
+   * @param verdict the certified verdict: {@link #PASSED}, {@link #FAILED}, {@link #UNTRUSTED} or
+   *     {@link #NO_GATES} (the statement says passed but no gate was checked); meaningful only when
+   *     verified
    */
   public record Result(Path dir, int files, boolean signatureChecked, int recheckedSamples, List<Mismatch> mismatches,
-      List<String> notes) {
+      List<String> notes, String verdict) {
     /** True when nothing differs. */
     public boolean verified() {
       return mismatches.isEmpty();
@@ -334,7 +346,25 @@ public final class Verifier {
         }
       }
     }
-    return new Result(dir, listed.size(), signatureChecked, rechecked, mm, notes);
+    return new Result(dir, listed.size(), signatureChecked, rechecked, mm, notes, verdict(predicate, checked, mm));
+  }
+
+  /**
+   * The statement's verdict, or {@link #NO_GATES} when it says passed and no model's report nor
+   * variant gate checked any gate; an unknown verdict is a mismatch.
+   */
+  private static String verdict(JsonNode predicate, List<Checked> checked, List<Mismatch> mm) {
+    String v = predicate.path("verdict").asText("");
+    if (!List.of(PASSED, FAILED, UNTRUSTED).contains(v)) {
+      mm.add(new Mismatch(Manifests.FILE, "statement.predicate.verdict", "is '" + v
+          + "', expected passed, failed or untrusted"));
+      return v;
+    }
+    boolean anyGate = checked.stream().anyMatch(c -> c.report().gates().stream().anyMatch(g -> !g.skipped()));
+    for (JsonNode g : predicate.path("variant_gates")) {
+      anyGate |= !g.path("skipped").asBoolean(false);
+    }
+    return PASSED.equals(v) && !anyGate ? NO_GATES : v;
   }
 
   private record Checked(String file, Certificate cert, Report report) {}
