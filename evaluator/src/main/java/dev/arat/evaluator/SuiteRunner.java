@@ -254,7 +254,8 @@ public final class SuiteRunner {
       }
       Report.ModelInfo info = new Report.ModelInfo(modelFile.toString(), sha, model.metadata(), shape, model.numClasses());
       // spec errors before any session work (a transfer attack's surrogate is opened once, here)
-      buildAttacks(suite, suite.threatModel(), model.numClasses(), this::surrogate);
+      EvaluationSuite.Normalization normalization = suite.normalization();
+      buildAttacks(suite, suite.threatModel(), model.numClasses(), path -> surrogate(path, normalization));
       // fail fast on non-differentiable graphs, before the clean pass and any attack
       Diagnostic whiteBox = whiteBoxVerdict(model.whiteBoxImpossible(), suite, modelFile);
       if (whiteBox == null) {
@@ -389,7 +390,7 @@ public final class SuiteRunner {
     deployed = nonFinite.watch(deployed);
     Map<Double, List<Attack>> attacks = new LinkedHashMap<>();
     for (double e : suite.epsilons()) {
-      attacks.put(e, buildAttacks(suite, Reports.threat(suite, e), k, this::surrogate));
+      attacks.put(e, buildAttacks(suite, Reports.threat(suite, e), k, path -> surrogate(path, suite.normalization())));
     }
     int[] all = Permutations.firstOf(test.size(), suite.samples(), suite.seed());
     List<Integer> allList = new ArrayList<>(all.length);
@@ -611,10 +612,12 @@ public final class SuiteRunner {
 
   /**
    * Opens (once per run) the surrogate ONNX model of a {@code transfer} attack; a relative path is
-   * resolved against the working directory.
+   * resolved against the working directory. The suite's {@code normalization} (null: none) applies
+   * to the surrogate as to the model under test: the usual surrogate is the float parent of a
+   * quantized variant, which expects the same input.
    */
-  private GradientClassifier surrogate(String path) {
-    return surrogates.computeIfAbsent(path, p -> OrtClassifier.open(Path.of(p), runtime));
+  private GradientClassifier surrogate(String path, EvaluationSuite.Normalization normalization) {
+    return surrogates.computeIfAbsent(path, p -> OrtClassifier.open(Path.of(p), runtime, normalization));
   }
 
   private void closeSurrogates() {

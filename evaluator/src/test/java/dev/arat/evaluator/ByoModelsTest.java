@@ -122,6 +122,26 @@ class ByoModelsTest {
     }
   }
 
+  /**
+   * The suite's {@code normalization} applies to a transfer surrogate too: the no-norm export
+   * attacked through the no-norm surrogate (both given the key) breaks exactly the samples the
+   * reference breaks through the reference surrogate (both normalising inside).
+   */
+  @Test
+  void transferSurrogateGetsTheSuitesNormalization() {
+    String transfer = String.join("\n", "name: byo-transfer", "data: {dataset: synthetic}", "samples: 45", "seed: 1",
+        "batch_size: 20", "threat_model: {norm: Linf, epsilon: 0.1}", "attacks:",
+        "  - {type: transfer, surrogate: '%s', attack: {type: pgd, steps: 5, step_size: 0.03}}", "");
+    Report ref = run("reference.onnx", String.format(transfer, fixture("reference.onnx")));
+    Report r = run("no-norm.onnx", String.format(transfer, fixture("no-norm.onnx")) + NORMALIZATION);
+    assertTrue(ref.robustCount() < ref.cleanCorrect(), "the transfer attack should break some samples");
+    assertEquals(ref.cleanCorrect(), r.cleanCorrect());
+    assertEquals(ref.robustCount(), r.robustCount());
+    for (int i = 0; i < ref.perSample().size(); i++) {
+      assertEquals(ref.perSample().get(i).robust(), r.perSample().get(i).robust(), "sample " + i);
+    }
+  }
+
   @Test
   void everyExportEvaluatesEndToEndLikeTheReference() {
     Report ref = run("reference.onnx", SUITE);
