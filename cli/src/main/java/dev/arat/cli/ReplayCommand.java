@@ -6,12 +6,14 @@ import dev.arat.evaluator.OrtClassifier;
 import dev.arat.evaluator.Replay;
 import dev.arat.evaluator.RuntimeOptions;
 import dev.arat.specs.AtomicFiles;
+import dev.arat.specs.EvaluationSuite;
 import dev.arat.specs.Specs;
 import java.io.IOException;
 import java.io.PrintWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Arrays;
+import java.util.List;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.CommandSpec;
@@ -30,7 +32,8 @@ import picocli.CommandLine.Spec;
             + "present, adversarial_indices.npy and adversarial_predictions.npy), as 'arat evaluate' "
             + "writes them, runs the model on the images through ONNX Runtime and prints the accuracy on "
             + "them with its 95%% Wilson interval: 0%% on the model they were made on, the transfer accuracy "
-            + "on another model. Exit codes: 0 ok, 1 accuracy below --min-accuracy, 2 bad input."})
+            + "on another model. A model exported without its normalisation needs the evaluation's "
+            + "--normalization-mean/--normalization-std (the suite's normalization key). Exit codes: 0 ok, 1 accuracy below --min-accuracy, 2 bad input."})
 final class ReplayCommand implements Callable<Integer> {
   @Parameters(index = "0", paramLabel = "MODEL.onnx", description = "The ONNX classifier to score on.")
   Path model;
@@ -53,6 +56,15 @@ final class ReplayCommand implements Callable<Integer> {
       description = "Exit 1 when the accuracy on the examples is below X (a fraction in [0,1]).")
   Double minAccuracy;
 
+  @Option(names = "--normalization-mean", split = ",", paramLabel = "M[,M...]",
+      description = "With --normalization-std: feed the model (x - mean) / std, as the suite's normalization "
+          + "key does, for a model exported without its normalisation (one value, or one per channel).")
+  List<Double> normalizationMean;
+
+  @Option(names = "--normalization-std", split = ",", paramLabel = "S[,S...]",
+      description = "The std of --normalization-mean (same count, each > 0).")
+  List<Double> normalizationStd;
+
   @Option(names = "--out", paramLabel = "FILE",
       description = "Also write the result (accuracy, interval, per-example predictions) as JSON.")
   Path out;
@@ -67,6 +79,11 @@ final class ReplayCommand implements Callable<Integer> {
     if (minAccuracy != null && !(minAccuracy >= 0 && minAccuracy <= 1)) {
       throw new IllegalArgumentException("--min-accuracy: must be in [0,1], was " + minAccuracy);
     }
+    if ((normalizationMean == null) != (normalizationStd == null)) {
+      throw new IllegalArgumentException("--normalization-mean and --normalization-std go together: give both");
+    }
+    EvaluationSuite.Normalization normalization = normalizationMean == null ? null
+        : new EvaluationSuite.Normalization(normalizationMean, normalizationStd);
     Path images = Files.isDirectory(adversarial) ? adversarial.resolve(Evidence.IMAGES) : adversarial;
     if (!Files.isRegularFile(images)) {
       throw new EvaluationException(EvaluationException.Kind.INPUT, "no adversarial examples at " + images
@@ -75,7 +92,7 @@ final class ReplayCommand implements Callable<Integer> {
     Replay.Examples ex = Replay.read(images);
     RuntimeOptions rt = new RuntimeOptions(dev.arat.evaluator.ExecutionProvider.parse(provider), 0, threads, 0);
     Replay.Result r;
-    try (OrtClassifier c = OrtClassifier.open(model, rt)) {
+    try (OrtClassifier c = OrtClassifier.open(model, rt, normalization)) {
       var x = ex.images();
       if (x.c() != c.channels() || x.h() != c.height() || x.w() != c.width()) {
         throw new EvaluationException(EvaluationException.Kind.INPUT, "model file '" + model + "' takes "

@@ -129,4 +129,48 @@ class ReplayCommandTest {
     assertEquals(ExitCodes.INPUT_ERROR, noCompanion.code());
     assertTrue(noCompanion.err().contains("expected adversarial_labels.npy"), noCompanion.err());
   }
+
+  /**
+   * {@code --normalization-mean/--normalization-std}: the byo fixture exported without its
+   * normalisation scores the examples exactly like the reference export that normalises inside.
+   */
+  @Test
+  void replayNormalizesAModelExportedWithout(@TempDir Path dir) throws Exception {
+    Path byo = Path.of("../evaluator/src/test/resources/byo");
+    assertTrue(Files.isRegularFile(byo.resolve("no-norm.onnx")), "the evaluator's byo fixtures, from " + byo.toAbsolutePath());
+    ImageDataset t = Datasets.load("synthetic", null, Split.TEST);
+    float[] x = java.util.Arrays.copyOf(t.pixels(), N * 784);
+    long[] y = new long[N];
+    for (int i = 0; i < N; i++) {
+      y[i] = t.labels()[i];
+    }
+    Path images = dir.resolve("adversarial.npy");
+    Npy.writeFloat32(images, x, N, 1, 28, 28);
+    Npy.writeInt64(dir.resolve("adversarial_labels.npy"), y, N);
+    JsonNode ref = replay(dir, byo.resolve("reference.onnx"), "ref");
+    JsonNode norm = replay(dir, byo.resolve("no-norm.onnx"), "norm", "--normalization-mean", "0.2860",
+        "--normalization-std", "0.3530");
+    JsonNode raw = replay(dir, byo.resolve("no-norm.onnx"), "raw");
+    assertEquals(ref.path("correct").asInt(), norm.path("correct").asInt());
+    assertTrue(ref.path("correct").asInt() > 0, "the fixture should classify some synthetic images");
+    for (int i = 0; i < N; i++) {
+      assertEquals(ref.path("per_sample").get(i).path("prediction").asInt(),
+          norm.path("per_sample").get(i).path("prediction").asInt(), "example " + i);
+    }
+    assertTrue(!ref.path("per_sample").equals(raw.path("per_sample")), "raw pixels should change some predictions");
+    CliRun half = CliRun.quiet("replay", byo.resolve("no-norm.onnx").toString(), "--adversarial", images.toString(),
+        "--normalization-mean", "0.2860");
+    assertEquals(ExitCodes.INPUT_ERROR, half.code());
+    assertTrue(half.err().contains("--normalization-mean and --normalization-std go together"), half.err());
+  }
+
+  static JsonNode replay(Path dir, Path model, String name, String... more) throws Exception {
+    Path json = dir.resolve(name + ".json");
+    List<String> args = new java.util.ArrayList<>(List.of("replay", model.toString(), "--adversarial",
+        dir.resolve("adversarial.npy").toString(), "--threads", "1", "--out", json.toString()));
+    args.addAll(List.of(more));
+    CliRun r = CliRun.quiet(args.toArray(String[]::new));
+    assertEquals(ExitCodes.OK, r.code(), r.out() + r.err());
+    return Specs.json().readTree(json.toFile());
+  }
 }
