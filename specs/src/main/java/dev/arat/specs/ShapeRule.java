@@ -18,8 +18,8 @@ final class ShapeRule implements LayerSpec.Visitor<ActivationShape, ActivationSh
       throw new IllegalArgumentException(c.name() + ": input " + s.height() + "x" + s.width()
           + " is too small for the " + k + "x" + k + " kernel");
     }
-    return new Spatial(c.outChannels(), (s.height() + 2 * p - k) / c.stride() + 1,
-        (s.width() + 2 * p - k) / c.stride() + 1);
+    return new Spatial(c.outChannels(), slide(s.height(), k, c.stride(), p),
+        slide(s.width(), k, c.stride(), p));
   }
 
   @Override
@@ -40,8 +40,8 @@ final class ShapeRule implements LayerSpec.Visitor<ActivationShape, ActivationSh
       throw new IllegalArgumentException(m.name() + ": input " + s.height() + "x" + s.width()
           + " is smaller than the pooling window " + k);
     }
-    return new Spatial(s.channels(), (s.height() - k) / m.stride() + 1,
-        (s.width() - k) / m.stride() + 1);
+    return new Spatial(s.channels(), slide(s.height(), k, m.stride(), 0),
+        slide(s.width(), k, m.stride(), 0));
   }
 
   @Override
@@ -73,6 +73,14 @@ final class ShapeRule implements LayerSpec.Visitor<ActivationShape, ActivationSh
           + " but the shortcut gives " + shortcut.describe());
     }
     return body;
+  }
+
+  /**
+   * Output length of a {@code kernel}-wide window sliding by {@code stride} over {@code length}
+   * positions padded by {@code padding} on each side (the caller checks the window fits).
+   */
+  private static int slide(int length, int kernel, int stride, int padding) {
+    return (length + 2 * padding - kernel) / stride + 1;
   }
 
   private static Spatial spatial(LayerSpec l, ActivationShape in) {
