@@ -174,8 +174,13 @@ public final class Specs {
     if (text.isBlank()) {
       throw new SpecException(source + ": the file is empty");
     }
+    return readValue(YAML, text, type, source);
+  }
+
+  /** Maps {@code text} with {@code mapper}; null or a Jackson error is a {@link SpecException}. */
+  private static <T> T readValue(ObjectMapper mapper, String text, Class<T> type, String source) {
     try {
-      T value = YAML.readValue(text, type);
+      T value = mapper.readValue(text, type);
       if (value == null) {
         throw new SpecException(source + ": the file is empty");
       }
@@ -197,15 +202,7 @@ public final class Specs {
    * @throws SpecException when the text is too large, not JSON, or does not fit {@code type}
    */
   public static <T> T parseJson(String text, Class<T> type, String source) {
-    try {
-      T value = JSON.readValue(text, type);
-      if (value == null) {
-        throw new SpecException(source + ": the file is empty");
-      }
-      return value;
-    } catch (JacksonException e) {
-      throw new SpecException(source + ": " + describe(e, source), e);
-    }
+    return readValue(JSON, text, type, source);
   }
 
   /** Writes {@code value} as YAML text. */
