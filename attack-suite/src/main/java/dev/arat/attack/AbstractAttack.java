@@ -90,7 +90,6 @@ public abstract class AbstractAttack implements Attack {
     }
   }
 
-  /** Checks that labels and ids match the batch and that labels are class indices of the model. */
   /**
    * The settings every attack reports first, in this order: {@code attack}, {@code implementation},
    * {@code paper}, {@code norm}, {@code epsilon}; each attack appends its own after them.
@@ -105,6 +104,7 @@ public abstract class AbstractAttack implements Attack {
     return s;
   }
 
+  /** Checks that labels and ids match the batch and that labels are class indices of the model. */
   protected static void checkInputs(Classifier model, ImageBatch x, int[] labels, long[] sampleIds) {
     if (labels.length != x.n() || sampleIds.length != x.n()) {
       throw new IllegalArgumentException(
