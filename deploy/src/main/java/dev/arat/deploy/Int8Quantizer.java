@@ -6,6 +6,7 @@ import ai.onnx.proto.OnnxMl.ModelProto;
 import ai.onnx.proto.OnnxMl.NodeProto;
 import ai.onnx.proto.OnnxMl.TensorProto;
 import ai.onnx.proto.OnnxMl.ValueInfoProto;
+import dev.arat.onnx.GraphIndex;
 import dev.arat.onnx.OnnxModels;
 import dev.arat.onnx.Tensors;
 import java.util.ArrayList;
@@ -216,7 +217,7 @@ public final class Int8Quantizer {
             + " Q/DQ: it is not a standard ONNX op, so neither TensorRT's explicit quantization"
             + " nor this tool knows its semantics");
       }
-      if (n.getAttributeList().stream().anyMatch(a -> a.hasG() || a.getGraphsCount() > 0)) {
+      if (GraphIndex.hasSubgraph(n)) {
         throw new QuantizationException("op " + op + " (node '" + name(n, i) + "') cannot take"
             + " Q/DQ: it holds a subgraph (control flow), which is not quantized");
       }
@@ -243,7 +244,7 @@ public final class Int8Quantizer {
     }
     return switch (n.getOpType()) {
       case "Conv" -> 0;
-      case "Gemm" -> intAttr(n, "transB", 0) == 1 ? 0 : 1;
+      case "Gemm" -> GraphIndex.intAttr(n, "transB", 0) == 1 ? 0 : 1;
       case "MatMul" -> rank == 2 ? 1 : -1;
       default -> -1;
     };
@@ -336,11 +337,6 @@ public final class Int8Quantizer {
     }
     names.add(s);
     return s;
-  }
-
-  private static long intAttr(NodeProto n, String name, long dflt) {
-    return n.getAttributeList().stream().filter(a -> a.getName().equals(name))
-        .mapToLong(AttributeProto::getI).findFirst().orElse(dflt);
   }
 
   static String name(NodeProto n, int i) {

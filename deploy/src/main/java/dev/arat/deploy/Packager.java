@@ -93,7 +93,7 @@ public final class Packager {
   public static Result build(Request q) {
     Path evalJson = q.evalDir().resolve(ReportWriter.JSON_FILE);
     Report parent = readReport(evalJson);
-    checkSameModel(q.model(), parent, evalJson);
+    checkSameModel(q.model(), Hashes.sha256(q.model()), parent, evalJson);
     List<Item> items = new ArrayList<>();
     items.add(new Item(q.model(), q.model().getFileName().toString(), "parent", parent, q.evalDir(), EVAL_DIR));
     VariantComparison.Result comparison = null;
@@ -113,7 +113,7 @@ public final class Packager {
                 + vj + ": evaluate it with --variant first"));
         Path reportFile = q.evalDir().resolve(e.report());
         Report r = readReport(reportFile);
-        checkSameModel(v, r, reportFile);
+        checkSameModel(v, sha, r, reportFile);
         if (Boolean.FALSE.equals(e.madeFromParent())) {
           throw input("variant " + v + " was made from another model: its " + VariantComparison.PARENT_KEY + " is "
               + r.model().metadata().get(VariantComparison.PARENT_KEY) + ", but " + q.model() + " has SHA-256 "
@@ -293,9 +293,8 @@ public final class Packager {
     }
   }
 
-  /** Fails unless {@code report} was measured on exactly {@code model}'s bytes. */
-  private static void checkSameModel(Path model, Report report, Path reportFile) {
-    String sha = Hashes.sha256(model);
+  /** Fails unless {@code report} was measured on exactly {@code model}'s bytes ({@code sha}: their SHA-256). */
+  private static void checkSameModel(Path model, String sha, Report report, Path reportFile) {
     if (!sha.equals(report.model().sha256())) {
       throw input(String.format(Locale.ROOT, "%s was measured on a model with SHA-256 %s, but %s has SHA-256 %s:"
           + " package the model that was evaluated, or evaluate this one", reportFile, report.model().sha256(), model,
