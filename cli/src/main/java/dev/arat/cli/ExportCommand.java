@@ -126,10 +126,7 @@ final class ExportCommand implements Callable<Integer> {
       return null;
     }
     ImageDataset test = Datasets.load(ck.recipe().data().dataset(), dataDir(data, ck), Split.TEST);
-    // A seeded choice of held-out test images, independent of the evaluation suite's choice.
-    int[] idx = Permutations.firstOf(test.size(), Math.min(paritySamples, test.size()), 0x9a717L);
-    ImageBatch images = new ImageBatch(test.gatherPixels(idx), idx.length, test.channels(),
-        test.height(), test.width());
+    ImageBatch images = parityImages(test, parityIndices(test, paritySamples));
     ParityCheck.Result r;
     try (TrainedNetwork reference = new TrainedNetwork(ck, trainerBranch(branch));
         OrtClassifier exported = OrtClassifier.open(file)) {
@@ -141,6 +138,20 @@ final class ExportCommand implements Callable<Integer> {
           + "the checkpoint (" + r.summary() + "); " + file + " must not be used");
     }
     return r;
+  }
+
+  /**
+   * A seeded choice of {@code min(samples, test.size())} held-out test images, independent of the
+   * evaluation suite's choice; the same for export and quantize parity.
+   */
+  static int[] parityIndices(ImageDataset test, int samples) {
+    return Permutations.firstOf(test.size(), Math.min(samples, test.size()), 0x9a717L);
+  }
+
+  /** The images {@code idx} of {@code test} as one batch [n, C, H, W]. */
+  static ImageBatch parityImages(ImageDataset test, int[] idx) {
+    return new ImageBatch(test.gatherPixels(idx), idx.length, test.channels(), test.height(),
+        test.width());
   }
 
   /** The checkpoint folder named by {@code --checkpoint}: itself, or a run folder's newest. */
