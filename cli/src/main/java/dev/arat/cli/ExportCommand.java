@@ -84,8 +84,8 @@ final class ExportCommand implements Callable<Integer> {
     if (!p.equals("fp32")) {
       Checkpoint ck = Checkpoint.read(checkpointFolder(checkpoint));
       QuantizeCommand.quantize(file, QuantizeCommand.defaultOut(file, p, calibration), p, calibration,
-          99.99, calibrationSamples, ck.recipe().data().dataset(), dataDir(data, ck), paritySamples,
-          output.out());
+          Double.parseDouble(QuantizeCommand.DEFAULT_PERCENTILE), calibrationSamples,
+          ck.recipe().data().dataset(), dataDir(data, ck), paritySamples, output.out());
     }
     return ExitCodes.OK;
   }

@@ -55,7 +55,10 @@ final class QuantizeCommand implements Callable<Integer> {
       description = "How activation ranges are chosen (int8; default: ${DEFAULT-VALUE}).")
   String calibration;
 
-  @Option(names = "--percentile", defaultValue = "99.99", paramLabel = "P",
+  /** The default of {@code --percentile}; also what {@code arat export --precision int8} uses. */
+  static final String DEFAULT_PERCENTILE = "99.99";
+
+  @Option(names = "--percentile", defaultValue = DEFAULT_PERCENTILE, paramLabel = "P",
       description = "Percentile of |x| for --calibration percentile (default: ${DEFAULT-VALUE}).")
   double percentile;
 
