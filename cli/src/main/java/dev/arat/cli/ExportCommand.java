@@ -82,12 +82,10 @@ final class ExportCommand implements Callable<Integer> {
     }
     export(checkpoint, file, parseBranch(branch), paritySamples, tolerance, data, output.out());
     if (!p.equals("fp32")) {
-      Checkpoint ck = Checkpoint.read(Files.isDirectory(checkpoint.resolve("checkpoints"))
-          ? Checkpoint.latest(checkpoint).orElseThrow() : checkpoint);
-      Path dataDir = data != null ? data
-          : ck.recipe().data().path() != null ? Path.of(ck.recipe().data().path()) : null;
+      Checkpoint ck = Checkpoint.read(checkpointFolder(checkpoint));
       QuantizeCommand.quantize(file, QuantizeCommand.defaultOut(file, p, calibration), p, calibration,
-          99.99, calibrationSamples, ck.recipe().data().dataset(), dataDir, paritySamples, output.out());
+          Double.parseDouble(QuantizeCommand.DEFAULT_PERCENTILE), calibrationSamples,
+          ck.recipe().data().dataset(), dataDir(data, ck), paritySamples, output.out());
     }
     return ExitCodes.OK;
   }
@@ -113,10 +111,7 @@ final class ExportCommand implements Callable<Integer> {
    */
   static ParityCheck.Result export(Path checkpointArg, Path file, BnBranch branch, int paritySamples,
       double tolerance, Path data, PrintWriter out) throws Exception {
-    Path folder = Files.isDirectory(checkpointArg.resolve("checkpoints"))
-        ? Checkpoint.latest(checkpointArg).orElseThrow(() -> new AratException(ExitCodes.INPUT_ERROR,
-            checkpointArg + ": no checkpoint in " + checkpointArg.resolve("checkpoints")))
-        : checkpointArg;
+    Path folder = checkpointFolder(checkpointArg);
     Checkpoint ck = Checkpoint.read(folder);
     String sha = dev.arat.specs.Sha256.ofFile(folder.resolve(Checkpoint.WEIGHTS));
     ModelProto model = new OnnxExporter(branch, true).export(ck, Map.of(
@@ -130,13 +125,8 @@ final class ExportCommand implements Callable<Integer> {
       out.println("parity check skipped (--parity-samples 0)");
       return null;
     }
-    Path dataDir = data != null ? data
-        : ck.recipe().data().path() != null ? Path.of(ck.recipe().data().path()) : null;
-    ImageDataset test = Datasets.load(ck.recipe().data().dataset(), dataDir, Split.TEST);
-    // A seeded choice of held-out test images, independent of the evaluation suite's choice.
-    int[] idx = Permutations.firstOf(test.size(), Math.min(paritySamples, test.size()), 0x9a717L);
-    ImageBatch images = new ImageBatch(test.gatherPixels(idx), idx.length, test.channels(),
-        test.height(), test.width());
+    ImageDataset test = Datasets.load(ck.recipe().data().dataset(), dataDir(data, ck), Split.TEST);
+    ImageBatch images = parityImages(test, parityIndices(test, paritySamples));
     ParityCheck.Result r;
     try (TrainedNetwork reference = new TrainedNetwork(ck, trainerBranch(branch));
         OrtClassifier exported = OrtClassifier.open(file)) {
@@ -148,6 +138,34 @@ final class ExportCommand implements Callable<Integer> {
           + "the checkpoint (" + r.summary() + "); " + file + " must not be used");
     }
     return r;
+  }
+
+  /**
+   * A seeded choice of {@code min(samples, test.size())} held-out test images, independent of the
+   * evaluation suite's choice; the same for export and quantize parity.
+   */
+  static int[] parityIndices(ImageDataset test, int samples) {
+    return Permutations.firstOf(test.size(), Math.min(samples, test.size()), 0x9a717L);
+  }
+
+  /** The images {@code idx} of {@code test} as one batch [n, C, H, W]. */
+  static ImageBatch parityImages(ImageDataset test, int[] idx) {
+    return new ImageBatch(test.gatherPixels(idx), idx.length, test.channels(), test.height(),
+        test.width());
+  }
+
+  /** The checkpoint folder named by {@code --checkpoint}: itself, or a run folder's newest. */
+  private static Path checkpointFolder(Path checkpointArg) {
+    return Files.isDirectory(checkpointArg.resolve("checkpoints"))
+        ? Checkpoint.latest(checkpointArg).orElseThrow(() -> new AratException(ExitCodes.INPUT_ERROR,
+            checkpointArg + ": no checkpoint in " + checkpointArg.resolve("checkpoints")))
+        : checkpointArg;
+  }
+
+  /** The dataset folder: {@code --data}, else the recipe's data path, else null (the default). */
+  private static Path dataDir(Path data, Checkpoint ck) {
+    return data != null ? data
+        : ck.recipe().data().path() != null ? Path.of(ck.recipe().data().path()) : null;
   }
 
   private static SplitBnNetwork.Branch trainerBranch(BnBranch b) {

@@ -3,10 +3,8 @@ package dev.arat.cli;
 import ai.onnx.proto.OnnxMl.ModelProto;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
-import dev.arat.attack.ImageBatch;
 import dev.arat.data.Datasets;
 import dev.arat.data.ImageDataset;
-import dev.arat.data.Permutations;
 import dev.arat.data.Split;
 import dev.arat.deploy.Calibration;
 import dev.arat.deploy.CalibrationData;
@@ -57,7 +55,10 @@ final class QuantizeCommand implements Callable<Integer> {
       description = "How activation ranges are chosen (int8; default: ${DEFAULT-VALUE}).")
   String calibration;
 
-  @Option(names = "--percentile", defaultValue = "99.99", paramLabel = "P",
+  /** The default of {@code --percentile}; also what {@code arat export --precision int8} uses. */
+  static final String DEFAULT_PERCENTILE = "99.99";
+
+  @Option(names = "--percentile", defaultValue = DEFAULT_PERCENTILE, paramLabel = "P",
       description = "Percentile of |x| for --calibration percentile (default: ${DEFAULT-VALUE}).")
   double percentile;
 
@@ -148,9 +149,9 @@ final class QuantizeCommand implements Callable<Integer> {
     report.put("quantize_seconds", seconds);
     if (paritySamples > 0 && name != null) {
       ImageDataset test = Datasets.load(name, dataDir, Split.TEST);
-      int[] idx = Permutations.firstOf(test.size(), Math.min(paritySamples, test.size()), 0x9a717L);
-      Parity p = Parity.compare(parent, variant, new ImageBatch(test.gatherPixels(idx), idx.length,
-          test.channels(), test.height(), test.width()), test.gatherLabels(idx));
+      int[] idx = ExportCommand.parityIndices(test, paritySamples);
+      Parity p = Parity.compare(parent, variant, ExportCommand.parityImages(test, idx),
+          test.gatherLabels(idx));
       out.println(p.summary());
       report.put("parity", p);
       report.put("parity_images", name + " test");
