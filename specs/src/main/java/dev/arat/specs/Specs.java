@@ -199,7 +199,8 @@ public final class Specs {
    * Parses JSON text (e.g. a {@code report.json}) into {@code type}, as strictly as YAML and with
    * the same messages; {@code source} names it in error messages.
    *
-   * @throws SpecException when the text is too large, not JSON, or does not fit {@code type}
+   * @throws SpecException when the text is not JSON, nests too deeply, or does not fit {@code type} (no size cap:
+   *     reports list every sample)
    */
   public static <T> T parseJson(String text, Class<T> type, String source) {
     return readValue(JSON, text, type, source);
