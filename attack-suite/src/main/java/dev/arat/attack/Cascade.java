@@ -206,13 +206,14 @@ public final class Cascade {
       int[] todo = indicesOf(robust);
       if (todo.length == 0 || !attacksRun) {
         CascadeResult.AttackStats s = new CascadeResult.AttackStats(a, attack.name(), attack.settings(), 0, 0, 0, 0,
-            todo.length, 0.0, true);
+            todo.length, 0.0, ModelCalls.NONE, true);
         stats.add(s);
         l.attackFinished(a, s);
         continue;
       }
       l.attackStarted(a, attack, todo.length);
       long t0 = System.nanoTime();
+      ModelCalls calls = journal == null ? ModelCalls.NONE : journal.recordedCalls(a);
       Tally t = new Tally();
       List<Integer> fresh = new ArrayList<>();
       for (int i : todo) {
@@ -237,7 +238,9 @@ public final class Cascade {
           yb[j] = labels[rows[j]];
           idb[j] = sampleIds[rows[j]];
         }
-        AttackResult r = attack.run(attacked, xb, yb, idb);
+        CountingClassifier counted = new CountingClassifier(attacked);
+        AttackResult r = attack.run(counted, xb, yb, idb);
+        calls = calls.plus(counted.calls());
         ImageBatch cand = r.adversarial();
         if (cand.n() != rows.length || cand.imageSize() != per) {
           throw new IllegalStateException(
@@ -264,7 +267,7 @@ public final class Cascade {
         }
         if (journal != null) {
           recordBroken(journal, a, rows, records, labels, cand);
-          journal.recordAttempts(a, records, (System.nanoTime() - tb) / 1e9);
+          journal.recordAttempts(a, records, (System.nanoTime() - tb) / 1e9, counted.calls());
         }
         l.progress(a, todo.length - fresh.size() + Math.min(fresh.size(), start + batchSize), todo.length);
       }
@@ -275,7 +278,7 @@ public final class Cascade {
         violations.add(v.violation);
       }
       CascadeResult.AttackStats s = new CascadeResult.AttackStats(a, attack.name(), attack.settings(), todo.length,
-          t.successes, t.unconfirmed, t.violations.size(), robustCount, seconds, false);
+          t.successes, t.unconfirmed, t.violations.size(), robustCount, seconds, calls, false);
       stats.add(s);
       l.attackFinished(a, s);
     }

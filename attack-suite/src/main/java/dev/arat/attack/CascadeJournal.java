@@ -28,11 +28,19 @@ public interface CascadeJournal {
     return 0;
   }
 
+  /** The model calls recorded for attack {@code attackIndex} by earlier runs ({@link ModelCalls#NONE} if none). */
+  default ModelCalls recordedCalls(int attackIndex) {
+    return ModelCalls.NONE;
+  }
+
   /** Records the clean outcomes of one computed batch. */
   void recordClean(List<Clean> batch, double seconds);
 
-  /** Records the attempts of attack {@code attackIndex} on one computed batch. */
-  void recordAttempts(int attackIndex, List<Attempt> batch, double seconds);
+  /**
+   * Records the attempts of attack {@code attackIndex} on one computed batch, with the wall-clock
+   * seconds and the model calls the batch took.
+   */
+  void recordAttempts(int attackIndex, List<Attempt> batch, double seconds, ModelCalls calls);
 
   /**
    * Receives the adversarial images of the samples attack {@code attackIndex} broke in one

@@ -85,6 +85,8 @@ public record CascadeResult(
    * @param violations candidates outside the budget (rejected)
    * @param robustAfter samples still robust after this attack (cumulative)
    * @param seconds wall-clock time spent
+   * @param calls what the attack asked of the attacked model (re-scoring on the deployed model
+   *     not included)
    * @param skipped true when nothing was left to attack, or the attack was not run ({@link
    *     Cascade#withoutAttacks()})
    */
@@ -98,6 +100,7 @@ public record CascadeResult(
       int violations,
       int robustAfter,
       double seconds,
+      ModelCalls calls,
       boolean skipped) {}
 
   /**

@@ -6,6 +6,7 @@ import dev.arat.specs.ThreatModel;
 import java.util.Arrays;
 import java.util.Map;
 import java.util.SplittableRandom;
+import java.util.stream.IntStream;
 
 /**
  * FAB-T, the targeted fast adaptive boundary attack (Croce and Hein, "Minimally distorted
@@ -32,9 +33,12 @@ import java.util.SplittableRandom;
  * uniform in the cube for Linf, Gaussian for L2) drawn from the sample's generator. A success counts
  * only when the adversarial point found has norm {@code <= eps}.
  *
- * <p>The gradient of {@code z_t - z_y} comes from two loss-head calls, since {@code CE(y) +
- * CE_targeted(t) = (lse - z_y) + (z_t - lse) = z_t - z_y} exactly; so each iteration costs two
- * gradient calls (heads {@code ce} and {@code ce-targeted}) and one forward pass.
+ * <p>Cost: one {@link LossHead#LOGIT_DIFF} gradient call per iteration on the samples still
+ * running, whose logits also decide whether the previous step succeeded (the reference spends one
+ * forward pass on that check); only samples that must back off after a misclassified step pay a
+ * second gradient call, at their backed-off point, and the last iteration checks with a forward
+ * pass. The per-sample projections run in parallel over samples (each sample's arithmetic is
+ * unchanged, so results do not depend on the thread count).
  *
  * <p>A sample stops as soon as it has an adversarial point within eps (the reference keeps
  * minimising the norm; the samples broken are the same), which is returned; samples without one
@@ -112,7 +116,7 @@ public final class FabTargeted extends AbstractAttack {
     s.put("eta", eta);
     s.put("beta", beta);
     s.put("projection", "exact onto hyperplane and [0,1] box");
-    s.put("gradient", "of z_t - z_y, as the sum of the ce and ce-targeted heads");
+    s.put("gradient", "of z_t - z_y (logit-diff head), one call per iteration, whose logits check the previous step");
     s.put("success_check", "misclassified with norm <= eps; first such point returned");
     s.put("seed", seed);
     return s;
@@ -183,43 +187,23 @@ public final class FabTargeted extends AbstractAttack {
     boolean[] done = new boolean[m];
     double[] bestNorm = new double[m];
     Arrays.fill(bestNorm, Double.POSITIVE_INFINITY);
+    float[] diff = new float[m]; // f = z_t - z_y at x1
+    float[] slope = new float[m * per]; // grad f at x1
     int[] live = ApgdRun.range(m);
-    double[] p = new double[per];
-    double[] p0 = new double[per];
-    double[] w = new double[per];
+    query(model, sub, x1, y, tg, live, k, per, diff, slope, null);
+    float[] logits = new float[m * k];
     for (int t = 0; t < steps && live.length > 0; t++) {
-      ImageBatch xb = sub.with(x1).select(live);
-      int[] yl = ApgdRun.pick(y, live);
-      int[] tl = ApgdRun.pick(tg, live);
-      LossGradient ce = model.lossGradient(xb, yl, null, LossHead.CE);
-      LossGradient cet = model.lossGradient(xb, yl, tl, LossHead.CE_TARGETED);
-      float[] z = ce.logits();
-      for (int l = 0; l < live.length; l++) {
-        int j = live[l];
+      int[] stepping = live;
+      IntStream.range(0, stepping.length).parallel()
+          .forEach(l -> step(norm, x0, x1, diff[stepping[l]], slope, stepping[l] * per, per));
+      // one call at the new iterates: its logits decide success, its gradient drives the next step
+      boolean last = t == steps - 1;
+      query(model, sub, x1, y, tg, live, k, per, last ? null : diff, last ? null : slope, logits);
+      int[] backedOff = new int[live.length];
+      int moved = 0;
+      for (int j : live) {
         int o = j * per;
-        double f = (double) z[l * k + tl[l]] - z[l * k + yl[l]];
-        double wx = 0;
-        for (int q = 0; q < per; q++) {
-          w[q] = (double) ce.gradient()[l * per + q] + cet.gradient()[l * per + q];
-          p[q] = x1[o + q];
-          p0[q] = x0[o + q];
-          wx += w[q] * (p0[q] - p[q]);
-        }
-        double[] d1 = FabProjections.project(norm, p, w, -f);
-        double[] d2 = FabProjections.project(norm, p0, w, -f - wx);
-        double a1 = Math.max(FabProjections.norm(norm, d1), 1e-8);
-        double a2 = Math.max(FabProjections.norm(norm, d2), 1e-8);
-        double alpha = Math.min(Math.max(a1 / (a1 + a2), 0), alphaMax);
-        for (int q = 0; q < per; q++) {
-          double v = (p[q] + eta * d1[q]) * (1 - alpha) + (p0[q] + eta * d2[q]) * alpha;
-          x1[o + q] = (float) Math.min(1.0, Math.max(0.0, v));
-        }
-      }
-      float[] after = model.logits(sub.with(x1).select(live));
-      for (int l = 0; l < live.length; l++) {
-        int j = live[l];
-        int o = j * per;
-        if (AbstractAttack.argmax(after, k, l) == yl[l]) {
+        if (AbstractAttack.argmax(logits, k, j) == y[j]) {
           continue;
         }
         double dn = Projections.norm(norm, x0, x1, o, per);
@@ -231,30 +215,21 @@ public final class FabTargeted extends AbstractAttack {
             success[i] = true;
             iteration[i] = base + t + 1;
             System.arraycopy(x1, o, out, i * per, per);
+            continue;
           }
         }
         for (int q = 0; q < per; q++) {
           x1[o + q] = (float) (x0[o + q] + beta * ((double) x1[o + q] - x0[o + q]));
         }
+        backedOff[moved++] = j;
       }
-      int c = 0;
-      for (int j : live) {
-        c += done[j] ? 0 : 1;
+      live = notDone(live, done);
+      if (moved > 0 && !last) {
+        // the backed-off iterates moved after the call: their next step needs their own gradient
+        query(model, sub, x1, y, tg, Arrays.copyOf(backedOff, moved), k, per, diff, slope, null);
       }
-      int[] next = new int[c];
-      int q = 0;
-      for (int j : live) {
-        if (!done[j]) {
-          next[q++] = j;
-        }
-      }
-      live = next;
     }
-    int c = 0;
-    for (boolean d : done) {
-      c += d ? 0 : 1;
-    }
-    int[] next = new int[c];
+    int[] next = new int[m - count(done)];
     int q = 0;
     for (int j = 0; j < m; j++) {
       if (!done[j]) {
@@ -262,5 +237,77 @@ public final class FabTargeted extends AbstractAttack {
       }
     }
     return next;
+  }
+
+  /**
+   * One FAB step of the sample at {@code [o, o+per)}: projects x1 and x0 onto the linearised
+   * boundary {@code f + <w, x' - x1> = 0} inside the box and moves x1 to their biased, overshot
+   * combination, clipped to {@code [0,1]}.
+   */
+  private void step(Norm norm, float[] x0, float[] x1, double f, float[] slope, int o, int per) {
+    double[] p = new double[per];
+    double[] p0 = new double[per];
+    double[] w = new double[per];
+    double wx = 0;
+    for (int q = 0; q < per; q++) {
+      w[q] = slope[o + q];
+      p[q] = x1[o + q];
+      p0[q] = x0[o + q];
+      wx += w[q] * (p0[q] - p[q]);
+    }
+    double[] d1 = FabProjections.project(norm, p, w, -f);
+    double[] d2 = FabProjections.project(norm, p0, w, -f - wx);
+    double a1 = Math.max(FabProjections.norm(norm, d1), 1e-8);
+    double a2 = Math.max(FabProjections.norm(norm, d2), 1e-8);
+    double alpha = Math.min(Math.max(a1 / (a1 + a2), 0), alphaMax);
+    for (int q = 0; q < per; q++) {
+      double v = (p[q] + eta * d1[q]) * (1 - alpha) + (p0[q] + eta * d2[q]) * alpha;
+      x1[o + q] = (float) Math.min(1.0, Math.max(0.0, v));
+    }
+  }
+
+  /**
+   * One {@link LossHead#LOGIT_DIFF} call at the {@code rows} of x1: stores each row's logits (if
+   * {@code logits} is not null), and its {@code z_t - z_y} and gradient (if {@code diff} is not
+   * null; then a forward call would not do). Rows are sample indices of the run.
+   */
+  private static void query(GradientClassifier model, ImageBatch sub, float[] x1, int[] y, int[] tg, int[] rows,
+      int k, int per, float[] diff, float[] slope, float[] logits) {
+    ImageBatch xb = sub.with(x1).select(rows);
+    if (diff == null) {
+      float[] z = model.logits(xb);
+      for (int l = 0; l < rows.length; l++) {
+        System.arraycopy(z, l * k, logits, rows[l] * k, k);
+      }
+      return;
+    }
+    LossGradient g = model.lossGradient(xb, ApgdRun.pick(y, rows), ApgdRun.pick(tg, rows), LossHead.LOGIT_DIFF);
+    for (int l = 0; l < rows.length; l++) {
+      int j = rows[l];
+      diff[j] = g.losses()[l];
+      System.arraycopy(g.gradient(), l * per, slope, j * per, per);
+      if (logits != null) {
+        System.arraycopy(g.logits(), l * k, logits, j * k, k);
+      }
+    }
+  }
+
+  private static int[] notDone(int[] rows, boolean[] done) {
+    int[] next = new int[rows.length];
+    int c = 0;
+    for (int j : rows) {
+      if (!done[j]) {
+        next[c++] = j;
+      }
+    }
+    return Arrays.copyOf(next, c);
+  }
+
+  private static int count(boolean[] b) {
+    int c = 0;
+    for (boolean v : b) {
+      c += v ? 1 : 0;
+    }
+    return c;
   }
 }

@@ -52,6 +52,9 @@ public final class LossHeads {
           out[i] = (float) (-((double) logits[o + y] - logits[o + targets[i]]) / den);
           break;
         }
+        case LOGIT_DIFF:
+          out[i] = (float) ((double) logits[o + targets[i]] - logits[o + y]);
+          break;
         default:
           throw new IllegalArgumentException("unknown loss head " + head);
       }
@@ -120,6 +123,10 @@ public final class LossHeads {
           }
           break;
         }
+        case LOGIT_DIFF:
+          g[o + targets[i]] += 1f;
+          g[o + y] -= 1f;
+          break;
         default:
           throw new IllegalArgumentException("unknown loss head " + head);
       }

@@ -37,7 +37,7 @@ class CascadeJournalTest {
     }
 
     @Override
-    public void recordAttempts(int a, List<Attempt> batch, double seconds) {
+    public void recordAttempts(int a, List<Attempt> batch, double seconds, ModelCalls calls) {
       batch.forEach(r -> attempts.computeIfAbsent(a, k -> new HashMap<>()).put(r.sampleId(), r));
       batches++;
     }
@@ -114,8 +114,8 @@ class CascadeJournalTest {
       }
 
       @Override
-      public void recordAttempts(int a, List<Attempt> batch, double s) {
-        fresh.recordAttempts(a, batch, s);
+      public void recordAttempts(int a, List<Attempt> batch, double s, ModelCalls calls) {
+        fresh.recordAttempts(a, batch, s, calls);
       }
     });
     assertEquals(plain.samples(), resumed.samples());

@@ -160,6 +160,31 @@ class CascadeTest {
   }
 
   @Test
+  void countsTheModelCallsOfEachAttack() {
+    // a budget too small to break anything, so every attack runs all its iterations
+    ThreatModel tiny = new ThreatModel(Norm.LINF, 1e-4);
+    LinearClassifier attacked = LinearClassifier.random(3, 10, 16, 1.0);
+    LinearClassifier deployed = new LinearClassifier(attacked.w, attacked.b, 10, 16);
+    ImageBatch x = Fixtures.images(4, 7, 4, 4, 0.2, 0.8);
+    int[] y = Classifier.argmax(deployed.logits(x), 10);
+    Pgd pgd = new Pgd(tiny, 5, 1e-5, 1, LossHead.CE, false, 1);
+    FabTargeted fab = new FabTargeted(tiny, 4, 2, 1, 2);
+    CascadeResult r = new Cascade(tiny, List.of(pgd, fab), 3).run(attacked, deployed, x, y, Fixtures.ids(7, 0), null);
+    assertEquals(7, r.robustCount());
+    ModelCalls p = r.attacks().get(0).calls();
+    ModelCalls f = r.attacks().get(1).calls();
+    assertEquals(7 * 5, p.gradientImages()); // one gradient per step and sample
+    assertEquals(3 * 5, p.gradientCalls()); // batches of 3, 3, 1
+    // FAB-T: a forward for the clean logits and one for each target's last check, per batch
+    assertEquals(3 * (1 + 2), f.forwardCalls());
+    assertEquals(7 * (1 + 2), f.forwardImages());
+    // one gradient at the start and after each of the first 3 steps, plus one per back-off
+    assertTrue(f.gradientImages() >= 7 * 2 * 4 && f.gradientImages() <= 7 * 2 * (1 + 2 * 3), f.toString());
+    assertEquals(attacked.gradientCalls, p.gradientCalls() + f.gradientCalls());
+    assertTrue(p.gradientSeconds() >= 0 && f.forwardSeconds() >= 0);
+  }
+
+  @Test
   void stopsEarlyAndReportsSkippedAttacks() {
     LinearClassifier m = twoPixel();
     ImageBatch x = batch(0.51f, 0.49f);

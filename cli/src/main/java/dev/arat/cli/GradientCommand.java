@@ -45,11 +45,11 @@ final class GradientCommand implements Callable<Integer> {
   Path labels;
 
   @Option(names = "--loss", required = true, paramLabel = "HEAD",
-      description = "Loss head: ce, ce-targeted, margin, dlr, dlr-targeted.")
+      description = "Loss head: ce, ce-targeted, margin, dlr, dlr-targeted, logit-diff.")
   String loss;
 
   @Option(names = "--targets", paramLabel = "T.npy",
-      description = "Target classes for ce-targeted and dlr-targeted, int64 or int32 (N).")
+      description = "Target classes for ce-targeted, dlr-targeted and logit-diff, int64 or int32 (N).")
   Path targets;
 
   @Option(names = "--out", required = true, paramLabel = "DIR",
@@ -70,7 +70,7 @@ final class GradientCommand implements Callable<Integer> {
       throw new IllegalArgumentException("--loss " + head.id() + " needs --targets T.npy");
     }
     if (!head.targeted() && targets != null) {
-      throw new IllegalArgumentException("--targets is only used by ce-targeted and dlr-targeted,"
+      throw new IllegalArgumentException("--targets is only used by ce-targeted, dlr-targeted and logit-diff,"
           + " not by --loss " + head.id());
     }
     Npy.NpyArray x = Npy.read(input);

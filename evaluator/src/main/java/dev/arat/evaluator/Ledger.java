@@ -84,7 +84,7 @@ public final class Ledger implements AutoCloseable {
   record CleanLine(String type, double seconds, List<CascadeJournal.Clean> samples) {}
 
   record AttackLine(String type, double epsilon, int attack, String name, double seconds,
-      List<CascadeJournal.Attempt> samples) {}
+      dev.arat.attack.ModelCalls calls, List<CascadeJournal.Attempt> samples) {}
 
   record AdversarialLine(String type, double epsilon, int attack, List<Integer> shape,
       List<AdversarialSample> samples) {}
@@ -109,6 +109,7 @@ public final class Ledger implements AutoCloseable {
   private final Map<Long, CascadeJournal.Clean> clean = new HashMap<>();
   private final Map<Double, Map<Integer, Map<Long, CascadeJournal.Attempt>>> attempts = new HashMap<>();
   private final Map<Double, Map<Integer, Double>> previousSeconds = new HashMap<>();
+  private final Map<Double, Map<Integer, dev.arat.attack.ModelCalls>> previousCalls = new HashMap<>();
   private final Map<Long, Adversarial> adversarial = new HashMap<>();
   private boolean closed;
 
@@ -215,6 +216,7 @@ public final class Ledger implements AutoCloseable {
     out.clean.putAll(l.clean);
     out.attempts.putAll(l.attempts);
     out.previousSeconds.putAll(l.previousSeconds);
+    out.previousCalls.putAll(l.previousCalls);
     out.adversarial.putAll(l.adversarial);
     return out;
   }
@@ -253,6 +255,10 @@ public final class Ledger implements AutoCloseable {
               m.put(r.sampleId(), r);
             }
             previousSeconds.computeIfAbsent(a.epsilon(), e -> new HashMap<>()).merge(a.attack(), a.seconds(), Double::sum);
+            if (a.calls() != null) { // ledgers written before calls were recorded have none
+              previousCalls.computeIfAbsent(a.epsilon(), e -> new HashMap<>())
+                  .merge(a.attack(), a.calls(), dev.arat.attack.ModelCalls::plus);
+            }
           }
           case "adversarial" -> {
             AdversarialLine a = JSON.treeToValue(node, AdversarialLine.class);
@@ -363,6 +369,12 @@ public final class Ledger implements AutoCloseable {
       }
 
       @Override
+      public dev.arat.attack.ModelCalls recordedCalls(int attackIndex) {
+        Map<Integer, dev.arat.attack.ModelCalls> m = previousCalls.get(epsilon);
+        return m == null ? dev.arat.attack.ModelCalls.NONE : m.getOrDefault(attackIndex, dev.arat.attack.ModelCalls.NONE);
+      }
+
+      @Override
       public void recordClean(List<Clean> batch, double seconds) {
         for (Clean c : batch) {
           Ledger.this.clean.put(c.sampleId(), c);
@@ -389,13 +401,14 @@ public final class Ledger implements AutoCloseable {
       }
 
       @Override
-      public void recordAttempts(int attackIndex, List<Attempt> batch, double seconds) {
+      public void recordAttempts(int attackIndex, List<Attempt> batch, double seconds,
+          dev.arat.attack.ModelCalls calls) {
         Map<Long, Attempt> m = attempts.computeIfAbsent(epsilon, e -> new HashMap<>())
             .computeIfAbsent(attackIndex, i -> new HashMap<>());
         for (Attempt r : batch) {
           m.put(r.sampleId(), r);
         }
-        append(new AttackLine("attack", epsilon, attackIndex, null, seconds, batch));
+        append(new AttackLine("attack", epsilon, attackIndex, null, seconds, calls, batch));
       }
     };
   }
@@ -421,6 +434,10 @@ public final class Ledger implements AutoCloseable {
     for (Map.Entry<Double, Map<Integer, Double>> e : other.previousSeconds.entrySet()) {
       Map<Integer, Double> mine = previousSeconds.computeIfAbsent(e.getKey(), k -> new LinkedHashMap<>());
       e.getValue().forEach((k, v) -> mine.merge(k, v, Double::sum));
+    }
+    for (Map.Entry<Double, Map<Integer, dev.arat.attack.ModelCalls>> e : other.previousCalls.entrySet()) {
+      Map<Integer, dev.arat.attack.ModelCalls> mine = previousCalls.computeIfAbsent(e.getKey(), k -> new LinkedHashMap<>());
+      e.getValue().forEach((k, v) -> mine.merge(k, v, dev.arat.attack.ModelCalls::plus));
     }
   }
 

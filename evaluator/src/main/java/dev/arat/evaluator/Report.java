@@ -125,7 +125,8 @@ public record Report(
 
   private static List<AttackEntry> zeroSeconds(List<AttackEntry> list) {
     return list.stream().map(a -> new AttackEntry(a.index(), a.name(), a.settings(), a.attempted(), a.successes(),
-        a.unconfirmed(), a.violations(), a.robustAfter(), a.robustAccuracyAfter(), 0, a.skipped())).toList();
+        a.unconfirmed(), a.violations(), a.robustAfter(), a.robustAccuracyAfter(), 0,
+        a.modelCalls() == null ? null : a.modelCalls().imagesOnly(), a.skipped())).toList();
   }
 
   /** The gate named {@code name}, or null. */
@@ -215,6 +216,8 @@ public record Report(
    * @param robustAfter robust samples after it (cumulative)
    * @param robustAccuracyAfter {@code robustAfter / samples}
    * @param seconds wall-clock time
+   * @param modelCalls forward and gradient calls the attack made, the images in them and the
+   *     seconds inside them (null in reports written before arat recorded them)
    * @param skipped true when nothing was left to attack
    */
   public record AttackEntry(
@@ -228,6 +231,7 @@ public record Report(
       int robustAfter,
       double robustAccuracyAfter,
       double seconds,
+      dev.arat.attack.ModelCalls modelCalls,
       boolean skipped) {}
 
   /**

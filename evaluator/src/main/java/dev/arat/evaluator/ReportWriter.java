@@ -18,6 +18,7 @@ import org.w3c.dom.Document;
 import org.w3c.dom.Element;
 import java.io.UncheckedIOException;
 import java.nio.file.Path;
+import dev.arat.attack.ModelCalls;
 import java.util.Locale;
 import java.util.Map;
 
@@ -294,12 +295,14 @@ public final class ReportWriter {
         r.samples(), ci(r.cleanAccuracyCi95())));
     b.append(String.format(Locale.ROOT, "| robust accuracy | %s (%d/%d) | %s |%n%n", pct(r.robustAccuracy()),
         r.robustCount(), r.samples(), ci(r.robustAccuracyCi95())));
-    b.append("### Attacks (cascade)\n\n| # | attack | ran on | broke | robust after | violations | time |\n"
-        + "|---:|---|---:|---:|---:|---:|---:|\n");
+    b.append("### Attacks (cascade)\n\n| # | attack | ran on | broke | robust after | violations | time |"
+        + " forward calls (images) | gradient calls (images) |\n|---:|---|---:|---:|---:|---:|---:|---:|---:|\n");
     for (Report.AttackEntry a : r.attacks()) {
-      b.append(String.format(Locale.ROOT, "| %d | `%s` | %s | %d | %s | %d | %s |%n", a.index() + 1, a.name(),
+      ModelCalls c = a.modelCalls();
+      b.append(String.format(Locale.ROOT, "| %d | `%s` | %s | %d | %s | %d | %s | %s | %s |%n", a.index() + 1, a.name(),
           a.skipped() ? "skipped" : String.valueOf(a.attempted()), a.successes(), pct(a.robustAccuracyAfter()),
-          a.violations(), Progress.duration(a.seconds())));
+          a.violations(), Progress.duration(a.seconds()), c == null ? "" : calls(c.forwardCalls(), c.forwardImages()),
+          c == null ? "" : calls(c.gradientCalls(), c.gradientImages())));
     }
     b.append(String.format(Locale.ROOT, "%nLargest counted perturbation: Linf %.5g, L2 %.5g.%n",
         r.maxPerturbation().linf(), r.maxPerturbation().l2()));
@@ -417,5 +420,10 @@ public final class ReportWriter {
     } catch (IOException e) {
       throw new UncheckedIOException("cannot write " + file + ": " + e.getMessage(), e);
     }
+  }
+
+  /** {@code 12 (3,000)}: calls and the images in them, for report.md. */
+  private static String calls(long calls, long images) {
+    return String.format(Locale.ROOT, "%,d (%,d)", calls, images);
   }
 }

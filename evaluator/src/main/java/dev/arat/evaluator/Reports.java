@@ -123,7 +123,7 @@ final class Reports {
     for (CascadeResult.AttackStats s : r.attacks()) {
       int after = s.skipped() ? robust : s.robustAfter();
       out.add(new Report.AttackEntry(s.index(), s.name(), s.settings(), s.attempted(), s.successes(), s.unconfirmed(),
-          s.violations(), after, ratio(after, n), s.seconds(), s.skipped()));
+          s.violations(), after, ratio(after, n), s.seconds(), s.calls(), s.skipped()));
     }
     return out;
   }

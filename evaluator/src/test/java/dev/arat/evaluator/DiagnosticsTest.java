@@ -122,8 +122,8 @@ class DiagnosticsTest {
           robust ? 0 : 1, 0.1, 1.0, robust ? 1.0 : -1.0));
     }
     List<CascadeResult.AttackStats> stats = List.of(
-        new CascadeResult.AttackStats(0, "pgd-3-ce", Map.of(), 20, 10, 0, 0, 10, 0, false),
-        new CascadeResult.AttackStats(1, "square-100", Map.of(), 10, 2, 0, 1, 8, 0, false));
+        new CascadeResult.AttackStats(0, "pgd-3-ce", Map.of(), 20, 10, 0, 0, 10, 0, dev.arat.attack.ModelCalls.NONE, false),
+        new CascadeResult.AttackStats(1, "square-100", Map.of(), 10, 2, 0, 1, 8, 0, dev.arat.attack.ModelCalls.NONE, false));
     List<CascadeResult.Violation> v = List.of(new CascadeResult.Violation(1, "square-100", 5, 0.2, 3, "too far", true));
     CascadeResult r = new CascadeResult(samples, stats, v, new ImageBatch(new float[n], n, 1, 1, 1));
     Map<Double, CascadeResult> results = new LinkedHashMap<>();

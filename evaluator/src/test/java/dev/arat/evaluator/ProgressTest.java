@@ -24,7 +24,7 @@ class ProgressTest {
     p.attackStarted(0, a, 9);
     p.progress(0, 4, 9);
     p.progress(0, 9, 9);
-    p.attackFinished(0, new CascadeResult.AttackStats(0, a.name(), Map.of(), 9, 3, 0, 0, 6, 1.5, false));
+    p.attackFinished(0, new CascadeResult.AttackStats(0, a.name(), Map.of(), 9, 3, 0, 0, 6, 1.5, dev.arat.attack.ModelCalls.NONE, false));
     return bytes.toString(StandardCharsets.UTF_8);
   }
 

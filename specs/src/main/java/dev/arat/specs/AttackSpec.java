@@ -289,7 +289,7 @@ public sealed interface AttackSpec {
 
     @Override
     public List<LossHead> lossHeads() {
-      return List.of(LossHead.CE, LossHead.CE_TARGETED);
+      return List.of(LossHead.LOGIT_DIFF);
     }
 
     @Override

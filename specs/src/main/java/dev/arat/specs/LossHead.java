@@ -23,7 +23,12 @@ public enum LossHead {
   /** Difference of logits ratio {@code -(z_y - max_{i!=y} z_i) / (z_pi1 - z_pi3 + 1e-12)}; needs K >= 3. */
   DLR("dlr", false),
   /** Targeted DLR {@code -(z_y - z_t) / (z_pi1 - (z_pi3 + z_pi4)/2 + 1e-12)}; needs K >= 4. */
-  DLR_TARGETED("dlr-targeted", true);
+  DLR_TARGETED("dlr-targeted", true),
+  /**
+   * Logit difference {@code z_t - z_y}: the function FAB-T linearises (one gradient call gives its
+   * value and slope); positive once the target's logit exceeds the true class's.
+   */
+  LOGIT_DIFF("logit-diff", true);
 
   private final String id;
   private final boolean targeted;
@@ -54,7 +59,7 @@ public enum LossHead {
       }
     }
     throw new IllegalArgumentException(
-        "unknown loss '" + text + "', expected one of ce, ce-targeted, margin, dlr, dlr-targeted");
+        "unknown loss '" + text + "', expected one of ce, ce-targeted, margin, dlr, dlr-targeted, logit-diff");
   }
 
   @Override

@@ -58,7 +58,7 @@ class AttackSpecTypesTest {
     assertEquals(1.05, fab.eta());
     assertEquals(0.9, fab.beta());
     assertEquals("fab-t-100-t9", fab.label());
-    assertEquals(List.of(LossHead.CE, LossHead.CE_TARGETED), fab.lossHeads());
+    assertEquals(List.of(LossHead.LOGIT_DIFF), fab.lossHeads());
   }
 
   @Test

@@ -58,6 +58,11 @@ final class LossHeads {
           dz = e.op(Op.SUB, oneHot.apply(TARGETS), p);
         }
       }
+      case LOGIT_DIFF -> {
+        String t2 = e.op(Op.UNSQUEEZE, TARGETS, e.ivec(1));
+        loss2 = e.op(Op.SUB, gatherCols(e, z, t2), gatherCols(e, z, y2));
+        dz = e.op(Op.SUB, oneHot.apply(TARGETS), hy);
+      }
       case MARGIN -> {
         String o = maxOther(e, z, hy);
         loss2 = e.op(Op.SUB, gatherCols(e, z, o), gatherCols(e, z, y2));
