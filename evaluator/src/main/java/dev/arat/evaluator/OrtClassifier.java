@@ -225,6 +225,9 @@ public final class OrtClassifier implements GradientClassifier, AutoCloseable {
       o = new OrtSession.SessionOptions();
       o.setOptimizationLevel(OPT_LEVEL);
       o.setIntraOpNumThreads(runtime.intraOpThreads() > 0 ? runtime.intraOpThreads() : DEFAULT_THREADS);
+      // idle ORT workers sleep instead of spinning: attacks alternate forward and gradient sessions
+      // (one thread pool each) with Java work between calls, and spinning workers take those cores
+      o.addConfigEntry("session.intra_op.allow_spinning", "0");
       if (runtime.interOpThreads() > 0) {
         o.setInterOpNumThreads(runtime.interOpThreads());
         if (runtime.interOpThreads() > 1) {
