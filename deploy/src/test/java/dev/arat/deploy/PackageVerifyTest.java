@@ -273,7 +273,7 @@ class PackageVerifyTest {
     assertTrue(s.getMessage().contains("was made from another model"), s.getMessage());
     // the report of one shard
     Path shard = dir.resolve("shard");
-    dev.arat.evaluator.ReportWriter.writeAll(SuiteRunner.builder().optThreads(1).optShard("1/2").build()
+    dev.arat.evaluator.ReportFiles.writeAll(SuiteRunner.builder().optThreads(1).optShard("1/2").build()
         .run(parent, SUITE.withSamples(10), null, shard), shard);
     EvaluationException sh = assertThrows(EvaluationException.class, () -> Packager.build(new Packager.Request(
         parent, List.of(), shard, null, dir.resolve("out4"), null, null)));

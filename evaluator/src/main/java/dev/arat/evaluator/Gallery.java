@@ -33,7 +33,7 @@ final class Gallery {
 
   /** A class in a caption: its name (at most 10 characters) when the dataset has one, else its number. */
   static String caption(List<String> names, int label) {
-    String n = Reports.className(names, label);
+    String n = ReportAssembler.className(names, label);
     return n == null ? String.valueOf(label) : n.length() <= 10 ? n : n.substring(0, 9) + ".";
   }
 

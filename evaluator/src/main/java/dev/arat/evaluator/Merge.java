@@ -152,20 +152,20 @@ public final class Merge {
     Map<Double, CascadeResult> results = new LinkedHashMap<>();
     for (double e : suite.epsilons()) {
       // replay never runs an attack, so a transfer entry may use the replay model as its surrogate
-      List<Attack> attacks = SuiteRunner.buildAttacks(suite, Reports.threat(suite, e), classes, path -> none);
-      Cascade cascade = new Cascade(Reports.threat(suite, e), attacks, suite.batchSize());
+      List<Attack> attacks = SuiteRunner.buildAttacks(suite, ReportAssembler.threat(suite, e), classes, path -> none);
+      Cascade cascade = new Cascade(ReportAssembler.threat(suite, e), attacks, suite.batchSize());
       try {
         results.put(e, cascade.run(none, none, x, labels, ids, null, all.journal(e)));
       } catch (Replay.Missing m) {
         throw new EvaluationException(EvaluationException.Kind.INPUT, "a shard is unfinished: attack records at "
-            + Reports.threat(suite, e).label() + " are missing; rerun every shard with the same arguments (it"
+            + ReportAssembler.threat(suite, e).label() + " are missing; rerun every shard with the same arguments (it"
             + " resumes) and merge again", null, m);
       }
     }
     Report base = baseline == null ? null : readBaseline(baseline);
-    Reports.Context ctx = new Reports.Context(suite, first.tool(), first.model(), first.dataset(), null, indices,
+    ReportAssembler.Context ctx = new ReportAssembler.Context(suite, first.tool(), first.model(), first.dataset(), null, indices,
         probe, base, baseline == null ? null : baseline.toString(), extra, classNames(shardDirs));
-    return new Merged(Reports.assemble(ctx, results, (System.nanoTime() - t0) / 1e9), all);
+    return new Merged(ReportAssembler.assemble(ctx, results, (System.nanoTime() - t0) / 1e9), all);
   }
 
   /**
@@ -176,9 +176,9 @@ public final class Merge {
     TreeMap<Integer, String> names = new TreeMap<>();
     for (Path dir : shardDirs) {
       Path json = (java.nio.file.Files.isDirectory(dir) ? dir : dir.toAbsolutePath().getParent())
-          .resolve(ReportWriter.JSON_FILE);
+          .resolve(ReportFiles.JSON_FILE);
       try {
-        for (Report.ClassEntry c : ReportWriter.readJson(java.nio.file.Files.readString(json)).perClass()) {
+        for (Report.ClassEntry c : ReportFiles.readJson(java.nio.file.Files.readString(json)).perClass()) {
           if (c.name() != null) {
             names.putIfAbsent(c.label(), c.name());
           }
@@ -204,7 +204,7 @@ public final class Merge {
   public static Report mergeAndWrite(List<Path> shardDirs, Path baseline, Path out) {
     Merged m = mergeLedgers(shardDirs, baseline);
     Report r = m.report();
-    ReportWriter.writeAll(r, out);
+    ReportFiles.writeAll(r, out);
     Evidence.write(out, r, m.ledger(), m.ledger().header().suite().saveAdversarial());
     return r;
   }
@@ -217,7 +217,7 @@ public final class Merge {
 
   static Report readBaseline(Path file) {
     try {
-      return ReportWriter.readJson(Files.readString(file, StandardCharsets.UTF_8));
+      return ReportFiles.readJson(Files.readString(file, StandardCharsets.UTF_8));
     } catch (NoSuchFileException e) {
       throw new EvaluationException(EvaluationException.Kind.INPUT, "baseline report not found: " + file);
     } catch (IOException e) {

@@ -7,7 +7,8 @@ import java.util.Map;
 
 /**
  * The result of an evaluation, written as {@code report.json} (snake_case, via {@link
- * ReportWriter}) and summarised in {@code report.md}. Accuracies are fractions in {@code [0,1]} of
+ * ReportFiles}) and summarised in {@code report.md}; {@link ReportAssembler} builds it from cascade
+ * results. Accuracies are fractions in {@code [0,1]} of
  * the {@code samples} evaluated; intervals are 95% Wilson intervals. The layout is documented in
  * {@code docs/report-schema.md}; {@link #SCHEMA_VERSION} 2 adds the shard, per-class, sweep,
  * baseline and structured-diagnostic fields and the gate details to version 1 (every version-1

@@ -213,7 +213,7 @@ public final class SuiteRunner {
   /**
    * Evaluates an ONNX file, recording every batch in {@code outDir/ledger.jsonl} and resuming from
    * it when it already holds this evaluation; also writes {@value #GALLERY_FILE} there. The
-   * reports themselves are written by {@link ReportWriter#writeAll}.
+   * reports themselves are written by {@link ReportFiles#writeAll}.
    *
    * @param modelFile the {@code .onnx} classifier ({@code [0,1]} float32 NCHW input, logits output)
    * @param suite the suite (defaults applied)
@@ -390,7 +390,7 @@ public final class SuiteRunner {
     deployed = nonFinite.watch(deployed);
     Map<Double, List<Attack>> attacks = new LinkedHashMap<>();
     for (double e : suite.epsilons()) {
-      attacks.put(e, buildAttacks(suite, Reports.threat(suite, e), k, path -> surrogate(path, suite.normalization())));
+      attacks.put(e, buildAttacks(suite, ReportAssembler.threat(suite, e), k, path -> surrogate(path, suite.normalization())));
     }
     int[] all = Permutations.firstOf(test.size(), suite.samples(), suite.seed());
     List<Integer> allList = new ArrayList<>(all.length);
@@ -438,7 +438,7 @@ public final class SuiteRunner {
       Map<Double, CascadeResult> results = new LinkedHashMap<>();
       boolean sweep = attacks.size() > 1;
       for (Map.Entry<Double, List<Attack>> e : attacks.entrySet()) {
-        ThreatModel threat = Reports.threat(suite, e.getKey());
+        ThreatModel threat = ReportAssembler.threat(suite, e.getKey());
         Cascade cascade = new Cascade(threat, e.getValue(), suite.batchSize());
         if (attacksImpossible) {
           cascade = cascade.withoutAttacks();
@@ -459,9 +459,9 @@ public final class SuiteRunner {
       if (nonFinite.images() > 0 && !probeNonFinite) {
         extra.add(nonFinite.diagnostic("scored during this run (clean images, attack steps and candidates)"));
       }
-      Reports.Context ctx = new Reports.Context(suite, tool, model, dataset, shard.whole() ? null : shard,
+      ReportAssembler.Context ctx = new ReportAssembler.Context(suite, tool, model, dataset, shard.whole() ? null : shard,
           shardIndices, probe, base, baseline == null ? null : baseline.toString(), extra, test.classNames());
-      report = Reports.assemble(ctx, results, (System.nanoTime() - startNanos) / 1e9);
+      report = ReportAssembler.assemble(ctx, results, (System.nanoTime() - startNanos) / 1e9);
       if (outDir != null && gallery) {
         Gallery.write(outDir.resolve(GALLERY_FILE), report, s, attacks.get(suite.threatModel().epsilon()), attacked,
             test.classNames());

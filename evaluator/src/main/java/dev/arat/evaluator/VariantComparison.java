@@ -184,7 +184,7 @@ public final class VariantComparison {
             + " parent's input and data");
       }
       Transfer t = transfer(adv, v, runtime, suite.normalization(), suite.batchSize());
-      Entry e = entry(v, r, VARIANTS_DIR + "/" + stem(name) + "/" + ReportWriter.JSON_FILE, parentReport, t);
+      Entry e = entry(v, r, VARIANTS_DIR + "/" + stem(name) + "/" + ReportFiles.JSON_FILE, parentReport, t);
       reports.add(r);
       entries.add(e);
       if (g.maxRobustDropVsParent() != null) {
@@ -199,7 +199,7 @@ public final class VariantComparison {
             e.top1Agreement() >= g.minTop1Agreement(), "min", "point", false, null));
       }
     }
-    Entry p = entry(parent, parentReport, ReportWriter.JSON_FILE, null, null);
+    Entry p = entry(parent, parentReport, ReportFiles.JSON_FILE, null, null);
     boolean trusted = parentReport.trusted() && reports.stream().allMatch(Report::trusted);
     boolean passed = trusted && parentReport.passed() && reports.stream().allMatch(Report::passed)
         && gates.stream().allMatch(Report.Gate::passed);
@@ -216,16 +216,16 @@ public final class VariantComparison {
    * @return the parent's report.json first, then the other files written into {@code dir}
    */
   public static List<Path> writeAll(Outcome o, Path dir) {
-    List<Path> files = new ArrayList<>(ReportWriter.writeAll(o.parent(), dir));
+    List<Path> files = new ArrayList<>(ReportFiles.writeAll(o.parent(), dir));
     for (int i = 0; i < o.variants().size(); i++) {
-      ReportWriter.writeAll(o.variants().get(i), dir.resolve(VARIANTS_DIR).resolve(stem(o.comparison().variants()
+      ReportFiles.writeAll(o.variants().get(i), dir.resolve(VARIANTS_DIR).resolve(stem(o.comparison().variants()
           .get(i).name())));
     }
     try {
-      AtomicFiles.writeString(dir.resolve(ReportWriter.MARKDOWN_FILE),
-          ReportWriter.toMarkdown(o.parent()) + toMarkdown(o.comparison()));
-      AtomicFiles.writeString(dir.resolve(ReportWriter.JUNIT_FILE),
-          ReportWriter.toJUnit(o.parent(), o.comparison().gates()));
+      AtomicFiles.writeString(dir.resolve(ReportFiles.MARKDOWN_FILE),
+          ReportFiles.toMarkdown(o.parent()) + toMarkdown(o.comparison()));
+      AtomicFiles.writeString(dir.resolve(ReportFiles.JUNIT_FILE),
+          ReportFiles.toJUnit(o.parent(), o.comparison().gates()));
       Path json = dir.resolve(JSON_FILE);
       AtomicFiles.writeString(json, Specs.toJson(o.comparison()) + "\n");
       files.add(json);
@@ -271,7 +271,7 @@ public final class VariantComparison {
     if (!c.gates().isEmpty()) {
       b.append("\nVariant gates:\n\n");
       for (Report.Gate g : c.gates()) {
-        b.append("- ").append(g.passed() ? "✅ " : "❌ ").append(ReportWriter.gateText(g))
+        b.append("- ").append(g.passed() ? "✅ " : "❌ ").append(ReportFiles.gateText(g))
             .append(g.detail() == null ? "" : " (" + g.detail() + ")").append('\n');
       }
     }

@@ -7,7 +7,7 @@
  * {@link dev.arat.evaluator.Ledger} and applies the gates ({@link dev.arat.evaluator.SuiteRunner});
  * the merge of shard ledgers ({@link dev.arat.evaluator.Merge}); the report with its {@link
  * dev.arat.evaluator.Diagnostic}s ({@link dev.arat.evaluator.Report}), written by {@link
- * dev.arat.evaluator.ReportWriter} as {@code report.json}, {@code report.md}, {@code junit.xml} and
+ * dev.arat.evaluator.ReportFiles} as {@code report.json}, {@code report.md}, {@code junit.xml} and
  * PNG plots ({@link dev.arat.evaluator.Plots}). Layouts: docs/report-schema.md; diagnostics:
  * docs/diagnostics.md; resume, shards and providers: docs/evaluation.md.
  */

@@ -131,7 +131,7 @@ class ByoDataEvaluationTest {
     assertTrue(b.layout().contains("grey, 28x28 as stored"), b.layout());
     assertEquals(64, b.sha256().length());
     // the digest is in report.json and report.md
-    ReportWriter.writeAll(png, dir.resolve("b"));
+    ReportFiles.writeAll(png, dir.resolve("b"));
     assertTrue(Files.readString(dir.resolve("b/report.json")).contains(b.sha256()));
     assertTrue(Files.readString(dir.resolve("b/report.md")).contains(b.sha256()));
     // one changed pixel changes the digest

@@ -205,9 +205,9 @@ class ByoModelsTest {
   void reportAndVerdictSayWhenNoGateWasSet() {
     Report r = run("reference.onnx", SUITE.replace("gates: {min_robust_accuracy: 0.0}\n", ""));
     assertTrue(r.gates().isEmpty());
-    assertTrue(ReportWriter.verdictLine(r).startsWith("NO GATES"), ReportWriter.verdictLine(r));
-    assertTrue(ReportWriter.toMarkdown(r).contains("no gates set"), ReportWriter.toMarkdown(r));
+    assertTrue(ReportFiles.verdictLine(r).startsWith("NO GATES"), ReportFiles.verdictLine(r));
+    assertTrue(ReportFiles.toMarkdown(r).contains("no gates set"), ReportFiles.toMarkdown(r));
     Report gated = run("reference.onnx", SUITE);
-    assertEquals("PASSED: every gate passed", ReportWriter.verdictLine(gated));
+    assertEquals("PASSED: every gate passed", ReportFiles.verdictLine(gated));
   }
 }

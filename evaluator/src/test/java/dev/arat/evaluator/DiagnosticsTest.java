@@ -128,14 +128,14 @@ class DiagnosticsTest {
     CascadeResult r = new CascadeResult(samples, stats, v, new ImageBatch(new float[n], n, 1, 1, 1));
     Map<Double, CascadeResult> results = new LinkedHashMap<>();
     results.put(0.1, r);
-    Report rep = Reports.assemble(context(suite), results, 0);
+    Report rep = ReportAssembler.assemble(context(suite), results, 0);
     assertTrue(codes(rep).containsAll(List.of("ARAT-D004", "ARAT-D006")), rep.diagnostics().toString());
     assertFalse(rep.trusted());
     assertEquals(1, rep.violations().size());
   }
 
-  static Reports.Context context(EvaluationSuite suite) {
-    return new Reports.Context(suite, new Report.Tool("arat", "t", null, "17", null),
+  static ReportAssembler.Context context(EvaluationSuite suite) {
+    return new ReportAssembler.Context(suite, new Report.Tool("arat", "t", null, "17", null),
         new Report.ModelInfo("m", "0", Map.of(), List.of(), 10), new Report.DatasetInfo("synthetic", "test", null, 512,
         "x"), null, List.of(), List.of(), null, null, List.of(), null);
   }

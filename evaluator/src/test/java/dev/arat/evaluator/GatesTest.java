@@ -78,7 +78,7 @@ class GatesTest {
     // the baseline: the same samples, where a (hypothetical) earlier model kept every clean-correct one
     Report measured = run(BASE + "attacks: [{type: fgsm}]\n", null);
     Report before = robustWhereCorrect(measured);
-    Path json = ReportWriter.writeJson(before, dir);
+    Path json = ReportFiles.writeJson(before, dir);
     String both = BASE + "attacks: [{type: fgsm}]\ngates: {max_robust_drop: 0.0}\n";
     Report after = run(both, json);
     Report.Baseline b = after.baseline();

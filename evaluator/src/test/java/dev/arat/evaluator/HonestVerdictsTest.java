@@ -85,7 +85,7 @@ class HonestVerdictsTest {
     for (String shard : List.of("1/2", "2/2")) {
       java.nio.file.Path out = dir.resolve("s" + shard.charAt(0));
       try (OrtClassifier m = OrtClassifier.open(ByoModelsTest.fixture("nan-off-grid.onnx"), 1)) {
-        ReportWriter.writeJson(SuiteRunner.builder().optThreads(1).optGallery(false).optShard(shard).build()
+        ReportFiles.writeJson(SuiteRunner.builder().optThreads(1).optGallery(false).optShard(shard).build()
             .evaluate(m, m, info, m::diagnostics, ByoModelsTest.suite(SUITE), test, null, tool, out,
                 System.nanoTime()), out);
       }
@@ -116,7 +116,7 @@ class HonestVerdictsTest {
         assertEquals(r.cleanCorrect(), r.robustCount(), what);
         assertTrue(r.attacks().stream().allMatch(a -> a.skipped() && a.attempted() == 0), what);
         // the report files say so: untrusted, with the code
-        String md = ReportWriter.toMarkdown(r);
+        String md = ReportFiles.toMarkdown(r);
         assertTrue(md.contains("untrusted") && md.contains("ARAT-D017"), md);
       }
     }
@@ -129,8 +129,8 @@ class HonestVerdictsTest {
     assertTrue(r.passed());
     Diagnostic d = r.diagnosticRecords().stream().filter(x -> x.code().equals("ARAT-D017")).findFirst().orElseThrow();
     assertEquals(Diagnostic.Severity.WARNING, d.severity());
-    assertTrue(ReportWriter.verdictLine(r).contains("BLACK-BOX ONLY"), ReportWriter.verdictLine(r));
-    assertTrue(ReportWriter.toMarkdown(r).contains("black-box only"));
+    assertTrue(ReportFiles.verdictLine(r).contains("BLACK-BOX ONLY"), ReportFiles.verdictLine(r));
+    assertTrue(ReportFiles.toMarkdown(r).contains("black-box only"));
     assertTrue(r.cleanCorrect() > 0 && r.robustCount() <= r.cleanCorrect());
   }
 

@@ -38,7 +38,7 @@ class ReportFilesTest {
   @Test
   void junitXmlHasOneTestCasePerGatePlusTrust(@TempDir Path dir) throws Exception {
     Report r = report();
-    List<Path> files = ReportWriter.writeAll(r, dir);
+    List<Path> files = ReportFiles.writeAll(r, dir);
     assertEquals(List.of("report.json", "report.md", "junit.xml", Plots.EPSILON_FILE, Plots.CLASS_FILE),
         files.stream().map(p -> p.getFileName().toString()).toList());
     DocumentBuilderFactory f = DocumentBuilderFactory.newInstance();
@@ -95,7 +95,7 @@ class ReportFilesTest {
         r.robustCount(), r.robustAccuracy(), r.robustAccuracyCi95(), r.attacks(), r.violations(), r.maxPerturbation(),
         r.perSample(), r.perClass(), r.sweep(), r.baseline(), List.of(), false, false,
         d.stream().map(Diagnostic::line).toList(), d, r.durationSeconds());
-    String xml = ReportWriter.toJUnit(bad);
+    String xml = ReportFiles.toJUnit(bad);
     Document doc = DocumentBuilderFactory.newInstance().newDocumentBuilder()
         .parse(new ByteArrayInputStream(xml.getBytes(java.nio.charset.StandardCharsets.UTF_8)));
     Element tc = (Element) doc.getElementsByTagName("testcase").item(0);
@@ -103,21 +103,21 @@ class ReportFilesTest {
     Element f = (Element) tc.getElementsByTagName("failure").item(0);
     assertTrue(f.getTextContent().contains("ARAT-D006 [fatal] budget-violation: 2 candidate(s) broke <the> budget"),
         f.getTextContent());
-    assertTrue(ReportWriter.toMarkdown(bad).contains("⛔ **ARAT-D006**"));
+    assertTrue(ReportFiles.toMarkdown(bad).contains("⛔ **ARAT-D006**"));
   }
 
   @Test
   void schemaTwoRoundTripsAndSchemaOneStillReads() throws Exception {
     Report r = report();
-    String json = ReportWriter.toJson(r);
+    String json = ReportFiles.toJson(r);
     JsonNode tree = Specs.json().readTree(json);
     assertEquals(2, tree.get("schema_version").asInt());
     for (String f : List.of("per_class", "sweep", "gates", "diagnostics", "diagnostic_records")) {
       assertTrue(tree.has(f), f);
     }
     assertEquals("min", tree.get("gates").get(0).get("comparison").asText());
-    Report back = ReportWriter.readJson(json);
-    assertEquals(json, ReportWriter.toJson(back));
+    Report back = ReportFiles.readJson(json);
+    assertEquals(json, ReportFiles.toJson(back));
 
     ObjectNode v1 = (ObjectNode) tree.deepCopy();
     v1.put("schema_version", 1);
@@ -128,7 +128,7 @@ class ReportFilesTest {
       ((ObjectNode) g).remove(List.of("comparison", "bound", "skipped", "detail"));
     }
     ((ObjectNode) v1.get("suite").get("settings").get("gates")).remove("max_robust_drop");
-    Report old = ReportWriter.readJson(Specs.json().writeValueAsString(v1));
+    Report old = ReportFiles.readJson(Specs.json().writeValueAsString(v1));
     assertEquals(r.perSample(), old.perSample());
     assertTrue(old.perClass().isEmpty());
   }

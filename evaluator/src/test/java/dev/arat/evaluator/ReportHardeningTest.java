@@ -34,8 +34,8 @@ class ReportHardeningTest {
     Report r = run(SUITE, null);
     // a non-empty folder where the plot goes: writing the plot fails
     Files.createDirectories(dir.resolve(Plots.EPSILON_FILE).resolve("x"));
-    assertThrows(EvaluationException.class, () -> ReportWriter.writeAll(r, dir));
-    for (String f : new String[] {ReportWriter.JSON_FILE, ReportWriter.MARKDOWN_FILE, ReportWriter.JUNIT_FILE}) {
+    assertThrows(EvaluationException.class, () -> ReportFiles.writeAll(r, dir));
+    for (String f : new String[] {ReportFiles.JSON_FILE, ReportFiles.MARKDOWN_FILE, ReportFiles.JUNIT_FILE}) {
       assertFalse(Files.exists(dir.resolve(f)), f + " was written before the plots");
     }
   }
@@ -45,7 +45,7 @@ class ReportHardeningTest {
     assumeTrue(FileSystems.getDefault().supportedFileAttributeViews().contains("posix"));
     Report r = run(SUITE, dir);
     var ledger = Files.getPosixFilePermissions(dir.resolve("ledger.jsonl"));
-    for (Path f : ReportWriter.writeAll(r, dir)) {
+    for (Path f : ReportFiles.writeAll(r, dir)) {
       assertEquals(ledger, Files.getPosixFilePermissions(f), f.toString());
     }
   }
@@ -64,9 +64,9 @@ class ReportHardeningTest {
   void moreSamplesThanTheTestSetHasIsNoted() {
     Report r = run(SUITE.replace("samples: 20", "samples: 100000"), null);
     assertEquals(r.dataset().testSize(), r.samples());
-    String md = ReportWriter.toMarkdown(r);
+    String md = ReportFiles.toMarkdown(r);
     assertTrue(md.contains("asks for 100000 samples") && md.contains("only " + r.samples() + " images"), md);
-    assertEquals(null, ReportWriter.samplesNote(run(SUITE, null)));
+    assertEquals(null, ReportFiles.samplesNote(run(SUITE, null)));
   }
 
   @Test
@@ -79,7 +79,7 @@ class ReportHardeningTest {
     assertEquals("0.5", ThreatModel.formatEpsilon(0.5));
     Report r = run(SUITE.replace("epsilon: 0.1", "epsilon: 0.03137254901960784")
         + "epsilon_sweep: [0.01568627450980392]\n", null);
-    String md = ReportWriter.toMarkdown(r);
+    String md = ReportFiles.toMarkdown(r);
     assertTrue(md.contains("Linf eps=8/255 (0.03137)") && md.contains("| 4/255 (0.01569) |"), md);
     // only the settings list (provenance) keeps the exact value
     assertFalse(md.substring(0, md.indexOf("Settings and provenance")).contains("0.03137254901960784"), md);
@@ -92,8 +92,8 @@ class ReportHardeningTest {
     assertEquals(3, c.label());
     assertEquals("class3", c.name()); // the synthetic dataset's names
     assertEquals("3 (class3)", c.display());
-    assertTrue(ReportWriter.toMarkdown(r).contains("| 3 (class3) |"));
-    assertEquals(r.perClass(), ReportWriter.readJson(ReportWriter.toJson(r)).perClass());
+    assertTrue(ReportFiles.toMarkdown(r).contains("| 3 (class3) |"));
+    assertEquals(r.perClass(), ReportFiles.readJson(ReportFiles.toJson(r)).perClass());
     assertEquals("Pullover", Gallery.caption(List.of("T-shirt/top", "Trouser", "Pullover"), 2));
     assertEquals("T-shirt/t.", Gallery.caption(List.of("T-shirt/top/long"), 0));
     assertEquals("7", Gallery.caption(List.of("0", "1", "2", "3", "4", "5", "6", "7"), 7));
@@ -103,16 +103,16 @@ class ReportHardeningTest {
   @Test
   void reportMdHasNoRelativeLinks() throws Exception {
     // the report with one diagnostic added
-    var tree = (com.fasterxml.jackson.databind.node.ObjectNode) Specs.json().readTree(ReportWriter.toJson(run(SUITE, null)));
+    var tree = (com.fasterxml.jackson.databind.node.ObjectNode) Specs.json().readTree(ReportFiles.toJson(run(SUITE, null)));
     Diagnostic d = Diagnostic.Code.ZERO_GRADIENT.of("3 samples have a zero gradient");
     tree.putArray("diagnostic_records").add(Specs.json().valueToTree(d));
-    Report r = ReportWriter.readJson(tree.toString());
-    String md = ReportWriter.toMarkdown(r);
+    Report r = ReportFiles.readJson(tree.toString());
+    String md = ReportFiles.toMarkdown(r);
     assertTrue(md.contains("ARAT-D"), md);
     assertFalse(md.matches("(?s).*\\]\\((?!https?://)[^)]*\\).*"), md);
     assertEquals("[doc](https://example.org/arat/docs/diagnostics.md#arat-d003)",
-        ReportWriter.docReference("docs/diagnostics.md#arat-d003", "https://example.org/arat"));
+        ReportFiles.docReference("docs/diagnostics.md#arat-d003", "https://example.org/arat"));
     assertEquals("see `docs/diagnostics.md#arat-d003` in arat's documentation",
-        ReportWriter.docReference("docs/diagnostics.md#arat-d003", null));
+        ReportFiles.docReference("docs/diagnostics.md#arat-d003", null));
   }
 }

@@ -27,7 +27,7 @@ class ShardMergeTest {
       "");
 
   static String comparable(Report r) {
-    return ReportWriter.toJson(r.withoutRunDetails());
+    return ReportFiles.toJson(r.withoutRunDetails());
   }
 
   @Test
@@ -40,15 +40,15 @@ class ShardMergeTest {
     Report s2 = SuiteRunner.builder().optThreads(1).optShard("2/2").build()
         .run(model, suite.withBatchSize(5), null, dir.resolve("s2"));
     // as 'arat evaluate --shard' does: each shard leaves its report (merge takes class names from it)
-    ReportWriter.writeAll(s1, dir.resolve("s1"));
-    ReportWriter.writeAll(s2, dir.resolve("s2"));
+    ReportFiles.writeAll(s1, dir.resolve("s1"));
+    ReportFiles.writeAll(s2, dir.resolve("s2"));
     assertEquals(20, s1.samples());
     assertEquals(20, s2.samples());
     assertEquals(new Shard(1, 2), s1.shard());
     assertTrue(s1.gates().isEmpty());
     assertNull(single.shard());
     assertTrue(single.trusted(), single.diagnostics().toString());
-    assertTrue(single.robustAccuracy() < single.cleanAccuracy(), ReportWriter.toMarkdown(single));
+    assertTrue(single.robustAccuracy() < single.cleanAccuracy(), ReportFiles.toMarkdown(single));
     assertEquals(3, single.sweep().size());
     assertTrue(Files.size(dir.resolve("single").resolve(SuiteRunner.GALLERY_FILE)) > 0);
 
@@ -59,7 +59,7 @@ class ShardMergeTest {
 
     Report again = Merge.mergeAndWrite(List.of(dir.resolve("s1"), dir.resolve("s2")), null, dir.resolve("merged"));
     assertEquals(comparable(single), comparable(again));
-    assertTrue(Files.exists(dir.resolve("merged").resolve(ReportWriter.JUNIT_FILE)));
+    assertTrue(Files.exists(dir.resolve("merged").resolve(ReportFiles.JUNIT_FILE)));
 
     EvaluationException missing = assertThrows(EvaluationException.class,
         () -> Merge.merge(List.of(dir.resolve("s1")), null));

@@ -77,8 +77,8 @@ class SuiteRunnerTest {
     String out = log.toString(StandardCharsets.UTF_8);
     assertTrue(out.contains("[1] fgsm-ce") && out.contains("[2] pgd-10-ce"), out);
 
-    Path json = ReportWriter.writeJson(r, dir);
-    Path md = ReportWriter.writeMarkdown(r, dir);
+    Path json = ReportFiles.writeJson(r, dir);
+    Path md = ReportFiles.writeMarkdown(r, dir);
     JsonNode tree = Specs.json().readTree(Files.readString(json));
     for (String f : List.of("schema_version", "tool", "model", "suite", "dataset", "samples", "sample_indices", "seed",
         "threat_model", "clean_accuracy", "clean_accuracy_ci95", "robust_accuracy", "robust_accuracy_ci95", "attacks",
@@ -98,8 +98,8 @@ class SuiteRunnerTest {
     for (String f : List.of("index", "label", "clean_pred", "robust", "iteration", "linf", "l2", "margin")) {
       assertTrue(s.has(f), "per-sample entry lacks " + f);
     }
-    Report back = ReportWriter.readJson(Files.readString(json));
-    assertEquals(ReportWriter.toJson(r), ReportWriter.toJson(back));
+    Report back = ReportFiles.readJson(Files.readString(json));
+    assertEquals(ReportFiles.toJson(r), ReportFiles.toJson(back));
     assertEquals(r.perSample(), back.perSample());
 
     String text = Files.readString(md);

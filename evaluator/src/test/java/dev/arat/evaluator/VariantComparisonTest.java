@@ -87,10 +87,10 @@ class VariantComparisonTest {
     assertNull(c.parent().transfer());
 
     List<Path> files = VariantComparison.writeAll(o, out);
-    assertEquals(out.resolve(ReportWriter.JSON_FILE), files.get(0));
+    assertEquals(out.resolve(ReportFiles.JSON_FILE), files.get(0));
     assertTrue(Files.exists(out.resolve(VariantComparison.PLOT_FILE)));
     assertTrue(Files.exists(out.resolve("variants/model.const/report.json")));
-    String md = Files.readString(out.resolve(ReportWriter.MARKDOWN_FILE));
+    String md = Files.readString(out.resolve(ReportFiles.MARKDOWN_FILE));
     assertTrue(md.contains("### Variants") && md.contains("`model.const.onnx`") && md.contains("(parent)"), md);
     VariantComparison.Result back = VariantComparison.readJson(Files.readString(out.resolve(
         VariantComparison.JSON_FILE)));

@@ -17,8 +17,8 @@ import java.util.TreeMap;
  * {@link SuiteRunner} and {@link Merge}, so that a merged report is assembled exactly like a
  * single run's.
  */
-final class Reports {
-  private Reports() {}
+final class ReportAssembler {
+  private ReportAssembler() {}
 
   /** What goes into a report besides the cascade results. */
   record Context(EvaluationSuite suite, Report.Tool tool, Report.ModelInfo model, Report.DatasetInfo dataset,

@@ -27,7 +27,7 @@ import java.util.Map;
  * request), {@code junit.xml} (one test case per gate plus one for trust, for CI test views) and
  * PNG plots ({@link Plots}). Files are written atomically (temporary file, then rename).
  */
-public final class ReportWriter {
+public final class ReportFiles {
   /** File name of the JSON report. */
   public static final String JSON_FILE = "report.json";
   /** File name of the Markdown summary. */
@@ -35,7 +35,7 @@ public final class ReportWriter {
   /** File name of the JUnit XML report. */
   public static final String JUNIT_FILE = "junit.xml";
 
-  private ReportWriter() {}
+  private ReportFiles() {}
 
   /** Writes {@code dir/report.json}; returns its path. */
   public static Path writeJson(Report report, Path dir) {
@@ -344,7 +344,7 @@ public final class ReportWriter {
           pct(bl.drop()), bl.sameSamples() ? "" : " on different samples", bl.newlyBroken().size(),
           bl.newlyRobust().size()));
       if (!bl.newlyBroken().isEmpty()) {
-        b.append("\nNewly broken (dataset indices): ").append(Reports.abbreviate(bl.newlyBroken(), 50)).append('\n');
+        b.append("\nNewly broken (dataset indices): ").append(ReportAssembler.abbreviate(bl.newlyBroken(), 50)).append('\n');
       }
     }
     if (!r.violations().isEmpty()) {
