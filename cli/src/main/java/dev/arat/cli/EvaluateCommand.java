@@ -1,13 +1,13 @@
 package dev.arat.cli;
 
 import dev.arat.attack.Cascade;
-import dev.arat.evaluator.Evidence;
-import dev.arat.evaluator.Report;
-import dev.arat.evaluator.ReportFiles;
-import dev.arat.evaluator.ExecutionProvider;
-import dev.arat.evaluator.RuntimeOptions;
-import dev.arat.evaluator.SuiteRunner;
-import dev.arat.evaluator.VariantComparison;
+import dev.arat.evaluator.run.Evidence;
+import dev.arat.evaluator.report.Report;
+import dev.arat.evaluator.report.ReportFiles;
+import dev.arat.evaluator.ort.ExecutionProvider;
+import dev.arat.evaluator.ort.RuntimeOptions;
+import dev.arat.evaluator.run.SuiteRunner;
+import dev.arat.evaluator.run.VariantComparison;
 import dev.arat.specs.Builtins;
 import dev.arat.specs.EvaluationSuite;
 import java.io.PrintWriter;

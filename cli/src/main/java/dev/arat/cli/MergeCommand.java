@@ -1,8 +1,8 @@
 package dev.arat.cli;
 
-import dev.arat.evaluator.Merge;
-import dev.arat.evaluator.Report;
-import dev.arat.evaluator.ReportFiles;
+import dev.arat.evaluator.run.Merge;
+import dev.arat.evaluator.report.Report;
+import dev.arat.evaluator.report.ReportFiles;
 import java.io.PrintWriter;
 import java.nio.file.Path;
 import java.util.List;

@@ -3,9 +3,9 @@ package dev.arat.cli;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import dev.arat.evaluator.Report;
-import dev.arat.evaluator.ReportFiles;
-import dev.arat.evaluator.SuiteRunner;
+import dev.arat.evaluator.report.Report;
+import dev.arat.evaluator.report.ReportFiles;
+import dev.arat.evaluator.run.SuiteRunner;
 import dev.arat.onnx.GraphBuilder;
 import dev.arat.onnx.OnnxModels;
 import dev.arat.onnx.Op;
