@@ -22,8 +22,8 @@ import java.util.Set;
  *       mode: ARAT-D015, fatal (gradients are masked or samples are coupled; white-box numbers are
  *       not a measurement);
  *   <li>QuantizeLinear on the path that the gradient builder differentiates straight-through:
- *       ARAT-D020, warning ({@link dev.arat.evaluator.run.SuiteRunner} makes it ARAT-D021, fatal, when the suite has no
- *       Square and no transfer attack to check those gradients);
+ *       ARAT-D020, warning ({@link dev.arat.evaluator.run.SuiteRunner} makes it ARAT-D021, fatal,
+ *       when the suite has no Square and no transfer attack to check those gradients);
  *   <li>a Q/DQ zero point that TensorRT rejects: ARAT-D022, warning;
  *   <li>a final Softmax is reported by {@link OrtClassifier} as ARAT-D002 and skipped here.
  * </ul>

@@ -146,8 +146,9 @@ public record Report(
    * @param executionProvider {@code cpu}, {@code cuda} or {@code tensorrt}; null for an
    *     engine-free model
    * @param graphOptimization ONNX Runtime's graph optimisation level of the sessions that scored the
-   *     model, by its C API name ({@value dev.arat.evaluator.ort.OrtClassifier#GRAPH_OPTIMIZATION}: the level at which the
-   *     QDQ transformer may fuse integer kernels); null for an engine-free model or a report written
+   *     model, by its C API name ({@value
+   *     dev.arat.evaluator.ort.OrtClassifier#GRAPH_OPTIMIZATION}: the level at which the QDQ
+   *     transformer may fuse integer kernels); null for an engine-free model or a report written
    *     before arat recorded it
    */
   public record Tool(String name, String version, String onnxruntime, String java, String executionProvider,

@@ -16,8 +16,8 @@ import java.util.TreeMap;
 /**
  * Builds a {@link Report} from cascade results: aggregates, per-class and sweep entries, the
  * diagnostics computed from the results, the baseline comparison and the gates. Shared by the
- * {@link dev.arat.evaluator.run.SuiteRunner} and {@link dev.arat.evaluator.run.Merge}, so that a merged report is assembled exactly like a
- * single run's.
+ * {@link dev.arat.evaluator.run.SuiteRunner} and {@link dev.arat.evaluator.run.Merge}, so that a
+ * merged report is assembled exactly like a single run's.
  */
 public final class ReportAssembler {
   private ReportAssembler() {}
