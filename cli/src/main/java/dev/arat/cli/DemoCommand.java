@@ -1,6 +1,6 @@
 package dev.arat.cli;
 
-import dev.arat.evaluator.SuiteRunner;
+import dev.arat.evaluator.run.SuiteRunner;
 import dev.arat.exporter.BnBranch;
 import dev.arat.exporter.ParityCheck;
 import dev.arat.specs.AtomicFiles;

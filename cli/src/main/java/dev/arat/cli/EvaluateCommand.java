@@ -1,13 +1,13 @@
 package dev.arat.cli;
 
 import dev.arat.attack.Cascade;
-import dev.arat.evaluator.Evidence;
-import dev.arat.evaluator.Report;
-import dev.arat.evaluator.ReportWriter;
-import dev.arat.evaluator.ExecutionProvider;
-import dev.arat.evaluator.RuntimeOptions;
-import dev.arat.evaluator.SuiteRunner;
-import dev.arat.evaluator.VariantComparison;
+import dev.arat.evaluator.run.Evidence;
+import dev.arat.evaluator.report.Report;
+import dev.arat.evaluator.report.ReportFiles;
+import dev.arat.evaluator.ort.ExecutionProvider;
+import dev.arat.evaluator.ort.RuntimeOptions;
+import dev.arat.evaluator.run.SuiteRunner;
+import dev.arat.evaluator.run.VariantComparison;
 import dev.arat.specs.Builtins;
 import dev.arat.specs.EvaluationSuite;
 import java.io.PrintWriter;
@@ -158,7 +158,7 @@ final class EvaluateCommand implements Callable<Integer> {
           "interrupted; finished batches are in " + dir.resolve("ledger.jsonl") + ", rerun the same command to resume"));
       report = runner.build().run(model, suite, data, dir);
     }
-    List<Path> files = ReportWriter.writeAll(report, dir);
+    List<Path> files = ReportFiles.writeAll(report, dir);
     PrintWriter out = output.out();
     Path json = files.get(0);
     printSummary(report, out);
@@ -174,7 +174,7 @@ final class EvaluateCommand implements Callable<Integer> {
       out.println("UNTRUSTED: the measurement cannot be trusted (see violations and diagnostics)");
       return ExitCodes.UNTRUSTED;
     }
-    out.println(ReportWriter.verdictLine(report));
+    out.println(ReportFiles.verdictLine(report));
     return report.passed() ? ExitCodes.OK : ExitCodes.GATE_FAILED;
   }
 
@@ -215,7 +215,7 @@ final class EvaluateCommand implements Callable<Integer> {
               100 * e.transfer().rate()), e.durationSeconds());
     }
     for (Report.Gate g : c.gates()) {
-      out.printf("  gate %s%n", ReportWriter.gateText(g));
+      out.printf("  gate %s%n", ReportFiles.gateText(g));
     }
     out.printf("reports: %s (and %s, variants/)%n", files.get(0), files.stream().skip(1)
         .map(p -> p.getFileName().toString()).collect(java.util.stream.Collectors.joining(", ")));
@@ -256,12 +256,12 @@ final class EvaluateCommand implements Callable<Integer> {
     out.printf("  %-28s %7.2f%%   [%.1f, %.1f]%n", "robust (whole cascade)", 100 * r.robustAccuracy(),
         100 * r.robustAccuracyCi95().low(), 100 * r.robustAccuracyCi95().high());
     for (Report.Gate g : r.gates()) {
-      out.printf("  gate %s%n", ReportWriter.gateText(g));
+      out.printf("  gate %s%n", ReportFiles.gateText(g));
     }
     for (String d : r.diagnostics()) {
       out.println("  diagnostic: " + d);
     }
-    String capped = ReportWriter.samplesNote(r);
+    String capped = ReportFiles.samplesNote(r);
     if (capped != null) {
       out.println("  note: " + capped);
     }

@@ -6,7 +6,7 @@ import dev.arat.data.Datasets;
 import dev.arat.data.ImageDataset;
 import dev.arat.data.Permutations;
 import dev.arat.data.Split;
-import dev.arat.evaluator.OrtClassifier;
+import dev.arat.evaluator.ort.OrtClassifier;
 import dev.arat.exporter.BnBranch;
 import dev.arat.exporter.OnnxExporter;
 import dev.arat.exporter.ParityCheck;

@@ -2,7 +2,7 @@ package dev.arat.cli;
 
 import dev.arat.attack.ImageBatch;
 import dev.arat.attack.LossGradient;
-import dev.arat.evaluator.OrtClassifier;
+import dev.arat.evaluator.ort.OrtClassifier;
 import dev.arat.specs.LossHead;
 import dev.arat.specs.Npy;
 import java.io.PrintWriter;

@@ -12,7 +12,7 @@ import ai.onnx.proto.OnnxMl.ValueInfoProto;
 import dev.arat.attack.ImageBatch;
 import dev.arat.attack.LossGradient;
 import dev.arat.evaluator.EvaluationException;
-import dev.arat.evaluator.OrtClassifier;
+import dev.arat.evaluator.ort.OrtClassifier;
 import dev.arat.onnx.OnnxModels;
 import dev.arat.onnx.grad.GradientGraph;
 import dev.arat.onnx.grad.GradientGraphBuilder;

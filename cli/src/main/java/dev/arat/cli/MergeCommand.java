@@ -1,8 +1,8 @@
 package dev.arat.cli;
 
-import dev.arat.evaluator.Merge;
-import dev.arat.evaluator.Report;
-import dev.arat.evaluator.ReportWriter;
+import dev.arat.evaluator.run.Merge;
+import dev.arat.evaluator.report.Report;
+import dev.arat.evaluator.report.ReportFiles;
 import java.io.PrintWriter;
 import java.nio.file.Path;
 import java.util.List;
@@ -42,12 +42,12 @@ final class MergeCommand implements Callable<Integer> {
     Report report = Merge.mergeAndWrite(shards, baseline, out);
     PrintWriter w = new Output(spec).out();
     EvaluateCommand.printSummary(report, w);
-    w.printf("merged %d shard(s); reports: %s%n", shards.size(), out.resolve(ReportWriter.JSON_FILE));
+    w.printf("merged %d shard(s); reports: %s%n", shards.size(), out.resolve(ReportFiles.JSON_FILE));
     if (!report.trusted()) {
       w.println("UNTRUSTED: the measurement cannot be trusted (see diagnostics)");
       return ExitCodes.UNTRUSTED;
     }
-    w.println(ReportWriter.verdictLine(report));
+    w.println(ReportFiles.verdictLine(report));
     return report.passed() ? ExitCodes.OK : ExitCodes.GATE_FAILED;
   }
 }

@@ -13,7 +13,7 @@ import dev.arat.deploy.Int8Quantizer;
 import dev.arat.deploy.Parity;
 import dev.arat.deploy.QuantizationException;
 import dev.arat.deploy.QuantizationMetadata;
-import dev.arat.evaluator.OrtClassifier;
+import dev.arat.evaluator.ort.OrtClassifier;
 import dev.arat.onnx.OnnxModels;
 import dev.arat.specs.Sha256;
 import java.io.PrintWriter;

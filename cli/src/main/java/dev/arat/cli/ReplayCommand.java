@@ -1,10 +1,10 @@
 package dev.arat.cli;
 
 import dev.arat.evaluator.EvaluationException;
-import dev.arat.evaluator.Evidence;
-import dev.arat.evaluator.OrtClassifier;
-import dev.arat.evaluator.Replay;
-import dev.arat.evaluator.RuntimeOptions;
+import dev.arat.evaluator.run.Evidence;
+import dev.arat.evaluator.ort.OrtClassifier;
+import dev.arat.evaluator.run.Replay;
+import dev.arat.evaluator.ort.RuntimeOptions;
 import dev.arat.specs.AtomicFiles;
 import dev.arat.specs.EvaluationSuite;
 import dev.arat.specs.Specs;
@@ -90,7 +90,7 @@ final class ReplayCommand implements Callable<Integer> {
           + " (written by 'arat evaluate' into its --out folder unless save_adversarial is false)");
     }
     Replay.Examples ex = Replay.read(images);
-    RuntimeOptions rt = new RuntimeOptions(dev.arat.evaluator.ExecutionProvider.parse(provider), 0, threads, 0);
+    RuntimeOptions rt = new RuntimeOptions(dev.arat.evaluator.ort.ExecutionProvider.parse(provider), 0, threads, 0);
     Replay.Result r;
     try (OrtClassifier c = OrtClassifier.open(model, rt, normalization)) {
       var x = ex.images();

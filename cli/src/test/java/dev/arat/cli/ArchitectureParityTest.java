@@ -6,7 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import ai.djl.ndarray.NDManager;
 import ai.onnx.proto.OnnxMl.ModelProto;
 import dev.arat.attack.ImageBatch;
-import dev.arat.evaluator.OrtClassifier;
+import dev.arat.evaluator.ort.OrtClassifier;
 import dev.arat.exporter.BnBranch;
 import dev.arat.exporter.OnnxExporter;
 import dev.arat.specs.ArchitectureSpec;

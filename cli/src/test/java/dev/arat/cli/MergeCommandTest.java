@@ -3,9 +3,9 @@ package dev.arat.cli;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import dev.arat.evaluator.Report;
-import dev.arat.evaluator.ReportWriter;
-import dev.arat.evaluator.SuiteRunner;
+import dev.arat.evaluator.report.Report;
+import dev.arat.evaluator.report.ReportFiles;
+import dev.arat.evaluator.run.SuiteRunner;
 import dev.arat.onnx.GraphBuilder;
 import dev.arat.onnx.OnnxModels;
 import dev.arat.onnx.Op;
@@ -56,15 +56,15 @@ class MergeCommandTest {
     Report single = SuiteRunner.builder().optThreads(1).build().run(model, suite, null, dir.resolve("single"));
     for (int k = 1; k <= 2; k++) {
       // as 'arat evaluate --shard' does, each shard leaves its reports (merge takes class names from them)
-      ReportWriter.writeAll(SuiteRunner.builder().optThreads(1).optShard(k + "/2").build()
+      ReportFiles.writeAll(SuiteRunner.builder().optThreads(1).optShard(k + "/2").build()
           .run(model, suite, null, dir.resolve("s" + k)), dir.resolve("s" + k));
     }
     CliRun r = merge(dir.resolve("s2").toString(), dir.resolve("s1").toString(), "--out", dir.resolve("m").toString());
     assertEquals(ExitCodes.OK, r.code(), r.out() + r.err());
     assertTrue(r.out().contains("merged 2 shard(s)") && r.out().contains("PASSED"), r.out());
-    Report merged = ReportWriter.readJson(Files.readString(dir.resolve("m").resolve(ReportWriter.JSON_FILE)));
-    assertEquals(ReportWriter.toJson(single.withoutRunDetails()), ReportWriter.toJson(merged.withoutRunDetails()));
-    assertTrue(Files.exists(dir.resolve("m").resolve(ReportWriter.JUNIT_FILE)));
+    Report merged = ReportFiles.readJson(Files.readString(dir.resolve("m").resolve(ReportFiles.JSON_FILE)));
+    assertEquals(ReportFiles.toJson(single.withoutRunDetails()), ReportFiles.toJson(merged.withoutRunDetails()));
+    assertTrue(Files.exists(dir.resolve("m").resolve(ReportFiles.JUNIT_FILE)));
 
     CliRun missing = merge(dir.resolve("s1").toString(), "--out", dir.resolve("m2").toString());
     assertEquals(ExitCodes.INPUT_ERROR, missing.code());

@@ -11,7 +11,7 @@ import dev.arat.data.Datasets;
 import dev.arat.data.ImageDataset;
 import dev.arat.data.Split;
 import dev.arat.deploy.QuantizationMetadata;
-import dev.arat.evaluator.OrtClassifier;
+import dev.arat.evaluator.ort.OrtClassifier;
 import dev.arat.onnx.OnnxModels;
 import dev.arat.specs.Checkpoint;
 import dev.arat.specs.LossHead;

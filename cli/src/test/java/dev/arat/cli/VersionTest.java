@@ -2,7 +2,7 @@ package dev.arat.cli;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 
-import dev.arat.evaluator.SuiteRunner;
+import dev.arat.evaluator.run.SuiteRunner;
 import dev.arat.specs.AratVersion;
 import java.io.PrintWriter;
 import java.io.StringWriter;

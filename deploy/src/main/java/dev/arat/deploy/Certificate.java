@@ -2,7 +2,7 @@ package dev.arat.deploy;
 
 import ai.onnx.proto.OnnxMl.ModelProto;
 import ai.onnx.proto.OnnxMl.StringStringEntryProto;
-import dev.arat.evaluator.Report;
+import dev.arat.evaluator.report.Report;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;

@@ -3,8 +3,8 @@ package dev.arat.deploy;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
-import dev.arat.evaluator.Report;
-import dev.arat.evaluator.VariantComparison;
+import dev.arat.evaluator.report.Report;
+import dev.arat.evaluator.run.VariantComparison;
 import dev.arat.specs.Specs;
 import java.util.Map;
 

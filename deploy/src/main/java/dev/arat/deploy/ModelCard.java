@@ -1,6 +1,6 @@
 package dev.arat.deploy;
 
-import dev.arat.evaluator.Report;
+import dev.arat.evaluator.report.Report;
 import dev.arat.specs.Specs;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;

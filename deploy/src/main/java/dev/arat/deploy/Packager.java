@@ -4,10 +4,10 @@ import ai.onnx.proto.OnnxMl.ModelProto;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.arat.evaluator.EvaluationException;
-import dev.arat.evaluator.Report;
-import dev.arat.evaluator.ReportWriter;
-import dev.arat.evaluator.SuiteRunner;
-import dev.arat.evaluator.VariantComparison;
+import dev.arat.evaluator.report.Report;
+import dev.arat.evaluator.report.ReportFiles;
+import dev.arat.evaluator.run.SuiteRunner;
+import dev.arat.evaluator.run.VariantComparison;
 import dev.arat.onnx.OnnxModels;
 import dev.arat.specs.Checkpoint;
 import dev.arat.specs.Specs;
@@ -48,8 +48,8 @@ public final class Packager {
   /** The model card's file name. */
   public static final String MODEL_CARD = "MODEL_CARD.md";
 
-  private static final List<String> REPORT_FILES = List.of(ReportWriter.JSON_FILE, ReportWriter.MARKDOWN_FILE,
-      ReportWriter.JUNIT_FILE);
+  private static final List<String> REPORT_FILES = List.of(ReportFiles.JSON_FILE, ReportFiles.MARKDOWN_FILE,
+      ReportFiles.JUNIT_FILE);
   private static final List<String> PROVENANCE_FILES = List.of("recipe.yaml", "architecture.json", "state.json");
 
   /**
@@ -91,7 +91,7 @@ public final class Packager {
 
   /** Builds the package. */
   public static Result build(Request q) {
-    Path evalJson = q.evalDir().resolve(ReportWriter.JSON_FILE);
+    Path evalJson = q.evalDir().resolve(ReportFiles.JSON_FILE);
     Report parent = readReport(evalJson);
     checkSameModel(q.model(), Hashes.sha256(q.model()), parent, evalJson);
     List<Item> items = new ArrayList<>();
@@ -169,7 +169,7 @@ public final class Packager {
         if (parentDigest == null) {
           parentDigest = canonical;
         }
-        String reportPath = it.reportDirInPkg() + "/" + ReportWriter.JSON_FILE;
+        String reportPath = it.reportDirInPkg() + "/" + ReportFiles.JSON_FILE;
         String reportSha = Hashes.sha256(out.resolve(reportPath));
         Map<String, String> f = new LinkedHashMap<>();
         f.put("version", Certificate.VERSION);
@@ -308,7 +308,7 @@ public final class Packager {
     }
     Report r;
     try {
-      r = ReportWriter.readJson(read(file));
+      r = ReportFiles.readJson(read(file));
     } catch (IllegalArgumentException e) {
       throw input(file + ": " + e.getMessage());
     }

@@ -2,7 +2,7 @@ package dev.arat.deploy;
 
 import ai.onnx.proto.OnnxMl.ModelProto;
 import dev.arat.attack.ImageBatch;
-import dev.arat.evaluator.OrtClassifier;
+import dev.arat.evaluator.ort.OrtClassifier;
 import java.util.Locale;
 
 /**

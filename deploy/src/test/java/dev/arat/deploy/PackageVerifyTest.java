@@ -8,9 +8,9 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import ai.onnx.proto.OnnxMl.ModelProto;
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.arat.evaluator.EvaluationException;
-import dev.arat.evaluator.RuntimeOptions;
-import dev.arat.evaluator.SuiteRunner;
-import dev.arat.evaluator.VariantComparison;
+import dev.arat.evaluator.ort.RuntimeOptions;
+import dev.arat.evaluator.run.SuiteRunner;
+import dev.arat.evaluator.run.VariantComparison;
 import dev.arat.onnx.OnnxModels;
 import dev.arat.specs.EvaluationSuite;
 import dev.arat.specs.Specs;
@@ -273,7 +273,7 @@ class PackageVerifyTest {
     assertTrue(s.getMessage().contains("was made from another model"), s.getMessage());
     // the report of one shard
     Path shard = dir.resolve("shard");
-    dev.arat.evaluator.ReportWriter.writeAll(SuiteRunner.builder().optThreads(1).optShard("1/2").build()
+    dev.arat.evaluator.report.ReportFiles.writeAll(SuiteRunner.builder().optThreads(1).optShard("1/2").build()
         .run(parent, SUITE.withSamples(10), null, shard), shard);
     EvaluationException sh = assertThrows(EvaluationException.class, () -> Packager.build(new Packager.Request(
         parent, List.of(), shard, null, dir.resolve("out4"), null, null)));

@@ -10,7 +10,7 @@ import ai.onnx.proto.OnnxMl.ModelProto;
 import ai.onnx.proto.OnnxMl.NodeProto;
 import ai.onnx.proto.OnnxMl.TensorProto;
 import dev.arat.attack.ImageBatch;
-import dev.arat.evaluator.OrtClassifier;
+import dev.arat.evaluator.ort.OrtClassifier;
 import dev.arat.onnx.OnnxModels;
 import dev.arat.onnx.Tensors;
 import dev.arat.onnx.scan.GraphScan;

@@ -8,7 +8,7 @@ import java.util.regex.Pattern;
  * position in the suite's chosen sample list is {@code ≡ index-1 (mod count)} (strided, so every
  * shard sees a similar mix of classes and difficulty). Each sample's random draws depend only on
  * the suite seed and the sample's dataset index, so the shards' ledgers merge into exactly the
- * result of one run ({@link Merge}).
+ * result of one run ({@link dev.arat.evaluator.run.Merge}).
  *
  * @param index 1-based shard number, {@code 1 <= index <= count}
  * @param count number of shards, {@code >= 1}

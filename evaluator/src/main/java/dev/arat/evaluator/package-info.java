@@ -1,14 +1,13 @@
 /**
- * Certifies robustness on an ONNX file: an ONNX Runtime classifier with input gradients from the
- * {@code onnx} module's input-gradient graph, on the CPU, CUDA or TensorRT ({@link
- * dev.arat.evaluator.OrtClassifier}, {@link dev.arat.evaluator.RuntimeOptions}); the suite runner
- * that chooses samples (optionally one {@link dev.arat.evaluator.Shard}), runs the sanity checks and
- * the attack cascade at every radius of an epsilon sweep, records every batch in a resumable
- * {@link dev.arat.evaluator.Ledger} and applies the gates ({@link dev.arat.evaluator.SuiteRunner});
- * the merge of shard ledgers ({@link dev.arat.evaluator.Merge}); the report with its {@link
- * dev.arat.evaluator.Diagnostic}s ({@link dev.arat.evaluator.Report}), written by {@link
- * dev.arat.evaluator.ReportWriter} as {@code report.json}, {@code report.md}, {@code junit.xml} and
- * PNG plots ({@link dev.arat.evaluator.Plots}). Layouts: docs/report-schema.md; diagnostics:
- * docs/diagnostics.md; resume, shards and providers: docs/evaluation.md.
+ * Certifies robustness on an ONNX file. The work is split by job into subpackages, each depending
+ * only on the ones listed before it: this package holds what they all share ({@link
+ * dev.arat.evaluator.EvaluationException} with its exit-code kind, and the {@link
+ * dev.arat.evaluator.Shard} of an evaluation); {@link dev.arat.evaluator.checks} the diagnostics
+ * and the sanity probes; {@link dev.arat.evaluator.ort} the ONNX Runtime classifier with input
+ * gradients; {@link dev.arat.evaluator.report} the report record, its assembly from cascade results
+ * with the gates, and its files and plots; {@link dev.arat.evaluator.run} the suite runner, the
+ * resumable ledger, the merge of shards, replay and variant comparison. Layouts:
+ * docs/report-schema.md; diagnostics: docs/diagnostics.md; resume, shards and providers:
+ * docs/evaluation.md.
  */
 package dev.arat.evaluator;

@@ -16,16 +16,16 @@ import java.util.List;
 import java.util.Map;
 
 /** Small models for evaluator tests: a nearest-class-mean linear classifier, in Java and as ONNX. */
-final class Fixtures {
+public final class Fixtures {
   private Fixtures() {}
 
   /** Weights {@code (K,d)} and bias {@code (K)} of f(x) = Wx + b. */
-  record Linear(float[] w, float[] b, int k, int d) {}
+  public record Linear(float[] w, float[] b, int k, int d) {}
 
   private static Linear synthetic;
 
   /** Nearest class mean on synthetic training data, scaled by {@code scale}: w_c = s*mu_c, b_c = -s*|mu_c|^2/2. */
-  static synchronized Linear syntheticNearestMean() {
+  public static synchronized Linear syntheticNearestMean() {
     if (synthetic == null) {
       ImageDataset train = Datasets.load("synthetic", null, Split.TRAIN);
       int k = train.numClasses();
@@ -57,7 +57,7 @@ final class Fixtures {
   }
 
   /** The linear model as a plain-Java gradient classifier (exact gradients via {@link LossHeads}). */
-  static GradientClassifier java(Linear m) {
+  public static GradientClassifier java(Linear m) {
     return new GradientClassifier() {
       @Override
       public int numClasses() {
@@ -103,7 +103,7 @@ final class Fixtures {
    * through Conv (kernels +1 and -1, bias 2), Relu and a Gemm on {@code [W/2, -W/2]}, the same function through
    * Conv and Relu; with {@code softmax} a final Softmax is appended.
    */
-  static ModelProto onnx(Linear m, boolean convRelu, boolean softmax) {
+  public static ModelProto onnx(Linear m, boolean convRelu, boolean softmax) {
     GraphBuilder g = new GraphBuilder("linear");
     String x = g.imageInput("input", 1, 28, 28);
     String h;

@@ -6,7 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import ai.onnx.proto.OnnxMl.ModelProto;
 import dev.arat.attack.ImageBatch;
 import dev.arat.attack.LossGradient;
-import dev.arat.evaluator.OrtClassifier;
+import dev.arat.evaluator.ort.OrtClassifier;
 import dev.arat.onnx.OnnxModels;
 import dev.arat.specs.ArchitectureSpec;
 import dev.arat.specs.Architectures;

@@ -10,7 +10,7 @@ import dev.arat.attack.Classifier;
 import dev.arat.attack.ImageBatch;
 import dev.arat.data.ImageDataset;
 import dev.arat.data.SyntheticDataset;
-import dev.arat.evaluator.OrtClassifier;
+import dev.arat.evaluator.ort.OrtClassifier;
 import dev.arat.onnx.OnnxModels;
 import dev.arat.specs.ArchitectureSpec;
 import dev.arat.specs.Architectures;

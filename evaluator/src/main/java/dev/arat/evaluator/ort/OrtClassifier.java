@@ -1,0 +1,662 @@
+package dev.arat.evaluator.ort;
+
+import ai.onnx.proto.OnnxMl.GraphProto;
+import ai.onnx.proto.OnnxMl.ModelProto;
+import ai.onnx.proto.OnnxMl.NodeProto;
+import ai.onnx.proto.OnnxMl.StringStringEntryProto;
+import ai.onnx.proto.OnnxMl.TensorProto;
+import ai.onnx.proto.OnnxMl.TensorShapeProto;
+import ai.onnx.proto.OnnxMl.TypeProto;
+import ai.onnx.proto.OnnxMl.ValueInfoProto;
+import ai.onnxruntime.OnnxTensor;
+import ai.onnxruntime.OnnxValue;
+import ai.onnxruntime.OrtEnvironment;
+import ai.onnxruntime.OrtException;
+import ai.onnxruntime.OrtProvider;
+import ai.onnxruntime.OrtSession;
+import dev.arat.attack.GradientClassifier;
+import dev.arat.attack.ImageBatch;
+import dev.arat.attack.LossGradient;
+import dev.arat.evaluator.EvaluationException;
+import dev.arat.evaluator.checks.Diagnostic;
+import dev.arat.onnx.OnnxModels;
+import dev.arat.onnx.GraphIndex;
+import dev.arat.onnx.grad.GradientGraph;
+import dev.arat.onnx.grad.GradientGraphBuilder;
+import dev.arat.specs.EvaluationSuite;
+import dev.arat.specs.LossHead;
+import java.nio.FloatBuffer;
+import java.nio.LongBuffer;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.EnumMap;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+
+/**
+ * An ONNX classifier run by ONNX Runtime (CPU by default, CUDA or TensorRT through {@link
+ * RuntimeOptions}), with input gradients.
+ *
+ * <p>Forward calls go to a session on the model itself (logits {@code (N,K)}; when the graph ends
+ * in Softmax/LogSoftmax, the pre-softmax tensor is fetched instead, with a diagnostic). Gradient
+ * calls go to one session per {@link LossHead}, created on first use, on the input-gradient graph
+ * the {@code onnx} module builds ({@link GradientGraphBuilder}): one call returns logits, per-sample
+ * loss and the input gradient of their sum.
+ *
+ * <p>Ownership: this object owns its session options and every session it creates, and closes them
+ * in {@link #close()} (idempotent). Tensors and results live only inside one call, in
+ * try-with-resources. The shared {@link OrtEnvironment} is never closed. Not thread-safe.
+ */
+public final class OrtClassifier implements GradientClassifier, AutoCloseable {
+  private static final int DEFAULT_THREADS = Runtime.getRuntime().availableProcessors();
+
+  /**
+   * ONNX Runtime's graph optimisation level of every session this class opens, by its C API name;
+   * recorded in {@code report.json} as {@code tool.graph_optimization}. From ORT_ENABLE_EXTENDED on,
+   * ORT's QDQ transformer may fuse Q/DQ-wrapped nodes into integer kernels (docs/quantization.md).
+   */
+  public static final String GRAPH_OPTIMIZATION = "ORT_ENABLE_ALL";
+
+  private static final OrtSession.SessionOptions.OptLevel OPT_LEVEL = OrtSession.SessionOptions.OptLevel.ALL_OPT;
+
+  private final OrtEnvironment env;
+  private final ModelProto model;
+  private final String source;
+  private final OrtSession.SessionOptions options;
+  private final OrtSession forward;
+  private final String inputName;
+  private final String logitsName;
+  private final int channels;
+  private final int height;
+  private final int width;
+  private final int numClasses;
+  private final Map<String, String> metadata;
+  private final Set<Diagnostic> diagnostics = new LinkedHashSet<>();
+  private final Map<LossHead, OrtSession> gradientSessions = new EnumMap<>(LossHead.class);
+  private final ExecutionProvider provider;
+  private final int fixedBatch;
+  private final ModelInput.Layout layout;
+  private final List<String> adaptations;
+  private String whiteBox;
+  private boolean closed;
+  private boolean straightThrough = true;
+
+  /**
+   * Opens a model file with as many intra-op threads as there are processors.
+   *
+   * @throws dev.arat.onnx.OnnxModelException if the file is missing, truncated or not an ONNX model
+   * @throws EvaluationException if ONNX Runtime cannot load or run it, or its input is not an image
+   */
+  public static OrtClassifier open(Path file) {
+    return open(file, 0);
+  }
+
+  /**
+   * Opens a model file.
+   *
+   * @param file an {@code .onnx} classifier: one float32 input {@code (N,C,H,W)} (N dynamic), first
+   *     output logits {@code (N,K)}
+   * @param intraOpThreads ONNX Runtime intra-op threads; {@code <= 0} means available processors
+   * @throws dev.arat.onnx.OnnxModelException if the file is missing, truncated or not an ONNX model
+   * @throws EvaluationException if ONNX Runtime cannot load or run it, or its input is not an image
+   */
+  public static OrtClassifier open(Path file, int intraOpThreads) {
+    return open(file, RuntimeOptions.cpu(intraOpThreads));
+  }
+
+  /**
+   * Opens a model file with an execution provider and threading options.
+   *
+   * @param file an {@code .onnx} classifier (see {@link #open(Path, int)})
+   * @param runtime provider and threads
+   * @throws dev.arat.onnx.OnnxModelException if the file is missing, truncated or not an ONNX model
+   * @throws EvaluationException if the provider cannot load, or ONNX Runtime cannot load or run the
+   *     model, or its input is not an image
+   */
+  public static OrtClassifier open(Path file, RuntimeOptions runtime) {
+    return open(file, runtime, null);
+  }
+
+  /**
+   * Opens a model file with an execution provider, threading options and a normalisation applied
+   * to the pixels before the model.
+   *
+   * @param file an {@code .onnx} classifier (see {@link #OrtClassifier(ModelProto, String,
+   *     RuntimeOptions, EvaluationSuite.Normalization)})
+   * @param runtime provider and threads
+   * @param normalization mean/std applied to the [0,1] pixels before the model, or null
+   */
+  public static OrtClassifier open(Path file, RuntimeOptions runtime, EvaluationSuite.Normalization normalization) {
+    return new OrtClassifier(OnnxModels.load(file), "model file '" + file + "'", runtime, normalization);
+  }
+
+  /**
+   * Opens an in-memory model.
+   *
+   * @param model the parsed classifier (see {@link #open(Path, int)} for the contract)
+   * @param source how messages name it, e.g. {@code model file 'm.onnx'}
+   * @param intraOpThreads ONNX Runtime intra-op threads; {@code <= 0} means available processors
+   * @throws EvaluationException if ONNX Runtime cannot load or run it, or its input is not an image
+   */
+  public OrtClassifier(ModelProto model, String source, int intraOpThreads) {
+    this(model, source, RuntimeOptions.cpu(intraOpThreads));
+  }
+
+  /**
+   * Opens an in-memory model with an execution provider and threading options.
+   *
+   * @param model the parsed classifier (see {@link #open(Path, int)} for the contract)
+   * @param source how messages name it, e.g. {@code model file 'm.onnx'}
+   * @param runtime provider and threads
+   * @throws EvaluationException if the provider cannot load (kind INPUT, naming what is missing),
+   *     ONNX Runtime cannot load or run the model, or its input is not an image
+   */
+  public OrtClassifier(ModelProto model, String source, RuntimeOptions runtime) {
+    this(model, source, runtime, null);
+  }
+
+  /**
+   * Opens an in-memory model with an execution provider, threading options and a normalisation
+   * applied to the pixels before the model ({@link ModelInput}: channels-last inputs are transposed,
+   * a fixed batch size is honoured).
+   *
+   * @param model the parsed classifier: one float32 input {@code (N,C,H,W)} or {@code (N,H,W,C)}
+   *     (N dynamic or fixed), first output logits {@code (N,K)}
+   * @param source how messages name it, e.g. {@code model file 'm.onnx'}
+   * @param runtime provider and threads
+   * @param normalization mean/std applied to the [0,1] pixels before the model, or null
+   * @throws EvaluationException (INPUT) if the provider cannot load, ONNX Runtime cannot load or run
+   *     the model, or its input is not an image batch
+   */
+  public OrtClassifier(ModelProto model, String source, RuntimeOptions runtime,
+      EvaluationSuite.Normalization normalization) {
+    this.env = OrtEnvironment.getEnvironment();
+    this.source = source;
+    OnnxModels.requireInline(model, source); // ONNX Runtime never opens files a model names
+    ModelInput.Adapted adapted = ModelInput.adapt(model, source, normalization);
+    this.inputName = adapted.inputName();
+    this.channels = adapted.channels();
+    this.height = adapted.height();
+    this.width = adapted.width();
+    this.fixedBatch = adapted.fixedBatch();
+    this.layout = adapted.layout();
+    this.adaptations = List.copyOf(adapted.adaptations());
+    ModelProto original = model;
+    model = adapted.model();
+    GraphProto g = model.getGraph();
+    Map<String, String> meta = new LinkedHashMap<>();
+    for (StringStringEntryProto e : original.getMetadataPropsList()) {
+      meta.put(e.getKey(), e.getValue());
+    }
+    this.metadata = Collections.unmodifiableMap(meta);
+
+    ModelProto fwd = model;
+    String out = g.getOutput(0).getName();
+    String pre = preSoftmax(g, out);
+    if (pre != null) {
+      diagnostics.add(Diagnostic.Code.SOFTMAX_OUTPUT.of("the model's output '" + out + "' is a Softmax/LogSoftmax;"
+          + " logits are read from its input '" + pre + "' (attacks and margins use logits, never probabilities)"));
+      boolean declared = g.getOutputList().stream().anyMatch(o -> o.getName().equals(pre));
+      if (!declared) {
+        ValueInfoProto vi = ValueInfoProto.newBuilder().setName(pre).setType(TypeProto.newBuilder()
+            .setTensorType(TypeProto.Tensor.newBuilder().setElemType(TensorProto.DataType.FLOAT_VALUE))).build();
+        fwd = model.toBuilder().setGraph(g.toBuilder().addOutput(vi)).build();
+      }
+      out = pre;
+    }
+    this.model = model;
+    this.logitsName = out;
+    diagnostics.addAll(GraphChecks.scan(model));
+    List<String> input = new ArrayList<>(adaptations);
+    if (fixedBatch > 0) {
+      input.add("the model declares a fixed batch size " + fixedBatch + "; arat runs it in batches of " + fixedBatch
+          + " (the last one filled up with copies whose outputs are dropped)");
+    }
+    if (!input.isEmpty()) {
+      diagnostics.add(Diagnostic.Code.MODEL_INPUT.of(String.join("; ", input)));
+    }
+
+    OrtSession.SessionOptions o = null;
+    OrtSession s = null;
+    try {
+      o = new OrtSession.SessionOptions();
+      o.setOptimizationLevel(OPT_LEVEL);
+      o.setIntraOpNumThreads(runtime.intraOpThreads() > 0 ? runtime.intraOpThreads() : DEFAULT_THREADS);
+      // idle ORT workers sleep instead of spinning: attacks alternate forward and gradient sessions
+      // (one thread pool each) with Java work between calls, and spinning workers take those cores
+      o.addConfigEntry("session.intra_op.allow_spinning", "0");
+      if (runtime.interOpThreads() > 0) {
+        o.setInterOpNumThreads(runtime.interOpThreads());
+        if (runtime.interOpThreads() > 1) {
+          o.setExecutionMode(OrtSession.SessionOptions.ExecutionMode.PARALLEL);
+        }
+      }
+      addProvider(o, runtime, source);
+      s = env.createSession(fwd.toByteArray(), o);
+    } catch (OrtException e) {
+      if (o != null) {
+        o.close();
+      }
+      throw new EvaluationException(EvaluationException.Kind.INPUT,
+          "ONNX Runtime cannot load " + source + " (provider " + runtime.provider().id() + "): " + e.getMessage(),
+          e.getCode().name(), e);
+    } catch (RuntimeException e) {
+      if (o != null) {
+        o.close();
+      }
+      throw e;
+    }
+    this.provider = runtime.provider();
+    this.options = o;
+    this.forward = s;
+    try {
+      float[] z;
+      try {
+        z = logits(new ImageBatch(new float[channels * height * width], 1, channels, height, width));
+      } catch (EvaluationException e) {
+        throw new EvaluationException(EvaluationException.Kind.INPUT, "ONNX Runtime cannot run " + source + " on "
+            + (fixedBatch > 0 ? "its declared batch size " + fixedBatch : "a batch of 1 image (its batch axis is"
+            + " declared dynamic)") + ": " + e.getMessage() + ". If the model only works for one batch size (for"
+            + " example a Reshape to a fixed batch inside the graph), declare that size on the input (the default"
+            + " of torch.onnx.export) so that arat runs it in batches of that size, or export it with a dynamic"
+            + " batch axis (torch.onnx.export(..., dynamic_axes={'input': {0: 'batch'}}))", e.ortErrorCode(), e);
+      }
+      this.numClasses = z.length;
+      if (numClasses < 2) {
+        throw new EvaluationException(EvaluationException.Kind.INPUT,
+            source + ": the output '" + logitsName + "' has " + numClasses + " value(s) per image, a classifier needs >= 2");
+      }
+    } catch (RuntimeException e) {
+      close();
+      throw e;
+    }
+  }
+
+  /**
+   * Adds the execution provider to {@code o}; a provider this ONNX Runtime build or this machine
+   * cannot load is an {@link EvaluationException} of kind INPUT that says what to install.
+   */
+  static void addProvider(OrtSession.SessionOptions o, RuntimeOptions runtime, String source) throws OrtException {
+    ExecutionProvider p = runtime.provider();
+    if (p == ExecutionProvider.CPU) {
+      return;
+    }
+    OrtProvider wanted = p == ExecutionProvider.CUDA ? OrtProvider.CUDA : OrtProvider.TENSOR_RT;
+    java.util.EnumSet<OrtProvider> available = OrtEnvironment.getAvailableProviders();
+    if (!available.contains(wanted)) {
+      throw new EvaluationException(EvaluationException.Kind.INPUT, String.format(java.util.Locale.ROOT,
+          "execution provider '%s' is not available in this ONNX Runtime build (available: %s); build arat with"
+              + " the evaluator's gpu profile (mvn -Darat.gpu package, which uses onnxruntime_gpu) and run on a"
+              + " machine with %s, or use --provider cpu", p.id(), available, p == ExecutionProvider.CUDA
+              ? "an NVIDIA GPU, CUDA 12 and cuDNN 9" : "an NVIDIA GPU, CUDA 12, cuDNN 9 and TensorRT 10"));
+    }
+    try {
+      if (p == ExecutionProvider.TENSORRT) {
+        o.addTensorrt(runtime.deviceId());
+      }
+      o.addCUDA(runtime.deviceId());
+    } catch (OrtException | RuntimeException e) {
+      throw new EvaluationException(EvaluationException.Kind.INPUT, "execution provider '" + p.id()
+          + "' failed to load for " + source + " on device " + runtime.deviceId() + " (are the CUDA"
+          + (p == ExecutionProvider.TENSORRT ? ", cuDNN and TensorRT" : " and cuDNN")
+          + " libraries installed and on the library path, and is there such a GPU?): " + e.getMessage(),
+          e instanceof OrtException oe ? oe.getCode().name() : null, e);
+    }
+  }
+
+  /** The execution provider the sessions run on. */
+  public ExecutionProvider provider() {
+    return provider;
+  }
+
+  /** Follows {@code out} back through Identity/Dropout; the input of a final Softmax, else null. */
+  private static String preSoftmax(GraphProto g, String out) {
+    NodeProto softmax = GraphIndex.of(g.getNodeList()).outputHead(out).softmax();
+    return softmax == null ? null : softmax.getInput(0);
+  }
+
+  @Override
+  public int numClasses() {
+    return numClasses;
+  }
+
+  /** Channels C of the model's input. */
+  public int channels() {
+    return channels;
+  }
+
+  /** Height H of the model's input. */
+  public int height() {
+    return height;
+  }
+
+  /** Width W of the model's input. */
+  public int width() {
+    return width;
+  }
+
+  /** The input shape {@code [-1, C, H, W]} arat feeds (batch dynamic; see {@link #fixedBatch()}). */
+  public long[] inputShape() {
+    return new long[] {-1, channels, height, width};
+  }
+
+  /**
+   * The batch size the model declares, or 0 when its batch axis is dynamic. Calls with other batch
+   * sizes are run in batches of this size (the last one filled up with copies and dropped).
+   */
+  public int fixedBatch() {
+    return fixedBatch;
+  }
+
+  /** Whether the model takes {@code (N,C,H,W)} or channels-last {@code (N,H,W,C)} input. */
+  public String layout() {
+    return layout.name();
+  }
+
+  /** What arat puts in front of the model (transpose, normalisation), in words; empty when nothing. */
+  public List<String> adaptations() {
+    return adaptations;
+  }
+
+  /** The model's {@code metadata_props}, in file order. */
+  public Map<String, String> metadata() {
+    return metadata;
+  }
+
+  /** The parsed model. */
+  public ModelProto model() {
+    return model;
+  }
+
+  /**
+   * Diagnostics about the model (final Softmax skipped, control-flow or random operators, notes of
+   * the gradient builder), in order.
+   */
+  public List<Diagnostic> diagnostics() {
+    return List.copyOf(diagnostics);
+  }
+
+  /**
+   * Computes logits on the forward session.
+   *
+   * @param x images, float32 {@code (N,C,H,W)} in {@code [0,1]} with the model's C, H, W
+   * @return logits {@code (N,K)}
+   */
+  @Override
+  public float[] logits(ImageBatch x) {
+    checkOpen();
+    checkGeometry(x);
+    if (x.n() == 0) {
+      return new float[0];
+    }
+    if (fixedBatch > 0 && x.n() != fixedBatch) {
+      int k = -1;
+      float[] out = null;
+      for (int from = 0; from < x.n(); from += fixedBatch) {
+        int cnt = Math.min(fixedBatch, x.n() - from);
+        float[] z = logits(padded(x, from, cnt));
+        if (out == null) {
+          k = z.length / fixedBatch;
+          out = new float[x.n() * k];
+        }
+        System.arraycopy(z, 0, out, from * k, cnt * k);
+      }
+      return out;
+    }
+    try (OnnxTensor t = OnnxTensor.createTensor(env, FloatBuffer.wrap(x.data()), shape(x));
+        OrtSession.Result r = forward.run(Map.of(inputName, t), Set.of(logitsName))) {
+      float[] z = floats(r, logitsName, "logits");
+      if (z.length % x.n() != 0) {
+        throw new EvaluationException(EvaluationException.Kind.INPUT,
+            source + ": output '" + logitsName + "' has " + z.length + " values for " + x.n() + " images");
+      }
+      return z;
+    } catch (OrtException e) {
+      throw new EvaluationException(EvaluationException.Kind.INTERNAL,
+          "ONNX Runtime failed computing logits of " + source + " on " + x.n() + " images: " + e.getMessage(),
+          e.getCode().name(), e);
+    }
+  }
+
+  /**
+   * Computes logits, per-sample losses and the input gradient with the gradient session of {@code
+   * head} (built and loaded on first use).
+   *
+   * @throws dev.arat.onnx.grad.UnsupportedOpException if the graph holds an op the gradient builder
+   *     cannot differentiate (names the op and node)
+   */
+  @Override
+  public LossGradient lossGradient(ImageBatch x, int[] labels, int[] targets, LossHead head) {
+    checkOpen();
+    checkGeometry(x);
+    int n = x.n();
+    if (labels.length != n || (head.targeted() && (targets == null || targets.length != n))) {
+      throw new IllegalArgumentException("need one label (and, for " + head.id() + ", one target) per image");
+    }
+    if (n == 0) {
+      return new LossGradient(new float[0], new float[0], new float[0]);
+    }
+    if (fixedBatch > 0 && n != fixedBatch) {
+      float[] z = new float[n * numClasses];
+      float[] loss = new float[n];
+      float[] grad = new float[x.data().length];
+      int per = x.imageSize();
+      for (int from = 0; from < n; from += fixedBatch) {
+        int cnt = Math.min(fixedBatch, n - from);
+        LossGradient part = lossGradient(padded(x, from, cnt), padded(labels, from, cnt),
+            head.targeted() ? padded(targets, from, cnt) : null, head);
+        System.arraycopy(part.logits(), 0, z, from * numClasses, cnt * numClasses);
+        System.arraycopy(part.losses(), 0, loss, from, cnt);
+        System.arraycopy(part.gradient(), 0, grad, from * per, cnt * per);
+      }
+      return new LossGradient(z, loss, grad);
+    }
+    OrtSession s = gradientSession(head);
+    List<OnnxTensor> owned = new ArrayList<>();
+    try {
+      Map<String, OnnxTensor> feed = new HashMap<>();
+      OnnxTensor xt = OnnxTensor.createTensor(env, FloatBuffer.wrap(x.data()), shape(x));
+      owned.add(xt);
+      feed.put(GradientGraphBuilder.INPUT, xt);
+      OnnxTensor yt = OnnxTensor.createTensor(env, LongBuffer.wrap(toLong(labels)), new long[] {n});
+      owned.add(yt);
+      feed.put(GradientGraphBuilder.LABELS, yt);
+      if (head.targeted()) {
+        OnnxTensor tt = OnnxTensor.createTensor(env, LongBuffer.wrap(toLong(targets)), new long[] {n});
+        owned.add(tt);
+        feed.put(GradientGraphBuilder.TARGETS, tt);
+      }
+      try (OrtSession.Result r = s.run(feed)) {
+        float[] z = floats(r, GradientGraphBuilder.LOGITS, "logits");
+        float[] loss = floats(r, GradientGraphBuilder.LOSS, "loss");
+        float[] grad = floats(r, GradientGraphBuilder.INPUT_GRAD, "input gradient");
+        if (z.length != n * numClasses || loss.length != n || grad.length != x.data().length) {
+          throw new EvaluationException(EvaluationException.Kind.INTERNAL,
+              "gradient graph of " + source + " (" + head.id() + ") returned " + z.length + " logits, " + loss.length
+                  + " losses and " + grad.length + " gradient values for " + n + " images");
+        }
+        return new LossGradient(z, loss, grad);
+      }
+    } catch (OrtException e) {
+      throw new EvaluationException(EvaluationException.Kind.INTERNAL,
+          "ONNX Runtime failed computing the " + head.id() + " input gradient of " + source + " on " + n + " images: "
+              + e.getMessage(), e.getCode().name(), e);
+    } finally {
+      for (OnnxTensor t : owned) {
+        t.close();
+      }
+    }
+  }
+
+  /**
+   * Why white-box attacks are impossible on this model, or null when they are possible: the graph
+   * scan's control flow, rounding and undifferentiable ops ({@link GraphChecks#whiteBoxBlockers}),
+   * else whatever stops the gradient builder from building the {@code ce} input-gradient graph (the
+   * graph only; no session is loaded). Computed once.
+   */
+  public String whiteBoxImpossible() {
+    checkOpen();
+    if (whiteBox == null) {
+      List<String> blockers = GraphChecks.whiteBoxBlockers(model);
+      String reason = blockers.isEmpty() ? null : String.join("; ", blockers);
+      if (reason == null) {
+        try {
+          new GradientGraphBuilder().build(model, LossHead.CE);
+        } catch (dev.arat.onnx.OnnxModelException e) {
+          reason = e.getMessage();
+        }
+      }
+      whiteBox = reason == null ? "" : reason;
+    }
+    return whiteBox.isEmpty() ? null : whiteBox;
+  }
+
+  /**
+   * Builds and loads the gradient session of {@code head} now rather than on the first gradient
+   * call, so that an op the gradient builder cannot differentiate fails before any attack runs.
+   *
+   * @throws dev.arat.onnx.grad.UnsupportedOpException naming the first unsupported op and node
+   * @throws EvaluationException if ONNX Runtime cannot load the gradient graph
+   */
+  public void prepare(LossHead head) {
+    checkOpen();
+    gradientSession(head);
+  }
+
+  /**
+   * Whether QuantizeLinear/DequantizeLinear pairs are differentiated straight-through (the
+   * default) or exactly (zero gradient through the rounding; for diagnosing gradient masking).
+   * Takes effect for gradient graphs built after the call.
+   */
+  public void setStraightThrough(boolean on) {
+    this.straightThrough = on;
+  }
+
+  /** The gradient session of {@code head}, creating it (and building its graph) on first use. */
+  private OrtSession gradientSession(LossHead head) {
+    OrtSession s = gradientSessions.get(head);
+    if (s != null) {
+      return s;
+    }
+    GradientGraph gg = new GradientGraphBuilder(straightThrough).build(model, head);
+    boolean softmaxReported = diagnostics.stream().anyMatch(d -> d.code().equals(Diagnostic.Code.SOFTMAX_OUTPUT.code()));
+    for (GradientGraph.Note note : gg.notes()) {
+      boolean aboutSoftmax = note.code() == GradientGraph.NoteCode.FINAL_SOFTMAX
+          || note.code() == GradientGraph.NoteCode.FINAL_LOG_SOFTMAX;
+      // a fixed batch is handled here (batches of exactly that size) and reported as ARAT-D018
+      boolean aboutFixedBatch = fixedBatch > 0 && note.code() == GradientGraph.NoteCode.FIXED_BATCH;
+      if (!(aboutSoftmax && softmaxReported) && !aboutFixedBatch) {
+        diagnostics.add(Diagnostic.Code.GRADIENT_GRAPH.of("(" + head.id() + ") " + note.message()));
+      }
+    }
+    try {
+      s = env.createSession(gg.toByteArray(), options);
+    } catch (OrtException e) {
+      throw new EvaluationException(EvaluationException.Kind.INTERNAL,
+          "ONNX Runtime cannot load the " + head.id() + " input-gradient graph of " + source + ": " + e.getMessage(),
+          e.getCode().name(), e);
+    }
+    gradientSessions.put(head, s);
+    return s;
+  }
+
+  private float[] floats(OrtSession.Result r, String name, String what) {
+    OnnxValue v = r.get(name).orElseThrow(() -> new EvaluationException(EvaluationException.Kind.INTERNAL,
+        source + ": ONNX Runtime returned no '" + name + "' (" + what + ")"));
+    if (!(v instanceof OnnxTensor t) || t.getInfo().type != ai.onnxruntime.OnnxJavaType.FLOAT) {
+      throw new EvaluationException(EvaluationException.Kind.INPUT,
+          source + ": output '" + name + "' (" + what + ") must be a float32 tensor, is " + v.getInfo());
+    }
+    FloatBuffer fb = t.getFloatBuffer();
+    float[] out = new float[fb.remaining()];
+    fb.get(out);
+    return out;
+  }
+
+  private void checkGeometry(ImageBatch x) {
+    if (x.c() != channels || x.h() != height || x.w() != width) {
+      throw new IllegalArgumentException(source + " takes images of " + channels + "x" + height + "x" + width
+          + " (CxHxW), got " + x.c() + "x" + x.h() + "x" + x.w());
+    }
+  }
+
+  private void checkOpen() {
+    if (closed) {
+      throw new IllegalStateException(source + ": classifier used after close()");
+    }
+  }
+
+  /**
+   * Images {@code [from, from+cnt)} of {@code x} as a batch of exactly {@link #fixedBatch()},
+   * filled up with copies of the last one (each sample's outputs and input gradient depend only on
+   * itself, so the copies are computed and dropped).
+   */
+  private ImageBatch padded(ImageBatch x, int from, int cnt) {
+    int per = x.imageSize();
+    float[] d = new float[fixedBatch * per];
+    System.arraycopy(x.data(), from * per, d, 0, cnt * per);
+    for (int i = cnt; i < fixedBatch; i++) {
+      System.arraycopy(x.data(), (from + cnt - 1) * per, d, i * per, per);
+    }
+    return new ImageBatch(d, fixedBatch, x.c(), x.h(), x.w());
+  }
+
+  /** Labels or targets {@code [from, from+cnt)} padded like {@link #padded(ImageBatch, int, int)}. */
+  private int[] padded(int[] a, int from, int cnt) {
+    int[] out = new int[fixedBatch];
+    for (int i = 0; i < fixedBatch; i++) {
+      out[i] = a[from + Math.min(i, cnt - 1)];
+    }
+    return out;
+  }
+
+  private static long[] shape(ImageBatch x) {
+    return new long[] {x.n(), x.c(), x.h(), x.w()};
+  }
+
+  private static long[] toLong(int[] a) {
+    long[] out = new long[a.length];
+    for (int i = 0; i < a.length; i++) {
+      out[i] = a[i];
+    }
+    return out;
+  }
+
+  /** Closes every session, then the options; safe to call more than once. */
+  @Override
+  public void close() {
+    if (closed) {
+      return;
+    }
+    closed = true;
+    List<OrtException> errors = new ArrayList<>();
+    for (OrtSession s : gradientSessions.values()) {
+      try {
+        s.close();
+      } catch (OrtException e) {
+        errors.add(e);
+      }
+    }
+    gradientSessions.clear();
+    if (forward != null) {
+      try {
+        forward.close();
+      } catch (OrtException e) {
+        errors.add(e);
+      }
+    }
+    if (options != null) {
+      options.close();
+    }
+    if (!errors.isEmpty()) {
+      throw new EvaluationException(EvaluationException.Kind.INTERNAL,
+          "closing the ONNX Runtime sessions of " + source + " failed: " + errors.get(0).getMessage(),
+          errors.get(0).getCode().name(), errors.get(0));
+    }
+  }
+}
