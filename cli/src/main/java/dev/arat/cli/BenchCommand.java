@@ -3,6 +3,15 @@ package dev.arat.cli;
 import dev.arat.specs.AtomicFiles;
 import dev.arat.specs.Specs;
 import dev.arat.bench.BenchEnvironment;
+import dev.arat.bench.EvaluateBench;
+import dev.arat.evaluator.ort.OrtClassifier;
+import dev.arat.evaluator.ort.RuntimeOptions;
+import dev.arat.evaluator.report.Report;
+import dev.arat.evaluator.report.ReportFiles;
+import dev.arat.evaluator.run.SuiteRunner;
+import dev.arat.specs.Builtins;
+import dev.arat.specs.EvaluationSuite;
+import dev.arat.specs.LossHead;
 import dev.arat.bench.TorchBaseline;
 import dev.arat.bench.TrainBenchReport;
 import dev.arat.bench.TrainStepBench;
@@ -24,10 +33,10 @@ import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
 
-/** {@code arat bench}: speed benchmarks. Its one subcommand is {@code train}. */
+/** {@code arat bench}: speed benchmarks, {@code train} and {@code evaluate}. */
 @Command(name = "bench", mixinStandardHelpOptions = true, usageHelpAutoWidth = true,
     description = {"Speed benchmarks (numbers are printed, never asserted)."},
-    subcommands = {BenchCommand.Train.class, CommandLine.HelpCommand.class})
+    subcommands = {BenchCommand.Train.class, BenchCommand.Evaluate.class, CommandLine.HelpCommand.class})
 final class BenchCommand implements Callable<Integer> {
   @Spec CommandSpec spec;
 
@@ -247,6 +256,98 @@ final class BenchCommand implements Callable<Integer> {
         }
       }
       return Path.of("bench", "torch_train_step.py");
+    }
+  }
+
+  /** {@code arat bench evaluate}: where an evaluation's time goes. */
+  @Command(name = "evaluate", mixinStandardHelpOptions = true, usageHelpAutoWidth = true,
+      description = {"Run a suite on a model from scratch and show where the time goes.", "",
+          "Runs the suite exactly as 'arat evaluate' does (never resuming; reports go to --out), then "
+              + "prints per attack its seconds, forward and gradient calls (and the images in them) and "
+              + "the seconds inside them, and times one forward and one gradient call per loss head the "
+              + "suite uses at the suite's batch size on the same ONNX Runtime setup, interleaved round "
+              + "by round: the ratio gradient/forward."})
+  static final class Evaluate implements Callable<Integer> {
+    @Option(names = "--model", required = true, paramLabel = "FILE", description = "The ONNX model.")
+    Path model;
+
+    @Option(names = "--suite", defaultValue = "autoattack-standard", paramLabel = "FILE|NAME",
+        description = "Suite YAML file or built-in suite name (default: ${DEFAULT-VALUE}).")
+    String suite;
+
+    @Option(names = "--samples", paramLabel = "N", description = "Override the suite's sample count.")
+    Integer samples;
+
+    @Option(names = "--data", paramLabel = "DIR",
+        description = "The folder (or CIFAR tarball) of the suite's named dataset (overrides data.path).")
+    Path data;
+
+    @Option(names = "--dataset", paramLabel = "NAME", description = "Dataset name (overrides data.dataset).")
+    String dataset;
+
+    @Option(names = "--threads", defaultValue = "0",
+        description = "ONNX Runtime intra-op threads (0 = all cores).")
+    int threads;
+
+    @Option(names = "--rounds", defaultValue = "10",
+        description = "Timed rounds of the forward/gradient call timing (${DEFAULT-VALUE}).")
+    int rounds;
+
+    @Option(names = "--out", paramLabel = "DIR",
+        description = "Folder for the evaluation's reports (default: 'bench-evaluate' next to the model); "
+            + "an existing ledger there is discarded.")
+    Path out;
+
+    @Option(names = "--json", paramLabel = "FILE", description = "Also write the numbers as JSON.")
+    Path json;
+
+    @Spec CommandSpec spec;
+
+    @Override
+    public Integer call() throws Exception {
+      Output output = new Output(spec);
+      if (rounds <= 0) {
+        throw new IllegalArgumentException("--rounds: must be > 0, was " + rounds);
+      }
+      EvaluationSuite s = Builtins.suite(suite);
+      if (samples != null) {
+        if (samples <= 0) {
+          throw new IllegalArgumentException("--samples: must be > 0, was " + samples);
+        }
+        s = s.withSamples(samples);
+      }
+      if (dataset != null) {
+        s = s.withDataset(dataset);
+      }
+      Path dir = out != null ? out : model.toAbsolutePath().getParent().resolve("bench-evaluate");
+      SuiteRunner.Builder runner = SuiteRunner.builder().optThreads(threads).optFresh(true)
+          .optProgress(output.progress(), System.console() != null);
+      Report report = runner.build().run(model, s, data, dir);
+      ReportFiles.writeAll(report, dir);
+      List<LossHead> heads = s.attacks().stream().flatMap(a -> a.lossHeads().stream()).distinct().toList();
+      if (heads.isEmpty()) {
+        heads = List.of(LossHead.CE);
+      }
+      EvaluateBench.CallTimes times;
+      try (OrtClassifier m = OrtClassifier.open(model, RuntimeOptions.cpu(threads), s.normalization())) {
+        times = EvaluateBench.callTimes(m, heads, s.batchSize(), 3, rounds, s.seed());
+      }
+      PrintWriter o = output.out();
+      o.printf(Locale.ROOT, "%s, suite %s, %d samples (seed %d), batch %d, robust accuracy %.2f%%; load average %s%n",
+          model.getFileName(), report.suite().name(), report.samples(), report.seed(), s.batchSize(),
+          100 * report.robustAccuracy(), java.util.Arrays.toString(BenchEnvironment.loadAverage()));
+      o.print(EvaluateBench.table(report, times));
+      o.printf("reports: %s%n", dir.resolve("report.json"));
+      o.flush();
+      if (json != null) {
+        Path parent = json.toAbsolutePath().getParent();
+        if (parent != null) {
+          Files.createDirectories(parent);
+        }
+        AtomicFiles.writeString(json, Specs.json().writeValueAsString(EvaluateBench.toMap(report, times)) + "\n");
+        o.println("wrote " + json);
+      }
+      return ExitCodes.OK;
     }
   }
 }

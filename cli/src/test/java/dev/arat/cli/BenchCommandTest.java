@@ -40,6 +40,31 @@ class BenchCommandTest {
   }
 
   @Test
+  void evaluateShowsEachAttacksCallsAndTheGradientToForwardRatio() throws Exception {
+    Path model = MergeCommandTest.linearModel(dir);
+    Path suite = dir.resolve("suite.yaml");
+    Files.writeString(suite, String.join("\n", "name: bench", "data: {dataset: synthetic}", "samples: 12",
+        "seed: 1", "batch_size: 5", "threat_model: {norm: Linf, epsilon: 0.01}",
+        "attacks: [{type: pgd, steps: 3}, {type: fab-t, steps: 2, targets: 2}]", ""));
+    Path json = dir.resolve("bench.json");
+    CliRun r = CliRun.arat("-q", "bench", "evaluate", "--model", model.toString(), "--suite", suite.toString(),
+        "--threads", "1", "--rounds", "2", "--out", dir.resolve("eval").toString(), "--json", json.toString());
+    assertEquals(0, r.code(), r.err());
+    assertTrue(r.out().contains("pgd-3-ce") && r.out().contains("fab-t-2-t2"), r.out());
+    assertTrue(r.out().contains("gradient logit-diff") && r.out().contains("x forward"), r.out());
+    JsonNode root = Specs.json().readTree(json.toFile());
+    JsonNode pgd = root.get("attacks").get(0);
+    int attempted = pgd.get("attempted").asInt();
+    assertTrue(attempted > 0, root.toString());
+    // PGD-3 takes one gradient per step and sample until a sample breaks
+    long images = pgd.get("model_calls").get("gradient_images").asLong();
+    assertTrue(images >= attempted && images <= 3L * attempted, root.toString());
+    assertEquals(5, root.get("calls").get("batch").asInt());
+    assertTrue(root.get("calls").get("gradient").get("ce").get("ratio_to_forward").asDouble() > 0);
+    assertTrue(Files.exists(dir.resolve("eval").resolve("report.json")));
+  }
+
+  @Test
   void onlyAttackSkipsTheSteps() {
     CliRun r = CliRun.arat("-q", "bench", "train", "--input", "1x8x8", "--batch", "4", "--pgd-steps",
         "1", "--warmup", "0", "--iterations", "1", "--only", "attack");
