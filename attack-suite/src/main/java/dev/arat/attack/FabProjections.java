@@ -1,7 +1,6 @@
 package dev.arat.attack;
 
 import dev.arat.specs.Norm;
-import java.util.Arrays;
 
 /**
  * Exact projections onto a hyperplane intersected with the box {@code [0,1]^d}, as FAB needs them
@@ -21,7 +20,8 @@ import java.util.Arrays;
  * </ul>
  *
  * Both left-hand sides are non-decreasing and piecewise linear, so the root is found exactly by
- * sorting the breakpoints and bisecting over them ({@code O(d log d)}). When the hyperplane cannot be reached inside the box,
+ * locating it between two consecutive breakpoints: by selection over the breakpoints (a pivot's
+ * reach tells on which side the root lies), which needs no sort. When the hyperplane cannot be reached inside the box,
  * the result is the box corner that gets closest ({@code d_j = sign(w'_j) cap_j}).
  */
 final class FabProjections {
@@ -45,43 +45,59 @@ final class FabProjections {
     double sgn = c > 0 ? 1 : -1;
     double target = Math.abs(c);
     boolean linf = norm == Norm.LINF;
-    double[] cap = new double[n];
-    double[] aw = new double[n];
-    double[] brk = new double[n];
-    double[] sorted = new double[n];
+    Scratch sc = SCRATCH.get().ensure(n);
+    double[] cap = sc.cap;
+    double[] aw = sc.aw;
+    double[] brk = sc.brk;
+    double[] cand = sc.cand;
     int m = 0;
+    double max = Double.NEGATIVE_INFINITY;
     for (int j = 0; j < n; j++) {
       double wj = sgn * w[j];
       if (wj == 0 || Double.isNaN(wj)) {
         brk[j] = Double.NaN; // never moves
+        cap[j] = 0;
+        aw[j] = 0;
         continue;
       }
       cap[j] = Math.max(0, wj > 0 ? 1 - p[j] : p[j]);
       aw[j] = Math.abs(wj);
       brk[j] = linf ? cap[j] : cap[j] / aw[j];
-      sorted[m++] = brk[j];
+      cand[m++] = brk[j];
+      max = Math.max(max, brk[j]);
     }
     if (m == 0) {
       return d;
     }
-    Arrays.sort(sorted, 0, m);
     double s;
-    if (reach(linf, cap, aw, brk, sorted[m - 1]) < target) {
+    if (reach(linf, cap, aw, brk, n, max) < target) {
       s = Double.POSITIVE_INFINITY; // unreachable inside the box: the closest corner
     } else {
-      // smallest breakpoint where the reach attains the target (the reach is non-decreasing)
-      int lo = 0;
-      int hi = m - 1;
-      while (lo < hi) {
-        int mid = (lo + hi) >>> 1;
-        if (reach(linf, cap, aw, brk, sorted[mid]) >= target) {
-          hi = mid;
+      // the smallest breakpoint where the reach attains the target (the reach is non-decreasing),
+      // found by selection instead of sorting: each pivot's reach splits the candidates, and the
+      // loop ends when no breakpoint lies strictly between the last one below and the one found
+      double found = max;
+      double below = Double.NEGATIVE_INFINITY;
+      int left = m;
+      while (left > 0) {
+        double pivot = medianOfThree(cand[0], cand[left / 2], cand[left - 1]);
+        boolean reached = reach(linf, cap, aw, brk, n, pivot) >= target;
+        if (reached) {
+          found = pivot;
         } else {
-          lo = mid + 1;
+          below = pivot;
         }
+        int kept = 0;
+        for (int i = 0; i < left; i++) {
+          double v = cand[i];
+          if (v > below && v < found) {
+            cand[kept++] = v;
+          }
+        }
+        left = kept;
       }
-      // on [below, sorted[lo]] the reach is linear: saturated coordinates plus s * slope
-      double below = lo > 0 ? sorted[lo - 1] : 0;
+      below = below == Double.NEGATIVE_INFINITY ? 0 : below;
+      // on [below, found] the reach is linear: saturated coordinates plus s * slope
       double fixed = 0;
       double slope = 0;
       for (int j = 0; j < n; j++) {
@@ -106,10 +122,34 @@ final class FabProjections {
     return d;
   }
 
+  private static double medianOfThree(double a, double b, double c) {
+    return Math.max(Math.min(a, b), Math.min(Math.max(a, b), c));
+  }
+
+  /** Per-thread work arrays of {@link #project}, grown on demand (FAB projects samples in parallel). */
+  private static final ThreadLocal<Scratch> SCRATCH = ThreadLocal.withInitial(Scratch::new);
+
+  private static final class Scratch {
+    double[] cap = new double[0];
+    double[] aw = cap;
+    double[] brk = cap;
+    double[] cand = cap;
+
+    Scratch ensure(int n) {
+      if (cap.length < n) {
+        cap = new double[n];
+        aw = new double[n];
+        brk = new double[n];
+        cand = new double[n];
+      }
+      return this;
+    }
+  }
+
   /** {@code <w', d(s)>} at parameter s: {@code sum |w_j| min(s, cap_j)} (Linf) or {@code sum |w_j| min(s |w_j|, cap_j)} (L2). */
-  private static double reach(boolean linf, double[] cap, double[] aw, double[] brk, double s) {
+  private static double reach(boolean linf, double[] cap, double[] aw, double[] brk, int n, double s) {
     double r = 0;
-    for (int j = 0; j < cap.length; j++) {
+    for (int j = 0; j < n; j++) {
       if (Double.isNaN(brk[j])) {
         continue;
       }
