@@ -44,6 +44,53 @@ final class Shapes {
     return values.get(t);
   }
 
+  /**
+   * The shape of {@code t}, which a gradient rule of node {@code n} needs.
+   *
+   * @param what what {@code t} is to {@code n}, for the message ("input", "weight"...)
+   * @throws OnnxModelException if it is not known
+   */
+  long[] known(String t, NodeProto n, String what) {
+    long[] s = shapes.get(t);
+    if (s == null) {
+      throw new OnnxModelException("cannot infer the shape of tensor '" + t + "' (" + what
+          + " of " + n.getOpType() + " node '" + n.getName() + "'), which its gradient needs;"
+          + " give the model input fixed non-batch dimensions");
+    }
+    return s;
+  }
+
+  /**
+   * The shape (N,C,spatial...) of input {@code t} of node {@code n}, with C and the spatial sizes
+   * known.
+   *
+   * @throws OnnxModelException if it is not known, or of rank below 3
+   */
+  long[] knownSpatial(String t, NodeProto n) {
+    long[] s = known(t, n, "input");
+    for (int i = 1; i < s.length; i++) {
+      if (s[i] < 0) {
+        throw new OnnxModelException("tensor '" + t + "' (input of " + n.getOpType() + " node '"
+            + n.getName() + "') has shape " + dimsText(s) + "; its gradient needs fixed"
+            + " channel and spatial sizes");
+      }
+    }
+    if (s.length < 3) {
+      throw new OnnxModelException("tensor '" + t + "' (input of " + n.getOpType() + " node '"
+          + n.getName() + "') has rank " + s.length + ", expected (N,C,spatial...)");
+    }
+    return s;
+  }
+
+  /** Dimensions as text for messages, e.g. {@code (?,3,32,32)} ({@code ?} for unknown). */
+  static String dimsText(long[] s) {
+    StringBuilder sb = new StringBuilder("(");
+    for (int i = 0; i < s.length; i++) {
+      sb.append(i > 0 ? "," : "").append(s[i] < 0 ? "?" : Long.toString(s[i]));
+    }
+    return sb.append(')').toString();
+  }
+
   /** The values of a small constant float32 tensor (initializer or Constant), or null. */
   float[] floatValue(String t) {
     return floats.get(t);
