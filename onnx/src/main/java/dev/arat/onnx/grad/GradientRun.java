@@ -306,16 +306,6 @@ final class GradientRun {
     }
   }
 
-  /** The axis attribute {@code axis} of node {@code n} normalised against {@code rank}. */
-  int axisOf(NodeProto n, long axis, int rank) {
-    int a = (int) (axis < 0 ? axis + rank : axis);
-    if (a < 0 || a >= rank) {
-      throw new OnnxModelException(n.getOpType() + " node '" + n.getName() + "': axis " + axis
-          + " is out of range for rank " + rank);
-    }
-    return a;
-  }
-
   /** How many emitted forward nodes read tensor {@code t} (counting repeats). */
   int consumers(String t) {
     int c = 0;

@@ -49,7 +49,7 @@ final class NormRules {
     String x = n.getInput(0);
     run.requireConstant(n, 1, 2);
     long[] xs = run.known(x, n, "input");
-    int a = run.axisOf(n, intAttr(n, "axis", -1), xs.length);
+    int a = Shapes.axis(n, intAttr(n, "axis", -1), xs.length);
     long count = 1;
     long[] axes = new long[xs.length - a];
     for (int i = a; i < xs.length; i++) {

@@ -72,7 +72,7 @@ final class ShapeRules {
 
   static void concat(GradientRun run, NodeProto n, String dy) {
     long[] ys = run.known(n.getOutput(0), n, "output");
-    int a = run.axisOf(n, intAttr(n, "axis", 0), ys.length);
+    int a = Shapes.axis(n, intAttr(n, "axis", 0), ys.length);
     List<String> parts = new ArrayList<>();
     long[] sizes = new long[n.getInputCount()];
     boolean allKnown = true;
@@ -101,7 +101,7 @@ final class ShapeRules {
       return;
     }
     long[] xs = run.known(n.getInput(0), n, "input");
-    int a = run.axisOf(n, intAttr(n, "axis", 0), xs.length);
+    int a = Shapes.axis(n, intAttr(n, "axis", 0), xs.length);
     List<String> parts = new ArrayList<>();
     for (String o : n.getOutputList()) {
       String g = o.isEmpty() ? null : run.total(o);
@@ -152,7 +152,7 @@ final class ShapeRules {
     String x = n.getInput(0);
     run.requireConstant(n, 1);
     long[] xs = run.known(x, n, "data");
-    int a = run.axisOf(n, intAttr(n, "axis", 0), xs.length);
+    int a = Shapes.axis(n, intAttr(n, "axis", 0), xs.length);
     long[] idx = run.shapes().value(n.getInput(1));
     long[] is = run.shapes().shape(n.getInput(1));
     long d = xs[a];
@@ -195,7 +195,7 @@ final class ShapeRules {
     long[] pads = run.shapes().value(n.getInput(1));
     long[] axes = n.getInputCount() > 3 && !n.getInput(3).isEmpty()
         ? run.shapes().value(n.getInput(3)) : null;
-    long[][] pe = pads == null ? null : Shapes.padsPerAxis(pads, axes, xs.length);
+    long[][] pe = pads == null ? null : Shapes.padsPerAxis(n, pads, axes, xs.length);
     if (pe == null || (n.getInputCount() > 3 && !n.getInput(3).isEmpty() && axes == null)) {
       throw unsupportedConfig(n, "its pads (and axes) must be constants");
     }
@@ -239,6 +239,9 @@ final class ShapeRules {
         throw unsupportedConfig(n, "padded axis " + a + " must have a fixed size");
       }
       long out = d + pe[0][a] + pe[1][a];
+      if (out < 0) {
+        throw Shapes.corrupt(n, "its pads make axis " + a + " of size " + d + " negative");
+      }
       long[] idx = new long[(int) out];
       for (int o = 0; o < out; o++) {
         long i = o - pe[0][a];
@@ -289,6 +292,10 @@ final class ShapeRules {
     }
     if (ys == null || (scales == null && (n.getInputCount() < 4 || n.getInput(3).isEmpty()))) {
       throw unsupportedConfig(n, "its scales or sizes must be constants");
+    }
+    if ((scales != null && scales.length != xs.length) || ys.length != xs.length) {
+      throw Shapes.corrupt(n, "its scales or sizes do not have one entry per axis of its input"
+          + " (rank " + xs.length + ")");
     }
     String g = dy;
     for (int a = 0; a < xs.length; a++) {

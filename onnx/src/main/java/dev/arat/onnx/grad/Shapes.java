@@ -82,6 +82,27 @@ final class Shapes {
     return s;
   }
 
+  /**
+   * Axis {@code axis} of node {@code n} (negative counts from the end) normalised against
+   * {@code rank}.
+   *
+   * @throws OnnxModelException if it is not in [-rank, rank)
+   */
+  static int axis(NodeProto n, long axis, int rank) {
+    long a = axis < 0 ? axis + rank : axis;
+    if (a < 0 || a >= rank) {
+      throw new OnnxModelException(n.getOpType() + " node '" + n.getName() + "': axis " + axis
+          + " is out of range for rank " + rank);
+    }
+    return (int) a;
+  }
+
+  /** The error for a node that no valid model has (a rank, axis or index list that cannot be). */
+  static OnnxModelException corrupt(NodeProto n, String why) {
+    return new OnnxModelException(n.getOpType() + " node '" + n.getName() + "': " + why
+        + " (the model is corrupt)");
+  }
+
   /** Dimensions as text for messages, e.g. {@code (?,3,32,32)} ({@code ?} for unknown). */
   static String dimsText(long[] s) {
     StringBuilder sb = new StringBuilder("(");
@@ -298,6 +319,8 @@ final class Shapes {
             if (o[i] == UNKNOWN) {
               o[i] = -1;
               known = false;
+            } else if (o[i] < 0) {
+              throw corrupt(n, "negative size " + o[i] + " in its shape " + Arrays.toString(v));
             }
           }
           putShape(y, o);
@@ -305,6 +328,9 @@ final class Shapes {
           TensorProto t = a == null ? null : a.getT();
           if (known && Tensors.numel(o) <= 64 && t != null && (t.getDataType() == Tensors.INT64
               || t.getDataType() == TensorProto.DataType.INT32_VALUE)) {
+            if (Tensors.numel(Tensors.dims(t)) != 1) {
+              throw corrupt(n, "its value must hold one element");
+            }
             long[] fill = new long[(int) Tensors.numel(o)];
             Arrays.fill(fill, Tensors.toLongArray(t)[0]);
             values.put(y, fill);
@@ -315,6 +341,11 @@ final class Shapes {
         long[] s0 = values.get(in.get(0));
         long[] l0 = values.get(in.get(1));
         long[] d0 = values.get(in.get(2));
+        for (long[] v : new long[][] {s0, l0, d0}) {
+          if (v != null && v.length != 1) {
+            throw corrupt(n, "start, limit and delta must be scalars");
+          }
+        }
         if (s0 != null && l0 != null && d0 != null && s0[0] != UNKNOWN && l0[0] != UNKNOWN
             && d0[0] != UNKNOWN && d0[0] != 0) {
           long count = Math.max(0, (long) Math.ceil((double) (l0[0] - s0[0]) / d0[0]));
@@ -336,11 +367,14 @@ final class Shapes {
         long[] pads = values.get(in.get(1));
         if (x != null && pads != null) {
           long[] axes = in.size() > 3 && !in.get(3).isEmpty() ? values.get(in.get(3)) : null;
-          long[][] pe = padsPerAxis(pads, axes, x.length);
+          long[][] pe = padsPerAxis(n, pads, axes, x.length);
           if (pe != null) {
             long[] o = x.clone();
             for (int i = 0; i < o.length; i++) {
               o[i] = o[i] < 0 ? -1 : o[i] + pe[0][i] + pe[1][i];
+              if (x[i] >= 0 && o[i] < 0) {
+                throw corrupt(n, "its pads make axis " + i + " of size " + x[i] + " negative");
+              }
             }
             putShape(y, o);
           }
@@ -353,8 +387,7 @@ final class Shapes {
       case "LayerNormalization" -> {
         putShape(y, x);
         if (x != null) {
-          long axis = intAttr(n, "axis", -1);
-          int a = (int) (axis < 0 ? axis + x.length : axis);
+          int a = axis(n, intAttr(n, "axis", -1), x.length);
           long[] st = x.clone();
           Arrays.fill(st, a, st.length, 1);
           for (int i = 1; i < n.getOutputCount(); i++) {
@@ -396,6 +429,13 @@ final class Shapes {
                 + Arrays.toString(x) + " and weight of shape " + Arrays.toString(w)
                 + "; expected (N,C,spatial...) and a weight of the same rank");
           }
+          long group = intAttr(n, "group", 1);
+          if (group < 1 || (w[0] >= 0 && w[0] % group != 0)
+              || (x[1] >= 0 && w[1] >= 0 && x[1] != w[1] * group)) {
+            throw corrupt(n, "input of shape " + dimsText(x) + ", weight of shape "
+                + dimsText(w) + " and group " + group + " do not match (the input channels must"
+                + " be group x the weight's axis 1, the output channels a multiple of group)");
+          }
           long[] o = x.clone();
           o[1] = w[0];
           long[] sp = Arrays.copyOfRange(x, 2, x.length);
@@ -414,6 +454,9 @@ final class Shapes {
       }
       case "MaxPool", "AveragePool" -> {
         if (x != null) {
+          if (x.length < 3) {
+            throw corrupt(n, "input of rank " + x.length + "; expected (N,C,spatial...)");
+          }
           long[] o = x.clone();
           long[] sp = Arrays.copyOfRange(x, 2, x.length);
           if (Arrays.stream(sp).allMatch(d -> d >= 0)) {
@@ -431,6 +474,9 @@ final class Shapes {
       }
       case "GlobalAveragePool", "GlobalMaxPool" -> {
         if (x != null) {
+          if (x.length < 3) {
+            throw corrupt(n, "input of rank " + x.length + "; expected (N,C,spatial...)");
+          }
           long[] o = x.clone();
           Arrays.fill(o, 2, o.length, 1);
           putShape(y, o);
@@ -442,11 +488,15 @@ final class Shapes {
           if (axis < 0) {
             axis += x.length;
           }
+          if (axis < 0 || axis > x.length) {
+            throw corrupt(n, "axis " + intAttr(n, "axis", 1) + " is out of range for rank "
+                + x.length);
+          }
           putShape(y, new long[] {prod(x, 0, (int) axis), prod(x, (int) axis, x.length)});
         }
       }
       case "Reshape" -> {
-        putShape(y, reshape(x, values.get(in.get(1)), intAttr(n, "allowzero", 0) != 0));
+        putShape(y, reshape(n, x, values.get(in.get(1)), intAttr(n, "allowzero", 0) != 0));
         long[] v = values.get(in.get(0));
         long[] ys = shapes.get(y);
         if (v != null && ys != null) {
@@ -459,7 +509,18 @@ final class Shapes {
       case "Gemm" -> {
         long[] a = x;
         long[] b = shapes.get(in.get(1));
-        if (a != null && b != null && a.length == 2 && b.length == 2) {
+        if ((a != null && a.length != 2) || (b != null && b.length != 2)) {
+          throw corrupt(n, "operands of shapes " + (a == null ? "?" : dimsText(a)) + " and "
+              + (b == null ? "?" : dimsText(b)) + "; Gemm takes two matrices");
+        }
+        if (a != null && b != null) {
+          long ka = intAttr(n, "transA", 0) != 0 ? a[0] : a[1];
+          long kb = intAttr(n, "transB", 0) != 0 ? b[1] : b[0];
+          if (ka >= 0 && kb >= 0 && ka != kb) {
+            throw corrupt(n, "operands of shapes " + dimsText(a) + " and " + dimsText(b)
+                + " (transA " + intAttr(n, "transA", 0) + ", transB " + intAttr(n, "transB", 0)
+                + ") do not have a common inner size");
+          }
           long m = intAttr(n, "transA", 0) != 0 ? a[1] : a[0];
           long k = intAttr(n, "transB", 0) != 0 ? b[0] : b[1];
           putShape(y, new long[] {m, k});
@@ -469,6 +530,12 @@ final class Shapes {
         long[] a = x;
         long[] b = shapes.get(in.get(1));
         if (a != null && b != null && a.length >= 2 && b.length >= 2) {
+          long ka = a[a.length - 1];
+          long kb = b[b.length - 2];
+          if (ka >= 0 && kb >= 0 && ka != kb) {
+            throw corrupt(n, "operands of shapes " + dimsText(a) + " and " + dimsText(b)
+                + " do not have a common inner size");
+          }
           long[] batch = broadcast(Arrays.copyOf(a, a.length - 2), Arrays.copyOf(b, b.length - 2));
           long[] o = Arrays.copyOf(batch, batch.length + 2);
           o[batch.length] = a[a.length - 2];
@@ -561,8 +628,7 @@ final class Shapes {
           values.put(y, o);
           putShape(y, is);
         } else if (x != null && is != null) {
-          long axis = intAttr(n, "axis", 0);
-          int a = (int) (axis < 0 ? axis + x.length : axis);
+          int a = axis(n, intAttr(n, "axis", 0), x.length);
           long[] o = new long[x.length - 1 + is.length];
           System.arraycopy(x, 0, o, 0, a);
           System.arraycopy(is, 0, o, a, is.length);
@@ -576,14 +642,14 @@ final class Shapes {
           values.put(y, values.get(in.get(0)));
         }
         if (x != null) {
-          putShape(y, squeezeShape(x, axes, n.getOpType().equals("Unsqueeze")));
+          putShape(y, squeezeShape(n, x, axes, n.getOpType().equals("Unsqueeze")));
         }
       }
       case "Concat" -> {
         long axis = intAttr(n, "axis", 0);
         long[] first = x;
         if (first != null) {
-          int ax = (int) (axis < 0 ? axis + first.length : axis);
+          int ax = axis(n, axis, first.length);
           long[] o = first.clone();
           boolean allValues = first.length == 1;
           long[] vals = new long[0];
@@ -640,17 +706,17 @@ final class Shapes {
    * Begin and end pads per axis ({@code [0]} begin, {@code [1]} end) of a Pad node's pads values,
    * spread over {@code axes} (opset 18) or all axes; null if malformed.
    */
-  static long[][] padsPerAxis(long[] pads, long[] axes, int rank) {
+  static long[][] padsPerAxis(NodeProto n, long[] pads, long[] axes, int rank) {
     long[][] pe = new long[2][rank];
     int m = axes == null ? rank : axes.length;
     if (pads.length != 2 * m) {
       return null;
     }
     for (int i = 0; i < m; i++) {
-      int a = axes == null ? i : (int) (axes[i] < 0 ? axes[i] + rank : axes[i]);
-      if (pads[i] == UNKNOWN || pads[i + m] == UNKNOWN) {
+      if (pads[i] == UNKNOWN || pads[i + m] == UNKNOWN || (axes != null && axes[i] == UNKNOWN)) {
         return null;
       }
+      int a = axes == null ? i : axis(n, axes[i], rank);
       pe[0][a] = pads[i];
       pe[1][a] = pads[i + m];
     }
@@ -678,9 +744,20 @@ final class Shapes {
         || (in.size() > 4 && !in.get(4).isEmpty() && steps == null)) {
       return null;
     }
+    if (ends.length != starts.length || (axes != null && axes.length != starts.length)
+        || (steps != null && steps.length != starts.length)
+        || (axes == null && starts.length > x.length)) {
+      throw corrupt(n, "starts, ends, axes and steps of lengths " + starts.length + ", "
+          + ends.length + ", " + (axes == null ? "-" : axes.length) + " and "
+          + (steps == null ? "-" : steps.length) + " (for an input of rank " + x.length
+          + "); they must have one entry per sliced axis");
+    }
     List<AxisSlice> out = new java.util.ArrayList<>();
     for (int i = 0; i < starts.length; i++) {
-      int a = (int) (axes == null ? i : axes[i] < 0 ? axes[i] + x.length : axes[i]);
+      if (axes != null && axes[i] == UNKNOWN) {
+        return null;
+      }
+      int a = axes == null ? i : axis(n, axes[i], x.length);
       long step = steps == null ? 1 : steps[i];
       long d = x[a];
       if (d < 0 || starts[i] == UNKNOWN || ends[i] == UNKNOWN || step == UNKNOWN || step == 0) {
@@ -734,9 +811,9 @@ final class Shapes {
     }
     long[] axes = n.getInputCount() > 3 && !n.getInput(3).isEmpty()
         ? values.get(n.getInput(3)) : null;
-    if (axes != null) {
+    if (axes != null && Arrays.stream(axes).noneMatch(a -> a == UNKNOWN)) {
       for (long a : axes) {
-        o[(int) (a < 0 ? a + x.length : a)] = -1;
+        o[axis(n, a, x.length)] = -1;
       }
       putShape(y, o);
     }
@@ -747,8 +824,7 @@ final class Shapes {
     if (x == null) {
       return null;
     }
-    long axis = intAttr(n, "axis", 0);
-    int a = (int) (axis < 0 ? axis + x.length : axis);
+    int a = axis(n, intAttr(n, "axis", 0), x.length);
     if (n.getInputCount() > 1 && !n.getInput(1).isEmpty()) {
       return values.get(n.getInput(1));
     }
@@ -775,8 +851,7 @@ final class Shapes {
     if (x == null || sizes == null || sizes.length != n.getOutputCount()) {
       return;
     }
-    long axis = intAttr(n, "axis", 0);
-    int a = (int) (axis < 0 ? axis + x.length : axis);
+    int a = axis(n, intAttr(n, "axis", 0), x.length);
     for (int i = 0; i < sizes.length; i++) {
       long[] o = x.clone();
       o[a] = sizes[i];
@@ -837,9 +912,20 @@ final class Shapes {
         axes[i] = i;
       }
     }
+    if (Arrays.stream(axes).anyMatch(a -> a == UNKNOWN)) {
+      return null;
+    }
+    for (long a : axes) {
+      axis(n, a, rank);
+    }
     return Arrays.stream(axes).map(a -> a < 0 ? a + rank : a).sorted().distinct().toArray();
   }
 
+  /**
+   * The permutation of a Transpose node (reversed axes by default).
+   *
+   * @throws OnnxModelException if {@code perm} is not a permutation of 0..rank-1
+   */
   static long[] perm(NodeProto n, int rank) {
     long[] p = intsAttr(n, "perm");
     if (p == null || p.length == 0) {
@@ -848,10 +934,21 @@ final class Shapes {
         p[i] = rank - 1 - i;
       }
     }
+    boolean[] seen = new boolean[rank];
+    for (long a : p) {
+      if (p.length != rank || a < 0 || a >= rank || seen[(int) a]) {
+        throw corrupt(n, "perm " + Arrays.toString(p) + " is not a permutation of the "
+            + rank + " axes of its input");
+      }
+      seen[(int) a] = true;
+    }
     return p;
   }
 
-  private static long[] squeezeShape(long[] x, long[] axes, boolean unsqueeze) {
+  private static long[] squeezeShape(NodeProto n, long[] x, long[] axes, boolean unsqueeze) {
+    if (axes != null && Arrays.stream(axes).anyMatch(a -> a == UNKNOWN)) {
+      return null;
+    }
     if (unsqueeze) {
       if (axes == null) {
         return null;
@@ -859,7 +956,11 @@ final class Shapes {
       int r = x.length + axes.length;
       boolean[] isNew = new boolean[r];
       for (long a : axes) {
-        isNew[(int) (a < 0 ? a + r : a)] = true;
+        int i = axis(n, a, r);
+        if (isNew[i]) {
+          throw corrupt(n, "axis " + a + " is given twice");
+        }
+        isNew[i] = true;
       }
       long[] o = new long[r];
       int j = 0;
@@ -875,7 +976,7 @@ final class Shapes {
       }
     } else {
       for (long a : axes) {
-        drop[(int) (a < 0 ? a + x.length : a)] = true;
+        drop[axis(n, a, x.length)] = true;
       }
     }
     return java.util.stream.IntStream.range(0, x.length).filter(i -> !drop[i])
@@ -893,9 +994,14 @@ final class Shapes {
     return p;
   }
 
-  private static long[] reshape(long[] x, long[] target, boolean allowZero) {
+  private static long[] reshape(NodeProto n, long[] x, long[] target, boolean allowZero) {
     if (target == null) {
       return null;
+    }
+    if (Arrays.stream(target).filter(v -> v == -1).count() > 1
+        || Arrays.stream(target).anyMatch(v -> v < -1 && v != UNKNOWN)) {
+      throw corrupt(n, "target shape " + Arrays.toString(target) + " has a size below -1 or"
+          + " more than one -1");
     }
     long[] o = new long[target.length];
     int inferAt = -1;
