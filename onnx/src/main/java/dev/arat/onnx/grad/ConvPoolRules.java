@@ -56,7 +56,7 @@ final class ConvPoolRules {
     if (k == null) {
       k = Arrays.copyOfRange(ws, 2, ws.length);
     }
-    Shapes.Window win = Shapes.window(n, sp, k, false);
+    Window win = Window.of(n, sp, k, false);
     Map<String, Object> attrs = new LinkedHashMap<>();
     attrs.put("kernel_shape", k);
     attrs.put("strides", win.strides());
@@ -125,7 +125,7 @@ final class ConvPoolRules {
     return run.b().floatInitializer(w + "_adjoint", dst, shape);
   }
 
-  private static long[] checkedOutputPadding(NodeProto n, Shapes.Window win) {
+  private static long[] checkedOutputPadding(NodeProto n, Window win) {
     long[] op = win.outputPadding();
     for (int i = 0; i < op.length; i++) {
       if (op[i] < 0 || op[i] >= Math.max(win.strides()[i], win.dilations()[i])) {
@@ -226,7 +226,7 @@ final class ConvPoolRules {
       }
     }
     long[] sp = {xs[2], xs[3]};
-    Shapes.Window win = Shapes.window(n, sp, k, intAttr(n, "ceil_mode", 0) != 0);
+    Window win = Window.of(n, sp, k, intAttr(n, "ceil_mode", 0) != 0);
     for (int i = 0; i < 2; i++) {
       if (win.strides()[i] != k[i] || win.dilations()[i] != 1 || win.padBegin()[i] != 0
           || win.padEnd()[i] != 0 || sp[i] % k[i] != 0) {
@@ -303,7 +303,7 @@ final class ConvPoolRules {
     long[] xs = run.knownSpatial(x, n);
     long[] sp = Arrays.copyOfRange(xs, 2, xs.length);
     long[] k = intsAttr(n, "kernel_shape");
-    Shapes.Window win = Shapes.window(n, sp, k, false);
+    Window win = Window.of(n, sp, k, false);
     long kprod = 1;
     for (long d : k) {
       kprod *= d;

@@ -55,7 +55,7 @@ final class ShapeRules {
   static void transpose(GradientRun run, NodeProto n, String dy) {
     String x = n.getInput(0);
     long[] xs = run.known(x, n, "input");
-    long[] p = Shapes.perm(n, xs.length);
+    long[] p = ShapeOpInference.perm(n, xs.length);
     long[] inv = new long[p.length];
     for (int i = 0; i < p.length; i++) {
       inv[(int) p[i]] = i;
@@ -121,7 +121,7 @@ final class ShapeRules {
     String x = n.getInput(0);
     run.requireConstant(n, 1, 2, 3, 4);
     long[] xs = run.known(x, n, "input");
-    List<Shapes.AxisSlice> sl = run.shapes().slices(n, xs);
+    List<ShapeOpInference.AxisSlice> sl = ShapeOpInference.slices(run.shapes(), n, xs);
     if (sl == null) {
       throw unsupportedConfig(n, "its starts, ends, axes and steps must be constants and the"
           + " sliced axes of its input must have fixed sizes");
@@ -129,7 +129,7 @@ final class ShapeRules {
     long[] begin = new long[xs.length];
     long[] end = new long[xs.length];
     String g = dy;
-    for (Shapes.AxisSlice a : sl) {
+    for (ShapeOpInference.AxisSlice a : sl) {
       if (a.count() == 0) {
         return; // empty slice: no gradient
       }
@@ -195,7 +195,7 @@ final class ShapeRules {
     long[] pads = run.shapes().value(n.getInput(1));
     long[] axes = n.getInputCount() > 3 && !n.getInput(3).isEmpty()
         ? run.shapes().value(n.getInput(3)) : null;
-    long[][] pe = pads == null ? null : Shapes.padsPerAxis(n, pads, axes, xs.length);
+    long[][] pe = pads == null ? null : ShapeOpInference.padsPerAxis(n, pads, axes, xs.length);
     if (pe == null || (n.getInputCount() > 3 && !n.getInput(3).isEmpty() && axes == null)) {
       throw unsupportedConfig(n, "its pads (and axes) must be constants");
     }
