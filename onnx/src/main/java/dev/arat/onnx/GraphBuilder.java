@@ -11,11 +11,9 @@ import ai.onnx.proto.OnnxMl.TensorProto;
 import ai.onnx.proto.OnnxMl.ValueInfoProto;
 import java.util.ArrayList;
 import java.util.Arrays;
-import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.Set;
 
 /**
  * A small builder for ONNX graphs over the {@code ai.onnx.proto.OnnxMl} protobuf classes.
@@ -56,8 +54,8 @@ public final class GraphBuilder {
   private final List<ValueInfoProto> inputs = new ArrayList<>();
   private final List<ValueInfoProto> outputs = new ArrayList<>();
   private final List<ValueInfoProto> valueInfos = new ArrayList<>();
-  private final Set<String> tensorNames = new HashSet<>();
-  private final Set<String> nodeNames = new HashSet<>();
+  private final NameRegistry tensorNames = new NameRegistry();
+  private final NameRegistry nodeNames = new NameRegistry();
   private final Map<String, String> metadata = new LinkedHashMap<>();
   private String docString = "";
   private String producerName = "arat";
@@ -128,24 +126,12 @@ public final class GraphBuilder {
    * Returns a tensor name not used yet in this graph, derived from {@code hint}, and reserves it.
    */
   public String uniqueName(String hint) {
-    String base = hint == null || hint.isEmpty() ? "t" : hint;
-    String name = base;
-    int i = 1;
-    while (tensorNames.contains(name)) {
-      name = base + "_" + i++;
-    }
-    tensorNames.add(name);
-    return name;
+    return tensorNames.fresh(hint == null || hint.isEmpty() ? "t" : hint);
   }
 
   /** A node name not used yet (reserved by {@code addNode} once the node is valid). */
   private String uniqueNodeName(String hint) {
-    String name = hint;
-    int i = 1;
-    while (nodeNames.contains(name)) {
-      name = hint + "_" + i++;
-    }
-    return name;
+    return nodeNames.unused(hint);
   }
 
   // ---------------------------------------------------------------- inputs, outputs, initializers

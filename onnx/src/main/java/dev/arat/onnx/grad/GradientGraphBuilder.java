@@ -134,7 +134,7 @@ public final class GradientGraphBuilder {
 
   /** The op types that may lie on the path from the input to the logits, sorted. */
   public static SortedSet<String> supportedOps() {
-    return GradientRun.SUPPORTED;
+    return GradientRules.SUPPORTED;
   }
 
   /**
