@@ -22,9 +22,4 @@ public record TrainingResult(
     boolean interrupted,
     EpochMetrics lastMetrics,
     Path swaCheckpoint) {
-  /** The six-field form (no SWA model). */
-  public TrainingResult(Path runDir, Path lastCheckpoint, int epochsCompleted, long globalStep,
-      boolean interrupted, EpochMetrics lastMetrics) {
-    this(runDir, lastCheckpoint, epochsCompleted, globalStep, interrupted, lastMetrics, null);
-  }
 }
