@@ -44,11 +44,6 @@ public final class Transfer extends AbstractAttack {
     return inner;
   }
 
-  /** The attack run on the surrogate. */
-  public Attack inner() {
-    return inner;
-  }
-
   @Override
   public ThreatModel threat() {
     return inner.threat();

@@ -38,16 +38,6 @@ public record Stats(
         s[0], s[s.length - 1]);
   }
 
-  /** Interquartile range {@code q3 - q1}. */
-  public double iqr() {
-    return q3 - q1;
-  }
-
-  /** Relative standard deviation {@code std / mean}. */
-  public double cv() {
-    return mean == 0 ? 0 : std / mean;
-  }
-
   private static double quantile(double[] sorted, double q) {
     double pos = q * (sorted.length - 1);
     int lo = (int) Math.floor(pos);

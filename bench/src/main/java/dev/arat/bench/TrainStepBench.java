@@ -156,11 +156,6 @@ public final class TrainStepBench {
     this.progress = progress;
   }
 
-  /** The configuration. */
-  public Config config() {
-    return config;
-  }
-
   // ------------------------------------------------------------------ engine settings
 
   /** Starts the engine (PyTorch) and returns its name. */

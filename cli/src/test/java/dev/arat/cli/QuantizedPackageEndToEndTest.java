@@ -6,14 +6,12 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import dev.arat.data.Datasets;
-import dev.arat.data.ImageDataset;
-import dev.arat.data.Split;
 import dev.arat.deploy.QuantizationMetadata;
 import dev.arat.onnx.GraphBuilder;
 import dev.arat.onnx.OnnxModels;
 import dev.arat.onnx.Op;
 import dev.arat.onnx.Tensors;
+import dev.arat.onnx.testsupport.LinearModel;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
@@ -32,41 +30,17 @@ class QuantizedPackageEndToEndTest {
   /**
    * A nearest-class-mean classifier of the synthetic training split behind a 1x1 convolution of
    * weight 1 and a ReLU (identity on [0,1] images, but a Conv the quantizer puts Q/DQ on):
-   * input (N,1,28,28) -> Conv 1x1 -> Relu -> Flatten -> Gemm (w_c = s*mu_c, b_c = -s*|mu_c|^2/2) -> 10 logits.
+   * input (N,1,28,28) -> Conv 1x1 -> Relu -> Flatten -> Gemm ({@link
+   * LinearModel#syntheticNearestMean()}) -> 10 logits.
    */
   static Path nearestMeanCnn(Path file) {
-    ImageDataset train = Datasets.load("synthetic", null, Split.TRAIN);
-    int k = train.numClasses();
-    int d = train.imageSize();
-    double[] sum = new double[k * d];
-    int[] count = new int[k];
-    for (int i = 0; i < train.size(); i++) {
-      int y = train.labels()[i];
-      count[y]++;
-      for (int j = 0; j < d; j++) {
-        sum[y * d + j] += train.pixels()[i * d + j];
-      }
-    }
-    float s = 0.1f;
-    float[] w = new float[k * d];
-    float[] b = new float[k];
-    for (int c = 0; c < k; c++) {
-      double sq = 0;
-      for (int j = 0; j < d; j++) {
-        double mu = sum[c * d + j] / count[c];
-        w[c * d + j] = (float) (s * mu);
-        sq += mu * mu;
-      }
-      b[c] = (float) (-s * sq / 2);
-    }
+    LinearModel m = LinearModel.syntheticNearestMean();
     GraphBuilder g = new GraphBuilder("nearest-mean-cnn");
     String x = g.imageInput("input", 1, 28, 28);
     String conv = g.node(Op.CONV, List.of(x, g.floatInitializer("conv.weight", new float[] {1f}, 1, 1, 1, 1)),
         Map.of());
-    String flat = g.node(Op.FLATTEN, List.of(g.node(Op.RELU, conv)), Map.of("axis", 1L));
-    String z = g.node(Op.GEMM, List.of(flat, g.floatInitializer("fc.weight", w, k, d),
-        g.floatInitializer("fc.bias", b, k)), Map.of("transB", 1L));
-    g.output(z, "logits", Tensors.FLOAT, "N", k);
+    String z = m.addTo(g, g.node(Op.RELU, conv));
+    g.output(z, "logits", Tensors.FLOAT, "N", m.k());
     g.metadata("arat.dataset", "synthetic");
     OnnxModels.save(g.build(13), file);
     return file;

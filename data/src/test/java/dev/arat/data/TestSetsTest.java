@@ -7,6 +7,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.arat.specs.EvaluationSuite;
 import dev.arat.specs.Npy;
+import dev.arat.testsupport.Python;
 import java.awt.image.BufferedImage;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
@@ -19,7 +20,6 @@ import java.util.concurrent.TimeUnit;
 import java.util.zip.ZipEntry;
 import java.util.zip.ZipOutputStream;
 import javax.imageio.ImageIO;
-import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -119,8 +119,7 @@ class TestSetsTest {
   /** numpy's own files (float64 NHWC, savez_compressed, uint8 labels) read the same; skipped without numpy. */
   @Test
   void numpyWrittenFilesWhenPythonIsPresent() throws Exception {
-    Path py = Path.of("/usr/bin/python3");
-    Assumptions.assumeTrue(Files.isExecutable(py), "no python3");
+    Path py = Python.assumeModules("numpy");
     String script = String.join("\n", "import numpy as np, sys",
         "d = sys.argv[1]",
         "x = (np.arange(2*4*4*3).reshape(2,4,4,3) % 256) / 255.0",
@@ -131,7 +130,7 @@ class TestSetsTest {
     Process p = new ProcessBuilder(py.toString(), dir.resolve("make.py").toString(), dir.toString())
         .redirectErrorStream(true).start();
     String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-    Assumptions.assumeTrue(p.waitFor(60, TimeUnit.SECONDS) && p.exitValue() == 0, "numpy unavailable: " + out);
+    assertTrue(p.waitFor(60, TimeUnit.SECONDS) && p.exitValue() == 0, out);
     TestSets.TestSet a = TestSets.load(npy(dir.resolve("x64.npy"), dir.resolve("y8.npy"), null), null);
     TestSets.TestSet b = TestSets.load(new EvaluationSuite.Data(null, dir.resolve("c.npz").toString(), "npz", null,
         null, null, null, null, null), null);

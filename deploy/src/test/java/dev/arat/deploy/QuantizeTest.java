@@ -14,14 +14,13 @@ import dev.arat.evaluator.ort.OrtClassifier;
 import dev.arat.onnx.OnnxModels;
 import dev.arat.onnx.Tensors;
 import dev.arat.onnx.scan.GraphScan;
-import java.nio.charset.StandardCharsets;
+import dev.arat.testsupport.OnnxChecker;
+import dev.arat.testsupport.Python;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.concurrent.TimeUnit;
-import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -209,41 +208,19 @@ class QuantizeTest {
 
   @Test
   void variantsPassTheOnnxChecker() throws Exception {
-    Assumptions.assumeTrue(pythonOnnx(), "python3-onnx is not installed");
+    Python.assumeModules("onnx");
     ModelProto parent = TinyModels.residualCnn(8);
-    List<String> files = new ArrayList<>();
+    List<Path> files = new ArrayList<>();
     int i = 0;
     for (Calibration c : METHODS) {
       Path f = dir.resolve("int8-" + i++ + ".onnx");
       OnnxModels.save(Int8Quantizer.quantize(parent, TinyModels.calibration(32, 9), c, PROV), f);
-      files.add(f.toString());
+      files.add(f);
     }
     Path f = dir.resolve("fp16.onnx");
     OnnxModels.save(Fp16Converter.convert(parent, PROV), f);
-    files.add(f.toString());
-    List<String> cmd = new ArrayList<>(List.of("/usr/bin/python3", "-c",
-        "import sys, onnx\n"
-            + "for f in sys.argv[1:]:\n"
-            + "    onnx.checker.check_model(onnx.load(f), full_check=True)\n"
-            + "print('ok', len(sys.argv) - 1)\n"));
-    cmd.addAll(files);
-    Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
-    boolean done = p.waitFor(120, TimeUnit.SECONDS);
-    String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-    if (!done) {
-      p.destroyForcibly();
-    }
-    assertEquals(0, done ? p.exitValue() : -1, out);
-    assertEquals("ok " + files.size(), out.strip(), out);
+    files.add(f);
+    OnnxChecker.assertAccepts(files);
   }
 
-  private static boolean pythonOnnx() {
-    try {
-      Process p = new ProcessBuilder("/usr/bin/python3", "-c", "import onnx")
-          .redirectErrorStream(true).start();
-      return p.waitFor(60, TimeUnit.SECONDS) && p.exitValue() == 0;
-    } catch (Exception e) {
-      return false;
-    }
-  }
 }

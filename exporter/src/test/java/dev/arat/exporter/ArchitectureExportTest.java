@@ -13,14 +13,13 @@ import dev.arat.specs.Architectures;
 import dev.arat.specs.Checkpoint;
 import dev.arat.specs.LayerSpec;
 import dev.arat.specs.LossHead;
-import java.nio.file.Files;
+import dev.arat.testsupport.OnnxChecker;
+import dev.arat.testsupport.Python;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.SplittableRandom;
-import java.util.concurrent.TimeUnit;
-import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -177,26 +176,14 @@ class ArchitectureExportTest {
 
   @Test
   void debianOnnxCheckerAcceptsTheCifarModels() throws Exception {
-    Path python = Path.of("/usr/bin/python3");
-    Assumptions.assumeTrue(Files.isExecutable(python), "no system python3");
-    Process probe = new ProcessBuilder(python.toString(), "-c", "import onnx").redirectErrorStream(true).start();
-    Assumptions.assumeTrue(probe.waitFor(60, TimeUnit.SECONDS) && probe.exitValue() == 0,
-        "Debian's python3-onnx is not installed");
-    List<String> cmd = new ArrayList<>(List.of(python.toString(), "-c",
-        "import onnx, sys\n"
-            + "for f in sys.argv[1:]:\n"
-            + "    onnx.checker.check_model(onnx.load(f), full_check=True)\n"
-            + "    print('ok', f)"));
+    Python.assumeModules("onnx");
+    List<Path> files = new ArrayList<>();
     int i = 0;
     for (ArchitectureSpec a : List.of(resnet18(), preact(), tinyWrn())) {
       Path file = dir.resolve((i++) + "-" + a.name() + ".onnx");
       OnnxModels.save(new OnnxExporter().export(RandomCheckpoints.of(a, 4), Map.of()), file);
-      cmd.add(file.toString());
+      files.add(file);
     }
-    Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
-    String out = new String(p.getInputStream().readAllBytes());
-    assertTrue(p.waitFor(300, TimeUnit.SECONDS));
-    assertEquals(0, p.exitValue(), out);
-    assertEquals(3, out.lines().filter(l -> l.startsWith("ok ")).count(), out);
+    OnnxChecker.assertAccepts(files);
   }
 }

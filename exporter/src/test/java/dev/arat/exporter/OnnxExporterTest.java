@@ -17,14 +17,13 @@ import dev.arat.specs.Architectures;
 import dev.arat.specs.Checkpoint;
 import dev.arat.specs.Tensor;
 import dev.arat.specs.TrainingState;
-import java.nio.file.Files;
+import dev.arat.testsupport.OnnxChecker;
+import dev.arat.testsupport.Python;
 import java.nio.file.Path;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.concurrent.TimeUnit;
 import java.util.stream.Collectors;
-import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -106,20 +105,10 @@ class OnnxExporterTest {
 
   @Test
   void debianOnnxCheckerAcceptsTheModel() throws Exception {
-    Path python = Path.of("/usr/bin/python3");
-    Assumptions.assumeTrue(Files.isExecutable(python), "no system python3");
-    Process probe = new ProcessBuilder(python.toString(), "-c", "import onnx").redirectErrorStream(true).start();
-    Assumptions.assumeTrue(probe.waitFor(60, TimeUnit.SECONDS) && probe.exitValue() == 0,
-        "Debian's python3-onnx is not installed");
+    Python.assumeModules("onnx");
     Path file = dir.resolve("checked.onnx");
     OnnxModels.save(new OnnxExporter().export(RandomCheckpoints.of(ARCH, 4), Map.of()), file);
-    Process p = new ProcessBuilder(python.toString(), "-c",
-        "import onnx, sys; m = onnx.load(sys.argv[1]); onnx.checker.check_model(m, full_check=True); print('ok')",
-        file.toString()).redirectErrorStream(true).start();
-    String out = new String(p.getInputStream().readAllBytes());
-    assertTrue(p.waitFor(120, TimeUnit.SECONDS));
-    assertEquals(0, p.exitValue(), out);
-    assertTrue(out.contains("ok"), out);
+    OnnxChecker.assertAccepts(List.of(file));
   }
 
   @Test

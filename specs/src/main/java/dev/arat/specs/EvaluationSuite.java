@@ -198,12 +198,6 @@ public record EvaluationSuite(
         normalization, allowBlackBoxOnly, saveAdversarial);
   }
 
-  /** Returns a copy with other checks. */
-  public EvaluationSuite withChecks(Checks c) {
-    return new EvaluationSuite(name, data, samples, seed, batchSize, threatModel, attacks, epsilonSweep, c, gates,
-        normalization, allowBlackBoxOnly, saveAdversarial);
-  }
-
   /** This suite with {@code a} as its attacks. */
   public EvaluationSuite withAttacks(List<AttackSpec> a) {
     return new EvaluationSuite(name, data, samples, seed, batchSize, threatModel, a, epsilonSweep, checks, gates,

@@ -22,7 +22,6 @@ import com.fasterxml.jackson.databind.cfg.CoercionAction;
 import com.fasterxml.jackson.databind.cfg.CoercionInputShape;
 import com.fasterxml.jackson.databind.type.LogicalType;
 import java.io.IOException;
-import java.io.InputStream;
 import java.nio.charset.CharacterCodingException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -152,18 +151,6 @@ public final class Specs {
       throw new SpecException(source + ": cannot read: " + e.getMessage(), e);
     }
     return parse(text, type, source);
-  }
-
-  /** Reads a YAML resource from the classpath (built-in recipes and suites). */
-  public static <T> T readResource(String resource, Class<T> type) {
-    try (InputStream in = Specs.class.getResourceAsStream(resource)) {
-      if (in == null) {
-        throw new SpecException("built-in resource missing: " + resource);
-      }
-      return parse(new String(in.readAllBytes(), StandardCharsets.UTF_8), type, resource);
-    } catch (IOException e) {
-      throw new SpecException(resource + ": cannot read: " + e.getMessage(), e);
-    }
   }
 
   /** Parses YAML text into {@code type}; {@code source} names it in error messages. */

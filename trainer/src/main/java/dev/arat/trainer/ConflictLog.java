@@ -12,7 +12,7 @@ import java.util.Map;
  * see {@link Objective#conflict}), and the per-epoch means that go into {@code metrics.jsonl}.
  */
 final class ConflictLog {
-  /** The keys averaged per epoch; each mean is written as {@code grad_<key>}. */
+  /** The keys averaged per epoch, in the order of {@link EpochMetrics.Conflict}'s components. */
   private static final String[] MEAN_KEYS = {"cosine", "conflict_ratio", "norm_cls", "norm_inv",
       "purifying_cosine", "purifying_conflict_ratio", "contaminating_cosine",
       "contaminating_conflict_ratio"};
@@ -29,24 +29,24 @@ final class ConflictLog {
     Map<String, Object> l = new LinkedHashMap<>();
     l.put("epoch", epoch);
     l.put("step", step);
-    l.put("cosine", TrainingRun.num(c.overall().cosine()));
-    l.put("conflict_ratio", TrainingRun.num(c.overall().conflictRatio()));
-    l.put("norm_cls", TrainingRun.num(c.overall().normCls()));
-    l.put("norm_inv", TrainingRun.num(c.overall().normInv()));
-    l.put("purifying_cosine", TrainingRun.num(c.purifying().cosine()));
-    l.put("purifying_conflict_ratio", TrainingRun.num(c.purifying().conflictRatio()));
-    l.put("purifying_norm", TrainingRun.num(c.purifying().normInv()));
-    l.put("contaminating_cosine", TrainingRun.num(c.contaminating().cosine()));
-    l.put("contaminating_conflict_ratio", TrainingRun.num(c.contaminating().conflictRatio()));
-    l.put("contaminating_norm", TrainingRun.num(c.contaminating().normInv()));
+    l.put("cosine", num(c.overall().cosine()));
+    l.put("conflict_ratio", num(c.overall().conflictRatio()));
+    l.put("norm_cls", num(c.overall().normCls()));
+    l.put("norm_inv", num(c.overall().normInv()));
+    l.put("purifying_cosine", num(c.purifying().cosine()));
+    l.put("purifying_conflict_ratio", num(c.purifying().conflictRatio()));
+    l.put("purifying_norm", num(c.purifying().normInv()));
+    l.put("contaminating_cosine", num(c.contaminating().cosine()));
+    l.put("contaminating_conflict_ratio", num(c.contaminating().conflictRatio()));
+    l.put("contaminating_norm", num(c.contaminating().normInv()));
     l.put("parameters", c.parameters());
     Map<String, Object> layers = new LinkedHashMap<>();
     c.layers().forEach((k, v) -> {
       Map<String, Object> e = new LinkedHashMap<>();
-      e.put("cosine", TrainingRun.num(v.cosine()));
-      e.put("conflict_ratio", TrainingRun.num(v.conflictRatio()));
-      e.put("norm_cls", TrainingRun.num(v.normCls()));
-      e.put("norm_inv", TrainingRun.num(v.normInv()));
+      e.put("cosine", num(v.cosine()));
+      e.put("conflict_ratio", num(v.conflictRatio()));
+      e.put("norm_cls", num(v.normCls()));
+      e.put("norm_inv", num(v.normInv()));
       layers.put(k, e);
     });
     l.put("layers", layers);
@@ -54,10 +54,11 @@ final class ConflictLog {
   }
 
   /**
-   * Puts the means of epoch {@code epoch}'s lines into a metrics line: {@code
-   * conflict_measurements} and {@code grad_<key>} per averaged key (null without values).
+   * The means of epoch {@code epoch}'s lines (NaN for a key without values).
+   *
+   * @param seconds the time the epoch spent measuring, in seconds
    */
-  void putMeans(int epoch, Map<String, Object> line) throws IOException {
+  EpochMetrics.Conflict means(int epoch, double seconds) throws IOException {
     double[] sum = new double[MEAN_KEYS.length];
     int[] cnt = new int[MEAN_KEYS.length];
     int lines = 0;
@@ -74,14 +75,21 @@ final class ConflictLog {
         }
       }
     }
-    line.put("conflict_measurements", lines);
+    double[] mean = new double[MEAN_KEYS.length];
     for (int i = 0; i < MEAN_KEYS.length; i++) {
-      line.put("grad_" + MEAN_KEYS[i], TrainingRun.num(cnt[i] > 0 ? sum[i] / cnt[i] : Double.NaN));
+      mean[i] = cnt[i] > 0 ? sum[i] / cnt[i] : Double.NaN;
     }
+    return new EpochMetrics.Conflict(lines, mean[0], mean[1], mean[2], mean[3], mean[4], mean[5],
+        mean[6], mean[7], seconds);
   }
 
   /** On resume: keeps only the measurements taken before global step {@code step}. */
   void keepBefore(long step) throws IOException {
     MetricsFiles.keepLines(file, node -> node.has("step") && node.get("step").asLong() < step);
+  }
+
+  /** {@code v} for JSON: the number, or null (left out of the line) when it is NaN or infinite. */
+  private static Object num(double v) {
+    return Double.isFinite(v) ? (Object) v : null;
   }
 }

@@ -1,11 +1,13 @@
 package dev.arat.trainer;
 
+import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.SerializationFeature;
 import dev.arat.specs.AtomicFiles;
 import dev.arat.specs.Specs;
 import java.io.IOException;
 import java.io.OutputStream;
+import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -67,9 +69,27 @@ public final class MetricsFiles {
 
   /** Appends {@code line} to a JSON-lines file as one compact JSON object (creating the file). */
   static void append(Path jsonl, Map<String, Object> line) throws IOException {
-    Files.writeString(jsonl, Specs.json().writer()
-        .without(SerializationFeature.INDENT_OUTPUT).writeValueAsString(line) + "\n",
-        StandardCharsets.UTF_8, StandardOpenOption.CREATE, StandardOpenOption.APPEND);
+    appendLine(jsonl, compactJson(line));
+  }
+
+  /** Appends epoch {@code metrics}' line ({@link EpochMetrics#toJson()}) to {@code jsonl}. */
+  static void append(Path jsonl, EpochMetrics metrics) throws IOException {
+    appendLine(jsonl, metrics.toJson());
+  }
+
+  private static void appendLine(Path jsonl, String json) throws IOException {
+    Files.writeString(jsonl, json + "\n", StandardCharsets.UTF_8, StandardOpenOption.CREATE,
+        StandardOpenOption.APPEND);
+  }
+
+  /** {@code value} as one compact JSON text through the project's mapper (nulls left out). */
+  static String compactJson(Object value) {
+    try {
+      return Specs.json().writer().without(SerializationFeature.INDENT_OUTPUT)
+          .writeValueAsString(value);
+    } catch (JsonProcessingException e) {
+      throw new UncheckedIOException(e);
+    }
   }
 
   /**

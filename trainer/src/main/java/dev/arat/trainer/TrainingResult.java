@@ -1,7 +1,6 @@
 package dev.arat.trainer;
 
 import java.nio.file.Path;
-import java.util.Map;
 
 /**
  * What {@link Trainer#train} leaves behind.
@@ -11,7 +10,7 @@ import java.util.Map;
  * @param epochsCompleted completed epochs
  * @param globalStep optimizer steps taken since the start of the run
  * @param interrupted whether the run stopped early on request (a checkpoint was written first)
- * @param lastMetrics the last epoch's metrics line (empty if no epoch completed in this call)
+ * @param lastMetrics the last epoch's metrics line, null if no epoch completed in this call
  * @param swaCheckpoint the SWA model's checkpoint folder ({@code RUN/swa}) written by this call,
  *     or null
  */
@@ -21,11 +20,6 @@ public record TrainingResult(
     int epochsCompleted,
     long globalStep,
     boolean interrupted,
-    Map<String, Object> lastMetrics,
+    EpochMetrics lastMetrics,
     Path swaCheckpoint) {
-  /** The six-field form (no SWA model). */
-  public TrainingResult(Path runDir, Path lastCheckpoint, int epochsCompleted, long globalStep,
-      boolean interrupted, Map<String, Object> lastMetrics) {
-    this(runDir, lastCheckpoint, epochsCompleted, globalStep, interrupted, lastMetrics, null);
-  }
 }

@@ -71,7 +71,8 @@ final class TrainingRun {
   long imagesSinceBalance;
   Path lastCheckpoint;
   long lastCheckpointStep = -1;
-  Map<String, Object> lastMetrics = Map.of();
+  /** The last completed epoch's metrics line, null before the first. */
+  EpochMetrics lastMetrics;
 
   TrainingRun(Trainer trainer, TrainingRecipe recipe, ArchitectureSpec arch, SplitBnNetwork net, Sgd sgd, Path outDir,
       ImageDataset train, int[] trainIds, ImageDataset test, int[] evalIdx,
@@ -179,40 +180,21 @@ final class TrainingRun {
       }
       double trainSeconds = m.seconds(epochStart);
       long evalStart = System.nanoTime();
-      Map<String, Object> line = new LinkedHashMap<>();
-      line.put("epoch", epoch);
-      line.put("epochs", epochs);
-      line.put("global_step", globalStep);
-      line.put("method", recipe.method());
-      line.put("lr", num(lr));
-      line.put("loss", num(m.total / m.steps));
-      line.put("loss_ce_adv", num(m.ceAdv / m.steps));
-      line.put("loss_ce_clean", num(arat || trades ? m.ceClean / m.steps : Double.NaN));
-      line.put("loss_inv", num(arat || trades ? m.inv / m.steps : Double.NaN));
-      line.put("w_adv", num(m.wAdv));
-      line.put("w_clean", num(m.wClean));
-      line.put("balance_accuracy", num(autoBalance ? balance : Double.NaN));
-      line.put("train_accuracy", num(m.correct / (double) m.images));
-      line.put("train_accuracy_clean_bn", num(arat || trades
-          ? m.correctClean / (double) m.images : Double.NaN));
-      line.put("train_images", m.images);
-      line.put("resumed_at_step", startStep);
-      if (conflictInterval > 0) {
-        conflicts.putMeans(epoch, line);
-        line.put("conflict_seconds", num(m.conflictSeconds));
-      }
-      if (swa != null) {
-        line.put("swa_snapshots", swa.snapshots());
-      }
-      evaluate(epoch, epochs, line);
-      line.put("images_per_second", num(m.images / trainSeconds));
-      line.put("train_seconds", num(trainSeconds));
-      line.put("eval_seconds", num((System.nanoTime() - evalStart) / 1e9));
-      line.put("epoch_seconds", num((System.nanoTime() - epochStart) / 1e9));
-      line.put("rss_mb", num(rssMb()));
+      EpochMetrics.Conflict conflict = conflictInterval > 0
+          ? conflicts.means(epoch, m.conflictSeconds) : null;
+      EpochMetrics.Evaluation evaluation = evaluate(epoch, epochs);
       Runtime rt = Runtime.getRuntime();
-      line.put("java_heap_committed_mb", num(rt.totalMemory() / 1048576.0));
-      line.put("java_heap_used_mb", num((rt.totalMemory() - rt.freeMemory()) / 1048576.0));
+      EpochMetrics.Resources resources = new EpochMetrics.Resources(m.images / trainSeconds,
+          trainSeconds, (System.nanoTime() - evalStart) / 1e9,
+          (System.nanoTime() - epochStart) / 1e9, rssMb(), rt.totalMemory() / 1048576.0,
+          (rt.totalMemory() - rt.freeMemory()) / 1048576.0);
+      EpochMetrics line = new EpochMetrics(epoch, epochs, globalStep, recipe.method(), lr,
+          m.total / m.steps, m.ceAdv / m.steps,
+          arat || trades ? m.ceClean / m.steps : Double.NaN,
+          arat || trades ? m.inv / m.steps : Double.NaN, m.wAdv, m.wClean,
+          autoBalance ? balance : Double.NaN, m.correct / (double) m.images,
+          arat || trades ? m.correctClean / (double) m.images : Double.NaN, m.images, startStep,
+          conflict, swa != null ? swa.snapshots() : null, evaluation, resources);
       epochDone = epoch;
       stepInEpoch = 0;
       MetricsFiles.append(outDir.resolve("metrics.jsonl"), line);
@@ -290,22 +272,17 @@ final class TrainingRun {
     imagesSinceBalance = 0;
   }
 
-  private void evaluate(int epoch, int epochs, Map<String, Object> line) {
+  private EpochMetrics.Evaluation evaluate(int epoch, int epochs) {
     TrainingRecipe.Evaluation ev = recipe.evaluation();
     boolean due = evalIdx.length > 0 && (epoch % ev.everyEpochs() == 0 || epoch == epochs);
-    line.put("eval_samples", due ? evalIdx.length : 0);
     if (!due) {
-      line.put("clean_accuracy_adv_bn", null);
-      line.put("clean_accuracy_clean_bn", null);
-      line.put("pgd_accuracy", null);
-      line.put("pgd_steps", ev.pgdSteps());
-      return;
+      return new EpochMetrics.Evaluation(0, Double.NaN, Double.NaN, Double.NaN, ev.pgdSteps(),
+          null, null);
     }
     NetworkClassifier adv = new NetworkClassifier(net, Branch.ADV, false);
-    line.put("clean_accuracy_adv_bn", num(accuracy(adv, test, evalIdx)));
-    line.put("clean_accuracy_clean_bn", num(net.splitBn()
-        ? accuracy(new NetworkClassifier(net, Branch.CLEAN, false), test, evalIdx)
-        : ((Number) line.get("clean_accuracy_adv_bn")).doubleValue()));
+    double cleanAdvBn = accuracy(adv, test, evalIdx);
+    double cleanCleanBn = net.splitBn()
+        ? accuracy(new NetworkClassifier(net, Branch.CLEAN, false), test, evalIdx) : cleanAdvBn;
     double eps = recipe.attack().epsilon();
     Pgd pgd = new Pgd(recipe.attack().threatModel(), ev.pgdSteps(), eps / 4, 1, LossHead.CE,
         true, recipe.seed());
@@ -320,10 +297,8 @@ final class TrainingRun {
       AttackResult r = pgd.run(adv, batch(test, part), test.gatherLabels(part), ids);
       robust += part.length - r.successes();
     }
-    line.put("pgd_accuracy", num(robust / (double) evalIdx.length));
-    line.put("pgd_steps", ev.pgdSteps());
-    line.put("pgd_epsilon", eps);
-    line.put("pgd_norm", recipe.attack().norm());
+    return new EpochMetrics.Evaluation(evalIdx.length, cleanAdvBn, cleanCleanBn,
+        robust / (double) evalIdx.length, ev.pgdSteps(), eps, recipe.attack().norm());
   }
 
   private void checkpoint(int epoch, int stepInEpochNow) throws IOException {
@@ -373,28 +348,23 @@ final class TrainingRun {
     }
   }
 
-  /** {@code v} for JSON: the number, or null when it is NaN or infinite. */
-  static Object num(double v) {
-    return Double.isFinite(v) ? (Object) v : null;
-  }
-
   private static String eta(double seconds) {
     long s = Math.round(seconds);
     return String.format(Locale.ROOT, "%d:%02d:%02d", s / 3600, (s / 60) % 60, s % 60);
   }
 
-  private static String summary(Map<String, Object> line) {
+  private static String summary(EpochMetrics line) {
+    EpochMetrics.Evaluation ev = line.evaluation();
     return String.format(Locale.ROOT,
         "epoch %s/%s  loss %s  train_acc %s  clean(adv-bn) %s  clean(clean-bn) %s  pgd-%s %s  "
             + "%s img/s  %s s",
-        line.get("epoch"), line.get("epochs"), fmt(line.get("loss")),
-        fmt(line.get("train_accuracy")), fmt(line.get("clean_accuracy_adv_bn")),
-        fmt(line.get("clean_accuracy_clean_bn")), line.get("pgd_steps"),
-        fmt(line.get("pgd_accuracy")), fmt(line.get("images_per_second")),
-        fmt(line.get("epoch_seconds")));
+        line.epoch(), line.epochs(), fmt(line.loss()), fmt(line.trainAccuracy()),
+        fmt(ev.cleanAccuracyAdvBn()), fmt(ev.cleanAccuracyCleanBn()), ev.pgdSteps(),
+        fmt(ev.pgdAccuracy()), fmt(line.resources().imagesPerSecond()),
+        fmt(line.resources().epochSeconds()));
   }
 
-  private static String fmt(Object v) {
-    return v instanceof Number num ? String.format(Locale.ROOT, "%.4g", num.doubleValue()) : "-";
+  private static String fmt(double v) {
+    return Double.isFinite(v) ? String.format(Locale.ROOT, "%.4g", v) : "-";
   }
 }

@@ -8,7 +8,6 @@ import dev.arat.specs.Specs;
 import dev.arat.specs.TrainingRecipe;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.Map;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -24,9 +23,9 @@ class DemoRecipeSlowTest {
     Path run = Path.of("target", "demo-run-" + System.currentTimeMillis());
     TrainingResult r = new Trainer().train(recipe, run, false, null, System.out);
     System.out.println(Files.readString(run.resolve("metrics.jsonl")));
-    Map<String, Object> m = r.lastMetrics();
-    double clean = ((Number) m.get("clean_accuracy_adv_bn")).doubleValue();
-    double pgd = ((Number) m.get("pgd_accuracy")).doubleValue();
+    EpochMetrics.Evaluation m = r.lastMetrics().evaluation();
+    double clean = m.cleanAccuracyAdvBn();
+    double pgd = m.pgdAccuracy();
     assertTrue(clean >= 0.70, "clean accuracy " + clean);
     assertTrue(pgd >= 0.45, "PGD accuracy " + pgd);
   }

@@ -86,8 +86,8 @@ final class ChannelsLastCheck {
 
   /** Output, input gradient and weight gradient of the gradient-weighted output sum. */
   private static NDArray[] run(Geometry g, NDArray x0, NDArray w0, boolean channelsLast) {
-    NDArray x = channelsLast ? SplitBnNetwork.toChannelsLast(x0) : x0.duplicate();
-    NDArray w = channelsLast ? SplitBnNetwork.toChannelsLast(w0) : w0.duplicate();
+    NDArray x = channelsLast ? ChannelsLast.convert(x0) : x0.duplicate();
+    NDArray w = channelsLast ? ChannelsLast.convert(w0) : w0.duplicate();
     x.setRequiresGradient(true);
     w.setRequiresGradient(true);
     NDArray y;

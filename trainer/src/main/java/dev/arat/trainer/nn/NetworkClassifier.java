@@ -59,11 +59,6 @@ public final class NetworkClassifier implements GradientClassifier {
     return branch;
   }
 
-  /** Whether BN runs in train mode. */
-  public boolean trainMode() {
-    return train;
-  }
-
   @Override
   public int numClasses() {
     return net.spec().numClasses();

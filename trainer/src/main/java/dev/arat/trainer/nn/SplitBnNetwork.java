@@ -10,7 +10,6 @@ import ai.djl.nn.convolutional.Conv2d;
 import ai.djl.nn.core.Linear;
 import ai.djl.nn.norm.BatchNorm;
 import ai.djl.nn.pooling.Pool;
-import dev.arat.specs.ActivationShape;
 import dev.arat.specs.ArchitectureSpec;
 import dev.arat.specs.LayerSpec;
 import dev.arat.specs.Tensor;
@@ -22,7 +21,6 @@ import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
-import java.util.SplittableRandom;
 import java.util.TreeSet;
 import java.util.concurrent.atomic.AtomicBoolean;
 
@@ -48,18 +46,14 @@ import java.util.concurrent.atomic.AtomicBoolean;
  * the opposite convention, so {@code 1-m} is passed; as a float this differs from PyTorch's double
  * {@code m} by at most 3e-8.)
  *
- * <p>Initialisation ({@link Init#TORCH_DEFAULT}) is PyTorch's default, seeded: conv and linear
- * weights uniform in {@code ±1/sqrt(fan_in)} (Kaiming-uniform with a=√5), biases uniform in {@code
- * ±1/sqrt(fan_in)}, BN gamma 1, beta 0, running mean 0, running variance 1. {@link Init#WRN} is the
- * WideResNet code's init (ARAT-METHOD §4): conv weights normal with mean 0 and std {@code
- * sqrt(2/(k·k·out_channels))}, linear biases 0, the rest as the default (predictors always use the
- * default). Each tensor draws from its own generator seeded by (seed, name), so the init of one
- * weight does not depend on the others.
+ * <p>Initialisation ({@link Init}) is PyTorch's default or the WideResNet code's, seeded per
+ * weight name; see {@link InitialWeights}.
  *
  * <p>Memory layout: on the CPU, 4-D activations and spatial conv weights live in channels-last
- * memory (NHWC order behind the logical NCHW shape; {@link #toChannelsLast}), so libtorch's oneDNN
+ * memory (NHWC order behind the logical NCHW shape; {@link ChannelsLast}), so libtorch's oneDNN
  * convolutions skip their per-call reorders; 1×1 convolutions are then matrix products ({@link
- * #pointwiseConv}, because libtorch 2.7.1's channels-last 1×1 kernel is wrong on AVX-512 CPUs).
+ * ChannelsLast#pointwiseConv}, because libtorch 2.7.1's channels-last 1×1 kernel is wrong on
+ * AVX-512 CPUs).
  * Shapes, values, names and everything read out are as with NCHW; only float rounding differs.
  *
  * <p>Activations must live in a per-step sub-manager: pass inputs created in a sub-manager; every
@@ -165,7 +159,7 @@ public final class SplitBnNetwork implements AutoCloseable {
       NDManager parent,
       Init init) {
     this(spec, splitBn, taps, predictorRatio, seed, parent, init,
-        channelsLastOn(parent.getDevice()));
+        ChannelsLast.usedOn(parent.getDevice()));
     if (channelsLast) {
       ChannelsLastCheck.Geometry wrong = ChannelsLastCheck.firstDisagreement(convGeometries,
           manager);
@@ -209,20 +203,14 @@ public final class SplitBnNetwork implements AutoCloseable {
     float[] s = spec.std().clone();
     this.mean = manager.create(m, new Shape(1, c, 1, 1));
     this.std = manager.create(s, new Shape(1, c, 1, 1));
-    ActivationShape out = new Builder(seed).all(spec.layers(), spec.inputShape());
-    if (!out.equals(new ActivationShape.Flat(spec.numClasses()))) {
-      throw new IllegalArgumentException(
-          spec.name() + ": the last layer must give (N," + spec.numClasses() + ") logits, gives "
-              + out.describe());
-    }
-    if (predictors) {
-      for (String t : this.taps) {
-        int d = tapDims.get(t);
-        int h = Math.max(1, (int) (d * predictorRatio));
-        String p = "predictor." + t;
-        linearParams(p + ".fc1", d, h, false, seed);
-        bnParams(p + ".bn", h);
-        linearParams(p + ".fc2", h, d, true, seed);
+    InitialWeights initial = InitialWeights.of(spec, splitBn, this.taps, predictors,
+        predictorRatio, seed, this.init);
+    tapDims.putAll(initial.tapDims());
+    convGeometries.addAll(initial.convGeometries());
+    for (Map.Entry<String, Tensor> e : initial.weights().entrySet()) {
+      params.put(e.getKey(), newWeight(e.getValue()));
+      if (initial.isTrainable(e.getKey())) {
+        trainable.add(e.getKey());
       }
     }
     setTrainable(true);
@@ -263,166 +251,6 @@ public final class SplitBnNetwork implements AutoCloseable {
     return Collections.unmodifiableSet(trainable);
   }
 
-  // ---------------------------------------------------------------- construction
-
-  /** Creates each layer's weights for its input shape and returns its output shape. */
-  private final class Builder implements LayerSpec.Visitor<ActivationShape, ActivationShape> {
-    private final long seed;
-
-    Builder(long seed) {
-      this.seed = seed;
-    }
-
-    ActivationShape all(List<LayerSpec> layers, ActivationShape in) {
-      ActivationShape s = in;
-      for (LayerSpec l : layers) {
-        s = l.accept(this, s);
-        if (taps.contains(l.name())) {
-          tapDims.put(l.name(), s.channels());
-        }
-      }
-      return s;
-    }
-
-    @Override
-    public ActivationShape conv(LayerSpec.Conv conv, ActivationShape input) {
-      ActivationShape out = conv.outputShape(input);
-      ActivationShape.Spatial s = (ActivationShape.Spatial) input; // outputShape checked it
-      int in = s.channels();
-      int k = conv.kernel();
-      long fanIn = (long) in * k * k;
-      long[] wShape = {conv.outChannels(), in, k, k};
-      put(conv.name() + ".weight", init == Init.WRN
-          ? normal(seed, conv.name() + ".weight", wShape,
-              Math.sqrt(2.0 / ((double) k * k * conv.outChannels())))
-          : uniform(seed, conv.name() + ".weight", wShape, fanIn), true);
-      if (conv.bias()) {
-        put(conv.name() + ".bias", uniform(seed, conv.name() + ".bias",
-            new long[] {conv.outChannels()}, fanIn), true);
-      }
-      if (k > 1) {
-        convGeometries.add(new ChannelsLastCheck.Geometry(in, s.height(), s.width(),
-            conv.outChannels(), k, conv.stride(), conv.padding()));
-      }
-      return out;
-    }
-
-    @Override
-    public ActivationShape batchNorm(LayerSpec.BatchNorm bn, ActivationShape in) {
-      bnParams(bn.name() + ".adv", in.channels());
-      if (splitBn) {
-        bnParams(bn.name() + ".clean", in.channels());
-      }
-      return bn.outputShape(in);
-    }
-
-    @Override
-    public ActivationShape relu(LayerSpec.Relu r, ActivationShape in) {
-      return r.outputShape(in);
-    }
-
-    @Override
-    public ActivationShape maxPool(LayerSpec.MaxPool mp, ActivationShape in) {
-      return mp.outputShape(in);
-    }
-
-    @Override
-    public ActivationShape globalAvgPool(LayerSpec.GlobalAvgPool g, ActivationShape in) {
-      return g.outputShape(in);
-    }
-
-    @Override
-    public ActivationShape flatten(LayerSpec.Flatten f, ActivationShape in) {
-      return f.outputShape(in);
-    }
-
-    @Override
-    public ActivationShape linear(LayerSpec.Linear lin, ActivationShape in) {
-      ActivationShape out = lin.outputShape(in);
-      linearParams(lin.name(), in.channels(), lin.outFeatures(), lin.bias(), seed);
-      if (init == Init.WRN && lin.bias()) {
-        params.get(lin.name() + ".bias").subi(params.get(lin.name() + ".bias"));
-      }
-      return out;
-    }
-
-    @Override
-    public ActivationShape residual(LayerSpec.Residual r, ActivationShape in) {
-      // body(pre(x)) + shortcut(shortcutFromPre ? pre(x) : x)  (pre-activation units use pre)
-      ActivationShape out = r.outputShape(in); // checks that the branches agree
-      ActivationShape pre = all(r.pre(), in);
-      all(r.body(), pre);
-      all(r.shortcut(), r.shortcutFromPre() ? pre : in);
-      return out;
-    }
-  }
-
-  private void linearParams(String name, int in, int out, boolean bias, long seed) {
-    put(name + ".weight", uniform(seed, name + ".weight", new long[] {out, in}, in), true);
-    if (bias) {
-      put(name + ".bias", uniform(seed, name + ".bias", new long[] {out}, in), true);
-    }
-  }
-
-  private void bnParams(String prefix, int c) {
-    float[] ones = new float[c];
-    Arrays.fill(ones, 1f);
-    put(prefix + ".weight", new Tensor(new long[] {c}, ones.clone()), true);
-    put(prefix + ".bias", new Tensor(new long[] {c}, new float[c]), true);
-    put(prefix + ".running_mean", new Tensor(new long[] {c}, new float[c]), false);
-    put(prefix + ".running_var", new Tensor(new long[] {c}, ones.clone()), false);
-  }
-
-  /** PyTorch's default init: uniform in ±1/sqrt(fanIn), one generator per (seed, name). */
-  private static Tensor uniform(long seed, String name, long[] shape, long fanIn) {
-    int n = 1;
-    for (long d : shape) {
-      n = Math.multiplyExact(n, (int) d);
-    }
-    double bound = 1.0 / Math.sqrt(fanIn);
-    SplittableRandom rng = new SplittableRandom(mix(seed, name));
-    float[] data = new float[n];
-    for (int i = 0; i < n; i++) {
-      data[i] = (float) rng.nextDouble(-bound, bound);
-    }
-    return new Tensor(shape, data);
-  }
-
-  /** Normal(0, std) init, one generator per (seed, name). */
-  private static Tensor normal(long seed, String name, long[] shape, double std) {
-    int n = 1;
-    for (long d : shape) {
-      n = Math.multiplyExact(n, (int) d);
-    }
-    SplittableRandom rng = new SplittableRandom(mix(seed, name));
-    float[] data = new float[n];
-    for (int i = 0; i < n; i++) {
-      data[i] = (float) (std * rng.nextGaussian());
-    }
-    return new Tensor(shape, data);
-  }
-
-  private static long mix(long seed, String name) {
-    long h = 1125899906842597L;
-    for (int i = 0; i < name.length(); i++) {
-      h = 31 * h + name.charAt(i);
-    }
-    long z = seed * 0x9E3779B97F4A7C15L + h;
-    z = (z ^ (z >>> 30)) * 0xBF58476D1CE4E5B9L;
-    z = (z ^ (z >>> 27)) * 0x94D049BB133111EBL;
-    return z ^ (z >>> 31);
-  }
-
-  private void put(String name, Tensor t, boolean train) {
-    if (params.containsKey(name)) {
-      throw new IllegalArgumentException("duplicate weight name " + name);
-    }
-    params.put(name, newWeight(t));
-    if (train) {
-      trainable.add(name);
-    }
-  }
-
   // ---------------------------------------------------------------- forward
 
   /**
@@ -444,7 +272,7 @@ public final class SplitBnNetwork implements AutoCloseable {
     Map<String, NDArray> feats = withFeatures ? new LinkedHashMap<>() : null;
     NDArray h = x.sub(mean).div(std);
     if (channelsLast) {
-      h = toChannelsLast(h);
+      h = ChannelsLast.convert(h);
     }
     h = run(spec.layers(), h, branch, train, feats);
     return new Output(h, feats == null ? Map.of() : feats);
@@ -504,7 +332,7 @@ public final class SplitBnNetwork implements AutoCloseable {
     public NDArray conv(LayerSpec.Conv conv, NDArray h) {
       NDArray b = conv.bias() ? p(conv.name() + ".bias") : null;
       if (channelsLast && conv.kernel() == 1 && conv.padding() == 0) {
-        return pointwiseConv(h, p(conv.name() + ".weight"), b, conv.stride());
+        return ChannelsLast.pointwiseConv(h, p(conv.name() + ".weight"), b, conv.stride());
       }
       return Conv2d.conv2d(h, p(conv.name() + ".weight"), b,
           new Shape(conv.stride(), conv.stride()), new Shape(conv.padding(), conv.padding()),
@@ -569,56 +397,6 @@ public final class SplitBnNetwork implements AutoCloseable {
     if (WARNED.compareAndSet(false, true)) {
       System.err.println("arat: warning: " + message);
     }
-  }
-
-  /**
-   * Whether a network on {@code device} keeps 4-D activations and spatial conv weights in
-   * channels-last memory: on the CPU, where libtorch's oneDNN convolutions then skip the NCHW ↔
-   * blocked reorders of every call (measured: ResNet-18 steps 4-6% faster, see bench/README.md).
-   * GPUs keep NCHW, cuDNN's float32 default (not measurable here).
-   */
-  static boolean channelsLastOn(Device device) {
-    return Device.Type.CPU.equals(device.getDeviceType());
-  }
-
-  /**
-   * {@code h} {@code (N,C,H,W)} with the same values in channels-last memory (NHWC order, strides
-   * {@code (HWC, 1, WC, C)}): one copy. Ops on it (convolution, BatchNorm, ReLU, add, pooling)
-   * keep that layout; reshapes and reads see the logical NCHW order.
-   */
-  static NDArray toChannelsLast(NDArray h) {
-    Shape s = h.getShape();
-    return h.transpose(0, 2, 3, 1).reshape(s.size())
-        .reshape(s.get(0), s.get(2), s.get(3), s.get(1)).transpose(0, 3, 1, 2);
-  }
-
-  /**
-   * A 1×1 convolution (no padding) of channels-last {@code h} {@code (N,C,H,W)} with weight {@code
-   * (O,C,1,1)}, as one matrix product over the pixels: {@code (N·H'·W', C) × (C, O)}, where stride
-   * {@code s} first keeps every s-th row and column (an average pool of window 1, exact, which
-   * keeps the layout in its backward too). The result is {@code (N,O,H',W')}, channels-last.
-   *
-   * <p>Why not libtorch's convolution: in libtorch 2.7.1 (DJL 0.36) the channels-last 1×1 kernel
-   * ({@code brgconv_1x1:avx512_core}) returns wrong values on AVX-512 CPUs for many shapes, e.g.
-   * 256→512 or 160→320 channels at stride 1 and 2 (relative error ~0.5, measured against NCHW;
-   * {@code ChannelsLastTest} fails with it). The 3×3 and 5×5 channels-last kernels agree with
-   * NCHW in forward, input gradient and weight gradient over every ResNet/WRN/small-CNN shape and
-   * batch size (1-128) probed (bench/README.md).
-   */
-  private static NDArray pointwiseConv(NDArray h, NDArray weight, NDArray bias, int stride) {
-    NDArray x = stride == 1 ? h : Pool.avgPool2d(h, new Shape(1, 1), new Shape(stride, stride),
-        new Shape(0, 0), false, true);
-    Shape s = x.getShape();
-    long n = s.get(0);
-    long c = s.get(1);
-    long height = s.get(2);
-    long width = s.get(3);
-    long o = weight.getShape().get(0);
-    NDArray pixels = x.transpose(0, 2, 3, 1).reshape(n * height * width, c);
-    NDArray w = weight.reshape(o, c);
-    NDArray out = (bias == null ? Linear.linear(pixels, w) : Linear.linear(pixels, w, bias))
-        .singletonOrThrow();
-    return out.reshape(n, height, width, o).transpose(0, 3, 1, 2);
   }
 
   private NDArray batchNorm(NDArray h, String prefix, boolean train) {
@@ -763,8 +541,8 @@ public final class SplitBnNetwork implements AutoCloseable {
       if (spatialConv && channelsLast) {
         // The layout libtorch gives the gradients of channels-last inputs: no conversions. Made
         // from the owned copy: where the permutation is a view (one input channel),
-        // toChannelsLast would otherwise alias the Java buffer freed below.
-        owned = toChannelsLast(owned);
+        // ChannelsLast.convert would otherwise alias the Java buffer freed below.
+        owned = ChannelsLast.convert(owned);
       }
       owned.attach(manager);
       return owned;
