@@ -5,12 +5,10 @@ import dev.arat.attack.GradientClassifier;
 import dev.arat.attack.ImageBatch;
 import dev.arat.attack.LossGradient;
 import dev.arat.attack.LossHeads;
-import dev.arat.data.Datasets;
-import dev.arat.data.ImageDataset;
-import dev.arat.data.Split;
 import dev.arat.onnx.GraphBuilder;
 import dev.arat.onnx.Op;
 import dev.arat.onnx.Tensors;
+import dev.arat.onnx.testsupport.LinearModel;
 import dev.arat.specs.LossHead;
 import java.util.List;
 import java.util.Map;
@@ -19,45 +17,13 @@ import java.util.Map;
 public final class Fixtures {
   private Fixtures() {}
 
-  /** Weights {@code (K,d)} and bias {@code (K)} of f(x) = Wx + b. */
-  public record Linear(float[] w, float[] b, int k, int d) {}
-
-  private static Linear synthetic;
-
-  /** Nearest class mean on synthetic training data, scaled by {@code scale}: w_c = s*mu_c, b_c = -s*|mu_c|^2/2. */
-  public static synchronized Linear syntheticNearestMean() {
-    if (synthetic == null) {
-      ImageDataset train = Datasets.load("synthetic", null, Split.TRAIN);
-      int k = train.numClasses();
-      int d = train.imageSize();
-      double[] sum = new double[k * d];
-      int[] count = new int[k];
-      for (int i = 0; i < train.size(); i++) {
-        int y = train.labels()[i];
-        count[y]++;
-        for (int j = 0; j < d; j++) {
-          sum[y * d + j] += train.pixels()[i * d + j];
-        }
-      }
-      float[] w = new float[k * d];
-      float[] b = new float[k];
-      float scale = 0.1f;
-      for (int c = 0; c < k; c++) {
-        double sq = 0;
-        for (int j = 0; j < d; j++) {
-          double mu = sum[c * d + j] / count[c];
-          w[c * d + j] = (float) (scale * mu);
-          sq += mu * mu;
-        }
-        b[c] = (float) (-scale * sq / 2);
-      }
-      synthetic = new Linear(w, b, k, d);
-    }
-    return synthetic;
+  /** The nearest-class-mean classifier of the synthetic training split ({@link LinearModel#syntheticNearestMean}). */
+  public static LinearModel syntheticNearestMean() {
+    return LinearModel.syntheticNearestMean();
   }
 
   /** The linear model as a plain-Java gradient classifier (exact gradients via {@link LossHeads}). */
-  public static GradientClassifier java(Linear m) {
+  public static GradientClassifier java(LinearModel m) {
     return new GradientClassifier() {
       @Override
       public int numClasses() {
@@ -103,7 +69,7 @@ public final class Fixtures {
    * through Conv (kernels +1 and -1, bias 2), Relu and a Gemm on {@code [W/2, -W/2]}, the same function through
    * Conv and Relu; with {@code softmax} a final Softmax is appended.
    */
-  public static ModelProto onnx(Linear m, boolean convRelu, boolean softmax) {
+  public static ModelProto onnx(LinearModel m, boolean convRelu, boolean softmax) {
     GraphBuilder g = new GraphBuilder("linear");
     String x = g.imageInput("input", 1, 28, 28);
     String h;
@@ -128,10 +94,7 @@ public final class Fixtures {
       d = m.d();
       w = m.w();
     }
-    String flat = g.node(Op.FLATTEN, List.of(h), Map.of("axis", 1L));
-    String wt = g.floatInitializer("fc.weight", w, m.k(), d);
-    String bt = g.floatInitializer("fc.bias", m.b(), m.k());
-    String z = g.node(Op.GEMM, List.of(flat, wt, bt), Map.of("transB", 1L));
+    String z = new LinearModel(w, m.b(), m.k(), d).addTo(g, h);
     if (softmax) {
       String p = g.node(Op.SOFTMAX, List.of(z), Map.of("axis", 1L));
       g.output(p, "probabilities", Tensors.FLOAT, "N", m.k());

@@ -117,11 +117,6 @@ public final class GraphBuilder {
     nodes.add(n);
   }
 
-  /** Whether a tensor of this name is defined (input, initializer or node output). */
-  public boolean isDefined(String tensorName) {
-    return tensorNames.contains(tensorName);
-  }
-
   /**
    * Returns a tensor name not used yet in this graph, derived from {@code hint}, and reserves it.
    */

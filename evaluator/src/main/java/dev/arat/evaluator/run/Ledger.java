@@ -346,11 +346,6 @@ public final class Ledger implements AutoCloseable {
     append(new ProbeLine("probe", probe));
   }
 
-  /** Number of samples with a recorded clean outcome. */
-  public int cleanRecords() {
-    return clean.size();
-  }
-
   /** The journal of the cascade at {@code epsilon} (clean outcomes are shared by all epsilons). */
   public CascadeJournal journal(double epsilon) {
     return new CascadeJournal() {
@@ -443,11 +438,6 @@ public final class Ledger implements AutoCloseable {
       Map<Integer, dev.arat.attack.ModelCalls> mine = previousCalls.computeIfAbsent(e.getKey(), k -> new LinkedHashMap<>());
       e.getValue().forEach((k, v) -> mine.merge(k, v, dev.arat.attack.ModelCalls::plus));
     }
-  }
-
-  /** Sample ids with a clean record. */
-  java.util.Set<Long> cleanIds() {
-    return clean.keySet();
   }
 
   /** Appends one line and forces it to disk (no-op in memory). */

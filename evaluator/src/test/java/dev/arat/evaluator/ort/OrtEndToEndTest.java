@@ -48,7 +48,7 @@ public class OrtEndToEndTest {
   @ParameterizedTest
   @EnumSource(value = LossHead.class, names = {"CE", "MARGIN", "DLR"})
   void ortGradientsMatchJavaReference(LossHead head) {
-    Fixtures.Linear lin = Fixtures.syntheticNearestMean();
+    dev.arat.onnx.testsupport.LinearModel lin = Fixtures.syntheticNearestMean();
     GradientClassifier ref = Fixtures.java(lin);
     ImageBatch x = someImages(6);
     int[] y = {0, 1, 2, 3, 4, 5};
@@ -108,7 +108,7 @@ public class OrtEndToEndTest {
 
   @Test
   void softmaxOutputIsCutWithADiagnostic() {
-    Fixtures.Linear lin = Fixtures.syntheticNearestMean();
+    dev.arat.onnx.testsupport.LinearModel lin = Fixtures.syntheticNearestMean();
     ImageBatch x = someImages(3);
     try (OrtClassifier ort = new OrtClassifier(Fixtures.onnx(lin, false, true), "softmax fixture", 1)) {
       assertArrayEquals(Fixtures.java(lin).logits(x), ort.logits(x), 1e-3f);
@@ -134,7 +134,7 @@ public class OrtEndToEndTest {
 
   @Test
   void wrongGeometryAndUseAfterClose() {
-    Fixtures.Linear lin = Fixtures.syntheticNearestMean();
+    dev.arat.onnx.testsupport.LinearModel lin = Fixtures.syntheticNearestMean();
     OrtClassifier ort = new OrtClassifier(Fixtures.onnx(lin, false, false), "fixture", 1);
     ImageBatch wrong = new ImageBatch(new float[2 * 3 * 28 * 28], 2, 3, 28, 28);
     IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> ort.logits(wrong));

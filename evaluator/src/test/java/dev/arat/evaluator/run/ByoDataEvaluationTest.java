@@ -197,7 +197,7 @@ class ByoDataEvaluationTest {
     Replay.Examples ex = Replay.read(dir.resolve("out").resolve(Evidence.IMAGES));
 
     // another model: the same class means with a 4x steeper scale and shifted biases
-    Fixtures.Linear base = Fixtures.syntheticNearestMean();
+    dev.arat.onnx.testsupport.LinearModel base = Fixtures.syntheticNearestMean();
     float[] w = base.w().clone();
     float[] b = base.b().clone();
     for (int i = 0; i < w.length; i++) {
@@ -206,7 +206,7 @@ class ByoDataEvaluationTest {
     for (int c = 0; c < b.length; c++) {
       b[c] = 4 * b[c] + 0.3f * (c % 3);
     }
-    Fixtures.Linear other = new Fixtures.Linear(w, b, base.k(), base.d());
+    dev.arat.onnx.testsupport.LinearModel other = new dev.arat.onnx.testsupport.LinearModel(w, b, base.k(), base.d());
     Path otherFile = dir.resolve("other.onnx");
     OnnxModels.save(Fixtures.onnx(other, true, false), otherFile);
     float[] z = Fixtures.java(other).logits(ex.images());
