@@ -18,7 +18,10 @@ public abstract class AbstractAttack implements Attack {
   /** The budget. */
   protected final ThreatModel threat;
 
-  /** The attack seed; draws for sample {@code id} come from {@link Seeds#forSample}{@code (seed, id)}. */
+  /**
+   * The attack seed; draws for sample {@code id} come from {@link Seeds#forSample}{@code (seed,
+   * id)}.
+   */
   protected final long seed;
 
   /** Creates the base with a budget and a seed. */
@@ -46,8 +49,8 @@ public abstract class AbstractAttack implements Attack {
    * is empty lets {@link #attack} improve them.
    */
   @Override
-  public final AttackResult run(GradientClassifier model, ImageBatch x, int[] labels,
-      long[] sampleIds) {
+  public final AttackResult run(
+      GradientClassifier model, ImageBatch x, int[] labels, long[] sampleIds) {
     checkInputs(model, x, labels, sampleIds);
     checkModel(model);
     Candidates c = new Candidates(x);
@@ -70,15 +73,17 @@ public abstract class AbstractAttack implements Attack {
    * candidate into {@code c.out} and marks broken samples in {@code c.success} and {@code
    * c.iteration}. Every candidate must stay within the budget and the {@code [0,1]} box.
    */
-  protected abstract void attack(GradientClassifier model, ImageBatch x, int[] labels,
-      long[] sampleIds, Candidates c);
+  protected abstract void attack(
+      GradientClassifier model, ImageBatch x, int[] labels, long[] sampleIds, Candidates c);
 
   /** The candidates of one {@link #run}, filled in by {@link #attack}. */
   protected static final class Candidates {
     /** The candidate images, float32 {@code (N,C,H,W)} flat; initially the clean images. */
     public final float[] out;
+
     /** Per sample: whether its candidate is misclassified. */
     public final boolean[] success;
+
     /** Per sample: the iteration at which it was broken, -1 when it is not. */
     public final int[] iteration;
 
@@ -105,17 +110,28 @@ public abstract class AbstractAttack implements Attack {
   }
 
   /** Checks that labels and ids match the batch and that labels are class indices of the model. */
-  protected static void checkInputs(Classifier model, ImageBatch x, int[] labels, long[] sampleIds) {
+  protected static void checkInputs(
+      Classifier model, ImageBatch x, int[] labels, long[] sampleIds) {
     if (labels.length != x.n() || sampleIds.length != x.n()) {
       throw new IllegalArgumentException(
-          "batch of " + x.n() + " images needs as many labels and sample ids, got " + labels.length
-              + " labels and " + sampleIds.length + " ids");
+          "batch of "
+              + x.n()
+              + " images needs as many labels and sample ids, got "
+              + labels.length
+              + " labels and "
+              + sampleIds.length
+              + " ids");
     }
     int k = model.numClasses();
     for (int i = 0; i < labels.length; i++) {
       if (labels[i] < 0 || labels[i] >= k) {
         throw new IllegalArgumentException(
-            "label " + labels[i] + " of sample " + sampleIds[i] + " is not a class index of a " + k
+            "label "
+                + labels[i]
+                + " of sample "
+                + sampleIds[i]
+                + " is not a class index of a "
+                + k
                 + "-class model");
       }
     }
@@ -135,7 +151,8 @@ public abstract class AbstractAttack implements Attack {
    * ascent direction of {@code grad} under {@code norm}: {@code sign(grad)} for Linf, {@code
    * grad/||grad||_2} for L2 (no move when the gradient is zero).
    */
-  public static void ascend(Norm norm, double alpha, float[] x, float[] grad, int gradOff, int off, int per) {
+  public static void ascend(
+      Norm norm, double alpha, float[] x, float[] grad, int gradOff, int off, int per) {
     if (norm == Norm.LINF) {
       for (int j = 0; j < per; j++) {
         float g = grad[gradOff + j];
@@ -183,11 +200,18 @@ public abstract class AbstractAttack implements Attack {
    * {@code x <- clip(x + alpha·sign(grad), lo, hi)} with the box of {@link #linfBox} (a NaN pixel
    * restarts from {@code x0}). Gives exactly the floats of {@link #ascend} with {@link Norm#LINF}
    * followed by {@link Projections#linf}: rounding {@code lo} and {@code hi} to float cannot move a
-   * float value across them. PGD's inner loop, where the double-precision two-pass version costs
-   * a measurable share of a small model's iteration.
+   * float value across them. PGD's inner loop, where the double-precision two-pass version costs a
+   * measurable share of a small model's iteration.
    */
-  public static void linfStep(double alpha, float[] x, float[] grad, int gradOff, float[] x0,
-      float[][] box, int off, int per) {
+  public static void linfStep(
+      double alpha,
+      float[] x,
+      float[] grad,
+      int gradOff,
+      float[] x0,
+      float[][] box,
+      int off,
+      int per) {
     float[] lo = box[0];
     float[] hi = box[1];
     for (int j = 0; j < per; j++) {
@@ -202,8 +226,8 @@ public abstract class AbstractAttack implements Attack {
   }
 
   /**
-   * Replaces image {@code [off, off+per)} of {@code x} by a random point of the ball around the same
-   * image of {@code x0}, then clips to {@code [0,1]}. Linf: uniform in the cube. L2: a uniform
+   * Replaces image {@code [off, off+per)} of {@code x} by a random point of the ball around the
+   * same image of {@code x0}, then clips to {@code [0,1]}. Linf: uniform in the cube. L2: a uniform
    * direction (normalised Gaussian) and radius {@code eps * U^(1/d)}, i.e. uniform in the ball.
    */
   protected void randomStart(SplittableRandom rng, float[] x0, float[] x, int off, int per) {
@@ -227,7 +251,10 @@ public abstract class AbstractAttack implements Attack {
     Projections.project(threat.norm(), eps, x0, x, off, per);
   }
 
-  /** A standard normal draw (Box-Muller, one value per call, so the stream is simple to reason about). */
+  /**
+   * A standard normal draw (Box-Muller, one value per call, so the stream is simple to reason
+   * about).
+   */
   protected static double gaussian(SplittableRandom rng) {
     double u1 = rng.nextDouble();
     double u2 = rng.nextDouble();

@@ -9,13 +9,13 @@ import java.util.SplittableRandom;
 
 /**
  * Auto-PGD, APGD-CE and APGD-DLR (Croce and Hein, "Reliable evaluation of adversarial robustness
- * with an ensemble of diverse parameter-free attacks", ICML 2020), under Linf or L2, as specified in
- * reference/ATTACKS.md §10.2; arat's own Java implementation of the reference {@code
+ * with an ensemble of diverse parameter-free attacks", ICML 2020), under Linf or L2, as specified
+ * in reference/ATTACKS.md §10.2; arat's own Java implementation of the reference {@code
  * autopgd_base.py}.
  *
  * <ul>
- *   <li>Start on the sphere of radius eps: Linf {@code x + eps * t/||t||_inf}, t uniform in
- *       {@code [-1,1]^d}; L2 {@code x + eps * g/||g||_2}, g Gaussian; then clipped to {@code [0,1]}.
+ *   <li>Start on the sphere of radius eps: Linf {@code x + eps * t/||t||_inf}, t uniform in {@code
+ *       [-1,1]^d}; L2 {@code x + eps * g/||g||_2}, g Gaussian; then clipped to {@code [0,1]}.
  *   <li>Step size 2 eps per sample; step {@code z = P(x + eta sign(g))} (L2: {@code g/||g||_2}),
  *       momentum {@code x' = P(x + a (z - x) + (1 - a)(x - x_prev))} with a = 1 at the first step
  *       and 0.75 after. P is {@link Projections}.
@@ -58,7 +58,14 @@ public final class Apgd extends AbstractAttack {
    * @param eotIter gradient passes averaged per step (1 = plain; 20 for the "rand" version)
    * @param seed seed of the random starts
    */
-  public Apgd(ThreatModel threat, int steps, int restarts, LossHead loss, double rho, int eotIter, long seed) {
+  public Apgd(
+      ThreatModel threat,
+      int steps,
+      int restarts,
+      LossHead loss,
+      double rho,
+      int eotIter,
+      long seed) {
     super(threat, seed);
     if (steps <= 0) {
       throw new IllegalArgumentException("apgd: steps must be > 0, was " + steps);
@@ -67,7 +74,8 @@ public final class Apgd extends AbstractAttack {
       throw new IllegalArgumentException("apgd: restarts must be >= 1, was " + restarts);
     }
     if (loss == null || loss.targeted()) {
-      throw new IllegalArgumentException("apgd: loss must be an untargeted head (ce or dlr), was " + loss);
+      throw new IllegalArgumentException(
+          "apgd: loss must be an untargeted head (ce or dlr), was " + loss);
     }
     if (!(rho > 0 && rho < 1)) {
       throw new IllegalArgumentException("apgd: rho must be in (0,1), was " + rho);
@@ -115,13 +123,20 @@ public final class Apgd extends AbstractAttack {
 
   @Override
   public String name() {
-    return "apgd-" + loss.id() + "-" + steps + (restarts > 1 ? "-x" + restarts : "")
+    return "apgd-"
+        + loss.id()
+        + "-"
+        + steps
+        + (restarts > 1 ? "-x" + restarts : "")
         + (eotIter > 1 ? "-eot" + eotIter : "");
   }
 
   @Override
   public Map<String, Object> settings() {
-    Map<String, Object> s = baseSettings("apgd", "Croce and Hein 2020 (APGD-" + loss.id().toUpperCase(java.util.Locale.ROOT) + ")");
+    Map<String, Object> s =
+        baseSettings(
+            "apgd",
+            "Croce and Hein 2020 (APGD-" + loss.id().toUpperCase(java.util.Locale.ROOT) + ")");
     s.put("steps", steps);
     s.put("restarts", restarts);
     s.put("loss", loss.id());
@@ -129,7 +144,11 @@ public final class Apgd extends AbstractAttack {
     s.put("momentum", ApgdRun.MOMENTUM);
     s.put("initial_step_size", 2 * threat.epsilon());
     s.put("checkpoints", Arrays.toString(checkpoints(steps)));
-    s.put("start", threat.norm() == Norm.LINF ? "eps * t/||t||_inf, t uniform in [-1,1]^d" : "eps * g/||g||_2, g Gaussian");
+    s.put(
+        "start",
+        threat.norm() == Norm.LINF
+            ? "eps * t/||t||_inf, t uniform in [-1,1]^d"
+            : "eps * g/||g||_2, g Gaussian");
     s.put("eot_iter", eotIter);
     s.put("success_check", "every iterate; first misclassified iterate returned");
     s.put("seed", seed);
@@ -142,8 +161,8 @@ public final class Apgd extends AbstractAttack {
   }
 
   @Override
-  protected void attack(GradientClassifier model, ImageBatch x, int[] labels, long[] sampleIds,
-      Candidates c) {
+  protected void attack(
+      GradientClassifier model, ImageBatch x, int[] labels, long[] sampleIds, Candidates c) {
     int n = x.n();
     float[] out = c.out;
     boolean[] success = c.success;
@@ -152,8 +171,23 @@ public final class Apgd extends AbstractAttack {
     SplittableRandom[] rngs = generators(sampleIds);
     int[] active = ApgdRun.range(n);
     for (int r = 0; r < restarts && active.length > 0; r++) {
-      active = ApgdRun.runOn(m, threat.norm(), threat.epsilon(), steps, rho, x, labels, null, loss, active, rngs,
-          r * steps, out, success, iteration);
+      active =
+          ApgdRun.runOn(
+              m,
+              threat.norm(),
+              threat.epsilon(),
+              steps,
+              rho,
+              x,
+              labels,
+              null,
+              loss,
+              active,
+              rngs,
+              r * steps,
+              out,
+              success,
+              iteration);
     }
   }
 
@@ -162,7 +196,12 @@ public final class Apgd extends AbstractAttack {
     int need = LossHeads.minClasses(head);
     if (k < need) {
       throw new IllegalArgumentException(
-          "loss " + head.id() + " needs a model with at least " + need + " classes, this one has " + k
+          "loss "
+              + head.id()
+              + " needs a model with at least "
+              + need
+              + " classes, this one has "
+              + k
               + (head == LossHead.DLR ? "; use loss ce" : ""));
     }
   }

@@ -30,8 +30,8 @@ final class ApgdRun {
   private ApgdRun() {}
 
   /**
-   * The iterations after which APGD checks its step size, for a budget of {@code n} iterations:
-   * the interval starts at {@code max(floor(0.22 n), 1)}, shrinks by {@code max(floor(0.03 n), 1)}
+   * The iterations after which APGD checks its step size, for a budget of {@code n} iterations: the
+   * interval starts at {@code max(floor(0.22 n), 1)}, shrinks by {@code max(floor(0.03 n), 1)}
    * after each check and never falls below {@code max(floor(0.06 n), 1)} — the reference code's
    * rule. A value {@code c} means "after {@code c} gradient steps", i.e. at 0-based loop index
    * {@code c - 1}. For n = 100: 22, 41, 57, 70, 80, 87, 93, 99.
@@ -68,8 +68,18 @@ final class ApgdRun {
    * @return per sample the number of steps taken at the first misclassified iterate (0 = start
    *     point), or -1
    */
-  static int[] run(GradientClassifier model, Norm norm, double eps, int steps, double rho, ImageBatch x,
-      int[] labels, int[] targets, LossHead head, SplittableRandom[] rngs, float[] out) {
+  static int[] run(
+      GradientClassifier model,
+      Norm norm,
+      double eps,
+      int steps,
+      double rho,
+      ImageBatch x,
+      int[] labels,
+      int[] targets,
+      LossHead head,
+      SplittableRandom[] rngs,
+      float[] out) {
     int m = x.n();
     int per = x.imageSize();
     int k = model.numClasses();
@@ -95,7 +105,8 @@ final class ApgdRun {
 
     int[] live = range(m);
     // the start point
-    live = evaluate(model, x, cur, labels, targets, head, live, k, per, grad, lossPrev, found, 0, out);
+    live =
+        evaluate(model, x, cur, labels, targets, head, live, k, per, grad, lossPrev, found, 0, out);
     for (int i : range(m)) {
       lossBest[i] = lossPrev[i];
       lossBestLastCheck[i] = lossPrev[i];
@@ -126,7 +137,9 @@ final class ApgdRun {
         Projections.project(norm, eps, x0, cur, off, per);
       }
       int[] before = live;
-      live = evaluate(model, x, cur, labels, targets, head, live, k, per, grad, loss, found, t + 1, out);
+      live =
+          evaluate(
+              model, x, cur, labels, targets, head, live, k, per, grad, loss, found, t + 1, out);
       sinceCheck++;
       boolean check = sinceCheck == h;
       for (int s : before) {
@@ -169,7 +182,10 @@ final class ApgdRun {
     return found;
   }
 
-  /** Projects {@code z} (one image, indices {@code 0..per}) around image {@code [off, off+per)} of {@code x0}. */
+  /**
+   * Projects {@code z} (one image, indices {@code 0..per}) around image {@code [off, off+per)} of
+   * {@code x0}.
+   */
   private static void projectInto(Norm norm, double eps, float[] x0, float[] z, int off, int per) {
     if (norm == Norm.LINF) {
       for (int j = 0; j < per; j++) {
@@ -192,8 +208,12 @@ final class ApgdRun {
     }
   }
 
-  /** The start point: on the sphere of radius eps (Linf: scaled uniform cube draw; L2: Gaussian), clipped. */
-  static void start(Norm norm, double eps, SplittableRandom rng, float[] x0, float[] x, int off, int per) {
+  /**
+   * The start point: on the sphere of radius eps (Linf: scaled uniform cube draw; L2: Gaussian),
+   * clipped.
+   */
+  static void start(
+      Norm norm, double eps, SplittableRandom rng, float[] x0, float[] x, int off, int per) {
     double[] t = new double[per];
     double nrm = 0;
     for (int j = 0; j < per; j++) {
@@ -219,8 +239,21 @@ final class ApgdRun {
    * Queries loss, gradient and prediction at {@code cur} for the {@code live} samples; stores their
    * gradients and losses, marks and copies out the misclassified ones and returns the rest.
    */
-  private static int[] evaluate(GradientClassifier model, ImageBatch x, float[] cur, int[] labels, int[] targets,
-      LossHead head, int[] live, int k, int per, float[] grad, double[] loss, int[] found, int t, float[] out) {
+  private static int[] evaluate(
+      GradientClassifier model,
+      ImageBatch x,
+      float[] cur,
+      int[] labels,
+      int[] targets,
+      LossHead head,
+      int[] live,
+      int k,
+      int per,
+      float[] grad,
+      double[] loss,
+      int[] found,
+      int t,
+      float[] out) {
     ImageBatch batch = x.with(cur).select(live);
     int[] y = new int[live.length];
     int[] tg = targets == null ? null : new int[live.length];
@@ -258,9 +291,22 @@ final class ApgdRun {
    * (and x_best of the others) into {@code out}, marks successes with iteration {@code
    * iterationBase + t}, and returns the rows still robust.
    */
-  static int[] runOn(GradientClassifier m, Norm norm, double eps, int steps, double rho, ImageBatch x,
-      int[] labels, int[] targets, LossHead head, int[] active, SplittableRandom[] rngs, int iterationBase,
-      float[] out, boolean[] success, int[] iteration) {
+  static int[] runOn(
+      GradientClassifier m,
+      Norm norm,
+      double eps,
+      int steps,
+      double rho,
+      ImageBatch x,
+      int[] labels,
+      int[] targets,
+      LossHead head,
+      int[] active,
+      SplittableRandom[] rngs,
+      int iterationBase,
+      float[] out,
+      boolean[] success,
+      int[] iteration) {
     int per = x.imageSize();
     ImageBatch sub = x.select(active);
     int[] y = pick(labels, active);

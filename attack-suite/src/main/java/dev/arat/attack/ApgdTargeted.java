@@ -8,14 +8,14 @@ import java.util.SplittableRandom;
 
 /**
  * APGD-T, targeted APGD on the targeted DLR loss (Croce and Hein, "Reliable evaluation of
- * adversarial robustness with an ensemble of diverse parameter-free attacks", ICML 2020), under Linf
- * or L2; reference/ATTACKS.md §10.3–10.4. arat's own Java implementation of the reference's {@code
- * APGDAttack_targeted}.
+ * adversarial robustness with an ensemble of diverse parameter-free attacks", ICML 2020), under
+ * Linf or L2; reference/ATTACKS.md §10.3–10.4. arat's own Java implementation of the reference's
+ * {@code APGDAttack_targeted}.
  *
  * <p>For target rank k = 2, 3, ..., {@code targets + 1}: the target of each still-robust sample is
  * the class with the k-th largest <em>clean</em> logit (stable order: the lower index first at
- * ties); APGD ({@link Apgd}: same start, step, momentum and checkpoints) ascends {@code
- * DLR_t = -(z_y - z_t) / (z_pi1 - (z_pi3 + z_pi4)/2 + 1e-12)} for {@code restarts} runs, each on the
+ * ties); APGD ({@link Apgd}: same start, step, momentum and checkpoints) ascends {@code DLR_t =
+ * -(z_y - z_t) / (z_pi1 - (z_pi3 + z_pi4)/2 + 1e-12)} for {@code restarts} runs, each on the
  * samples still robust; samples that broke drop out. A success is any misclassification, not only
  * reaching the target. Needs K >= 4 classes and {@code targets <= K - 1}.
  *
@@ -41,7 +41,14 @@ public final class ApgdTargeted extends AbstractAttack {
    * @param eotIter gradient passes averaged per step (1 = plain)
    * @param seed seed of the random starts
    */
-  public ApgdTargeted(ThreatModel threat, int steps, int targets, int restarts, double rho, int eotIter, long seed) {
+  public ApgdTargeted(
+      ThreatModel threat,
+      int steps,
+      int targets,
+      int restarts,
+      double rho,
+      int eotIter,
+      long seed) {
     super(threat, seed);
     if (steps <= 0) {
       throw new IllegalArgumentException("apgd-t: steps must be > 0, was " + steps);
@@ -77,7 +84,11 @@ public final class ApgdTargeted extends AbstractAttack {
 
   @Override
   public String name() {
-    return "apgd-t-" + steps + "-t" + targets + (restarts > 1 ? "-x" + restarts : "")
+    return "apgd-t-"
+        + steps
+        + "-t"
+        + targets
+        + (restarts > 1 ? "-x" + restarts : "")
         + (eotIter > 1 ? "-eot" + eotIter : "");
   }
 
@@ -94,7 +105,9 @@ public final class ApgdTargeted extends AbstractAttack {
     s.put("initial_step_size", 2 * threat.epsilon());
     s.put("checkpoints", Arrays.toString(ApgdRun.checkpoints(steps)));
     s.put("eot_iter", eotIter);
-    s.put("success_check", "every iterate (any misclassification); first misclassified iterate returned");
+    s.put(
+        "success_check",
+        "every iterate (any misclassification); first misclassified iterate returned");
     s.put("seed", seed);
     return s;
   }
@@ -106,8 +119,15 @@ public final class ApgdTargeted extends AbstractAttack {
     }
     if (targets > k - 1) {
       throw new IllegalArgumentException(
-          attack + ": " + targets + " targets need a model with at least " + (targets + 1)
-              + " classes, this one has " + k + "; set targets to at most " + (k - 1));
+          attack
+              + ": "
+              + targets
+              + " targets need a model with at least "
+              + (targets + 1)
+              + " classes, this one has "
+              + k
+              + "; set targets to at most "
+              + (k - 1));
     }
   }
 
@@ -135,8 +155,8 @@ public final class ApgdTargeted extends AbstractAttack {
   }
 
   @Override
-  protected void attack(GradientClassifier model, ImageBatch x, int[] labels, long[] sampleIds,
-      Candidates c) {
+  protected void attack(
+      GradientClassifier model, ImageBatch x, int[] labels, long[] sampleIds, Candidates c) {
     int k = model.numClasses();
     int n = x.n();
     float[] out = c.out;
@@ -153,8 +173,23 @@ public final class ApgdTargeted extends AbstractAttack {
       }
       for (int r = 0; r < restarts && active.length > 0; r++) {
         int base = ((rank - 2) * restarts + r) * steps;
-        active = ApgdRun.runOn(m, threat.norm(), threat.epsilon(), steps, rho, x, labels, tg, LossHead.DLR_TARGETED,
-            active, rngs, base, out, success, iteration);
+        active =
+            ApgdRun.runOn(
+                m,
+                threat.norm(),
+                threat.epsilon(),
+                steps,
+                rho,
+                x,
+                labels,
+                tg,
+                LossHead.DLR_TARGETED,
+                active,
+                rngs,
+                base,
+                out,
+                success,
+                iteration);
       }
     }
   }

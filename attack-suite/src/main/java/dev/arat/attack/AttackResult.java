@@ -14,8 +14,13 @@ public record AttackResult(ImageBatch adversarial, boolean[] success, int[] iter
   public AttackResult {
     if (success.length != adversarial.n() || iteration.length != adversarial.n()) {
       throw new IllegalArgumentException(
-          "result for " + adversarial.n() + " samples has " + success.length + " success flags and "
-              + iteration.length + " iterations");
+          "result for "
+              + adversarial.n()
+              + " samples has "
+              + success.length
+              + " success flags and "
+              + iteration.length
+              + " iterations");
     }
   }
 

@@ -4,7 +4,9 @@ import dev.arat.specs.AttackSpec;
 import dev.arat.specs.ThreatModel;
 import java.util.function.Function;
 
-/** Builds attacks from suite entries ({@link AttackSpec}) with seeds derived from the suite seed. */
+/**
+ * Builds attacks from suite entries ({@link AttackSpec}) with seeds derived from the suite seed.
+ */
 public final class Attacks {
   private Attacks() {}
 
@@ -26,10 +28,14 @@ public final class Attacks {
    * @throws IllegalArgumentException for a {@code transfer} entry (use the overload with a loader)
    */
   public static Attack fromSpec(AttackSpec spec, ThreatModel threat, long seed) {
-    return fromSpec(spec, threat, seed, path -> {
-      throw new IllegalArgumentException(
-          "transfer: no surrogate loader available to open '" + path + "'");
-    });
+    return fromSpec(
+        spec,
+        threat,
+        seed,
+        path -> {
+          throw new IllegalArgumentException(
+              "transfer: no surrogate loader available to open '" + path + "'");
+        });
   }
 
   /**
@@ -42,25 +48,37 @@ public final class Attacks {
    *     engine's business; the returned model's lifetime is the caller's)
    * @return the attack; its {@link Attack#settings()} list every value actually used
    */
-  public static Attack fromSpec(AttackSpec spec, ThreatModel threat, long seed,
+  public static Attack fromSpec(
+      AttackSpec spec,
+      ThreatModel threat,
+      long seed,
       Function<String, GradientClassifier> surrogates) {
     if (spec instanceof AttackSpec.Fgsm f) {
       return new Fgsm(threat, f.loss());
     }
     if (spec instanceof AttackSpec.Pgd p) {
-      return new Pgd(threat, p.steps(), p.stepSizeFor(threat.epsilon()), p.restarts(), p.loss(), p.randomStart(), seed);
+      return new Pgd(
+          threat,
+          p.steps(),
+          p.stepSizeFor(threat.epsilon()),
+          p.restarts(),
+          p.loss(),
+          p.randomStart(),
+          seed);
     }
     if (spec instanceof AttackSpec.Apgd a) {
       return new Apgd(threat, a.steps(), a.restarts(), a.loss(), a.rho(), a.eotIter(), seed);
     }
     if (spec instanceof AttackSpec.ApgdT a) {
-      return new ApgdTargeted(threat, a.steps(), a.targets(), a.restarts(), a.rho(), a.eotIter(), seed);
+      return new ApgdTargeted(
+          threat, a.steps(), a.targets(), a.restarts(), a.rho(), a.eotIter(), seed);
     }
     if (spec instanceof AttackSpec.Square q) {
       return new Square(threat, q.queries(), q.pInit(), q.restarts(), q.rescaleSchedule(), seed);
     }
     if (spec instanceof AttackSpec.FabT f) {
-      return new FabTargeted(threat, f.steps(), f.targets(), f.restarts(), f.alphaMax(), f.eta(), f.beta(), seed);
+      return new FabTargeted(
+          threat, f.steps(), f.targets(), f.restarts(), f.alphaMax(), f.eta(), f.beta(), seed);
     }
     if (spec instanceof AttackSpec.Transfer t) {
       Attack inner = fromSpec(t.attack(), threat, seed, surrogates);

@@ -54,8 +54,8 @@ public final class Cascade {
    *
    * @param threat the budget every candidate is checked against
    * @param attacks the attacks, in order; each must declare the same threat model
-   * @param batchSize samples per attack call, {@code > 0} (bounds memory; never changes results
-   *     for per-sample attacks)
+   * @param batchSize samples per attack call, {@code > 0} (bounds memory; never changes results for
+   *     per-sample attacks)
    */
   public Cascade(ThreatModel threat, List<Attack> attacks, int batchSize) {
     if (threat == null) {
@@ -70,7 +70,12 @@ public final class Cascade {
     for (Attack a : attacks) {
       if (!threat.equals(a.threat())) {
         throw new IllegalArgumentException(
-            "attack " + a.name() + " uses " + a.threat().label() + " but the cascade checks " + threat.label());
+            "attack "
+                + a.name()
+                + " uses "
+                + a.threat().label()
+                + " but the cascade checks "
+                + threat.label());
       }
     }
     this.threat = threat;
@@ -112,7 +117,12 @@ public final class Cascade {
    * @return per-sample outcomes, per-attack statistics and violations
    */
   public CascadeResult run(
-      GradientClassifier attacked, Classifier deployed, ImageBatch x, int[] labels, long[] sampleIds, Listener listener) {
+      GradientClassifier attacked,
+      Classifier deployed,
+      ImageBatch x,
+      int[] labels,
+      long[] sampleIds,
+      Listener listener) {
     return run(attacked, deployed, x, labels, sampleIds, listener, null);
   }
 
@@ -121,8 +131,8 @@ public final class Cascade {
    *
    * <p>Samples whose clean outcome or attempt is in the journal are not recomputed; the result is
    * the same as a run without a journal (durations aside). The adversarial image of a sample whose
-   * counted candidate comes from the journal is its clean image (the journal holds no pixels).
-   * A listener may throw to abort the run; every batch finished before is in the journal.
+   * counted candidate comes from the journal is its clean image (the journal holds no pixels). A
+   * listener may throw to abort the run; every batch finished before is in the journal.
    *
    * @param attacked the model attacks see (logits and input gradients)
    * @param deployed the model whose verdict counts (may be the same object)
@@ -134,13 +144,23 @@ public final class Cascade {
    * @param journal records to replay and to extend, or null
    * @return per-sample outcomes, per-attack statistics and violations (in sample order per attack)
    */
-  public CascadeResult run(GradientClassifier attacked, Classifier deployed, ImageBatch x, int[] labels,
-      long[] sampleIds, Listener listener, CascadeJournal journal) {
+  public CascadeResult run(
+      GradientClassifier attacked,
+      Classifier deployed,
+      ImageBatch x,
+      int[] labels,
+      long[] sampleIds,
+      Listener listener,
+      CascadeJournal journal) {
     Listener l = listener != null ? listener : new Listener() {};
     int n = x.n();
     if (labels.length != n || sampleIds.length != n) {
       throw new IllegalArgumentException(
-          n + " images need as many labels and ids, got " + labels.length + " and " + sampleIds.length);
+          n
+              + " images need as many labels and ids, got "
+              + labels.length
+              + " and "
+              + sampleIds.length);
     }
     int k = deployed.numClasses();
     if (attacked.numClasses() != k) {
@@ -170,8 +190,13 @@ public final class Cascade {
         continue;
       }
       if (c.label() != labels[i]) {
-        throw new IllegalStateException("journal records label " + c.label() + " for sample " + sampleIds[i]
-            + " but the data gives " + labels[i]);
+        throw new IllegalStateException(
+            "journal records label "
+                + c.label()
+                + " for sample "
+                + sampleIds[i]
+                + " but the data gives "
+                + labels[i]);
       }
       cleanPred[i] = c.prediction();
       pred[i] = c.prediction();
@@ -205,8 +230,19 @@ public final class Cascade {
       Attack attack = attacks.get(a);
       int[] todo = indicesOf(robust);
       if (todo.length == 0 || !attacksRun) {
-        CascadeResult.AttackStats s = new CascadeResult.AttackStats(a, attack.name(), attack.settings(), 0, 0, 0, 0,
-            todo.length, 0.0, ModelCalls.NONE, true);
+        CascadeResult.AttackStats s =
+            new CascadeResult.AttackStats(
+                a,
+                attack.name(),
+                attack.settings(),
+                0,
+                0,
+                0,
+                0,
+                todo.length,
+                0.0,
+                ModelCalls.NONE,
+                true);
         stats.add(s);
         l.attackFinished(a, s);
         continue;
@@ -221,8 +257,25 @@ public final class Cascade {
         if (rec == null) {
           fresh.add(i);
         } else {
-          t.apply(a, attack.name(), i, rec, labels, sampleIds, null, 0, robust, brokenBy, attackIndex, iteration,
-              pred, linf, l2, margin, adv, per);
+          t.apply(
+              a,
+              attack.name(),
+              i,
+              rec,
+              labels,
+              sampleIds,
+              null,
+              0,
+              robust,
+              brokenBy,
+              attackIndex,
+              iteration,
+              pred,
+              linf,
+              l2,
+              margin,
+              adv,
+              per);
         }
       }
       if (fresh.size() < todo.length) {
@@ -244,8 +297,16 @@ public final class Cascade {
         ImageBatch cand = r.adversarial();
         if (cand.n() != rows.length || cand.imageSize() != per) {
           throw new IllegalStateException(
-              "attack " + attack.name() + " returned " + cand.n() + " candidates of size " + cand.imageSize()
-                  + " for " + rows.length + " samples of size " + per);
+              "attack "
+                  + attack.name()
+                  + " returned "
+                  + cand.n()
+                  + " candidates of size "
+                  + cand.imageSize()
+                  + " for "
+                  + rows.length
+                  + " samples of size "
+                  + per);
         }
         float[] logits = deployed.logits(cand);
         checkLogits(logits, rows.length, k, "candidates of " + attack.name());
@@ -260,40 +321,87 @@ public final class Cascade {
           String reason = budgetProblem(c, off, per, dInf, d2);
           double m = marginOf(logits, k, j, labels[i]);
           CascadeJournal.Attempt rec =
-              new CascadeJournal.Attempt(sampleIds[i], p, r.success()[j], r.iteration()[j], dInf, d2, m, reason);
+              new CascadeJournal.Attempt(
+                  sampleIds[i], p, r.success()[j], r.iteration()[j], dInf, d2, m, reason);
           records.add(rec);
-          t.apply(a, attack.name(), i, rec, labels, sampleIds, c, off, robust, brokenBy, attackIndex, iteration,
-              pred, linf, l2, margin, adv, per);
+          t.apply(
+              a,
+              attack.name(),
+              i,
+              rec,
+              labels,
+              sampleIds,
+              c,
+              off,
+              robust,
+              brokenBy,
+              attackIndex,
+              iteration,
+              pred,
+              linf,
+              l2,
+              margin,
+              adv,
+              per);
         }
         if (journal != null) {
           recordBroken(journal, a, rows, records, labels, cand);
           journal.recordAttempts(a, records, (System.nanoTime() - tb) / 1e9, counted.calls());
         }
-        l.progress(a, todo.length - fresh.size() + Math.min(fresh.size(), start + batchSize), todo.length);
+        l.progress(
+            a, todo.length - fresh.size() + Math.min(fresh.size(), start + batchSize), todo.length);
       }
-      double seconds = (System.nanoTime() - t0) / 1e9 + (journal == null ? 0 : journal.recordedSeconds(a));
+      double seconds =
+          (System.nanoTime() - t0) / 1e9 + (journal == null ? 0 : journal.recordedSeconds(a));
       robustCount = count(robust);
       t.violations.sort(java.util.Comparator.comparingInt(v -> v.position));
       for (PositionedViolation v : t.violations) {
         violations.add(v.violation);
       }
-      CascadeResult.AttackStats s = new CascadeResult.AttackStats(a, attack.name(), attack.settings(), todo.length,
-          t.successes, t.unconfirmed, t.violations.size(), robustCount, seconds, calls, false);
+      CascadeResult.AttackStats s =
+          new CascadeResult.AttackStats(
+              a,
+              attack.name(),
+              attack.settings(),
+              todo.length,
+              t.successes,
+              t.unconfirmed,
+              t.violations.size(),
+              robustCount,
+              seconds,
+              calls,
+              false);
       stats.add(s);
       l.attackFinished(a, s);
     }
 
     List<CascadeResult.SampleOutcome> outcomes = new ArrayList<>(n);
     for (int i = 0; i < n; i++) {
-      outcomes.add(new CascadeResult.SampleOutcome(sampleIds[i], labels[i], cleanPred[i], robust[i], brokenBy[i],
-          attackIndex[i], iteration[i], pred[i], linf[i], l2[i], margin[i]));
+      outcomes.add(
+          new CascadeResult.SampleOutcome(
+              sampleIds[i],
+              labels[i],
+              cleanPred[i],
+              robust[i],
+              brokenBy[i],
+              attackIndex[i],
+              iteration[i],
+              pred[i],
+              linf[i],
+              l2[i],
+              margin[i]));
     }
     return new CascadeResult(outcomes, stats, violations, x.with(adv));
   }
 
   /** Hands the journal the candidates of one batch that broke their sample (within budget). */
-  private static void recordBroken(CascadeJournal journal, int a, int[] rows, List<CascadeJournal.Attempt> records,
-      int[] labels, ImageBatch cand) {
+  private static void recordBroken(
+      CascadeJournal journal,
+      int a,
+      int[] rows,
+      List<CascadeJournal.Attempt> records,
+      int[] labels,
+      ImageBatch cand) {
     List<Integer> broken = new ArrayList<>();
     for (int j = 0; j < rows.length; j++) {
       CascadeJournal.Attempt r = records.get(j);
@@ -319,13 +427,32 @@ public final class Cascade {
     int unconfirmed;
     final List<PositionedViolation> violations = new ArrayList<>();
 
-    void apply(int a, String name, int i, CascadeJournal.Attempt rec, int[] labels, long[] sampleIds, float[] c,
-        int off, boolean[] robust, String[] brokenBy, int[] attackIndex, int[] iteration, int[] pred, double[] linf,
-        double[] l2, double[] margin, float[] adv, int per) {
+    void apply(
+        int a,
+        String name,
+        int i,
+        CascadeJournal.Attempt rec,
+        int[] labels,
+        long[] sampleIds,
+        float[] c,
+        int off,
+        boolean[] robust,
+        String[] brokenBy,
+        int[] attackIndex,
+        int[] iteration,
+        int[] pred,
+        double[] linf,
+        double[] l2,
+        double[] margin,
+        float[] adv,
+        int per) {
       boolean mis = rec.prediction() != labels[i];
       if (rec.violation() != null) {
-        violations.add(new PositionedViolation(i, new CascadeResult.Violation(
-            a, name, sampleIds[i], rec.linf(), rec.l2(), rec.violation(), mis)));
+        violations.add(
+            new PositionedViolation(
+                i,
+                new CascadeResult.Violation(
+                    a, name, sampleIds[i], rec.linf(), rec.l2(), rec.violation(), mis)));
         return;
       }
       if (mis) {
@@ -378,7 +505,8 @@ public final class Cascade {
     }
     double d = threat.norm() == Norm.LINF ? dInf : d2;
     if (!(d <= threat.epsilon() * (1 + BUDGET_TOLERANCE))) {
-      return String.format(Locale.ROOT, "%s norm %.6g > eps %.6g", threat.norm().id(), d, threat.epsilon());
+      return String.format(
+          Locale.ROOT, "%s norm %.6g > eps %.6g", threat.norm().id(), d, threat.epsilon());
     }
     return null;
   }
@@ -386,7 +514,14 @@ public final class Cascade {
   private static void checkLogits(float[] logits, int rows, int k, String what) {
     if (logits.length != rows * k) {
       throw new IllegalStateException(
-          "deployed model returned " + logits.length + " logits for " + rows + " " + what + ", expected " + rows * k);
+          "deployed model returned "
+              + logits.length
+              + " logits for "
+              + rows
+              + " "
+              + what
+              + ", expected "
+              + rows * k);
     }
   }
 

@@ -6,13 +6,13 @@ import java.util.List;
  * A per-sample record of what a {@link Cascade} did, so that an interrupted evaluation resumes
  * where it stopped and shards of one evaluation merge into the result of a single run.
  *
- * <p>The cascade asks the journal before computing anything: a sample whose clean outcome, or
- * whose attempt by attack {@code a}, is already recorded is replayed from the record instead of
- * being recomputed. After each batch it computes, the cascade hands the batch's records to the
- * journal (an implementation should make them durable before returning, e.g. append and fsync).
- * Replaying records gives exactly the statistics a fresh run gives, because every sample's outcome
- * depends only on the attack seed and the sample id ({@link Seeds#forSample}). A journal whose
- * records cover everything lets the cascade run without ever calling a model (a merge).
+ * <p>The cascade asks the journal before computing anything: a sample whose clean outcome, or whose
+ * attempt by attack {@code a}, is already recorded is replayed from the record instead of being
+ * recomputed. After each batch it computes, the cascade hands the batch's records to the journal
+ * (an implementation should make them durable before returning, e.g. append and fsync). Replaying
+ * records gives exactly the statistics a fresh run gives, because every sample's outcome depends
+ * only on the attack seed and the sample id ({@link Seeds#forSample}). A journal whose records
+ * cover everything lets the cascade run without ever calling a model (a merge).
  *
  * <p>Implementations are engine-free and used from one thread.
  */
@@ -28,7 +28,10 @@ public interface CascadeJournal {
     return 0;
   }
 
-  /** The model calls recorded for attack {@code attackIndex} by earlier runs ({@link ModelCalls#NONE} if none). */
+  /**
+   * The model calls recorded for attack {@code attackIndex} by earlier runs ({@link
+   * ModelCalls#NONE} if none).
+   */
   default ModelCalls recordedCalls(int attackIndex) {
     return ModelCalls.NONE;
   }
@@ -43,9 +46,9 @@ public interface CascadeJournal {
   void recordAttempts(int attackIndex, List<Attempt> batch, double seconds, ModelCalls calls);
 
   /**
-   * Receives the adversarial images of the samples attack {@code attackIndex} broke in one
-   * computed batch (re-scored misclassified and within budget), before that batch's {@link
-   * #recordAttempts}; a journal that keeps evidence stores them. Default: ignored.
+   * Receives the adversarial images of the samples attack {@code attackIndex} broke in one computed
+   * batch (re-scored misclassified and within budget), before that batch's {@link #recordAttempts};
+   * a journal that keeps evidence stores them. Default: ignored.
    *
    * @param attackIndex the attack's position in the cascade
    * @param sampleIds the broken samples' ids
@@ -76,6 +79,12 @@ public interface CascadeJournal {
    * @param violation why the candidate breaks the budget, or null when it respects it
    */
   record Attempt(
-      long sampleId, int prediction, boolean claimed, int iteration, double linf, double l2, double margin,
+      long sampleId,
+      int prediction,
+      boolean claimed,
+      int iteration,
+      double linf,
+      double l2,
+      double margin,
       String violation) {}
 }

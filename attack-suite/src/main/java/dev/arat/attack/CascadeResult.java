@@ -10,11 +10,14 @@ import java.util.Map;
  * @param samples per-sample outcomes, in input order
  * @param attacks per-attack statistics, in cascade order (skipped attacks included)
  * @param violations every candidate that broke the budget (never counted as a success)
- * @param adversarial float32 {@code (N,C,H,W)}: the counted adversarial point of each broken sample,
- *     the lowest-margin valid candidate of each robust sample, the clean image otherwise
+ * @param adversarial float32 {@code (N,C,H,W)}: the counted adversarial point of each broken
+ *     sample, the lowest-margin valid candidate of each robust sample, the clean image otherwise
  */
 public record CascadeResult(
-    List<SampleOutcome> samples, List<AttackStats> attacks, List<Violation> violations, ImageBatch adversarial) {
+    List<SampleOutcome> samples,
+    List<AttackStats> attacks,
+    List<Violation> violations,
+    ImageBatch adversarial) {
 
   /** Copies the lists. */
   public CascadeResult {
@@ -85,8 +88,8 @@ public record CascadeResult(
    * @param violations candidates outside the budget (rejected)
    * @param robustAfter samples still robust after this attack (cumulative)
    * @param seconds wall-clock time spent
-   * @param calls what the attack asked of the attacked model (re-scoring on the deployed model
-   *     not included)
+   * @param calls what the attack asked of the attacked model (re-scoring on the deployed model not
+   *     included)
    * @param skipped true when nothing was left to attack, or the attack was not run ({@link
    *     Cascade#withoutAttacks()})
    */
@@ -115,5 +118,11 @@ public record CascadeResult(
    * @param misclassified whether the deployed model misclassified it (it still does not count)
    */
   public record Violation(
-      int attackIndex, String attack, long sampleId, double linf, double l2, String reason, boolean misclassified) {}
+      int attackIndex,
+      String attack,
+      long sampleId,
+      double linf,
+      double l2,
+      String reason,
+      boolean misclassified) {}
 }

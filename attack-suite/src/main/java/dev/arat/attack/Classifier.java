@@ -1,8 +1,8 @@
 package dev.arat.attack;
 
 /**
- * A classifier as attacks see it: images in, logits out. Implementations decide the model mode
- * (for example which BN branch and whether BN uses batch statistics); attacks never do.
+ * A classifier as attacks see it: images in, logits out. Implementations decide the model mode (for
+ * example which BN branch and whether BN uses batch statistics); attacks never do.
  */
 public interface Classifier {
   /** Number of classes K. */

@@ -3,9 +3,9 @@ package dev.arat.attack;
 import dev.arat.specs.LossHead;
 
 /**
- * A {@link GradientClassifier} that passes every call to another one and counts it: calls,
- * images and seconds per kind ({@link ModelCalls}). How the {@link Cascade} tells where an attack
- * spends its time. Not thread-safe (attacks call their model from one thread).
+ * A {@link GradientClassifier} that passes every call to another one and counts it: calls, images
+ * and seconds per kind ({@link ModelCalls}). How the {@link Cascade} tells where an attack spends
+ * its time. Not thread-safe (attacks call their model from one thread).
  */
 final class CountingClassifier implements GradientClassifier {
   private final GradientClassifier model;
@@ -47,7 +47,12 @@ final class CountingClassifier implements GradientClassifier {
 
   /** The calls counted so far. */
   ModelCalls calls() {
-    return new ModelCalls(forwardCalls, forwardImages, forwardNanos / 1e9, gradientCalls, gradientImages,
+    return new ModelCalls(
+        forwardCalls,
+        forwardImages,
+        forwardNanos / 1e9,
+        gradientCalls,
+        gradientImages,
         gradientNanos / 1e9);
   }
 }

@@ -62,7 +62,8 @@ public final class Eot implements GradientClassifier {
    * @param labels true classes {@code (N)}
    * @param targets target classes {@code (N)} for targeted heads, otherwise null
    * @param head the loss head
-   * @return logits {@code (N,K)} and losses {@code (N)} of the last pass, mean gradient {@code (N,C,H,W)}
+   * @return logits {@code (N,K)} and losses {@code (N)} of the last pass, mean gradient {@code
+   *     (N,C,H,W)}
    */
   @Override
   public LossGradient lossGradient(ImageBatch x, int[] labels, int[] targets, LossHead head) {

@@ -21,8 +21,9 @@ import dev.arat.specs.Norm;
  *
  * Both left-hand sides are non-decreasing and piecewise linear, so the root is found exactly by
  * locating it between two consecutive breakpoints: by selection over the breakpoints (a pivot's
- * reach tells on which side the root lies), which needs no sort. When the hyperplane cannot be reached inside the box,
- * the result is the box corner that gets closest ({@code d_j = sign(w'_j) cap_j}).
+ * reach tells on which side the root lies), which needs no sort. When the hyperplane cannot be
+ * reached inside the box, the result is the box corner that gets closest ({@code d_j = sign(w'_j)
+ * cap_j}).
  */
 final class FabProjections {
   private FabProjections() {}
@@ -126,7 +127,9 @@ final class FabProjections {
     return Math.max(Math.min(a, b), Math.min(Math.max(a, b), c));
   }
 
-  /** Per-thread work arrays of {@link #project}, grown on demand (FAB projects samples in parallel). */
+  /**
+   * Per-thread work arrays of {@link #project}, grown on demand (FAB projects samples in parallel).
+   */
   private static final ThreadLocal<Scratch> SCRATCH = ThreadLocal.withInitial(Scratch::new);
 
   private static final class Scratch {
@@ -146,8 +149,12 @@ final class FabProjections {
     }
   }
 
-  /** {@code <w', d(s)>} at parameter s: {@code sum |w_j| min(s, cap_j)} (Linf) or {@code sum |w_j| min(s |w_j|, cap_j)} (L2). */
-  private static double reach(boolean linf, double[] cap, double[] aw, double[] brk, int n, double s) {
+  /**
+   * {@code <w', d(s)>} at parameter s: {@code sum |w_j| min(s, cap_j)} (Linf) or {@code sum |w_j|
+   * min(s |w_j|, cap_j)} (L2).
+   */
+  private static double reach(
+      boolean linf, double[] cap, double[] aw, double[] brk, int n, double s) {
     double r = 0;
     for (int j = 0; j < n; j++) {
       if (Double.isNaN(brk[j])) {

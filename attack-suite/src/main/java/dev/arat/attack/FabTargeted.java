@@ -23,24 +23,24 @@ import java.util.stream.IntStream;
  *       {@code w = grad f};
  *   <li>project x1 and the clean x0 onto that hyperplane intersected with {@code [0,1]^d}, exactly
  *       ({@link FabProjections}): displacements d1, d2;
- *   <li>{@code alpha = min(||d1|| / (||d1|| + ||d2||), alphaMax)}, {@code x1 <- clip((x1 + eta d1)(1
- *       - alpha) + (x0 + eta d2) alpha)} (eta overshoots);
+ *   <li>{@code alpha = min(||d1|| / (||d1|| + ||d2||), alphaMax)}, {@code x1 <- clip((x1 + eta
+ *       d1)(1 - alpha) + (x0 + eta d2) alpha)} (eta overshoots);
  *   <li>if x1 is misclassified: keep it if its norm is the smallest so far, then back off {@code x1
  *       <- x0 + beta (x1 - x0)}.
  * </ol>
  *
  * The first run per target starts at x0; later runs at {@code clip(x0 + eps/2 * t/||t||)} (t
- * uniform in the cube for Linf, Gaussian for L2) drawn from the sample's generator. A success counts
- * only when the adversarial point found has norm {@code <= eps}.
+ * uniform in the cube for Linf, Gaussian for L2) drawn from the sample's generator. A success
+ * counts only when the adversarial point found has norm {@code <= eps}.
  *
  * <p>Cost per iteration, like the reference: one {@link LossHead#LOGIT_DIFF} gradient call (the
  * value and slope of {@code z_t - z_y}) and one forward call that checks the new iterate, both on
  * the samples still running. (Letting the next gradient call's logits do the check would save the
  * forward only for samples that do not cross the boundary; FAB's overshoot makes most cross, and
- * each crossing sample would then pay a second gradient call at its backed-off point: measured
- * 1.9 gradient calls per iteration on the demo model, dearer than one gradient and one forward.)
- * The per-sample projections run in parallel over samples; each sample's arithmetic is unchanged,
- * so results do not depend on the thread count.
+ * each crossing sample would then pay a second gradient call at its backed-off point: measured 1.9
+ * gradient calls per iteration on the demo model, dearer than one gradient and one forward.) The
+ * per-sample projections run in parallel over samples; each sample's arithmetic is unchanged, so
+ * results do not depend on the thread count.
  *
  * <p>A sample stops as soon as it has an adversarial point within eps (the reference keeps
  * minimising the norm; the samples broken are the same), which is returned; samples without one
@@ -68,8 +68,15 @@ public final class FabTargeted extends AbstractAttack {
    * @param beta back-off towards x0 after a success, in {@code (0,1]} (0.9)
    * @param seed seed of the random starts of restarts
    */
-  public FabTargeted(ThreatModel threat, int steps, int targets, int restarts, double alphaMax, double eta,
-      double beta, long seed) {
+  public FabTargeted(
+      ThreatModel threat,
+      int steps,
+      int targets,
+      int restarts,
+      double alphaMax,
+      double eta,
+      double beta,
+      long seed) {
     super(threat, seed);
     if (steps <= 0) {
       throw new IllegalArgumentException("fab-t: steps must be > 0, was " + steps);
@@ -130,8 +137,8 @@ public final class FabTargeted extends AbstractAttack {
   }
 
   @Override
-  protected void attack(GradientClassifier model, ImageBatch x, int[] labels, long[] sampleIds,
-      Candidates c) {
+  protected void attack(
+      GradientClassifier model, ImageBatch x, int[] labels, long[] sampleIds, Candidates c) {
     int k = model.numClasses();
     int n = x.n();
     int per = x.imageSize();
@@ -161,14 +168,28 @@ public final class FabTargeted extends AbstractAttack {
     for (int rank = 2; rank <= targets + 1 && active.length > 0; rank++) {
       for (int r = 0; r < restarts && active.length > 0; r++) {
         int base = ((rank - 2) * restarts + r) * steps;
-        active = singleRun(model, x, labels, ranked, rank, r > 0, active, rngs, base, out, success, iteration, per);
+        active =
+            singleRun(
+                model, x, labels, ranked, rank, r > 0, active, rngs, base, out, success, iteration,
+                per);
       }
     }
   }
 
-  private int[] singleRun(GradientClassifier model, ImageBatch x, int[] labels, int[][] ranked, int rank,
-      boolean randomStart, int[] active, SplittableRandom[] rngs, int base, float[] out, boolean[] success,
-      int[] iteration, int per) {
+  private int[] singleRun(
+      GradientClassifier model,
+      ImageBatch x,
+      int[] labels,
+      int[][] ranked,
+      int rank,
+      boolean randomStart,
+      int[] active,
+      SplittableRandom[] rngs,
+      int base,
+      float[] out,
+      boolean[] success,
+      int[] iteration,
+      int per) {
     Norm norm = threat.norm();
     double eps = threat.epsilon();
     int k = model.numClasses();
@@ -196,7 +217,8 @@ public final class FabTargeted extends AbstractAttack {
     for (int t = 0; t < steps && live.length > 0; t++) {
       int[] stepping = live;
       query(model, sub, x1, y, tg, live, k, per, diff, slope, null);
-      IntStream.range(0, stepping.length).parallel()
+      IntStream.range(0, stepping.length)
+          .parallel()
           .forEach(l -> step(norm, x0, x1, diff[stepping[l]], slope, stepping[l] * per, per));
       query(model, sub, x1, y, tg, live, k, per, null, null, logits);
       for (int j : live) {
@@ -264,8 +286,18 @@ public final class FabTargeted extends AbstractAttack {
    * {@code logits} is not null), and its {@code z_t - z_y} and gradient (if {@code diff} is not
    * null; then a forward call would not do). Rows are sample indices of the run.
    */
-  private static void query(GradientClassifier model, ImageBatch sub, float[] x1, int[] y, int[] tg, int[] rows,
-      int k, int per, float[] diff, float[] slope, float[] logits) {
+  private static void query(
+      GradientClassifier model,
+      ImageBatch sub,
+      float[] x1,
+      int[] y,
+      int[] tg,
+      int[] rows,
+      int k,
+      int per,
+      float[] diff,
+      float[] slope,
+      float[] logits) {
     ImageBatch xb = sub.with(x1).select(rows);
     if (diff == null) {
       float[] z = model.logits(xb);
@@ -274,7 +306,8 @@ public final class FabTargeted extends AbstractAttack {
       }
       return;
     }
-    LossGradient g = model.lossGradient(xb, ApgdRun.pick(y, rows), ApgdRun.pick(tg, rows), LossHead.LOGIT_DIFF);
+    LossGradient g =
+        model.lossGradient(xb, ApgdRun.pick(y, rows), ApgdRun.pick(tg, rows), LossHead.LOGIT_DIFF);
     for (int l = 0; l < rows.length; l++) {
       int j = rows[l];
       diff[j] = g.losses()[l];

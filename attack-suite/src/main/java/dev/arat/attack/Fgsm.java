@@ -22,7 +22,8 @@ public final class Fgsm extends AbstractAttack {
   public Fgsm(ThreatModel threat, LossHead loss) {
     super(threat, 0L);
     if (loss == null || loss.targeted()) {
-      throw new IllegalArgumentException("fgsm: loss must be an untargeted head (ce, margin, dlr), was " + loss);
+      throw new IllegalArgumentException(
+          "fgsm: loss must be an untargeted head (ce, margin, dlr), was " + loss);
     }
     this.loss = loss;
   }
@@ -43,8 +44,8 @@ public final class Fgsm extends AbstractAttack {
   }
 
   @Override
-  protected void attack(GradientClassifier model, ImageBatch x, int[] labels, long[] sampleIds,
-      Candidates c) {
+  protected void attack(
+      GradientClassifier model, ImageBatch x, int[] labels, long[] sampleIds, Candidates c) {
     int n = x.n();
     int per = x.imageSize();
     float[] x0 = x.data();

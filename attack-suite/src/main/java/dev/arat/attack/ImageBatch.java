@@ -14,8 +14,18 @@ public record ImageBatch(float[] data, int n, int c, int h, int w) {
   public ImageBatch {
     if (n < 0 || c <= 0 || h <= 0 || w <= 0 || data.length != (long) n * c * h * w) {
       throw new IllegalArgumentException(
-          "batch of " + n + "x" + c + "x" + h + "x" + w + " needs " + ((long) n * c * h * w)
-              + " values, got " + data.length);
+          "batch of "
+              + n
+              + "x"
+              + c
+              + "x"
+              + h
+              + "x"
+              + w
+              + " needs "
+              + ((long) n * c * h * w)
+              + " values, got "
+              + data.length);
     }
   }
 

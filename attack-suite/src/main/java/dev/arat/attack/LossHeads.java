@@ -40,18 +40,22 @@ public final class LossHeads {
         case MARGIN:
           out[i] = (float) ((double) logits[o + bestOther(logits, o, k, y)] - logits[o + y]);
           break;
-        case DLR: {
-          int[] s = sortDesc(logits, o, k);
-          double den = (double) logits[o + s[0]] - logits[o + s[2]] + DLR_EPS;
-          out[i] = (float) (-((double) logits[o + y] - logits[o + bestOther(logits, o, k, y)]) / den);
-          break;
-        }
-        case DLR_TARGETED: {
-          int[] s = sortDesc(logits, o, k);
-          double den = logits[o + s[0]] - 0.5 * ((double) logits[o + s[2]] + logits[o + s[3]]) + DLR_EPS;
-          out[i] = (float) (-((double) logits[o + y] - logits[o + targets[i]]) / den);
-          break;
-        }
+        case DLR:
+          {
+            int[] s = sortDesc(logits, o, k);
+            double den = (double) logits[o + s[0]] - logits[o + s[2]] + DLR_EPS;
+            out[i] =
+                (float) (-((double) logits[o + y] - logits[o + bestOther(logits, o, k, y)]) / den);
+            break;
+          }
+        case DLR_TARGETED:
+          {
+            int[] s = sortDesc(logits, o, k);
+            double den =
+                logits[o + s[0]] - 0.5 * ((double) logits[o + s[2]] + logits[o + s[3]]) + DLR_EPS;
+            out[i] = (float) (-((double) logits[o + y] - logits[o + targets[i]]) / den);
+            break;
+          }
         case LOGIT_DIFF:
           out[i] = (float) ((double) logits[o + targets[i]] - logits[o + y]);
           break;
@@ -63,12 +67,13 @@ public final class LossHeads {
   }
 
   /**
-   * Gradient of each sample's value of {@code head} with respect to its logits (argmax/sort taken as
-   * fixed, as autodiff does).
+   * Gradient of each sample's value of {@code head} with respect to its logits (argmax/sort taken
+   * as fixed, as autodiff does).
    *
    * @return {@code (N,K)} row-major
    */
-  public static float[] logitGradient(LossHead head, float[] logits, int k, int[] labels, int[] targets) {
+  public static float[] logitGradient(
+      LossHead head, float[] logits, int k, int[] labels, int[] targets) {
     int n = logits.length / k;
     check(head, k, n, labels, targets);
     float[] g = new float[n * k];
@@ -77,52 +82,57 @@ public final class LossHeads {
       int y = labels[i];
       switch (head) {
         case CE:
-        case CE_TARGETED: {
-          double lse = logSumExp(logits, o, k);
-          double sign = head == LossHead.CE ? 1 : -1;
-          int hot = head == LossHead.CE ? y : targets[i];
-          for (int j = 0; j < k; j++) {
-            double p = Math.exp(logits[o + j] - lse);
-            g[o + j] = (float) (sign * (p - (j == hot ? 1 : 0)));
+        case CE_TARGETED:
+          {
+            double lse = logSumExp(logits, o, k);
+            double sign = head == LossHead.CE ? 1 : -1;
+            int hot = head == LossHead.CE ? y : targets[i];
+            for (int j = 0; j < k; j++) {
+              double p = Math.exp(logits[o + j] - lse);
+              g[o + j] = (float) (sign * (p - (j == hot ? 1 : 0)));
+            }
+            break;
           }
-          break;
-        }
-        case MARGIN: {
-          g[o + bestOther(logits, o, k, y)] += 1f;
-          g[o + y] -= 1f;
-          break;
-        }
-        case DLR: {
-          int[] s = sortDesc(logits, o, k);
-          int other = bestOther(logits, o, k, y);
-          double num = (double) logits[o + other] - logits[o + y];
-          double den = (double) logits[o + s[0]] - logits[o + s[2]] + DLR_EPS;
-          double[] d = new double[k];
-          d[other] += 1 / den;
-          d[y] -= 1 / den;
-          d[s[0]] -= num / (den * den);
-          d[s[2]] += num / (den * den);
-          for (int j = 0; j < k; j++) {
-            g[o + j] = (float) d[j];
+        case MARGIN:
+          {
+            g[o + bestOther(logits, o, k, y)] += 1f;
+            g[o + y] -= 1f;
+            break;
           }
-          break;
-        }
-        case DLR_TARGETED: {
-          int[] s = sortDesc(logits, o, k);
-          int t = targets[i];
-          double num = (double) logits[o + t] - logits[o + y];
-          double den = logits[o + s[0]] - 0.5 * ((double) logits[o + s[2]] + logits[o + s[3]]) + DLR_EPS;
-          double[] d = new double[k];
-          d[t] += 1 / den;
-          d[y] -= 1 / den;
-          d[s[0]] -= num / (den * den);
-          d[s[2]] += 0.5 * num / (den * den);
-          d[s[3]] += 0.5 * num / (den * den);
-          for (int j = 0; j < k; j++) {
-            g[o + j] = (float) d[j];
+        case DLR:
+          {
+            int[] s = sortDesc(logits, o, k);
+            int other = bestOther(logits, o, k, y);
+            double num = (double) logits[o + other] - logits[o + y];
+            double den = (double) logits[o + s[0]] - logits[o + s[2]] + DLR_EPS;
+            double[] d = new double[k];
+            d[other] += 1 / den;
+            d[y] -= 1 / den;
+            d[s[0]] -= num / (den * den);
+            d[s[2]] += num / (den * den);
+            for (int j = 0; j < k; j++) {
+              g[o + j] = (float) d[j];
+            }
+            break;
           }
-          break;
-        }
+        case DLR_TARGETED:
+          {
+            int[] s = sortDesc(logits, o, k);
+            int t = targets[i];
+            double num = (double) logits[o + t] - logits[o + y];
+            double den =
+                logits[o + s[0]] - 0.5 * ((double) logits[o + s[2]] + logits[o + s[3]]) + DLR_EPS;
+            double[] d = new double[k];
+            d[t] += 1 / den;
+            d[y] -= 1 / den;
+            d[s[0]] -= num / (den * den);
+            d[s[2]] += 0.5 * num / (den * den);
+            d[s[3]] += 0.5 * num / (den * den);
+            for (int j = 0; j < k; j++) {
+              g[o + j] = (float) d[j];
+            }
+            break;
+          }
         case LOGIT_DIFF:
           g[o + targets[i]] += 1f;
           g[o + y] -= 1f;
@@ -134,13 +144,17 @@ public final class LossHeads {
     return g;
   }
 
-  /** Per-sample margin {@code z_y - max_{j != y} z_j} of {@code (N,K)} logits; negative when misclassified. */
+  /**
+   * Per-sample margin {@code z_y - max_{j != y} z_j} of {@code (N,K)} logits; negative when
+   * misclassified.
+   */
   public static float[] margin(float[] logits, int k, int[] labels) {
     int n = logits.length / k;
     float[] out = new float[n];
     for (int i = 0; i < n; i++) {
       int o = i * k;
-      out[i] = (float) ((double) logits[o + labels[i]] - logits[o + bestOther(logits, o, k, labels[i])]);
+      out[i] =
+          (float) ((double) logits[o + labels[i]] - logits[o + bestOther(logits, o, k, labels[i])]);
     }
     return out;
   }
@@ -160,7 +174,12 @@ public final class LossHeads {
   private static void check(LossHead head, int k, int n, int[] labels, int[] targets) {
     if (k < minClasses(head)) {
       throw new IllegalArgumentException(
-          "loss " + head.id() + " needs at least " + minClasses(head) + " classes, the model has " + k);
+          "loss "
+              + head.id()
+              + " needs at least "
+              + minClasses(head)
+              + " classes, the model has "
+              + k);
     }
     if (labels.length != n) {
       throw new IllegalArgumentException(n + " logit rows but " + labels.length + " labels");

@@ -13,16 +13,25 @@ package dev.arat.attack;
  * @param gradientImages images in those calls
  * @param gradientSeconds seconds spent in those calls
  */
-public record ModelCalls(long forwardCalls, long forwardImages, double forwardSeconds, long gradientCalls,
-    long gradientImages, double gradientSeconds) {
+public record ModelCalls(
+    long forwardCalls,
+    long forwardImages,
+    double forwardSeconds,
+    long gradientCalls,
+    long gradientImages,
+    double gradientSeconds) {
   /** No call at all. */
   public static final ModelCalls NONE = new ModelCalls(0, 0, 0, 0, 0, 0);
 
   /** The sum of this and {@code other}. */
   public ModelCalls plus(ModelCalls other) {
-    return new ModelCalls(forwardCalls + other.forwardCalls, forwardImages + other.forwardImages,
-        forwardSeconds + other.forwardSeconds, gradientCalls + other.gradientCalls,
-        gradientImages + other.gradientImages, gradientSeconds + other.gradientSeconds);
+    return new ModelCalls(
+        forwardCalls + other.forwardCalls,
+        forwardImages + other.forwardImages,
+        forwardSeconds + other.forwardSeconds,
+        gradientCalls + other.gradientCalls,
+        gradientImages + other.gradientImages,
+        gradientSeconds + other.gradientSeconds);
   }
 
   /**

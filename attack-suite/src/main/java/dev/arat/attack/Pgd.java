@@ -3,7 +3,6 @@ package dev.arat.attack;
 import dev.arat.specs.LossHead;
 import dev.arat.specs.Norm;
 import dev.arat.specs.ThreatModel;
-import java.util.Arrays;
 import java.util.Map;
 import java.util.SplittableRandom;
 
@@ -11,9 +10,9 @@ import java.util.SplittableRandom;
  * Projected gradient descent (Madry, Makelov, Schmidt, Tsipras and Vladu, "Towards Deep Learning
  * Models Resistant to Adversarial Attacks", ICLR 2018), under Linf or L2.
  *
- * <p>Each run starts at the clean input or, with {@code randomStart}, at a random point of the
- * ball (Linf: uniform in the cube; L2: uniform in the ball, i.e. a normalised Gaussian direction
- * and radius {@code eps * U^(1/d)}), clipped to {@code [0,1]}. Each of the {@code steps} iterations
+ * <p>Each run starts at the clean input or, with {@code randomStart}, at a random point of the ball
+ * (Linf: uniform in the cube; L2: uniform in the ball, i.e. a normalised Gaussian direction and
+ * radius {@code eps * U^(1/d)}), clipped to {@code [0,1]}. Each of the {@code steps} iterations
  * ascends the loss head by {@code stepSize} (Linf: {@code sign(grad)}; L2: {@code grad/||grad||_2})
  * and projects onto the ball and {@code [0,1]} (see {@link Projections}).
  *
@@ -34,13 +33,21 @@ public final class Pgd extends AbstractAttack {
    *
    * @param threat the budget (Linf or L2), epsilon in {@code [0,1]} pixel units
    * @param steps iterations per run, {@code > 0}
-   * @param stepSize step length in pixel units, {@code > 0} (Linf: per pixel; L2: of the whole step)
+   * @param stepSize step length in pixel units, {@code > 0} (Linf: per pixel; L2: of the whole
+   *     step)
    * @param restarts independent runs in {@link #run}, {@code >= 1} (ignored by {@link #perturb})
    * @param loss an untargeted loss head to ascend: CE, MARGIN or DLR (DLR needs K >= 3)
    * @param randomStart whether each run starts at a random point of the ball
    * @param seed seed of the random starts
    */
-  public Pgd(ThreatModel threat, int steps, double stepSize, int restarts, LossHead loss, boolean randomStart, long seed) {
+  public Pgd(
+      ThreatModel threat,
+      int steps,
+      double stepSize,
+      int restarts,
+      LossHead loss,
+      boolean randomStart,
+      long seed) {
     super(threat, seed);
     if (steps <= 0) {
       throw new IllegalArgumentException("pgd: steps must be > 0, was " + steps);
@@ -52,7 +59,8 @@ public final class Pgd extends AbstractAttack {
       throw new IllegalArgumentException("pgd: restarts must be >= 1, was " + restarts);
     }
     if (loss == null || loss.targeted()) {
-      throw new IllegalArgumentException("pgd: loss must be an untargeted head (ce, margin, dlr), was " + loss);
+      throw new IllegalArgumentException(
+          "pgd: loss must be an untargeted head (ce, margin, dlr), was " + loss);
     }
     this.steps = steps;
     this.stepSize = stepSize;
@@ -99,8 +107,11 @@ public final class Pgd extends AbstractAttack {
     s.put("restarts", restarts);
     s.put("loss", loss.id());
     s.put("random_start", randomStart);
-    s.put("random_start_distribution",
-        !randomStart ? "none" : threat.norm() == Norm.LINF ? "uniform in the Linf ball" : "uniform in the L2 ball");
+    s.put(
+        "random_start_distribution",
+        !randomStart
+            ? "none"
+            : threat.norm() == Norm.LINF ? "uniform in the Linf ball" : "uniform in the L2 ball");
     s.put("step_rule", threat.norm() == Norm.LINF ? "sign(grad)" : "grad/||grad||_2");
     s.put("success_check", "every iterate, first misclassified iterate returned");
     s.put("seed", seed);
@@ -117,7 +128,8 @@ public final class Pgd extends AbstractAttack {
    * @param sampleIds a stable id per sample {@code (N)} seeding its random start
    * @return the last iterates, {@code (N,C,H,W)}, within the budget and in {@code [0,1]}
    */
-  public ImageBatch perturb(GradientClassifier model, ImageBatch x, int[] labels, long[] sampleIds) {
+  public ImageBatch perturb(
+      GradientClassifier model, ImageBatch x, int[] labels, long[] sampleIds) {
     checkInputs(model, x, labels, sampleIds);
     int n = x.n();
     int per = x.imageSize();
@@ -150,9 +162,9 @@ public final class Pgd extends AbstractAttack {
   /**
    * Evaluation: up to {@code restarts} runs, each on the samples still robust. Every iterate
    * (including the start and the last one) is checked with the logits the model returns; per sample
-   * the result is the first misclassified iterate found, otherwise the last iterate of the last run.
-   * The iteration of a success counts gradient steps spent on that sample over all runs: {@code
-   * run * steps + t} for iterate {@code t} of run {@code run} (0 is the start point).
+   * the result is the first misclassified iterate found, otherwise the last iterate of the last
+   * run. The iteration of a success counts gradient steps spent on that sample over all runs:
+   * {@code run * steps + t} for iterate {@code t} of run {@code run} (0 is the start point).
    *
    * @param model the attacked model
    * @param x clean images, float32 {@code (N,C,H,W)} in {@code [0,1]}
@@ -161,8 +173,8 @@ public final class Pgd extends AbstractAttack {
    * @return candidates, success flags and iterations of first success (or -1)
    */
   @Override
-  protected void attack(GradientClassifier model, ImageBatch x, int[] labels, long[] sampleIds,
-      Candidates c) {
+  protected void attack(
+      GradientClassifier model, ImageBatch x, int[] labels, long[] sampleIds, Candidates c) {
     int n = x.n();
     int per = x.imageSize();
     int k = model.numClasses();

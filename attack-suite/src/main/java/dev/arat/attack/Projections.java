@@ -10,7 +10,8 @@ import dev.arat.specs.ThreatModel;
  *
  * <p>Linf: clip to {@code [x0-eps, x0+eps]}, then to {@code [0,1]} (exact projection). L2: shrink
  * the perturbation radially to norm eps, then clip to {@code [0,1]} (as AutoAttack does; clipping
- * can only shrink the perturbation since {@code x0} is in the box, so the result stays in the ball).
+ * can only shrink the perturbation since {@code x0} is in the box, so the result stays in the
+ * ball).
  */
 public final class Projections {
   private Projections() {}
@@ -23,7 +24,10 @@ public final class Projections {
     }
   }
 
-  /** Projects image {@code [off, off+per)} of {@code x} in place around the same image of {@code x0}. */
+  /**
+   * Projects image {@code [off, off+per)} of {@code x} in place around the same image of {@code
+   * x0}.
+   */
   public static void project(Norm norm, double eps, float[] x0, float[] x, int off, int per) {
     if (norm == Norm.LINF) {
       linf(eps, x0, x, off, per);
@@ -32,7 +36,9 @@ public final class Projections {
     }
   }
 
-  /** Linf projection of one image in place: clip to {@code [x0-eps, x0+eps]} then to {@code [0,1]}. */
+  /**
+   * Linf projection of one image in place: clip to {@code [x0-eps, x0+eps]} then to {@code [0,1]}.
+   */
   public static void linf(double eps, float[] x0, float[] x, int off, int per) {
     for (int j = off; j < off + per; j++) {
       double lo = Math.max(0.0, x0[j] - eps);
@@ -45,7 +51,10 @@ public final class Projections {
     }
   }
 
-  /** L2 projection of one image in place: radial shrink of {@code x-x0} to norm eps, then clip to {@code [0,1]}. */
+  /**
+   * L2 projection of one image in place: radial shrink of {@code x-x0} to norm eps, then clip to
+   * {@code [0,1]}.
+   */
   public static void l2(double eps, float[] x0, float[] x, int off, int per) {
     double sq = 0;
     for (int j = off; j < off + per; j++) {

@@ -10,7 +10,9 @@ import java.util.SplittableRandom;
 public final class Seeds {
   private Seeds() {}
 
-  /** Mixes two 64-bit values into one well-spread seed (SplitMix64 finaliser over a combination). */
+  /**
+   * Mixes two 64-bit values into one well-spread seed (SplitMix64 finaliser over a combination).
+   */
   public static long mix(long a, long b) {
     long z = a * 0x9E3779B97F4A7C15L + Long.rotateLeft(b, 31) + 0x632BE59BD9B4E019L;
     z = (z ^ (z >>> 30)) * 0xBF58476D1CE4E5B9L;

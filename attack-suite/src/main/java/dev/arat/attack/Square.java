@@ -24,19 +24,19 @@ import java.util.SplittableRandom;
  * centred, each holding a "pseudo-Gaussian" bump (nested rectangles weighted {@code 1/(r+1)^2}, one
  * half positive and one negative, transposed with probability 1/2) times a random sign per channel;
  * the whole perturbation is scaled to norm eps and clipped. Iteration i: side {@code s = max(3,
- * round(sqrt(p(i) H W)))}, made odd, capped at {@code min(H, W)}; two windows are drawn; in window 1
- * each channel's old content (normalised) plus a fresh bump times a random sign is rescaled to norm
- * {@code sqrt(max(eps^2 - ||delta||^2, 0)/C + ||delta on both windows||^2)}; window 2 is zeroed
- * (window 1 wins where they overlap); the perturbation is rescaled to norm eps and clipped.
+ * round(sqrt(p(i) H W)))}, made odd, capped at {@code min(H, W)}; two windows are drawn; in window
+ * 1 each channel's old content (normalised) plus a fresh bump times a random sign is rescaled to
+ * norm {@code sqrt(max(eps^2 - ||delta||^2, 0)/C + ||delta on both windows||^2)}; window 2 is
+ * zeroed (window 1 wins where they overlap); the perturbation is rescaled to norm eps and clipped.
  *
  * <p><b>Decisions</b> (the reference vectorises over the batch and so shares draws):
  *
  * <ul>
  *   <li><b>Draws per image.</b> Window positions, signs and transposes are drawn per image from
- *       that image's own generator {@link Seeds#forSample}{@code (seed, id)}, as the original Square
- *       repository does (AutoAttack's code shares one draw per iteration across the batch). Results
- *       are therefore identical under any batching, ordering or sharding. Restarts continue each
- *       sample's stream.
+ *       that image's own generator {@link Seeds#forSample}{@code (seed, id)}, as the original
+ *       Square repository does (AutoAttack's code shares one draw per iteration across the batch).
+ *       Results are therefore identical under any batching, ordering or sharding. Restarts continue
+ *       each sample's stream.
  *   <li><b>Offsets.</b> The window's top-left corner is uniform over <em>all</em> {@code H - s + 1}
  *       rows and {@code W - s + 1} columns; the reference's {@code floor(U (H - s))} never uses the
  *       last offset unless {@code s = H}. Exact parity is impossible anyway with another generator,
@@ -46,9 +46,9 @@ import java.util.SplittableRandom;
  *   <li><b>Schedule.</b> {@link #pSchedule}: the reference's thresholds for a 10,000-query budget;
  *       with {@code rescaleSchedule} the iteration is first mapped to {@code floor(i * 10000 /
  *       queries)} (AutoAttack runs without rescaling and 5000 queries).
- *   <li><b>Queries.</b> One for the start point plus one per iteration while the sample's margin
- *       is positive, per restart; the iteration of a success is the number of queries it took,
- *       summed over restarts (so mean and median queries over successes come from {@link
+ *   <li><b>Queries.</b> One for the start point plus one per iteration while the sample's margin is
+ *       positive, per restart; the iteration of a success is the number of queries it took, summed
+ *       over restarts (so mean and median queries over successes come from {@link
  *       AttackResult#iteration()}).
  * </ul>
  *
@@ -67,10 +67,17 @@ public final class Square extends AbstractAttack {
    * @param queries iterations (queries after the first) per restart, {@code > 0} (AutoAttack: 5000)
    * @param pInit the initial fraction of pixels changed, in {@code (0,1]} (AutoAttack: 0.8)
    * @param restarts runs on still-robust samples, {@code >= 1} (AutoAttack: 1)
-   * @param rescaleSchedule whether the p schedule is stretched to {@code queries} (AutoAttack: false)
+   * @param rescaleSchedule whether the p schedule is stretched to {@code queries} (AutoAttack:
+   *     false)
    * @param seed seed of the per-sample draws
    */
-  public Square(ThreatModel threat, int queries, double pInit, int restarts, boolean rescaleSchedule, long seed) {
+  public Square(
+      ThreatModel threat,
+      int queries,
+      double pInit,
+      int restarts,
+      boolean rescaleSchedule,
+      long seed) {
     super(threat, seed);
     if (queries <= 0) {
       throw new IllegalArgumentException("square: queries must be > 0, was " + queries);
@@ -89,8 +96,8 @@ public final class Square extends AbstractAttack {
 
   /**
    * The fraction p of pixels changed at iteration {@code i} (0-based): {@code pInit} up to 10, then
-   * halved after 10, 50, 200, 500, 1000, 2000, 4000, 6000 and 8000 (the reference's thresholds for a
-   * 10,000-query budget); with {@code rescale}, i is first mapped to {@code floor(i * 10000 /
+   * halved after 10, 50, 200, 500, 1000, 2000, 4000, 6000 and 8000 (the reference's thresholds for
+   * a 10,000-query budget); with {@code rescale}, i is first mapped to {@code floor(i * 10000 /
    * queries)}.
    */
   public static double pSchedule(double pInit, int i, int queries, boolean rescale) {
@@ -110,13 +117,18 @@ public final class Square extends AbstractAttack {
     return (long) Math.rint(v);
   }
 
-  /** Linf window side for fraction p: {@code max(1, round(sqrt(p H W)))} (half to even), capped at {@code min(H,W)}. */
+  /**
+   * Linf window side for fraction p: {@code max(1, round(sqrt(p H W)))} (half to even), capped at
+   * {@code min(H,W)}.
+   */
   public static int sideLinf(double p, int h, int w) {
     long s = Math.max(1, roundHalfEven(Math.sqrt(p * h * w)));
     return (int) Math.min(s, Math.min(h, w));
   }
 
-  /** L2 window side: {@code max(3, round(sqrt(p H W)))}, plus 1 if even, capped at {@code min(H,W)}. */
+  /**
+   * L2 window side: {@code max(3, round(sqrt(p H W)))}, plus 1 if even, capped at {@code min(H,W)}.
+   */
   public static int sideL2(double p, int h, int w) {
     long s = Math.max(3, roundHalfEven(Math.sqrt(p * h * w)));
     if (s % 2 == 0) {
@@ -147,8 +159,8 @@ public final class Square extends AbstractAttack {
   }
 
   @Override
-  protected void attack(GradientClassifier model, ImageBatch x, int[] labels, long[] sampleIds,
-      Candidates c) {
+  protected void attack(
+      GradientClassifier model, ImageBatch x, int[] labels, long[] sampleIds, Candidates c) {
     int n = x.n();
     int per = x.imageSize();
     float[] x0 = x.data();
@@ -161,12 +173,23 @@ public final class Square extends AbstractAttack {
     Arrays.fill(bestMargin, Double.POSITIVE_INFINITY);
     int[] active = ApgdRun.range(n);
     for (int r = 0; r < restarts && active.length > 0; r++) {
-      active = singleRun(model, x, labels, active, rngs, out, bestMargin, used, success, iteration, per);
+      active =
+          singleRun(model, x, labels, active, rngs, out, bestMargin, used, success, iteration, per);
     }
   }
 
-  private int[] singleRun(Classifier model, ImageBatch x, int[] labels, int[] active, SplittableRandom[] rngs,
-      float[] out, double[] bestMargin, int[] used, boolean[] success, int[] iteration, int per) {
+  private int[] singleRun(
+      Classifier model,
+      ImageBatch x,
+      int[] labels,
+      int[] active,
+      SplittableRandom[] rngs,
+      float[] out,
+      double[] bestMargin,
+      int[] used,
+      boolean[] success,
+      int[] iteration,
+      int per) {
     int m = active.length;
     int c = x.c();
     int h = x.h();
@@ -184,7 +207,8 @@ public final class Square extends AbstractAttack {
       }
     }
     int[] y = ApgdRun.pick(labels, active);
-    float[] margin = LossHeads.margin(model.logits(new ImageBatch(best, m, c, h, w)), model.numClasses(), y);
+    float[] margin =
+        LossHeads.margin(model.logits(new ImageBatch(best, m, c, h, w)), model.numClasses(), y);
     double[] mBest = new double[m];
     int[] q = new int[m];
     boolean[] done = new boolean[m];
@@ -201,13 +225,17 @@ public final class Square extends AbstractAttack {
         int j = live[l];
         int i = active[j];
         if (threat.norm() == Norm.LINF) {
-          stepLinf(rngs[i], x0, i * per, best, j * per, batch, l * per, c, h, w, eps, sideLinf(p, h, w));
+          stepLinf(
+              rngs[i], x0, i * per, best, j * per, batch, l * per, c, h, w, eps, sideLinf(p, h, w));
         } else {
-          stepL2(rngs[i], x0, i * per, best, j * per, batch, l * per, c, h, w, eps, sideL2(p, h, w));
+          stepL2(
+              rngs[i], x0, i * per, best, j * per, batch, l * per, c, h, w, eps, sideL2(p, h, w));
         }
       }
       int[] yl = ApgdRun.pick(y, live);
-      float[] mNew = LossHeads.margin(model.logits(new ImageBatch(batch, live.length, c, h, w)), model.numClasses(), yl);
+      float[] mNew =
+          LossHeads.margin(
+              model.logits(new ImageBatch(batch, live.length, c, h, w)), model.numClasses(), yl);
       for (int l = 0; l < live.length; l++) {
         int j = live[l];
         q[j]++;
@@ -267,7 +295,15 @@ public final class Square extends AbstractAttack {
   }
 
   /** Vertical stripes: a sign per (channel, column), then clip. */
-  private static void initLinf(SplittableRandom rng, float[] x0, int o0, float[] dst, int od, int c, int h, int w,
+  private static void initLinf(
+      SplittableRandom rng,
+      float[] x0,
+      int o0,
+      float[] dst,
+      int od,
+      int c,
+      int h,
+      int w,
       double eps) {
     for (int ch = 0; ch < c; ch++) {
       for (int col = 0; col < w; col++) {
@@ -281,8 +317,19 @@ public final class Square extends AbstractAttack {
   }
 
   /** Copies the best point and sets one window, per channel, to {@code clip(x + eps * sigma_c)}. */
-  private static void stepLinf(SplittableRandom rng, float[] x0, int o0, float[] best, int ob, float[] dst, int od,
-      int c, int h, int w, double eps, int s) {
+  private static void stepLinf(
+      SplittableRandom rng,
+      float[] x0,
+      int o0,
+      float[] best,
+      int ob,
+      float[] dst,
+      int od,
+      int c,
+      int h,
+      int w,
+      double eps,
+      int s) {
     int per = c * h * w;
     System.arraycopy(best, ob, dst, od, per);
     int r0 = rng.nextInt(h - s + 1);
@@ -373,7 +420,15 @@ public final class Square extends AbstractAttack {
     }
   }
 
-  private static void initL2(SplittableRandom rng, float[] x0, int o0, float[] dst, int od, int c, int h, int w,
+  private static void initL2(
+      SplittableRandom rng,
+      float[] x0,
+      int o0,
+      float[] dst,
+      int od,
+      int c,
+      int h,
+      int w,
       double eps) {
     int s = Math.max(1, Math.min(h, w) / 5);
     int rows = h / s;
@@ -398,8 +453,19 @@ public final class Square extends AbstractAttack {
     applyL2(x0, o0, delta, dst, od, eps);
   }
 
-  private static void stepL2(SplittableRandom rng, float[] x0, int o0, float[] best, int ob, float[] dst, int od,
-      int c, int h, int w, double eps, int s) {
+  private static void stepL2(
+      SplittableRandom rng,
+      float[] x0,
+      int o0,
+      float[] best,
+      int ob,
+      float[] dst,
+      int od,
+      int c,
+      int h,
+      int w,
+      double eps,
+      int s) {
     int per = c * h * w;
     double[] delta = new double[per];
     double normImage = 0;

@@ -68,14 +68,17 @@ public final class Transfer extends AbstractAttack {
   @Override
   protected void checkModel(GradientClassifier model) {
     if (surrogate.numClasses() != model.numClasses()) {
-      throw new IllegalArgumentException("transfer: surrogate has " + surrogate.numClasses()
-          + " classes, the attacked model has " + model.numClasses());
+      throw new IllegalArgumentException(
+          "transfer: surrogate has "
+              + surrogate.numClasses()
+              + " classes, the attacked model has "
+              + model.numClasses());
     }
   }
 
   @Override
-  protected void attack(GradientClassifier model, ImageBatch x, int[] labels, long[] sampleIds,
-      Candidates c) {
+  protected void attack(
+      GradientClassifier model, ImageBatch x, int[] labels, long[] sampleIds, Candidates c) {
     int n = x.n();
     AttackResult crafted = inner.run(surrogate, x, labels, sampleIds);
     float[] adv = crafted.adversarial().data();

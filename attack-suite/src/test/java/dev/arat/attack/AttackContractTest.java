@@ -22,27 +22,38 @@ class AttackContractTest {
   static final int W = 5;
 
   static Stream<Arguments> attacks() {
-    List<Function<ThreatModel, Attack>> makers = List.of(
-        t -> new Fgsm(t, LossHead.CE),
-        t -> new Fgsm(t, LossHead.DLR),
-        t -> new Pgd(t, 8, t.epsilon() / 4, 1, LossHead.CE, true, 11),
-        t -> new Pgd(t, 6, t.epsilon() / 3, 3, LossHead.MARGIN, true, 12),
-        t -> new Pgd(t, 6, t.epsilon() / 2, 1, LossHead.DLR, false, 13),
-        t -> new Apgd(t, 10, 1, LossHead.CE, 14),
-        t -> new Apgd(t, 8, 2, LossHead.DLR, 15),
-        t -> new Apgd(t, 5, 1, LossHead.CE, Apgd.DEFAULT_RHO, 2, 16),
-        t -> new ApgdTargeted(t, 8, 3, 1, 17),
-        t -> new ApgdTargeted(t, 5, 2, 2, Apgd.DEFAULT_RHO, 2, 18),
-        t -> new Square(t, 60, 0.8, 2, false, 19),
-        t -> new Square(t, 40, 0.3, 1, true, 20),
-        t -> new FabTargeted(t, 10, 3, 1, 21),
-        t -> new FabTargeted(t, 6, 2, 2, 22),
-        t -> new Transfer(new Apgd(t, 6, 1, LossHead.CE, 23), LinearClassifier.random(6, K, H * W, 1.0), "lin-6"));
-    List<ThreatModel> threats = List.of(new ThreatModel(Norm.LINF, 0.05), new ThreatModel(Norm.L2, 0.4));
-    return threats.stream().flatMap(t -> makers.stream().map(m -> {
-      Attack a = m.apply(t);
-      return Arguments.of(a.name() + " " + t.label(), a);
-    }));
+    List<Function<ThreatModel, Attack>> makers =
+        List.of(
+            t -> new Fgsm(t, LossHead.CE),
+            t -> new Fgsm(t, LossHead.DLR),
+            t -> new Pgd(t, 8, t.epsilon() / 4, 1, LossHead.CE, true, 11),
+            t -> new Pgd(t, 6, t.epsilon() / 3, 3, LossHead.MARGIN, true, 12),
+            t -> new Pgd(t, 6, t.epsilon() / 2, 1, LossHead.DLR, false, 13),
+            t -> new Apgd(t, 10, 1, LossHead.CE, 14),
+            t -> new Apgd(t, 8, 2, LossHead.DLR, 15),
+            t -> new Apgd(t, 5, 1, LossHead.CE, Apgd.DEFAULT_RHO, 2, 16),
+            t -> new ApgdTargeted(t, 8, 3, 1, 17),
+            t -> new ApgdTargeted(t, 5, 2, 2, Apgd.DEFAULT_RHO, 2, 18),
+            t -> new Square(t, 60, 0.8, 2, false, 19),
+            t -> new Square(t, 40, 0.3, 1, true, 20),
+            t -> new FabTargeted(t, 10, 3, 1, 21),
+            t -> new FabTargeted(t, 6, 2, 2, 22),
+            t ->
+                new Transfer(
+                    new Apgd(t, 6, 1, LossHead.CE, 23),
+                    LinearClassifier.random(6, K, H * W, 1.0),
+                    "lin-6"));
+    List<ThreatModel> threats =
+        List.of(new ThreatModel(Norm.LINF, 0.05), new ThreatModel(Norm.L2, 0.4));
+    return threats.stream()
+        .flatMap(
+            t ->
+                makers.stream()
+                    .map(
+                        m -> {
+                          Attack a = m.apply(t);
+                          return Arguments.of(a.name() + " " + t.label(), a);
+                        }));
   }
 
   private static LinearClassifier model() {
@@ -66,10 +77,12 @@ class AttackContractTest {
     int per = x.imageSize();
     float[] logits = m.logits(r.adversarial());
     for (int i = 0; i < N; i++) {
-      assertTrue(Projections.withinBudget(attack.threat(), x.data(), r.adversarial().data(), i * per, per),
+      assertTrue(
+          Projections.withinBudget(attack.threat(), x.data(), r.adversarial().data(), i * per, per),
           "sample " + i + " out of budget");
       boolean mis = AbstractAttack.argmax(logits, K, i) != y[i];
-      assertEquals(mis, r.success()[i], "success flag of sample " + i + " must match the returned point");
+      assertEquals(
+          mis, r.success()[i], "success flag of sample " + i + " must match the returned point");
       assertEquals(r.success()[i], r.iteration()[i] >= 0);
     }
   }
@@ -100,27 +113,29 @@ class AttackContractTest {
   @org.junit.jupiter.api.Test
   void anAttackThatDoesNothingFailsTheContract() {
     ThreatModel t = new ThreatModel(Norm.LINF, 0.05);
-    Attack nothing = new Attack() {
-      @Override
-      public String name() {
-        return "nothing";
-      }
+    Attack nothing =
+        new Attack() {
+          @Override
+          public String name() {
+            return "nothing";
+          }
 
-      @Override
-      public ThreatModel threat() {
-        return t;
-      }
+          @Override
+          public ThreatModel threat() {
+            return t;
+          }
 
-      @Override
-      public java.util.Map<String, Object> settings() {
-        return java.util.Map.of();
-      }
+          @Override
+          public java.util.Map<String, Object> settings() {
+            return java.util.Map.of();
+          }
 
-      @Override
-      public AttackResult run(GradientClassifier model, ImageBatch x, int[] labels, long[] ids) {
-        return new AttackResult(x, new boolean[x.n()], filled(x.n(), -1));
-      }
-    };
+          @Override
+          public AttackResult run(
+              GradientClassifier model, ImageBatch x, int[] labels, long[] ids) {
+            return new AttackResult(x, new boolean[x.n()], filled(x.n(), -1));
+          }
+        };
     assertEquals(0, successesOnEasyProblem(nothing));
   }
 
@@ -139,8 +154,8 @@ class AttackContractTest {
     for (int i = 0; i < N; i++) {
       y[i] = i % K; // some samples clean-misclassified
     }
-    CascadeResult r = new Cascade(attack.threat(), List.of(attack), 7)
-        .run(m, m, x, y, Fixtures.ids(N, 0), null);
+    CascadeResult r =
+        new Cascade(attack.threat(), List.of(attack), 7).run(m, m, x, y, Fixtures.ids(N, 0), null);
     assertTrue(r.robustCount() <= r.cleanCorrect());
     assertTrue(r.violations().isEmpty());
   }
@@ -170,7 +185,8 @@ class AttackContractTest {
     int per = x.imageSize();
 
     int[] perm = dev.arat.attack.Seeds.forSample(9, 9).ints(0, N).distinct().limit(N).toArray();
-    AttackResult p = attack.run(m, x.select(perm), Fixtures.pick(y, perm), Fixtures.pick(ids, perm));
+    AttackResult p =
+        attack.run(m, x.select(perm), Fixtures.pick(y, perm), Fixtures.pick(ids, perm));
     for (int j = 0; j < N; j++) {
       int i = perm[j];
       assertSame(full, i, p, j, per);
@@ -181,7 +197,8 @@ class AttackContractTest {
       rest[i - first.length] = i;
     }
     for (int[] part : new int[][] {first, rest}) {
-      AttackResult s = attack.run(m, x.select(part), Fixtures.pick(y, part), Fixtures.pick(ids, part));
+      AttackResult s =
+          attack.run(m, x.select(part), Fixtures.pick(y, part), Fixtures.pick(ids, part));
       for (int j = 0; j < part.length; j++) {
         assertSame(full, part[j], s, j, per);
       }
@@ -192,7 +209,10 @@ class AttackContractTest {
     assertEquals(a.success()[i], b.success()[j], "success of sample " + i);
     assertEquals(a.iteration()[i], b.iteration()[j], "iteration of sample " + i);
     for (int q = 0; q < per; q++) {
-      assertEquals(a.adversarial().data()[i * per + q], b.adversarial().data()[j * per + q], "pixel of sample " + i);
+      assertEquals(
+          a.adversarial().data()[i * per + q],
+          b.adversarial().data()[j * per + q],
+          "pixel of sample " + i);
     }
   }
 }

@@ -30,8 +30,10 @@ class AutoAttackPartsTest {
 
   @Test
   void apgdCheckpointsForSmallBudgets() {
-    // N = 20: h starts at floor(4.4) = 4, shrinks by max(floor(0.6), 1) = 1, floor max(floor(1.2), 1) = 1
-    assertArrayEquals(new int[] {4, 7, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20}, Apgd.checkpoints(20));
+    // N = 20: h starts at floor(4.4) = 4, shrinks by max(floor(0.6), 1) = 1, floor max(floor(1.2),
+    // 1) = 1
+    assertArrayEquals(
+        new int[] {4, 7, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20}, Apgd.checkpoints(20));
     assertArrayEquals(new int[] {1}, Apgd.checkpoints(1));
   }
 
@@ -40,9 +42,29 @@ class AutoAttackPartsTest {
   @Test
   void squarePScheduleWithoutRescaling() {
     double p = 0.8;
-    int[][] cases = {{0, 1}, {10, 1}, {11, 2}, {50, 2}, {51, 4}, {200, 4}, {201, 8}, {500, 8}, {501, 16},
-        {1000, 16}, {1001, 32}, {2000, 32}, {2001, 64}, {4000, 64}, {4001, 128}, {4999, 128}, {6000, 128},
-        {6001, 256}, {8000, 256}, {8001, 512}, {9999, 512}};
+    int[][] cases = {
+      {0, 1},
+      {10, 1},
+      {11, 2},
+      {50, 2},
+      {51, 4},
+      {200, 4},
+      {201, 8},
+      {500, 8},
+      {501, 16},
+      {1000, 16},
+      {1001, 32},
+      {2000, 32},
+      {2001, 64},
+      {4000, 64},
+      {4001, 128},
+      {4999, 128},
+      {6000, 128},
+      {6001, 256},
+      {8000, 256},
+      {8001, 512},
+      {9999, 512}
+    };
     for (int[] c : cases) {
       assertEquals(p / c[1], Square.pSchedule(p, c[0], 5000, false), 1e-15, "i=" + c[0]);
     }
@@ -65,7 +87,9 @@ class AutoAttackPartsTest {
       assertEquals(side[i], Square.sideLinf(p[i], 32, 32), "p=" + p[i]);
     }
     // the schedule of AutoAttack (5000 queries, no rescaling) ends at p_init/128
-    assertEquals(Square.sideLinf(0.8 / 128, 32, 32), Square.sideLinf(Square.pSchedule(0.8, 4999, 5000, false), 32, 32));
+    assertEquals(
+        Square.sideLinf(0.8 / 128, 32, 32),
+        Square.sideLinf(Square.pSchedule(0.8, 4999, 5000, false), 32, 32));
     assertEquals(1, Square.sideLinf(1e-6, 32, 32));
     assertEquals(28, Square.sideLinf(1.0, 28, 40)); // capped at min(H, W)
   }
@@ -75,7 +99,8 @@ class AutoAttackPartsTest {
     assertEquals(2, Square.roundHalfEven(2.5));
     assertEquals(4, Square.roundHalfEven(3.5));
     assertEquals(3, Square.roundHalfEven(2.5000001));
-    // p H W = 6.25 on 5x5 with p = 0.25: sqrt = 2.5 exactly; Python gives 2, Math.round would give 3
+    // p H W = 6.25 on 5x5 with p = 0.25: sqrt = 2.5 exactly; Python gives 2, Math.round would give
+    // 3
     assertEquals(2, Square.sideLinf(0.25, 5, 5));
     assertEquals(3, Math.round(2.5));
   }
@@ -91,8 +116,10 @@ class AutoAttackPartsTest {
   @Test
   void squareBumpsAreUnitNorm() {
     for (int s = 1; s <= 7; s++) {
-      for (double[] b : new double[][] {Square.rectangles(s, s), Square.pseudoGaussian(s, false),
-          Square.pseudoGaussian(s, true)}) {
+      for (double[] b :
+          new double[][] {
+            Square.rectangles(s, s), Square.pseudoGaussian(s, false), Square.pseudoGaussian(s, true)
+          }) {
         double sq = 0;
         for (double v : b) {
           sq += v * v;
@@ -117,7 +144,8 @@ class AutoAttackPartsTest {
     assertEquals(1, r.iteration()[0]);
     assertFalse(r.success()[1]);
     assertEquals(-1, r.iteration()[1]);
-    assertEquals(2 + 2 * 26 - 1, m.images, "1 + 1 initial queries, then 25 + 26 for the robust sample");
+    assertEquals(
+        2 + 2 * 26 - 1, m.images, "1 + 1 initial queries, then 25 + 26 for the robust sample");
     assertEquals(0, m.gradientCalls, "square is black-box");
   }
 
@@ -127,8 +155,10 @@ class AutoAttackPartsTest {
   void dlrNeedsThreeClasses() {
     LinearClassifier two = LinearClassifier.random(1, 2, 25, 1);
     ImageBatch x = Fixtures.images(1, 3, 5, 5, 0, 1);
-    IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
-        () -> new Apgd(LINF, 5, 1, LossHead.DLR, 1).run(two, x, new int[3], new long[3]));
+    IllegalArgumentException e =
+        assertThrows(
+            IllegalArgumentException.class,
+            () -> new Apgd(LINF, 5, 1, LossHead.DLR, 1).run(two, x, new int[3], new long[3]));
     assertTrue(e.getMessage().contains("at least 3 classes"), e.getMessage());
   }
 
@@ -136,8 +166,10 @@ class AutoAttackPartsTest {
   void targetedDlrNeedsFourClasses() {
     LinearClassifier three = LinearClassifier.random(1, 3, 25, 1);
     ImageBatch x = Fixtures.images(1, 3, 5, 5, 0, 1);
-    IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
-        () -> new ApgdTargeted(LINF, 5, 1, 1, 1).run(three, x, new int[3], new long[3]));
+    IllegalArgumentException e =
+        assertThrows(
+            IllegalArgumentException.class,
+            () -> new ApgdTargeted(LINF, 5, 1, 1, 1).run(three, x, new int[3], new long[3]));
     assertTrue(e.getMessage().contains("at least 4 classes"), e.getMessage());
   }
 
@@ -145,9 +177,11 @@ class AutoAttackPartsTest {
   void targetsMustBeFewerThanClasses() {
     LinearClassifier five = LinearClassifier.random(1, 5, 25, 1);
     ImageBatch x = Fixtures.images(1, 3, 5, 5, 0, 1);
-    for (Attack a : List.<Attack>of(new ApgdTargeted(LINF, 5, 5, 1, 1), new FabTargeted(LINF, 5, 5, 1, 1))) {
-      IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
-          () -> a.run(five, x, new int[3], new long[3]));
+    for (Attack a :
+        List.<Attack>of(new ApgdTargeted(LINF, 5, 5, 1, 1), new FabTargeted(LINF, 5, 5, 1, 1))) {
+      IllegalArgumentException e =
+          assertThrows(
+              IllegalArgumentException.class, () -> a.run(five, x, new int[3], new long[3]));
       assertTrue(e.getMessage().contains("set targets to at most 4"), e.getMessage());
     }
     // 4 targets on 5 classes is fine
@@ -273,16 +307,20 @@ class AutoAttackPartsTest {
 
   @Test
   void attacksFromSpecsCarryTheirLabels() {
-    List<AttackSpec> specs = List.of(new AttackSpec.Apgd(LossHead.DLR, 50, 2, null, null),
-        new AttackSpec.ApgdT(null, 3, null, null, 20), new AttackSpec.Square(300, null, null, true),
-        new AttackSpec.FabT(null, null, null, null, null, null));
+    List<AttackSpec> specs =
+        List.of(
+            new AttackSpec.Apgd(LossHead.DLR, 50, 2, null, null),
+            new AttackSpec.ApgdT(null, 3, null, null, 20),
+            new AttackSpec.Square(300, null, null, true),
+            new AttackSpec.FabT(null, null, null, null, null, null));
     for (AttackSpec s : specs) {
       Attack a = Attacks.fromSpec(s, LINF, 1);
       assertEquals(s.label(), a.name());
       assertEquals(LINF, a.threat());
     }
     AttackSpec.Transfer t = new AttackSpec.Transfer("s.onnx", specs.get(0));
-    IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> Attacks.fromSpec(t, LINF, 1));
+    IllegalArgumentException e =
+        assertThrows(IllegalArgumentException.class, () -> Attacks.fromSpec(t, LINF, 1));
     assertTrue(e.getMessage().contains("surrogate"), e.getMessage());
     LinearClassifier sur = LinearClassifier.random(1, 4, 25, 1);
     Attack a = Attacks.fromSpec(t, LINF, 1, path -> sur);

@@ -75,7 +75,8 @@ class CascadeJournalTest {
     int[] y = Classifier.argmax(m.logits(x), 4);
     y[0] = (y[0] + 1) % 4; // one clean-misclassified sample
     long[] ids = Fixtures.ids(30, 100);
-    List<Attack> attacks = List.of(new Fgsm(t, LossHead.CE), new Pgd(t, 5, 0.1, 1, LossHead.MARGIN, true, 9));
+    List<Attack> attacks =
+        List.of(new Fgsm(t, LossHead.CE), new Pgd(t, 5, 0.1, 1, LossHead.MARGIN, true, 9));
     Cascade c = new Cascade(t, attacks, 7);
     CascadeResult plain = c.run(m, m, x, y, ids, null);
 
@@ -89,7 +90,8 @@ class CascadeJournalTest {
     for (int a = 0; a < 2; a++) {
       CascadeResult.AttackStats p = plain.attacks().get(a);
       CascadeResult.AttackStats r = replayed.attacks().get(a);
-      assertEquals(List.of(p.attempted(), p.successes(), p.unconfirmed(), p.violations(), p.robustAfter()),
+      assertEquals(
+          List.of(p.attempted(), p.successes(), p.unconfirmed(), p.violations(), p.robustAfter()),
           List.of(r.attempted(), r.successes(), r.unconfirmed(), r.violations(), r.robustAfter()));
     }
 
@@ -97,27 +99,35 @@ class CascadeJournalTest {
     j.attempts.remove(1);
     j.attempts.get(0).keySet().removeIf(id -> id % 2 == 0);
     Memory fresh = new Memory();
-    CascadeResult resumed = c.run(m, m, x, y, ids, null, new CascadeJournal() {
-      @Override
-      public Clean clean(long id) {
-        return j.clean(id);
-      }
+    CascadeResult resumed =
+        c.run(
+            m,
+            m,
+            x,
+            y,
+            ids,
+            null,
+            new CascadeJournal() {
+              @Override
+              public Clean clean(long id) {
+                return j.clean(id);
+              }
 
-      @Override
-      public Attempt attempt(int a, long id) {
-        return j.attempt(a, id);
-      }
+              @Override
+              public Attempt attempt(int a, long id) {
+                return j.attempt(a, id);
+              }
 
-      @Override
-      public void recordClean(List<Clean> batch, double s) {
-        throw new AssertionError("clean pass was recorded");
-      }
+              @Override
+              public void recordClean(List<Clean> batch, double s) {
+                throw new AssertionError("clean pass was recorded");
+              }
 
-      @Override
-      public void recordAttempts(int a, List<Attempt> batch, double s, ModelCalls calls) {
-        fresh.recordAttempts(a, batch, s, calls);
-      }
-    });
+              @Override
+              public void recordAttempts(int a, List<Attempt> batch, double s, ModelCalls calls) {
+                fresh.recordAttempts(a, batch, s, calls);
+              }
+            });
     assertEquals(plain.samples(), resumed.samples());
     assertTrue(fresh.attempts.get(0).keySet().stream().allMatch(id -> id % 2 == 0));
   }
@@ -133,7 +143,8 @@ class CascadeJournalTest {
     Cascade c = new Cascade(t, List.of(new Fgsm(t, LossHead.CE)), 2);
     c.run(m, m, x, y, ids, null, j);
     int[] other = {1, 1, 2, 3};
-    IllegalStateException e = assertThrows(IllegalStateException.class, () -> c.run(m, m, x, other, ids, null, j));
+    IllegalStateException e =
+        assertThrows(IllegalStateException.class, () -> c.run(m, m, x, other, ids, null, j));
     assertTrue(e.getMessage().contains("label"), e.getMessage());
   }
 }

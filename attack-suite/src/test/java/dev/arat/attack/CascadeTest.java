@@ -27,7 +27,11 @@ class CascadeTest {
     final boolean claim;
     final List<Long> seen = new ArrayList<>();
 
-    FakeAttack(String name, ThreatModel threat, boolean claim, java.util.function.BiFunction<ImageBatch, long[], float[]> make) {
+    FakeAttack(
+        String name,
+        ThreatModel threat,
+        boolean claim,
+        java.util.function.BiFunction<ImageBatch, long[], float[]> make) {
       this.name = name;
       this.threat = threat;
       this.claim = claim;
@@ -78,14 +82,20 @@ class CascadeTest {
     ImageBatch x = batch(0.51f, 0.49f, 0.51f, 0.49f, 0.65f, 0.35f, 0.65f, 0.35f);
     int[] y = {0, 0, 0, 0};
     // moves pixel 1 up by 0.5: misclassifies everything, far beyond eps
-    FakeAttack cheat = new FakeAttack("cheat", LINF, true, (b, ids) -> {
-      float[] v = b.data().clone();
-      for (int i = 0; i < b.n(); i++) {
-        v[2 * i + 1] += 0.5f;
-      }
-      return v;
-    });
-    CascadeResult r = new Cascade(LINF, List.of(cheat), 3).run(m, m, x, y, new long[] {10, 11, 12, 13}, null);
+    FakeAttack cheat =
+        new FakeAttack(
+            "cheat",
+            LINF,
+            true,
+            (b, ids) -> {
+              float[] v = b.data().clone();
+              for (int i = 0; i < b.n(); i++) {
+                v[2 * i + 1] += 0.5f;
+              }
+              return v;
+            });
+    CascadeResult r =
+        new Cascade(LINF, List.of(cheat), 3).run(m, m, x, y, new long[] {10, 11, 12, 13}, null);
     assertEquals(4, r.cleanCorrect());
     assertEquals(4, r.robustCount());
     assertEquals(4, r.violations().size());
@@ -104,13 +114,19 @@ class CascadeTest {
   void nanAndOutOfBoxCandidatesAreViolations() {
     LinearClassifier m = twoPixel();
     ImageBatch x = batch(0.51f, 0.49f, 0.02f, 0.0f);
-    FakeAttack bad = new FakeAttack("bad", LINF, true, (b, ids) -> {
-      float[] v = b.data().clone();
-      v[0] = Float.NaN;
-      v[3] = -0.01f; // within eps of 0.0 but outside the box
-      return v;
-    });
-    CascadeResult r = new Cascade(LINF, List.of(bad), 8).run(m, m, x, new int[] {0, 0}, new long[] {0, 1}, null);
+    FakeAttack bad =
+        new FakeAttack(
+            "bad",
+            LINF,
+            true,
+            (b, ids) -> {
+              float[] v = b.data().clone();
+              v[0] = Float.NaN;
+              v[3] = -0.01f; // within eps of 0.0 but outside the box
+              return v;
+            });
+    CascadeResult r =
+        new Cascade(LINF, List.of(bad), 8).run(m, m, x, new int[] {0, 0}, new long[] {0, 1}, null);
     assertEquals(2, r.violations().size());
     assertTrue(r.violations().get(0).reason().contains("NaN"));
     assertTrue(r.violations().get(1).reason().contains("[0,1]"));
@@ -124,14 +140,19 @@ class CascadeTest {
     ImageBatch x = batch(0.51f, 0.49f, 0.65f, 0.35f, 0.4f, 0.6f);
     int[] y = {0, 0, 0};
     long[] ids = {100, 101, 102};
-    FakeAttack honest = new FakeAttack("honest", LINF, false, (b, idb) -> {
-      float[] v = b.data().clone();
-      for (int i = 0; i < b.n(); i++) {
-        v[2 * i] -= 0.05f;
-        v[2 * i + 1] += 0.05f;
-      }
-      return v;
-    });
+    FakeAttack honest =
+        new FakeAttack(
+            "honest",
+            LINF,
+            false,
+            (b, idb) -> {
+              float[] v = b.data().clone();
+              for (int i = 0; i < b.n(); i++) {
+                v[2 * i] -= 0.05f;
+                v[2 * i + 1] += 0.05f;
+              }
+              return v;
+            });
     // claims success on everything but changes nothing: the deployed model must not confirm
     FakeAttack liar = new FakeAttack("liar", LINF, true, (b, idb) -> b.data().clone());
     CascadeResult r = new Cascade(LINF, List.of(honest, liar), 2).run(m, m, x, y, ids, null);
@@ -143,7 +164,8 @@ class CascadeTest {
     assertFalse(s0.robust());
     assertEquals("honest", s0.brokenBy());
     assertEquals(0, s0.attackIndex());
-    assertEquals(-1, s0.iteration()); // honest claims nothing: the iteration is as the attack reported it
+    assertEquals(
+        -1, s0.iteration()); // honest claims nothing: the iteration is as the attack reported it
     assertEquals(0.05, s0.linf(), 1e-6);
     assertTrue(s0.margin() < 0);
     CascadeResult.SampleOutcome s1 = r.samples().get(1);
@@ -169,7 +191,9 @@ class CascadeTest {
     int[] y = Classifier.argmax(deployed.logits(x), 10);
     Pgd pgd = new Pgd(tiny, 5, 1e-5, 1, LossHead.CE, false, 1);
     FabTargeted fab = new FabTargeted(tiny, 4, 2, 1, 2);
-    CascadeResult r = new Cascade(tiny, List.of(pgd, fab), 3).run(attacked, deployed, x, y, Fixtures.ids(7, 0), null);
+    CascadeResult r =
+        new Cascade(tiny, List.of(pgd, fab), 3)
+            .run(attacked, deployed, x, y, Fixtures.ids(7, 0), null);
     assertEquals(7, r.robustCount());
     ModelCalls p = r.attacks().get(0).calls();
     ModelCalls f = r.attacks().get(1).calls();
@@ -190,10 +214,16 @@ class CascadeTest {
     LinearClassifier m = twoPixel();
     ImageBatch x = batch(0.51f, 0.49f);
     Pgd pgd = new Pgd(LINF, 5, 0.02, 1, LossHead.CE, true, 1);
-    FakeAttack never = new FakeAttack("never", LINF, false, (b, ids) -> {
-      throw new AssertionError("must not run");
-    });
-    CascadeResult r = new Cascade(LINF, List.of(pgd, never), 4).run(m, m, x, new int[] {0}, new long[] {5}, null);
+    FakeAttack never =
+        new FakeAttack(
+            "never",
+            LINF,
+            false,
+            (b, ids) -> {
+              throw new AssertionError("must not run");
+            });
+    CascadeResult r =
+        new Cascade(LINF, List.of(pgd, never), 4).run(m, m, x, new int[] {0}, new long[] {5}, null);
     assertEquals(0, r.robustCount());
     assertTrue(r.attacks().get(1).skipped());
     assertEquals(0, r.attacks().get(1).attempted());

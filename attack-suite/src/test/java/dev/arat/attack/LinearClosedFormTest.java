@@ -27,15 +27,25 @@ class LinearClosedFormTest {
   static final double CE_MULTICLASS_TOLERANCE = 5.0;
 
   /**
-   * Points Square L2 may lose after 1000 queries on the smooth 8x8 model below (measured: about
-   * 9; it keeps improving with more queries, about 8 after 2000).
+   * Points Square L2 may lose after 1000 queries on the smooth 8x8 model below (measured: about 9;
+   * it keeps improving with more queries, about 8 after 2000).
    */
   static final double SQUARE_L2_TOLERANCE = 15.0;
 
   @ParameterizedTest(name = "{3} {0} eps={1} loss={2}")
-  @CsvSource({"Linf, 0.02, ce, pgd", "L2, 0.1, ce, pgd", "Linf, 0.02, margin, pgd", "L2, 0.1, margin, pgd",
-      "Linf, 0.02, ce, fgsm", "L2, 0.1, ce, fgsm", "Linf, 0.02, ce, apgd", "L2, 0.1, ce, apgd",
-      "Linf, 0.02, ce, fab-t", "L2, 0.1, ce, fab-t", "Linf, 0.02, ce, square"})
+  @CsvSource({
+    "Linf, 0.02, ce, pgd",
+    "L2, 0.1, ce, pgd",
+    "Linf, 0.02, margin, pgd",
+    "L2, 0.1, margin, pgd",
+    "Linf, 0.02, ce, fgsm",
+    "L2, 0.1, ce, fgsm",
+    "Linf, 0.02, ce, apgd",
+    "L2, 0.1, ce, apgd",
+    "Linf, 0.02, ce, fab-t",
+    "L2, 0.1, ce, fab-t",
+    "Linf, 0.02, ce, square"
+  })
   void attackMatchesExactRobustAccuracy(String norm, double eps, String loss, String attackType) {
     int n = 300;
     int d = 16;
@@ -73,17 +83,21 @@ class LinearClosedFormTest {
         }
       }
     }
-    assertTrue(exact > n / 10 && exact < clean - n / 10, "fixture should cut the set, exact=" + exact);
-    // on a 2-class linear model one full step along the dual direction is optimal, so FGSM is exact too
-    Attack attack = switch (attackType) {
-      case "pgd" -> new Pgd(threat, 20, eps / 4, 1, LossHead.fromId(loss), true, 3);
-      case "fgsm" -> new Fgsm(threat, LossHead.fromId(loss));
-      case "apgd" -> new Apgd(threat, 100, 1, LossHead.fromId(loss), 3);
-      case "fab-t" -> new FabTargeted(threat, 100, 1, 1, 3);
-      case "square" -> new Square(threat, 1000, 0.8, 1, false, 3);
-      default -> throw new IllegalArgumentException(attackType);
-    };
-    CascadeResult r = new Cascade(threat, List.of(attack), 64).run(m, m, x, y, Fixtures.ids(n, 0), null);
+    assertTrue(
+        exact > n / 10 && exact < clean - n / 10, "fixture should cut the set, exact=" + exact);
+    // on a 2-class linear model one full step along the dual direction is optimal, so FGSM is exact
+    // too
+    Attack attack =
+        switch (attackType) {
+          case "pgd" -> new Pgd(threat, 20, eps / 4, 1, LossHead.fromId(loss), true, 3);
+          case "fgsm" -> new Fgsm(threat, LossHead.fromId(loss));
+          case "apgd" -> new Apgd(threat, 100, 1, LossHead.fromId(loss), 3);
+          case "fab-t" -> new FabTargeted(threat, 100, 1, 1, 3);
+          case "square" -> new Square(threat, 1000, 0.8, 1, false, 3);
+          default -> throw new IllegalArgumentException(attackType);
+        };
+    CascadeResult r =
+        new Cascade(threat, List.of(attack), 64).run(m, m, x, y, Fixtures.ids(n, 0), null);
     assertEquals(clean, r.cleanCorrect());
     double robustAcc = 100.0 * r.robustCount() / n;
     double exactAcc = 100.0 * exact / n;
@@ -101,11 +115,22 @@ class LinearClosedFormTest {
    * their documented tolerances.
    */
   @ParameterizedTest(name = "{0} {1}")
-  @CsvSource({"Linf, apgd-ce", "L2, apgd-ce", "Linf, apgd-dlr", "L2, apgd-dlr", "Linf, apgd-t", "L2, apgd-t",
-      "Linf, fab-t", "L2, fab-t", "Linf, square"})
+  @CsvSource({
+    "Linf, apgd-ce",
+    "L2, apgd-ce",
+    "Linf, apgd-dlr",
+    "L2, apgd-dlr",
+    "Linf, apgd-t",
+    "L2, apgd-t",
+    "Linf, fab-t",
+    "L2, fab-t",
+    "Linf, square"
+  })
   void multiClassAttacksMatchExactRobustAccuracy(String norm, String attackType) {
-    double tolerance = attackType.equals("square") ? SQUARE_TOLERANCE
-        : attackType.equals("apgd-ce") ? CE_MULTICLASS_TOLERANCE : 1.0;
+    double tolerance =
+        attackType.equals("square")
+            ? SQUARE_TOLERANCE
+            : attackType.equals("apgd-ce") ? CE_MULTICLASS_TOLERANCE : 1.0;
     multiClass(norm, attackType, 4, 1, tolerance);
   }
 
@@ -119,7 +144,8 @@ class LinearClosedFormTest {
     multiClass("L2", "square", 8, 2, SQUARE_L2_TOLERANCE);
   }
 
-  private static void multiClass(String norm, String attackType, int side, int block, double tolerance) {
+  private static void multiClass(
+      String norm, String attackType, int side, int block, double tolerance) {
     int n = 300;
     int d = side * side;
     int k = 10;
@@ -153,7 +179,8 @@ class LinearClosedFormTest {
     }
     double[] sorted = dist.clone();
     java.util.Arrays.sort(sorted);
-    // the median distance cuts the set in half; the ball stays inside the box (pixels in [0.3, 0.7])
+    // the median distance cuts the set in half; the ball stays inside the box (pixels in [0.3,
+    // 0.7])
     double eps = (sorted[n / 2 - 1] + sorted[n / 2]) / 2;
     assertTrue(eps < 0.3, "fixture: eps " + eps + " would let the box bind");
     ThreatModel threat = new ThreatModel(nm, eps);
@@ -161,18 +188,28 @@ class LinearClosedFormTest {
     for (int i = 0; i < n; i++) {
       exact += dist[i] > eps ? 1 : 0;
     }
-    Attack attack = switch (attackType) {
-      case "apgd-ce" -> new Apgd(threat, 100, 1, LossHead.CE, 5);
-      case "apgd-dlr" -> new Apgd(threat, 100, 1, LossHead.DLR, 5);
-      case "apgd-t" -> new ApgdTargeted(threat, 100, 9, 1, 5);
-      case "fab-t" -> new FabTargeted(threat, 100, 9, 1, 5);
-      case "square" -> new Square(threat, 1000, 0.8, 1, false, 5);
-      default -> throw new IllegalArgumentException(attackType);
-    };
-    CascadeResult r = new Cascade(threat, List.of(attack), 100).run(m, m, x, y, Fixtures.ids(n, 0), null);
+    Attack attack =
+        switch (attackType) {
+          case "apgd-ce" -> new Apgd(threat, 100, 1, LossHead.CE, 5);
+          case "apgd-dlr" -> new Apgd(threat, 100, 1, LossHead.DLR, 5);
+          case "apgd-t" -> new ApgdTargeted(threat, 100, 9, 1, 5);
+          case "fab-t" -> new FabTargeted(threat, 100, 9, 1, 5);
+          case "square" -> new Square(threat, 1000, 0.8, 1, false, 5);
+          default -> throw new IllegalArgumentException(attackType);
+        };
+    CascadeResult r =
+        new Cascade(threat, List.of(attack), 100).run(m, m, x, y, Fixtures.ids(n, 0), null);
     assertEquals(n, r.cleanCorrect());
     assertTrue(r.robustCount() >= exact, "no attack can beat the exact minimal distance");
-    assertEquals(100.0 * exact / n, 100.0 * r.robustCount() / n, tolerance,
-        attackType + " robust accuracy vs closed form (exact " + exact + ", got " + r.robustCount() + ")");
+    assertEquals(
+        100.0 * exact / n,
+        100.0 * r.robustCount() / n,
+        tolerance,
+        attackType
+            + " robust accuracy vs closed form (exact "
+            + exact
+            + ", got "
+            + r.robustCount()
+            + ")");
   }
 }

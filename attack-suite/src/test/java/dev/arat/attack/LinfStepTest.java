@@ -24,12 +24,15 @@ class LinfStepTest {
         float[] grad = new float[per];
         for (int j = 0; j < 2 * per; j++) {
           int kind = rng.nextInt(8);
-          x0[j] = kind == 0 ? 0f : kind == 1 ? 1f : kind == 2 ? -0.2f : kind == 3 ? 1.3f
-              : (float) rng.nextDouble();
+          x0[j] =
+              kind == 0
+                  ? 0f
+                  : kind == 1
+                      ? 1f
+                      : kind == 2 ? -0.2f : kind == 3 ? 1.3f : (float) rng.nextDouble();
         }
         for (int j = 0; j < per; j++) {
-          grad[j] = rng.nextInt(6) == 0 ? odd[rng.nextInt(odd.length)]
-              : (float) rng.nextGaussian();
+          grad[j] = rng.nextInt(6) == 0 ? odd[rng.nextInt(odd.length)] : (float) rng.nextGaussian();
         }
         float[] a = x0.clone();
         for (int j = 0; j < a.length; j++) {
@@ -47,7 +50,9 @@ class LinfStepTest {
             b[per + 7] = Float.NaN;
           }
           for (int j = 0; j < a.length; j++) {
-            assertEquals(Float.floatToIntBits(a[j]), Float.floatToIntBits(b[j]),
+            assertEquals(
+                Float.floatToIntBits(a[j]),
+                Float.floatToIntBits(b[j]),
                 "eps " + eps + " alpha " + alpha + " step " + t + " pixel " + j + ": " + a[j]
                     + " vs " + b[j]);
           }

@@ -38,14 +38,17 @@ class LossHeadsTest {
       p[i] += (float) h;
       m[i] -= (float) h;
       int row = i / 4;
-      double fd = (LossHeads.value(head, p, 4, Y, T)[row] - LossHeads.value(head, m, 4, Y, T)[row]) / (2 * h);
+      double fd =
+          (LossHeads.value(head, p, 4, Y, T)[row] - LossHeads.value(head, m, 4, Y, T)[row])
+              / (2 * h);
       assertEquals(fd, g[i], 2e-3, head + " d/dz[" + i + "]");
     }
   }
 
   @Test
   void dlrNeedsThreeClasses() {
-    assertThrows(IllegalArgumentException.class,
+    assertThrows(
+        IllegalArgumentException.class,
         () -> LossHeads.value(LossHead.DLR, new float[] {1, 2}, 2, new int[] {0}, null));
   }
 }

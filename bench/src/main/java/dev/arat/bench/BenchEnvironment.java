@@ -35,8 +35,9 @@ public final class BenchEnvironment {
   public static double[] loadAverage() {
     try {
       String[] p = Files.readString(Path.of("/proc/loadavg")).trim().split("\\s+");
-      return new double[] {Double.parseDouble(p[0]), Double.parseDouble(p[1]),
-          Double.parseDouble(p[2])};
+      return new double[] {
+        Double.parseDouble(p[0]), Double.parseDouble(p[1]), Double.parseDouble(p[2])
+      };
     } catch (IOException | RuntimeException e) {
       return new double[0];
     }

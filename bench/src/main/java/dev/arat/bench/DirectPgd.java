@@ -14,11 +14,11 @@ import dev.arat.trainer.nn.SplitBnNetwork.Branch;
  * <p>Same computation as the adapter path: the network in the given BN branch and mode, weights
  * frozen, CE summed over the batch (its input gradient has the sign of the adapter's), then per
  * iteration {@code x ← clip(x + α·sign(∇), max(x0−ε,0), min(x0+ε,1))}. Differences, which are the
- * point of the comparison: the iterate stays a native array (no float[] round trip per
- * iteration), the weights are frozen once for the whole loop instead of per gradient call, the loss
- * head and its logit gradient are computed natively instead of in Java, and the random start is
- * drawn natively (uniform in the cube, not the attack suite's per-sample Java streams). The result
- * is copied out once, because the trainer's objective takes a float[] batch.
+ * point of the comparison: the iterate stays a native array (no float[] round trip per iteration),
+ * the weights are frozen once for the whole loop instead of per gradient call, the loss head and
+ * its logit gradient are computed natively instead of in Java, and the random start is drawn
+ * natively (uniform in the cube, not the attack suite's per-sample Java streams). The result is
+ * copied out once, because the trainer's objective takes a float[] batch.
  */
 public final class DirectPgd {
   private DirectPgd() {}
@@ -39,8 +39,16 @@ public final class DirectPgd {
    * @return the adversarial images, row-major
    */
   public static float[] perturb(
-      SplitBnNetwork net, Branch branch, boolean train, float[] x0, int[] labels, Shape shape,
-      double eps, double alpha, int steps, boolean randomStart) {
+      SplitBnNetwork net,
+      Branch branch,
+      boolean train,
+      float[] x0,
+      int[] labels,
+      Shape shape,
+      double eps,
+      double alpha,
+      int steps,
+      boolean randomStart) {
     boolean was = net.isTrainable();
     net.setTrainable(false);
     int k = net.spec().numClasses();
@@ -49,9 +57,10 @@ public final class DirectPgd {
       NDArray lo = x.sub((float) eps).maximum(0f);
       NDArray hi = x.add((float) eps).minimum(1f);
       NDArray y = m.create(labels).oneHot(k);
-      NDArray cur = randomStart
-          ? x.add(m.randomUniform((float) -eps, (float) eps, shape)).minimum(hi).maximum(lo)
-          : x.duplicate();
+      NDArray cur =
+          randomStart
+              ? x.add(m.randomUniform((float) -eps, (float) eps, shape)).minimum(hi).maximum(lo)
+              : x.duplicate();
       for (int t = 0; t < steps; t++) {
         try (NDManager it = m.newSubManager()) {
           NDArray xs = cur.stopGradient();
@@ -62,8 +71,8 @@ public final class DirectPgd {
             NDArray loss = logits.logSoftmax(1).mul(y).sum().neg();
             gc.backward(loss);
           }
-          NDArray next = xs.getGradient().sign().mul((float) alpha).add(cur).minimum(hi)
-              .maximum(lo);
+          NDArray next =
+              xs.getGradient().sign().mul((float) alpha).add(cur).minimum(hi).maximum(lo);
           next.attach(m);
           cur.close();
           cur = next;

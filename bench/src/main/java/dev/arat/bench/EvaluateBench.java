@@ -14,10 +14,10 @@ import java.util.SplittableRandom;
 
 /**
  * {@code arat bench evaluate}: where an evaluation's time goes. Per attack of a finished
- * evaluation, its seconds and the model calls it made ({@link ModelCalls}, from report.json);
- * then one forward call and one gradient call per loss head the suite uses, timed on the
- * evaluator's own {@link OrtClassifier} at the suite's batch size, interleaved round by round
- * (after warm-up), so the ratio gradient/forward is paired against load drift.
+ * evaluation, its seconds and the model calls it made ({@link ModelCalls}, from report.json); then
+ * one forward call and one gradient call per loss head the suite uses, timed on the evaluator's own
+ * {@link OrtClassifier} at the suite's batch size, interleaved round by round (after warm-up), so
+ * the ratio gradient/forward is paired against load drift.
  */
 public final class EvaluateBench {
   private EvaluateBench() {}
@@ -47,8 +47,8 @@ public final class EvaluateBench {
    * @param warmup untimed rounds first
    * @param rounds timed rounds, {@code > 0}
    */
-  public static CallTimes callTimes(OrtClassifier model, List<LossHead> heads, int batch, int warmup, int rounds,
-      long seed) {
+  public static CallTimes callTimes(
+      OrtClassifier model, List<LossHead> heads, int batch, int warmup, int rounds, long seed) {
     if (batch <= 0 || rounds <= 0 || warmup < 0 || heads.isEmpty()) {
       throw new IllegalArgumentException("need batch > 0, rounds > 0, warmup >= 0 and a loss head");
     }
@@ -94,35 +94,73 @@ public final class EvaluateBench {
     return new CallTimes(batch, rounds, Stats.of(fwd), stats);
   }
 
-  /** The per-attack table of a report and the call times, as printed by {@code arat bench evaluate}. */
+  /**
+   * The per-attack table of a report and the call times, as printed by {@code arat bench evaluate}.
+   */
   public static String table(Report report, CallTimes times) {
     StringBuilder b = new StringBuilder();
-    b.append(String.format(Locale.ROOT, "%-22s %7s %9s %24s %9s %24s %9s %8s%n", "attack", "ran on", "seconds",
-        "forward calls (images)", "fwd s", "gradient calls (images)", "grad s", "other s"));
+    b.append(
+        String.format(
+            Locale.ROOT,
+            "%-22s %7s %9s %24s %9s %24s %9s %8s%n",
+            "attack",
+            "ran on",
+            "seconds",
+            "forward calls (images)",
+            "fwd s",
+            "gradient calls (images)",
+            "grad s",
+            "other s"));
     double total = 0;
     ModelCalls sum = ModelCalls.NONE;
     for (Report.AttackEntry a : report.attacks()) {
       ModelCalls c = a.modelCalls() == null ? ModelCalls.NONE : a.modelCalls();
-      b.append(row(a.name(), a.skipped() ? "skipped" : String.valueOf(a.attempted()), a.seconds(), c));
+      b.append(
+          row(a.name(), a.skipped() ? "skipped" : String.valueOf(a.attempted()), a.seconds(), c));
       total += a.seconds();
       sum = sum.plus(c);
     }
     b.append(row("all attacks", "", total, sum));
-    b.append(String.format(Locale.ROOT, "evaluation %.1f s (clean pass, checks and reports included)%n",
-        report.durationSeconds()));
-    b.append(String.format(Locale.ROOT, "calls at batch %d, median of %d interleaved rounds: forward %.1f ms",
-        times.batch(), times.rounds(), 1e3 * times.forward().median()));
-    times.gradient().forEach((head, s) -> b.append(String.format(Locale.ROOT, "; gradient %s %.1f ms (%.2fx forward)",
-        head.id(), 1e3 * s.median(), times.ratio(head))));
+    b.append(
+        String.format(
+            Locale.ROOT,
+            "evaluation %.1f s (clean pass, checks and reports included)%n",
+            report.durationSeconds()));
+    b.append(
+        String.format(
+            Locale.ROOT,
+            "calls at batch %d, median of %d interleaved rounds: forward %.1f ms",
+            times.batch(),
+            times.rounds(),
+            1e3 * times.forward().median()));
+    times
+        .gradient()
+        .forEach(
+            (head, s) ->
+                b.append(
+                    String.format(
+                        Locale.ROOT,
+                        "; gradient %s %.1f ms (%.2fx forward)",
+                        head.id(),
+                        1e3 * s.median(),
+                        times.ratio(head))));
     b.append(String.format(Locale.ROOT, "%n"));
     return b.toString();
   }
 
   private static String row(String name, String ranOn, double seconds, ModelCalls c) {
     double other = seconds - c.forwardSeconds() - c.gradientSeconds();
-    return String.format(Locale.ROOT, "%-22s %7s %9.1f %24s %9.1f %24s %9.1f %8.1f%n", name, ranOn, seconds,
-        String.format(Locale.ROOT, "%,d (%,d)", c.forwardCalls(), c.forwardImages()), c.forwardSeconds(),
-        String.format(Locale.ROOT, "%,d (%,d)", c.gradientCalls(), c.gradientImages()), c.gradientSeconds(), other);
+    return String.format(
+        Locale.ROOT,
+        "%-22s %7s %9.1f %24s %9.1f %24s %9.1f %8.1f%n",
+        name,
+        ranOn,
+        seconds,
+        String.format(Locale.ROOT, "%,d (%,d)", c.forwardCalls(), c.forwardImages()),
+        c.forwardSeconds(),
+        String.format(Locale.ROOT, "%,d (%,d)", c.gradientCalls(), c.gradientImages()),
+        c.gradientSeconds(),
+        other);
   }
 
   /** The same numbers as a JSON-ready map. */
@@ -148,12 +186,15 @@ public final class EvaluateBench {
     calls.put("rounds", times.rounds());
     calls.put("forward_seconds", times.forward());
     Map<String, Object> grads = new LinkedHashMap<>();
-    times.gradient().forEach((head, s) -> {
-      Map<String, Object> g = new LinkedHashMap<>();
-      g.put("seconds", s);
-      g.put("ratio_to_forward", times.ratio(head));
-      grads.put(head.id(), g);
-    });
+    times
+        .gradient()
+        .forEach(
+            (head, s) -> {
+              Map<String, Object> g = new LinkedHashMap<>();
+              g.put("seconds", s);
+              g.put("ratio_to_forward", times.ratio(head));
+              grads.put(head.id(), g);
+            });
     calls.put("gradient", grads);
     m.put("calls", calls);
     return m;

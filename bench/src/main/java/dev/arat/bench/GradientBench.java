@@ -29,9 +29,9 @@ import java.util.Random;
  *     [--head ce] [--profile PREFIX] MODEL.onnx...
  * </pre>
  *
- * <p>Prints, per model, the median forward and gradient times over R timed runs (after warm-up)
- * and their ratio; {@code --profile PREFIX} writes ONNX Runtime's JSON profile of
- * the gradient session (per-node times).
+ * <p>Prints, per model, the median forward and gradient times over R timed runs (after warm-up) and
+ * their ratio; {@code --profile PREFIX} writes ONNX Runtime's JSON profile of the gradient session
+ * (per-node times).
  */
 public final class GradientBench {
   private GradientBench() {}
@@ -89,15 +89,22 @@ public final class GradientBench {
         try (OrtSession fwd = env.createSession(m.toByteArray(), o);
             OrtSession grad = env.createSession(gg.toByteArray(), og);
             OnnxTensor xt = OnnxTensor.createTensor(env, FloatBuffer.wrap(x), shape);
-            OnnxTensor yt = OnnxTensor.createTensor(env, LongBuffer.wrap(labels), new long[] {batch});
-            OnnxTensor tt = OnnxTensor.createTensor(env, LongBuffer.wrap(targets),
-                new long[] {batch})) {
+            OnnxTensor yt =
+                OnnxTensor.createTensor(env, LongBuffer.wrap(labels), new long[] {batch});
+            OnnxTensor tt =
+                OnnxTensor.createTensor(env, LongBuffer.wrap(targets), new long[] {batch})) {
           String in = fwd.getInputNames().iterator().next();
           Map<String, OnnxTensor> feedF = Map.of(in, xt);
-          Map<String, OnnxTensor> feedG = head.targeted()
-              ? Map.of(GradientGraphBuilder.INPUT, xt, GradientGraphBuilder.LABELS, yt,
-                  GradientGraphBuilder.TARGETS, tt)
-              : Map.of(GradientGraphBuilder.INPUT, xt, GradientGraphBuilder.LABELS, yt);
+          Map<String, OnnxTensor> feedG =
+              head.targeted()
+                  ? Map.of(
+                      GradientGraphBuilder.INPUT,
+                      xt,
+                      GradientGraphBuilder.LABELS,
+                      yt,
+                      GradientGraphBuilder.TARGETS,
+                      tt)
+                  : Map.of(GradientGraphBuilder.INPUT, xt, GradientGraphBuilder.LABELS, yt);
           double[] tf = new double[reps];
           double[] tg = new double[reps];
           for (int i = 0; i < 3; i++) {
@@ -115,9 +122,15 @@ public final class GradientBench {
           }
           double f = median(tf);
           double g = median(tg);
-          System.out.printf("%-40s input %-18s forward %9.2f ms  gradient %9.2f ms  ratio %.2f"
-              + "  (gradient graph: %d nodes)%n", p.getFileName(), Arrays.toString(shape), f, g,
-              g / f, gg.model().getGraph().getNodeCount());
+          System.out.printf(
+              "%-40s input %-18s forward %9.2f ms  gradient %9.2f ms  ratio %.2f"
+                  + "  (gradient graph: %d nodes)%n",
+              p.getFileName(),
+              Arrays.toString(shape),
+              f,
+              g,
+              g / f,
+              gg.model().getGraph().getNodeCount());
         }
       }
     }

@@ -34,8 +34,15 @@ public record Stats(
       ss += (v - mean) * (v - mean);
     }
     double std = s.length > 1 ? Math.sqrt(ss / (s.length - 1)) : 0;
-    return new Stats(s.length, mean, std, quantile(s, 0.5), quantile(s, 0.25), quantile(s, 0.75),
-        s[0], s[s.length - 1]);
+    return new Stats(
+        s.length,
+        mean,
+        std,
+        quantile(s, 0.5),
+        quantile(s, 0.25),
+        quantile(s, 0.75),
+        s[0],
+        s[s.length - 1]);
   }
 
   private static double quantile(double[] sorted, double q) {

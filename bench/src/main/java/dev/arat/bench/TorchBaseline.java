@@ -65,8 +65,10 @@ public final class TorchBaseline {
       return "baseline script not found (" + script + "); pass --torch-script";
     }
     try {
-      Process p = new ProcessBuilder(python.toString(), "-c", "import torch")
-          .redirectErrorStream(true).start();
+      Process p =
+          new ProcessBuilder(python.toString(), "-c", "import torch")
+              .redirectErrorStream(true)
+              .start();
       p.getInputStream().readAllBytes();
       if (!p.waitFor(120, TimeUnit.SECONDS) || p.exitValue() != 0) {
         return python + " cannot import torch (apt-get install python3-torch)";
@@ -88,19 +90,45 @@ public final class TorchBaseline {
    * @param progress where the child's progress lines go (null: discarded)
    * @throws BaselineFailure when the child fails to start or set up
    */
-  public static Worker start(Path python, Path script, TrainStepBench.Config config, int threads,
-      Malloc malloc, PrintStream progress) {
+  public static Worker start(
+      Path python,
+      Path script,
+      TrainStepBench.Config config,
+      int threads,
+      Malloc malloc,
+      PrintStream progress) {
     if (!"resnet18".equals(config.model()) && !"small-cnn".equals(config.model())) {
-      throw new IllegalArgumentException("the PyTorch baseline implements resnet18 and small-cnn, "
-          + "not " + config.model());
+      throw new IllegalArgumentException(
+          "the PyTorch baseline implements resnet18 and small-cnn, " + "not " + config.model());
     }
-    List<String> cmd = new ArrayList<>(Arrays.asList(python.toString(), script.toString(),
-        "--model", config.model(), "--batch", "" + config.batch(),
-        "--channels", "" + config.channels(), "--height", "" + config.height(),
-        "--width", "" + config.width(), "--classes", "" + config.classes(),
-        "--pgd-steps", "" + config.pgdSteps(), "--epsilon", "" + config.epsilon(),
-        "--warmup", "" + Math.max(1, config.warmup()), "--threads", "" + threads,
-        "--seed", "" + config.seed(), "--serve"));
+    List<String> cmd =
+        new ArrayList<>(
+            Arrays.asList(
+                python.toString(),
+                script.toString(),
+                "--model",
+                config.model(),
+                "--batch",
+                "" + config.batch(),
+                "--channels",
+                "" + config.channels(),
+                "--height",
+                "" + config.height(),
+                "--width",
+                "" + config.width(),
+                "--classes",
+                "" + config.classes(),
+                "--pgd-steps",
+                "" + config.pgdSteps(),
+                "--epsilon",
+                "" + config.epsilon(),
+                "--warmup",
+                "" + Math.max(1, config.warmup()),
+                "--threads",
+                "" + threads,
+                "--seed",
+                "" + config.seed(),
+                "--serve"));
     ProcessBuilder pb = new ProcessBuilder(cmd);
     Map<String, String> env = pb.environment();
     String pre = env.getOrDefault("LD_PRELOAD", "");
@@ -110,11 +138,12 @@ public final class TorchBaseline {
         kept.add(s);
       }
     }
-    boolean tc = switch (malloc) {
-      case SAME -> "tcmalloc".equals(BenchEnvironment.malloc());
-      case GLIBC -> false;
-      case TCMALLOC -> true;
-    };
+    boolean tc =
+        switch (malloc) {
+          case SAME -> "tcmalloc".equals(BenchEnvironment.malloc());
+          case GLIBC -> false;
+          case TCMALLOC -> true;
+        };
     if (tc) {
       if (!Files.exists(Path.of(TCMALLOC))) {
         throw new BaselineFailure("tcmalloc requested but " + TCMALLOC + " is missing");
@@ -133,9 +162,7 @@ public final class TorchBaseline {
     }
   }
 
-  /**
-   * A running baseline child answering one step per request. Not thread-safe.
-   */
+  /** A running baseline child answering one step per request. Not thread-safe. */
   public static final class Worker implements AutoCloseable {
     private final Process process;
     private final BufferedReader out;
@@ -148,8 +175,9 @@ public final class TorchBaseline {
       Thread err = new Thread(() -> copy(process.getErrorStream(), progress), "torch-stderr");
       err.setDaemon(true);
       err.start();
-      this.out = new BufferedReader(new InputStreamReader(process.getInputStream(),
-          StandardCharsets.UTF_8));
+      this.out =
+          new BufferedReader(
+              new InputStreamReader(process.getInputStream(), StandardCharsets.UTF_8));
       this.in = new OutputStreamWriter(process.getOutputStream(), StandardCharsets.UTF_8);
       try {
         JsonNode ready = read();

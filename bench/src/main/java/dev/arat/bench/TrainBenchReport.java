@@ -83,19 +83,46 @@ public final class TrainBenchReport {
   public String table() {
     StringBuilder sb = new StringBuilder();
     TrainStepBench.Config c = config;
-    sb.append(String.format(Locale.ROOT, "model %s  input %dx%dx%d  batch %d  PGD-%d  "
-            + "warmup %d  iterations %d%n", c.model(), c.channels(), c.height(), c.width(),
-        c.batch(), c.pgdSteps(), c.warmup(), c.iterations()));
-    sb.append(String.format(Locale.ROOT, "engine %s %s (DJL %s), threads %s/%s interop, "
-            + "malloc %s, %s CPUs (%s)%n", environment.get("engine"),
-        environment.get("libtorch_version"), environment.get("djl_version"),
-        environment.get("threads"), environment.get("interop_threads"), environment.get("malloc"),
-        environment.get("cpus"), environment.get("cpu_model")));
-    sb.append("load average before ").append(load((double[]) environment.get("load_average")))
-        .append(", after ").append(load(loadAfter)).append('\n');
+    sb.append(
+        String.format(
+            Locale.ROOT,
+            "model %s  input %dx%dx%d  batch %d  PGD-%d  " + "warmup %d  iterations %d%n",
+            c.model(),
+            c.channels(),
+            c.height(),
+            c.width(),
+            c.batch(),
+            c.pgdSteps(),
+            c.warmup(),
+            c.iterations()));
+    sb.append(
+        String.format(
+            Locale.ROOT,
+            "engine %s %s (DJL %s), threads %s/%s interop, " + "malloc %s, %s CPUs (%s)%n",
+            environment.get("engine"),
+            environment.get("libtorch_version"),
+            environment.get("djl_version"),
+            environment.get("threads"),
+            environment.get("interop_threads"),
+            environment.get("malloc"),
+            environment.get("cpus"),
+            environment.get("cpu_model")));
+    sb.append("load average before ")
+        .append(load((double[]) environment.get("load_average")))
+        .append(", after ")
+        .append(load(loadAfter))
+        .append('\n');
     sb.append('\n');
-    sb.append(String.format(Locale.ROOT, "%-27s %10s %9s %10s %19s %9s%n", "measurement",
-        "mean s", "± std", "median s", "IQR s", "img/s"));
+    sb.append(
+        String.format(
+            Locale.ROOT,
+            "%-27s %10s %9s %10s %19s %9s%n",
+            "measurement",
+            "mean s",
+            "± std",
+            "median s",
+            "IQR s",
+            "img/s"));
     List<TrainStepBench.Measurement> all = new ArrayList<>();
     if (steps != null) {
       all.addAll(steps.measurements());
@@ -109,25 +136,56 @@ public final class TrainBenchReport {
     }
     for (TrainStepBench.Measurement m : all) {
       Stats s = m.seconds();
-      sb.append(String.format(Locale.ROOT, "%-27s %10.4f %9.4f %10.4f  [%7.4f, %7.4f] %9.1f%n",
-          m.name(), s.mean(), s.std(), s.median(), s.q1(), s.q3(), m.imagesPerSecond()));
+      sb.append(
+          String.format(
+              Locale.ROOT,
+              "%-27s %10.4f %9.4f %10.4f  [%7.4f, %7.4f] %9.1f%n",
+              m.name(),
+              s.mean(),
+              s.std(),
+              s.median(),
+              s.q1(),
+              s.q3(),
+              m.imagesPerSecond()));
     }
     if (torch != null) {
-      sb.append(String.format(Locale.ROOT, "torch: %s, %s threads, malloc %s%n",
-          torch.torchInfo().get("torch_version"), torch.torchInfo().get("threads"),
-          torch.torchInfo().get("malloc")));
+      sb.append(
+          String.format(
+              Locale.ROOT,
+              "torch: %s, %s threads, malloc %s%n",
+              torch.torchInfo().get("torch_version"),
+              torch.torchInfo().get("threads"),
+              torch.torchInfo().get("malloc")));
     }
     if (torchSkipped != null) {
       sb.append("torch comparison skipped: ").append(torchSkipped).append('\n');
     }
     sb.append('\n');
-    sb.append(String.format(Locale.ROOT, "%-29s %8s %19s %10s  %-28s %s%n", "ratio", "median",
-        "paired IQR", "of medians", "target", "met"));
+    sb.append(
+        String.format(
+            Locale.ROOT,
+            "%-29s %8s %19s %10s  %-28s %s%n",
+            "ratio",
+            "median",
+            "paired IQR",
+            "of medians",
+            "target",
+            "met"));
     for (TrainStepBench.Ratio r : ratios()) {
-      String iqr = r.paired() == null ? "-" : String.format(Locale.ROOT, "[%.3f, %.3f]",
-          r.paired().q1(), r.paired().q3());
-      sb.append(String.format(Locale.ROOT, "%-29s %8.3f %19s %10.3f  %-28s %s%n", r.name(),
-          r.value(), iqr, r.ofMedians(), r.target(), r.met() ? "yes" : "NO"));
+      String iqr =
+          r.paired() == null
+              ? "-"
+              : String.format(Locale.ROOT, "[%.3f, %.3f]", r.paired().q1(), r.paired().q3());
+      sb.append(
+          String.format(
+              Locale.ROOT,
+              "%-29s %8.3f %19s %10.3f  %-28s %s%n",
+              r.name(),
+              r.value(),
+              iqr,
+              r.ofMedians(),
+              r.target(),
+              r.met() ? "yes" : "NO"));
     }
     return sb.toString();
   }

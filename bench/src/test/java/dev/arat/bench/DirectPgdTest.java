@@ -27,14 +27,25 @@ class DirectPgdTest {
     ImageDataset d = SyntheticDataset.generate(3, 8, 1, 12, 12, 10);
     double eps = 0.1;
     try (NDManager root = NDManager.newBaseManager();
-        SplitBnNetwork net = new SplitBnNetwork(TrainStepBench.architecture(c), false, List.of(),
-            0, 7, root)) {
+        SplitBnNetwork net =
+            new SplitBnNetwork(TrainStepBench.architecture(c), false, List.of(), 0, 7, root)) {
       ImageBatch x = new ImageBatch(d.pixels(), 8, 1, 12, 12);
       Pgd pgd = new Pgd(new ThreatModel(Norm.LINF, eps), 3, eps / 4, 1, LossHead.CE, false, 1);
-      float[] viaAdapter = pgd.perturb(new NetworkClassifier(net, Branch.ADV, true), x,
-          d.labels(), new long[8]).data();
-      float[] direct = DirectPgd.perturb(net, Branch.ADV, true, x.data(), d.labels(),
-          new Shape(8, 1, 12, 12), eps, eps / 4, 3, false);
+      float[] viaAdapter =
+          pgd.perturb(new NetworkClassifier(net, Branch.ADV, true), x, d.labels(), new long[8])
+              .data();
+      float[] direct =
+          DirectPgd.perturb(
+              net,
+              Branch.ADV,
+              true,
+              x.data(),
+              d.labels(),
+              new Shape(8, 1, 12, 12),
+              eps,
+              eps / 4,
+              3,
+              false);
       assertTrue(net.isTrainable(), "the weights are unfrozen again");
       int same = 0;
       for (int i = 0; i < direct.length; i++) {
@@ -51,10 +62,20 @@ class DirectPgdTest {
     TrainStepBench.Config c = new TrainStepBench.Config("small-cnn", 4, 1, 8, 8, 10, 2, 0, 1, 4);
     ImageDataset d = SyntheticDataset.generate(5, 4, 1, 8, 8, 10);
     try (NDManager root = NDManager.newBaseManager();
-        SplitBnNetwork net = new SplitBnNetwork(TrainStepBench.architecture(c), true, List.of(),
-            0, 7, root)) {
-      float[] out = DirectPgd.perturb(net, Branch.ADV, true, d.pixels(), d.labels(),
-          new Shape(4, 1, 8, 8), 0.05, 0.0125, 2, true);
+        SplitBnNetwork net =
+            new SplitBnNetwork(TrainStepBench.architecture(c), true, List.of(), 0, 7, root)) {
+      float[] out =
+          DirectPgd.perturb(
+              net,
+              Branch.ADV,
+              true,
+              d.pixels(),
+              d.labels(),
+              new Shape(4, 1, 8, 8),
+              0.05,
+              0.0125,
+              2,
+              true);
       assertEquals(d.pixels().length, out.length);
       for (int i = 0; i < out.length; i++) {
         assertTrue(Math.abs(out[i] - d.pixels()[i]) <= 0.05 + 1e-6);

@@ -52,11 +52,15 @@ import picocli.CommandLine.ScopeType;
       "130:interrupted; progress so far is saved",
     })
 public final class Arat {
-  @Option(names = {"-x", "--stacktrace"}, scope = ScopeType.INHERIT,
+  @Option(
+      names = {"-x", "--stacktrace"},
+      scope = ScopeType.INHERIT,
       description = "Print the full stack trace of an error.")
   boolean stacktrace;
 
-  @Option(names = {"-q", "--quiet"}, scope = ScopeType.INHERIT,
+  @Option(
+      names = {"-q", "--quiet"},
+      scope = ScopeType.INHERIT,
       description = "Print only results and errors, no progress.")
   boolean quiet;
 
@@ -75,23 +79,28 @@ public final class Arat {
     Runtime.configure();
     CommandLine cl = new CommandLine(new Arat());
     cl.setExecutionExceptionHandler(Arat::handle);
-    cl.setParameterExceptionHandler((ex, args) -> {
-      PrintWriter err = ex.getCommandLine().getErr();
-      String message = ex.getMessage();
-      if (ex instanceof CommandLine.UnmatchedArgumentException u && !u.getUnmatched().isEmpty()) {
-        String first = u.getUnmatched().get(0);
-        if (!first.startsWith("-") && !ex.getCommandLine().getSubcommands().isEmpty()) {
-          message = "unknown command '" + first + "'";
-        }
-      }
-      err.println("arat: " + message);
-      if (ex instanceof CommandLine.UnmatchedArgumentException u) {
-        CommandLine.UnmatchedArgumentException.printSuggestions(u, err);
-      }
-      err.println("Try '" + ex.getCommandLine().getCommandSpec().qualifiedName() + " --help' for usage.");
-      err.flush();
-      return ExitCodes.INPUT_ERROR;
-    });
+    cl.setParameterExceptionHandler(
+        (ex, args) -> {
+          PrintWriter err = ex.getCommandLine().getErr();
+          String message = ex.getMessage();
+          if (ex instanceof CommandLine.UnmatchedArgumentException u
+              && !u.getUnmatched().isEmpty()) {
+            String first = u.getUnmatched().get(0);
+            if (!first.startsWith("-") && !ex.getCommandLine().getSubcommands().isEmpty()) {
+              message = "unknown command '" + first + "'";
+            }
+          }
+          err.println("arat: " + message);
+          if (ex instanceof CommandLine.UnmatchedArgumentException u) {
+            CommandLine.UnmatchedArgumentException.printSuggestions(u, err);
+          }
+          err.println(
+              "Try '"
+                  + ex.getCommandLine().getCommandSpec().qualifiedName()
+                  + " --help' for usage.");
+          err.flush();
+          return ExitCodes.INPUT_ERROR;
+        });
     cl.setExecutionStrategy(Arat::refuseUnmatchedThenRun);
     return cl;
   }
@@ -105,7 +114,8 @@ public final class Arat {
     for (CommandLine.ParseResult p = parsed; p != null; p = p.subcommand()) {
       if (!p.unmatched().isEmpty()) {
         // picocli hands it to the parameter exception handler above
-        throw new CommandLine.UnmatchedArgumentException(p.commandSpec().commandLine(), p.unmatched());
+        throw new CommandLine.UnmatchedArgumentException(
+            p.commandSpec().commandLine(), p.unmatched());
       }
     }
     return new CommandLine.RunLast().execute(parsed);
@@ -141,8 +151,11 @@ public final class Arat {
         case INTERNAL -> ExitCodes.INTERNAL;
       };
     }
-    if (ex instanceof SpecException || ex instanceof OnnxModelException || ex instanceof ExportException
-        || ex instanceof IllegalArgumentException || ex instanceof NoSuchFileException) {
+    if (ex instanceof SpecException
+        || ex instanceof OnnxModelException
+        || ex instanceof ExportException
+        || ex instanceof IllegalArgumentException
+        || ex instanceof NoSuchFileException) {
       return ExitCodes.INPUT_ERROR;
     }
     if (ex instanceof UncheckedIOException u && u.getCause() instanceof NoSuchFileException) {

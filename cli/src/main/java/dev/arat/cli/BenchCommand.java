@@ -1,20 +1,20 @@
 package dev.arat.cli;
 
-import dev.arat.specs.AtomicFiles;
-import dev.arat.specs.Specs;
 import dev.arat.bench.BenchEnvironment;
 import dev.arat.bench.EvaluateBench;
+import dev.arat.bench.TorchBaseline;
+import dev.arat.bench.TrainBenchReport;
+import dev.arat.bench.TrainStepBench;
 import dev.arat.evaluator.ort.OrtClassifier;
 import dev.arat.evaluator.ort.RuntimeOptions;
 import dev.arat.evaluator.report.Report;
 import dev.arat.evaluator.report.ReportFiles;
 import dev.arat.evaluator.run.SuiteRunner;
+import dev.arat.specs.AtomicFiles;
 import dev.arat.specs.Builtins;
 import dev.arat.specs.EvaluationSuite;
 import dev.arat.specs.LossHead;
-import dev.arat.bench.TorchBaseline;
-import dev.arat.bench.TrainBenchReport;
-import dev.arat.bench.TrainStepBench;
+import dev.arat.specs.Specs;
 import java.io.PrintStream;
 import java.io.PrintWriter;
 import java.net.URISyntaxException;
@@ -34,9 +34,16 @@ import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
 
 /** {@code arat bench}: speed benchmarks, {@code train} and {@code evaluate}. */
-@Command(name = "bench", mixinStandardHelpOptions = true, usageHelpAutoWidth = true,
+@Command(
+    name = "bench",
+    mixinStandardHelpOptions = true,
+    usageHelpAutoWidth = true,
     description = {"Speed benchmarks (numbers are printed, never asserted)."},
-    subcommands = {BenchCommand.Train.class, BenchCommand.Evaluate.class, CommandLine.HelpCommand.class})
+    subcommands = {
+      BenchCommand.Train.class,
+      BenchCommand.Evaluate.class,
+      CommandLine.HelpCommand.class
+    })
 final class BenchCommand implements Callable<Integer> {
   @Spec CommandSpec spec;
 
@@ -55,76 +62,114 @@ final class BenchCommand implements Callable<Integer> {
   }
 
   /** {@code arat bench train}: training-step speed. */
-  @Command(name = "train", mixinStandardHelpOptions = true, usageHelpAutoWidth = true,
-      description = {"Time the trainer's steps on synthetic data.", "",
-          "1. ARAT step vs PGD-AT step (same model, batch, PGD-K): ratio, target <= 1.2.",
-          "2. --compare-torch: plain and PGD-AT steps vs PyTorch eager running the same steps "
-              + "(bench/torch_train_step.py via --python), interleaved round by round: "
-              + "ours/torch paired per round, target <= 1.",
-          "3. In-training PGD through the attack-suite adapter (Pgd.perturb over "
-              + "NetworkClassifier, float[] copies) vs the same loop on DJL arrays: overhead, "
-              + "target <= 5%%.",
-          "Setups are warmed up and run interleaved; reports mean ± std and median [IQR] "
-              + "seconds per step, images/s, and paired ratios. The allocator in use (tcmalloc "
-              + "when started by the arat launcher; ARAT_NO_TCMALLOC=1 for glibc) is recorded."})
+  @Command(
+      name = "train",
+      mixinStandardHelpOptions = true,
+      usageHelpAutoWidth = true,
+      description = {
+        "Time the trainer's steps on synthetic data.",
+        "",
+        "1. ARAT step vs PGD-AT step (same model, batch, PGD-K): ratio, target <= 1.2.",
+        "2. --compare-torch: plain and PGD-AT steps vs PyTorch eager running the same steps "
+            + "(bench/torch_train_step.py via --python), interleaved round by round: "
+            + "ours/torch paired per round, target <= 1.",
+        "3. In-training PGD through the attack-suite adapter (Pgd.perturb over "
+            + "NetworkClassifier, float[] copies) vs the same loop on DJL arrays: overhead, "
+            + "target <= 5%%.",
+        "Setups are warmed up and run interleaved; reports mean ± std and median [IQR] "
+            + "seconds per step, images/s, and paired ratios. The allocator in use (tcmalloc "
+            + "when started by the arat launcher; ARAT_NO_TCMALLOC=1 for glibc) is recorded."
+      })
   static final class Train implements Callable<Integer> {
-    @Option(names = "--model", defaultValue = "small-cnn", paramLabel = "NAME",
-        description = "small-cnn or resnet18 (any built-in works for 1 and 3) "
-            + "(default: ${DEFAULT-VALUE}).")
+    @Option(
+        names = "--model",
+        defaultValue = "small-cnn",
+        paramLabel = "NAME",
+        description =
+            "small-cnn or resnet18 (any built-in works for 1 and 3) "
+                + "(default: ${DEFAULT-VALUE}).")
     String model;
 
-    @Option(names = "--batch", paramLabel = "N",
+    @Option(
+        names = "--batch",
+        paramLabel = "N",
         description = "Images per step (default: 128 for small-cnn, 32 otherwise).")
     Integer batch;
 
-    @Option(names = "--input", paramLabel = "CxHxW",
+    @Option(
+        names = "--input",
+        paramLabel = "CxHxW",
         description = "Input geometry (default: 1x28x28 for small-cnn, 3x32x32 otherwise).")
     String input;
 
     @Option(names = "--classes", defaultValue = "10", description = "Classes (${DEFAULT-VALUE}).")
     int classes;
 
-    @Option(names = "--pgd-steps", defaultValue = "10",
+    @Option(
+        names = "--pgd-steps",
+        defaultValue = "10",
         description = "PGD iterations in both methods (${DEFAULT-VALUE}).")
     int pgdSteps;
 
-    @Option(names = "--threads", defaultValue = "0",
-        description = "libtorch intra-op threads, also given to PyTorch (0 = keep the engine's "
-            + "default).")
+    @Option(
+        names = "--threads",
+        defaultValue = "0",
+        description =
+            "libtorch intra-op threads, also given to PyTorch (0 = keep the engine's "
+                + "default).")
     int threads;
 
-    @Option(names = "--warmup", paramLabel = "N",
+    @Option(
+        names = "--warmup",
+        paramLabel = "N",
         description = "Untimed repetitions per setup (default: 3 small-cnn, 1 otherwise).")
     Integer warmup;
 
-    @Option(names = "--iterations", paramLabel = "N",
+    @Option(
+        names = "--iterations",
+        paramLabel = "N",
         description = "Timed repetitions per setup (default: 20 small-cnn, 5 otherwise).")
     Integer iterations;
 
     @Option(names = "--seed", defaultValue = "1", description = "Seed (${DEFAULT-VALUE}).")
     long seed;
 
-    @Option(names = "--only", split = ",", paramLabel = "PART",
-        description = "Run only these parts: steps, attack (default: both; --compare-torch "
-            + "needs steps).")
+    @Option(
+        names = "--only",
+        split = ",",
+        paramLabel = "PART",
+        description =
+            "Run only these parts: steps, attack (default: both; --compare-torch "
+                + "needs steps).")
     List<String> only;
 
-    @Option(names = "--compare-torch",
+    @Option(
+        names = "--compare-torch",
         description = "Also run the same plain and PGD-AT steps in PyTorch eager.")
     boolean compareTorch;
 
-    @Option(names = "--python", defaultValue = "/usr/bin/python3", paramLabel = "PATH",
+    @Option(
+        names = "--python",
+        defaultValue = "/usr/bin/python3",
+        paramLabel = "PATH",
         description = "Interpreter with torch for --compare-torch (${DEFAULT-VALUE}).")
     Path python;
 
-    @Option(names = "--torch-script", paramLabel = "FILE",
-        description = "The baseline script (default: bench/torch_train_step.py of this checkout, "
-            + "found from the working directory or the install).")
+    @Option(
+        names = "--torch-script",
+        paramLabel = "FILE",
+        description =
+            "The baseline script (default: bench/torch_train_step.py of this checkout, "
+                + "found from the working directory or the install).")
     Path torchScript;
 
-    @Option(names = "--torch-malloc", defaultValue = "same", paramLabel = "same|glibc|tcmalloc",
-        description = "Allocator of the PyTorch child: same as this JVM, glibc, or tcmalloc "
-            + "(${DEFAULT-VALUE}).")
+    @Option(
+        names = "--torch-malloc",
+        defaultValue = "same",
+        paramLabel = "same|glibc|tcmalloc",
+        description =
+            "Allocator of the PyTorch child: same as this JVM, glibc, or tcmalloc "
+                + "(${DEFAULT-VALUE}).")
     String torchMalloc;
 
     @Option(names = "--json", paramLabel = "FILE", description = "Also write the numbers as JSON.")
@@ -137,11 +182,19 @@ final class BenchCommand implements Callable<Integer> {
       Output output = new Output(spec);
       PrintStream progress = output.progress();
       TrainStepBench.Config d = TrainStepBench.Config.defaults(model);
-      int[] geo = input == null ? new int[] {d.channels(), d.height(), d.width()}
-          : geometry(input);
-      TrainStepBench.Config c = new TrainStepBench.Config(model, batch == null ? d.batch() : batch,
-          geo[0], geo[1], geo[2], classes, pgdSteps, warmup == null ? d.warmup() : warmup,
-          iterations == null ? d.iterations() : iterations, seed);
+      int[] geo = input == null ? new int[] {d.channels(), d.height(), d.width()} : geometry(input);
+      TrainStepBench.Config c =
+          new TrainStepBench.Config(
+              model,
+              batch == null ? d.batch() : batch,
+              geo[0],
+              geo[1],
+              geo[2],
+              classes,
+              pgdSteps,
+              warmup == null ? d.warmup() : warmup,
+              iterations == null ? d.iterations() : iterations,
+              seed);
       Set<Part> parts = parts(only);
       if (compareTorch && !parts.contains(Part.STEPS)) {
         throw new IllegalArgumentException("--compare-torch needs the steps part (--only steps)");
@@ -149,8 +202,8 @@ final class BenchCommand implements Callable<Integer> {
       TorchBaseline.Malloc tm = malloc(torchMalloc);
       String engine = TrainStepBench.engine();
       if (!"PyTorch".equals(engine)) {
-        throw new AratException(ExitCodes.INTERNAL, "the benchmark needs DJL's PyTorch engine, "
-            + "found " + engine);
+        throw new AratException(
+            ExitCodes.INTERNAL, "the benchmark needs DJL's PyTorch engine, " + "found " + engine);
       }
       int usedThreads = TrainStepBench.threads(threads);
       TrainBenchReport report = new TrainBenchReport(c, BenchEnvironment.describe());
@@ -170,12 +223,12 @@ final class BenchCommand implements Callable<Integer> {
             progress.println("skipping the PyTorch comparison: " + why);
           }
         } else {
-          try (TorchBaseline.Worker worker = TorchBaseline.start(python, script, c, usedThreads,
-              tm, progress)) {
+          try (TorchBaseline.Worker worker =
+              TorchBaseline.start(python, script, c, usedThreads, tm, progress)) {
             report.torch(bench.versusTorch(worker));
           } catch (TorchBaseline.BaselineFailure e) {
-            throw new AratException(ExitCodes.INPUT_ERROR, e.getMessage() + " (" + python + " "
-                + script + ")");
+            throw new AratException(
+                ExitCodes.INPUT_ERROR, e.getMessage() + " (" + python + " " + script + ")");
           }
         }
       }
@@ -204,8 +257,8 @@ final class BenchCommand implements Callable<Integer> {
         try {
           g[i] = Integer.parseInt(p[i].trim());
         } catch (NumberFormatException e) {
-          throw new IllegalArgumentException("--input must be CxHxW (e.g. 3x32x32), was '" + s
-              + "'");
+          throw new IllegalArgumentException(
+              "--input must be CxHxW (e.g. 3x32x32), was '" + s + "'");
         }
       }
       return g;
@@ -220,8 +273,8 @@ final class BenchCommand implements Callable<Integer> {
         try {
           s.add(Part.valueOf(o.trim().toUpperCase(Locale.ROOT)));
         } catch (IllegalArgumentException e) {
-          throw new IllegalArgumentException("--only: unknown part '" + o + "', expected steps "
-              + "or attack");
+          throw new IllegalArgumentException(
+              "--only: unknown part '" + o + "', expected steps " + "or attack");
         }
       }
       return EnumSet.copyOf(s);
@@ -231,8 +284,8 @@ final class BenchCommand implements Callable<Integer> {
       try {
         return TorchBaseline.Malloc.valueOf(s.trim().toUpperCase(Locale.ROOT));
       } catch (IllegalArgumentException e) {
-        throw new IllegalArgumentException("--torch-malloc must be same, glibc or tcmalloc, was '"
-            + s + "'");
+        throw new IllegalArgumentException(
+            "--torch-malloc must be same, glibc or tcmalloc, was '" + s + "'");
       }
     }
 
@@ -241,8 +294,8 @@ final class BenchCommand implements Callable<Integer> {
       List<Path> roots = new ArrayList<>();
       roots.add(Path.of("").toAbsolutePath());
       try {
-        Path code = Path.of(BenchCommand.class.getProtectionDomain().getCodeSource().getLocation()
-            .toURI());
+        Path code =
+            Path.of(BenchCommand.class.getProtectionDomain().getCodeSource().getLocation().toURI());
         for (Path p = code; p != null; p = p.getParent()) {
           roots.add(p);
         }
@@ -260,42 +313,71 @@ final class BenchCommand implements Callable<Integer> {
   }
 
   /** {@code arat bench evaluate}: where an evaluation's time goes. */
-  @Command(name = "evaluate", mixinStandardHelpOptions = true, usageHelpAutoWidth = true,
-      description = {"Run a suite on a model from scratch and show where the time goes.", "",
-          "Runs the suite exactly as 'arat evaluate' does (never resuming; reports go to --out), then "
-              + "prints per attack its seconds, forward and gradient calls (and the images in them) and "
-              + "the seconds inside them, and times one forward and one gradient call per loss head the "
-              + "suite uses at the suite's batch size on the same ONNX Runtime setup, interleaved round "
-              + "by round: the ratio gradient/forward."})
+  @Command(
+      name = "evaluate",
+      mixinStandardHelpOptions = true,
+      usageHelpAutoWidth = true,
+      description = {
+        "Run a suite on a model from scratch and show where the time goes.",
+        "",
+        "Runs the suite exactly as 'arat evaluate' does (never resuming; reports go to --out), then "
+            + "prints per attack its seconds, forward and gradient calls (and the images in them) and "
+            + "the seconds inside them, and times one forward and one gradient call per loss head the "
+            + "suite uses at the suite's batch size on the same ONNX Runtime setup, interleaved round "
+            + "by round: the ratio gradient/forward."
+      })
   static final class Evaluate implements Callable<Integer> {
-    @Option(names = "--model", required = true, paramLabel = "FILE", description = "The ONNX model.")
+    @Option(
+        names = "--model",
+        required = true,
+        paramLabel = "FILE",
+        description = "The ONNX model.")
     Path model;
 
-    @Option(names = "--suite", defaultValue = "autoattack-standard", paramLabel = "FILE|NAME",
+    @Option(
+        names = "--suite",
+        defaultValue = "autoattack-standard",
+        paramLabel = "FILE|NAME",
         description = "Suite YAML file or built-in suite name (default: ${DEFAULT-VALUE}).")
     String suite;
 
-    @Option(names = "--samples", paramLabel = "N", description = "Override the suite's sample count.")
+    @Option(
+        names = "--samples",
+        paramLabel = "N",
+        description = "Override the suite's sample count.")
     Integer samples;
 
-    @Option(names = "--data", paramLabel = "DIR",
-        description = "The folder (or CIFAR tarball) of the suite's named dataset (overrides data.path).")
+    @Option(
+        names = "--data",
+        paramLabel = "DIR",
+        description =
+            "The folder (or CIFAR tarball) of the suite's named dataset (overrides data.path).")
     Path data;
 
-    @Option(names = "--dataset", paramLabel = "NAME", description = "Dataset name (overrides data.dataset).")
+    @Option(
+        names = "--dataset",
+        paramLabel = "NAME",
+        description = "Dataset name (overrides data.dataset).")
     String dataset;
 
-    @Option(names = "--threads", defaultValue = "0",
+    @Option(
+        names = "--threads",
+        defaultValue = "0",
         description = "ONNX Runtime intra-op threads (0 = all cores).")
     int threads;
 
-    @Option(names = "--rounds", defaultValue = "10",
+    @Option(
+        names = "--rounds",
+        defaultValue = "10",
         description = "Timed rounds of the forward/gradient call timing (${DEFAULT-VALUE}).")
     int rounds;
 
-    @Option(names = "--out", paramLabel = "DIR",
-        description = "Folder for the evaluation's reports (default: 'bench-evaluate' next to the model); "
-            + "an existing ledger there is discarded.")
+    @Option(
+        names = "--out",
+        paramLabel = "DIR",
+        description =
+            "Folder for the evaluation's reports (default: 'bench-evaluate' next to the model); "
+                + "an existing ledger there is discarded.")
     Path out;
 
     @Option(names = "--json", paramLabel = "FILE", description = "Also write the numbers as JSON.")
@@ -320,22 +402,34 @@ final class BenchCommand implements Callable<Integer> {
         s = s.withDataset(dataset);
       }
       Path dir = out != null ? out : model.toAbsolutePath().getParent().resolve("bench-evaluate");
-      SuiteRunner.Builder runner = SuiteRunner.builder().optThreads(threads).optFresh(true)
-          .optProgress(output.progress(), System.console() != null);
+      SuiteRunner.Builder runner =
+          SuiteRunner.builder()
+              .optThreads(threads)
+              .optFresh(true)
+              .optProgress(output.progress(), System.console() != null);
       Report report = runner.build().run(model, s, data, dir);
       ReportFiles.writeAll(report, dir);
-      List<LossHead> heads = s.attacks().stream().flatMap(a -> a.lossHeads().stream()).distinct().toList();
+      List<LossHead> heads =
+          s.attacks().stream().flatMap(a -> a.lossHeads().stream()).distinct().toList();
       if (heads.isEmpty()) {
         heads = List.of(LossHead.CE);
       }
       EvaluateBench.CallTimes times;
-      try (OrtClassifier m = OrtClassifier.open(model, RuntimeOptions.cpu(threads), s.normalization())) {
+      try (OrtClassifier m =
+          OrtClassifier.open(model, RuntimeOptions.cpu(threads), s.normalization())) {
         times = EvaluateBench.callTimes(m, heads, s.batchSize(), 3, rounds, s.seed());
       }
       PrintWriter o = output.out();
-      o.printf(Locale.ROOT, "%s, suite %s, %d samples (seed %d), batch %d, robust accuracy %.2f%%; load average %s%n",
-          model.getFileName(), report.suite().name(), report.samples(), report.seed(), s.batchSize(),
-          100 * report.robustAccuracy(), java.util.Arrays.toString(BenchEnvironment.loadAverage()));
+      o.printf(
+          Locale.ROOT,
+          "%s, suite %s, %d samples (seed %d), batch %d, robust accuracy %.2f%%; load average %s%n",
+          model.getFileName(),
+          report.suite().name(),
+          report.samples(),
+          report.seed(),
+          s.batchSize(),
+          100 * report.robustAccuracy(),
+          java.util.Arrays.toString(BenchEnvironment.loadAverage()));
       o.print(EvaluateBench.table(report, times));
       o.printf("reports: %s%n", dir.resolve("report.json"));
       o.flush();
@@ -344,7 +438,8 @@ final class BenchCommand implements Callable<Integer> {
         if (parent != null) {
           Files.createDirectories(parent);
         }
-        AtomicFiles.writeString(json, Specs.json().writeValueAsString(EvaluateBench.toMap(report, times)) + "\n");
+        AtomicFiles.writeString(
+            json, Specs.json().writeValueAsString(EvaluateBench.toMap(report, times)) + "\n");
         o.println("wrote " + json);
       }
       return ExitCodes.OK;

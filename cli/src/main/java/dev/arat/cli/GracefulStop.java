@@ -13,14 +13,17 @@ final class GracefulStop implements AutoCloseable {
 
   /** Registers {@code onSignal} to run when the process is asked to stop. */
   GracefulStop(Runnable onSignal, int graceSeconds) {
-    hook = new Thread(() -> {
-      onSignal.run();
-      try {
-        finished.await(graceSeconds, TimeUnit.SECONDS);
-      } catch (InterruptedException e) {
-        Thread.currentThread().interrupt();
-      }
-    }, "arat-graceful-stop");
+    hook =
+        new Thread(
+            () -> {
+              onSignal.run();
+              try {
+                finished.await(graceSeconds, TimeUnit.SECONDS);
+              } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+              }
+            },
+            "arat-graceful-stop");
     java.lang.Runtime.getRuntime().addShutdownHook(hook);
   }
 

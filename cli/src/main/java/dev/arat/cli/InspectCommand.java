@@ -33,31 +33,38 @@ import picocli.CommandLine.Parameters;
 import picocli.CommandLine.Spec;
 
 /**
- * {@code arat inspect}: what an ONNX model is (inputs, outputs, metadata, opsets, op histogram)
- * and whether white-box attacks on it are possible and trustworthy; optionally a finite-difference
+ * {@code arat inspect}: what an ONNX model is (inputs, outputs, metadata, opsets, op histogram) and
+ * whether white-box attacks on it are possible and trustworthy; optionally a finite-difference
  * check of its input gradient.
  *
  * <p>Gradient check: for {@code --samples} seeded random images (uniform in [0,1]) and labels (the
- * predicted class), the CE and margin input gradients g are compared with central differences
- * along {@code --directions} unit directions v (the first along g itself, the others along g's
- * direction plus a random unit vector, normalised, so that the finite difference has a strong
- * signal over float32 noise): the error of one direction is
- * {@code |g.v - fd| / max(|g.v|, |fd|, 1e-6)} with {@code fd = (L(x+hv) - L(x-hv)) / 2h},
- * taken as the smaller over h = 1e-2 and h = 3e-3 (a ReLU kink inside one step spoils one of them
- * at most). The check fails, exit code 3, when the largest error exceeds {@value #TOLERANCE}.
+ * predicted class), the CE and margin input gradients g are compared with central differences along
+ * {@code --directions} unit directions v (the first along g itself, the others along g's direction
+ * plus a random unit vector, normalised, so that the finite difference has a strong signal over
+ * float32 noise): the error of one direction is {@code |g.v - fd| / max(|g.v|, |fd|, 1e-6)} with
+ * {@code fd = (L(x+hv) - L(x-hv)) / 2h}, taken as the smaller over h = 1e-2 and h = 3e-3 (a ReLU
+ * kink inside one step spoils one of them at most). The check fails, exit code 3, when the largest
+ * error exceeds {@value #TOLERANCE}.
  */
-@Command(name = "inspect", mixinStandardHelpOptions = true, usageHelpAutoWidth = true,
-    description = {"Describe an ONNX classifier and say whether white-box attacks on it are "
-        + "possible and trustworthy.", "",
-        "Prints inputs, outputs (names, types, shapes), metadata, opsets, IR version, producer "
-            + "and an op histogram; builds the input-gradient graph to see whether white-box "
-            + "attacks are possible, and scans the graph for gradient masking (random ops, "
-            + "control flow, rounding, integer casts, quantisation, final Softmax).",
-        "Exits 3 (ARAT-D017) when white-box attacks are not possible, 2 when arat cannot feed the "
-            + "model images.",
-        "With --gradient-check, compares the input gradient with finite differences on a few "
-            + "seeded random inputs and exits 3 if the largest relative error exceeds "
-            + InspectCommand.TOLERANCE + "."})
+@Command(
+    name = "inspect",
+    mixinStandardHelpOptions = true,
+    usageHelpAutoWidth = true,
+    description = {
+      "Describe an ONNX classifier and say whether white-box attacks on it are "
+          + "possible and trustworthy.",
+      "",
+      "Prints inputs, outputs (names, types, shapes), metadata, opsets, IR version, producer "
+          + "and an op histogram; builds the input-gradient graph to see whether white-box "
+          + "attacks are possible, and scans the graph for gradient masking (random ops, "
+          + "control flow, rounding, integer casts, quantisation, final Softmax).",
+      "Exits 3 (ARAT-D017) when white-box attacks are not possible, 2 when arat cannot feed the "
+          + "model images.",
+      "With --gradient-check, compares the input gradient with finite differences on a few "
+          + "seeded random inputs and exits 3 if the largest relative error exceeds "
+          + InspectCommand.TOLERANCE
+          + "."
+    })
 final class InspectCommand implements Callable<Integer> {
   /** The diagnostic code printed when white-box attacks are impossible (exit code 3). */
   static final String WHITE_BOX_IMPOSSIBLE = "ARAT-D017 white-box-impossible";
@@ -68,23 +75,32 @@ final class InspectCommand implements Callable<Integer> {
   @Parameters(index = "0", paramLabel = "MODEL.onnx", description = "The ONNX model.")
   Path model;
 
-  @Option(names = "--gradient-check",
+  @Option(
+      names = "--gradient-check",
       description = "Check the input gradient against finite differences (exit 3 on failure).")
   boolean gradientCheck;
 
-  @Option(names = "--samples", defaultValue = "2",
+  @Option(
+      names = "--samples",
+      defaultValue = "2",
       description = "Random inputs for --gradient-check (default: ${DEFAULT-VALUE}).")
   int samples;
 
-  @Option(names = "--directions", defaultValue = "6",
+  @Option(
+      names = "--directions",
+      defaultValue = "6",
       description = "Random directions per input for --gradient-check (default: ${DEFAULT-VALUE}).")
   int directions;
 
-  @Option(names = "--seed", defaultValue = "1",
+  @Option(
+      names = "--seed",
+      defaultValue = "1",
       description = "Seed of the --gradient-check inputs (default: ${DEFAULT-VALUE}).")
   long seed;
 
-  @Option(names = "--threads", defaultValue = "0",
+  @Option(
+      names = "--threads",
+      defaultValue = "0",
       description = "ONNX Runtime intra-op threads (0 = all cores).")
   int threads;
 
@@ -99,8 +115,11 @@ final class InspectCommand implements Callable<Integer> {
     ModelProto m = OnnxModels.load(model);
     GraphProto g = m.getGraph();
     out.printf("model: %s%n", model);
-    out.printf("  ir_version %d, producer %s %s, graph '%s'%n", m.getIrVersion(),
-        m.getProducerName().isEmpty() ? "(none)" : m.getProducerName(), m.getProducerVersion(),
+    out.printf(
+        "  ir_version %d, producer %s %s, graph '%s'%n",
+        m.getIrVersion(),
+        m.getProducerName().isEmpty() ? "(none)" : m.getProducerName(),
+        m.getProducerVersion(),
         g.getName());
     List<String> opsets = new ArrayList<>();
     for (OperatorSetIdProto o : m.getOpsetImportList()) {
@@ -121,22 +140,31 @@ final class InspectCommand implements Callable<Integer> {
     }
     Map<String, Integer> hist = new TreeMap<>();
     for (NodeProto n : g.getNodeList()) {
-      hist.merge((n.getDomain().isEmpty() ? "" : n.getDomain() + ".") + n.getOpType(), 1,
-          Integer::sum);
+      hist.merge(
+          (n.getDomain().isEmpty() ? "" : n.getDomain() + ".") + n.getOpType(), 1, Integer::sum);
     }
     out.printf("ops: %d nodes, %d initializers%n", g.getNodeCount(), g.getInitializerCount());
     hist.entrySet().stream()
-        .sorted((a, b) -> a.getValue().equals(b.getValue()) ? a.getKey().compareTo(b.getKey())
-            : b.getValue() - a.getValue())
+        .sorted(
+            (a, b) ->
+                a.getValue().equals(b.getValue())
+                    ? a.getKey().compareTo(b.getKey())
+                    : b.getValue() - a.getValue())
         .forEach(e -> out.printf("  %-24s %d%n", e.getKey(), e.getValue()));
 
     List<GraphScan.Finding> findings = GraphScan.scan(m);
     String unusable = null;
     String impossible = null;
     try (OrtClassifier c = OrtClassifier.open(model, threads)) {
-      out.printf("arat feeds: (N,%d,%d,%d) float32 pixels in [0,1]; model layout %s, batch %s%n", c.channels(),
-          c.height(), c.width(), c.layout(), c.fixedBatch() > 0 ? "fixed " + c.fixedBatch()
-              + " (arat runs it in batches of " + c.fixedBatch() + ")" : "dynamic");
+      out.printf(
+          "arat feeds: (N,%d,%d,%d) float32 pixels in [0,1]; model layout %s, batch %s%n",
+          c.channels(),
+          c.height(),
+          c.width(),
+          c.layout(),
+          c.fixedBatch() > 0
+              ? "fixed " + c.fixedBatch() + " (arat runs it in batches of " + c.fixedBatch() + ")"
+              : "dynamic");
       for (String a : c.adaptations()) {
         out.println("  " + a);
       }
@@ -151,21 +179,29 @@ final class InspectCommand implements Callable<Integer> {
     if (unusable != null) {
       out.println("input: NOT USABLE: " + unusable);
     } else if (impossible != null) {
-      out.println("white-box attacks: NOT POSSIBLE (" + WHITE_BOX_IMPOSSIBLE + ", docs/diagnostics.md#arat-d017)");
+      out.println(
+          "white-box attacks: NOT POSSIBLE ("
+              + WHITE_BOX_IMPOSSIBLE
+              + ", docs/diagnostics.md#arat-d017)");
       out.println("  " + impossible);
-      out.println("  black-box attacks (square, transfer) can still certify it: a suite of those only, with"
-          + " 'allow_black_box_only: true'");
+      out.println(
+          "  black-box attacks (square, transfer) can still certify it: a suite of those only, with"
+              + " 'allow_black_box_only: true'");
     } else {
       gg = new GradientGraphBuilder().build(m, LossHead.CE);
       if (GraphScan.hasErrors(findings)) {
         out.println("white-box attacks: possible, but NOT TRUSTWORTHY (see the findings)");
       } else if (findings.stream().anyMatch(f -> f.code().equals(GraphScan.STRAIGHT_THROUGH))) {
-        out.println("white-box attacks: possible with STRAIGHT-THROUGH gradients through the"
-            + " quantization (an estimate: trusted only next to Square and transfer attacks)");
+        out.println(
+            "white-box attacks: possible with STRAIGHT-THROUGH gradients through the"
+                + " quantization (an estimate: trusted only next to Square and transfer attacks)");
       } else {
-        out.println("white-box attacks: possible (input-gradient graph built: logits '"
-            + gg.logitsTensor() + "', " + (gg.numClasses() > 0 ? gg.numClasses() + " classes"
-            : "classes not fixed") + ")");
+        out.println(
+            "white-box attacks: possible (input-gradient graph built: logits '"
+                + gg.logitsTensor()
+                + "', "
+                + (gg.numClasses() > 0 ? gg.numClasses() + " classes" : "classes not fixed")
+                + ")");
       }
       for (GradientGraph.Note note : gg.notes()) {
         out.println("  note: " + note.message());
@@ -191,8 +227,10 @@ final class InspectCommand implements Callable<Integer> {
     }
     double worst = check(out);
     boolean ok = worst <= TOLERANCE;
-    out.printf("gradient check: max relative error %.3g over %d inputs x %d directions x 2 heads"
-        + " (tolerance %.0e): %s%n", worst, samples, directions, TOLERANCE, ok ? "PASSED" : "FAILED");
+    out.printf(
+        "gradient check: max relative error %.3g over %d inputs x %d directions x 2 heads"
+            + " (tolerance %.0e): %s%n",
+        worst, samples, directions, TOLERANCE, ok ? "PASSED" : "FAILED");
     out.flush();
     return ok ? ExitCodes.OK : ExitCodes.UNTRUSTED;
   }
@@ -292,8 +330,8 @@ final class InspectCommand implements Callable<Integer> {
               double[] taken = hs[(s * directions + d) * steps.length + h];
               double fd = (lp - lm) / (taken[0] - taken[1]);
               double dot = gv[s * directions + d];
-              double err = Math.abs(dot - fd) / Math.max(1e-6, Math.max(Math.abs(dot),
-                  Math.abs(fd)));
+              double err =
+                  Math.abs(dot - fd) / Math.max(1e-6, Math.max(Math.abs(dot), Math.abs(fd)));
               best = Math.min(best, err);
             }
             headWorst = Math.max(headWorst, best);
@@ -334,16 +372,21 @@ final class InspectCommand implements Callable<Integer> {
       return t.getValueCase().toString().toLowerCase(java.util.Locale.ROOT);
     }
     TypeProto.Tensor tt = t.getTensorType();
-    String type = TensorProto.DataType.forNumber(tt.getElemType()) == null ? "type "
-        + tt.getElemType() : TensorProto.DataType.forNumber(tt.getElemType()).name()
-        .toLowerCase(java.util.Locale.ROOT);
+    String type =
+        TensorProto.DataType.forNumber(tt.getElemType()) == null
+            ? "type " + tt.getElemType()
+            : TensorProto.DataType.forNumber(tt.getElemType())
+                .name()
+                .toLowerCase(java.util.Locale.ROOT);
     if (!tt.hasShape()) {
       return type + " (shape not declared)";
     }
     List<String> dims = new ArrayList<>();
     for (TensorShapeProto.Dimension d : tt.getShape().getDimList()) {
-      dims.add(d.hasDimValue() ? Long.toString(d.getDimValue())
-          : d.hasDimParam() && !d.getDimParam().isEmpty() ? d.getDimParam() : "?");
+      dims.add(
+          d.hasDimValue()
+              ? Long.toString(d.getDimValue())
+              : d.hasDimParam() && !d.getDimParam().isEmpty() ? d.getDimParam() : "?");
     }
     return type + " (" + String.join(", ", dims) + ")";
   }

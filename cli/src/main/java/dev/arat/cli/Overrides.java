@@ -59,10 +59,11 @@ final class Overrides {
 
   /** Adds {@code key=value} to {@code list} when {@code value} is not null. */
   static void named(List<String> list, Map<String, Object> named) {
-    named.forEach((k, v) -> {
-      if (v != null) {
-        list.add(0, k + "=" + v);
-      }
-    });
+    named.forEach(
+        (k, v) -> {
+          if (v != null) {
+            list.add(0, k + "=" + v);
+          }
+        });
   }
 }

@@ -18,16 +18,28 @@ import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
 
 /** {@code arat train}: trains a network per a recipe, with checkpoints and resume. */
-@Command(name = "train", mixinStandardHelpOptions = true, usageHelpAutoWidth = true,
-    description = {"Train a network per a recipe (ARAT, TRADES, PGD-AT or standard).", "",
-        "Writes recipe.yaml, metrics.jsonl and a checkpoint per epoch into --out. Ctrl-C finishes "
-            + "the current step, writes a checkpoint and exits 130; --resume continues."})
+@Command(
+    name = "train",
+    mixinStandardHelpOptions = true,
+    usageHelpAutoWidth = true,
+    description = {
+      "Train a network per a recipe (ARAT, TRADES, PGD-AT or standard).",
+      "",
+      "Writes recipe.yaml, metrics.jsonl and a checkpoint per epoch into --out. Ctrl-C finishes "
+          + "the current step, writes a checkpoint and exits 130; --resume continues."
+    })
 final class TrainCommand implements Callable<Integer> {
-  @Option(names = "--recipe", defaultValue = "demo", paramLabel = "FILE|NAME",
+  @Option(
+      names = "--recipe",
+      defaultValue = "demo",
+      paramLabel = "FILE|NAME",
       description = "Recipe YAML file or built-in recipe name (${DEFAULT-VALUE}).")
   String recipe;
 
-  @Option(names = "--out", defaultValue = "runs/train", paramLabel = "DIR",
+  @Option(
+      names = "--out",
+      defaultValue = "runs/train",
+      paramLabel = "DIR",
       description = "Run folder (default: ${DEFAULT-VALUE}).")
   Path out;
 
@@ -43,8 +55,11 @@ final class TrainCommand implements Callable<Integer> {
     Output output = new Output(spec);
     TrainingRecipe r = overrides.apply(Builtins.recipe(recipe));
     TrainingResult result = train(r, out, resume, overrides.data, output);
-    output.out().printf("trained %d epoch(s), %d steps; last checkpoint: %s%n",
-        result.epochsCompleted(), result.globalStep(), result.lastCheckpoint());
+    output
+        .out()
+        .printf(
+            "trained %d epoch(s), %d steps; last checkpoint: %s%n",
+            result.epochsCompleted(), result.globalStep(), result.lastCheckpoint());
     return result.interrupted() ? ExitCodes.INTERRUPTED : ExitCodes.OK;
   }
 
@@ -65,7 +80,10 @@ final class TrainCommand implements Callable<Integer> {
 
   /** The recipe overrides shared by {@code train} and {@code demo}. */
   static final class RecipeOverrides {
-    @Option(names = "--data", paramLabel = "DIR", description = "Dataset folder (overrides data.path).")
+    @Option(
+        names = "--data",
+        paramLabel = "DIR",
+        description = "Dataset folder (overrides data.path).")
     Path data;
 
     @Option(names = "--epochs", description = "Override epochs.")
@@ -77,10 +95,13 @@ final class TrainCommand implements Callable<Integer> {
     @Option(names = "--method", description = "Override method: standard, pgd-at, trades, arat.")
     String method;
 
-    @Option(names = "--device", paramLabel = "auto|cpu|gpu[:N]|LIST",
-        description = "Override device: auto, cpu, gpu, gpu:N, or several for data-parallel "
-            + "training (gpu:0,1 or gpu:all; cpu,cpu tests that path on a CPU); a GPU that "
-            + "cannot be used is an error, never a silent CPU run.")
+    @Option(
+        names = "--device",
+        paramLabel = "auto|cpu|gpu[:N]|LIST",
+        description =
+            "Override device: auto, cpu, gpu, gpu:N, or several for data-parallel "
+                + "training (gpu:0,1 or gpu:all; cpu,cpu tests that path on a CPU); a GPU that "
+                + "cannot be used is an error, never a silent CPU run.")
     String device;
 
     @Option(names = "--train-samples", description = "Override data.train_samples (0 = all).")
@@ -89,7 +110,9 @@ final class TrainCommand implements Callable<Integer> {
     @Option(names = "--lr", description = "Override optimizer.lr.")
     Double lr;
 
-    @Option(names = "--set", paramLabel = "KEY=VALUE",
+    @Option(
+        names = "--set",
+        paramLabel = "KEY=VALUE",
         description = "Override any recipe field, e.g. --set arat.gamma=10 (repeatable).")
     List<String> set = new ArrayList<>();
 

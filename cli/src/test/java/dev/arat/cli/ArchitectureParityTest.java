@@ -25,9 +25,9 @@ import org.junit.jupiter.api.Test;
 
 /**
  * The trainer's DJL network and the exporter's ONNX graph compute the same function for the
- * pre-activation architectures (PreAct ResNet-18, a WRN-10-1): split-BN checkpoints with random
- * BN affines and running statistics, both BN branches, eval mode. (Lives in the CLI module because
- * it is the first module that depends on trainer, exporter and evaluator.)
+ * pre-activation architectures (PreAct ResNet-18, a WRN-10-1): split-BN checkpoints with random BN
+ * affines and running statistics, both BN branches, eval mode. (Lives in the CLI module because it
+ * is the first module that depends on trainer, exporter and evaluator.)
  */
 class ArchitectureParityTest {
   private static final float[] MEAN = {0.49f, 0.48f, 0.45f};
@@ -47,22 +47,29 @@ class ArchitectureParityTest {
   private static void parity(ArchitectureSpec spec, String name) {
     Map<String, Tensor> weights;
     try (NDManager m = NDManager.newBaseManager();
-        SplitBnNetwork net = new SplitBnNetwork(spec, true, spec.taps(), 0.25, 7, m,
-            SplitBnNetwork.Init.forArchitecture(name))) {
+        SplitBnNetwork net =
+            new SplitBnNetwork(
+                spec, true, spec.taps(), 0.25, 7, m, SplitBnNetwork.Init.forArchitecture(name))) {
       weights = randomiseBn(net.toTensors(), 3);
     }
-    TrainingRecipe recipe = new TrainingRecipe("arat", 7L, name, null, 1, null, null, null, null,
-        null, null, null);
-    Checkpoint ckpt = new Checkpoint(spec, recipe, weights, Map.of(),
-        new TrainingState(1, 0, 1, 0.5, 0, Map.of("tool_version", "test")));
+    TrainingRecipe recipe =
+        new TrainingRecipe("arat", 7L, name, null, 1, null, null, null, null, null, null, null);
+    Checkpoint ckpt =
+        new Checkpoint(
+            spec,
+            recipe,
+            weights,
+            Map.of(),
+            new TrainingState(1, 0, 1, 0.5, 0, Map.of("tool_version", "test")));
     ImageBatch x = images(4, spec, 11);
     for (Branch b : Branch.values()) {
       float[] djl;
       try (TrainedNetwork tn = new TrainedNetwork(ckpt, b)) {
         djl = tn.logits(x);
       }
-      ModelProto model = new OnnxExporter(b == Branch.ADV ? BnBranch.ADV : BnBranch.CLEAN, true)
-          .export(ckpt, Map.of());
+      ModelProto model =
+          new OnnxExporter(b == Branch.ADV ? BnBranch.ADV : BnBranch.CLEAN, true)
+              .export(ckpt, Map.of());
       float[] ort;
       try (OrtClassifier oc = new OrtClassifier(model, name + " " + b, 2)) {
         ort = oc.logits(x);
@@ -75,8 +82,9 @@ class ArchitectureParityTest {
         scale = Math.max(scale, Math.abs(djl[i]));
       }
       assertTrue(scale > 1e-3, "non-trivial logits");
-      assertTrue(max <= 1e-4 * Math.max(1, scale), name + " " + b + ": max |DJL - ONNX| = " + max
-          + " (logit scale " + scale + ")");
+      assertTrue(
+          max <= 1e-4 * Math.max(1, scale),
+          name + " " + b + ": max |DJL - ONNX| = " + max + " (logit scale " + scale + ")");
     }
   }
 

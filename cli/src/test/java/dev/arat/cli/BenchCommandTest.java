@@ -4,8 +4,8 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
-import dev.arat.specs.Specs;
 import dev.arat.bench.TorchBaseline;
+import dev.arat.specs.Specs;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import org.junit.jupiter.api.Assumptions;
@@ -19,18 +19,36 @@ class BenchCommandTest {
   @Test
   void tinyRunPrintsTheTableAndWritesJson() throws Exception {
     Path json = dir.resolve("bench.json");
-    CliRun r = CliRun.arat("-q", "bench", "train", "--model", "small-cnn", "--input", "1x8x8",
-        "--batch", "4", "--pgd-steps", "2", "--warmup", "0", "--iterations", "2",
-        "--compare-torch", "--python", dir.resolve("no-python").toString(),
-        "--json", json.toString());
+    CliRun r =
+        CliRun.arat(
+            "-q",
+            "bench",
+            "train",
+            "--model",
+            "small-cnn",
+            "--input",
+            "1x8x8",
+            "--batch",
+            "4",
+            "--pgd-steps",
+            "2",
+            "--warmup",
+            "0",
+            "--iterations",
+            "2",
+            "--compare-torch",
+            "--python",
+            dir.resolve("no-python").toString(),
+            "--json",
+            json.toString());
     assertEquals(0, r.code(), r.err());
     assertTrue(r.out().contains("arat_over_pgd_at"), r.out());
     assertTrue(r.out().contains("pgd_adapter_over_direct"), r.out());
     assertTrue(r.out().contains("torch comparison skipped"), r.out());
     JsonNode root = Specs.json().readTree(json.toFile());
     assertEquals("small-cnn", root.get("config").get("model").asText());
-    for (String m : new String[] {"arat_step", "pgd_at_step", "plain_step", "pgd_adapter",
-        "pgd_direct"}) {
+    for (String m :
+        new String[] {"arat_step", "pgd_at_step", "plain_step", "pgd_adapter", "pgd_direct"}) {
       JsonNode s = root.get("measurements").get(m);
       assertTrue(s != null && s.get("median").asDouble() > 0, m);
     }
@@ -43,12 +61,36 @@ class BenchCommandTest {
   void evaluateShowsEachAttacksCallsAndTheGradientToForwardRatio() throws Exception {
     Path model = MergeCommandTest.linearModel(dir);
     Path suite = dir.resolve("suite.yaml");
-    Files.writeString(suite, String.join("\n", "name: bench", "data: {dataset: synthetic}", "samples: 12",
-        "seed: 1", "batch_size: 5", "threat_model: {norm: Linf, epsilon: 0.01}",
-        "attacks: [{type: pgd, steps: 3}, {type: fab-t, steps: 2, targets: 2}]", ""));
+    Files.writeString(
+        suite,
+        String.join(
+            "\n",
+            "name: bench",
+            "data: {dataset: synthetic}",
+            "samples: 12",
+            "seed: 1",
+            "batch_size: 5",
+            "threat_model: {norm: Linf, epsilon: 0.01}",
+            "attacks: [{type: pgd, steps: 3}, {type: fab-t, steps: 2, targets: 2}]",
+            ""));
     Path json = dir.resolve("bench.json");
-    CliRun r = CliRun.arat("-q", "bench", "evaluate", "--model", model.toString(), "--suite", suite.toString(),
-        "--threads", "1", "--rounds", "2", "--out", dir.resolve("eval").toString(), "--json", json.toString());
+    CliRun r =
+        CliRun.arat(
+            "-q",
+            "bench",
+            "evaluate",
+            "--model",
+            model.toString(),
+            "--suite",
+            suite.toString(),
+            "--threads",
+            "1",
+            "--rounds",
+            "2",
+            "--out",
+            dir.resolve("eval").toString(),
+            "--json",
+            json.toString());
     assertEquals(0, r.code(), r.err());
     assertTrue(r.out().contains("pgd-3-ce") && r.out().contains("fab-t-2-t2"), r.out());
     assertTrue(r.out().contains("gradient logit-diff") && r.out().contains("x forward"), r.out());
@@ -66,8 +108,23 @@ class BenchCommandTest {
 
   @Test
   void onlyAttackSkipsTheSteps() {
-    CliRun r = CliRun.arat("-q", "bench", "train", "--input", "1x8x8", "--batch", "4", "--pgd-steps",
-        "1", "--warmup", "0", "--iterations", "1", "--only", "attack");
+    CliRun r =
+        CliRun.arat(
+            "-q",
+            "bench",
+            "train",
+            "--input",
+            "1x8x8",
+            "--batch",
+            "4",
+            "--pgd-steps",
+            "1",
+            "--warmup",
+            "0",
+            "--iterations",
+            "1",
+            "--only",
+            "attack");
     assertEquals(0, r.code(), r.err());
     assertTrue(r.out().contains("pgd_adapter"), r.out());
     assertTrue(!r.out().contains("arat_step"), r.out());
@@ -77,15 +134,18 @@ class BenchCommandTest {
   void badArgumentsAreInputErrors() {
     assertEquals(ExitCodes.INPUT_ERROR, CliRun.arat("bench", "train", "--input", "3x32").code());
     assertEquals(ExitCodes.INPUT_ERROR, CliRun.arat("bench", "train", "--model", "vgg").code());
-    assertEquals(ExitCodes.INPUT_ERROR,
+    assertEquals(
+        ExitCodes.INPUT_ERROR,
         CliRun.arat("bench", "train", "--only", "attack", "--compare-torch").code());
-    assertEquals(ExitCodes.INPUT_ERROR, CliRun.arat("bench", "train", "--torch-malloc", "x").code());
+    assertEquals(
+        ExitCodes.INPUT_ERROR, CliRun.arat("bench", "train", "--torch-malloc", "x").code());
   }
 
   /** Debian's interpreter when it can import torch (not installed in CI: those tests skip). */
   static Path torchPython() {
     Path py = Path.of("/usr/bin/python3");
-    Assumptions.assumeTrue(TorchBaseline.unavailable(py, BenchCommand.Train.findScript()) == null,
+    Assumptions.assumeTrue(
+        TorchBaseline.unavailable(py, BenchCommand.Train.findScript()) == null,
         "python3-torch is not installed");
     return py;
   }
@@ -94,26 +154,54 @@ class BenchCommandTest {
   void comparisonWithPyTorchIsInterleavedAndPaired() throws Exception {
     Path py = torchPython();
     Path json = dir.resolve("torch.json");
-    CliRun r = CliRun.arat("-q", "bench", "train", "--model", "small-cnn", "--input", "1x8x8",
-        "--batch", "4", "--pgd-steps", "2", "--warmup", "0", "--iterations", "3", "--threads", "1",
-        "--only", "steps", "--compare-torch", "--python", py.toString(), "--json",
-        json.toString());
+    CliRun r =
+        CliRun.arat(
+            "-q",
+            "bench",
+            "train",
+            "--model",
+            "small-cnn",
+            "--input",
+            "1x8x8",
+            "--batch",
+            "4",
+            "--pgd-steps",
+            "2",
+            "--warmup",
+            "0",
+            "--iterations",
+            "3",
+            "--threads",
+            "1",
+            "--only",
+            "steps",
+            "--compare-torch",
+            "--python",
+            py.toString(),
+            "--json",
+            json.toString());
     assertEquals(0, r.code(), r.err());
     JsonNode root = Specs.json().readTree(json.toFile());
-    for (String m : new String[] {"plain_step_vs_torch", "pgd_at_step_vs_torch",
-        "torch_plain_step", "torch_pgd_at_step", "torch_pgd_at_attack"}) {
+    for (String m :
+        new String[] {
+          "plain_step_vs_torch",
+          "pgd_at_step_vs_torch",
+          "torch_plain_step",
+          "torch_pgd_at_step",
+          "torch_pgd_at_attack"
+        }) {
       JsonNode s = root.get("measurements").get(m);
       assertTrue(s != null && s.get("n").asInt() == 3 && s.get("median").asDouble() > 0, m);
     }
-    for (String ratio : new String[] {"plain_step_ours_over_torch",
-        "pgd_at_step_ours_over_torch"}) {
+    for (String ratio :
+        new String[] {"plain_step_ours_over_torch", "pgd_at_step_ours_over_torch"}) {
       JsonNode x = root.get("ratios").get(ratio);
       assertEquals(3, x.get("paired").get("n").asInt(), ratio);
       assertTrue(x.get("value").asDouble() > 0, ratio);
     }
     // conv 800 + bn 64 + conv 51,200 + bn 128 + fc1 64·2·2·256+256 + fc2 2,570
-    assertEquals(120554,
-        root.get("torch").get("parameters").asInt(), "the child built the same small-cnn");
+    assertEquals(
+        120554, root.get("torch").get("parameters").asInt(), "the child built the same small-cnn");
     assertEquals(1, root.get("torch").get("threads").asInt());
   }
 
@@ -122,13 +210,30 @@ class BenchCommandTest {
     Path py = torchPython();
     Path script = dir.resolve("dies.py");
     Files.writeString(script, "import sys\nsys.exit(3)\n");
-    CliRun r = CliRun.arat("bench", "train", "--input", "1x8x8", "--batch", "4", "--pgd-steps", "1",
-        "--warmup", "0", "--iterations", "1", "--only", "steps", "--compare-torch", "--python",
-        py.toString(), "--torch-script", script.toString());
+    CliRun r =
+        CliRun.arat(
+            "bench",
+            "train",
+            "--input",
+            "1x8x8",
+            "--batch",
+            "4",
+            "--pgd-steps",
+            "1",
+            "--warmup",
+            "0",
+            "--iterations",
+            "1",
+            "--only",
+            "steps",
+            "--compare-torch",
+            "--python",
+            py.toString(),
+            "--torch-script",
+            script.toString());
     assertEquals(ExitCodes.INPUT_ERROR, r.code(), r.err());
     assertTrue(!r.err().contains("bug in arat"), r.err());
     assertTrue(r.err().contains("PyTorch baseline exited (code 3)"), r.err());
     assertTrue(!r.err().contains("\tat "), "no stack trace: " + r.err());
   }
 }
-

@@ -37,8 +37,13 @@ class CiGateScriptTest {
     assumeTrue(new File("/bin/bash").canExecute(), "needs bash");
     String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
     launcher = dir.resolve("arat");
-    Files.writeString(launcher, "#!/bin/bash\nexec '" + java + "' -cp '" + System.getProperty("java.class.path")
-        + "' dev.arat.cli.Arat \"$@\"\n");
+    Files.writeString(
+        launcher,
+        "#!/bin/bash\nexec '"
+            + java
+            + "' -cp '"
+            + System.getProperty("java.class.path")
+            + "' dev.arat.cli.Arat \"$@\"\n");
     assertTrue(launcher.toFile().setExecutable(true));
   }
 
@@ -60,7 +65,9 @@ class CiGateScriptTest {
   void helpIsTheCommentBlockOnly() throws Exception {
     Run r = gate(Map.of(), "--help");
     assertEquals(0, r.code(), r.out());
-    assertTrue(r.out().contains("Usage:  ci/arat-gate.sh MODEL.onnx") && r.out().contains("DATASET"), r.out());
+    assertTrue(
+        r.out().contains("Usage:  ci/arat-gate.sh MODEL.onnx") && r.out().contains("DATASET"),
+        r.out());
     assertFalse(r.out().contains("set -uo") || r.out().contains("if ["), r.out());
     Run bad = gate(Map.of());
     assertEquals(2, bad.code(), bad.out());
@@ -77,14 +84,19 @@ class CiGateScriptTest {
     for (int i = 0; i < w.length; i++) {
       w[i] = (float) rnd.nextGaussian() * 0.01f;
     }
-    String z = g.node(Op.GEMM, List.of(g.node(Op.FLATTEN, x), g.floatInitializer("w", w, 10, 784)),
-        Map.of("transB", 1));
+    String z =
+        g.node(
+            Op.GEMM,
+            List.of(g.node(Op.FLATTEN, x), g.floatInitializer("w", w, 10, 784)),
+            Map.of("transB", 1));
     g.output(z, "logits", Tensors.FLOAT, "N", 10);
     Path model = dir.resolve("m.onnx");
     OnnxModels.save(g.build(17), model);
     Path suite = dir.resolve("suite.yaml");
-    Files.writeString(suite, "name: gate\nsamples: 8\nthreat_model: {norm: Linf, epsilon: 0.05}\n"
-        + "attacks: [{type: fgsm}]\n");
+    Files.writeString(
+        suite,
+        "name: gate\nsamples: 8\nthreat_model: {norm: Linf, epsilon: 0.05}\n"
+            + "attacks: [{type: fgsm}]\n");
 
     Run without = gate(Map.of(), model.toString(), suite.toString(), "out-a");
     assertEquals(2, without.code(), without.out());

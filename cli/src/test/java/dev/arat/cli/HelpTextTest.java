@@ -12,8 +12,8 @@ import picocli.CommandLine.Model.ArgSpec;
 import picocli.CommandLine.Model.CommandSpec;
 
 /**
- * Every help text picocli renders is a format string: a bare {@code %} (as in "5%.") makes it
- * print a {@code [picocli WARN]} line above the usage instead of the text.
+ * Every help text picocli renders is a format string: a bare {@code %} (as in "5%.") makes it print
+ * a {@code [picocli WARN]} line above the usage instead of the text.
  */
 class HelpTextTest {
 
@@ -30,10 +30,14 @@ class HelpTextTest {
         lines.addAll(List.of(arg.description()));
       }
       for (String line : lines) {
-        String text = line.replace("${DEFAULT-VALUE}", "x").replace("${COMPLETION-CANDIDATES}",
-            "x");
-        assertDoesNotThrow(() -> String.format(Locale.ROOT, text),
-            spec.qualifiedName() + ": '" + line + "' is not a valid format string (write %% "
+        String text =
+            line.replace("${DEFAULT-VALUE}", "x").replace("${COMPLETION-CANDIDATES}", "x");
+        assertDoesNotThrow(
+            () -> String.format(Locale.ROOT, text),
+            spec.qualifiedName()
+                + ": '"
+                + line
+                + "' is not a valid format string (write %% "
                 + "for a percent sign)");
       }
     }

@@ -41,31 +41,35 @@ class PipelineTest {
   static Path recipe;
   static Path suite;
 
-  static final String RECIPE = String.join("\n",
-      "method: arat",
-      "seed: 1",
-      "data: {dataset: synthetic, train_samples: 384, test_samples: 128}",
-      "epochs: 1",
-      "batch_size: 64",
-      "optimizer: {lr: 0.05}",
-      "schedule: {type: constant}",
-      "attack: {norm: Linf, epsilon: 0.1, step_size: 0.04, steps: 2}",
-      "arat: {gamma: 4.0, balance_interval: 128, balance_samples: 128}",
-      "evaluation: {samples: 64, pgd_steps: 3}",
-      "");
+  static final String RECIPE =
+      String.join(
+          "\n",
+          "method: arat",
+          "seed: 1",
+          "data: {dataset: synthetic, train_samples: 384, test_samples: 128}",
+          "epochs: 1",
+          "batch_size: 64",
+          "optimizer: {lr: 0.05}",
+          "schedule: {type: constant}",
+          "attack: {norm: Linf, epsilon: 0.1, step_size: 0.04, steps: 2}",
+          "arat: {gamma: 4.0, balance_interval: 128, balance_samples: 128}",
+          "evaluation: {samples: 64, pgd_steps: 3}",
+          "");
 
-  static final String SUITE = String.join("\n",
-      "name: synthetic-ci",
-      "data: {dataset: synthetic}",
-      "samples: 96",
-      "seed: 2",
-      "batch_size: 48",
-      "threat_model: {norm: Linf, epsilon: 0.05}",
-      "attacks:",
-      "  - type: fgsm",
-      "  - {type: pgd, steps: 5, step_size: 0.02}",
-      "gates: {min_clean_accuracy: 0.2}",
-      "");
+  static final String SUITE =
+      String.join(
+          "\n",
+          "name: synthetic-ci",
+          "data: {dataset: synthetic}",
+          "samples: 96",
+          "seed: 2",
+          "batch_size: 48",
+          "threat_model: {norm: Linf, epsilon: 0.05}",
+          "attacks:",
+          "  - type: fgsm",
+          "  - {type: pgd, steps: 5, step_size: 0.02}",
+          "gates: {min_clean_accuracy: 0.2}",
+          "");
 
   @BeforeAll
   static void files() throws Exception {
@@ -84,8 +88,15 @@ class PipelineTest {
     List<String> lines = Files.readAllLines(run.resolve("metrics.jsonl"));
     assertEquals(1, lines.size());
     JsonNode m = Specs.json().readTree(lines.get(0));
-    for (String f : List.of("epoch", "loss_ce_adv", "loss_ce_clean", "loss_inv",
-        "clean_accuracy_adv_bn", "clean_accuracy_clean_bn", "pgd_accuracy")) {
+    for (String f :
+        List.of(
+            "epoch",
+            "loss_ce_adv",
+            "loss_ce_clean",
+            "loss_inv",
+            "clean_accuracy_adv_bn",
+            "clean_accuracy_clean_bn",
+            "pgd_accuracy")) {
       assertTrue(m.has(f), "metrics lacks " + f + ": " + m);
     }
     assertTrue(Checkpoint.latest(run).isPresent());
@@ -107,26 +118,58 @@ class PipelineTest {
   void exportWritesQuantizedVariants() throws Exception {
     Path q = Files.createDirectories(dir.resolve("export-q"));
     Path file = q.resolve("model.onnx");
-    CliRun r = CliRun.arat("export", "--checkpoint", run.toString(), "--out", file.toString(), "--precision", "int8",
-        "--calibration", "percentile", "--calibration-samples", "32", "--parity-samples", "32");
+    CliRun r =
+        CliRun.arat(
+            "export",
+            "--checkpoint",
+            run.toString(),
+            "--out",
+            file.toString(),
+            "--precision",
+            "int8",
+            "--calibration",
+            "percentile",
+            "--calibration-samples",
+            "32",
+            "--parity-samples",
+            "32");
     assertEquals(0, r.code(), r.err() + r.out());
     Path int8 = q.resolve("model.int8-percentile.onnx");
     Map<String, String> meta = QuantizationMetadata.of(OnnxModels.load(int8));
     assertEquals("int8", meta.get(QuantizationMetadata.PRECISION));
     assertEquals("percentile:99.99", meta.get(QuantizationMetadata.CALIBRATION));
     assertEquals("32", meta.get(QuantizationMetadata.CALIBRATION_SAMPLES));
-    assertTrue(meta.get(QuantizationMetadata.CALIBRATION_SOURCE).contains("train"), meta.toString());
+    assertTrue(
+        meta.get(QuantizationMetadata.CALIBRATION_SOURCE).contains("train"), meta.toString());
     assertEquals(dev.arat.specs.Sha256.ofFile(file), meta.get(QuantizationMetadata.PARENT_SHA256));
     assertTrue(Files.exists(q.resolve("model.int8-percentile.parity.json")), r.out());
 
-    r = CliRun.arat("export", "--checkpoint", run.toString(), "--out", file.toString(), "--precision", "fp16",
-        "--parity-samples", "32");
+    r =
+        CliRun.arat(
+            "export",
+            "--checkpoint",
+            run.toString(),
+            "--out",
+            file.toString(),
+            "--precision",
+            "fp16",
+            "--parity-samples",
+            "32");
     assertEquals(0, r.code(), r.err() + r.out());
-    assertEquals("fp16", QuantizationMetadata.of(OnnxModels.load(q.resolve("model.fp16.onnx")))
-        .get(QuantizationMetadata.PRECISION));
+    assertEquals(
+        "fp16",
+        QuantizationMetadata.of(OnnxModels.load(q.resolve("model.fp16.onnx")))
+            .get(QuantizationMetadata.PRECISION));
 
-    r = CliRun.arat("export", "--checkpoint", run.toString(), "--out", q.resolve("x.onnx").toString(), "--precision",
-        "int4");
+    r =
+        CliRun.arat(
+            "export",
+            "--checkpoint",
+            run.toString(),
+            "--out",
+            q.resolve("x.onnx").toString(),
+            "--precision",
+            "int4");
     assertEquals(2, r.code(), r.err() + r.out());
     assertTrue(r.err().contains("expected fp32, fp16 or int8"), r.err());
     assertFalse(Files.exists(q.resolve("x.onnx")), "a refused export must write nothing");
@@ -164,8 +207,16 @@ class PipelineTest {
   @Order(4)
   void evaluateWritesReportsAndGates() throws Exception {
     Path eval = dir.resolve("eval");
-    CliRun r = CliRun.arat("-q", "evaluate", "--model", run.resolve("model.onnx").toString(),
-        "--suite", suite.toString(), "--out", eval.toString());
+    CliRun r =
+        CliRun.arat(
+            "-q",
+            "evaluate",
+            "--model",
+            run.resolve("model.onnx").toString(),
+            "--suite",
+            suite.toString(),
+            "--out",
+            eval.toString());
     assertEquals(0, r.code(), r.err() + r.out());
     JsonNode rep = Specs.json().readTree(eval.resolve("report.json").toFile());
     assertEquals(96, rep.get("samples").asInt());
@@ -177,8 +228,18 @@ class PipelineTest {
     assertEquals("arat", rep.get("model").get("metadata").get("arat.training_method").asText());
     assertTrue(Files.readString(eval.resolve("report.md")).contains("synthetic-ci"));
 
-    r = CliRun.arat("-q", "evaluate", "--model", run.resolve("model.onnx").toString(),
-        "--suite", suite.toString(), "--out", eval.toString(), "--min-robust-accuracy", "0.999");
+    r =
+        CliRun.arat(
+            "-q",
+            "evaluate",
+            "--model",
+            run.resolve("model.onnx").toString(),
+            "--suite",
+            suite.toString(),
+            "--out",
+            eval.toString(),
+            "--min-robust-accuracy",
+            "0.999");
     assertEquals(1, r.code(), r.err() + r.out());
     assertTrue(r.out().contains("FAILED"), r.out());
   }
@@ -187,8 +248,18 @@ class PipelineTest {
   @Order(4)
   void builtinProfileTakesTheDatasetFromTheModelMetadata() throws Exception {
     Path eval = dir.resolve("eval-quick");
-    CliRun r = CliRun.arat("-q", "evaluate", "--model", run.resolve("model.onnx").toString(),
-        "--suite", "quick", "--samples", "40", "--out", eval.toString());
+    CliRun r =
+        CliRun.arat(
+            "-q",
+            "evaluate",
+            "--model",
+            run.resolve("model.onnx").toString(),
+            "--suite",
+            "quick",
+            "--samples",
+            "40",
+            "--out",
+            eval.toString());
     assertTrue(r.code() == 0 || r.code() == 1, r.err() + r.out());
     JsonNode rep = Specs.json().readTree(eval.resolve("report.json").toFile());
     assertEquals("synthetic", rep.get("dataset").get("name").asText());
@@ -200,7 +271,9 @@ class PipelineTest {
   void badInputsExitTwoWithAMessage() throws Exception {
     Path bad = dir.resolve("bad-suite.yaml");
     Files.writeString(bad, SUITE + "colour: blue\n");
-    CliRun r = CliRun.arat("evaluate", "--model", run.resolve("model.onnx").toString(), "--suite", bad.toString());
+    CliRun r =
+        CliRun.arat(
+            "evaluate", "--model", run.resolve("model.onnx").toString(), "--suite", bad.toString());
     assertEquals(2, r.code());
     assertTrue(r.err().contains("unknown key 'colour'"), r.err());
 
@@ -214,15 +287,32 @@ class PipelineTest {
 
     Path badRecipe = dir.resolve("bad-recipe.yaml");
     Files.writeString(badRecipe, RECIPE.replace("epochs: 1", "epochs: -1"));
-    r = CliRun.arat("train", "--recipe", badRecipe.toString(), "--out", dir.resolve("x").toString());
+    r =
+        CliRun.arat(
+            "train", "--recipe", badRecipe.toString(), "--out", dir.resolve("x").toString());
     assertEquals(2, r.code());
     assertTrue(r.err().contains("epochs: must be > 0, was -1"), r.err());
 
-    r = CliRun.arat("train", "--recipe", recipe.toString(), "--out", dir.resolve("empty").toString(), "--resume");
+    r =
+        CliRun.arat(
+            "train",
+            "--recipe",
+            recipe.toString(),
+            "--out",
+            dir.resolve("empty").toString(),
+            "--resume");
     assertEquals(2, r.code(), r.err());
     assertTrue(r.err().contains("no checkpoint"), r.err());
 
-    r = CliRun.arat("train", "--recipe", recipe.toString(), "--out", dir.resolve("y").toString(), "--set", "arat.gama=3");
+    r =
+        CliRun.arat(
+            "train",
+            "--recipe",
+            recipe.toString(),
+            "--out",
+            dir.resolve("y").toString(),
+            "--set",
+            "arat.gama=3");
     assertEquals(2, r.code());
     assertTrue(r.err().contains("unknown key 'gama'"), r.err());
   }
@@ -233,9 +323,20 @@ class PipelineTest {
     Path killed = dir.resolve("killed");
     // A child JVM trains 3 epochs; it is killed (SIGKILL, no chance to clean up) once the first
     // checkpoint exists, then the run is resumed here.
-    ProcessBuilder pb = new ProcessBuilder(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
-        "-cp", System.getProperty("java.class.path"), "dev.arat.cli.Arat", "-q", "train",
-        "--recipe", recipe.toString(), "--out", killed.toString(), "--epochs", "3");
+    ProcessBuilder pb =
+        new ProcessBuilder(
+            Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+            "-cp",
+            System.getProperty("java.class.path"),
+            "dev.arat.cli.Arat",
+            "-q",
+            "train",
+            "--recipe",
+            recipe.toString(),
+            "--out",
+            killed.toString(),
+            "--epochs",
+            "3");
     pb.environment().put("DJL_OFFLINE", "true");
     pb.redirectErrorStream(true).redirectOutput(dir.resolve("child.log").toFile());
     Process child = pb.start();
@@ -243,22 +344,36 @@ class PipelineTest {
     while (Checkpoint.latest(killed).isEmpty() && child.isAlive() && System.nanoTime() < deadline) {
       Thread.sleep(50);
     }
-    assertTrue(Checkpoint.latest(killed).isPresent(), "no checkpoint: " + Files.readString(dir.resolve("child.log")));
+    assertTrue(
+        Checkpoint.latest(killed).isPresent(),
+        "no checkpoint: " + Files.readString(dir.resolve("child.log")));
     child.destroyForcibly().waitFor();
     int before = Checkpoint.read(killed).state().epoch();
     assertTrue(before < 3, "the child finished before it could be killed");
 
-    CliRun r = CliRun.arat("-q", "train", "--recipe", recipe.toString(), "--out", killed.toString(),
-        "--epochs", "3", "--resume");
+    CliRun r =
+        CliRun.arat(
+            "-q",
+            "train",
+            "--recipe",
+            recipe.toString(),
+            "--out",
+            killed.toString(),
+            "--epochs",
+            "3",
+            "--resume");
     assertEquals(0, r.code(), r.err());
-    List<Integer> epochs = Files.readAllLines(killed.resolve("metrics.jsonl")).stream()
-        .map(l -> {
-          try {
-            return Specs.json().readTree(l).get("epoch").asInt();
-          } catch (Exception e) {
-            throw new AssertionError(e);
-          }
-        }).toList();
+    List<Integer> epochs =
+        Files.readAllLines(killed.resolve("metrics.jsonl")).stream()
+            .map(
+                l -> {
+                  try {
+                    return Specs.json().readTree(l).get("epoch").asInt();
+                  } catch (Exception e) {
+                    throw new AssertionError(e);
+                  }
+                })
+            .toList();
     assertEquals(List.of(1, 2, 3), epochs);
   }
 }

@@ -33,7 +33,9 @@ class UsageErrorsTest {
   void aMisspelledCommandGetsASuggestion() {
     var r = arat("evaluat", "--model", "m.onnx");
     assertEquals(ExitCodes.INPUT_ERROR, r.code());
-    assertTrue(r.err().contains("unknown command 'evaluat'") && r.err().contains("Did you mean: arat evaluate"),
+    assertTrue(
+        r.err().contains("unknown command 'evaluat'")
+            && r.err().contains("Did you mean: arat evaluate"),
         r.err());
     assertEquals(0, arat("--help").code());
   }
@@ -43,9 +45,16 @@ class UsageErrorsTest {
     GraphBuilder g = new GraphBuilder("neg");
     String x = g.imageInput("input", 1, 2, 2);
     String f = g.node(Op.FLATTEN, x);
-    TensorProto w = Tensors.floatTensor("w", new float[] {1, 2, 3, 4, 5, 6, 7, 8}, 2, 4).toBuilder()
-        .setDims(0, -2).build();
-    g.output(g.node(Op.GEMM, List.of(f, g.initializer(w)), Map.of("transB", 1)), "logits", Tensors.FLOAT, "N", 2);
+    TensorProto w =
+        Tensors.floatTensor("w", new float[] {1, 2, 3, 4, 5, 6, 7, 8}, 2, 4).toBuilder()
+            .setDims(0, -2)
+            .build();
+    g.output(
+        g.node(Op.GEMM, List.of(f, g.initializer(w)), Map.of("transB", 1)),
+        "logits",
+        Tensors.FLOAT,
+        "N",
+        2);
     ModelProto m = g.build(17);
     Path p = dir.resolve("neg.onnx");
     OnnxModels.save(m, p);

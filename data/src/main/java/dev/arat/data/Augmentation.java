@@ -11,8 +11,8 @@ import java.util.SplittableRandom;
  * dx}, each uniform in {@code [0, 2p]} (only when {@code p > 0}), then one boolean for the flip
  * (only when {@code flip}). The output pixel {@code (y,x)} is the input pixel {@code (y+dy-p,
  * x+dx-p)}, or 0 where that falls outside the image (the zero padding); a flipped image then reads
- * column {@code w-1-x}. The same generator state therefore gives the same batch on any machine,
- * and every output value is an input value or 0, so {@code [0,1]} inputs stay in {@code [0,1]}.
+ * column {@code w-1-x}. The same generator state therefore gives the same batch on any machine, and
+ * every output value is an input value or 0, so {@code [0,1]} inputs stay in {@code [0,1]}.
  *
  * @param padding zero padding {@code p} on every side, {@code >= 0}; 0 disables the crop
  * @param flip whether to flip horizontally with probability 1/2
@@ -50,8 +50,8 @@ public record Augmentation(int padding, boolean flip) {
   public float[] apply(float[] batch, int n, int c, int h, int w, SplittableRandom rng) {
     int per = c * h * w;
     if (batch.length != (long) n * per) {
-      throw new IllegalArgumentException("batch has " + batch.length + " values, expected " + n + "x" + c
-          + "x" + h + "x" + w);
+      throw new IllegalArgumentException(
+          "batch has " + batch.length + " values, expected " + n + "x" + c + "x" + h + "x" + w);
     }
     float[] out = new float[batch.length];
     for (int i = 0; i < n; i++) {

@@ -26,8 +26,8 @@ import org.apache.commons.compress.archivers.tar.TarArchiveInputStream;
  * 3072 pixel bytes; CIFAR-100 {@code cifar-100-binary/train.bin}, {@code test.bin} and {@code
  * fine_label_names.txt}, each record a coarse and a fine label byte and 3072 pixel bytes (the fine
  * label, 0..99, is used). Pixels are stored channel-major (1024 red, 1024 green, 1024 blue, rows of
- * 32), so a record is already CHW: the result is float32 NCHW {@code (N,3,32,32)}, {@code
- * byte/255} in {@code [0,1]}.
+ * 32), so a record is already CHW: the result is float32 NCHW {@code (N,3,32,32)}, {@code byte/255}
+ * in {@code [0,1]}.
  *
  * <p>Where the files are looked for, for a given location {@code L}:
  *
@@ -58,10 +58,22 @@ public final class Cifar {
   /** The two datasets. */
   public enum Variant {
     /** CIFAR-10: 10 classes, 50,000 train and 10,000 test images. */
-    CIFAR10("cifar10", "cifar-10", "cifar-10-batches-bin", "cifar-10-binary.tar.gz", 1, 10,
+    CIFAR10(
+        "cifar10",
+        "cifar-10",
+        "cifar-10-batches-bin",
+        "cifar-10-binary.tar.gz",
+        1,
+        10,
         "batches.meta.txt"),
     /** CIFAR-100 with its 100 fine labels: 50,000 train and 10,000 test images. */
-    CIFAR100("cifar100", "cifar-100", "cifar-100-binary", "cifar-100-binary.tar.gz", 2, 100,
+    CIFAR100(
+        "cifar100",
+        "cifar-100",
+        "cifar-100-binary",
+        "cifar-100-binary.tar.gz",
+        2,
+        100,
         "fine_label_names.txt");
 
     private final String id;
@@ -72,7 +84,13 @@ public final class Cifar {
     private final int classes;
     private final String meta;
 
-    Variant(String id, String cacheName, String folder, String tarball, int labelBytes, int classes,
+    Variant(
+        String id,
+        String cacheName,
+        String folder,
+        String tarball,
+        int labelBytes,
+        int classes,
         String meta) {
       this.id = id;
       this.cacheName = cacheName;
@@ -88,7 +106,9 @@ public final class Cifar {
       return id;
     }
 
-    /** The folder name inside the tarball: {@code cifar-10-batches-bin} or {@code cifar-100-binary}. */
+    /**
+     * The folder name inside the tarball: {@code cifar-10-batches-bin} or {@code cifar-100-binary}.
+     */
     public String folder() {
       return folder;
     }
@@ -117,7 +137,11 @@ public final class Cifar {
     public List<String> files(Split split) {
       if (this == CIFAR10) {
         return split == Split.TRAIN
-            ? List.of("data_batch_1.bin", "data_batch_2.bin", "data_batch_3.bin", "data_batch_4.bin",
+            ? List.of(
+                "data_batch_1.bin",
+                "data_batch_2.bin",
+                "data_batch_3.bin",
+                "data_batch_4.bin",
                 "data_batch_5.bin")
             : List.of("test_batch.bin");
       }
@@ -129,7 +153,8 @@ public final class Cifar {
      * /usr/share/datasets/cifar-10} (or {@code cifar-100}).
      */
     public List<Path> defaultLocations() {
-      return List.of(Path.of(System.getProperty("user.home"), ".cache", "arat", cacheName),
+      return List.of(
+          Path.of(System.getProperty("user.home"), ".cache", "arat", cacheName),
           Path.of("/usr/share/datasets", cacheName));
     }
 
@@ -145,23 +170,115 @@ public final class Cifar {
   }
 
   /** CIFAR-10's class names, used when {@code batches.meta.txt} is absent. */
-  public static final List<String> CIFAR10_CLASSES = List.of("airplane", "automobile", "bird", "cat",
-      "deer", "dog", "frog", "horse", "ship", "truck");
+  public static final List<String> CIFAR10_CLASSES =
+      List.of(
+          "airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck");
 
-  /** CIFAR-100's fine class names in label order, used when {@code fine_label_names.txt} is absent. */
-  public static final List<String> CIFAR100_CLASSES = List.of(
-      "apple", "aquarium_fish", "baby", "bear", "beaver", "bed", "bee", "beetle", "bicycle", "bottle",
-      "bowl", "boy", "bridge", "bus", "butterfly", "camel", "can", "castle", "caterpillar", "cattle",
-      "chair", "chimpanzee", "clock", "cloud", "cockroach", "couch", "crab", "crocodile", "cup",
-      "dinosaur", "dolphin", "elephant", "flatfish", "forest", "fox", "girl", "hamster", "house",
-      "kangaroo", "keyboard", "lamp", "lawn_mower", "leopard", "lion", "lizard", "lobster", "man",
-      "maple_tree", "motorcycle", "mountain", "mouse", "mushroom", "oak_tree", "orange", "orchid",
-      "otter", "palm_tree", "pear", "pickup_truck", "pine_tree", "plain", "plate", "poppy",
-      "porcupine", "possum", "rabbit", "raccoon", "ray", "road", "rocket", "rose", "sea", "seal",
-      "shark", "shrew", "skunk", "skyscraper", "snail", "snake", "spider", "squirrel", "streetcar",
-      "sunflower", "sweet_pepper", "table", "tank", "telephone", "television", "tiger", "tractor",
-      "train", "trout", "tulip", "turtle", "wardrobe", "whale", "willow_tree", "wolf", "woman",
-      "worm");
+  /**
+   * CIFAR-100's fine class names in label order, used when {@code fine_label_names.txt} is absent.
+   */
+  public static final List<String> CIFAR100_CLASSES =
+      List.of(
+          "apple",
+          "aquarium_fish",
+          "baby",
+          "bear",
+          "beaver",
+          "bed",
+          "bee",
+          "beetle",
+          "bicycle",
+          "bottle",
+          "bowl",
+          "boy",
+          "bridge",
+          "bus",
+          "butterfly",
+          "camel",
+          "can",
+          "castle",
+          "caterpillar",
+          "cattle",
+          "chair",
+          "chimpanzee",
+          "clock",
+          "cloud",
+          "cockroach",
+          "couch",
+          "crab",
+          "crocodile",
+          "cup",
+          "dinosaur",
+          "dolphin",
+          "elephant",
+          "flatfish",
+          "forest",
+          "fox",
+          "girl",
+          "hamster",
+          "house",
+          "kangaroo",
+          "keyboard",
+          "lamp",
+          "lawn_mower",
+          "leopard",
+          "lion",
+          "lizard",
+          "lobster",
+          "man",
+          "maple_tree",
+          "motorcycle",
+          "mountain",
+          "mouse",
+          "mushroom",
+          "oak_tree",
+          "orange",
+          "orchid",
+          "otter",
+          "palm_tree",
+          "pear",
+          "pickup_truck",
+          "pine_tree",
+          "plain",
+          "plate",
+          "poppy",
+          "porcupine",
+          "possum",
+          "rabbit",
+          "raccoon",
+          "ray",
+          "road",
+          "rocket",
+          "rose",
+          "sea",
+          "seal",
+          "shark",
+          "shrew",
+          "skunk",
+          "skyscraper",
+          "snail",
+          "snake",
+          "spider",
+          "squirrel",
+          "streetcar",
+          "sunflower",
+          "sweet_pepper",
+          "table",
+          "tank",
+          "telephone",
+          "television",
+          "tiger",
+          "tractor",
+          "train",
+          "trout",
+          "tulip",
+          "turtle",
+          "wardrobe",
+          "whale",
+          "willow_tree",
+          "wolf",
+          "woman",
+          "worm");
 
   /**
    * Loads one split.
@@ -179,7 +296,8 @@ public final class Cifar {
     for (Path c : candidates) {
       Source src = resolve(variant, c, split);
       if (src != null) {
-        return src.tarball != null ? fromTarball(variant, src.tarball, split)
+        return src.tarball != null
+            ? fromTarball(variant, src.tarball, split)
             : fromFolder(variant, src.folder, split);
       }
     }
@@ -187,14 +305,27 @@ public final class Cifar {
     for (Path c : candidates) {
       where.append(where.length() == 0 ? "" : " or ").append(c);
     }
-    throw new DatasetException(variant.id() + " not found: expected " + String.join(", ", variant.files(split))
-        + " (in " + variant.folder() + "/) or the official tarball " + variant.tarball() + " in " + where
-        + "; download " + Downloads.cifarUrl(variant) + " (md5 " + Downloads.cifarMd5(variant)
-        + ") and pass its path or folder with --data, or put it in " + variant.defaultLocations().get(0));
+    throw new DatasetException(
+        variant.id()
+            + " not found: expected "
+            + String.join(", ", variant.files(split))
+            + " (in "
+            + variant.folder()
+            + "/) or the official tarball "
+            + variant.tarball()
+            + " in "
+            + where
+            + "; download "
+            + Downloads.cifarUrl(variant)
+            + " (md5 "
+            + Downloads.cifarMd5(variant)
+            + ") and pass its path or folder with --data, or put it in "
+            + variant.defaultLocations().get(0));
   }
 
   /**
-   * The files {@link #load} reads for {@code split}: the tarball, or the split's {@code .bin} files.
+   * The files {@link #load} reads for {@code split}: the tarball, or the split's {@code .bin}
+   * files.
    *
    * @throws DatasetException if none of the locations holds the dataset
    */
@@ -203,7 +334,8 @@ public final class Cifar {
     for (Path c : candidates) {
       Source src = resolve(variant, c, split);
       if (src != null) {
-        return src.tarball != null ? List.of(src.tarball)
+        return src.tarball != null
+            ? List.of(src.tarball)
             : variant.files(split).stream().map(src.folder::resolve).toList();
       }
     }
@@ -253,9 +385,19 @@ public final class Cifar {
       }
     }
     if (!missing.isEmpty()) {
-      throw new DatasetException(v.id() + ": " + dir + " lacks " + String.join(", ", missing)
-          + " (expected " + String.join(", ", v.files(split)) + "); the extracted "
-          + v.folder() + " folder or the tarball " + v.tarball() + " is incomplete: extract it again");
+      throw new DatasetException(
+          v.id()
+              + ": "
+              + dir
+              + " lacks "
+              + String.join(", ", missing)
+              + " (expected "
+              + String.join(", ", v.files(split))
+              + "); the extracted "
+              + v.folder()
+              + " folder or the tarball "
+              + v.tarball()
+              + " is incomplete: extract it again");
     }
     Map<String, byte[]> data = new HashMap<>();
     for (String f : v.files(split)) {
@@ -288,8 +430,8 @@ public final class Cifar {
 
   /**
    * Reads a split from a tar stream, gzip-compressed or not (told apart by the gzip magic bytes).
-   * Entries are matched by their last path component and read into memory; no entry is ever
-   * written to disk, so an entry's name cannot reach outside anything.
+   * Entries are matched by their last path component and read into memory; no entry is ever written
+   * to disk, so an entry's name cannot reach outside anything.
    *
    * @param raw the archive's bytes; not closed here
    * @param source what error messages name (the archive's path)
@@ -318,8 +460,11 @@ public final class Cifar {
         if (wanted.contains(base) && !data.containsKey(base)) {
           data.put(base, readTarEntry(tar, e, source));
         } else if (base.equals(v.metaFile()) && names == null) {
-          names = classNames(v, new String(readTarEntry(tar, e, source), StandardCharsets.UTF_8),
-              source + "!" + e.getName());
+          names =
+              classNames(
+                  v,
+                  new String(readTarEntry(tar, e, source), StandardCharsets.UTF_8),
+                  source + "!" + e.getName());
         } else if (tar.transferTo(OutputStream.nullOutputStream()) != e.getSize()) {
           throw truncatedTar(source, null); // the stream ended inside an entry we skip
         }
@@ -331,8 +476,14 @@ public final class Cifar {
       if (!gzip) {
         throw truncatedTar(source, e);
       }
-      throw new DatasetException(source + ": truncated or corrupt gzip (" + e.getMessage()
-          + "); download " + v.tarball() + " again", e);
+      throw new DatasetException(
+          source
+              + ": truncated or corrupt gzip ("
+              + e.getMessage()
+              + "); download "
+              + v.tarball()
+              + " again",
+          e);
     } catch (IOException e) {
       if (isTruncation(e)) {
         throw truncatedTar(source, e);
@@ -346,8 +497,13 @@ public final class Cifar {
       }
     }
     if (!missing.isEmpty()) {
-      throw new DatasetException(source + ": the archive has no " + String.join(", ", missing)
-          + "; is it the binary version (" + v.tarball() + ", not the Python or MATLAB one)?");
+      throw new DatasetException(
+          source
+              + ": the archive has no "
+              + String.join(", ", missing)
+              + "; is it the binary version ("
+              + v.tarball()
+              + ", not the Python or MATLAB one)?");
     }
     return assemble(v, split, data, names, source);
   }
@@ -361,8 +517,11 @@ public final class Cifar {
         throw truncatedTar(source, null); // the stream ended inside a header
       }
       if (e != null && !e.isCheckSumOK()) {
-        throw new DatasetException(source + ": not a tar archive or corrupt (header checksum mismatch at "
-            + e.getName() + ")");
+        throw new DatasetException(
+            source
+                + ": not a tar archive or corrupt (header checksum mismatch at "
+                + e.getName()
+                + ")");
       }
       return e;
     } catch (java.util.zip.ZipException | java.io.EOFException e) {
@@ -371,7 +530,8 @@ public final class Cifar {
       if (isTruncation(e)) {
         throw truncatedTar(source, e);
       }
-      throw new DatasetException(source + ": not a tar archive or corrupt (" + e.getMessage() + ")", e);
+      throw new DatasetException(
+          source + ": not a tar archive or corrupt (" + e.getMessage() + ")", e);
     }
   }
 
@@ -379,10 +539,16 @@ public final class Cifar {
   private static byte[] readTarEntry(TarArchiveInputStream tar, TarArchiveEntry e, String source)
       throws IOException {
     if (e.getSize() > Integer.MAX_VALUE - 16) {
-      throw new DatasetException(source + "!" + e.getName() + ": entry too large to read into memory ("
-          + e.getSize() + " bytes)");
+      throw new DatasetException(
+          source
+              + "!"
+              + e.getName()
+              + ": entry too large to read into memory ("
+              + e.getSize()
+              + " bytes)");
     }
-    byte[] b = tar.readAllBytes(); // grows with the bytes actually there, not with the declared size
+    byte[] b =
+        tar.readAllBytes(); // grows with the bytes actually there, not with the declared size
     if (b.length != e.getSize()) {
       throw truncatedTar(source, null);
     }
@@ -395,8 +561,8 @@ public final class Cifar {
   }
 
   private static DatasetException truncatedTar(String source, Exception cause) {
-    return new DatasetException(source + ": truncated archive (it ends inside an entry); "
-        + "download it again", cause);
+    return new DatasetException(
+        source + ": truncated archive (it ends inside an entry); " + "download it again", cause);
   }
 
   /** The last path component of an archive entry's name ({@code a/b/c.bin} gives {@code c.bin}). */
@@ -414,7 +580,8 @@ public final class Cifar {
       }
     }
     if (out.size() != v.classes()) {
-      throw new DatasetException(source + ": expected " + v.classes() + " class names, found " + out.size());
+      throw new DatasetException(
+          source + ": expected " + v.classes() + " class names, found " + out.size());
     }
     return out;
   }
@@ -427,14 +594,33 @@ public final class Cifar {
     for (String f : v.files(split)) {
       byte[] b = data.get(f);
       if (b.length == 0 || b.length % rec != 0) {
-        throw new DatasetException(where + "/" + f + ": truncated or not a " + v.id() + " binary file: "
-            + b.length + " bytes is not a whole number of " + rec + "-byte records (the official file holds "
-            + (v == Variant.CIFAR100 && split == Split.TRAIN ? 50_000 : 10_000) + " records)");
+        throw new DatasetException(
+            where
+                + "/"
+                + f
+                + ": truncated or not a "
+                + v.id()
+                + " binary file: "
+                + b.length
+                + " bytes is not a whole number of "
+                + rec
+                + "-byte records (the official file holds "
+                + (v == Variant.CIFAR100 && split == Split.TRAIN ? 50_000 : 10_000)
+                + " records)");
       }
       int count = b.length / rec;
       if (firstCount >= 0 && count != firstCount) {
-        throw new DatasetException(where + "/" + f + ": holds " + count + " records but "
-            + v.files(split).get(0) + " holds " + firstCount + "; one of them is truncated");
+        throw new DatasetException(
+            where
+                + "/"
+                + f
+                + ": holds "
+                + count
+                + " records but "
+                + v.files(split).get(0)
+                + " holds "
+                + firstCount
+                + "; one of them is truncated");
       }
       firstCount = firstCount < 0 ? count : firstCount;
       total += count;
@@ -453,14 +639,30 @@ public final class Cifar {
     for (String f : v.files(split)) {
       byte[] b = data.get(f);
       for (int off = 0; off < b.length; off += rec, i++) {
-        int y = b[off + rec - PIXELS - 1] & 0xff; // CIFAR-10: the only label; CIFAR-100: the fine one
+        int y =
+            b[off + rec - PIXELS - 1] & 0xff; // CIFAR-10: the only label; CIFAR-100: the fine one
         if (y >= v.classes()) {
-          throw new DatasetException(where + "/" + f + ": record " + (off / rec) + " has label " + y
-              + ", not a class index of " + v.id());
+          throw new DatasetException(
+              where
+                  + "/"
+                  + f
+                  + ": record "
+                  + (off / rec)
+                  + " has label "
+                  + y
+                  + ", not a class index of "
+                  + v.id());
         }
         if (v == Variant.CIFAR100 && (b[off] & 0xff) >= 20) {
-          throw new DatasetException(where + "/" + f + ": record " + (off / rec) + " has coarse label "
-              + (b[off] & 0xff) + ", not one of CIFAR-100's 20 superclasses");
+          throw new DatasetException(
+              where
+                  + "/"
+                  + f
+                  + ": record "
+                  + (off / rec)
+                  + " has coarse label "
+                  + (b[off] & 0xff)
+                  + ", not one of CIFAR-100's 20 superclasses");
         }
         labels[i] = y;
         int base = i * PIXELS;
@@ -470,9 +672,16 @@ public final class Cifar {
         }
       }
     }
-    List<String> classes = names != null ? names
-        : v == Variant.CIFAR10 ? CIFAR10_CLASSES : CIFAR100_CLASSES;
-    return new ImageDataset(v.id() + "/" + split.name().toLowerCase(Locale.ROOT), 3, 32, 32,
-        v.classes(), classes, px, labels);
+    List<String> classes =
+        names != null ? names : v == Variant.CIFAR10 ? CIFAR10_CLASSES : CIFAR100_CLASSES;
+    return new ImageDataset(
+        v.id() + "/" + split.name().toLowerCase(Locale.ROOT),
+        3,
+        32,
+        32,
+        v.classes(),
+        classes,
+        px,
+        labels);
   }
 }

@@ -38,9 +38,18 @@ public final class Datasets {
   /** Where MNIST is looked for when no folder is given. */
   public static final Path MNIST_DEFAULT = Path.of("/usr/share/datasets/mnist");
 
-  private static final List<String> FASHION_CLASSES = List.of(
-      "T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
-      "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot");
+  private static final List<String> FASHION_CLASSES =
+      List.of(
+          "T-shirt/top",
+          "Trouser",
+          "Pullover",
+          "Dress",
+          "Coat",
+          "Sandal",
+          "Shirt",
+          "Sneaker",
+          "Bag",
+          "Ankle boot");
 
   /**
    * Loads a split of a named dataset.
@@ -68,10 +77,12 @@ public final class Datasets {
    * @return float32 NCHW images in {@code [0,1]} with their labels
    * @throws DatasetException if the name is unknown or the files are missing or malformed
    */
-  public static ImageDataset load(String name, Path dir, Split split, ImageFolder.Options folderOptions) {
+  public static ImageDataset load(
+      String name, Path dir, Split split, ImageFolder.Options folderOptions) {
     if (name.regionMatches(true, 0, "folder:", 0, 7)) {
       Path p = Path.of(name.substring(7));
-      return ImageFolder.load(dir != null && !p.isAbsolute() ? dir.resolve(p) : p, folderOptions, split);
+      return ImageFolder.load(
+          dir != null && !p.isAbsolute() ? dir.resolve(p) : p, folderOptions, split);
     }
     Cifar.Variant cifar = Cifar.Variant.of(name);
     if (cifar != null) {
@@ -81,15 +92,23 @@ public final class Datasets {
     switch (n) {
       case "folder":
         if (dir == null) {
-          throw new DatasetException("dataset 'folder' needs the image folder: pass --data DIR or "
-              + "name it as folder:<path>");
+          throw new DatasetException(
+              "dataset 'folder' needs the image folder: pass --data DIR or "
+                  + "name it as folder:<path>");
         }
         return ImageFolder.load(dir, folderOptions, split);
       case "fashion-mnist":
-        return idx(n, dir != null ? dir : FASHION_MNIST_DEFAULT, split, FASHION_CLASSES,
+        return idx(
+            n,
+            dir != null ? dir : FASHION_MNIST_DEFAULT,
+            split,
+            FASHION_CLASSES,
             "install Debian's package (apt-get install dataset-fashion-mnist) or pass --data DIR");
       case "mnist":
-        return idx(n, dir != null ? dir : MNIST_DEFAULT, split,
+        return idx(
+            n,
+            dir != null ? dir : MNIST_DEFAULT,
+            split,
             List.of("0", "1", "2", "3", "4", "5", "6", "7", "8", "9"),
             "pass --data DIR with the MNIST IDX files");
       case "synthetic":
@@ -97,15 +116,15 @@ public final class Datasets {
             ? SyntheticDataset.generate(1, 2048, 1, 28, 28, 10)
             : SyntheticDataset.generate(2, 512, 1, 28, 28, 10);
       default:
-        throw new DatasetException("unknown dataset '" + name + "', expected one of " + NAMES
-            + " or folder:<path>");
+        throw new DatasetException(
+            "unknown dataset '" + name + "', expected one of " + NAMES + " or folder:<path>");
     }
   }
 
   /**
    * The files {@link #load} reads for the test split of {@code name} (for its digest): the IDX
-   * image and label files, the CIFAR tarball or test batch, every image of a {@code folder}
-   * dataset (the split is drawn from all of them); empty for {@code synthetic}.
+   * image and label files, the CIFAR tarball or test batch, every image of a {@code folder} dataset
+   * (the split is drawn from all of them); empty for {@code synthetic}.
    *
    * @param name as for {@link #load(String, Path, Split)}
    * @param dir as for {@link #load(String, Path, Split)}
@@ -116,11 +135,15 @@ public final class Datasets {
       Path p = name.length() > 7 ? Path.of(name.substring(7)) : dir;
       Path root = dir != null && !p.isAbsolute() && name.length() > 7 ? dir.resolve(p) : p;
       try (java.util.stream.Stream<Path> s = Files.walk(root)) {
-        return s.filter(Files::isRegularFile).filter(f -> {
-          String l = f.getFileName().toString().toLowerCase(Locale.ROOT);
-          return !f.getFileName().toString().startsWith(".")
-              && (l.endsWith(".png") || l.endsWith(".jpg") || l.endsWith(".jpeg"));
-        }).sorted().toList();
+        return s.filter(Files::isRegularFile)
+            .filter(
+                f -> {
+                  String l = f.getFileName().toString().toLowerCase(Locale.ROOT);
+                  return !f.getFileName().toString().startsWith(".")
+                      && (l.endsWith(".png") || l.endsWith(".jpg") || l.endsWith(".jpeg"));
+                })
+            .sorted()
+            .toList();
       } catch (java.io.IOException e) {
         throw new DatasetException(root + ": cannot list: " + e.getMessage(), e);
       }
@@ -142,27 +165,53 @@ public final class Datasets {
     return List.of();
   }
 
-  private static ImageDataset idx(String name, Path dir, Split split, List<String> classes, String howTo) {
+  private static ImageDataset idx(
+      String name, Path dir, Split split, List<String> classes, String howTo) {
     String prefix = split == Split.TRAIN ? "train" : "t10k";
     Path images = find(dir, prefix + "-images-idx3-ubyte");
     Path labels = find(dir, prefix + "-labels-idx1-ubyte");
     if (images == null || labels == null) {
-      throw new DatasetException(name + " not found: expected " + prefix + "-images-idx3-ubyte(.gz) and "
-          + prefix + "-labels-idx1-ubyte(.gz) in " + dir + "; " + howTo);
+      throw new DatasetException(
+          name
+              + " not found: expected "
+              + prefix
+              + "-images-idx3-ubyte(.gz) and "
+              + prefix
+              + "-labels-idx1-ubyte(.gz) in "
+              + dir
+              + "; "
+              + howTo);
     }
     IdxReader.Images im = IdxReader.readImages(images);
     int[] y = IdxReader.readLabels(labels);
     if (y.length != im.count()) {
-      throw new DatasetException(name + ": " + images.getFileName() + " has " + im.count()
-          + " images but " + labels.getFileName() + " has " + y.length + " labels");
+      throw new DatasetException(
+          name
+              + ": "
+              + images.getFileName()
+              + " has "
+              + im.count()
+              + " images but "
+              + labels.getFileName()
+              + " has "
+              + y.length
+              + " labels");
     }
     for (int v : y) {
       if (v >= classes.size()) {
-        throw new DatasetException(name + ": label " + v + " in " + labels + " is not a class index");
+        throw new DatasetException(
+            name + ": label " + v + " in " + labels + " is not a class index");
       }
     }
-    return new ImageDataset(name + "/" + split.name().toLowerCase(Locale.ROOT), 1, im.rows(), im.cols(),
-        classes.size(), classes, im.pixels(), y);
+    return new ImageDataset(
+        name + "/" + split.name().toLowerCase(Locale.ROOT),
+        1,
+        im.rows(),
+        im.cols(),
+        classes.size(),
+        classes,
+        im.pixels(),
+        y);
   }
 
   private static Path find(Path dir, String base) {

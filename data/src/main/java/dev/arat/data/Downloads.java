@@ -23,11 +23,11 @@ import java.util.HexFormat;
  * Fetches dataset archives from their official locations, with a checksum.
  *
  * <p>A download goes to a temporary {@code .part} file in the target folder while its MD5 is
- * computed; only when the checksum matches is it moved (atomically where the file system allows)
- * to its final name, so an interrupted or corrupt download never leaves a file that looks
- * complete. Failures are {@link DatasetException}s that name the URL, the file to provide by hand
- * and where to put it; they come quickly on an offline machine (connection refused, unknown host,
- * or the connect timeout).
+ * computed; only when the checksum matches is it moved (atomically where the file system allows) to
+ * its final name, so an interrupted or corrupt download never leaves a file that looks complete.
+ * Failures are {@link DatasetException}s that name the URL, the file to provide by hand and where
+ * to put it; they come quickly on an offline machine (connection refused, unknown host, or the
+ * connect timeout).
  */
 public final class Downloads {
   private Downloads() {}
@@ -111,8 +111,16 @@ public final class Downloads {
    */
   public static Path fetch(Artifact a, Path targetDir, Duration timeout) {
     Path target = targetDir.resolve(a.fileName());
-    String howTo = "download " + a.fileName() + " (md5 " + a.md5() + ") from " + a.url()
-        + " on a machine with internet access and put it in " + targetDir + " (or pass its path)";
+    String howTo =
+        "download "
+            + a.fileName()
+            + " (md5 "
+            + a.md5()
+            + ") from "
+            + a.url()
+            + " on a machine with internet access and put it in "
+            + targetDir
+            + " (or pass its path)";
     try {
       if (Files.isRegularFile(target) && a.md5().equals(md5(target))) {
         return target;
@@ -122,16 +130,17 @@ public final class Downloads {
     }
     Path part = null;
     try {
-      HttpClient client = HttpClient.newBuilder()
-          .connectTimeout(timeout)
-          .followRedirects(HttpClient.Redirect.NORMAL)
-          .build();
+      HttpClient client =
+          HttpClient.newBuilder()
+              .connectTimeout(timeout)
+              .followRedirects(HttpClient.Redirect.NORMAL)
+              .build();
       HttpRequest req = HttpRequest.newBuilder(a.url()).timeout(timeout).GET().build();
       HttpResponse<InputStream> resp = client.send(req, HttpResponse.BodyHandlers.ofInputStream());
       try (InputStream body = resp.body()) {
         if (resp.statusCode() != 200) {
-          throw new DatasetException("cannot download " + a.url() + ": HTTP " + resp.statusCode()
-              + "; " + howTo);
+          throw new DatasetException(
+              "cannot download " + a.url() + ": HTTP " + resp.statusCode() + "; " + howTo);
         }
         Files.createDirectories(targetDir);
         part = Files.createTempFile(targetDir, "." + a.fileName() + ".", ".part");
@@ -146,29 +155,58 @@ public final class Downloads {
         }
         String got = HexFormat.of().formatHex(md.digest());
         if (!got.equals(a.md5())) {
-          throw new DatasetException("checksum mismatch for " + a.url() + ": expected md5 " + a.md5()
-              + ", got " + got + " (" + Files.size(part) + " bytes); the download was discarded. "
-              + "Retry, or " + howTo);
+          throw new DatasetException(
+              "checksum mismatch for "
+                  + a.url()
+                  + ": expected md5 "
+                  + a.md5()
+                  + ", got "
+                  + got
+                  + " ("
+                  + Files.size(part)
+                  + " bytes); the download was discarded. "
+                  + "Retry, or "
+                  + howTo);
         }
       }
       try {
-        Files.move(part, target, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+        Files.move(
+            part, target, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
       } catch (AtomicMoveNotSupportedException e) {
         Files.move(part, target, StandardCopyOption.REPLACE_EXISTING);
       }
       part = null;
       return target;
     } catch (HttpConnectTimeoutException e) {
-      throw new DatasetException("cannot download " + a.url() + ": no connection within " + timeout.toSeconds()
-          + " s (is this machine offline?); " + howTo, e);
+      throw new DatasetException(
+          "cannot download "
+              + a.url()
+              + ": no connection within "
+              + timeout.toSeconds()
+              + " s (is this machine offline?); "
+              + howTo,
+          e);
     } catch (HttpTimeoutException e) {
-      throw new DatasetException("cannot download " + a.url() + ": no response within " + timeout.toSeconds()
-          + " s; " + howTo, e);
+      throw new DatasetException(
+          "cannot download "
+              + a.url()
+              + ": no response within "
+              + timeout.toSeconds()
+              + " s; "
+              + howTo,
+          e);
     } catch (ConnectException e) {
-      throw new DatasetException("cannot download " + a.url() + ": cannot connect ("
-          + describe(e) + "; is this machine offline?); " + howTo, e);
+      throw new DatasetException(
+          "cannot download "
+              + a.url()
+              + ": cannot connect ("
+              + describe(e)
+              + "; is this machine offline?); "
+              + howTo,
+          e);
     } catch (IOException e) {
-      throw new DatasetException("cannot download " + a.url() + ": " + describe(e) + "; " + howTo, e);
+      throw new DatasetException(
+          "cannot download " + a.url() + ": " + describe(e) + "; " + howTo, e);
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
       throw new DatasetException("download of " + a.url() + " interrupted; " + howTo, e);

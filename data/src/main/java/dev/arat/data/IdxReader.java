@@ -24,13 +24,18 @@ public final class IdxReader {
     try (DataInputStream in = open(file)) {
       int magic = in.readInt();
       if (magic != 0x803) {
-        throw new DatasetException(file + ": not an IDX image file (magic 0x" + Integer.toHexString(magic) + ")");
+        throw new DatasetException(
+            file + ": not an IDX image file (magic 0x" + Integer.toHexString(magic) + ")");
       }
       int n = in.readInt();
       int rows = in.readInt();
       int cols = in.readInt();
-      if (n < 0 || rows <= 0 || cols <= 0 || (long) rows * cols > Integer.MAX_VALUE / Math.max(n, 1)) {
-        throw new DatasetException(file + ": implausible IDX dimensions " + n + "x" + rows + "x" + cols);
+      if (n < 0
+          || rows <= 0
+          || cols <= 0
+          || (long) rows * cols > Integer.MAX_VALUE / Math.max(n, 1)) {
+        throw new DatasetException(
+            file + ": implausible IDX dimensions " + n + "x" + rows + "x" + cols);
       }
       byte[] raw = readBytes(in, n * rows * cols, file);
       float[] px = new float[raw.length];
@@ -50,7 +55,8 @@ public final class IdxReader {
     try (DataInputStream in = open(file)) {
       int magic = in.readInt();
       if (magic != 0x801) {
-        throw new DatasetException(file + ": not an IDX label file (magic 0x" + Integer.toHexString(magic) + ")");
+        throw new DatasetException(
+            file + ": not an IDX label file (magic 0x" + Integer.toHexString(magic) + ")");
       }
       int n = in.readInt();
       if (n < 0) {
@@ -76,8 +82,13 @@ public final class IdxReader {
   private static byte[] readBytes(InputStream in, int n, Path file) throws IOException {
     byte[] b = in.readNBytes(n);
     if (b.length != n) {
-      throw new DatasetException(file + ": truncated IDX file (the header declares " + n
-          + " data bytes, the file has " + b.length + ")");
+      throw new DatasetException(
+          file
+              + ": truncated IDX file (the header declares "
+              + n
+              + " data bytes, the file has "
+              + b.length
+              + ")");
     }
     return b;
   }
@@ -89,6 +100,7 @@ public final class IdxReader {
     int b2 = raw.read();
     raw.reset();
     boolean gzip = b1 == 0x1f && b2 == 0x8b;
-    return new DataInputStream(gzip ? new BufferedInputStream(new GZIPInputStream(raw, 1 << 16)) : raw);
+    return new DataInputStream(
+        gzip ? new BufferedInputStream(new GZIPInputStream(raw, 1 << 16)) : raw);
   }
 }

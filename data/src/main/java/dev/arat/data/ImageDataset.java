@@ -9,8 +9,8 @@ import java.util.List;
 /**
  * A labelled image set held in memory.
  *
- * <p>Pixels are float32, NCHW, row-major, in {@code [0,1]}; labels are class indices in {@code
- * [0, numClasses)}. Normalisation never happens here: it lives inside the network.
+ * <p>Pixels are float32, NCHW, row-major, in {@code [0,1]}; labels are class indices in {@code [0,
+ * numClasses)}. Normalisation never happens here: it lives inside the network.
  *
  * @param name dataset name and split, e.g. {@code fashion-mnist/test}
  * @param channels C
@@ -36,12 +36,22 @@ public record ImageDataset(
     int per = channels * height * width;
     if (per <= 0 || pixels.length != (long) labels.length * per) {
       throw new IllegalArgumentException(
-          name + ": " + pixels.length + " pixel values do not fit " + labels.length + " images of "
-              + channels + "x" + height + "x" + width);
+          name
+              + ": "
+              + pixels.length
+              + " pixel values do not fit "
+              + labels.length
+              + " images of "
+              + channels
+              + "x"
+              + height
+              + "x"
+              + width);
     }
     for (int y : labels) {
       if (y < 0 || y >= numClasses) {
-        throw new IllegalArgumentException(name + ": label " + y + " outside [0," + numClasses + ")");
+        throw new IllegalArgumentException(
+            name + ": label " + y + " outside [0," + numClasses + ")");
       }
     }
     classNames = List.copyOf(classNames);
@@ -78,8 +88,15 @@ public record ImageDataset(
 
   /** A new dataset of the images at {@code indices}, in that order. */
   public ImageDataset subset(int[] indices) {
-    return new ImageDataset(name, channels, height, width, numClasses, classNames,
-        gatherPixels(indices), gatherLabels(indices));
+    return new ImageDataset(
+        name,
+        channels,
+        height,
+        width,
+        numClasses,
+        classNames,
+        gatherPixels(indices),
+        gatherLabels(indices));
   }
 
   /** Per-channel mean of all pixels. */

@@ -26,9 +26,9 @@ import javax.imageio.ImageIO;
  *       the test split {@code root/test/<class>/*}, or {@code root/val/<class>/*} when there is no
  *       {@code test} folder (Imagenette's layout). The classes are the subfolders of {@code train};
  *       a test class folder must be one of them.
- *   <li>Otherwise the subfolders of {@code root} are the classes and each class is split on its
- *       own (stratified): its files, sorted by name, are shuffled with {@link Permutations} seeded
- *       by {@code seed} and the class index, and the first {@code round(n * testFraction)} are the
+ *   <li>Otherwise the subfolders of {@code root} are the classes and each class is split on its own
+ *       (stratified): its files, sorted by name, are shuffled with {@link Permutations} seeded by
+ *       {@code seed} and the class index, and the first {@code round(n * testFraction)} are the
  *       test split, the rest the training split.
  * </ul>
  *
@@ -45,9 +45,9 @@ import javax.imageio.ImageIO;
  * <p><b>Geometry.</b> {@link Resize#RESIZE} scales the whole image to {@code size x size} (the
  * aspect ratio is not kept); {@link Resize#CENTER_CROP} scales the shorter side to {@code size}
  * (the longer one to {@code round(long * size / short)}) and cuts the centred {@code size x size}
- * window (offset {@code floor((len - size) / 2)}). Scaling is bilinear with pixel centres at
- * {@code +0.5}; when shrinking, the triangle filter widens by the shrink factor (antialiased, as
- * PIL's {@code BILINEAR}), so large images do not alias.
+ * window (offset {@code floor((len - size) / 2)}). Scaling is bilinear with pixel centres at {@code
+ * +0.5}; when shrinking, the triangle filter widens by the shrink factor (antialiased, as PIL's
+ * {@code BILINEAR}), so large images do not alias.
  */
 public final class ImageFolder {
   private ImageFolder() {}
@@ -99,7 +99,10 @@ public final class ImageFolder {
       return new Options(size, resize, 3, 0.2, 0);
     }
 
-    /** The defaults used by {@code Datasets.load("folder:...")}: 32x32 centre crops, RGB, 20%, seed 0. */
+    /**
+     * The defaults used by {@code Datasets.load("folder:...")}: 32x32 centre crops, RGB, 20%, seed
+     * 0.
+     */
     public static Options defaults() {
       return of(32, Resize.CENTER_CROP);
     }
@@ -113,14 +116,18 @@ public final class ImageFolder {
   /**
    * Loads one split of the image folder at {@code root}.
    *
-   * @return {@code (N, channels, size, size)} images in {@code [0,1]}, labels by sorted class folder
+   * @return {@code (N, channels, size, size)} images in {@code [0,1]}, labels by sorted class
+   *     folder
    * @throws DatasetException if the folder is missing or empty, a class has no image, or an image
    *     cannot be decoded (naming the file)
    */
   public static ImageDataset load(Path root, Options o, Split split) {
     if (!Files.isDirectory(root)) {
-      throw new DatasetException("image folder " + root + " does not exist or is not a folder; expected "
-          + "one subfolder per class (or train/ and val/ or test/ holding them)");
+      throw new DatasetException(
+          "image folder "
+              + root
+              + " does not exist or is not a folder; expected "
+              + "one subfolder per class (or train/ and val/ or test/ holding them)");
     }
     Path train = root.resolve("train");
     List<String> classes;
@@ -131,14 +138,17 @@ public final class ImageFolder {
       if (split == Split.TRAIN) {
         collect(train, classes, classes, files, labels, true);
       } else {
-        Path test = Files.isDirectory(root.resolve("test")) ? root.resolve("test") : root.resolve("val");
+        Path test =
+            Files.isDirectory(root.resolve("test")) ? root.resolve("test") : root.resolve("val");
         if (!Files.isDirectory(test)) {
-          throw new DatasetException("image folder " + root + " has train/ but neither test/ nor val/");
+          throw new DatasetException(
+              "image folder " + root + " has train/ but neither test/ nor val/");
         }
         List<String> testClasses = classFolders(test);
         for (String c : testClasses) {
           if (!classes.contains(c)) {
-            throw new DatasetException(test.resolve(c) + ": class '" + c + "' has no folder in " + train);
+            throw new DatasetException(
+                test.resolve(c) + ": class '" + c + "' has no folder in " + train);
           }
         }
         collect(test, testClasses, classes, files, labels, false);
@@ -149,7 +159,8 @@ public final class ImageFolder {
         List<Path> all = images(root.resolve(classes.get(k)));
         int nTest = (int) Math.round(all.size() * o.testFraction());
         if (all.size() - nTest == 0) {
-          throw new DatasetException(root.resolve(classes.get(k)) + ": no PNG/JPEG image left for training");
+          throw new DatasetException(
+              root.resolve(classes.get(k)) + ": no PNG/JPEG image left for training");
         }
         int[] perm = Permutations.of(all.size(), o.seed() * 1_000_003L + k);
         int from = split == Split.TEST ? 0 : nTest;
@@ -161,8 +172,8 @@ public final class ImageFolder {
       }
     }
     if (classes.size() < 2) {
-      throw new DatasetException("image folder " + root + ": need at least 2 class folders, found "
-          + classes);
+      throw new DatasetException(
+          "image folder " + root + ": need at least 2 class folders, found " + classes);
     }
     int per = o.channels() * o.size() * o.size();
     float[] px = new float[Math.multiplyExact(files.size(), per)];
@@ -172,8 +183,15 @@ public final class ImageFolder {
       System.arraycopy(img, 0, px, i * per, per);
       y[i] = labels.get(i);
     }
-    return new ImageDataset("folder:" + root.getFileName() + "/" + split.name().toLowerCase(Locale.ROOT),
-        o.channels(), o.size(), o.size(), classes.size(), classes, px, y);
+    return new ImageDataset(
+        "folder:" + root.getFileName() + "/" + split.name().toLowerCase(Locale.ROOT),
+        o.channels(),
+        o.size(),
+        o.size(),
+        classes.size(),
+        classes,
+        px,
+        y);
   }
 
   /**
@@ -207,31 +225,44 @@ public final class ImageFolder {
    */
   public static TestFolder loadTestSet(Path root, Integer size, Integer channels, Resize resize) {
     if (!Files.isDirectory(root)) {
-      throw new DatasetException("image folder " + root + " does not exist or is not a folder; expected "
-          + "one subfolder of images per class (or train/ and test/ holding them)");
+      throw new DatasetException(
+          "image folder "
+              + root
+              + " does not exist or is not a folder; expected "
+              + "one subfolder of images per class (or train/ and test/ holding them)");
     }
     Path train = root.resolve("train");
-    Path base = Files.isDirectory(root.resolve("test")) ? root.resolve("test")
-        : Files.isDirectory(train) && Files.isDirectory(root.resolve("val")) ? root.resolve("val") : root;
+    Path base =
+        Files.isDirectory(root.resolve("test"))
+            ? root.resolve("test")
+            : Files.isDirectory(train) && Files.isDirectory(root.resolve("val"))
+                ? root.resolve("val")
+                : root;
     if (base == root && Files.isDirectory(train)) {
-      throw new DatasetException("image folder " + root + " has train/ but neither test/ nor val/; "
-          + "give the test folder itself");
+      throw new DatasetException(
+          "image folder "
+              + root
+              + " has train/ but neither test/ nor val/; "
+              + "give the test folder itself");
     }
     List<String> present = classFolders(base);
     List<String> classes = base != root && Files.isDirectory(train) ? classFolders(train) : present;
     for (String c : present) {
       if (!classes.contains(c)) {
-        throw new DatasetException(base.resolve(c) + ": class '" + c + "' has no folder in " + train);
+        throw new DatasetException(
+            base.resolve(c) + ": class '" + c + "' has no folder in " + train);
       }
     }
     if (classes.size() < 2) {
-      throw new DatasetException("image folder " + base + ": need at least 2 class folders, found " + classes);
+      throw new DatasetException(
+          "image folder " + base + ": need at least 2 class folders, found " + classes);
     }
     List<Path> files = new ArrayList<>();
     List<Integer> labels = new ArrayList<>();
     collect(base, present, classes, files, labels, false);
     if (files.isEmpty()) {
-      throw new DatasetException("image folder " + base + " holds no PNG/JPEG images in its class folders");
+      throw new DatasetException(
+          "image folder " + base + " holds no PNG/JPEG images in its class folders");
     }
     int c = channels != null ? channels : 0;
     int h = size != null ? size : 0;
@@ -249,8 +280,17 @@ public final class ImageFolder {
             h = dims[0];
             w = dims[1];
           } else if (dims[0] != h || dims[1] != w) {
-            throw new DatasetException(String.format(Locale.ROOT, "images differ in size: %s is %dx%d, %s is "
-                + "%dx%d (HxW); set data.image_size to resize them all", first, h, w, f, dims[0], dims[1]));
+            throw new DatasetException(
+                String.format(
+                    Locale.ROOT,
+                    "images differ in size: %s is %dx%d, %s is "
+                        + "%dx%d (HxW); set data.image_size to resize them all",
+                    first,
+                    h,
+                    w,
+                    f,
+                    dims[0],
+                    dims[1]));
           }
         }
       }
@@ -261,24 +301,32 @@ public final class ImageFolder {
     int per = c * h * w;
     float[] px = new float[Math.multiplyExact(files.size(), per)];
     int[] y = new int[files.size()];
-    Options o = size == null ? null : new Options(size, resize == null ? Resize.CENTER_CROP : resize, c, 0, 0);
+    Options o =
+        size == null
+            ? null
+            : new Options(size, resize == null ? Resize.CENTER_CROP : resize, c, 0, 0);
     for (int i = 0; i < files.size(); i++) {
       float[] img = o != null ? read(files.get(i), o) : planes(decode(files.get(i)), c);
       if (img.length != per) { // cannot happen: sizes were checked by the probe
-        throw new DatasetException(files.get(i) + ": decoded to " + img.length + " values, expected " + per);
+        throw new DatasetException(
+            files.get(i) + ": decoded to " + img.length + " values, expected " + per);
       }
       System.arraycopy(img, 0, px, i * per, per);
       y[i] = labels.get(i);
     }
-    ImageDataset data = new ImageDataset("folder:" + root.getFileName() + "/test", c, h, w, classes.size(),
-        classes, px, y);
+    ImageDataset data =
+        new ImageDataset(
+            "folder:" + root.getFileName() + "/test", c, h, w, classes.size(), classes, px, y);
     return new TestFolder(data, base, List.copyOf(files));
   }
 
-  /** Reads an image's header: fills {@code hw} with height and width, returns whether it is grey. */
+  /**
+   * Reads an image's header: fills {@code hw} with height and width, returns whether it is grey.
+   */
   private static boolean probe(Path file, int[] hw) {
     try (javax.imageio.stream.ImageInputStream in = ImageIO.createImageInputStream(file.toFile())) {
-      java.util.Iterator<javax.imageio.ImageReader> readers = in == null ? null : ImageIO.getImageReaders(in);
+      java.util.Iterator<javax.imageio.ImageReader> readers =
+          in == null ? null : ImageIO.getImageReaders(in);
       if (readers == null || !readers.hasNext()) {
         throw new DatasetException(file + ": not a readable PNG or JPEG image");
       }
@@ -344,14 +392,18 @@ public final class ImageFolder {
     return crop(scaled, o.channels(), oh, ow, (oh - o.size()) / 2, (ow - o.size()) / 2, o.size());
   }
 
-  /** The image as {@code (channels, H, W)} floats in [0,1], per the colour rule of the class doc. */
+  /**
+   * The image as {@code (channels, H, W)} floats in [0,1], per the colour rule of the class doc.
+   */
   static float[] planes(BufferedImage img, int channels) {
     int h = img.getHeight();
     int w = img.getWidth();
     float[] out = new float[channels * h * w];
     Raster r = img.getRaster();
-    boolean grey = !(img.getColorModel() instanceof IndexColorModel) && r.getNumBands() <= 2
-        && img.getColorModel().getNumColorComponents() == 1;
+    boolean grey =
+        !(img.getColorModel() instanceof IndexColorModel)
+            && r.getNumBands() <= 2
+            && img.getColorModel().getNumColorComponents() == 1;
     if (grey) {
       int bits = img.getColorModel().getComponentSize(0);
       float scale = 1f / ((1 << bits) - 1);
@@ -484,14 +536,22 @@ public final class ImageFolder {
       throw new DatasetException(dir + ": cannot list: " + e.getMessage(), e);
     }
     if (out.isEmpty()) {
-      throw new DatasetException("image folder " + dir + " has no class subfolders; expected one "
-          + "subfolder of PNG/JPEG images per class");
+      throw new DatasetException(
+          "image folder "
+              + dir
+              + " has no class subfolders; expected one "
+              + "subfolder of PNG/JPEG images per class");
     }
     return out;
   }
 
-  private static void collect(Path dir, List<String> present, List<String> classes, List<Path> files,
-      List<Integer> labels, boolean requireImages) {
+  private static void collect(
+      Path dir,
+      List<String> present,
+      List<String> classes,
+      List<Path> files,
+      List<Integer> labels,
+      boolean requireImages) {
     Map<String, Integer> index = new HashMap<>();
     for (int k = 0; k < classes.size(); k++) {
       index.put(classes.get(k), k);
@@ -512,11 +572,13 @@ public final class ImageFolder {
     List<Path> out = new ArrayList<>();
     try (Stream<Path> s = Files.list(classDir)) {
       s.filter(Files::isRegularFile)
-          .filter(p -> {
-            String n = p.getFileName().toString();
-            String l = n.toLowerCase(Locale.ROOT);
-            return !n.startsWith(".") && (l.endsWith(".png") || l.endsWith(".jpg") || l.endsWith(".jpeg"));
-          })
+          .filter(
+              p -> {
+                String n = p.getFileName().toString();
+                String l = n.toLowerCase(Locale.ROOT);
+                return !n.startsWith(".")
+                    && (l.endsWith(".png") || l.endsWith(".jpg") || l.endsWith(".jpeg"));
+              })
           .sorted((a, b) -> a.getFileName().toString().compareTo(b.getFileName().toString()))
           .forEach(out::add);
     } catch (IOException e) {

@@ -22,7 +22,9 @@ public final class Permutations {
     return p;
   }
 
-  /** The first {@code k} entries of {@link #of}{@code (n, seed)} (all of them if k >= n or k == 0). */
+  /**
+   * The first {@code k} entries of {@link #of}{@code (n, seed)} (all of them if k >= n or k == 0).
+   */
   public static int[] firstOf(int n, int k, long seed) {
     int[] p = of(n, seed);
     int m = (k <= 0 || k >= n) ? n : k;

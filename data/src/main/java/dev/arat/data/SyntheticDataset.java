@@ -5,8 +5,8 @@ import java.util.List;
 import java.util.SplittableRandom;
 
 /**
- * A seeded, learnable image set for tests: each class is a fixed random low-frequency template;
- * an image is its class template plus uniform noise, clipped to {@code [0,1]}.
+ * A seeded, learnable image set for tests: each class is a fixed random low-frequency template; an
+ * image is its class template plus uniform noise, clipped to {@code [0,1]}.
  */
 public final class SyntheticDataset {
   private SyntheticDataset() {}
@@ -18,7 +18,8 @@ public final class SyntheticDataset {
    *     class count only, so train and test sets made with different seeds share them
    */
   public static ImageDataset generate(long seed, int n, int c, int h, int w, int classes) {
-    SplittableRandom templateRng = new SplittableRandom(0x5eed ^ (c * 31L + h) * 31 + w * 7L + classes);
+    SplittableRandom templateRng =
+        new SplittableRandom(0x5eed ^ (c * 31L + h) * 31 + w * 7L + classes);
     int per = c * h * w;
     float[][] templates = new float[classes][per];
     for (int k = 0; k < classes; k++) {

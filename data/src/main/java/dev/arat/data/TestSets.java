@@ -6,7 +6,6 @@ import dev.arat.specs.Npz;
 import dev.arat.specs.Sha256;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -26,13 +25,13 @@ import java.util.Map;
  * NHWC in the opposite case, an error when both or neither do. Labels {@code y}: int64, int32 or
  * uint8, shape {@code (N)} (or {@code (N,1)}), values {@code >= 0}. NaN or infinite pixels, pixels
  * outside {@code [0,1]}, a label count that differs from the image count, and negative labels are
- * {@link DatasetException}s naming the file. The class count of arrays and IDX files is not
- * stored with them: it is {@code max(y) + 1} here, and the evaluator widens it to the model's
- * ({@link TestSet#classCountFromLabels}).
+ * {@link DatasetException}s naming the file. The class count of arrays and IDX files is not stored
+ * with them: it is {@code max(y) + 1} here, and the evaluator widens it to the model's ({@link
+ * TestSet#classCountFromLabels}).
  *
  * <p><b>Digest.</b> {@link Source#sha256()}: for a source read from one file (an {@code .npz}, a
  * CIFAR tarball or batch file), that file's SHA-256; for several files, the SHA-256 of the text
- * with one line {@code <sha256 hex>  <name>\n} per file sorted by name (the output of {@code
+ * with one line {@code <sha256 hex> <name>\n} per file sorted by name (the output of {@code
  * sha256sum} on those files), where a name is the path relative to the image folder (with {@code
  * /}) or, for file pairs, the file name. {@code null} for the generated {@code synthetic} set.
  */
@@ -52,7 +51,8 @@ public final class TestSets {
    * @param files number of files read
    * @param sha256 the digest (see the class comment), or null for generated data
    */
-  public record Source(String kind, String path, String labelsPath, String layout, int files, String sha256) {}
+  public record Source(
+      String kind, String path, String labelsPath, String layout, int files, String sha256) {}
 
   /**
    * A loaded test set.
@@ -63,7 +63,10 @@ public final class TestSets {
    *     data.numClasses()} is then {@code max(label) + 1}) and a model's may be used
    */
   public record TestSet(ImageDataset data, Source source, boolean classCountFromLabels) {
-    /** The same set with {@code k} classes (at least the labels' count), named {@code 0..k-1} if unnamed. */
+    /**
+     * The same set with {@code k} classes (at least the labels' count), named {@code 0..k-1} if
+     * unnamed.
+     */
     public TestSet withClassCount(int k) {
       if (k == data.numClasses()) {
         return this;
@@ -72,8 +75,18 @@ public final class TestSets {
       for (int i = 0; i < k; i++) {
         names.add(i < data.classNames().size() ? data.classNames().get(i) : Integer.toString(i));
       }
-      return new TestSet(new ImageDataset(data.name(), data.channels(), data.height(), data.width(), k, names,
-          data.pixels(), data.labels()), source, classCountFromLabels);
+      return new TestSet(
+          new ImageDataset(
+              data.name(),
+              data.channels(),
+              data.height(),
+              data.width(),
+              k,
+              names,
+              data.pixels(),
+              data.labels()),
+          source,
+          classCountFromLabels);
     }
   }
 
@@ -97,16 +110,32 @@ public final class TestSets {
       List<Path> files = Datasets.testFiles(d.dataset(), dir);
       String kind = d.dataset().equalsIgnoreCase("synthetic") ? "synthetic" : "named";
       String layout = d.dataset() + ", " + shape(data);
-      return new TestSet(data, new Source(kind, dir == null ? null : dir.toString(), null, layout, files.size(),
-          files.isEmpty() ? null : digest(files, null)), false);
+      return new TestSet(
+          data,
+          new Source(
+              kind,
+              dir == null ? null : dir.toString(),
+              null,
+              layout,
+              files.size(),
+              files.isEmpty() ? null : digest(files, null)),
+          false);
     }
     return switch (d.format()) {
       case "npy" -> {
         Path x = Path.of(d.x());
         Path y = Path.of(d.y());
-        Arrays2 a = fromArrays(Npy.read(x), Npy.read(y), d.layout(), "x file '" + x + "'",
-            "y file '" + y + "'", x.getFileName().toString());
-        yield new TestSet(a.data(), new Source("npy", d.x(), d.y(), a.layout(), 2, digest(List.of(x, y), null)),
+        Arrays2 a =
+            fromArrays(
+                Npy.read(x),
+                Npy.read(y),
+                d.layout(),
+                "x file '" + x + "'",
+                "y file '" + y + "'",
+                x.getFileName().toString());
+        yield new TestSet(
+            a.data(),
+            new Source("npy", d.x(), d.y(), a.layout(), 2, digest(List.of(x, y), null)),
             true);
       }
       case "npz" -> {
@@ -116,27 +145,53 @@ public final class TestSets {
         String yn = d.y() != null ? d.y() : "y";
         for (String n : List.of(xn, yn)) {
           if (!arrays.containsKey(n)) {
-            throw new DatasetException("npz file '" + file + "' has no array '" + n + "' (it holds "
-                + arrays.keySet() + "); name the images and labels arrays with data.x and data.y");
+            throw new DatasetException(
+                "npz file '"
+                    + file
+                    + "' has no array '"
+                    + n
+                    + "' (it holds "
+                    + arrays.keySet()
+                    + "); name the images and labels arrays with data.x and data.y");
           }
         }
-        Arrays2 a = fromArrays(arrays.get(xn), arrays.get(yn), d.layout(),
-            "array '" + xn + "' of '" + file + "'", "array '" + yn + "' of '" + file + "'",
-            file.getFileName().toString());
-        yield new TestSet(a.data(), new Source("npz", d.path(), null, xn + ", " + yn + ": " + a.layout(), 1,
-            sha256(file)), true);
+        Arrays2 a =
+            fromArrays(
+                arrays.get(xn),
+                arrays.get(yn),
+                d.layout(),
+                "array '" + xn + "' of '" + file + "'",
+                "array '" + yn + "' of '" + file + "'",
+                file.getFileName().toString());
+        yield new TestSet(
+            a.data(),
+            new Source("npz", d.path(), null, xn + ", " + yn + ": " + a.layout(), 1, sha256(file)),
+            true);
       }
       case "folder" -> {
         Path root = Path.of(d.path());
-        ImageFolder.Resize resize = "resize".equals(d.resize()) ? ImageFolder.Resize.RESIZE
-            : ImageFolder.Resize.CENTER_CROP;
-        ImageFolder.TestFolder f = ImageFolder.loadTestSet(root, d.imageSize(), d.channels(), resize);
+        ImageFolder.Resize resize =
+            "resize".equals(d.resize())
+                ? ImageFolder.Resize.RESIZE
+                : ImageFolder.Resize.CENTER_CROP;
+        ImageFolder.TestFolder f =
+            ImageFolder.loadTestSet(root, d.imageSize(), d.channels(), resize);
         ImageDataset data = f.data();
-        String layout = String.format(Locale.ROOT, "class folders%s, %s, %dx%d %s", f.base().equals(root) ? ""
-            : " in " + root.relativize(f.base()), data.channels() == 1 ? "grey" : "RGB", data.height(), data.width(),
-            d.imageSize() == null ? "as stored" : "(" + (d.resize() == null ? "center_crop" : d.resize()) + ")");
-        yield new TestSet(data, new Source("folder", d.path(), null, layout, f.files().size(),
-            digest(f.files(), root)), false);
+        String layout =
+            String.format(
+                Locale.ROOT,
+                "class folders%s, %s, %dx%d %s",
+                f.base().equals(root) ? "" : " in " + root.relativize(f.base()),
+                data.channels() == 1 ? "grey" : "RGB",
+                data.height(),
+                data.width(),
+                d.imageSize() == null
+                    ? "as stored"
+                    : "(" + (d.resize() == null ? "center_crop" : d.resize()) + ")");
+        yield new TestSet(
+            data,
+            new Source("folder", d.path(), null, layout, f.files().size(), digest(f.files(), root)),
+            false);
       }
       case "idx" -> {
         Path x = Path.of(d.x());
@@ -144,14 +199,33 @@ public final class TestSets {
         IdxReader.Images im = IdxReader.readImages(x);
         int[] labels = IdxReader.readLabels(y);
         if (labels.length != im.count()) {
-          throw new DatasetException("x file '" + x + "' has " + im.count() + " images but y file '" + y + "' has "
-              + labels.length + " labels");
+          throw new DatasetException(
+              "x file '"
+                  + x
+                  + "' has "
+                  + im.count()
+                  + " images but y file '"
+                  + y
+                  + "' has "
+                  + labels.length
+                  + " labels");
         }
         int k = classCount(labels);
-        ImageDataset data = new ImageDataset("idx:" + x.getFileName(), 1, im.rows(), im.cols(), k, names(k),
-            im.pixels(), labels);
-        yield new TestSet(data, new Source("idx", d.x(), d.y(), "IDX uint8 " + shape(data), 2,
-            digest(List.of(x, y), null)), true);
+        ImageDataset data =
+            new ImageDataset(
+                "idx:" + x.getFileName(),
+                1,
+                im.rows(),
+                im.cols(),
+                k,
+                names(k),
+                im.pixels(),
+                labels);
+        yield new TestSet(
+            data,
+            new Source(
+                "idx", d.x(), d.y(), "IDX uint8 " + shape(data), 2, digest(List.of(x, y), null)),
+            true);
       }
       default -> throw new DatasetException("format: unknown '" + d.format() + "'");
     };
@@ -169,16 +243,24 @@ public final class TestSets {
    * @return float32 NCHW images in {@code [0,1]} with {@code max(y) + 1} classes, and how {@code x}
    *     was stored
    */
-  static Arrays2 fromArrays(Npy.NpyArray x, Npy.NpyArray y, String layout, String xName, String yName,
-      String name) {
+  static Arrays2 fromArrays(
+      Npy.NpyArray x, Npy.NpyArray y, String layout, String xName, String yName, String name) {
     long[] s = x.shape();
     if (x.integral() && x.dtype() != Npy.DType.UINT8) {
-      throw new DatasetException(xName + " holds " + x.dtype().name().toLowerCase(Locale.ROOT) + " values; images"
-          + " must be uint8 (0-255) or float32/float64 in [0,1]");
+      throw new DatasetException(
+          xName
+              + " holds "
+              + x.dtype().name().toLowerCase(Locale.ROOT)
+              + " values; images"
+              + " must be uint8 (0-255) or float32/float64 in [0,1]");
     }
     if (s.length != 3 && s.length != 4) {
-      throw new DatasetException(xName + " has shape " + Arrays.toString(s) + "; images must be (N,C,H,W), "
-          + "(N,H,W,C) or (N,H,W)");
+      throw new DatasetException(
+          xName
+              + " has shape "
+              + Arrays.toString(s)
+              + "; images must be (N,C,H,W), "
+              + "(N,H,W,C) or (N,H,W)");
     }
     boolean nhwc;
     if (s.length == 3) {
@@ -192,8 +274,12 @@ public final class TestSets {
       boolean first = s[1] == 1 || s[1] == 3;
       boolean last = s[3] == 1 || s[3] == 3;
       if (first == last) {
-        throw new DatasetException(xName + " has shape " + Arrays.toString(s) + ": cannot tell whether it is"
-            + " (N,C,H,W) or (N,H,W,C); set data.layout to nchw or nhwc");
+        throw new DatasetException(
+            xName
+                + " has shape "
+                + Arrays.toString(s)
+                + ": cannot tell whether it is"
+                + " (N,C,H,W) or (N,H,W,C); set data.layout to nchw or nhwc");
       }
       nhwc = last;
     }
@@ -216,9 +302,15 @@ public final class TestSets {
             int dst = ((i * c + ch) * h + r) * w + col;
             float v = b != null ? (b[src] & 0xff) / 255f : f[src];
             if (!(v >= 0 && v <= 1)) {
-              throw new DatasetException(String.format(Locale.ROOT, "%s: image %d holds %s; pixels must be in [0,1]"
-                  + " (arat expects unnormalised images: normalisation belongs inside the model; divide 0-255"
-                  + " data by 255 or store it as uint8)", xName, i, Float.isNaN(v) ? "NaN" : Float.toString(v)));
+              throw new DatasetException(
+                  String.format(
+                      Locale.ROOT,
+                      "%s: image %d holds %s; pixels must be in [0,1]"
+                          + " (arat expects unnormalised images: normalisation belongs inside the model; divide 0-255"
+                          + " data by 255 or store it as uint8)",
+                      xName,
+                      i,
+                      Float.isNaN(v) ? "NaN" : Float.toString(v)));
             }
             px[dst] = v;
           }
@@ -228,11 +320,16 @@ public final class TestSets {
     long[] ys = y.shape();
     boolean column = ys.length == 2 && ys[1] == 1;
     if (!y.integral() || !(ys.length == 1 || column)) {
-      throw new DatasetException(yName + " must be an int64, int32 or uint8 array of shape (N), is "
-          + y.dtype().name().toLowerCase(Locale.ROOT) + " " + Arrays.toString(ys));
+      throw new DatasetException(
+          yName
+              + " must be an int64, int32 or uint8 array of shape (N), is "
+              + y.dtype().name().toLowerCase(Locale.ROOT)
+              + " "
+              + Arrays.toString(ys));
     }
     if (ys[0] != n) {
-      throw new DatasetException(yName + " has " + ys[0] + " labels but " + xName + " has " + n + " images");
+      throw new DatasetException(
+          yName + " has " + ys[0] + " labels but " + xName + " has " + n + " images");
     }
     int[] labels = new int[n];
     for (int i = 0; i < n; i++) {
@@ -243,8 +340,12 @@ public final class TestSets {
       labels[i] = (int) v;
     }
     int k = classCount(labels);
-    String stored = (s.length == 3 ? "NHW" : nhwc ? "NHWC" : "NCHW") + " " + x.dtype().name().toLowerCase(Locale.ROOT)
-        + " " + Arrays.toString(s).replace('[', '(').replace(']', ')').replace(" ", "");
+    String stored =
+        (s.length == 3 ? "NHW" : nhwc ? "NHWC" : "NCHW")
+            + " "
+            + x.dtype().name().toLowerCase(Locale.ROOT)
+            + " "
+            + Arrays.toString(s).replace('[', '(').replace(']', ')').replace(" ", "");
     return new Arrays2(new ImageDataset(name, c, h, w, k, names(k), px, labels), stored);
   }
 
@@ -273,10 +374,16 @@ public final class TestSets {
     }
     List<String[]> lines = new ArrayList<>();
     for (Path p : files) {
-      String name = root == null ? p.getFileName().toString() : root.relativize(p).toString().replace('\\', '/');
+      String name =
+          root == null
+              ? p.getFileName().toString()
+              : root.relativize(p).toString().replace('\\', '/');
       lines.add(new String[] {name, sha256(p)});
     }
-    lines.sort((a, b) -> Arrays.compare(a[0].getBytes(StandardCharsets.UTF_8), b[0].getBytes(StandardCharsets.UTF_8)));
+    lines.sort(
+        (a, b) ->
+            Arrays.compare(
+                a[0].getBytes(StandardCharsets.UTF_8), b[0].getBytes(StandardCharsets.UTF_8)));
     StringBuilder text = new StringBuilder();
     for (String[] l : lines) {
       text.append(l[1]).append("  ").append(l[0]).append('\n');
@@ -301,6 +408,7 @@ public final class TestSets {
   }
 
   private static String shape(ImageDataset d) {
-    return String.format(Locale.ROOT, "(%d,%d,%d,%d)", d.size(), d.channels(), d.height(), d.width());
+    return String.format(
+        Locale.ROOT, "(%d,%d,%d,%d)", d.size(), d.channels(), d.height(), d.width());
   }
 }

@@ -96,7 +96,8 @@ class AugmentationTest {
           for (int col = 0; col < 8; col++) {
             int cc = (f ? 7 - col : col) + dx; // crop first, then mirror the crop
             int rr = r + dy;
-            float want = rr >= 0 && rr < 8 && cc >= 0 && cc < 8 ? x[((i * 3 + c) * 8 + rr) * 8 + cc] : 0f;
+            float want =
+                rr >= 0 && rr < 8 && cc >= 0 && cc < 8 ? x[((i * 3 + c) * 8 + rr) * 8 + cc] : 0f;
             assertEquals(want, y[((i * 3 + c) * 8 + r) * 8 + col]);
           }
         }
@@ -113,7 +114,8 @@ class AugmentationTest {
     assertTrue(Augmentation.NONE.isIdentity());
     assertArrayEquals(x, Augmentation.NONE.apply(x, 2, 1, 3, 3, new SplittableRandom(0)));
     assertThrows(IllegalArgumentException.class, () -> new Augmentation(-1, true));
-    assertThrows(IllegalArgumentException.class,
+    assertThrows(
+        IllegalArgumentException.class,
         () -> Augmentation.CIFAR.apply(x, 3, 1, 3, 3, new SplittableRandom(0)));
   }
 }

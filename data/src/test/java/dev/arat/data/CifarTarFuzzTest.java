@@ -12,7 +12,10 @@ class CifarTarFuzzTest {
   @FuzzTest(maxDuration = "3m")
   void cifarTarball(byte[] input) {
     try {
-      Cifar.fromTarball(Cifar.Variant.CIFAR10, new ByteArrayInputStream(input), "cifar-10-binary.tar.gz",
+      Cifar.fromTarball(
+          Cifar.Variant.CIFAR10,
+          new ByteArrayInputStream(input),
+          "cifar-10-binary.tar.gz",
           Split.TEST);
     } catch (DatasetException expected) {
       // a clear input error is the right answer to a bad file

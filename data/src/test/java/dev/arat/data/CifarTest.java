@@ -10,8 +10,8 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Arrays;
-import java.util.List;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -20,9 +20,13 @@ import org.junit.jupiter.api.io.TempDir;
 class CifarTest {
   @TempDir Path dir;
 
-  static final String META10 = "airplane\nautomobile\nbird\ncat\ndeer\ndog\nfrog\nhorse\nship\ntruck\n\n";
+  static final String META10 =
+      "airplane\nautomobile\nbird\ncat\ndeer\ndog\nfrog\nhorse\nship\ntruck\n\n";
 
-  /** {@code n} CIFAR-10 records: label {@code (seed+i) % 10}, pixel j of record i = (seed+i+j) % 256. */
+  /**
+   * {@code n} CIFAR-10 records: label {@code (seed+i) % 10}, pixel j of record i = (seed+i+j) %
+   * 256.
+   */
   static byte[] records10(int n, int seed) {
     byte[] b = new byte[n * 3073];
     for (int i = 0; i < n; i++) {
@@ -89,17 +93,21 @@ class CifarTest {
   @Test
   void readsExtractedFolderAndItsParent() throws IOException {
     extract(cifar10Files(), dir);
-    checkTiny10(Datasets.load("cifar10", dir, Split.TRAIN), Datasets.load("cifar10", dir, Split.TEST));
+    checkTiny10(
+        Datasets.load("cifar10", dir, Split.TRAIN), Datasets.load("cifar10", dir, Split.TEST));
     Path inner = dir.resolve("cifar-10-batches-bin");
-    checkTiny10(Datasets.load("cifar-10", inner, Split.TRAIN), Datasets.load("CIFAR10", inner, Split.TEST));
+    checkTiny10(
+        Datasets.load("cifar-10", inner, Split.TRAIN), Datasets.load("CIFAR10", inner, Split.TEST));
   }
 
   @Test
   void readsTheTarballDirectlyOrFromItsFolder() throws IOException {
     Path tgz = dir.resolve("cifar-10-binary.tar.gz");
     TestTar.write(tgz, cifar10Files(), true);
-    checkTiny10(Datasets.load("cifar10", tgz, Split.TRAIN), Datasets.load("cifar10", tgz, Split.TEST));
-    checkTiny10(Datasets.load("cifar10", dir, Split.TRAIN), Datasets.load("cifar10", dir, Split.TEST));
+    checkTiny10(
+        Datasets.load("cifar10", tgz, Split.TRAIN), Datasets.load("cifar10", tgz, Split.TEST));
+    checkTiny10(
+        Datasets.load("cifar10", dir, Split.TRAIN), Datasets.load("cifar10", dir, Split.TEST));
     // an uncompressed tar given as a file works too
     Path tar = dir.resolve("other.tar");
     TestTar.write(tar, cifar10Files(), false);
@@ -113,7 +121,8 @@ class CifarTest {
     Files.createDirectories(b);
     extract(cifar10Files(), a);
     TestTar.write(b.resolve("cifar-10-binary.tar.gz"), cifar10Files(), true);
-    assertEquals(Datasets.load("cifar10", a, Split.TRAIN).sha256(),
+    assertEquals(
+        Datasets.load("cifar10", a, Split.TRAIN).sha256(),
         Datasets.load("cifar10", b, Split.TRAIN).sha256());
   }
 
@@ -152,7 +161,8 @@ class CifarTest {
     for (int i = 0; i < 100; i++) {
       names.append("fine").append(i).append('\n');
     }
-    m.put("cifar-100-binary/fine_label_names.txt", names.toString().getBytes(StandardCharsets.UTF_8));
+    m.put(
+        "cifar-100-binary/fine_label_names.txt", names.toString().getBytes(StandardCharsets.UTF_8));
     Path tgz = dir.resolve("t/cifar-100-binary.tar.gz");
     Files.createDirectories(tgz.getParent());
     TestTar.write(tgz, m, true);
@@ -163,7 +173,8 @@ class CifarTest {
 
   @Test
   void missingFilesNameWhatIsExpectedAndWhere() throws IOException {
-    DatasetException e = assertThrows(DatasetException.class, () -> Datasets.load("cifar10", dir, Split.TRAIN));
+    DatasetException e =
+        assertThrows(DatasetException.class, () -> Datasets.load("cifar10", dir, Split.TRAIN));
     String m = e.getMessage();
     assertTrue(m.contains("data_batch_1.bin") && m.contains("data_batch_5.bin"), m);
     assertTrue(m.contains("cifar-10-binary.tar.gz") && m.contains(dir.toString()), m);
@@ -183,8 +194,11 @@ class CifarTest {
     Path f = dir.resolve("cifar-10-batches-bin/test_batch.bin");
     byte[] all = Files.readAllBytes(f);
     Files.write(f, Arrays.copyOf(all, all.length - 100));
-    DatasetException e = assertThrows(DatasetException.class, () -> Datasets.load("cifar10", dir, Split.TEST));
-    assertTrue(e.getMessage().contains("test_batch.bin") && e.getMessage().contains("truncated"), e.getMessage());
+    DatasetException e =
+        assertThrows(DatasetException.class, () -> Datasets.load("cifar10", dir, Split.TEST));
+    assertTrue(
+        e.getMessage().contains("test_batch.bin") && e.getMessage().contains("truncated"),
+        e.getMessage());
     // a batch cut at a record boundary is caught by comparing the five batches
     Path b4 = dir.resolve("cifar-10-batches-bin/data_batch_4.bin");
     Files.write(b4, Arrays.copyOf(Files.readAllBytes(b4), 3073));
@@ -197,12 +211,14 @@ class CifarTest {
     byte[] tgz = TestTar.bytes(cifar10Files(), true);
     Path cut = dir.resolve("cifar-10-binary.tar.gz");
     Files.write(cut, Arrays.copyOf(tgz, tgz.length / 2));
-    DatasetException e = assertThrows(DatasetException.class, () -> Datasets.load("cifar10", cut, Split.TEST));
+    DatasetException e =
+        assertThrows(DatasetException.class, () -> Datasets.load("cifar10", cut, Split.TEST));
     assertTrue(e.getMessage().contains(cut.toString()), e.getMessage());
     assertTrue(e.getMessage().contains("truncated"), e.getMessage());
 
     Path junk = dir.resolve("junk.tar");
-    Files.write(junk, "this is not a tar archive at all".repeat(40).getBytes(StandardCharsets.UTF_8));
+    Files.write(
+        junk, "this is not a tar archive at all".repeat(40).getBytes(StandardCharsets.UTF_8));
     e = assertThrows(DatasetException.class, () -> Datasets.load("cifar10", junk, Split.TEST));
     assertTrue(e.getMessage().contains("not a tar archive"), e.getMessage());
 
@@ -211,7 +227,8 @@ class CifarTest {
     Path py = dir.resolve("py.tar.gz");
     TestTar.write(py, other, true);
     e = assertThrows(DatasetException.class, () -> Datasets.load("cifar10", py, Split.TEST));
-    assertTrue(e.getMessage().contains("test_batch.bin") && e.getMessage().contains("binary version"),
+    assertTrue(
+        e.getMessage().contains("test_batch.bin") && e.getMessage().contains("binary version"),
         e.getMessage());
   }
 
@@ -223,13 +240,16 @@ class CifarTest {
     bad[512 + 3] ^= 0x20;
     Path p = dir.resolve("bad.tar");
     Files.write(p, bad);
-    DatasetException e = assertThrows(DatasetException.class, () -> Datasets.load("cifar10", p, Split.TEST));
-    assertTrue(e.getMessage().contains("bad.tar") && e.getMessage().contains("corrupt"), e.getMessage());
+    DatasetException e =
+        assertThrows(DatasetException.class, () -> Datasets.load("cifar10", p, Split.TEST));
+    assertTrue(
+        e.getMessage().contains("bad.tar") && e.getMessage().contains("corrupt"), e.getMessage());
     // cut inside the first file's content
     Path cut = dir.resolve("cut.tar");
     Files.write(cut, Arrays.copyOf(tar, 512 * 2 + 700));
     e = assertThrows(DatasetException.class, () -> Datasets.load("cifar10", cut, Split.TEST));
-    assertTrue(e.getMessage().contains("cut.tar") && e.getMessage().contains("truncated"), e.getMessage());
+    assertTrue(
+        e.getMessage().contains("cut.tar") && e.getMessage().contains("truncated"), e.getMessage());
   }
 
   @Test
@@ -240,7 +260,9 @@ class CifarTest {
     Files.createDirectories(tgz.getParent());
     TestTar.write(tgz, m, true);
     assertEquals(2, Datasets.load("cifar10", tgz, Split.TEST).size());
-    assertTrue(Files.notExists(dir.resolve("escape")) && Files.notExists(dir.getParent().resolve("escape")));
+    assertTrue(
+        Files.notExists(dir.resolve("escape"))
+            && Files.notExists(dir.getParent().resolve("escape")));
   }
 
   @Test
@@ -250,18 +272,22 @@ class CifarTest {
     byte[] b = Files.readAllBytes(f);
     b[3073] = 12;
     Files.write(f, b);
-    DatasetException e = assertThrows(DatasetException.class, () -> Datasets.load("cifar10", dir, Split.TEST));
-    assertTrue(e.getMessage().contains("record 1") && e.getMessage().contains("label 12"), e.getMessage());
+    DatasetException e =
+        assertThrows(DatasetException.class, () -> Datasets.load("cifar10", dir, Split.TEST));
+    assertTrue(
+        e.getMessage().contains("record 1") && e.getMessage().contains("label 12"), e.getMessage());
     Files.write(f, records10(3, 7));
     Files.writeString(dir.resolve("cifar-10-batches-bin/batches.meta.txt"), "a\nb\n");
     e = assertThrows(DatasetException.class, () -> Datasets.load("cifar10", dir, Split.TEST));
-    assertTrue(e.getMessage().contains("batches.meta.txt") && e.getMessage().contains("10 class names"),
+    assertTrue(
+        e.getMessage().contains("batches.meta.txt") && e.getMessage().contains("10 class names"),
         e.getMessage());
   }
 
   @Test
   void realCifar10WhenPresent() {
-    boolean present = Cifar.Variant.CIFAR10.defaultLocations().stream().anyMatch(Files::isDirectory);
+    boolean present =
+        Cifar.Variant.CIFAR10.defaultLocations().stream().anyMatch(Files::isDirectory);
     org.junit.jupiter.api.Assumptions.assumeTrue(present, "no CIFAR-10 in the default locations");
     ImageDataset test = Datasets.load("cifar10", null, Split.TEST);
     assertEquals(10_000, test.size());
@@ -269,8 +295,20 @@ class CifarTest {
     for (int y : test.labels()) {
       counts[y]++;
     }
-    assertArrayEquals(new int[] {1000, 1000, 1000, 1000, 1000, 1000, 1000, 1000, 1000, 1000}, counts);
-    assertEquals(List.of("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship",
-        "truck"), test.classNames());
+    assertArrayEquals(
+        new int[] {1000, 1000, 1000, 1000, 1000, 1000, 1000, 1000, 1000, 1000}, counts);
+    assertEquals(
+        List.of(
+            "airplane",
+            "automobile",
+            "bird",
+            "cat",
+            "deer",
+            "dog",
+            "frog",
+            "horse",
+            "ship",
+            "truck"),
+        test.classNames());
   }
 }

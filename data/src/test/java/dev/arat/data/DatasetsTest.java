@@ -34,12 +34,15 @@ class DatasetsTest {
     l.writeInt(0x801);
     l.writeInt(3);
     l.write(new byte[] {9, 0, 4});
-    write(dir.resolve(prefix + "-images-idx3-ubyte" + (gzip ? ".gz" : "")), img.toByteArray(), gzip);
-    write(dir.resolve(prefix + "-labels-idx1-ubyte" + (gzip ? ".gz" : "")), lab.toByteArray(), gzip);
+    write(
+        dir.resolve(prefix + "-images-idx3-ubyte" + (gzip ? ".gz" : "")), img.toByteArray(), gzip);
+    write(
+        dir.resolve(prefix + "-labels-idx1-ubyte" + (gzip ? ".gz" : "")), lab.toByteArray(), gzip);
   }
 
   private static void write(Path p, byte[] bytes, boolean gzip) throws IOException {
-    try (OutputStream out = gzip ? new GZIPOutputStream(Files.newOutputStream(p)) : Files.newOutputStream(p)) {
+    try (OutputStream out =
+        gzip ? new GZIPOutputStream(Files.newOutputStream(p)) : Files.newOutputStream(p)) {
       out.write(bytes);
     }
   }
@@ -61,8 +64,9 @@ class DatasetsTest {
 
   @Test
   void missingDatasetSaysHowToGetIt() {
-    DatasetException e = assertThrows(DatasetException.class,
-        () -> Datasets.load("fashion-mnist", dir, Split.TRAIN));
+    DatasetException e =
+        assertThrows(
+            DatasetException.class, () -> Datasets.load("fashion-mnist", dir, Split.TRAIN));
     assertTrue(e.getMessage().contains("apt-get install dataset-fashion-mnist"), e.getMessage());
     assertTrue(e.getMessage().contains(dir.toString()), e.getMessage());
     e = assertThrows(DatasetException.class, () -> Datasets.load("imagenet", dir, Split.TRAIN));
@@ -75,7 +79,8 @@ class DatasetsTest {
     Path images = dir.resolve("train-images-idx3-ubyte");
     byte[] all = Files.readAllBytes(images);
     Files.write(images, Arrays.copyOf(all, all.length - 3));
-    DatasetException e = assertThrows(DatasetException.class, () -> Datasets.load("mnist", dir, Split.TRAIN));
+    DatasetException e =
+        assertThrows(DatasetException.class, () -> Datasets.load("mnist", dir, Split.TRAIN));
     assertTrue(e.getMessage().contains("truncated"), e.getMessage());
     Files.writeString(images, "hello world, not idx");
     e = assertThrows(DatasetException.class, () -> Datasets.load("mnist", dir, Split.TRAIN));
@@ -94,7 +99,8 @@ class DatasetsTest {
     for (int y : test.labels()) {
       counts[y]++;
     }
-    assertArrayEquals(new int[] {1000, 1000, 1000, 1000, 1000, 1000, 1000, 1000, 1000, 1000}, counts);
+    assertArrayEquals(
+        new int[] {1000, 1000, 1000, 1000, 1000, 1000, 1000, 1000, 1000, 1000}, counts);
   }
 
   @Test

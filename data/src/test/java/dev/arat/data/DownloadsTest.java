@@ -24,7 +24,9 @@ import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
-/** The download path against a local HTTP server: success, checksum mismatch, refused connection. */
+/**
+ * The download path against a local HTTP server: success, checksum mismatch, refused connection.
+ */
 class DownloadsTest {
   @TempDir Path dir;
   private HttpServer server;
@@ -36,18 +38,20 @@ class DownloadsTest {
   void start() throws IOException {
     tarball = TestTar.bytes(CifarTest.cifar10Files(), true);
     server = HttpServer.create(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0), 0);
-    server.createContext("/files/", ex -> {
-      requests.incrementAndGet();
-      if (ex.getRequestURI().getPath().endsWith("/cifar-10-binary.tar.gz")) {
-        ex.sendResponseHeaders(200, tarball.length);
-        try (OutputStream out = ex.getResponseBody()) {
-          out.write(tarball);
-        }
-      } else {
-        ex.sendResponseHeaders(404, -1);
-        ex.close();
-      }
-    });
+    server.createContext(
+        "/files/",
+        ex -> {
+          requests.incrementAndGet();
+          if (ex.getRequestURI().getPath().endsWith("/cifar-10-binary.tar.gz")) {
+            ex.sendResponseHeaders(200, tarball.length);
+            try (OutputStream out = ex.getResponseBody()) {
+              out.write(tarball);
+            }
+          } else {
+            ex.sendResponseHeaders(404, -1);
+            ex.close();
+          }
+        });
     server.start();
     base = URI.create("http://127.0.0.1:" + server.getAddress().getPort() + "/files/");
   }
@@ -73,8 +77,9 @@ class DownloadsTest {
   @Test
   void downloadsVerifiesAndMovesIntoPlace() throws Exception {
     Path target = dir.resolve("cache/cifar-10");
-    Downloads.Artifact a = new Downloads.Artifact(base.resolve("cifar-10-binary.tar.gz"),
-        "cifar-10-binary.tar.gz", md5(tarball));
+    Downloads.Artifact a =
+        new Downloads.Artifact(
+            base.resolve("cifar-10-binary.tar.gz"), "cifar-10-binary.tar.gz", md5(tarball));
     Path got = Downloads.fetch(a, target, Duration.ofSeconds(5));
     assertEquals(target.resolve("cifar-10-binary.tar.gz"), got);
     assertEquals(List.of(got), contents(target), "no temporary file may remain");
@@ -90,8 +95,9 @@ class DownloadsTest {
   void checksumMismatchLeavesNothingBehind() {
     Path target = dir.resolve("c10");
     Downloads.Artifact a = Downloads.cifarArtifact(Cifar.Variant.CIFAR10, base); // official md5
-    DatasetException e = assertThrows(DatasetException.class,
-        () -> Downloads.fetch(a, target, Duration.ofSeconds(5)));
+    DatasetException e =
+        assertThrows(
+            DatasetException.class, () -> Downloads.fetch(a, target, Duration.ofSeconds(5)));
     assertTrue(e.getMessage().contains("checksum mismatch"), e.getMessage());
     assertTrue(e.getMessage().contains(Downloads.CIFAR10_MD5), e.getMessage());
     assertTrue(e.getMessage().contains("cifar-10-binary.tar.gz"), e.getMessage());
@@ -100,10 +106,11 @@ class DownloadsTest {
 
   @Test
   void httpErrorIsClear() {
-    Downloads.Artifact a = new Downloads.Artifact(base.resolve("missing.tar.gz"), "missing.tar.gz",
-        "00000000000000000000000000000000");
-    DatasetException e = assertThrows(DatasetException.class,
-        () -> Downloads.fetch(a, dir, Duration.ofSeconds(5)));
+    Downloads.Artifact a =
+        new Downloads.Artifact(
+            base.resolve("missing.tar.gz"), "missing.tar.gz", "00000000000000000000000000000000");
+    DatasetException e =
+        assertThrows(DatasetException.class, () -> Downloads.fetch(a, dir, Duration.ofSeconds(5)));
     assertTrue(e.getMessage().contains("HTTP 404"), e.getMessage());
     assertDoesNotThrowIo(() -> assertEquals(List.of(), contents(dir)));
   }
@@ -115,11 +122,13 @@ class DownloadsTest {
       port = s.getLocalPort();
     }
     Path target = dir.resolve("offline");
-    Downloads.Artifact a = Downloads.cifarArtifact(Cifar.Variant.CIFAR10,
-        URI.create("http://127.0.0.1:" + port + "/~kriz/"));
+    Downloads.Artifact a =
+        Downloads.cifarArtifact(
+            Cifar.Variant.CIFAR10, URI.create("http://127.0.0.1:" + port + "/~kriz/"));
     long t0 = System.nanoTime();
-    DatasetException e = assertThrows(DatasetException.class,
-        () -> Downloads.fetch(a, target, Duration.ofSeconds(5)));
+    DatasetException e =
+        assertThrows(
+            DatasetException.class, () -> Downloads.fetch(a, target, Duration.ofSeconds(5)));
     assertTrue(System.nanoTime() - t0 < 5_000_000_000L, "must fail fast");
     String m = e.getMessage();
     assertTrue(m.contains("cannot connect") || m.contains("cannot download"), m);
@@ -130,9 +139,11 @@ class DownloadsTest {
 
   @Test
   void officialLocations() {
-    assertEquals("https://www.cs.toronto.edu/~kriz/cifar-10-binary.tar.gz",
+    assertEquals(
+        "https://www.cs.toronto.edu/~kriz/cifar-10-binary.tar.gz",
         Downloads.cifarUrl(Cifar.Variant.CIFAR10).toString());
-    assertEquals("https://www.cs.toronto.edu/~kriz/cifar-100-binary.tar.gz",
+    assertEquals(
+        "https://www.cs.toronto.edu/~kriz/cifar-100-binary.tar.gz",
         Downloads.cifarUrl(Cifar.Variant.CIFAR100).toString());
     assertEquals("03b5dce01913d631647c71ecec9e9cb8", Downloads.cifarMd5(Cifar.Variant.CIFAR100));
     assertThrows(DatasetException.class, () -> Downloads.cifar("mnist", dir));

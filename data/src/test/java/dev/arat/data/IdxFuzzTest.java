@@ -9,8 +9,8 @@ import org.junit.jupiter.api.BeforeAll;
 
 /**
  * Fuzzes the IDX (Fashion-MNIST) reader, plain or gzipped: any file must read as images or labels
- * or give a {@link DatasetException} (exit 2). Without {@code JAZZER_FUZZ} this replays
- * {@code IdxFuzzTestInputs/idx/}; see docs/fuzzing.md.
+ * or give a {@link DatasetException} (exit 2). Without {@code JAZZER_FUZZ} this replays {@code
+ * IdxFuzzTestInputs/idx/}; see docs/fuzzing.md.
  */
 class IdxFuzzTest {
   private static Path file;

@@ -28,7 +28,8 @@ class IdxReaderTest {
 
   @Test
   void dimensionsWhoseProductOverflowsAreImplausible() throws IOException {
-    // the fuzzer's input: 16777215 x 65504 x 1610638944 overflowed even a long, then new byte[-1716728832]
+    // the fuzzer's input: 16777215 x 65504 x 1610638944 overflowed even a long, then new
+    // byte[-1716728832]
     Path f = idx(0x803, 0x00ffffff, 0xffe0, 0x60006660);
     DatasetException e = assertThrows(DatasetException.class, () -> IdxReader.readImages(f));
     assertTrue(e.getMessage().contains("implausible IDX dimensions"), e.getMessage());
@@ -38,11 +39,14 @@ class IdxReaderTest {
   void hugeDeclaredCountsInSmallFilesAreTruncatedNotAllocated() throws IOException {
     Path images = idx(0x803, 2_000_000, 1, 1000);
     DatasetException e = assertThrows(DatasetException.class, () -> IdxReader.readImages(images));
-    assertTrue(e.getMessage().contains("truncated") && e.getMessage().contains("declares 2000000000"),
+    assertTrue(
+        e.getMessage().contains("truncated") && e.getMessage().contains("declares 2000000000"),
         e.getMessage());
     Path labels = idx(0x801, Integer.MAX_VALUE);
     e = assertThrows(DatasetException.class, () -> IdxReader.readLabels(labels));
-    assertTrue(e.getMessage().contains("truncated") && e.getMessage().contains("file has 10"), e.getMessage());
+    assertTrue(
+        e.getMessage().contains("truncated") && e.getMessage().contains("file has 10"),
+        e.getMessage());
   }
 
   @Test

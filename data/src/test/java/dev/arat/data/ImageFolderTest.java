@@ -36,8 +36,12 @@ class ImageFolderTest {
     String[] names = {"dog", "cat", "eel"};
     for (int k = 0; k < 3; k++) {
       for (int i = 0; i < 5; i++) {
-        solid(root.resolve(names[k]).resolve("img" + i + ".png"), i % 2 == 0 ? 10 : 6, i % 2 == 0 ? 6 : 10,
-            colours[k], "png");
+        solid(
+            root.resolve(names[k]).resolve("img" + i + ".png"),
+            i % 2 == 0 ? 10 : 6,
+            i % 2 == 0 ? 6 : 10,
+            colours[k],
+            "png");
       }
     }
     Files.writeString(root.resolve("cat/notes.txt"), "ignored");
@@ -80,7 +84,12 @@ class ImageFolderTest {
     for (int k = 0; k < 2; k++) {
       for (int i = 0; i < 10; i++) {
         int v = k * 100 + i * 10; // grey level identifies the file
-        solid(root.resolve("c" + k).resolve(String.format("f%02d.png", i)), 3, 3, v << 16 | v << 8 | v, "png");
+        solid(
+            root.resolve("c" + k).resolve(String.format("f%02d.png", i)),
+            3,
+            3,
+            v << 16 | v << 8 | v,
+            "png");
       }
     }
     ImageFolder.Options o = new ImageFolder.Options(3, ImageFolder.Resize.RESIZE, 1, 0.3, 1);
@@ -119,8 +128,12 @@ class ImageFolderTest {
     // Datasets addresses the same folder by name
     assertEquals(3, Datasets.load("folder:" + dir, null, Split.TRAIN).size());
     assertEquals(32, Datasets.load("folder", dir, Split.TEST).width());
-    ImageDataset grey = Datasets.load("folder", dir, Split.TRAIN,
-        new ImageFolder.Options(6, ImageFolder.Resize.RESIZE, 1, 0.2, 0));
+    ImageDataset grey =
+        Datasets.load(
+            "folder",
+            dir,
+            Split.TRAIN,
+            new ImageFolder.Options(6, ImageFolder.Resize.RESIZE, 1, 0.2, 0));
     assertEquals(1, grey.channels());
     assertEquals(6, grey.height());
   }
@@ -136,18 +149,21 @@ class ImageFolderTest {
     }
     Path f = dir.resolve("x.png");
     ImageIO.write(img, "png", f.toFile());
-    float[] crop = ImageFolder.read(f, new ImageFolder.Options(4, ImageFolder.Resize.CENTER_CROP, 3, 0.2, 0));
+    float[] crop =
+        ImageFolder.read(f, new ImageFolder.Options(4, ImageFolder.Resize.CENTER_CROP, 3, 0.2, 0));
     for (int i = 0; i < 16; i++) {
       assertEquals(0f, crop[i], 1e-6f); // red plane
       assertEquals(1f, crop[16 + i], 1e-6f); // green plane: the centre square is all green
     }
-    float[] squash = ImageFolder.read(f, new ImageFolder.Options(3, ImageFolder.Resize.RESIZE, 3, 0.2, 0));
+    float[] squash =
+        ImageFolder.read(f, new ImageFolder.Options(3, ImageFolder.Resize.RESIZE, 3, 0.2, 0));
     // 12 -> 3 columns, antialiased: each output column is mostly its own third (triangle filter
     // of radius 4 source pixels): red at column 0, green in the middle, blue at column 2
     assertTrue(squash[0] > 0.8f && squash[9 + 1] > 0.7f && squash[18 + 2] > 0.8f);
     assertEquals(0f, squash[18], 1e-6f, "blue is too far from column 0 to contribute");
     assertEquals(squash[0], squash[18 + 2], 1e-6f, "symmetric");
-    float[] grey = ImageFolder.read(f, new ImageFolder.Options(4, ImageFolder.Resize.CENTER_CROP, 1, 0.2, 0));
+    float[] grey =
+        ImageFolder.read(f, new ImageFolder.Options(4, ImageFolder.Resize.CENTER_CROP, 1, 0.2, 0));
     assertEquals(0.587f, grey[5], 1e-5f);
   }
 
@@ -158,10 +174,13 @@ class ImageFolderTest {
     g.getRaster().setSample(1, 0, 0, 200);
     Path f = dir.resolve("g.png");
     ImageIO.write(g, "png", f.toFile());
-    float[] one = ImageFolder.read(f, new ImageFolder.Options(2, ImageFolder.Resize.RESIZE, 1, 0.2, 0));
+    float[] one =
+        ImageFolder.read(f, new ImageFolder.Options(2, ImageFolder.Resize.RESIZE, 1, 0.2, 0));
     assertEquals(0f, one[0], 1e-6f);
-    assertEquals(200 / 255f, one[1], 1e-6f, "grey samples are read as stored, not colour-converted");
-    float[] three = ImageFolder.read(f, new ImageFolder.Options(2, ImageFolder.Resize.RESIZE, 3, 0.2, 0));
+    assertEquals(
+        200 / 255f, one[1], 1e-6f, "grey samples are read as stored, not colour-converted");
+    float[] three =
+        ImageFolder.read(f, new ImageFolder.Options(2, ImageFolder.Resize.RESIZE, 3, 0.2, 0));
     assertEquals(200 / 255f, three[4 + 1], 1e-6f);
     // 2 -> 4 columns, pixel centres at +0.5: 0, 1/4, 3/4, 1 of the step
     float[] up = ImageFolder.resize(new float[] {0f, 1f}, 1, 1, 2, 1, 4);
@@ -175,19 +194,23 @@ class ImageFolderTest {
     Path bad = dir.resolve("b/broken.png");
     Files.writeString(bad, "not a png");
     ImageFolder.Options o = new ImageFolder.Options(4, ImageFolder.Resize.RESIZE, 3, 0.0, 0);
-    DatasetException e = assertThrows(DatasetException.class, () -> ImageFolder.load(dir, o, Split.TRAIN));
+    DatasetException e =
+        assertThrows(DatasetException.class, () -> ImageFolder.load(dir, o, Split.TRAIN));
     assertTrue(e.getMessage().contains(bad.toString()), e.getMessage());
     Files.delete(bad);
     assertEquals(2, ImageFolder.load(dir, o, Split.TRAIN).size());
     assertEquals(0, ImageFolder.load(dir, o, Split.TEST).size());
 
-    e = assertThrows(DatasetException.class,
-        () -> ImageFolder.load(dir.resolve("nope"), o, Split.TRAIN));
+    e =
+        assertThrows(
+            DatasetException.class, () -> ImageFolder.load(dir.resolve("nope"), o, Split.TRAIN));
     assertTrue(e.getMessage().contains("nope"), e.getMessage());
     Files.createDirectories(dir.resolve("c"));
     e = assertThrows(DatasetException.class, () -> ImageFolder.load(dir, o, Split.TRAIN));
-    assertTrue(e.getMessage().contains("c") && e.getMessage().contains("no PNG/JPEG"), e.getMessage());
-    assertThrows(IllegalArgumentException.class,
+    assertTrue(
+        e.getMessage().contains("c") && e.getMessage().contains("no PNG/JPEG"), e.getMessage());
+    assertThrows(
+        IllegalArgumentException.class,
         () -> new ImageFolder.Options(4, ImageFolder.Resize.RESIZE, 2, 0.2, 0));
   }
 }

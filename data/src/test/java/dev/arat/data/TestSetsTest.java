@@ -28,11 +28,13 @@ class TestSetsTest {
   @TempDir Path dir;
 
   static EvaluationSuite.Data npy(Path x, Path y, String layout) {
-    return new EvaluationSuite.Data(null, null, "npy", x.toString(), y.toString(), layout, null, null, null);
+    return new EvaluationSuite.Data(
+        null, null, "npy", x.toString(), y.toString(), layout, null, null, null);
   }
 
   static EvaluationSuite.Data folder(Path p, Integer size, Integer channels) {
-    return new EvaluationSuite.Data(null, p.toString(), "folder", null, null, null, size, channels, null);
+    return new EvaluationSuite.Data(
+        null, p.toString(), "folder", null, null, null, size, channels, null);
   }
 
   /** Two RGB images 2x3 (HxW): value of (n, c, h, w) = (n*100 + c*10 + h*3 + w) / 255. */
@@ -57,7 +59,8 @@ class TestSetsTest {
     Npy.writeFloat32(dir.resolve("a.npy"), nchw, 2, 3, 2, 3);
     Npy.writeUint8(dir.resolve("b.npy"), nhwc, 2, 2, 3, 3);
     Npy.writeInt64(dir.resolve("y.npy"), new long[] {4, 1}, 2);
-    TestSets.TestSet a = TestSets.load(npy(dir.resolve("a.npy"), dir.resolve("y.npy"), "nchw"), null);
+    TestSets.TestSet a =
+        TestSets.load(npy(dir.resolve("a.npy"), dir.resolve("y.npy"), "nchw"), null);
     TestSets.TestSet b = TestSets.load(npy(dir.resolve("b.npy"), dir.resolve("y.npy"), null), null);
     assertArrayEquals(nchw, a.data().pixels(), 1e-7f);
     assertArrayEquals(nchw, b.data().pixels(), 1e-7f);
@@ -76,20 +79,35 @@ class TestSetsTest {
   void ambiguousOrBadArraysAreClearErrors() {
     Npy.writeFloat32(dir.resolve("amb.npy"), new float[2 * 3 * 3 * 3], 2, 3, 3, 3);
     Npy.writeInt64(dir.resolve("y.npy"), new long[] {0, 1}, 2);
-    String m = assertThrows(DatasetException.class,
-        () -> TestSets.load(npy(dir.resolve("amb.npy"), dir.resolve("y.npy"), null), null)).getMessage();
+    String m =
+        assertThrows(
+                DatasetException.class,
+                () -> TestSets.load(npy(dir.resolve("amb.npy"), dir.resolve("y.npy"), null), null))
+            .getMessage();
     assertTrue(m.contains("set data.layout to nchw or nhwc"), m);
     Npy.writeInt64(dir.resolve("neg.npy"), new long[] {0, -1}, 2);
-    m = assertThrows(DatasetException.class,
-        () -> TestSets.load(npy(dir.resolve("amb.npy"), dir.resolve("neg.npy"), "nchw"), null)).getMessage();
+    m =
+        assertThrows(
+                DatasetException.class,
+                () ->
+                    TestSets.load(
+                        npy(dir.resolve("amb.npy"), dir.resolve("neg.npy"), "nchw"), null))
+            .getMessage();
     assertTrue(m.contains("label 1 is -1, not a class index"), m);
     Npy.writeFloat32(dir.resolve("fy.npy"), new float[] {0, 1}, 2);
-    m = assertThrows(DatasetException.class,
-        () -> TestSets.load(npy(dir.resolve("amb.npy"), dir.resolve("fy.npy"), "nchw"), null)).getMessage();
+    m =
+        assertThrows(
+                DatasetException.class,
+                () ->
+                    TestSets.load(npy(dir.resolve("amb.npy"), dir.resolve("fy.npy"), "nchw"), null))
+            .getMessage();
     assertTrue(m.contains("must be an int64, int32 or uint8 array"), m);
     Npy.writeInt64(dir.resolve("ix.npy"), new long[4], 1, 1, 2, 2);
-    m = assertThrows(DatasetException.class,
-        () -> TestSets.load(npy(dir.resolve("ix.npy"), dir.resolve("y.npy"), null), null)).getMessage();
+    m =
+        assertThrows(
+                DatasetException.class,
+                () -> TestSets.load(npy(dir.resolve("ix.npy"), dir.resolve("y.npy"), null), null))
+            .getMessage();
     assertTrue(m.contains("must be uint8 (0-255) or float32/float64 in [0,1]"), m);
   }
 
@@ -105,35 +123,51 @@ class TestSetsTest {
         z.closeEntry();
       }
     }
-    EvaluationSuite.Data d = new EvaluationSuite.Data(null, npz.toString(), "npz", null, null, null, null, null,
-        null);
+    EvaluationSuite.Data d =
+        new EvaluationSuite.Data(null, npz.toString(), "npz", null, null, null, null, null, null);
     String m = assertThrows(DatasetException.class, () -> TestSets.load(d, null)).getMessage();
     assertTrue(m.contains("has no array 'x' (it holds [x_test, y_test])"), m);
-    TestSets.TestSet t = TestSets.load(new EvaluationSuite.Data(null, npz.toString(), "npz", "x_test", "y_test",
-        null, null, null, null), null);
+    TestSets.TestSet t =
+        TestSets.load(
+            new EvaluationSuite.Data(
+                null, npz.toString(), "npz", "x_test", "y_test", null, null, null, null),
+            null);
     assertArrayEquals(new int[] {1, 0}, t.data().labels());
     assertEquals(dev.arat.specs.Sha256.ofFile(npz), t.source().sha256());
     assertEquals(1, t.source().files());
   }
 
-  /** numpy's own files (float64 NHWC, savez_compressed, uint8 labels) read the same; skipped without numpy. */
+  /**
+   * numpy's own files (float64 NHWC, savez_compressed, uint8 labels) read the same; skipped without
+   * numpy.
+   */
   @Test
   void numpyWrittenFilesWhenPythonIsPresent() throws Exception {
     Path py = Python.assumeModules("numpy");
-    String script = String.join("\n", "import numpy as np, sys",
-        "d = sys.argv[1]",
-        "x = (np.arange(2*4*4*3).reshape(2,4,4,3) % 256) / 255.0",
-        "np.save(d + '/x64.npy', x)",
-        "np.save(d + '/y8.npy', np.array([3, 7], dtype=np.uint8))",
-        "np.savez_compressed(d + '/c.npz', x=x.astype(np.float32), y=np.array([3, 7], dtype=np.int32))", "");
+    String script =
+        String.join(
+            "\n",
+            "import numpy as np, sys",
+            "d = sys.argv[1]",
+            "x = (np.arange(2*4*4*3).reshape(2,4,4,3) % 256) / 255.0",
+            "np.save(d + '/x64.npy', x)",
+            "np.save(d + '/y8.npy', np.array([3, 7], dtype=np.uint8))",
+            "np.savez_compressed(d + '/c.npz', x=x.astype(np.float32), y=np.array([3, 7], dtype=np.int32))",
+            "");
     Files.writeString(dir.resolve("make.py"), script);
-    Process p = new ProcessBuilder(py.toString(), dir.resolve("make.py").toString(), dir.toString())
-        .redirectErrorStream(true).start();
+    Process p =
+        new ProcessBuilder(py.toString(), dir.resolve("make.py").toString(), dir.toString())
+            .redirectErrorStream(true)
+            .start();
     String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
     assertTrue(p.waitFor(60, TimeUnit.SECONDS) && p.exitValue() == 0, out);
-    TestSets.TestSet a = TestSets.load(npy(dir.resolve("x64.npy"), dir.resolve("y8.npy"), null), null);
-    TestSets.TestSet b = TestSets.load(new EvaluationSuite.Data(null, dir.resolve("c.npz").toString(), "npz", null,
-        null, null, null, null, null), null);
+    TestSets.TestSet a =
+        TestSets.load(npy(dir.resolve("x64.npy"), dir.resolve("y8.npy"), null), null);
+    TestSets.TestSet b =
+        TestSets.load(
+            new EvaluationSuite.Data(
+                null, dir.resolve("c.npz").toString(), "npz", null, null, null, null, null, null),
+            null);
     assertEquals(3, a.data().channels());
     assertEquals("NHWC float64 (2,4,4,3)", a.source().layout());
     assertArrayEquals(a.data().pixels(), b.data().pixels());
@@ -143,7 +177,8 @@ class TestSetsTest {
   }
 
   static void png(Path f, int w, int h, boolean grey, int v) throws IOException {
-    BufferedImage img = new BufferedImage(w, h, grey ? BufferedImage.TYPE_BYTE_GRAY : BufferedImage.TYPE_INT_RGB);
+    BufferedImage img =
+        new BufferedImage(w, h, grey ? BufferedImage.TYPE_BYTE_GRAY : BufferedImage.TYPE_INT_RGB);
     for (int y = 0; y < h; y++) {
       for (int x = 0; x < w; x++) {
         if (grey) {
@@ -183,7 +218,9 @@ class TestSetsTest {
     assertEquals(3, TestSets.load(folder(root, null, null), null).data().channels());
     assertEquals(1, TestSets.load(folder(root, null, 1), null).data().channels());
     png(root.resolve("b/3.png"), 8, 8, true, 50);
-    String m = assertThrows(DatasetException.class, () -> TestSets.load(folder(root, null, null), null)).getMessage();
+    String m =
+        assertThrows(DatasetException.class, () -> TestSets.load(folder(root, null, null), null))
+            .getMessage();
     assertTrue(m.contains("images differ in size") && m.contains("set data.image_size"), m);
     TestSets.TestSet r = TestSets.load(folder(root, 6, 1), null);
     assertEquals(6, r.data().height());
@@ -208,10 +245,15 @@ class TestSetsTest {
     if (!Files.isExecutable(sh) || !Files.isExecutable(Path.of("/usr/bin/sha256sum"))) {
       return fallback;
     }
-    Process p = new ProcessBuilder(sh.toString(), "-c",
-        "cd \"$0\" && find . -type f \\( -iname '*.png' -o -iname '*.jpg' -o -iname '*.jpeg' \\) | sed 's|^\\./||'"
-            + " | LC_ALL=C sort | xargs sha256sum | sha256sum | cut -d' ' -f1", root.toString())
-        .redirectErrorStream(true).start();
+    Process p =
+        new ProcessBuilder(
+                sh.toString(),
+                "-c",
+                "cd \"$0\" && find . -type f \\( -iname '*.png' -o -iname '*.jpg' -o -iname '*.jpeg' \\) | sed 's|^\\./||'"
+                    + " | LC_ALL=C sort | xargs sha256sum | sha256sum | cut -d' ' -f1",
+                root.toString())
+            .redirectErrorStream(true)
+            .start();
     String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8).strip();
     assertTrue(p.waitFor(30, TimeUnit.SECONDS));
     return out;
@@ -232,8 +274,19 @@ class TestSetsTest {
     lb.putInt(0x801).putInt(3).put((byte) 2).put((byte) 0).put((byte) 11);
     Files.write(dir.resolve("im"), im.array());
     Files.write(dir.resolve("lb"), lb.array());
-    TestSets.TestSet t = TestSets.load(new EvaluationSuite.Data(null, null, "idx", dir.resolve("im").toString(),
-        dir.resolve("lb").toString(), null, null, null, null), null);
+    TestSets.TestSet t =
+        TestSets.load(
+            new EvaluationSuite.Data(
+                null,
+                null,
+                "idx",
+                dir.resolve("im").toString(),
+                dir.resolve("lb").toString(),
+                null,
+                null,
+                null,
+                null),
+            null);
     assertEquals(2, t.data().height());
     assertEquals(5, t.data().width());
     assertEquals(12, t.data().numClasses());
@@ -241,8 +294,23 @@ class TestSetsTest {
     assertEquals("idx", t.source().kind());
     assertEquals(2, t.source().files());
     Files.write(dir.resolve("lb"), java.util.Arrays.copyOf(lb.array(), 10));
-    String m = assertThrows(DatasetException.class, () -> TestSets.load(new EvaluationSuite.Data(null, null, "idx",
-        dir.resolve("im").toString(), dir.resolve("lb").toString(), null, null, null, null), null)).getMessage();
+    String m =
+        assertThrows(
+                DatasetException.class,
+                () ->
+                    TestSets.load(
+                        new EvaluationSuite.Data(
+                            null,
+                            null,
+                            "idx",
+                            dir.resolve("im").toString(),
+                            dir.resolve("lb").toString(),
+                            null,
+                            null,
+                            null,
+                            null),
+                        null))
+            .getMessage();
     assertTrue(m.contains("truncated"), m);
   }
 }

@@ -63,12 +63,20 @@ final class Archive {
       for (TarArchiveEntry e; (e = tar.getNextEntry()) != null; ) {
         String name = e.getName();
         if (!(e.isFile() || e.isDirectory())) {
-          throw new IllegalArgumentException(tarGz + ": entry '" + name + "' is not a plain file or folder"
-              + " (links and devices are refused)");
+          throw new IllegalArgumentException(
+              tarGz
+                  + ": entry '"
+                  + name
+                  + "' is not a plain file or folder"
+                  + " (links and devices are refused)");
         }
         Path target = root.resolve(name).normalize();
-        if (name.startsWith("/") || name.contains("\\") || !target.startsWith(root) || target.equals(root)) {
-          throw new IllegalArgumentException(tarGz + ": entry '" + name + "' leaves the package folder");
+        if (name.startsWith("/")
+            || name.contains("\\")
+            || !target.startsWith(root)
+            || target.equals(root)) {
+          throw new IllegalArgumentException(
+              tarGz + ": entry '" + name + "' leaves the package folder");
         }
         String first = root.relativize(target).getName(0).toString();
         if (top == null) {
@@ -87,7 +95,8 @@ final class Archive {
         }
       }
     } catch (IOException e) {
-      throw new IllegalArgumentException(tarGz + " is not a readable .tar.gz: " + e.getMessage(), e);
+      throw new IllegalArgumentException(
+          tarGz + " is not a readable .tar.gz: " + e.getMessage(), e);
     }
     if (top == null) {
       throw new IllegalArgumentException(tarGz + " is empty");

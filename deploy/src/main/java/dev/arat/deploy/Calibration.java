@@ -4,8 +4,8 @@ import java.util.Locale;
 
 /**
  * How an activation tensor's clipping threshold {@code amax} is chosen from its calibration
- * histogram (NVIDIA's calibrators; reference DEPLOYMENT.md §1). The int8 scale is then
- * {@code amax / 127}.
+ * histogram (NVIDIA's calibrators; reference DEPLOYMENT.md §1). The int8 scale is then {@code amax
+ * / 127}.
  */
 public sealed interface Calibration {
   /** The method's id as written in metadata, e.g. {@code max}, {@code percentile:99.99}. */
@@ -146,8 +146,9 @@ public sealed interface Calibration {
       case "max" -> new Max();
       case "percentile" -> new Percentile(percentile);
       case "entropy" -> new Entropy();
-      default -> throw new IllegalArgumentException("calibration method must be max, percentile or"
-          + " entropy, was '" + method + "'");
+      default ->
+          throw new IllegalArgumentException(
+              "calibration method must be max, percentile or" + " entropy, was '" + method + "'");
     };
   }
 }

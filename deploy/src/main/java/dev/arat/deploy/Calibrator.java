@@ -34,30 +34,42 @@ final class Calibrator {
    *
    * @return one histogram per tensor name, in the order given
    */
-  static Map<String, Histogram> histograms(ModelProto model, List<String> tensors,
-      CalibrationData data) {
+  static Map<String, Histogram> histograms(
+      ModelProto model, List<String> tensors, CalibrationData data) {
     GraphProto g = model.getGraph();
     Set<String> outs = new HashSet<>();
     g.getOutputList().forEach(o -> outs.add(o.getName()));
     GraphProto.Builder gb = g.toBuilder();
     for (String t : tensors) {
       if (!outs.contains(t)) {
-        gb.addOutput(ValueInfoProto.newBuilder().setName(t).setType(TypeProto.newBuilder()
-            .setTensorType(TypeProto.Tensor.newBuilder()
-                .setElemType(TensorProto.DataType.FLOAT_VALUE))));
+        gb.addOutput(
+            ValueInfoProto.newBuilder()
+                .setName(t)
+                .setType(
+                    TypeProto.newBuilder()
+                        .setTensorType(
+                            TypeProto.Tensor.newBuilder()
+                                .setElemType(TensorProto.DataType.FLOAT_VALUE))));
       }
     }
     String input = OnnxModels.dataInputs(g).get(0).getName();
     OrtEnvironment env = OrtEnvironment.getEnvironment();
     try (OrtSession.SessionOptions o = new OrtSession.SessionOptions()) {
       o.setOptimizationLevel(OrtSession.SessionOptions.OptLevel.NO_OPT);
-      try (OrtSession s = env.createSession(model.toBuilder().setGraph(gb).build().toByteArray(), o)) {
+      try (OrtSession s =
+          env.createSession(model.toBuilder().setGraph(gb).build().toByteArray(), o)) {
         float[] max = new float[tensors.size()];
-        pass(env, s, input, tensors, data, (k, v) -> {
-          for (float x : v) {
-            max[k] = Math.max(max[k], Math.abs(x));
-          }
-        });
+        pass(
+            env,
+            s,
+            input,
+            tensors,
+            data,
+            (k, v) -> {
+              for (float x : v) {
+                max[k] = Math.max(max[k], Math.abs(x));
+              }
+            });
         long[][] counts = new long[tensors.size()][Histogram.BINS];
         pass(env, s, input, tensors, data, (k, v) -> Histogram.add(counts[k], max[k], v));
         Map<String, Histogram> out = new LinkedHashMap<>();
@@ -67,8 +79,10 @@ final class Calibrator {
         return out;
       }
     } catch (OrtException e) {
-      throw new QuantizationException("ONNX Runtime cannot run the float model on the"
-          + " calibration images: " + e.getMessage());
+      throw new QuantizationException(
+          "ONNX Runtime cannot run the float model on the"
+              + " calibration images: "
+              + e.getMessage());
     }
   }
 
@@ -76,8 +90,14 @@ final class Calibrator {
     void accept(int tensor, float[] values);
   }
 
-  private static void pass(OrtEnvironment env, OrtSession s, String input, List<String> tensors,
-      CalibrationData d, Sink sink) throws OrtException {
+  private static void pass(
+      OrtEnvironment env,
+      OrtSession s,
+      String input,
+      List<String> tensors,
+      CalibrationData d,
+      Sink sink)
+      throws OrtException {
     int per = d.c() * d.h() * d.w();
     for (int from = 0; from < d.n(); from += BATCH) {
       int m = Math.min(BATCH, d.n() - from);

@@ -22,6 +22,7 @@ import java.util.Map;
 public record Certificate(Map<String, String> fields) {
   /** Prefix of every certificate key in {@code metadata_props}. */
   public static final String PREFIX = "arat.certificate.";
+
   /** Version of this layout. */
   public static final String VERSION = "1";
 
@@ -29,17 +30,36 @@ public record Certificate(Map<String, String> fields) {
    * Every field: {@code version}, {@code model_sha256} (canonical digest), {@code model_digest}
    * (its definition, {@value ModelDigest#METHOD}), {@code role} ({@code parent} or {@code
    * variant}), {@code parent_sha256} (canonical digest of the parent; variants only), {@code
-   * verdict} ({@code passed}, {@code failed}, {@code untrusted}: this model's report), {@code suite}
-   * and {@code suite_sha256}, {@code report} (path in the package) and {@code report_sha256}, {@code
-   * clean_accuracy}, {@code robust_accuracy}, {@code robust_accuracy_ci95_low}, {@code
-   * robust_accuracy_ci95_high}, {@code samples}, {@code samples_sha256}, {@code dataset}, {@code
-   * threat_model} (e.g. {@code Linf eps=0.1}), {@code onnxruntime}, {@code execution_provider},
-   * {@code date} (ISO-8601, UTC).
+   * verdict} ({@code passed}, {@code failed}, {@code untrusted}: this model's report), {@code
+   * suite} and {@code suite_sha256}, {@code report} (path in the package) and {@code
+   * report_sha256}, {@code clean_accuracy}, {@code robust_accuracy}, {@code
+   * robust_accuracy_ci95_low}, {@code robust_accuracy_ci95_high}, {@code samples}, {@code
+   * samples_sha256}, {@code dataset}, {@code threat_model} (e.g. {@code Linf eps=0.1}), {@code
+   * onnxruntime}, {@code execution_provider}, {@code date} (ISO-8601, UTC).
    */
-  public static final List<String> FIELDS = List.of("version", "model_sha256", "model_digest", "role",
-      "parent_sha256", "verdict", "suite", "suite_sha256", "report", "report_sha256", "clean_accuracy",
-      "robust_accuracy", "robust_accuracy_ci95_low", "robust_accuracy_ci95_high", "samples", "samples_sha256",
-      "dataset", "threat_model", "onnxruntime", "execution_provider", "date");
+  public static final List<String> FIELDS =
+      List.of(
+          "version",
+          "model_sha256",
+          "model_digest",
+          "role",
+          "parent_sha256",
+          "verdict",
+          "suite",
+          "suite_sha256",
+          "report",
+          "report_sha256",
+          "clean_accuracy",
+          "robust_accuracy",
+          "robust_accuracy_ci95_low",
+          "robust_accuracy_ci95_high",
+          "samples",
+          "samples_sha256",
+          "dataset",
+          "threat_model",
+          "onnxruntime",
+          "execution_provider",
+          "date");
 
   /** Copies the map, keeping {@link #FIELDS} order. */
   public Certificate {
@@ -51,7 +71,9 @@ public record Certificate(Map<String, String> fields) {
     }
     for (String k : fields.keySet()) {
       if (!FIELDS.contains(k)) {
-        m.put(k, fields.get(k)); // unknown fields read from a file are kept, so a verifier can name them
+        m.put(
+            k,
+            fields.get(k)); // unknown fields read from a file are kept, so a verifier can name them
       }
     }
     fields = java.util.Collections.unmodifiableMap(m);
@@ -109,7 +131,9 @@ public record Certificate(Map<String, String> fields) {
   /** {@code model} with this certificate in place of any it had (other metadata kept, in order). */
   public ModelProto writeInto(ModelProto model) {
     ModelProto.Builder b = ModelDigest.withoutCertificate(model).toBuilder();
-    fields.forEach((k, v) -> b.addMetadataProps(StringStringEntryProto.newBuilder().setKey(PREFIX + k).setValue(v)));
+    fields.forEach(
+        (k, v) ->
+            b.addMetadataProps(StringStringEntryProto.newBuilder().setKey(PREFIX + k).setValue(v)));
     return b.build();
   }
 }

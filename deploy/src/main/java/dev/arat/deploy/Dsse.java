@@ -24,8 +24,8 @@ import java.util.Base64;
  *
  * <p>Keys are PEM files as OpenSSL writes them: {@code openssl genpkey -algorithm ed25519 -out
  * key.pem} (PKCS#8 {@code PRIVATE KEY}) and {@code openssl pkey -in key.pem -pubout -out
- * key.pub.pem} (X.509 {@code PUBLIC KEY}). The key id is the SHA-256 (hex) of the public key's
- * DER encoding.
+ * key.pub.pem} (X.509 {@code PUBLIC KEY}). The key id is the SHA-256 (hex) of the public key's DER
+ * encoding.
  */
 public final class Dsse {
   /** The payload type of an in-toto statement. */
@@ -36,7 +36,9 @@ public final class Dsse {
   /** The pre-authentication encoding of {@code payload} under {@code type}. */
   static byte[] pae(String type, byte[] payload) {
     byte[] t = type.getBytes(StandardCharsets.UTF_8);
-    byte[] head = ("DSSEv1 " + t.length + " " + type + " " + payload.length + " ").getBytes(StandardCharsets.UTF_8);
+    byte[] head =
+        ("DSSEv1 " + t.length + " " + type + " " + payload.length + " ")
+            .getBytes(StandardCharsets.UTF_8);
     byte[] out = new byte[head.length + payload.length];
     System.arraycopy(head, 0, out, 0, head.length);
     System.arraycopy(payload, 0, out, head.length, payload.length);
@@ -57,8 +59,8 @@ public final class Dsse {
       sig.put("sig", Base64.getEncoder().encodeToString(s.sign()));
       return env;
     } catch (GeneralSecurityException e) {
-      throw new IllegalArgumentException("cannot sign with this key (an Ed25519 private key is needed): "
-          + e.getMessage(), e);
+      throw new IllegalArgumentException(
+          "cannot sign with this key (an Ed25519 private key is needed): " + e.getMessage(), e);
     }
   }
 
@@ -114,24 +116,29 @@ public final class Dsse {
   /** Reads a PKCS#8 PEM Ed25519 private key ({@code -----BEGIN PRIVATE KEY-----}). */
   public static PrivateKey readPrivateKey(Path pem) {
     try {
-      return KeyFactory.getInstance("Ed25519").generatePrivate(new PKCS8EncodedKeySpec(der(pem, "PRIVATE KEY")));
+      return KeyFactory.getInstance("Ed25519")
+          .generatePrivate(new PKCS8EncodedKeySpec(der(pem, "PRIVATE KEY")));
     } catch (GeneralSecurityException e) {
-      throw new IllegalArgumentException(pem + " is not an Ed25519 private key (PKCS#8 PEM): " + e.getMessage(), e);
+      throw new IllegalArgumentException(
+          pem + " is not an Ed25519 private key (PKCS#8 PEM): " + e.getMessage(), e);
     }
   }
 
   /** Reads an X.509 PEM Ed25519 public key ({@code -----BEGIN PUBLIC KEY-----}). */
   public static PublicKey readPublicKey(Path pem) {
     try {
-      return KeyFactory.getInstance("Ed25519").generatePublic(new X509EncodedKeySpec(der(pem, "PUBLIC KEY")));
+      return KeyFactory.getInstance("Ed25519")
+          .generatePublic(new X509EncodedKeySpec(der(pem, "PUBLIC KEY")));
     } catch (GeneralSecurityException e) {
-      throw new IllegalArgumentException(pem + " is not an Ed25519 public key (X.509 PEM): " + e.getMessage(), e);
+      throw new IllegalArgumentException(
+          pem + " is not an Ed25519 public key (X.509 PEM): " + e.getMessage(), e);
     }
   }
 
   /** The public key of an Ed25519 private key read from PEM. */
   public static PublicKey publicOf(PrivateKey key) {
-    // PKCS#8 v2 may carry the public key; otherwise derive it: Ed25519 public = scalar-mult of the seed
+    // PKCS#8 v2 may carry the public key; otherwise derive it: Ed25519 public = scalar-mult of the
+    // seed
     try {
       byte[] der = key.getEncoded();
       byte[] seed = java.util.Arrays.copyOfRange(der, der.length - 32, der.length);
@@ -146,9 +153,12 @@ public final class Dsse {
   /** Writes keys as PEM ({@code PRIVATE KEY} / {@code PUBLIC KEY}). */
   public static void writePem(Path file, java.security.Key key) {
     String type = key instanceof PrivateKey ? "PRIVATE KEY" : "PUBLIC KEY";
-    String body = Base64.getMimeEncoder(64, "\n".getBytes(StandardCharsets.US_ASCII)).encodeToString(key.getEncoded());
+    String body =
+        Base64.getMimeEncoder(64, "\n".getBytes(StandardCharsets.US_ASCII))
+            .encodeToString(key.getEncoded());
     try {
-      Files.writeString(file, "-----BEGIN " + type + "-----\n" + body + "\n-----END " + type + "-----\n");
+      Files.writeString(
+          file, "-----BEGIN " + type + "-----\n" + body + "\n-----END " + type + "-----\n");
     } catch (IOException e) {
       throw new UncheckedIOException("cannot write " + file + ": " + e.getMessage(), e);
     }
@@ -166,7 +176,8 @@ public final class Dsse {
     int a = text.indexOf(begin);
     int b = text.indexOf(end);
     if (a < 0 || b < a) {
-      throw new IllegalArgumentException(pem + " is not a PEM '" + type + "' file (expected a '" + begin + "' block)");
+      throw new IllegalArgumentException(
+          pem + " is not a PEM '" + type + "' file (expected a '" + begin + "' block)");
     }
     try {
       return Base64.getMimeDecoder().decode(text.substring(a + begin.length(), b));

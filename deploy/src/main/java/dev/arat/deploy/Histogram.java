@@ -1,8 +1,8 @@
 package dev.arat.deploy;
 
 /**
- * Histogram of a tensor's non-zero magnitudes {@code |x|} over the calibration images:
- * {@code counts.length} equal bins over {@code [0, max]}.
+ * Histogram of a tensor's non-zero magnitudes {@code |x|} over the calibration images: {@code
+ * counts.length} equal bins over {@code [0, max]}.
  *
  * @param max the largest {@code |x|} seen (0 if all values were 0)
  * @param counts values per bin; a value equal to {@code max} falls in the last bin

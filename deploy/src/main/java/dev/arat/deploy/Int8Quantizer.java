@@ -30,8 +30,8 @@ import java.util.Set;
  *       {@code s_c = max|w_c| / 127} on the output-channel axis (Conv axis 0; Gemm axis 0 with
  *       transB=1, else 1; MatMul axis 1 of a 2-D weight) and a DequantizeLinear; biases stay
  *       float32;
- *   <li>a residual Add (both inputs depend on the image) gets a pair on each input, so TensorRT
- *       can fuse it into the preceding convolution;
+ *   <li>a residual Add (both inputs depend on the image) gets a pair on each input, so TensorRT can
+ *       fuse it into the preceding convolution;
  *   <li>a tensor read by several quantized inputs gets one pair, shared; everything else (ReLU,
  *       pooling, reshapes...) runs on the dequantized float values, as TensorRT decides itself.
  * </ul>
@@ -41,9 +41,17 @@ public final class Int8Quantizer {
   public static final String PLACEMENT = "trt-explicit:conv-gemm-matmul-inputs,residual-add";
 
   private static final Set<String> COMPUTE = Set.of("Conv", "Gemm", "MatMul");
-  private static final Set<String> QUANTIZED_OPS = Set.of("QuantizeLinear", "DequantizeLinear",
-      "DynamicQuantizeLinear", "QLinearConv", "QLinearMatMul", "ConvInteger", "MatMulInteger",
-      "QLinearAdd", "QGemm");
+  private static final Set<String> QUANTIZED_OPS =
+      Set.of(
+          "QuantizeLinear",
+          "DequantizeLinear",
+          "DynamicQuantizeLinear",
+          "QLinearConv",
+          "QLinearMatMul",
+          "ConvInteger",
+          "MatMulInteger",
+          "QLinearAdd",
+          "QGemm");
 
   private Int8Quantizer() {}
 
@@ -56,10 +64,13 @@ public final class Int8Quantizer {
    * @param method how each activation's clipping threshold is chosen
    * @param provenance parent digest and tool version, for the metadata
    * @return the QDQ model, with the parent's metadata plus {@link QuantizationMetadata}'s keys
-   * @throws QuantizationException naming the op/node or the shape when the model or the data
-   *     cannot be used
+   * @throws QuantizationException naming the op/node or the shape when the model or the data cannot
+   *     be used
    */
-  public static ModelProto quantize(ModelProto model, CalibrationData data, Calibration method,
+  public static ModelProto quantize(
+      ModelProto model,
+      CalibrationData data,
+      Calibration method,
       QuantizationMetadata.Provenance provenance) {
     GraphProto g = model.getGraph();
     checkQuantizable(model);
@@ -86,20 +97,29 @@ public final class Int8Quantizer {
               weightAxis.put(t, -1); // shared along different axes: per tensor
             }
           } else {
-            throw new QuantizationException(op + " node '" + name(n, i) + "' cannot take Q/DQ:"
-                + " its input '" + t + "' is neither a float32 initializer nor computed from the"
-                + " image (fold constants first, e.g. with onnx-simplifier)");
+            throw new QuantizationException(
+                op
+                    + " node '"
+                    + name(n, i)
+                    + "' cannot take Q/DQ:"
+                    + " its input '"
+                    + t
+                    + "' is neither a float32 initializer nor computed from the"
+                    + " image (fold constants first, e.g. with onnx-simplifier)");
           }
         }
-      } else if (op.equals("Add") && n.getInputCount() == 2 && dep.contains(n.getInput(0))
+      } else if (op.equals("Add")
+          && n.getInputCount() == 2
+          && dep.contains(n.getInput(0))
           && dep.contains(n.getInput(1))) {
         activations.add(n.getInput(0));
         activations.add(n.getInput(1));
       }
     }
     if (activations.isEmpty() && weightAxis.isEmpty()) {
-      throw new QuantizationException("the model has no Conv, Gemm or MatMul node: there is"
-          + " nothing for INT8 explicit quantization to quantize");
+      throw new QuantizationException(
+          "the model has no Conv, Gemm or MatMul node: there is"
+              + " nothing for INT8 explicit quantization to quantize");
     }
 
     // ---- calibrate
@@ -121,10 +141,21 @@ public final class Int8Quantizer {
       newInits.add(Tensors.floatTensor(s, new float[] {scale}));
       String q = fresh(t + "_quantized", names);
       String dq = fresh(t + "_dequantized", names);
-      pending.put(t, List.of(
-          node("QuantizeLinear", fresh(t + "_QuantizeLinear", names), List.of(t, s, zero), q, -1),
-          node("DequantizeLinear", fresh(t + "_DequantizeLinear", names), List.of(q, s, zero), dq,
-              -1)));
+      pending.put(
+          t,
+          List.of(
+              node(
+                  "QuantizeLinear",
+                  fresh(t + "_QuantizeLinear", names),
+                  List.of(t, s, zero),
+                  q,
+                  -1),
+              node(
+                  "DequantizeLinear",
+                  fresh(t + "_DequantizeLinear", names),
+                  List.of(q, s, zero),
+                  dq,
+                  -1)));
       dequantized.put(t, dq);
     }
     for (Map.Entry<String, Integer> e : weightAxis.entrySet()) {
@@ -141,9 +172,12 @@ public final class Int8Quantizer {
       }
     }
     for (NodeProto n : g.getNodeList()) {
-      boolean target = COMPUTE.contains(n.getOpType()) || (n.getOpType().equals("Add")
-          && activations.contains(n.getInput(0)) && activations.contains(n.getInput(1))
-          && n.getInputCount() == 2);
+      boolean target =
+          COMPUTE.contains(n.getOpType())
+              || (n.getOpType().equals("Add")
+                  && activations.contains(n.getInput(0))
+                  && activations.contains(n.getInput(1))
+                  && n.getInputCount() == 2);
       if (target) {
         NodeProto.Builder nb = n.toBuilder();
         for (int k = 0; k < Math.min(2, n.getInputCount()); k++) {
@@ -174,7 +208,8 @@ public final class Int8Quantizer {
     gb.addAllInitializer(newInits);
     List<ValueInfoProto> inputs = new ArrayList<>(gb.getInputList());
     gb.clearInput();
-    inputs.stream().filter(v -> !inits.containsKey(v.getName()) || used.contains(v.getName()))
+    inputs.stream()
+        .filter(v -> !inits.containsKey(v.getName()) || used.contains(v.getName()))
         .forEach(gb::addInput);
     Map<String, String> meta = new LinkedHashMap<>();
     meta.put(QuantizationMetadata.PRECISION, "int8");
@@ -200,40 +235,63 @@ public final class Int8Quantizer {
     OnnxModels.check(model, "model");
     long opset = OnnxModels.defaultOpset(model);
     if (opset < 13) {
-      throw new QuantizationException("the model uses opset " + opset + "; per-channel"
-          + " QuantizeLinear/DequantizeLinear need opset 13 or newer (re-export with opset >= 13)");
+      throw new QuantizationException(
+          "the model uses opset "
+              + opset
+              + "; per-channel"
+              + " QuantizeLinear/DequantizeLinear need opset 13 or newer (re-export with opset >= 13)");
     }
     GraphProto g = model.getGraph();
     for (int i = 0; i < g.getNodeCount(); i++) {
       NodeProto n = g.getNode(i);
-      String op = n.getDomain().isEmpty() || n.getDomain().equals("ai.onnx") ? n.getOpType()
-          : n.getDomain() + "." + n.getOpType();
+      String op =
+          n.getDomain().isEmpty() || n.getDomain().equals("ai.onnx")
+              ? n.getOpType()
+              : n.getDomain() + "." + n.getOpType();
       if (QUANTIZED_OPS.contains(op)) {
-        throw new QuantizationException("the model is already quantized (" + op + " node '"
-            + name(n, i) + "'); quantize its float32 parent instead");
+        throw new QuantizationException(
+            "the model is already quantized ("
+                + op
+                + " node '"
+                + name(n, i)
+                + "'); quantize its float32 parent instead");
       }
       if (!op.equals(n.getOpType())) {
-        throw new QuantizationException("op " + op + " (node '" + name(n, i) + "') cannot take"
-            + " Q/DQ: it is not a standard ONNX op, so neither TensorRT's explicit quantization"
-            + " nor this tool knows its semantics");
+        throw new QuantizationException(
+            "op "
+                + op
+                + " (node '"
+                + name(n, i)
+                + "') cannot take"
+                + " Q/DQ: it is not a standard ONNX op, so neither TensorRT's explicit quantization"
+                + " nor this tool knows its semantics");
       }
       if (GraphIndex.hasSubgraph(n)) {
-        throw new QuantizationException("op " + op + " (node '" + name(n, i) + "') cannot take"
-            + " Q/DQ: it holds a subgraph (control flow), which is not quantized");
+        throw new QuantizationException(
+            "op "
+                + op
+                + " (node '"
+                + name(n, i)
+                + "') cannot take"
+                + " Q/DQ: it holds a subgraph (control flow), which is not quantized");
       }
     }
     for (TensorProto t : g.getInitializerList()) {
       if (t.getDataType() == Tensors.FLOAT16) {
-        throw new QuantizationException("initializer '" + t.getName() + "' is float16; quantize"
-            + " the float32 model");
+        throw new QuantizationException(
+            "initializer '" + t.getName() + "' is float16; quantize" + " the float32 model");
       }
     }
     List<ValueInfoProto> ins = OnnxModels.dataInputs(g);
     if (ins.size() != 1 || ins.get(0).getType().getTensorType().getElemType() != Tensors.FLOAT) {
-      throw new QuantizationException("quantization needs a classifier with one float32 image"
-          + " input; the model has " + ins.size() + " input(s)"
-          + (ins.size() == 1 ? " of element type " + ins.get(0).getType().getTensorType()
-              .getElemType() : ""));
+      throw new QuantizationException(
+          "quantization needs a classifier with one float32 image"
+              + " input; the model has "
+              + ins.size()
+              + " input(s)"
+              + (ins.size() == 1
+                  ? " of element type " + ins.get(0).getType().getTensorType().getElemType()
+                  : ""));
     }
   }
 
@@ -251,8 +309,8 @@ public final class Int8Quantizer {
   }
 
   /** int8 weight, scales, zero points and the DequantizeLinear producing {@code out}. */
-  private static List<NodeProto> weight(TensorProto w, int axis, String out, Set<String> names,
-      List<TensorProto> newInits) {
+  private static List<NodeProto> weight(
+      TensorProto w, int axis, String out, Set<String> names, List<TensorProto> newInits) {
     float[] v = Tensors.toFloatArray(w);
     long[] dims = Tensors.dims(w);
     int channels = axis < 0 ? 1 : (int) dims[axis];
@@ -285,17 +343,25 @@ public final class Int8Quantizer {
       newInits.add(Tensors.floatTensor(sn, scale, channels));
       newInits.add(Tensors.int8Tensor(zn, new byte[channels], channels));
     }
-    return List.of(node("DequantizeLinear", fresh(w.getName() + "_DequantizeLinear", names),
-        List.of(qn, sn, zn), out, axis));
+    return List.of(
+        node(
+            "DequantizeLinear",
+            fresh(w.getName() + "_DequantizeLinear", names),
+            List.of(qn, sn, zn),
+            out,
+            axis));
   }
 
-  private static NodeProto node(String op, String name, List<String> inputs, String output,
-      int axis) {
-    NodeProto.Builder b = NodeProto.newBuilder().setOpType(op).setName(name).addAllInput(inputs)
-        .addOutput(output);
+  private static NodeProto node(
+      String op, String name, List<String> inputs, String output, int axis) {
+    NodeProto.Builder b =
+        NodeProto.newBuilder().setOpType(op).setName(name).addAllInput(inputs).addOutput(output);
     if (axis >= 0) {
-      b.addAttribute(AttributeProto.newBuilder().setName("axis")
-          .setType(AttributeProto.AttributeType.INT).setI(axis));
+      b.addAttribute(
+          AttributeProto.newBuilder()
+              .setName("axis")
+              .setType(AttributeProto.AttributeType.INT)
+              .setI(axis));
     }
     return b.build();
   }

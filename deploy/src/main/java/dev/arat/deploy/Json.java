@@ -15,7 +15,8 @@ import java.util.List;
 /** JSON trees for the manifest and the canonical text digests are taken over. */
 final class Json {
   static final ObjectMapper MAPPER = new ObjectMapper();
-  private static final ObjectMapper PRETTY = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
+  private static final ObjectMapper PRETTY =
+      new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
 
   private Json() {}
 
@@ -27,7 +28,9 @@ final class Json {
     return JsonNodeFactory.instance.arrayNode();
   }
 
-  /** Parses JSON text; a syntax error is an {@link IllegalArgumentException} naming {@code what}. */
+  /**
+   * Parses JSON text; a syntax error is an {@link IllegalArgumentException} naming {@code what}.
+   */
   static JsonNode parse(byte[] text, String what) {
     try {
       JsonNode n = MAPPER.readTree(text);
@@ -36,8 +39,8 @@ final class Json {
       }
       return n;
     } catch (java.io.IOException e) {
-      throw new IllegalArgumentException(what + " is not valid JSON (" + e.getMessage().lines().findFirst()
-          .orElse("") + ")", e);
+      throw new IllegalArgumentException(
+          what + " is not valid JSON (" + e.getMessage().lines().findFirst().orElse("") + ")", e);
     }
   }
 

@@ -25,8 +25,10 @@ import java.util.Map;
 final class Manifests {
   /** The manifest's file name. */
   static final String FILE = "manifest.json";
+
   /** The DSSE envelope's file name. */
   static final String ENVELOPE = "manifest.dsse.json";
+
   static final String STATEMENT_TYPE = "https://in-toto.io/Statement/v1";
   static final String PREDICATE_TYPE = "https://arat.dev/certificate/v1";
 
@@ -57,7 +59,12 @@ final class Manifests {
   }
 
   /** The model entry of the predicate: what the report says about one ONNX file. */
-  static ObjectNode modelEntry(String file, String role, String canonical, Report r, String reportPath,
+  static ObjectNode modelEntry(
+      String file,
+      String role,
+      String canonical,
+      Report r,
+      String reportPath,
       String reportSha256) {
     ObjectNode m = Json.object();
     m.put("file", file);

@@ -18,9 +18,9 @@ import java.util.List;
  * entries in their order; serialize the result with protobuf-java in deterministic mode (known
  * fields in field-number order, unknown fields kept after them); the digest is the lowercase hex
  * SHA-256 of those bytes. Every other field (graph, weights, opsets, producer, other metadata such
- * as the exporter's {@code arat.*} provenance or the quantizer's {@code arat.precision}) is covered.
- * Re-serializing makes the digest independent of the field order and packing another protobuf
- * writer (Python's onnx, PyTorch) chose; a model file that arat never touched has the same
+ * as the exporter's {@code arat.*} provenance or the quantizer's {@code arat.precision}) is
+ * covered. Re-serializing makes the digest independent of the field order and packing another
+ * protobuf writer (Python's onnx, PyTorch) chose; a model file that arat never touched has the same
  * canonical digest as its certified copy.
  */
 public final class ModelDigest {
@@ -51,8 +51,10 @@ public final class ModelDigest {
 
   /** {@code model} with every {@value Certificate#PREFIX}{@code *} metadata entry removed. */
   static ModelProto withoutCertificate(ModelProto model) {
-    List<StringStringEntryProto> kept = model.getMetadataPropsList().stream()
-        .filter(e -> !e.getKey().startsWith(Certificate.PREFIX)).toList();
+    List<StringStringEntryProto> kept =
+        model.getMetadataPropsList().stream()
+            .filter(e -> !e.getKey().startsWith(Certificate.PREFIX))
+            .toList();
     return model.toBuilder().clearMetadataProps().addAllMetadataProps(kept).build();
   }
 }

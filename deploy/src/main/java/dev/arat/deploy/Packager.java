@@ -43,14 +43,17 @@ import java.util.stream.Stream;
 public final class Packager {
   /** Folder of the report files inside a package. */
   public static final String EVAL_DIR = "eval";
+
   /** Folder of the checkpoint provenance inside a package. */
   public static final String PROVENANCE_DIR = "provenance";
+
   /** The model card's file name. */
   public static final String MODEL_CARD = "MODEL_CARD.md";
 
-  private static final List<String> REPORT_FILES = List.of(ReportFiles.JSON_FILE, ReportFiles.MARKDOWN_FILE,
-      ReportFiles.JUNIT_FILE);
-  private static final List<String> PROVENANCE_FILES = List.of("recipe.yaml", "architecture.json", "state.json");
+  private static final List<String> REPORT_FILES =
+      List.of(ReportFiles.JSON_FILE, ReportFiles.MARKDOWN_FILE, ReportFiles.JUNIT_FILE);
+  private static final List<String> PROVENANCE_FILES =
+      List.of("recipe.yaml", "architecture.json", "state.json");
 
   /**
    * What to package.
@@ -64,7 +67,13 @@ public final class Packager {
    * @param signingKey an Ed25519 private key (PKCS#8 PEM) to sign the statement, or null
    * @param date the certificate date (truncated to seconds)
    */
-  public record Request(Path model, List<Path> variants, Path evalDir, Path checkpoint, Path out, Path signingKey,
+  public record Request(
+      Path model,
+      List<Path> variants,
+      Path evalDir,
+      Path checkpoint,
+      Path out,
+      Path signingKey,
       Instant date) {
     /** Copies the list. */
     public Request {
@@ -82,12 +91,19 @@ public final class Packager {
    * @param verdict the overall verdict in the statement
    * @param signed whether a DSSE envelope was written
    */
-  public record Result(Path dir, Path archive, List<String> files, String verdict, boolean signed) {}
+  public record Result(
+      Path dir, Path archive, List<String> files, String verdict, boolean signed) {}
 
   private Packager() {}
 
   /** One ONNX file to package with its report. */
-  private record Item(Path source, String file, String role, Report report, Path reportDir, String reportDirInPkg) {}
+  private record Item(
+      Path source,
+      String file,
+      String role,
+      Report report,
+      Path reportDir,
+      String reportDirInPkg) {}
 
   /** Builds the package. */
   public static Result build(Request q) {
@@ -95,29 +111,61 @@ public final class Packager {
     Report parent = readReport(evalJson);
     checkSameModel(q.model(), Hashes.sha256(q.model()), parent, evalJson);
     List<Item> items = new ArrayList<>();
-    items.add(new Item(q.model(), q.model().getFileName().toString(), "parent", parent, q.evalDir(), EVAL_DIR));
+    items.add(
+        new Item(
+            q.model(),
+            q.model().getFileName().toString(),
+            "parent",
+            parent,
+            q.evalDir(),
+            EVAL_DIR));
     VariantComparison.Result comparison = null;
     Set<String> names = new HashSet<>();
     names.add(items.get(0).file());
     if (!q.variants().isEmpty()) {
       Path vj = q.evalDir().resolve(VariantComparison.JSON_FILE);
       if (!Files.isRegularFile(vj)) {
-        throw input(q.evalDir() + " holds no " + VariantComparison.JSON_FILE + ": evaluate the variants with"
-            + " 'arat evaluate --model " + q.model() + " --variant FILE ...' first");
+        throw input(
+            q.evalDir()
+                + " holds no "
+                + VariantComparison.JSON_FILE
+                + ": evaluate the variants with"
+                + " 'arat evaluate --model "
+                + q.model()
+                + " --variant FILE ...' first");
       }
       comparison = VariantComparison.readJson(read(vj));
       for (Path v : q.variants()) {
         String sha = Hashes.sha256(v);
-        VariantComparison.Entry e = comparison.variants().stream().filter(x -> sha.equals(x.sha256())).findFirst()
-            .orElseThrow(() -> input("variant " + v + " (SHA-256 " + sha + ") is not among the variants evaluated in "
-                + vj + ": evaluate it with --variant first"));
+        VariantComparison.Entry e =
+            comparison.variants().stream()
+                .filter(x -> sha.equals(x.sha256()))
+                .findFirst()
+                .orElseThrow(
+                    () ->
+                        input(
+                            "variant "
+                                + v
+                                + " (SHA-256 "
+                                + sha
+                                + ") is not among the variants evaluated in "
+                                + vj
+                                + ": evaluate it with --variant first"));
         Path reportFile = q.evalDir().resolve(e.report());
         Report r = readReport(reportFile);
         checkSameModel(v, sha, r, reportFile);
         if (Boolean.FALSE.equals(e.madeFromParent())) {
-          throw input("variant " + v + " was made from another model: its " + VariantComparison.PARENT_KEY + " is "
-              + r.model().metadata().get(VariantComparison.PARENT_KEY) + ", but " + q.model() + " has SHA-256 "
-              + parent.model().sha256());
+          throw input(
+              "variant "
+                  + v
+                  + " was made from another model: its "
+                  + VariantComparison.PARENT_KEY
+                  + " is "
+                  + r.model().metadata().get(VariantComparison.PARENT_KEY)
+                  + ", but "
+                  + q.model()
+                  + " has SHA-256 "
+                  + parent.model().sha256());
         }
         String file = v.getFileName().toString();
         if (!names.add(file)) {
@@ -132,7 +180,8 @@ public final class Packager {
       if (Files.exists(out)) {
         try (Stream<Path> s = Files.list(out)) {
           if (!Files.isDirectory(out) || s.findAny().isPresent()) {
-            throw input("the package folder " + out + " exists and is not empty; choose a new --out");
+            throw input(
+                "the package folder " + out + " exists and is not empty; choose a new --out");
           }
         }
       }
@@ -147,9 +196,15 @@ public final class Packager {
       // provenance
       String recipe = null;
       if (q.checkpoint() != null) {
-        Path ck = Files.isRegularFile(q.checkpoint().resolve("state.json")) ? q.checkpoint()
-            : Checkpoint.latest(q.checkpoint()).orElseThrow(() -> input(q.checkpoint()
-                + " is neither a checkpoint nor a run folder with checkpoints"));
+        Path ck =
+            Files.isRegularFile(q.checkpoint().resolve("state.json"))
+                ? q.checkpoint()
+                : Checkpoint.latest(q.checkpoint())
+                    .orElseThrow(
+                        () ->
+                            input(
+                                q.checkpoint()
+                                    + " is neither a checkpoint nor a run folder with checkpoints"));
         Files.createDirectories(out.resolve(PROVENANCE_DIR));
         for (String f : PROVENANCE_FILES) {
           if (Files.isRegularFile(ck.resolve(f))) {
@@ -182,7 +237,9 @@ public final class Packager {
         f.putAll(Certificate.fromReport(it.report(), reportPath, reportSha));
         f.put("date", date);
         OnnxModels.save(new Certificate(f).writeInto(m), out.resolve(it.file()));
-        models.add(Manifests.modelEntry(it.file(), it.role(), canonical, it.report(), reportPath, reportSha));
+        models.add(
+            Manifests.modelEntry(
+                it.file(), it.role(), canonical, it.report(), reportPath, reportSha));
       }
       // verdict over the packaged models and their variant gates
       List<Report.Gate> variantGates = new ArrayList<>();
@@ -193,13 +250,19 @@ public final class Packager {
           }
         }
       }
-      String verdict = items.stream().anyMatch(it -> !it.report().trusted()) ? "untrusted"
-          : items.stream().allMatch(it -> it.report().passed()) && variantGates.stream().allMatch(Report.Gate::passed)
-              ? "passed" : "failed";
-      List<ModelCard.Model> cardModels = items.stream().map(it -> new ModelCard.Model(it.file(), it.role(),
-          it.report())).toList();
-      Files.writeString(out.resolve(MODEL_CARD), ModelCard.write(VariantComparison.stem(items.get(0).file()),
-          cardModels, recipe, verdict, date));
+      String verdict =
+          items.stream().anyMatch(it -> !it.report().trusted())
+              ? "untrusted"
+              : items.stream().allMatch(it -> it.report().passed())
+                      && variantGates.stream().allMatch(Report.Gate::passed)
+                  ? "passed"
+                  : "failed";
+      List<ModelCard.Model> cardModels =
+          items.stream().map(it -> new ModelCard.Model(it.file(), it.role(), it.report())).toList();
+      Files.writeString(
+          out.resolve(MODEL_CARD),
+          ModelCard.write(
+              VariantComparison.stem(items.get(0).file()), cardModels, recipe, verdict, date));
 
       // manifest
       List<String> files = listFiles(out);
@@ -220,7 +283,8 @@ public final class Packager {
       boolean signed = false;
       if (q.signingKey() != null) {
         PrivateKey key = Dsse.readPrivateKey(q.signingKey());
-        ObjectNode env = Dsse.sign(Json.canonical(statement), Dsse.IN_TOTO, key, Dsse.publicOf(key));
+        ObjectNode env =
+            Dsse.sign(Json.canonical(statement), Dsse.IN_TOTO, key, Dsse.publicOf(key));
         Files.writeString(out.resolve(Manifests.ENVELOPE), Json.pretty(env));
         signed = true;
       }
@@ -237,8 +301,12 @@ public final class Packager {
     }
   }
 
-  private static ObjectNode predicate(Report parent, ArrayNode models, List<Report.Gate> variantGates,
-      String verdict, String date) {
+  private static ObjectNode predicate(
+      Report parent,
+      ArrayNode models,
+      List<Report.Gate> variantGates,
+      String verdict,
+      String date) {
     ObjectNode p = Json.object();
     p.put("certificate_version", Integer.parseInt(Certificate.VERSION));
     p.put("date", date);
@@ -267,11 +335,17 @@ public final class Packager {
     return p;
   }
 
-  /** Regular files under {@code dir} as sorted '/'-separated relative paths, without manifest and envelope. */
+  /**
+   * Regular files under {@code dir} as sorted '/'-separated relative paths, without manifest and
+   * envelope.
+   */
   static List<String> listFiles(Path dir) throws IOException {
     try (Stream<Path> s = Files.walk(dir)) {
-      return s.filter(Files::isRegularFile).map(p -> dir.relativize(p).toString().replace('\\', '/'))
-          .filter(f -> !f.equals(Manifests.FILE) && !f.equals(Manifests.ENVELOPE)).sorted().toList();
+      return s.filter(Files::isRegularFile)
+          .map(p -> dir.relativize(p).toString().replace('\\', '/'))
+          .filter(f -> !f.equals(Manifests.FILE) && !f.equals(Manifests.ENVELOPE))
+          .sorted()
+          .toList();
     }
   }
 
@@ -283,22 +357,34 @@ public final class Packager {
       }
     }
     if (withVariants) {
-      Files.copy(from.resolve(VariantComparison.JSON_FILE), to.resolve(VariantComparison.JSON_FILE));
+      Files.copy(
+          from.resolve(VariantComparison.JSON_FILE), to.resolve(VariantComparison.JSON_FILE));
     }
     try (Stream<Path> s = Files.list(from)) {
-      for (Path p : s.filter(p -> p.getFileName().toString().toLowerCase(Locale.ROOT).endsWith(".png")).sorted()
-          .toList()) {
+      for (Path p :
+          s.filter(p -> p.getFileName().toString().toLowerCase(Locale.ROOT).endsWith(".png"))
+              .sorted()
+              .toList()) {
         Files.copy(p, to.resolve(p.getFileName().toString()));
       }
     }
   }
 
-  /** Fails unless {@code report} was measured on exactly {@code model}'s bytes ({@code sha}: their SHA-256). */
+  /**
+   * Fails unless {@code report} was measured on exactly {@code model}'s bytes ({@code sha}: their
+   * SHA-256).
+   */
   private static void checkSameModel(Path model, String sha, Report report, Path reportFile) {
     if (!sha.equals(report.model().sha256())) {
-      throw input(String.format(Locale.ROOT, "%s was measured on a model with SHA-256 %s, but %s has SHA-256 %s:"
-          + " package the model that was evaluated, or evaluate this one", reportFile, report.model().sha256(), model,
-          sha));
+      throw input(
+          String.format(
+              Locale.ROOT,
+              "%s was measured on a model with SHA-256 %s, but %s has SHA-256 %s:"
+                  + " package the model that was evaluated, or evaluate this one",
+              reportFile,
+              report.model().sha256(),
+              model,
+              sha));
     }
   }
 
@@ -313,7 +399,11 @@ public final class Packager {
       throw input(file + ": " + e.getMessage());
     }
     if (r.shard() != null) {
-      throw input(file + " is the report of shard " + r.shard() + " only: merge the shards first ('arat merge')");
+      throw input(
+          file
+              + " is the report of shard "
+              + r.shard()
+              + " only: merge the shards first ('arat merge')");
     }
     return r;
   }

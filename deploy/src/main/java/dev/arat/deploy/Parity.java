@@ -17,8 +17,12 @@ import java.util.Locale;
  * @param parentAccuracy clean accuracy of the parent
  * @param variantAccuracy clean accuracy of the variant
  */
-public record Parity(int samples, double top1Agreement, double maxAbsLogitDiff,
-    double parentAccuracy, double variantAccuracy) {
+public record Parity(
+    int samples,
+    double top1Agreement,
+    double maxAbsLogitDiff,
+    double parentAccuracy,
+    double variantAccuracy) {
   private static final int BATCH = 128;
 
   /**
@@ -29,8 +33,8 @@ public record Parity(int samples, double top1Agreement, double maxAbsLogitDiff,
    * @param images held-out images, {@code [0,1]} NCHW
    * @param labels their labels
    */
-  public static Parity compare(ModelProto parent, ModelProto variant, ImageBatch images,
-      int[] labels) {
+  public static Parity compare(
+      ModelProto parent, ModelProto variant, ImageBatch images, int[] labels) {
     try (OrtClassifier p = new OrtClassifier(parent, "parent model", 0);
         OrtClassifier v = new OrtClassifier(variant, "variant model", 0)) {
       int k = p.numClasses();
@@ -74,9 +78,15 @@ public record Parity(int samples, double top1Agreement, double maxAbsLogitDiff,
 
   /** One line for the console, e.g. {@code parity on 1000 held-out images: top-1 agreement ...}. */
   public String summary() {
-    return String.format(Locale.ROOT, "parity on %d held-out test images: top-1 agreement %.2f%%,"
-        + " max |logit difference| %.4g, clean accuracy parent %.2f%% / variant %.2f%%"
-        + " (ONNX Runtime, graph optimisation ORT_ENABLE_ALL)", samples, 100 * top1Agreement,
-        maxAbsLogitDiff, 100 * parentAccuracy, 100 * variantAccuracy);
+    return String.format(
+        Locale.ROOT,
+        "parity on %d held-out test images: top-1 agreement %.2f%%,"
+            + " max |logit difference| %.4g, clean accuracy parent %.2f%% / variant %.2f%%"
+            + " (ONNX Runtime, graph optimisation ORT_ENABLE_ALL)",
+        samples,
+        100 * top1Agreement,
+        maxAbsLogitDiff,
+        100 * parentAccuracy,
+        100 * variantAccuracy);
   }
 }

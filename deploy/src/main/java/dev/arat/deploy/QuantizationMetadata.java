@@ -12,18 +12,25 @@ import java.util.Map;
 public final class QuantizationMetadata {
   /** {@code int8} or {@code fp16}. */
   public static final String PRECISION = "arat.quantize.precision";
+
   /** Calibration method id ({@link Calibration#id()}); int8 only. */
   public static final String CALIBRATION = "arat.quantize.calibration";
+
   /** Number of calibration images; int8 only. */
   public static final String CALIBRATION_SAMPLES = "arat.quantize.calibration_samples";
+
   /** SHA-256 of the calibration images and labels; int8 only. */
   public static final String CALIBRATION_SHA256 = "arat.quantize.calibration_sha256";
+
   /** Where the calibration images came from (dataset, split, count); int8 only. */
   public static final String CALIBRATION_SOURCE = "arat.quantize.calibration_source";
+
   /** SHA-256 of the parent (float32) ONNX file. */
   public static final String PARENT_SHA256 = "arat.quantize.parent_sha256";
+
   /** Version of the tool that made the variant. */
   public static final String TOOL_VERSION = "arat.quantize.tool_version";
+
   /** The Q/DQ placement rules followed (int8). */
   public static final String PLACEMENT = "arat.quantize.placement";
 
@@ -45,8 +52,8 @@ public final class QuantizationMetadata {
     }
     all.putAll(entries);
     ModelProto.Builder b = model.toBuilder().clearMetadataProps();
-    all.forEach((k, v) -> b.addMetadataProps(StringStringEntryProto.newBuilder().setKey(k)
-        .setValue(v)));
+    all.forEach(
+        (k, v) -> b.addMetadataProps(StringStringEntryProto.newBuilder().setKey(k).setValue(v)));
     return b.build();
   }
 

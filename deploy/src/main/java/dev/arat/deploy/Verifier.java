@@ -4,8 +4,8 @@ import ai.onnx.proto.OnnxMl.ModelProto;
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.arat.evaluator.EvaluationException;
 import dev.arat.evaluator.ort.ExecutionProvider;
-import dev.arat.evaluator.report.Report;
 import dev.arat.evaluator.ort.RuntimeOptions;
+import dev.arat.evaluator.report.Report;
 import dev.arat.evaluator.run.SuiteRunner;
 import dev.arat.onnx.OnnxModelException;
 import dev.arat.onnx.OnnxModels;
@@ -31,24 +31,27 @@ import java.util.stream.Stream;
 /**
  * Verifies a package folder or {@code .tar.gz} built by {@link Packager}: re-hashes every file
  * against {@code manifest.json} (missing, extra, resized or changed files), checks the in-toto
- * statement against the file list, the DSSE signature with a public key, each ONNX file's
- * {@link Certificate} against its canonical digest, the statement and its report, the statement's
- * numbers against the reports, and optionally re-runs the certified suite on the first N certified
- * samples of every model and compares each per-sample outcome with the report's, exactly.
+ * statement against the file list, the DSSE signature with a public key, each ONNX file's {@link
+ * Certificate} against its canonical digest, the statement and its report, the statement's numbers
+ * against the reports, and optionally re-runs the certified suite on the first N certified samples
+ * of every model and compares each per-sample outcome with the report's, exactly.
  *
  * <p>Every difference is a {@link Mismatch} naming the file and the field. Unusable input (no
- * package there, an unreadable or unsafe archive, a bad key file) is an {@link
- * EvaluationException} of kind INPUT.
+ * package there, an unreadable or unsafe archive, a bad key file) is an {@link EvaluationException}
+ * of kind INPUT.
  */
 public final class Verifier {
   private static final int MAX_SAMPLE_MISMATCHES = 10;
 
   /** Verdict: every gate checked and passed. */
   public static final String PASSED = "passed";
+
   /** Verdict: a gate failed. */
   public static final String FAILED = "failed";
+
   /** Verdict: the measurement cannot be trusted (a fatal diagnostic). */
   public static final String UNTRUSTED = "untrusted";
+
   /** Verdict: passed only because no gate was set (or none could be checked). */
   public static final String NO_GATES = "no gates";
 
@@ -77,7 +80,8 @@ public final class Verifier {
    * @param threads ONNX Runtime intra-op threads for the recheck (0: all cores)
    * @param progress where the recheck's progress goes, or null
    */
-  public record Options(Path publicKey, int recheck, Path data, int threads, PrintStream progress) {}
+  public record Options(
+      Path publicKey, int recheck, Path data, int threads, PrintStream progress) {}
 
   /**
    * The outcome.
@@ -92,8 +96,14 @@ public final class Verifier {
    *     {@link #NO_GATES} (the statement says passed but no gate was checked); meaningful only when
    *     verified
    */
-  public record Result(Path dir, int files, boolean signatureChecked, int recheckedSamples, List<Mismatch> mismatches,
-      List<String> notes, String verdict) {
+  public record Result(
+      Path dir,
+      int files,
+      boolean signatureChecked,
+      int recheckedSamples,
+      List<Mismatch> mismatches,
+      List<String> notes,
+      String verdict) {
     /** True when nothing differs. */
     public boolean verified() {
       return mismatches.isEmpty();
@@ -149,7 +159,8 @@ public final class Verifier {
     JsonNode files = manifest.get("files");
     JsonNode statement = manifest.get("statement");
     if (files == null || !files.isArray() || statement == null || !statement.isObject()) {
-      throw Packager.input(manifestFile + " is not an arat manifest (no 'files' list or 'statement')");
+      throw Packager.input(
+          manifestFile + " is not an arat manifest (no 'files' list or 'statement')");
     }
     List<Mismatch> mm = new ArrayList<>();
     List<String> notes = new ArrayList<>();
@@ -172,8 +183,11 @@ public final class Verifier {
       try {
         long size = Files.size(p);
         if (size != f.path("size").asLong(-1)) {
-          mm.add(new Mismatch(path, "size", "manifest says " + f.path("size").asText() + " bytes, the file has "
-              + size));
+          mm.add(
+              new Mismatch(
+                  path,
+                  "size",
+                  "manifest says " + f.path("size").asText() + " bytes, the file has " + size));
         }
       } catch (IOException e) {
         mm.add(new Mismatch(path, "file", "unreadable: " + e.getMessage()));
@@ -196,12 +210,24 @@ public final class Verifier {
 
     // 2. the statement covers exactly the listed files
     if (!Manifests.STATEMENT_TYPE.equals(statement.path("_type").asText())) {
-      mm.add(new Mismatch(Manifests.FILE, "statement._type", "is '" + statement.path("_type").asText()
-          + "', expected " + Manifests.STATEMENT_TYPE));
+      mm.add(
+          new Mismatch(
+              Manifests.FILE,
+              "statement._type",
+              "is '"
+                  + statement.path("_type").asText()
+                  + "', expected "
+                  + Manifests.STATEMENT_TYPE));
     }
     if (!Manifests.PREDICATE_TYPE.equals(statement.path("predicateType").asText())) {
-      mm.add(new Mismatch(Manifests.FILE, "statement.predicateType", "is '" + statement.path("predicateType").asText()
-          + "', expected " + Manifests.PREDICATE_TYPE));
+      mm.add(
+          new Mismatch(
+              Manifests.FILE,
+              "statement.predicateType",
+              "is '"
+                  + statement.path("predicateType").asText()
+                  + "', expected "
+                  + Manifests.PREDICATE_TYPE));
     }
     Map<String, String> subjects = new HashMap<>();
     for (JsonNode s : statement.path("subject")) {
@@ -211,8 +237,11 @@ public final class Verifier {
     names.addAll(subjects.keySet());
     for (String n : names.stream().sorted().toList()) {
       if (!Objects.equals(listed.get(n), subjects.get(n))) {
-        mm.add(new Mismatch(Manifests.FILE, "statement.subject[" + n + "]", "the statement says "
-            + subjects.get(n) + ", the file list says " + listed.get(n)));
+        mm.add(
+            new Mismatch(
+                Manifests.FILE,
+                "statement.subject[" + n + "]",
+                "the statement says " + subjects.get(n) + ", the file list says " + listed.get(n)));
       }
     }
 
@@ -227,17 +256,30 @@ public final class Verifier {
         try {
           JsonNode env = Json.parse(Files.readAllBytes(envFile), Manifests.ENVELOPE);
           if (!Dsse.IN_TOTO.equals(env.path("payloadType").asText())) {
-            mm.add(new Mismatch(Manifests.ENVELOPE, "payloadType", "is '" + env.path("payloadType").asText()
-                + "', expected " + Dsse.IN_TOTO));
+            mm.add(
+                new Mismatch(
+                    Manifests.ENVELOPE,
+                    "payloadType",
+                    "is '" + env.path("payloadType").asText() + "', expected " + Dsse.IN_TOTO));
           }
           if (!Dsse.verify(env, key)) {
-            mm.add(new Mismatch(Manifests.ENVELOPE, "signature", "does not verify with the public key "
-                + o.publicKey() + " (keyid " + Dsse.keyId(key) + ")"));
+            mm.add(
+                new Mismatch(
+                    Manifests.ENVELOPE,
+                    "signature",
+                    "does not verify with the public key "
+                        + o.publicKey()
+                        + " (keyid "
+                        + Dsse.keyId(key)
+                        + ")"));
           }
           JsonNode signed = Json.parse(Dsse.payload(env), "the signed payload");
           if (!signed.equals(statement)) {
-            mm.add(new Mismatch(Manifests.ENVELOPE, "payload", "the signed statement differs from "
-                + Manifests.FILE + "'s statement"));
+            mm.add(
+                new Mismatch(
+                    Manifests.ENVELOPE,
+                    "payload",
+                    "the signed statement differs from " + Manifests.FILE + "'s statement"));
           }
         } catch (IOException | IllegalArgumentException e) {
           mm.add(new Mismatch(Manifests.ENVELOPE, "envelope", e.getMessage()));
@@ -257,7 +299,9 @@ public final class Verifier {
       String file = m.path("file").asText();
       String reportPath = m.path("report").asText();
       if (!listed.containsKey(file) || !Files.isRegularFile(dir.resolve(file))) {
-        mm.add(new Mismatch(Manifests.FILE, at + ".file", "names '" + file + "', which is not in the package"));
+        mm.add(
+            new Mismatch(
+                Manifests.FILE, at + ".file", "names '" + file + "', which is not in the package"));
         continue;
       }
       ModelProto model;
@@ -272,12 +316,22 @@ public final class Verifier {
         parentDigest = canonical;
       }
       if (!canonical.equals(m.path("model_sha256").asText())) {
-        mm.add(new Mismatch(Manifests.FILE, at + ".model_sha256", "says " + m.path("model_sha256").asText()
-            + ", the canonical digest of " + file + " is " + canonical));
+        mm.add(
+            new Mismatch(
+                Manifests.FILE,
+                at + ".model_sha256",
+                "says "
+                    + m.path("model_sha256").asText()
+                    + ", the canonical digest of "
+                    + file
+                    + " is "
+                    + canonical));
       }
       Certificate cert = Certificate.read(model);
       if (cert == null) {
-        mm.add(new Mismatch(file, "metadata_props", "holds no " + Certificate.PREFIX + "* certificate"));
+        mm.add(
+            new Mismatch(
+                file, "metadata_props", "holds no " + Certificate.PREFIX + "* certificate"));
         continue;
       }
       expect(mm, file, "version", cert, Certificate.VERSION, "the supported certificate version");
@@ -288,8 +342,11 @@ public final class Verifier {
       expect(mm, file, "date", cert, predicate.path("date").asText(), "statement.predicate.date");
       Path reportFile = dir.resolve(reportPath);
       if (!listed.containsKey(reportPath) || !Files.isRegularFile(reportFile)) {
-        mm.add(new Mismatch(file, Certificate.PREFIX + "report", "names '" + reportPath
-            + "', which is not in the package"));
+        mm.add(
+            new Mismatch(
+                file,
+                Certificate.PREFIX + "report",
+                "names '" + reportPath + "', which is not in the package"));
         continue;
       }
       Report report;
@@ -300,8 +357,10 @@ public final class Verifier {
         continue;
       }
       String reportSha = Hashes.sha256(reportFile);
-      for (Map.Entry<String, String> e : Certificate.fromReport(report, reportPath, reportSha).entrySet()) {
-        String from = e.getKey().equals("report_sha256") ? "the SHA-256 of " + reportPath : reportPath;
+      for (Map.Entry<String, String> e :
+          Certificate.fromReport(report, reportPath, reportSha).entrySet()) {
+        String from =
+            e.getKey().equals("report_sha256") ? "the SHA-256 of " + reportPath : reportPath;
         expect(mm, file, e.getKey(), cert, e.getValue(), from);
       }
       for (String k : cert.fields().keySet()) {
@@ -310,12 +369,17 @@ public final class Verifier {
         }
       }
       // the statement's numbers are the report's
-      JsonNode want = Manifests.modelEntry(file, m.path("role").asText(), canonical, report, reportPath, reportSha);
+      JsonNode want =
+          Manifests.modelEntry(
+              file, m.path("role").asText(), canonical, report, reportPath, reportSha);
       for (var it = want.fieldNames(); it.hasNext(); ) {
         String f = it.next();
         if (!Objects.equals(want.get(f), m.get(f))) {
-          mm.add(new Mismatch(Manifests.FILE, at + "." + f, "says " + m.get(f) + ", " + reportPath + " gives "
-              + want.get(f)));
+          mm.add(
+              new Mismatch(
+                  Manifests.FILE,
+                  at + "." + f,
+                  "says " + m.get(f) + ", " + reportPath + " gives " + want.get(f)));
         }
       }
       checked.add(new Checked(file, cert, report));
@@ -325,7 +389,8 @@ public final class Verifier {
     }
     for (Checked c : checked) {
       if ("variant".equals(c.cert().get("role"))) {
-        expect(mm, c.file(), "parent_sha256", c.cert(), parentDigest, "the parent's canonical digest");
+        expect(
+            mm, c.file(), "parent_sha256", c.cert(), parentDigest, "the parent's canonical digest");
       }
     }
     if (!checked.isEmpty()) {
@@ -346,7 +411,14 @@ public final class Verifier {
         }
       }
     }
-    return new Result(dir, listed.size(), signatureChecked, rechecked, mm, notes, verdict(predicate, checked, mm));
+    return new Result(
+        dir,
+        listed.size(),
+        signatureChecked,
+        rechecked,
+        mm,
+        notes,
+        verdict(predicate, checked, mm));
   }
 
   /**
@@ -356,11 +428,15 @@ public final class Verifier {
   private static String verdict(JsonNode predicate, List<Checked> checked, List<Mismatch> mm) {
     String v = predicate.path("verdict").asText("");
     if (!List.of(PASSED, FAILED, UNTRUSTED).contains(v)) {
-      mm.add(new Mismatch(Manifests.FILE, "statement.predicate.verdict", "is '" + v
-          + "', expected passed, failed or untrusted"));
+      mm.add(
+          new Mismatch(
+              Manifests.FILE,
+              "statement.predicate.verdict",
+              "is '" + v + "', expected passed, failed or untrusted"));
       return v;
     }
-    boolean anyGate = checked.stream().anyMatch(c -> c.report().gates().stream().anyMatch(g -> !g.skipped()));
+    boolean anyGate =
+        checked.stream().anyMatch(c -> c.report().gates().stream().anyMatch(g -> !g.skipped()));
     for (JsonNode g : predicate.path("variant_gates")) {
       anyGate |= !g.path("skipped").asBoolean(false);
     }
@@ -369,23 +445,36 @@ public final class Verifier {
 
   private record Checked(String file, Certificate cert, Report report) {}
 
-  private static void expect(List<Mismatch> mm, String file, String field, Certificate cert, String want,
-      String source) {
+  private static void expect(
+      List<Mismatch> mm, String file, String field, Certificate cert, String want, String source) {
     String got = cert.get(field);
     if (!Objects.equals(got, want)) {
-      mm.add(new Mismatch(file, Certificate.PREFIX + field, "certificate says " + (got == null ? "nothing" : "'" + got
-          + "'") + ", " + source + " says '" + want + "'"));
+      mm.add(
+          new Mismatch(
+              file,
+              Certificate.PREFIX + field,
+              "certificate says "
+                  + (got == null ? "nothing" : "'" + got + "'")
+                  + ", "
+                  + source
+                  + " says '"
+                  + want
+                  + "'"));
     }
   }
 
-  private static void checkPredicate(List<Mismatch> mm, JsonNode predicate, String path, String want) {
+  private static void checkPredicate(
+      List<Mismatch> mm, JsonNode predicate, String path, String want) {
     JsonNode n = predicate;
     for (String p : path.split("\\.")) {
       n = n.path(p);
     }
     if (!want.equals(n.asText())) {
-      mm.add(new Mismatch(Manifests.FILE, "statement.predicate." + path, "says '" + n.asText()
-          + "', the report gives '" + want + "'"));
+      mm.add(
+          new Mismatch(
+              Manifests.FILE,
+              "statement.predicate." + path,
+              "says '" + n.asText() + "', the report gives '" + want + "'"));
     }
   }
 
@@ -402,15 +491,29 @@ public final class Verifier {
     }
     int n = Math.min(o.recheck(), r.samples());
     EvaluationSuite suite = packagedSurrogates(dir, r.suite().settings().withSamples(n));
-    ExecutionProvider provider = r.tool().executionProvider() == null ? ExecutionProvider.CPU
-        : ExecutionProvider.parse(r.tool().executionProvider());
-    SuiteRunner runner = SuiteRunner.builder().optRuntime(new RuntimeOptions(provider, 0, o.threads(), 0))
-        .optProgress(o.progress(), false).optGallery(false).build();
+    ExecutionProvider provider =
+        r.tool().executionProvider() == null
+            ? ExecutionProvider.CPU
+            : ExecutionProvider.parse(r.tool().executionProvider());
+    SuiteRunner runner =
+        SuiteRunner.builder()
+            .optRuntime(new RuntimeOptions(provider, 0, o.threads(), 0))
+            .optProgress(o.progress(), false)
+            .optGallery(false)
+            .build();
     Report again = runner.run(dir.resolve(c.file()), suite, o.data(), null);
     String where = c.cert().get("report");
     if (!again.sampleIndices().equals(r.sampleIndices().subList(0, n))) {
-      mm.add(new Mismatch(where, "sample_indices", "the suite's first " + n + " samples are "
-          + abbreviate(again.sampleIndices()) + ", the report lists " + abbreviate(r.sampleIndices().subList(0, n))));
+      mm.add(
+          new Mismatch(
+              where,
+              "sample_indices",
+              "the suite's first "
+                  + n
+                  + " samples are "
+                  + abbreviate(again.sampleIndices())
+                  + ", the report lists "
+                  + abbreviate(r.sampleIndices().subList(0, n))));
       return n;
     }
     Map<Long, Report.SampleEntry> want = new HashMap<>();
@@ -424,20 +527,27 @@ public final class Verifier {
       Report.SampleEntry w = want.get(g.index());
       String diff = w == null ? "not in the report" : differences(w, g);
       if (diff != null && shown++ < MAX_SAMPLE_MISMATCHES) {
-        mm.add(new Mismatch(where, "per_sample[index=" + g.index() + "]", "recheck of " + c.file() + ": " + diff));
+        mm.add(
+            new Mismatch(
+                where,
+                "per_sample[index=" + g.index() + "]",
+                "recheck of " + c.file() + ": " + diff));
       }
     }
     if (shown > MAX_SAMPLE_MISMATCHES) {
-      mm.add(new Mismatch(where, "per_sample", (shown - MAX_SAMPLE_MISMATCHES) + " more sample(s) differ"));
+      mm.add(
+          new Mismatch(
+              where, "per_sample", (shown - MAX_SAMPLE_MISMATCHES) + " more sample(s) differ"));
     }
     return n;
   }
 
   /**
-   * {@code suite} with each {@code transfer} attack's surrogate replaced by the packaged file of the
-   * same name, when the package holds one (the float parent of a quantized variant): the package
-   * then rechecks on its own, wherever it was moved. Every packaged file has been checked against the
-   * manifest before a recheck runs; a surrogate the package does not hold keeps the suite's path.
+   * {@code suite} with each {@code transfer} attack's surrogate replaced by the packaged file of
+   * the same name, when the package holds one (the float parent of a quantized variant): the
+   * package then rechecks on its own, wherever it was moved. Every packaged file has been checked
+   * against the manifest before a recheck runs; a surrogate the package does not hold keeps the
+   * suite's path.
    */
   static EvaluationSuite packagedSurrogates(Path dir, EvaluationSuite suite) {
     List<AttackSpec> attacks = new ArrayList<>();

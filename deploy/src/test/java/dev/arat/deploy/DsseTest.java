@@ -20,33 +20,48 @@ class DsseTest {
   @Test
   void paeIsTheSpecsEncoding() {
     // the example of the DSSE protocol document
-    assertArrayEquals("DSSEv1 29 http://example.com/HelloWorld 11 hello world".getBytes(StandardCharsets.UTF_8),
+    assertArrayEquals(
+        "DSSEv1 29 http://example.com/HelloWorld 11 hello world".getBytes(StandardCharsets.UTF_8),
         Dsse.pae("http://example.com/HelloWorld", "hello world".getBytes(StandardCharsets.UTF_8)));
   }
 
   /** A throw-away test key made with OpenSSL 3.0 ({@code openssl genpkey -algorithm ed25519}). */
-  static final String OPENSSL_KEY = "-----BEGIN PRIVATE KEY-----\n"
-      + "MC4CAQAwBQYDK2VwBCIEIF7KYWHO1a1pvbwTntaf7bEKz7I+gWLb7z60IGOsKn3Y\n-----END PRIVATE KEY-----\n";
+  static final String OPENSSL_KEY =
+      "-----BEGIN PRIVATE KEY-----\n"
+          + "MC4CAQAwBQYDK2VwBCIEIF7KYWHO1a1pvbwTntaf7bEKz7I+gWLb7z60IGOsKn3Y\n-----END PRIVATE KEY-----\n";
+
   /** Its public half ({@code openssl pkey -pubout}). */
-  static final String OPENSSL_PUB = "-----BEGIN PUBLIC KEY-----\n"
-      + "MCowBQYDK2VwAyEAE2JU3OkQFu5j5IAkLHY48GU6ZFcgnVFJyChnimEwOLA=\n-----END PUBLIC KEY-----\n";
+  static final String OPENSSL_PUB =
+      "-----BEGIN PUBLIC KEY-----\n"
+          + "MCowBQYDK2VwAyEAE2JU3OkQFu5j5IAkLHY48GU6ZFcgnVFJyChnimEwOLA=\n-----END PUBLIC KEY-----\n";
 
   @Test
   void readsOpenSslKeysAndVerifiesAnOpenSslSignature(@TempDir Path dir) throws Exception {
     java.nio.file.Files.writeString(dir.resolve("key.pem"), OPENSSL_KEY);
     java.nio.file.Files.writeString(dir.resolve("key.pub.pem"), OPENSSL_PUB);
     PublicKey pub = Dsse.readPublicKey(dir.resolve("key.pub.pem"));
-    assertEquals(Dsse.keyId(pub), Dsse.keyId(Dsse.publicOf(Dsse.readPrivateKey(dir.resolve("key.pem")))));
+    assertEquals(
+        Dsse.keyId(pub), Dsse.keyId(Dsse.publicOf(Dsse.readPrivateKey(dir.resolve("key.pem")))));
     // openssl pkeyutl -sign -inkey key.pem -rawin -in PAE(in-toto type, {"a":1})
     ObjectNode env = Json.object();
-    env.put("payload", java.util.Base64.getEncoder().encodeToString("{\"a\":1}".getBytes(StandardCharsets.UTF_8)));
+    env.put(
+        "payload",
+        java.util.Base64.getEncoder().encodeToString("{\"a\":1}".getBytes(StandardCharsets.UTF_8)));
     env.put("payloadType", Dsse.IN_TOTO);
-    env.putArray("signatures").addObject().put("keyid", "").put("sig",
-        "TWMWsMp22pTfqcOnSlHRPhBnSNx46o38LgczMrKmBS6cJwZpsyRBwfQSY0QTGtRPwfalVGtzL+HHrVXZ4tvBBA==");
+    env.putArray("signatures")
+        .addObject()
+        .put("keyid", "")
+        .put(
+            "sig",
+            "TWMWsMp22pTfqcOnSlHRPhBnSNx46o38LgczMrKmBS6cJwZpsyRBwfQSY0QTGtRPwfalVGtzL+HHrVXZ4tvBBA==");
     assertTrue(Dsse.verify(env, pub));
     // Ed25519 is deterministic: our signature of the same bytes is OpenSSL's
-    ObjectNode ours = Dsse.sign("{\"a\":1}".getBytes(StandardCharsets.UTF_8), Dsse.IN_TOTO,
-        Dsse.readPrivateKey(dir.resolve("key.pem")), pub);
+    ObjectNode ours =
+        Dsse.sign(
+            "{\"a\":1}".getBytes(StandardCharsets.UTF_8),
+            Dsse.IN_TOTO,
+            Dsse.readPrivateKey(dir.resolve("key.pem")),
+            pub);
     assertEquals(env.get("signatures").get(0).get("sig"), ours.get("signatures").get(0).get("sig"));
   }
 
@@ -63,13 +78,15 @@ class DsseTest {
     ObjectNode env = Dsse.sign(payload, Dsse.IN_TOTO, key, pub);
     assertTrue(Dsse.verify(env, pub));
     assertEquals(Dsse.keyId(pub), env.get("signatures").get(0).get("keyid").asText());
-    assertFalse(Dsse.verify(env, KeyPairGenerator.getInstance("Ed25519").generateKeyPair().getPublic()));
+    assertFalse(
+        Dsse.verify(env, KeyPairGenerator.getInstance("Ed25519").generateKeyPair().getPublic()));
     ObjectNode otherType = env.deepCopy();
     otherType.put("payloadType", "application/json");
     assertFalse(Dsse.verify(otherType, pub), "the type is signed too");
     ObjectNode otherPayload = env.deepCopy();
-    otherPayload.put("payload", java.util.Base64.getEncoder().encodeToString("{\"a\":2}".getBytes(
-        StandardCharsets.UTF_8)));
+    otherPayload.put(
+        "payload",
+        java.util.Base64.getEncoder().encodeToString("{\"a\":2}".getBytes(StandardCharsets.UTF_8)));
     assertFalse(Dsse.verify(otherPayload, pub));
   }
 }

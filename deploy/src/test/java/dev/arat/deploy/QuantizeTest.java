@@ -28,11 +28,10 @@ import org.junit.jupiter.api.io.TempDir;
 class QuantizeTest {
   private static final QuantizationMetadata.Provenance PROV =
       new QuantizationMetadata.Provenance("ab".repeat(32), "test");
-  private static final List<Calibration> METHODS = List.of(new Calibration.Max(),
-      new Calibration.Percentile(99.99), new Calibration.Entropy());
+  private static final List<Calibration> METHODS =
+      List.of(new Calibration.Max(), new Calibration.Percentile(99.99), new Calibration.Entropy());
 
-  @TempDir
-  Path dir;
+  @TempDir Path dir;
 
   private static Map<String, TensorProto> inits(ModelProto m) {
     Map<String, TensorProto> out = new HashMap<>();
@@ -41,15 +40,17 @@ class QuantizeTest {
   }
 
   private static NodeProto producer(ModelProto m, String t) {
-    return m.getGraph().getNodeList().stream().filter(n -> n.getOutputList().contains(t))
-        .findFirst().orElse(null);
+    return m.getGraph().getNodeList().stream()
+        .filter(n -> n.getOutputList().contains(t))
+        .findFirst()
+        .orElse(null);
   }
 
   @Test
   void int8FollowsTensorRtExplicitQuantizationRules() {
     ModelProto parent = TinyModels.residualCnn(1);
-    ModelProto q = Int8Quantizer.quantize(parent, TinyModels.calibration(64, 2),
-        new Calibration.Max(), PROV);
+    ModelProto q =
+        Int8Quantizer.quantize(parent, TinyModels.calibration(64, 2), new Calibration.Max(), PROV);
     Map<String, TensorProto> in = inits(q);
     for (NodeProto n : q.getGraph().getNodeList()) {
       if (n.getOpType().equals("QuantizeLinear") || n.getOpType().equals("DequantizeLinear")) {
@@ -62,20 +63,29 @@ class QuantizeTest {
       if (java.util.Set.of("Conv", "Gemm", "MatMul", "Add").contains(n.getOpType())) {
         for (int k = 0; k < 2; k++) {
           NodeProto p = producer(q, n.getInput(k));
-          assertTrue(p != null && p.getOpType().equals("DequantizeLinear"),
+          assertTrue(
+              p != null && p.getOpType().equals("DequantizeLinear"),
               n.getOpType() + " input " + k + " is dequantized");
           boolean weight = in.containsKey(p.getInput(0));
           if (weight) {
             assertEquals(Tensors.INT8, in.get(p.getInput(0)).getDataType());
-            long axis = p.getAttributeList().stream().filter(a -> a.getName().equals("axis"))
-                .mapToLong(AttributeProto::getI).findFirst().orElse(-1);
+            long axis =
+                p.getAttributeList().stream()
+                    .filter(a -> a.getName().equals("axis"))
+                    .mapToLong(AttributeProto::getI)
+                    .findFirst()
+                    .orElse(-1);
             assertEquals(0, axis, "output-channel axis of " + n.getName());
             long channels = Tensors.dims(in.get(p.getInput(0)))[0];
-            assertEquals(channels, Tensors.numel(Tensors.dims(in.get(p.getInput(1)))),
+            assertEquals(
+                channels,
+                Tensors.numel(Tensors.dims(in.get(p.getInput(1)))),
                 "one scale per output channel");
           } else {
             assertEquals("QuantizeLinear", producer(q, p.getInput(0)).getOpType());
-            assertEquals(1, Tensors.numel(Tensors.dims(in.get(p.getInput(1)))),
+            assertEquals(
+                1,
+                Tensors.numel(Tensors.dims(in.get(p.getInput(1)))),
                 "per-tensor activation scale");
           }
         }
@@ -172,36 +182,95 @@ class QuantizeTest {
     ModelProto parent = TinyModels.residualCnn(7);
     // calibration images of another shape
     CalibrationData wrong = new CalibrationData(new float[2 * 3 * 8 * 8], 2, 3, 8, 8, "x", "rgb");
-    QuantizationException e = assertThrows(QuantizationException.class,
-        () -> Int8Quantizer.quantize(parent, wrong, new Calibration.Max(), PROV));
-    assertTrue(e.getMessage().contains("3x8x8") && e.getMessage().contains("1x8x8"),
-        e.getMessage());
-    // a fixed batch size and a channels-last input: refused with what to do (not ONNX Runtime's error)
+    QuantizationException e =
+        assertThrows(
+            QuantizationException.class,
+            () -> Int8Quantizer.quantize(parent, wrong, new Calibration.Max(), PROV));
+    assertTrue(
+        e.getMessage().contains("3x8x8") && e.getMessage().contains("1x8x8"), e.getMessage());
+    // a fixed batch size and a channels-last input: refused with what to do (not ONNX Runtime's
+    // error)
     var in = parent.getGraph().getInput(0);
     var dims = in.getType().getTensorType().getShape();
-    ModelProto fixed = parent.toBuilder().setGraph(parent.getGraph().toBuilder().setInput(0, in.toBuilder()
-        .setType(in.getType().toBuilder().setTensorType(in.getType().getTensorType().toBuilder().setShape(
-            dims.toBuilder().setDim(0, dims.getDim(0).toBuilder().clearDimParam().setDimValue(1))))))).build();
-    e = assertThrows(QuantizationException.class,
-        () -> Int8Quantizer.quantize(fixed, TinyModels.calibration(8, 1), new Calibration.Max(), PROV));
-    assertTrue(e.getMessage().contains("fixed batch size 1") && e.getMessage().contains("fp16"), e.getMessage());
-    ModelProto last = parent.toBuilder().setGraph(parent.getGraph().toBuilder().setInput(0, in.toBuilder()
-        .setType(in.getType().toBuilder().setTensorType(in.getType().getTensorType().toBuilder().setShape(
-            dims.toBuilder().setDim(1, dims.getDim(2)).setDim(2, dims.getDim(3)).setDim(3, dims.getDim(1))))))).build();
-    e = assertThrows(QuantizationException.class,
-        () -> Int8Quantizer.quantize(last, TinyModels.calibration(8, 1), new Calibration.Max(), PROV));
-    assertTrue(e.getMessage().contains("channels-last") && e.getMessage().contains("fp16"), e.getMessage());
+    ModelProto fixed =
+        parent.toBuilder()
+            .setGraph(
+                parent.getGraph().toBuilder()
+                    .setInput(
+                        0,
+                        in.toBuilder()
+                            .setType(
+                                in.getType().toBuilder()
+                                    .setTensorType(
+                                        in.getType().getTensorType().toBuilder()
+                                            .setShape(
+                                                dims.toBuilder()
+                                                    .setDim(
+                                                        0,
+                                                        dims.getDim(0).toBuilder()
+                                                            .clearDimParam()
+                                                            .setDimValue(1)))))))
+            .build();
+    e =
+        assertThrows(
+            QuantizationException.class,
+            () ->
+                Int8Quantizer.quantize(
+                    fixed, TinyModels.calibration(8, 1), new Calibration.Max(), PROV));
+    assertTrue(
+        e.getMessage().contains("fixed batch size 1") && e.getMessage().contains("fp16"),
+        e.getMessage());
+    ModelProto last =
+        parent.toBuilder()
+            .setGraph(
+                parent.getGraph().toBuilder()
+                    .setInput(
+                        0,
+                        in.toBuilder()
+                            .setType(
+                                in.getType().toBuilder()
+                                    .setTensorType(
+                                        in.getType().getTensorType().toBuilder()
+                                            .setShape(
+                                                dims.toBuilder()
+                                                    .setDim(1, dims.getDim(2))
+                                                    .setDim(2, dims.getDim(3))
+                                                    .setDim(3, dims.getDim(1)))))))
+            .build();
+    e =
+        assertThrows(
+            QuantizationException.class,
+            () ->
+                Int8Quantizer.quantize(
+                    last, TinyModels.calibration(8, 1), new Calibration.Max(), PROV));
+    assertTrue(
+        e.getMessage().contains("channels-last") && e.getMessage().contains("fp16"),
+        e.getMessage());
     // an op that cannot take Q/DQ (custom domain)
-    ModelProto custom = parent.toBuilder().setGraph(parent.getGraph().toBuilder().setNode(1,
-        parent.getGraph().getNode(1).toBuilder().setDomain("com.example").setOpType("MyRelu")))
-        .addOpsetImport(ai.onnx.proto.OnnxMl.OperatorSetIdProto.newBuilder()
-            .setDomain("com.example").setVersion(1)).build();
-    e = assertThrows(QuantizationException.class, () -> Int8Quantizer.quantize(custom,
-        TinyModels.calibration(4, 1), new Calibration.Max(), PROV));
+    ModelProto custom =
+        parent.toBuilder()
+            .setGraph(
+                parent.getGraph().toBuilder()
+                    .setNode(
+                        1,
+                        parent.getGraph().getNode(1).toBuilder()
+                            .setDomain("com.example")
+                            .setOpType("MyRelu")))
+            .addOpsetImport(
+                ai.onnx.proto.OnnxMl.OperatorSetIdProto.newBuilder()
+                    .setDomain("com.example")
+                    .setVersion(1))
+            .build();
+    e =
+        assertThrows(
+            QuantizationException.class,
+            () ->
+                Int8Quantizer.quantize(
+                    custom, TinyModels.calibration(4, 1), new Calibration.Max(), PROV));
     assertTrue(e.getMessage().contains("com.example.MyRelu"), e.getMessage());
     // already quantized
-    ModelProto q = Int8Quantizer.quantize(parent, TinyModels.calibration(8, 1),
-        new Calibration.Max(), PROV);
+    ModelProto q =
+        Int8Quantizer.quantize(parent, TinyModels.calibration(8, 1), new Calibration.Max(), PROV);
     e = assertThrows(QuantizationException.class, () -> Fp16Converter.convert(q, PROV));
     assertTrue(e.getMessage().contains("already quantized"), e.getMessage());
   }
@@ -222,5 +291,4 @@ class QuantizeTest {
     files.add(f);
     OnnxChecker.assertAccepts(files);
   }
-
 }

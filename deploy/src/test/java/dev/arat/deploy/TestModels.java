@@ -18,7 +18,10 @@ final class TestModels {
     return nearestMean(levels, null);
   }
 
-  /** {@link #nearestMean(int)}; a variant ({@code levels > 0}) names {@code parentSha256} as its parent. */
+  /**
+   * {@link #nearestMean(int)}; a variant ({@code levels > 0}) names {@code parentSha256} as its
+   * parent.
+   */
   static ModelProto nearestMean(int levels, String parentSha256) {
     LinearModel m = LinearModel.syntheticNearestMean();
     if (levels > 0) {
@@ -29,7 +32,9 @@ final class TestModels {
     g.output(z, "logits", Tensors.FLOAT, "N", m.k());
     g.metadata("arat.dataset", "synthetic");
     if (levels > 0) {
-      g.metadata("arat.quantize.precision", "int" + (32 - Integer.numberOfLeadingZeros(levels) + 1) + "-weights");
+      g.metadata(
+          "arat.quantize.precision",
+          "int" + (32 - Integer.numberOfLeadingZeros(levels) + 1) + "-weights");
       if (parentSha256 != null) {
         g.metadata("arat.quantize.parent_sha256", parentSha256);
       }

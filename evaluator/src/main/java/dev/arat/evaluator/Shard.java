@@ -22,7 +22,8 @@ public record Shard(int index, int count) {
   /** Validates. */
   public Shard {
     if (count < 1 || index < 1 || index > count) {
-      throw new IllegalArgumentException("shard: need 1 <= k <= n in k/n, was " + index + "/" + count);
+      throw new IllegalArgumentException(
+          "shard: need 1 <= k <= n in k/n, was " + index + "/" + count);
     }
   }
 
@@ -30,7 +31,8 @@ public record Shard(int index, int count) {
   public static Shard parse(String text) {
     Matcher m = FORM.matcher(text == null ? "" : text);
     if (!m.matches()) {
-      throw new IllegalArgumentException("--shard: expected k/n with 1 <= k <= n (e.g. 1/4), was '" + text + "'");
+      throw new IllegalArgumentException(
+          "--shard: expected k/n with 1 <= k <= n (e.g. 1/4), was '" + text + "'");
     }
     try {
       return new Shard(Integer.parseInt(m.group(1)), Integer.parseInt(m.group(2)));

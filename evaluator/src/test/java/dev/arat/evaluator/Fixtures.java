@@ -13,16 +13,23 @@ import dev.arat.specs.LossHead;
 import java.util.List;
 import java.util.Map;
 
-/** Small models for evaluator tests: a nearest-class-mean linear classifier, in Java and as ONNX. */
+/**
+ * Small models for evaluator tests: a nearest-class-mean linear classifier, in Java and as ONNX.
+ */
 public final class Fixtures {
   private Fixtures() {}
 
-  /** The nearest-class-mean classifier of the synthetic training split ({@link LinearModel#syntheticNearestMean}). */
+  /**
+   * The nearest-class-mean classifier of the synthetic training split ({@link
+   * LinearModel#syntheticNearestMean}).
+   */
   public static LinearModel syntheticNearestMean() {
     return LinearModel.syntheticNearestMean();
   }
 
-  /** The linear model as a plain-Java gradient classifier (exact gradients via {@link LossHeads}). */
+  /**
+   * The linear model as a plain-Java gradient classifier (exact gradients via {@link LossHeads}).
+   */
   public static GradientClassifier java(LinearModel m) {
     return new GradientClassifier() {
       @Override
@@ -66,8 +73,8 @@ public final class Fixtures {
 
   /**
    * The linear model as ONNX on 1x28x28 input: Flatten, Gemm; with {@code convRelu} the input goes
-   * through Conv (kernels +1 and -1, bias 2), Relu and a Gemm on {@code [W/2, -W/2]}, the same function through
-   * Conv and Relu; with {@code softmax} a final Softmax is appended.
+   * through Conv (kernels +1 and -1, bias 2), Relu and a Gemm on {@code [W/2, -W/2]}, the same
+   * function through Conv and Relu; with {@code softmax} a final Softmax is appended.
    */
   public static ModelProto onnx(LinearModel m, boolean convRelu, boolean softmax) {
     GraphBuilder g = new GraphBuilder("linear");
@@ -79,7 +86,8 @@ public final class Fixtures {
       // relu(x + 2) - relu(2 - x) = 2x on [0,1], away from Relu's kink
       String kern = g.floatInitializer("conv.weight", new float[] {1f, -1f}, 2, 1, 1, 1);
       String bias = g.floatInitializer("conv.bias", new float[] {2f, 2f}, 2);
-      String conv = g.node(Op.CONV, List.of(x, kern, bias), Map.of("kernel_shape", new long[] {1, 1}));
+      String conv =
+          g.node(Op.CONV, List.of(x, kern, bias), Map.of("kernel_shape", new long[] {1, 1}));
       h = g.node(Op.RELU, conv);
       d = 2 * m.d();
       w = new float[m.k() * d];

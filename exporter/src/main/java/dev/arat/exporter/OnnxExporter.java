@@ -27,14 +27,17 @@ import java.util.TreeMap;
  * weights and bias; any other BatchNorm (the pre-activation BNs of PreAct-ResNet and WideResNet,
  * which follow an addition or the input) becomes an inference-mode {@code BatchNormalization} node.
  * A {@link LayerSpec.Residual} becomes {@code Add(body(pre(x)), shortcut(s))} with {@code s =
- * pre(x)} or {@code x} as its {@code shortcutFromPre} says and an empty shortcut the identity. The predictors and the other
- * BN branch are dropped. IR version 8, opset 13, so Debian's onnx 1.12 checker accepts the file.
+ * pre(x)} or {@code x} as its {@code shortcutFromPre} says and an empty shortcut the identity. The
+ * predictors and the other BN branch are dropped. IR version 8, opset 13, so Debian's onnx 1.12
+ * checker accepts the file.
  */
 public final class OnnxExporter {
   /** The opset written. */
   public static final int OPSET = 13;
+
   /** Name of the graph input. */
   public static final String INPUT = "input";
+
   /** Name of the graph output. */
   public static final String OUTPUT = "logits";
 
@@ -69,8 +72,12 @@ public final class OnnxExporter {
     x = g.node(Op.DIV, x, g.floatInitializer("input_std", arch.std().clone(), cshape));
     Flow out = w.layers(arch.layers(), new Flow(arch.inputShape(), x));
     if (!out.shape().equals(new ActivationShape.Flat(arch.numClasses()))) {
-      throw new ExportException("the network ends with " + out.shape().describe() + ", expected "
-          + arch.numClasses() + " logits");
+      throw new ExportException(
+          "the network ends with "
+              + out.shape().describe()
+              + ", expected "
+              + arch.numClasses()
+              + " logits");
     }
     g.output(out.tensor, OUTPUT, Tensors.FLOAT, GraphBuilder.BATCH, arch.numClasses());
     Map<String, String> meta = new LinkedHashMap<>();
@@ -78,8 +85,11 @@ public final class OnnxExporter {
     meta.put("arat.architecture", Specs.toJson(arch).replaceAll("\\s+", ""));
     meta.put("arat.architecture_name", arch.name());
     meta.put("arat.bn_branch", branch.key());
-    meta.put("arat.deployed_model", branch == BnBranch.ADV
-        ? "yes: adversarial-BN branch" : "NO: clean-BN branch, exported for analysis only");
+    meta.put(
+        "arat.deployed_model",
+        branch == BnBranch.ADV
+            ? "yes: adversarial-BN branch"
+            : "NO: clean-BN branch, exported for analysis only");
     meta.put("arat.training_method", checkpoint.recipe().method());
     var attack = checkpoint.recipe().attack();
     meta.put("arat.threat_model", attack.norm() + " eps=" + attack.epsilon());
@@ -91,8 +101,14 @@ public final class OnnxExporter {
     new TreeMap<>(checkpoint.state().provenance()).forEach((k, v) -> meta.put("arat." + k, v));
     meta.putAll(metadata);
     meta.forEach(g::metadata);
-    g.docString("arat export of " + arch.name() + " (" + branch.key() + " BN branch, BN "
-        + (foldBatchNorm ? "folded" : "kept") + ")");
+    g.docString(
+        "arat export of "
+            + arch.name()
+            + " ("
+            + branch.key()
+            + " BN branch, BN "
+            + (foldBatchNorm ? "folded" : "kept")
+            + ")");
     return g.build(OPSET);
   }
 
@@ -118,8 +134,8 @@ public final class OnnxExporter {
   }
 
   /**
-   * A layer's input while writing: the activation, and the BatchNorm right after the layer when
-   * the exporter folds it into this (conv or linear) layer, else null.
+   * A layer's input while writing: the activation, and the BatchNorm right after the layer when the
+   * exporter folds it into this (conv or linear) layer, else null.
    */
   private record Input(Flow flow, LayerSpec.BatchNorm foldedBn) {}
 
@@ -139,8 +155,10 @@ public final class OnnxExporter {
       for (int i = 0; i < layers.size(); i++) {
         LayerSpec l = layers.get(i);
         LayerSpec next = i + 1 < layers.size() ? layers.get(i + 1) : null;
-        LayerSpec.BatchNorm fold = foldBatchNorm && absorbsBatchNorm(l)
-            && next instanceof LayerSpec.BatchNorm bn ? bn : null;
+        LayerSpec.BatchNorm fold =
+            foldBatchNorm && absorbsBatchNorm(l) && next instanceof LayerSpec.BatchNorm bn
+                ? bn
+                : null;
         s = l.accept(this, new Input(s, fold));
         i += fold != null ? 1 : 0;
       }
@@ -161,9 +179,13 @@ public final class OnnxExporter {
     public Flow maxPool(LayerSpec.MaxPool p, Input in) {
       Flow s = in.flow();
       Flow out = s.to(p, null);
-      String y = g.node(Op.MAX_POOL, List.of(s.tensor()), Map.of(
-          "kernel_shape", new long[] {p.kernel(), p.kernel()},
-          "strides", new long[] {p.stride(), p.stride()}));
+      String y =
+          g.node(
+              Op.MAX_POOL,
+              List.of(s.tensor()),
+              Map.of(
+                  "kernel_shape", new long[] {p.kernel(), p.kernel()},
+                  "strides", new long[] {p.stride(), p.stride()}));
       return out.at(y);
     }
 
@@ -197,19 +219,25 @@ public final class OnnxExporter {
       int inC = s.shape().channels();
       int k = c.kernel();
       float[] wt = weight(c.name() + ".weight", c.outChannels(), inC, k, k);
-      float[] b = c.bias() ? weight(c.name() + ".bias", c.outChannels()) : new float[c.outChannels()];
+      float[] b =
+          c.bias() ? weight(c.name() + ".bias", c.outChannels()) : new float[c.outChannels()];
       if (bn != null) {
         foldInto(bn, wt, b, c.outChannels());
       }
       String wn = g.floatInitializer(c.name() + ".weight", wt, c.outChannels(), inC, k, k);
-      List<String> inputs = (c.bias() || bn != null)
-          ? List.of(s.tensor(), wn, g.floatInitializer(c.name() + ".bias", b, c.outChannels()))
-          : List.of(s.tensor(), wn);
+      List<String> inputs =
+          (c.bias() || bn != null)
+              ? List.of(s.tensor(), wn, g.floatInitializer(c.name() + ".bias", b, c.outChannels()))
+              : List.of(s.tensor(), wn);
       int p = c.padding();
-      String y = g.node(Op.CONV, inputs, Map.of(
-          "kernel_shape", new long[] {k, k},
-          "strides", new long[] {c.stride(), c.stride()},
-          "pads", new long[] {p, p, p, p}));
+      String y =
+          g.node(
+              Op.CONV,
+              inputs,
+              Map.of(
+                  "kernel_shape", new long[] {k, k},
+                  "strides", new long[] {c.stride(), c.stride()},
+                  "pads", new long[] {p, p, p, p}));
       return out.at(y);
     }
 
@@ -220,14 +248,21 @@ public final class OnnxExporter {
       Flow out = s.to(lin, null);
       int f = s.shape().channels();
       float[] wt = weight(lin.name() + ".weight", lin.outFeatures(), f);
-      float[] b = lin.bias() ? weight(lin.name() + ".bias", lin.outFeatures()) : new float[lin.outFeatures()];
+      float[] b =
+          lin.bias()
+              ? weight(lin.name() + ".bias", lin.outFeatures())
+              : new float[lin.outFeatures()];
       if (bn != null) {
         foldInto(bn, wt, b, lin.outFeatures());
       }
-      String y = g.node(Op.GEMM, List.of(s.tensor(),
-              g.floatInitializer(lin.name() + ".weight", wt, lin.outFeatures(), f),
-              g.floatInitializer(lin.name() + ".bias", b, lin.outFeatures())),
-          Map.of("transB", 1L));
+      String y =
+          g.node(
+              Op.GEMM,
+              List.of(
+                  s.tensor(),
+                  g.floatInitializer(lin.name() + ".weight", wt, lin.outFeatures(), f),
+                  g.floatInitializer(lin.name() + ".bias", b, lin.outFeatures())),
+              Map.of("transB", 1L));
       return out.at(y);
     }
 
@@ -236,12 +271,16 @@ public final class OnnxExporter {
       Flow s = in.flow();
       int c = s.shape().channels();
       String p = bn.name() + "." + branch.key();
-      String y = g.node(Op.BATCH_NORMALIZATION, List.of(s.tensor(),
-              g.floatInitializer(p + ".weight", weight(p + ".weight", c), c),
-              g.floatInitializer(p + ".bias", weight(p + ".bias", c), c),
-              g.floatInitializer(p + ".running_mean", weight(p + ".running_mean", c), c),
-              g.floatInitializer(p + ".running_var", weight(p + ".running_var", c), c)),
-          Map.of("epsilon", (float) arch.bnEpsilon()));
+      String y =
+          g.node(
+              Op.BATCH_NORMALIZATION,
+              List.of(
+                  s.tensor(),
+                  g.floatInitializer(p + ".weight", weight(p + ".weight", c), c),
+                  g.floatInitializer(p + ".bias", weight(p + ".bias", c), c),
+                  g.floatInitializer(p + ".running_mean", weight(p + ".running_mean", c), c),
+                  g.floatInitializer(p + ".running_var", weight(p + ".running_var", c), c)),
+              Map.of("epsilon", (float) arch.bnEpsilon()));
       return s.to(bn, y);
     }
 
@@ -269,13 +308,22 @@ public final class OnnxExporter {
     float[] weight(String name, long... shape) {
       Tensor t = weights.get(name);
       if (t == null) {
-        throw new ExportException("checkpoint has no weight '" + name + "'"
-            + (name.contains("." + branch.key() + ".") ? " (is this a split-BN checkpoint with a '"
-                + branch.key() + "' branch?)" : ""));
+        throw new ExportException(
+            "checkpoint has no weight '"
+                + name
+                + "'"
+                + (name.contains("." + branch.key() + ".")
+                    ? " (is this a split-BN checkpoint with a '" + branch.key() + "' branch?)"
+                    : ""));
       }
       if (!Arrays.equals(t.shape(), shape)) {
-        throw new ExportException("weight '" + name + "' has shape " + Arrays.toString(t.shape())
-            + ", the architecture needs " + Arrays.toString(shape));
+        throw new ExportException(
+            "weight '"
+                + name
+                + "' has shape "
+                + Arrays.toString(t.shape())
+                + ", the architecture needs "
+                + Arrays.toString(shape));
       }
       float[] d = t.data().clone();
       for (float v : d) {

@@ -30,13 +30,23 @@ public final class ParityCheck {
    *     same count of classes
    */
   public record Result(
-      int samples, double maxAbsDiff, double maxAbsLogit, double argmaxAgreement, double tolerance,
+      int samples,
+      double maxAbsDiff,
+      double maxAbsLogit,
+      double argmaxAgreement,
+      double tolerance,
       boolean passed) {
     /** One line for a terminal. */
     public String summary() {
-      return String.format("parity on %d images: max |logit diff| %.3g (tolerance %.1g x max(1, max |logit| %.3g)),"
-          + " argmax agreement %.2f%% -> %s",
-          samples, maxAbsDiff, tolerance, maxAbsLogit, 100 * argmaxAgreement, passed ? "OK" : "FAILED");
+      return String.format(
+          "parity on %d images: max |logit diff| %.3g (tolerance %.1g x max(1, max |logit| %.3g)),"
+              + " argmax agreement %.2f%% -> %s",
+          samples,
+          maxAbsDiff,
+          tolerance,
+          maxAbsLogit,
+          100 * argmaxAgreement,
+          passed ? "OK" : "FAILED");
     }
   }
 
@@ -51,7 +61,11 @@ public final class ParityCheck {
    * @param batchSize images per call
    */
   public static Result compare(
-      Classifier reference, Classifier exported, ImageBatch images, double tolerance, int batchSize) {
+      Classifier reference,
+      Classifier exported,
+      ImageBatch images,
+      double tolerance,
+      int batchSize) {
     int k = reference.numClasses();
     if (exported.numClasses() != k) {
       return new Result(images.n(), Double.POSITIVE_INFINITY, 0, 0, tolerance, false);
@@ -83,7 +97,12 @@ public final class ParityCheck {
       }
     }
     double agreement = images.n() == 0 ? 1 : (double) agree / images.n();
-    return new Result(images.n(), finite ? maxDiff : Double.NaN, maxLogit, agreement, tolerance,
+    return new Result(
+        images.n(),
+        finite ? maxDiff : Double.NaN,
+        maxLogit,
+        agreement,
+        tolerance,
         finite && maxDiff <= tolerance * Math.max(1, maxLogit));
   }
 }

@@ -25,8 +25,8 @@ import org.junit.jupiter.api.io.TempDir;
 
 /**
  * The CIFAR architectures (ResNet-18, PreAct ResNet-18, a tiny WRN) export, run in ONNX Runtime,
- * agree folded vs unfolded and with an independent plain-Java forward pass, and pass Debian's
- * onnx checker.
+ * agree folded vs unfolded and with an independent plain-Java forward pass, and pass Debian's onnx
+ * checker.
  */
 class ArchitectureExportTest {
   @TempDir Path dir;
@@ -59,13 +59,17 @@ class ArchitectureExportTest {
     return m.getGraph().getNodeList().stream().filter(n -> n.getOpType().equals(op)).count();
   }
 
-  /** BN layers not directly after a conv/linear in the same list: those stay as nodes when folding. */
+  /**
+   * BN layers not directly after a conv/linear in the same list: those stay as nodes when folding.
+   */
   private static long standaloneBn(List<LayerSpec> ls) {
     long n = 0;
     for (int i = 0; i < ls.size(); i++) {
       LayerSpec l = ls.get(i);
-      if (l instanceof LayerSpec.BatchNorm && !(i > 0 && (ls.get(i - 1) instanceof LayerSpec.Conv
-          || ls.get(i - 1) instanceof LayerSpec.Linear))) {
+      if (l instanceof LayerSpec.BatchNorm
+          && !(i > 0
+              && (ls.get(i - 1) instanceof LayerSpec.Conv
+                  || ls.get(i - 1) instanceof LayerSpec.Linear))) {
         n++;
       }
       if (l instanceof LayerSpec.Residual r) {
@@ -101,7 +105,9 @@ class ArchitectureExportTest {
     long bnLayers = arch.allLayers().stream().filter(l -> l instanceof LayerSpec.BatchNorm).count();
     assertEquals(bnLayers, count(kept, "BatchNormalization"));
     assertEquals(expectedStandaloneBn, standaloneBn(arch.layers()));
-    assertEquals(expectedStandaloneBn, count(folded, "BatchNormalization"),
+    assertEquals(
+        expectedStandaloneBn,
+        count(folded, "BatchNormalization"),
         "only BNs that do not follow a conv stay as nodes");
     long residuals = arch.allLayers().stream().filter(l -> l instanceof LayerSpec.Residual).count();
     assertEquals(residuals, count(folded, "Add"));
@@ -115,18 +121,31 @@ class ArchitectureExportTest {
       float[] lk = k.logits(x);
       double scale = maxAbs(ref);
       assertTrue(scale > 0.05, arch.name() + ": logits trivially small: " + scale);
-      assertTrue(maxAbsDiff(lf, lk) <= 1e-4 * scale,
-          arch.name() + ": folded vs unfolded differ by " + maxAbsDiff(lf, lk) + " at scale " + scale);
+      assertTrue(
+          maxAbsDiff(lf, lk) <= 1e-4 * scale,
+          arch.name()
+              + ": folded vs unfolded differ by "
+              + maxAbsDiff(lf, lk)
+              + " at scale "
+              + scale);
       float[] lk0 = java.util.Arrays.copyOf(lk, 10);
       float[] lf0 = java.util.Arrays.copyOf(lf, 10);
-      assertTrue(maxAbsDiff(lk0, ref) <= 1e-4 * scale,
-          arch.name() + ": ORT vs reference differ by " + maxAbsDiff(lk0, ref) + " at scale " + scale);
-      assertTrue(maxAbsDiff(lf0, ref) <= 1e-4 * scale,
+      assertTrue(
+          maxAbsDiff(lk0, ref) <= 1e-4 * scale,
+          arch.name()
+              + ": ORT vs reference differ by "
+              + maxAbsDiff(lk0, ref)
+              + " at scale "
+              + scale);
+      assertTrue(
+          maxAbsDiff(lf0, ref) <= 1e-4 * scale,
           arch.name() + ": folded ORT vs reference differ by " + maxAbsDiff(lf0, ref));
       // the clean branch is a different model
-      try (OrtClassifier c = new OrtClassifier(
-          new OnnxExporter(BnBranch.CLEAN, true).export(ck, Map.of()), "clean", 2)) {
-        assertTrue(maxAbsDiff(c.logits(x), lf) > 1e-3 * scale, arch.name() + ": branches must differ");
+      try (OrtClassifier c =
+          new OrtClassifier(
+              new OnnxExporter(BnBranch.CLEAN, true).export(ck, Map.of()), "clean", 2)) {
+        assertTrue(
+            maxAbsDiff(c.logits(x), lf) > 1e-3 * scale, arch.name() + ": branches must differ");
       }
     }
   }
@@ -163,11 +182,24 @@ class ArchitectureExportTest {
     Checkpoint ck = RandomCheckpoints.of(arch, 21);
     List<LayerSpec> rewired = new ArrayList<>();
     for (LayerSpec l : arch.layers()) {
-      rewired.add(l instanceof LayerSpec.Residual r && r.shortcut().isEmpty()
-          ? new LayerSpec.Residual(r.name(), r.pre(), r.body(), r.shortcut(), true) : l);
+      rewired.add(
+          l instanceof LayerSpec.Residual r && r.shortcut().isEmpty()
+              ? new LayerSpec.Residual(r.name(), r.pre(), r.body(), r.shortcut(), true)
+              : l);
     }
-    ArchitectureSpec wrong = new ArchitectureSpec(arch.name(), 3, 32, 32, 10, MEAN, STD, rewired,
-        arch.taps(), arch.bnEpsilon(), arch.bnMomentum());
+    ArchitectureSpec wrong =
+        new ArchitectureSpec(
+            arch.name(),
+            3,
+            32,
+            32,
+            10,
+            MEAN,
+            STD,
+            rewired,
+            arch.taps(),
+            arch.bnEpsilon(),
+            arch.bnMomentum());
     ImageBatch x = images(2, 3);
     float[] a = new ReferenceForward(arch, ck.weights(), "adv").logits(x.data(), 2);
     float[] b = new ReferenceForward(wrong, ck.weights(), "adv").logits(x.data(), 2);

@@ -43,8 +43,12 @@ class OnnxExporterTest {
     Checkpoint ck = RandomCheckpoints.of(ARCH, 1);
     ModelProto folded = new OnnxExporter(BnBranch.ADV, true).export(ck, Map.of());
     ModelProto kept = new OnnxExporter(BnBranch.ADV, false).export(ck, Map.of());
-    assertFalse(folded.getGraph().getNodeList().stream().anyMatch(n -> n.getOpType().equals("BatchNormalization")));
-    assertTrue(kept.getGraph().getNodeList().stream().anyMatch(n -> n.getOpType().equals("BatchNormalization")));
+    assertFalse(
+        folded.getGraph().getNodeList().stream()
+            .anyMatch(n -> n.getOpType().equals("BatchNormalization")));
+    assertTrue(
+        kept.getGraph().getNodeList().stream()
+            .anyMatch(n -> n.getOpType().equals("BatchNormalization")));
     try (OrtClassifier a = new OrtClassifier(folded, "folded", 1);
         OrtClassifier b = new OrtClassifier(kept, "kept", 1)) {
       ParityCheck.Result r = ParityCheck.compare(b, a, images(64), 1e-5, 32);
@@ -57,8 +61,11 @@ class OnnxExporterTest {
   @Test
   void branchesDifferAndParityDetectsIt() {
     Checkpoint ck = RandomCheckpoints.of(ARCH, 2);
-    try (OrtClassifier adv = new OrtClassifier(new OnnxExporter(BnBranch.ADV, true).export(ck, Map.of()), "adv", 1);
-        OrtClassifier clean = new OrtClassifier(new OnnxExporter(BnBranch.CLEAN, true).export(ck, Map.of()), "clean", 1)) {
+    try (OrtClassifier adv =
+            new OrtClassifier(new OnnxExporter(BnBranch.ADV, true).export(ck, Map.of()), "adv", 1);
+        OrtClassifier clean =
+            new OrtClassifier(
+                new OnnxExporter(BnBranch.CLEAN, true).export(ck, Map.of()), "clean", 1)) {
       ParityCheck.Result r = ParityCheck.compare(adv, clean, images(32), 1e-3, 32);
       assertFalse(r.passed(), "different BN branches must not pass parity: " + r.summary());
     }
@@ -71,10 +78,19 @@ class OnnxExporterTest {
     for (int i = 0; i < 40; i++) {
       prov.put("key" + (i * 7919 % 40), "v" + i);
     }
-    Checkpoint many = new Checkpoint(ck.architecture(), ck.recipe(), ck.weights(), Map.of(),
-        new TrainingState(1, 0, 10, 0.5, 0, prov));
-    List<String> keys = new OnnxExporter().export(many, Map.of()).getMetadataPropsList().stream()
-        .map(e -> e.getKey()).filter(k -> k.startsWith("arat.key")).toList();
+    Checkpoint many =
+        new Checkpoint(
+            ck.architecture(),
+            ck.recipe(),
+            ck.weights(),
+            Map.of(),
+            new TrainingState(1, 0, 10, 0.5, 0, prov));
+    List<String> keys =
+        new OnnxExporter()
+            .export(many, Map.of()).getMetadataPropsList().stream()
+                .map(e -> e.getKey())
+                .filter(k -> k.startsWith("arat.key"))
+                .toList();
     assertEquals(40, keys.size());
     assertEquals(keys.stream().sorted().toList(), keys);
   }
@@ -83,8 +99,9 @@ class OnnxExporterTest {
   void metadataCarriesProvenance() throws Exception {
     Checkpoint ck = RandomCheckpoints.of(ARCH, 3);
     ModelProto m = new OnnxExporter().export(ck, Map.of("arat.checkpoint_sha256", "abc"));
-    Map<String, String> meta = m.getMetadataPropsList().stream()
-        .collect(Collectors.toMap(e -> e.getKey(), e -> e.getValue()));
+    Map<String, String> meta =
+        m.getMetadataPropsList().stream()
+            .collect(Collectors.toMap(e -> e.getKey(), e -> e.getValue()));
     assertEquals("arat", meta.get("arat.training_method"));
     assertEquals("adv", meta.get("arat.bn_branch"));
     assertEquals("abc", meta.get("arat.checkpoint_sha256"));
@@ -116,51 +133,76 @@ class OnnxExporterTest {
     Checkpoint ck = RandomCheckpoints.of(ARCH, 5);
     Map<String, Tensor> missing = new HashMap<>(ck.weights());
     missing.remove("bn2.adv.running_var");
-    ExportException e = assertThrows(ExportException.class, () -> new OnnxExporter().export(
-        new Checkpoint(ck.architecture(), ck.recipe(), missing, Map.of(), ck.state()), Map.of()));
+    ExportException e =
+        assertThrows(
+            ExportException.class,
+            () ->
+                new OnnxExporter()
+                    .export(
+                        new Checkpoint(
+                            ck.architecture(), ck.recipe(), missing, Map.of(), ck.state()),
+                        Map.of()));
     assertTrue(e.getMessage().contains("bn2.adv.running_var"), e.getMessage());
 
     Map<String, Tensor> nan = new HashMap<>(ck.weights());
     float[] v = nan.get("fc2.bias").data().clone();
     v[3] = Float.NaN;
     nan.put("fc2.bias", new Tensor(new long[] {10}, v));
-    e = assertThrows(ExportException.class, () -> new OnnxExporter().export(
-        new Checkpoint(ck.architecture(), ck.recipe(), nan, Map.of(), ck.state()), Map.of()));
+    e =
+        assertThrows(
+            ExportException.class,
+            () ->
+                new OnnxExporter()
+                    .export(
+                        new Checkpoint(ck.architecture(), ck.recipe(), nan, Map.of(), ck.state()),
+                        Map.of()));
     assertTrue(e.getMessage().contains("NaN"), e.getMessage());
 
     Map<String, Tensor> shape = new HashMap<>(ck.weights());
     shape.put("fc1.weight", new Tensor(new long[] {2, 2}, new float[4]));
-    e = assertThrows(ExportException.class, () -> new OnnxExporter().export(
-        new Checkpoint(ck.architecture(), ck.recipe(), shape, Map.of(), ck.state()), Map.of()));
-    assertTrue(e.getMessage().contains("fc1.weight") && e.getMessage().contains("[256, 3136]"), e.getMessage());
+    e =
+        assertThrows(
+            ExportException.class,
+            () ->
+                new OnnxExporter()
+                    .export(
+                        new Checkpoint(ck.architecture(), ck.recipe(), shape, Map.of(), ck.state()),
+                        Map.of()));
+    assertTrue(
+        e.getMessage().contains("fc1.weight") && e.getMessage().contains("[256, 3136]"),
+        e.getMessage());
   }
 
   @Test
   void parityReportsNonFiniteAndClassMismatch() {
-    Classifier nanModel = new Classifier() {
-      public int numClasses() {
-        return 2;
-      }
+    Classifier nanModel =
+        new Classifier() {
+          public int numClasses() {
+            return 2;
+          }
 
-      public float[] logits(ImageBatch x) {
-        float[] out = new float[x.n() * 2];
-        out[0] = Float.NaN;
-        return out;
-      }
-    };
-    Classifier zero = new Classifier() {
-      public int numClasses() {
-        return 2;
-      }
+          public float[] logits(ImageBatch x) {
+            float[] out = new float[x.n() * 2];
+            out[0] = Float.NaN;
+            return out;
+          }
+        };
+    Classifier zero =
+        new Classifier() {
+          public int numClasses() {
+            return 2;
+          }
 
-      public float[] logits(ImageBatch x) {
-        return new float[x.n() * 2];
-      }
-    };
+          public float[] logits(ImageBatch x) {
+            return new float[x.n() * 2];
+          }
+        };
     assertFalse(ParityCheck.compare(zero, nanModel, images(4), 1e-3, 4).passed());
     assertTrue(ParityCheck.compare(zero, zero, images(4), 1e-3, 4).passed());
-    // the tolerance scales with the logits: 0.02 on logits of 1e5 is float32 rounding, on logits of 1 it is not
-    assertTrue(ParityCheck.compare(constant(1e5f), constant(1e5f + 0.02f), images(4), 1e-3, 4).passed());
+    // the tolerance scales with the logits: 0.02 on logits of 1e5 is float32 rounding, on logits of
+    // 1 it is not
+    assertTrue(
+        ParityCheck.compare(constant(1e5f), constant(1e5f + 0.02f), images(4), 1e-3, 4).passed());
     assertFalse(ParityCheck.compare(constant(1f), constant(1.02f), images(4), 1e-3, 4).passed());
   }
 

@@ -38,16 +38,20 @@ final class RandomCheckpoints {
       int dot = key.lastIndexOf('.');
       String owner = key.substring(0, dot);
       String what = key.substring(dot + 1);
-      String bnName = owner.endsWith(".adv") ? owner.substring(0, owner.length() - 4)
-          : owner.endsWith(".clean") ? owner.substring(0, owner.length() - 6) : null;
+      String bnName =
+          owner.endsWith(".adv")
+              ? owner.substring(0, owner.length() - 4)
+              : owner.endsWith(".clean") ? owner.substring(0, owner.length() - 6) : null;
       if (bnName != null && bnLayers.contains(bnName)) {
         int n = (int) shape[0];
-        w.put(key, switch (what) {
-          case "weight" -> around(rng, 1.0, 0.3, n);
-          case "bias" -> uniform(rng, 0.2, n);
-          case "running_mean" -> uniform(rng, 0.5, n);
-          default -> around(rng, 1.0, 0.5, n);
-        });
+        w.put(
+            key,
+            switch (what) {
+              case "weight" -> around(rng, 1.0, 0.3, n);
+              case "bias" -> uniform(rng, 0.2, n);
+              case "running_mean" -> uniform(rng, 0.5, n);
+              default -> around(rng, 1.0, 0.5, n);
+            });
       } else if (what.equals("weight")) {
         long fanIn = 1;
         for (int i = 1; i < shape.length; i++) {
@@ -58,7 +62,8 @@ final class RandomCheckpoints {
         w.put(key, uniform(rng, 0.1, shape));
       }
     }
-    TrainingRecipe recipe = new TrainingRecipe("arat", seed, null, null, 1, null, null, null, null, null, null, null);
+    TrainingRecipe recipe =
+        new TrainingRecipe("arat", seed, null, null, 1, null, null, null, null, null, null, null);
     TrainingState state = new TrainingState(1, 0, 10, 0.5, 0, Map.of("tool_version", "test"));
     return new Checkpoint(arch, recipe, w, Map.of(), state);
   }

@@ -143,7 +143,9 @@ final class ReferenceForward {
             double m = Double.NEGATIVE_INFINITY;
             for (int ky = 0; ky < mp.kernel(); ky++) {
               for (int kx = 0; kx < mp.kernel(); kx++) {
-                m = Math.max(m, a.v[(ch * a.h + y * mp.stride() + ky) * a.w + x * mp.stride() + kx]);
+                m =
+                    Math.max(
+                        m, a.v[(ch * a.h + y * mp.stride() + ky) * a.w + x * mp.stride() + kx]);
               }
             }
             o[(ch * oh + y) * ow + x] = m;

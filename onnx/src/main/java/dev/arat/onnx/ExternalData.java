@@ -26,8 +26,8 @@ import java.security.MessageDigest;
  *
  * <p>Every external file must lie inside the model's folder: a {@code location} that is absolute,
  * contains {@code ..}, or resolves (after following symbolic links) to a file outside that folder
- * is refused. Each tensor's bytes are fed to the model digest in the order they are read:
- * graph initializers, sparse initializers, then node attribute tensors, subgraphs depth first.
+ * is refused. Each tensor's bytes are fed to the model digest in the order they are read: graph
+ * initializers, sparse initializers, then node attribute tensors, subgraphs depth first.
  *
  * <p>Protobuf caps a serialized message at 2 GB, so a model whose inlined size would exceed that
  * cannot be evaluated; that is a clear error, not a silent truncation.
@@ -42,7 +42,8 @@ final class ExternalData {
   private final MessageDigest digest;
   private long inlinedBytes;
 
-  private ExternalData(Path folder, String label, MessageDigest digest, long fileBytes) throws IOException {
+  private ExternalData(Path folder, String label, MessageDigest digest, long fileBytes)
+      throws IOException {
     this.folder = folder;
     this.realFolder = folder.toRealPath();
     this.label = label;
@@ -62,7 +63,8 @@ final class ExternalData {
    * @throws OnnxModelException when a location is unsafe, missing or out of range, or the inlined
    *     model would exceed 2 GB
    */
-  static ModelProto inline(ModelProto model, Path folder, String label, MessageDigest digest, long fileBytes) {
+  static ModelProto inline(
+      ModelProto model, Path folder, String label, MessageDigest digest, long fileBytes) {
     if (!hasExternal(model.getGraph())) {
       return model;
     }
@@ -70,7 +72,8 @@ final class ExternalData {
       ExternalData x = new ExternalData(folder, label, digest, fileBytes);
       return model.toBuilder().setGraph(x.graph(model.getGraph())).build();
     } catch (IOException e) {
-      throw new OnnxModelException(label + ": cannot read its folder for external data: " + e.getMessage(), e);
+      throw new OnnxModelException(
+          label + ": cannot read its folder for external data: " + e.getMessage(), e);
     }
   }
 
@@ -88,9 +91,12 @@ final class ExternalData {
     }
     for (NodeProto n : g.getNodeList()) {
       for (AttributeProto a : n.getAttributeList()) {
-        if (isExternal(a.getT()) || a.getTensorsList().stream().anyMatch(ExternalData::isExternal)
-            || isExternal(a.getSparseTensor().getValues()) || isExternal(a.getSparseTensor().getIndices())
-            || (a.hasG() && hasExternal(a.getG())) || a.getGraphsList().stream().anyMatch(ExternalData::hasExternal)) {
+        if (isExternal(a.getT())
+            || a.getTensorsList().stream().anyMatch(ExternalData::isExternal)
+            || isExternal(a.getSparseTensor().getValues())
+            || isExternal(a.getSparseTensor().getIndices())
+            || (a.hasG() && hasExternal(a.getG()))
+            || a.getGraphsList().stream().anyMatch(ExternalData::hasExternal)) {
           return true;
         }
       }
@@ -144,7 +150,10 @@ final class ExternalData {
   }
 
   private SparseTensorProto sparse(SparseTensorProto s) {
-    return s.toBuilder().setValues(tensor(s.getValues())).setIndices(tensor(s.getIndices())).build();
+    return s.toBuilder()
+        .setValues(tensor(s.getValues()))
+        .setIndices(tensor(s.getIndices()))
+        .build();
   }
 
   private TensorProto tensor(TensorProto t) {
@@ -153,7 +162,8 @@ final class ExternalData {
     }
     String what = label + ": tensor '" + t.getName() + "'";
     if (t.getDataLocation() != TensorProto.DataLocation.EXTERNAL) {
-      throw new OnnxModelException(what + " lists external_data entries but its data_location is not EXTERNAL");
+      throw new OnnxModelException(
+          what + " lists external_data entries but its data_location is not EXTERNAL");
     }
     String location = null;
     long offset = 0;
@@ -163,7 +173,7 @@ final class ExternalData {
         case "location" -> location = e.getValue();
         case "offset" -> offset = number(what, "offset", e.getValue());
         case "length" -> length = number(what, "length", e.getValue());
-        default -> { } // "checksum" and future keys: the digest covers the bytes themselves
+        default -> {} // "checksum" and future keys: the digest covers the bytes themselves
       }
     }
     if (location == null || location.isEmpty()) {
@@ -173,13 +183,19 @@ final class ExternalData {
     byte[] data = read(what, location, file, offset, length);
     inlinedBytes += data.length;
     if (inlinedBytes > MAX_INLINED_BYTES) {
-      throw new OnnxModelException(label + ": with its external data inlined the model exceeds 2 GB (at least "
-          + inlinedBytes + " bytes); arat hands ONNX Runtime one self-contained model and protobuf caps"
-          + " a model at 2 GB, so models this large cannot be evaluated");
+      throw new OnnxModelException(
+          label
+              + ": with its external data inlined the model exceeds 2 GB (at least "
+              + inlinedBytes
+              + " bytes); arat hands ONNX Runtime one self-contained model and protobuf caps"
+              + " a model at 2 GB, so models this large cannot be evaluated");
     }
     digest.update(data);
-    return t.toBuilder().clearExternalData().setDataLocation(TensorProto.DataLocation.DEFAULT)
-        .setRawData(ByteString.copyFrom(data)).build();
+    return t.toBuilder()
+        .clearExternalData()
+        .setDataLocation(TensorProto.DataLocation.DEFAULT)
+        .setRawData(ByteString.copyFrom(data))
+        .build();
   }
 
   private static long number(String what, String key, String value) {
@@ -191,15 +207,18 @@ final class ExternalData {
     } catch (NumberFormatException e) {
       // fall through
     }
-    throw new OnnxModelException(what + ": external data " + key + " must be a whole number >= 0, was '" + value + "'");
+    throw new OnnxModelException(
+        what + ": external data " + key + " must be a whole number >= 0, was '" + value + "'");
   }
 
   /** The external file for {@code location}, refused unless it lies inside the model's folder. */
   private Path confined(String what, String location) {
     String refused = what + ": external data location '" + location + "' is refused: ";
     if (location.startsWith("/") || location.startsWith("\\") || location.matches("^[A-Za-z]:.*")) {
-      throw new OnnxModelException(refused + "it is an absolute path; external data must be a file inside the"
-          + " model's folder, named relative to it");
+      throw new OnnxModelException(
+          refused
+              + "it is an absolute path; external data must be a file inside the"
+              + " model's folder, named relative to it");
     }
     Path rel;
     try {
@@ -208,13 +227,17 @@ final class ExternalData {
       throw new OnnxModelException(refused + "not a valid file name (" + e.getReason() + ")");
     }
     if (rel.isAbsolute()) {
-      throw new OnnxModelException(refused + "it is an absolute path; external data must be a file inside the"
-          + " model's folder, named relative to it");
+      throw new OnnxModelException(
+          refused
+              + "it is an absolute path; external data must be a file inside the"
+              + " model's folder, named relative to it");
     }
     for (String part : location.split("[/\\\\]")) {
       if (part.equals("..")) {
-        throw new OnnxModelException(refused + "it contains '..'; external data must be a file inside the"
-            + " model's folder");
+        throw new OnnxModelException(
+            refused
+                + "it contains '..'; external data must be a file inside the"
+                + " model's folder");
       }
     }
     Path file = folder.resolve(rel);
@@ -222,14 +245,25 @@ final class ExternalData {
     try {
       real = file.toRealPath();
     } catch (NoSuchFileException e) {
-      throw new OnnxModelException(what + ": external data file '" + location + "' does not exist (looked in "
-          + folder + ")", e);
+      throw new OnnxModelException(
+          what
+              + ": external data file '"
+              + location
+              + "' does not exist (looked in "
+              + folder
+              + ")",
+          e);
     } catch (IOException e) {
-      throw new OnnxModelException(what + ": external data file '" + location + "' cannot be read: " + e, e);
+      throw new OnnxModelException(
+          what + ": external data file '" + location + "' cannot be read: " + e, e);
     }
     if (!real.startsWith(realFolder)) {
-      throw new OnnxModelException(refused + "it resolves (through a symbolic link) to " + real
-          + ", outside the model's folder " + realFolder);
+      throw new OnnxModelException(
+          refused
+              + "it resolves (through a symbolic link) to "
+              + real
+              + ", outside the model's folder "
+              + realFolder);
     }
     if (!Files.isRegularFile(real, LinkOption.NOFOLLOW_LINKS)) {
       throw new OnnxModelException(refused + "it is not a regular file");
@@ -242,26 +276,42 @@ final class ExternalData {
       long size = ch.size();
       long n = length < 0 ? size - offset : length;
       if (offset > size || n < 0 || offset + n > size) {
-        throw new OnnxModelException(what + ": external data range (offset " + offset + ", length "
-            + (length < 0 ? "to the end" : length) + ") lies outside '" + location + "' (" + size + " bytes)");
+        throw new OnnxModelException(
+            what
+                + ": external data range (offset "
+                + offset
+                + ", length "
+                + (length < 0 ? "to the end" : length)
+                + ") lies outside '"
+                + location
+                + "' ("
+                + size
+                + " bytes)");
       }
       if (n > MAX_INLINED_BYTES - inlinedBytes) {
-        throw new OnnxModelException(label + ": with its external data inlined the model exceeds 2 GB (tensor '"
-            + location + "' alone has " + n + " bytes); arat hands ONNX Runtime one self-contained model and"
-            + " protobuf caps a model at 2 GB, so models this large cannot be evaluated");
+        throw new OnnxModelException(
+            label
+                + ": with its external data inlined the model exceeds 2 GB (tensor '"
+                + location
+                + "' alone has "
+                + n
+                + " bytes); arat hands ONNX Runtime one self-contained model and"
+                + " protobuf caps a model at 2 GB, so models this large cannot be evaluated");
       }
       ByteBuffer buf = ByteBuffer.allocate((int) n);
       long pos = offset;
       while (buf.hasRemaining()) {
         int r = ch.read(buf, pos);
         if (r < 0) {
-          throw new OnnxModelException(what + ": external data file '" + location + "' ended early");
+          throw new OnnxModelException(
+              what + ": external data file '" + location + "' ended early");
         }
         pos += r;
       }
       return buf.array();
     } catch (IOException e) {
-      throw new OnnxModelException(what + ": external data file '" + location + "' cannot be read: " + e, e);
+      throw new OnnxModelException(
+          what + ": external data file '" + location + "' cannot be read: " + e, e);
     }
   }
 }

@@ -19,9 +19,9 @@ import java.util.Map;
  * A small builder for ONNX graphs over the {@code ai.onnx.proto.OnnxMl} protobuf classes.
  *
  * <p>Every node is checked against the op table {@link Op} when it is added (arity, attribute names
- * and types, required attributes) and every input must already be defined (graph input,
- * initializer or an earlier node's output), so nodes are written in topological order. The builder
- * makes unique node and tensor names from hints; names the caller asks for explicitly must be new.
+ * and types, required attributes) and every input must already be defined (graph input, initializer
+ * or an earlier node's output), so nodes are written in topological order. The builder makes unique
+ * node and tensor names from hints; names the caller asks for explicitly must be new.
  *
  * <p>Typical use (a tiny classifier on NCHW float32 images with a symbolic batch axis "N"):
  *
@@ -38,13 +38,14 @@ import java.util.Map;
  * }</pre>
  *
  * <p>Attribute values: {@link Integer}/{@link Long} for INT, {@link Float}/{@link Double} (or any
- * number) for FLOAT, {@link String} for STRING, {@code int[]}/{@code long[]} for INTS,
- * {@code float[]}/{@code double[]} for FLOATS, {@code String[]} for STRINGS and {@link TensorProto}
- * for TENSOR. Not thread-safe.
+ * number) for FLOAT, {@link String} for STRING, {@code int[]}/{@code long[]} for INTS, {@code
+ * float[]}/{@code double[]} for FLOATS, {@code String[]} for STRINGS and {@link TensorProto} for
+ * TENSOR. Not thread-safe.
  */
 public final class GraphBuilder {
   /** The IR version written by {@link #build(int)}; the onnx 1.12 checker accepts at most 8. */
   public static final long DEFAULT_IR_VERSION = 8;
+
   /** The symbolic batch dimension name used by {@link #imageInput}. */
   public static final String BATCH = "N";
 
@@ -101,9 +102,15 @@ public final class GraphBuilder {
   public void appendRaw(NodeProto n) {
     for (String in : n.getInputList()) {
       if (!in.isEmpty() && !tensorNames.contains(in)) {
-        throw new OnnxModelException("node '" + n.getName() + "' (" + n.getOpType()
-            + ") reads tensor '" + in + "' that no graph input, initializer or earlier node"
-            + " defines");
+        throw new OnnxModelException(
+            "node '"
+                + n.getName()
+                + "' ("
+                + n.getOpType()
+                + ") reads tensor '"
+                + in
+                + "' that no graph input, initializer or earlier node"
+                + " defines");
       }
     }
     for (String out : n.getOutputList()) {
@@ -146,8 +153,8 @@ public final class GraphBuilder {
   }
 
   /**
-   * Declares a float32 image input of shape {@code (N,C,H,W)} with a symbolic batch axis
-   * {@code "N"}; values are pixels in {@code [0,1]} by the project's contract.
+   * Declares a float32 image input of shape {@code (N,C,H,W)} with a symbolic batch axis {@code
+   * "N"}; values are pixels in {@code [0,1]} by the project's contract.
    *
    * @return {@code name}
    */
@@ -235,7 +242,8 @@ public final class GraphBuilder {
    */
   public String initializer(TensorProto tensor) {
     String name = uniqueName(tensor.getName());
-    initializers.add(name.equals(tensor.getName()) ? tensor : tensor.toBuilder().setName(name).build());
+    initializers.add(
+        name.equals(tensor.getName()) ? tensor : tensor.toBuilder().setName(name).build());
     return name;
   }
 
@@ -277,25 +285,34 @@ public final class GraphBuilder {
    *
    * @throws OnnxModelException if an output name is already used in the graph
    */
-  public List<String> nodeTo(Op op, List<String> inputs, Map<String, ?> attrs,
-      String... outputNames) {
+  public List<String> nodeTo(
+      Op op, List<String> inputs, Map<String, ?> attrs, String... outputNames) {
     return addNode(op, uniqueNodeName(op.namePrefix()), inputs, attrs, outputNames, false);
   }
 
-  private List<String> addNode(Op op, String nodeName, List<String> inputs, Map<String, ?> attrs,
-      String[] outputNames, boolean uniquify) {
+  private List<String> addNode(
+      Op op,
+      String nodeName,
+      List<String> inputs,
+      Map<String, ?> attrs,
+      String[] outputNames,
+      boolean uniquify) {
     String where = op.opType() + " node '" + nodeName + "'";
     int nIn = inputs.size();
     while (nIn > 0 && inputs.get(nIn - 1).isEmpty()) {
       nIn--; // trailing omitted optionals do not count
     }
     if (nIn < op.minInputs() || nIn > op.maxInputs()) {
-      throw new OnnxModelException(where + ": takes " + range(op.minInputs(), op.maxInputs())
-          + " inputs, got " + nIn);
+      throw new OnnxModelException(
+          where + ": takes " + range(op.minInputs(), op.maxInputs()) + " inputs, got " + nIn);
     }
     if (outputNames.length < op.minOutputs() || outputNames.length > op.maxOutputs()) {
-      throw new OnnxModelException(where + ": has " + range(op.minOutputs(), op.maxOutputs())
-          + " outputs, asked for " + outputNames.length);
+      throw new OnnxModelException(
+          where
+              + ": has "
+              + range(op.minOutputs(), op.maxOutputs())
+              + " outputs, asked for "
+              + outputNames.length);
     }
     for (int i = 0; i < nIn; i++) {
       String in = inputs.get(i);
@@ -303,8 +320,13 @@ public final class GraphBuilder {
         throw new OnnxModelException(where + ": input " + i + " is null");
       }
       if (!in.isEmpty() && !tensorNames.contains(in)) {
-        throw new OnnxModelException(where + ": input " + i + " '" + in
-            + "' is not defined (no graph input, initializer or earlier node output has that name)");
+        throw new OnnxModelException(
+            where
+                + ": input "
+                + i
+                + " '"
+                + in
+                + "' is not defined (no graph input, initializer or earlier node output has that name)");
       }
     }
     NodeProto.Builder nb = NodeProto.newBuilder().setName(nodeName).setOpType(op.opType());
@@ -312,8 +334,12 @@ public final class GraphBuilder {
     for (Map.Entry<String, ?> e : new java.util.TreeMap<>(attrs).entrySet()) {
       AttributeType type = op.attributes().get(e.getKey());
       if (type == null) {
-        throw new OnnxModelException(where + ": unknown attribute '" + e.getKey()
-            + "'; allowed: " + op.attributes().keySet());
+        throw new OnnxModelException(
+            where
+                + ": unknown attribute '"
+                + e.getKey()
+                + "'; allowed: "
+                + op.attributes().keySet());
       }
       nb.addAttribute(attribute(where, e.getKey(), type, e.getValue()));
     }
@@ -325,8 +351,8 @@ public final class GraphBuilder {
     if (!uniquify) {
       for (String o : outputNames) {
         if (o == null || o.isEmpty() || tensorNames.contains(o)) {
-          throw new OnnxModelException(where + " output: tensor name '" + o
-              + "' is empty or already used");
+          throw new OnnxModelException(
+              where + " output: tensor name '" + o + "' is empty or already used");
         }
       }
     }
@@ -363,14 +389,21 @@ public final class GraphBuilder {
     }
   }
 
-  private static AttributeProto attribute(String where, String name, AttributeType type,
-      Object v) {
+  private static AttributeProto attribute(String where, String name, AttributeType type, Object v) {
     AttributeProto.Builder a = AttributeProto.newBuilder().setName(name).setType(type);
-    String bad = where + ": attribute '" + name + "' must be " + type + ", got "
-        + (v == null ? "null" : v.getClass().getSimpleName());
+    String bad =
+        where
+            + ": attribute '"
+            + name
+            + "' must be "
+            + type
+            + ", got "
+            + (v == null ? "null" : v.getClass().getSimpleName());
     switch (type) {
       case INT -> {
-        if (!(v instanceof Integer || v instanceof Long || v instanceof Short
+        if (!(v instanceof Integer
+            || v instanceof Long
+            || v instanceof Short
             || v instanceof Byte)) {
           throw new OnnxModelException(bad);
         }
@@ -428,8 +461,9 @@ public final class GraphBuilder {
         }
         a.setT(t);
       }
-      default -> throw new OnnxModelException(where + ": attribute type " + type
-          + " is not supported by the builder");
+      default ->
+          throw new OnnxModelException(
+              where + ": attribute type " + type + " is not supported by the builder");
     }
     return a.build();
   }
@@ -472,9 +506,15 @@ public final class GraphBuilder {
     if (outputs.isEmpty()) {
       throw new OnnxModelException("graph '" + graphName + "' has no outputs");
     }
-    return GraphProto.newBuilder().setName(graphName).setDocString(docString)
-        .addAllInput(inputs).addAllInitializer(initializers).addAllNode(nodes)
-        .addAllOutput(outputs).addAllValueInfo(valueInfos).build();
+    return GraphProto.newBuilder()
+        .setName(graphName)
+        .setDocString(docString)
+        .addAllInput(inputs)
+        .addAllInitializer(initializers)
+        .addAllNode(nodes)
+        .addAllOutput(outputs)
+        .addAllValueInfo(valueInfos)
+        .build();
   }
 
   /** Builds a model with IR version {@value #DEFAULT_IR_VERSION} and the given default opset. */
@@ -489,10 +529,13 @@ public final class GraphBuilder {
    * @param opset default-domain opset version (13 to 17 are what the op table describes)
    */
   public ModelProto build(long irVersion, int opset) {
-    ModelProto.Builder m = ModelProto.newBuilder().setIrVersion(irVersion)
-        .setProducerName(producerName).setProducerVersion(producerVersion)
-        .addOpsetImport(OperatorSetIdProto.newBuilder().setDomain("").setVersion(opset))
-        .setGraph(buildGraph());
+    ModelProto.Builder m =
+        ModelProto.newBuilder()
+            .setIrVersion(irVersion)
+            .setProducerName(producerName)
+            .setProducerVersion(producerVersion)
+            .addOpsetImport(OperatorSetIdProto.newBuilder().setDomain("").setVersion(opset))
+            .setGraph(buildGraph());
     for (Map.Entry<String, String> e : metadata.entrySet()) {
       m.addMetadataProps(
           StringStringEntryProto.newBuilder().setKey(e.getKey()).setValue(e.getValue()));

@@ -12,22 +12,42 @@ import java.util.Map;
 import java.util.Set;
 
 /**
- * The graph analysis shared by the gradient builder, the graph scan and the evaluator's
- * classifier: which node produces a tensor, which nodes a tensor needs, which tensors depend on
- * the input, the logits behind a final Softmax, the op classes they agree on, and attribute
- * readers.
+ * The graph analysis shared by the gradient builder, the graph scan and the evaluator's classifier:
+ * which node produces a tensor, which nodes a tensor needs, which tensors depend on the input, the
+ * logits behind a final Softmax, the op classes they agree on, and attribute readers.
  *
  * <p>An index is made over one node list (in any order) and does not change.
  */
 public final class GraphIndex {
   /** Ops whose outputs are shape or index computations (or booleans), never differentiable. */
-  public static final Set<String> SHAPE_OPS = Set.of("Shape", "Size", "ArgMax", "ArgMin",
-      "Equal", "Greater", "GreaterOrEqual", "Less", "LessOrEqual", "Not", "And", "Or", "Xor",
-      "NonZero", "ConstantOfShape", "Constant", "Range", "IsNaN", "IsInf");
+  public static final Set<String> SHAPE_OPS =
+      Set.of(
+          "Shape",
+          "Size",
+          "ArgMax",
+          "ArgMin",
+          "Equal",
+          "Greater",
+          "GreaterOrEqual",
+          "Less",
+          "LessOrEqual",
+          "Not",
+          "And",
+          "Or",
+          "Xor",
+          "NonZero",
+          "ConstantOfShape",
+          "Constant",
+          "Range",
+          "IsNaN",
+          "IsInf");
+
   /** Ops whose derivative is zero almost everywhere (rounding). */
   public static final Set<String> ROUNDING_OPS = Set.of("Round", "Floor", "Ceil", "Sign");
+
   /** Control-flow ops (they carry subgraphs). */
   public static final Set<String> CONTROL_FLOW_OPS = Set.of("Loop", "If", "Scan");
+
   /** ONNX float element types (float32, float16, double, bfloat16). */
   public static final Set<Long> FLOAT_TYPES = Set.of(1L, 10L, 11L, 16L);
 
@@ -86,8 +106,8 @@ public final class GraphIndex {
   }
 
   /**
-   * The tensors that depend on {@code sources} (the sources included): a fixed point over the
-   * nodes in any order, where the outputs of default-domain {@link #SHAPE_OPS} depend on nothing.
+   * The tensors that depend on {@code sources} (the sources included): a fixed point over the nodes
+   * in any order, where the outputs of default-domain {@link #SHAPE_OPS} depend on nothing.
    */
   public Set<String> inputDependent(Collection<String> sources) {
     Set<String> dep = new HashSet<>(sources);
@@ -113,8 +133,8 @@ public final class GraphIndex {
   /**
    * What a graph output is, looking back through Identity and Dropout nodes.
    *
-   * @param tensor the output followed back through Identity/Dropout: the last tensor before
-   *     another op (the output of {@code softmax} if there is one)
+   * @param tensor the output followed back through Identity/Dropout: the last tensor before another
+   *     op (the output of {@code softmax} if there is one)
    * @param softmax the Softmax or LogSoftmax node producing {@code tensor}, or null
    * @param softmaxIndex the index of {@code softmax}, or -1
    */

@@ -5,9 +5,9 @@ import java.util.HashSet;
 import java.util.Set;
 
 /**
- * The names used in one graph (tensor names, or node names), and the one rule for making new
- * ones: a hint is taken as is if unused, else the first free {@code hint_1}, {@code hint_2}, ...
- * Used by {@link GraphBuilder} and by the input-gradient builder's forward-graph preparation. Not
+ * The names used in one graph (tensor names, or node names), and the one rule for making new ones:
+ * a hint is taken as is if unused, else the first free {@code hint_1}, {@code hint_2}, ... Used by
+ * {@link GraphBuilder} and by the input-gradient builder's forward-graph preparation. Not
  * thread-safe.
  */
 public final class NameRegistry {

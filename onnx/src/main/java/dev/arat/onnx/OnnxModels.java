@@ -38,7 +38,8 @@ public final class OnnxModels {
    * @param path an {@code .onnx} file
    * @return the parsed model, every tensor inline
    * @throws OnnxModelException if the file is missing, unreadable, not an ONNX model, its graph is
-   *     malformed (see {@link #check(ModelProto, String)}), or its external data is unsafe or missing
+   *     malformed (see {@link #check(ModelProto, String)}), or its external data is unsafe or
+   *     missing
    */
   public static ModelProto load(Path path) {
     return read(path).model();
@@ -104,8 +105,10 @@ public final class OnnxModels {
    */
   public static void requireInline(ModelProto model, String label) {
     if (ExternalData.hasExternal(model.getGraph())) {
-      throw new OnnxModelException(label + " keeps tensor data in external files; load it from its file"
-          + " (OnnxModels.read) so arat reads that data from the model's folder and inlines it");
+      throw new OnnxModelException(
+          label
+              + " keeps tensor data in external files; load it from its file"
+              + " (OnnxModels.read) so arat reads that data from the model's folder and inlines it");
     }
   }
 
@@ -124,8 +127,15 @@ public final class OnnxModels {
     try {
       m = ModelProto.parseFrom(bytes);
     } catch (InvalidProtocolBufferException e) {
-      throw new OnnxModelException(label + " is not a valid ONNX model: the file is truncated or"
-          + " corrupt (" + bytes.length + " bytes; protobuf says: " + e.getMessage() + ")", e);
+      throw new OnnxModelException(
+          label
+              + " is not a valid ONNX model: the file is truncated or"
+              + " corrupt ("
+              + bytes.length
+              + " bytes; protobuf says: "
+              + e.getMessage()
+              + ")",
+          e);
     } catch (RuntimeException e) {
       throw new OnnxModelException(label + " is not a valid ONNX model: " + e, e);
     }
@@ -144,24 +154,33 @@ public final class OnnxModels {
    */
   public static void check(ModelProto m, String label) {
     if (m.getIrVersion() <= 0) {
-      throw new OnnxModelException(label + " is not a valid ONNX model: it has no ir_version"
-          + " (truncated, corrupt, or not an ONNX file)");
+      throw new OnnxModelException(
+          label
+              + " is not a valid ONNX model: it has no ir_version"
+              + " (truncated, corrupt, or not an ONNX file)");
     }
     if (!m.hasGraph()) {
-      throw new OnnxModelException(label + " is not a valid ONNX model: it has no graph"
-          + " (truncated, corrupt, or not an ONNX file)");
+      throw new OnnxModelException(
+          label
+              + " is not a valid ONNX model: it has no graph"
+              + " (truncated, corrupt, or not an ONNX file)");
     }
     if (defaultOpset(m) < 0) {
-      throw new OnnxModelException(label + " declares no opset for the default ONNX domain"
-          + " (truncated or corrupt file?)");
+      throw new OnnxModelException(
+          label
+              + " declares no opset for the default ONNX domain"
+              + " (truncated or corrupt file?)");
     }
     GraphProto g = m.getGraph();
     if (g.getNodeCount() == 0) {
       throw new OnnxModelException(label + ": graph '" + g.getName() + "' has no nodes");
     }
     if (dataInputs(g).isEmpty()) {
-      throw new OnnxModelException(label + ": graph '" + g.getName()
-          + "' has no inputs (every declared input is an initializer)");
+      throw new OnnxModelException(
+          label
+              + ": graph '"
+              + g.getName()
+              + "' has no inputs (every declared input is an initializer)");
     }
     if (g.getOutputCount() == 0) {
       throw new OnnxModelException(label + ": graph '" + g.getName() + "' has no outputs");
@@ -182,49 +201,80 @@ public final class OnnxModels {
     for (NodeProto n : g.getNodeList()) {
       for (String in : n.getInputList()) {
         if (!in.isEmpty() && !defined.contains(in) && !hasSubgraph(n)) {
-          throw new OnnxModelException(label + ": node '" + n.getName() + "' (" + n.getOpType()
-              + ") reads tensor '" + in + "' that nothing in the graph defines");
+          throw new OnnxModelException(
+              label
+                  + ": node '"
+                  + n.getName()
+                  + "' ("
+                  + n.getOpType()
+                  + ") reads tensor '"
+                  + in
+                  + "' that nothing in the graph defines");
         }
       }
     }
     for (ValueInfoProto o : g.getOutputList()) {
       if (!defined.contains(o.getName())) {
-        throw new OnnxModelException(label + ": graph output '" + o.getName()
-            + "' is not produced by any node");
+        throw new OnnxModelException(
+            label + ": graph output '" + o.getName() + "' is not produced by any node");
       }
     }
   }
 
   /**
-   * Checks an initializer's shape: no negative dimension, an element count that fits in memory,
-   * and inline raw data whose size is that count times the element size (external data is checked
-   * when it is read).
+   * Checks an initializer's shape: no negative dimension, an element count that fits in memory, and
+   * inline raw data whose size is that count times the element size (external data is checked when
+   * it is read).
    */
   private static void checkTensor(TensorProto t, String label) {
     long count = 1;
     for (int i = 0; i < t.getDimsCount(); i++) {
       long d = t.getDims(i);
       if (d < 0) {
-        throw new OnnxModelException(label + ": initializer '" + t.getName() + "' has a negative dimension ("
-            + t.getDimsList() + "); the file is corrupt or was written by a broken exporter");
+        throw new OnnxModelException(
+            label
+                + ": initializer '"
+                + t.getName()
+                + "' has a negative dimension ("
+                + t.getDimsList()
+                + "); the file is corrupt or was written by a broken exporter");
       }
       count = d == 0 || count == 0 ? 0 : count * d;
       if (count > Integer.MAX_VALUE) {
-        throw new OnnxModelException(label + ": initializer '" + t.getName() + "' has " + t.getDimsList()
-            + " elements, more than a model can hold");
+        throw new OnnxModelException(
+            label
+                + ": initializer '"
+                + t.getName()
+                + "' has "
+                + t.getDimsList()
+                + " elements, more than a model can hold");
       }
     }
     int size = elementBytes(t.getDataType());
-    if (size > 0 && t.getDataLocation() != TensorProto.DataLocation.EXTERNAL && !t.getRawData().isEmpty()
+    if (size > 0
+        && t.getDataLocation() != TensorProto.DataLocation.EXTERNAL
+        && !t.getRawData().isEmpty()
         && t.getRawData().size() != count * size) {
-      throw new OnnxModelException(label + ": initializer '" + t.getName() + "' has shape " + t.getDimsList()
-          + " (" + count + " elements of " + size + " bytes) but " + t.getRawData().size() + " bytes of data");
+      throw new OnnxModelException(
+          label
+              + ": initializer '"
+              + t.getName()
+              + "' has shape "
+              + t.getDimsList()
+              + " ("
+              + count
+              + " elements of "
+              + size
+              + " bytes) but "
+              + t.getRawData().size()
+              + " bytes of data");
     }
   }
 
   /** Bytes per element of a fixed-size ONNX element type, or 0 (strings, unknown types). */
   private static int elementBytes(int dataType) {
-    return switch (TensorProto.DataType.forNumber(dataType) == null ? TensorProto.DataType.UNDEFINED
+    return switch (TensorProto.DataType.forNumber(dataType) == null
+        ? TensorProto.DataType.UNDEFINED
         : TensorProto.DataType.forNumber(dataType)) {
       case FLOAT, INT32, UINT32 -> 4;
       case DOUBLE, INT64, UINT64, COMPLEX64 -> 8;
@@ -282,5 +332,4 @@ public final class OnnxModels {
       throw new OnnxModelException("cannot write model file '" + path + "': " + e, e);
     }
   }
-
 }

@@ -14,22 +14,42 @@ import java.util.TreeSet;
  *
  * <p>The table is checked when a node is added: too few or too many inputs or outputs, an unknown
  * attribute, an attribute of the wrong type, or a missing required attribute fails at once with a
- * message naming the op and the node. The attribute lists follow the ONNX operator specification for
- * opset 13 to 17 (attributes that became inputs in those opsets, such as {@code ReduceSum}'s
+ * message naming the op and the node. The attribute lists follow the ONNX operator specification
+ * for opset 13 to 17 (attributes that became inputs in those opsets, such as {@code ReduceSum}'s
  * {@code axes}, are inputs here).
  */
 public enum Op {
   /** 2-D/N-D convolution: X (N,C,spatial), W (M,C/group,k...), optional B (M). */
-  CONV("Conv", 2, 3, 1, 1,
-      "auto_pad:STRING", "dilations:INTS", "group:INT", "kernel_shape:INTS", "pads:INTS",
+  CONV(
+      "Conv",
+      2,
+      3,
+      1,
+      1,
+      "auto_pad:STRING",
+      "dilations:INTS",
+      "group:INT",
+      "kernel_shape:INTS",
+      "pads:INTS",
       "strides:INTS"),
   /** Transposed convolution: X (N,C,spatial), W (C,M/group,k...), optional B (M). */
-  CONV_TRANSPOSE("ConvTranspose", 2, 3, 1, 1,
-      "auto_pad:STRING", "dilations:INTS", "group:INT", "kernel_shape:INTS", "output_padding:INTS",
-      "output_shape:INTS", "pads:INTS", "strides:INTS"),
+  CONV_TRANSPOSE(
+      "ConvTranspose",
+      2,
+      3,
+      1,
+      1,
+      "auto_pad:STRING",
+      "dilations:INTS",
+      "group:INT",
+      "kernel_shape:INTS",
+      "output_padding:INTS",
+      "output_shape:INTS",
+      "pads:INTS",
+      "strides:INTS"),
   /** Batch normalisation: X, scale, B, mean, var; inference form has one output. */
-  BATCH_NORMALIZATION("BatchNormalization", 5, 5, 1, 3,
-      "epsilon:FLOAT", "momentum:FLOAT", "training_mode:INT"),
+  BATCH_NORMALIZATION(
+      "BatchNormalization", 5, 5, 1, 3, "epsilon:FLOAT", "momentum:FLOAT", "training_mode:INT"),
   /** Rectified linear unit, max(x, 0). */
   RELU("Relu", 1, 1, 1, 1),
   /** Leaky ReLU with slope {@code alpha} below zero. */
@@ -39,13 +59,32 @@ public enum Op {
   /** Hyperbolic tangent. */
   TANH("Tanh", 1, 1, 1, 1),
   /** Max pooling; the optional second output holds flat indices into the input. */
-  MAX_POOL("MaxPool", 1, 1, 1, 2,
-      "auto_pad:STRING", "ceil_mode:INT", "dilations:INTS", "kernel_shape!:INTS", "pads:INTS",
-      "storage_order:INT", "strides:INTS"),
+  MAX_POOL(
+      "MaxPool",
+      1,
+      1,
+      1,
+      2,
+      "auto_pad:STRING",
+      "ceil_mode:INT",
+      "dilations:INTS",
+      "kernel_shape!:INTS",
+      "pads:INTS",
+      "storage_order:INT",
+      "strides:INTS"),
   /** Average pooling. */
-  AVERAGE_POOL("AveragePool", 1, 1, 1, 1,
-      "auto_pad:STRING", "ceil_mode:INT", "count_include_pad:INT", "kernel_shape!:INTS",
-      "pads:INTS", "strides:INTS"),
+  AVERAGE_POOL(
+      "AveragePool",
+      1,
+      1,
+      1,
+      1,
+      "auto_pad:STRING",
+      "ceil_mode:INT",
+      "count_include_pad:INT",
+      "kernel_shape!:INTS",
+      "pads:INTS",
+      "strides:INTS"),
   /** Global average pooling over all spatial axes, keeping them as size 1. */
   GLOBAL_AVERAGE_POOL("GlobalAveragePool", 1, 1, 1, 1),
   /** Global max pooling over all spatial axes. */
@@ -104,7 +143,9 @@ public enum Op {
   REDUCE_MEAN("ReduceMean", 1, 1, 1, 1, "axes:INTS", "keepdims:INT"),
   /** Maximum over {@code axes} (attribute up to opset 17). */
   REDUCE_MAX("ReduceMax", 1, 1, 1, 1, "axes:INTS", "keepdims:INT"),
-  /** Index of the maximum along {@code axis}; ties go to the first index unless select_last_index. */
+  /**
+   * Index of the maximum along {@code axis}; ties go to the first index unless select_last_index.
+   */
   ARG_MAX("ArgMax", 1, 1, 1, 1, "axis:INT", "keepdims:INT", "select_last_index:INT"),
   /** The k largest (or smallest) elements along {@code axis}, with their indices. */
   TOP_K("TopK", 2, 2, 2, 2, "axis:INT", "largest:INT", "sorted:INT"),
@@ -123,9 +164,19 @@ public enum Op {
   /** Element type conversion to the {@code to} data type. */
   CAST("Cast", 1, 1, 1, 1, "to!:INT"),
   /** A constant tensor (exactly one value attribute). */
-  CONSTANT("Constant", 0, 0, 1, 1,
-      "value:TENSOR", "value_float:FLOAT", "value_floats:FLOATS", "value_int:INT",
-      "value_ints:INTS", "value_string:STRING", "value_strings:STRINGS"),
+  CONSTANT(
+      "Constant",
+      0,
+      0,
+      1,
+      1,
+      "value:TENSOR",
+      "value_float:FLOAT",
+      "value_floats:FLOATS",
+      "value_int:INT",
+      "value_ints:INTS",
+      "value_string:STRING",
+      "value_strings:STRINGS"),
   /** A tensor of the given int64 shape filled with {@code value} (default float 0). */
   CONSTANT_OF_SHAPE("ConstantOfShape", 1, 1, 1, 1, "value:TENSOR"),
   /** Broadcast to the given int64 shape. */
@@ -167,12 +218,23 @@ public enum Op {
   /** Splits along {@code axis} into outputs of the sizes given as optional int64 second input. */
   SPLIT("Split", 1, 2, 1, Integer.MAX_VALUE, "axis:INT"),
   /** Resizing: X, optional roi, scales, sizes (nearest, linear or cubic interpolation). */
-  RESIZE("Resize", 1, 4, 1, 1,
-      "coordinate_transformation_mode:STRING", "cubic_coeff_a:FLOAT", "exclude_outside:INT",
-      "extrapolation_value:FLOAT", "mode:STRING", "nearest_mode:STRING"),
-  /** Layer normalisation over the axes from {@code axis} on (opset 17); Y, optional Mean, InvStdDev. */
-  LAYER_NORMALIZATION("LayerNormalization", 2, 3, 1, 3,
-      "axis:INT", "epsilon:FLOAT", "stash_type:INT"),
+  RESIZE(
+      "Resize",
+      1,
+      4,
+      1,
+      1,
+      "coordinate_transformation_mode:STRING",
+      "cubic_coeff_a:FLOAT",
+      "exclude_outside:INT",
+      "extrapolation_value:FLOAT",
+      "mode:STRING",
+      "nearest_mode:STRING"),
+  /**
+   * Layer normalisation over the axes from {@code axis} on (opset 17); Y, optional Mean, InvStdDev.
+   */
+  LAYER_NORMALIZATION(
+      "LayerNormalization", 2, 3, 1, 3, "axis:INT", "epsilon:FLOAT", "stash_type:INT"),
   /** The int64/float sequence start, start+delta, ... below limit. */
   RANGE("Range", 3, 3, 1, 1),
   /** Repeats a tensor along each axis the given int64 number of times. */

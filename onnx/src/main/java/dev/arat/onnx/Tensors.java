@@ -18,14 +18,19 @@ import java.util.Arrays;
 public final class Tensors {
   /** ONNX data type code for float32. */
   public static final int FLOAT = TensorProto.DataType.FLOAT_VALUE;
+
   /** ONNX data type code for int64. */
   public static final int INT64 = TensorProto.DataType.INT64_VALUE;
+
   /** ONNX data type code for bool. */
   public static final int BOOL = TensorProto.DataType.BOOL_VALUE;
+
   /** ONNX element type code of float16. */
   public static final int FLOAT16 = TensorProto.DataType.FLOAT16_VALUE;
+
   /** ONNX element type code of int8. */
   public static final int INT8 = TensorProto.DataType.INT8_VALUE;
+
   /** ONNX element type code of uint8. */
   public static final int UINT8 = TensorProto.DataType.UINT8_VALUE;
 
@@ -89,7 +94,11 @@ public final class Tensors {
   public static float[] toFloatArray(TensorProto t) {
     if (t.getDataType() != FLOAT) {
       throw new OnnxModelException(
-          "tensor '" + t.getName() + "' has data type " + t.getDataType() + ", expected float32 (1)");
+          "tensor '"
+              + t.getName()
+              + "' has data type "
+              + t.getDataType()
+              + ", expected float32 (1)");
     }
     checkInline(t);
     int n = checkedCount(t, 4, t.getFloatDataCount());
@@ -116,7 +125,11 @@ public final class Tensors {
       int n = checkedCount(t, 8, t.getInt64DataCount());
       if (!t.getRawData().isEmpty()) {
         long[] out = new long[n];
-        t.getRawData().asReadOnlyByteBuffer().order(ByteOrder.LITTLE_ENDIAN).asLongBuffer().get(out);
+        t.getRawData()
+            .asReadOnlyByteBuffer()
+            .order(ByteOrder.LITTLE_ENDIAN)
+            .asLongBuffer()
+            .get(out);
         return out;
       }
       return t.getInt64DataList().stream().mapToLong(Long::longValue).toArray();
@@ -163,8 +176,8 @@ public final class Tensors {
   }
 
   /**
-   * Makes a float16 tensor from float32 values, each rounded to the nearest float16 (ties to
-   * even, as IEEE 754 and numpy's {@code astype(float16)}).
+   * Makes a float16 tensor from float32 values, each rounded to the nearest float16 (ties to even,
+   * as IEEE 754 and numpy's {@code astype(float16)}).
    *
    * @param name tensor name
    * @param data float32 values in row-major order
@@ -191,7 +204,11 @@ public final class Tensors {
   public static float[] float16ToFloatArray(TensorProto t) {
     if (t.getDataType() != FLOAT16) {
       throw new OnnxModelException(
-          "tensor '" + t.getName() + "' has data type " + t.getDataType() + ", expected float16 (10)");
+          "tensor '"
+              + t.getName()
+              + "' has data type "
+              + t.getDataType()
+              + ", expected float16 (10)");
     }
     checkInline(t);
     int n = (int) numel(dims(t));
@@ -259,9 +276,9 @@ public final class Tensors {
   }
 
   /**
-   * The element count of a tensor's shape, checked against the data it carries: raw bytes
-   * ({@code elemBytes} each) or {@code typedCount} typed values. A model from a stranger can claim
-   * any shape; a mismatch must be a clear error, not an underflow or a huge allocation.
+   * The element count of a tensor's shape, checked against the data it carries: raw bytes ({@code
+   * elemBytes} each) or {@code typedCount} typed values. A model from a stranger can claim any
+   * shape; a mismatch must be a clear error, not an underflow or a huge allocation.
    *
    * @throws OnnxModelException if a dimension is negative, the count exceeds 2^31 - 1, or the data
    *     does not hold exactly that many values
@@ -270,17 +287,24 @@ public final class Tensors {
     long n = 1;
     for (long d : t.getDimsList()) {
       if (d < 0 || (d != 0 && n > Integer.MAX_VALUE / d)) {
-        throw new OnnxModelException("tensor '" + t.getName() + "' has an invalid or too large shape "
-            + t.getDimsList());
+        throw new OnnxModelException(
+            "tensor '" + t.getName() + "' has an invalid or too large shape " + t.getDimsList());
       }
       n *= d;
     }
     long have = t.getRawData().isEmpty() ? typedCount : t.getRawData().size();
     long need = t.getRawData().isEmpty() ? n : n * elemBytes;
     if (have != need) {
-      throw new OnnxModelException("tensor '" + t.getName() + "' has shape " + t.getDimsList() + " ("
-          + n + " values) but " + (t.getRawData().isEmpty() ? have + " values" : have + " bytes of raw data")
-          + " (the model is corrupt)");
+      throw new OnnxModelException(
+          "tensor '"
+              + t.getName()
+              + "' has shape "
+              + t.getDimsList()
+              + " ("
+              + n
+              + " values) but "
+              + (t.getRawData().isEmpty() ? have + " values" : have + " bytes of raw data")
+              + " (the model is corrupt)");
     }
     return (int) n;
   }
@@ -295,8 +319,12 @@ public final class Tensors {
    */
   public static ValueInfoProto valueInfo(String name, int elemType, Object... dims) {
     if (dims == null) {
-      return ValueInfoProto.newBuilder().setName(name).setType(TypeProto.newBuilder()
-          .setTensorType(TypeProto.Tensor.newBuilder().setElemType(elemType))).build();
+      return ValueInfoProto.newBuilder()
+          .setName(name)
+          .setType(
+              TypeProto.newBuilder()
+                  .setTensorType(TypeProto.Tensor.newBuilder().setElemType(elemType)))
+          .build();
     }
     TensorShapeProto.Builder shape = TensorShapeProto.newBuilder();
     for (Object d : dims) {
@@ -310,9 +338,10 @@ public final class Tensors {
       }
       shape.addDim(db);
     }
-    TypeProto type = TypeProto.newBuilder()
-        .setTensorType(TypeProto.Tensor.newBuilder().setElemType(elemType).setShape(shape))
-        .build();
+    TypeProto type =
+        TypeProto.newBuilder()
+            .setTensorType(TypeProto.Tensor.newBuilder().setElemType(elemType).setShape(shape))
+            .build();
     return ValueInfoProto.newBuilder().setName(name).setType(type).build();
   }
 
@@ -336,9 +365,11 @@ public final class Tensors {
 
   private static void checkInline(TensorProto t) {
     if (t.getDataLocation() == TensorProto.DataLocation.EXTERNAL || t.getExternalDataCount() > 0) {
-      throw new OnnxModelException("tensor '" + t.getName()
-          + "' stores its data in an external file, which is not supported; save the model with"
-          + " all tensors inline");
+      throw new OnnxModelException(
+          "tensor '"
+              + t.getName()
+              + "' stores its data in an external file, which is not supported; save the model with"
+              + " all tensors inline");
     }
   }
 
@@ -350,8 +381,13 @@ public final class Tensors {
       }
     }
     if (numel(shape) != count) {
-      throw new IllegalArgumentException("tensor '" + name + "': " + count
-          + " values do not fill shape " + Arrays.toString(shape));
+      throw new IllegalArgumentException(
+          "tensor '"
+              + name
+              + "': "
+              + count
+              + " values do not fill shape "
+              + Arrays.toString(shape));
     }
   }
 }

@@ -19,12 +19,13 @@ import java.util.Map;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
-/** External tensor data: read by arat from inside the model's folder only, inlined, and digested. */
+/**
+ * External tensor data: read by arat from inside the model's folder only, inlined, and digested.
+ */
 class ExternalDataTest {
   static final float[] W = {1, 2, 3, 4, 5, 6, 7, 8};
 
-  @TempDir
-  Path dir;
+  @TempDir Path dir;
 
   /**
    * The tiny Flatten+Gemm classifier of {@link OnnxModelsTest#tiny()} with its weight {@code w}
@@ -33,11 +34,14 @@ class ExternalDataTest {
   static ModelProto withExternalWeight(String location, long offset) {
     ModelProto m = OnnxModelsTest.tiny();
     TensorProto w = m.getGraph().getInitializer(0);
-    TensorProto ext = w.toBuilder().clearRawData().setDataLocation(TensorProto.DataLocation.EXTERNAL)
-        .addExternalData(entry("location", location))
-        .addExternalData(entry("offset", Long.toString(offset)))
-        .addExternalData(entry("length", Long.toString(w.getRawData().size())))
-        .build();
+    TensorProto ext =
+        w.toBuilder()
+            .clearRawData()
+            .setDataLocation(TensorProto.DataLocation.EXTERNAL)
+            .addExternalData(entry("location", location))
+            .addExternalData(entry("offset", Long.toString(offset)))
+            .addExternalData(entry("length", Long.toString(w.getRawData().size())))
+            .build();
     return m.toBuilder().setGraph(m.getGraph().toBuilder().setInitializer(0, ext)).build();
   }
 
@@ -152,8 +156,12 @@ class ExternalDataTest {
     GraphBuilder g = new GraphBuilder("const");
     String x = g.imageInput("input", 1, 2, 2);
     String f = g.node(Op.FLATTEN, x);
-    TensorProto ext = Tensors.floatTensor("w", W, 2, 4).toBuilder().clearRawData()
-        .setDataLocation(TensorProto.DataLocation.EXTERNAL).addExternalData(entry("location", "w.bin")).build();
+    TensorProto ext =
+        Tensors.floatTensor("w", W, 2, 4).toBuilder()
+            .clearRawData()
+            .setDataLocation(TensorProto.DataLocation.EXTERNAL)
+            .addExternalData(entry("location", "w.bin"))
+            .build();
     String w = g.node(Op.CONSTANT, List.of(), Map.of("value", ext));
     g.output(g.node(Op.GEMM, List.of(f, w), Map.of("transB", 1)), "logits", Tensors.FLOAT, "N", 2);
     Files.write(dir.resolve("w.bin"), weightBytes());
@@ -161,7 +169,8 @@ class ExternalDataTest {
     Files.write(model, g.build(17).toByteArray());
     ModelProto m = OnnxModels.load(model);
     assertFalse(ExternalData.hasExternal(m.getGraph()));
-    assertThrows(OnnxModelException.class, () -> OnnxModels.requireInline(OnnxModels.parse(
-        Files.readAllBytes(model), "m"), "m"));
+    assertThrows(
+        OnnxModelException.class,
+        () -> OnnxModels.requireInline(OnnxModels.parse(Files.readAllBytes(model), "m"), "m"));
   }
 }

@@ -67,9 +67,10 @@ class GraphBuilderTest {
     assertEquals(8, m.getIrVersion());
     assertEquals(17, m.getOpsetImport(0).getVersion());
     assertEquals("abc", m.getMetadataProps(0).getValue());
-    assertEquals("N", m.getGraph().getInput(0).getType().getTensorType().getShape().getDim(0)
-        .getDimParam());
-    assertEquals(m.getGraph().getNodeCount(),
+    assertEquals(
+        "N", m.getGraph().getInput(0).getType().getTensorType().getShape().getDim(0).getDimParam());
+    assertEquals(
+        m.getGraph().getNodeCount(),
         m.getGraph().getNodeList().stream().map(NodeProto::getName).distinct().count());
     OnnxModels.check(m, "built model");
   }
@@ -87,7 +88,8 @@ class GraphBuilderTest {
     assertTrue(msg(() -> g.node(Op.RELU, "nothing")).contains("not defined"));
     g.output(y, "relu_logits", Tensors.FLOAT, "N", 2);
     ModelProto m = g.build(17);
-    assertEquals(base.getGraph().getNodeCount() + 2, m.getGraph().getNodeCount()); // relu + identity
+    assertEquals(
+        base.getGraph().getNodeCount() + 2, m.getGraph().getNodeCount()); // relu + identity
     assertEquals(2, m.getGraph().getOutputCount());
     OnnxModels.check(m, "copied model");
   }

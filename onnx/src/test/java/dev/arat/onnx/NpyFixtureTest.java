@@ -19,8 +19,9 @@ class NpyFixtureTest {
     Path x = Path.of(NpyFixtureTest.class.getResource("/fixtures/resnet/x.npy").toURI());
     Npy.NpyArray a = Npy.read(x);
     assertArrayEquals(new long[] {4, 3, 16, 16}, a.shape());
-    assertTrue(Arrays.stream(new int[] {0, 100, 3071}).allMatch(i -> a.floats()[i] >= 0
-        && a.floats()[i] <= 1));
+    assertTrue(
+        Arrays.stream(new int[] {0, 100, 3071})
+            .allMatch(i -> a.floats()[i] >= 0 && a.floats()[i] <= 1));
     Npy.NpyArray y = Npy.read(x.resolveSibling("labels.npy"));
     assertEquals(Npy.DType.INT64, y.dtype());
     // our writer's bytes read back by our reader equal numpy's values

@@ -9,8 +9,8 @@ import dev.arat.specs.LossHead;
 /**
  * Fuzzes what {@code arat inspect} does with a model file: parse and check it, scan the graph, and
  * build the input-gradient graph. Any bytes must get through or give an {@link OnnxModelException}
- * (exit 2). Without {@code JAZZER_FUZZ} this replays {@code OnnxModelFuzzTestInputs/onnxModel/}; see
- * docs/fuzzing.md.
+ * (exit 2). Without {@code JAZZER_FUZZ} this replays {@code OnnxModelFuzzTestInputs/onnxModel/};
+ * see docs/fuzzing.md.
  */
 class OnnxModelFuzzTest {
   @FuzzTest(maxDuration = "3m")

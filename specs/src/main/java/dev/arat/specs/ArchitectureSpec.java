@@ -18,8 +18,8 @@ import java.util.Set;
  *       computes {@code (x - mean[c]) / std[c]} per channel, so normalisation never lives in the
  *       data pipeline.
  *   <li>Output: logits {@code (N, numClasses)}, never probabilities.
- *   <li>Weight names: see {@link LayerSpec}; for {@link LayerSpec.Residual} children are prefixed by
- *       nothing (child names are themselves unique). {@link #weightShapes} lists every name with
+ *   <li>Weight names: see {@link LayerSpec}; for {@link LayerSpec.Residual} children are prefixed
+ *       by nothing (child names are themselves unique). {@link #weightShapes} lists every name with
  *       its shape for a given input geometry. ARAT predictors are stored as {@code
  *       predictor.<tap>.fc1.weight} {@code (h,d)}, {@code predictor.<tap>.bn.{weight,bias,
  *       running_mean,running_var}} {@code (h)}, {@code predictor.<tap>.fc2.weight} {@code (d,h)},
@@ -58,7 +58,13 @@ public record ArchitectureSpec(
     if (channels <= 0 || height <= 0 || width <= 0 || numClasses < 2) {
       throw new IllegalArgumentException(
           "input geometry and classes must be positive (classes >= 2): "
-              + channels + "x" + height + "x" + width + ", classes " + numClasses);
+              + channels
+              + "x"
+              + height
+              + "x"
+              + width
+              + ", classes "
+              + numClasses);
     }
     if (mean == null || std == null || mean.length != channels || std.length != channels) {
       throw new IllegalArgumentException("mean/std: need one value per channel (" + channels + ")");
@@ -145,7 +151,10 @@ public record ArchitectureSpec(
    * output size ({@link ActivationShape#channels}).
    */
   private ActivationShape walk(
-      List<LayerSpec> ls, ActivationShape s, Map<String, long[]> w, Map<String, Integer> dims,
+      List<LayerSpec> ls,
+      ActivationShape s,
+      Map<String, long[]> w,
+      Map<String, Integer> dims,
       boolean split) {
     WeightWalk v = new WeightWalk(w, dims, split);
     for (LayerSpec l : ls) {

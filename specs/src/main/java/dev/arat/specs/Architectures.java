@@ -34,7 +34,8 @@ public final class Architectures {
 
   /**
    * Whether {@code name} is a built-in architecture: one of {@link #NAMES}, or {@code
-   * wrn-<depth>-<widen>} with {@code depth >= 10}, {@code (depth-4) % 6 == 0} and {@code widen >= 1}.
+   * wrn-<depth>-<widen>} with {@code depth >= 10}, {@code (depth-4) % 6 == 0} and {@code widen >=
+   * 1}.
    */
   public static boolean isKnown(String name) {
     if (name == null) {
@@ -78,12 +79,23 @@ public final class Architectures {
     if (name != null && isKnown(name)) {
       Matcher m = WRN.matcher(name);
       if (m.matches()) {
-        return wrn(Integer.parseInt(m.group(1)), Integer.parseInt(m.group(2)),
-            channels, height, width, numClasses, mean, std);
+        return wrn(
+            Integer.parseInt(m.group(1)),
+            Integer.parseInt(m.group(2)),
+            channels,
+            height,
+            width,
+            numClasses,
+            mean,
+            std);
       }
     }
-    throw new IllegalArgumentException("architecture: unknown '" + name + "', expected one of "
-        + NAMES + " or wrn-<depth>-<widen> with (depth-4) divisible by 6");
+    throw new IllegalArgumentException(
+        "architecture: unknown '"
+            + name
+            + "', expected one of "
+            + NAMES
+            + " or wrn-<depth>-<widen> with (depth-4) divisible by 6");
   }
 
   /**
@@ -113,8 +125,17 @@ public final class Architectures {
             new LayerSpec.Relu("relu3"),
             new LayerSpec.Linear("fc2", numClasses, true));
     return new ArchitectureSpec(
-        "small-cnn", channels, height, width, numClasses, mean, std, layers,
-        List.of("bn2", "fc1"), 1e-5, 0.1);
+        "small-cnn",
+        channels,
+        height,
+        width,
+        numClasses,
+        mean,
+        std,
+        layers,
+        List.of("bn2", "fc1"),
+        1e-5,
+        0.1);
   }
 
   /**
@@ -131,8 +152,8 @@ public final class Architectures {
    *
    * <p>Taps: {@code layer4.0.bn1, layer4.0.bn2, layer4.1.bn1, layer4.1.bn2} (§1.3). For {@code bn2}
    * the tapped tensor is the residual branch before the skip addition; the tap's ReLU+GAP gives the
-   * feature. 11,173,962 trainable parameters for 3 channels and 10 classes with one BN set.
-   * At 32x32 input the last stage runs at 4x4.
+   * feature. 11,173,962 trainable parameters for 3 channels and 10 classes with one BN set. At
+   * 32x32 input the last stage runs at 4x4.
    *
    * <p>Arguments as in {@link #named}; any input size works (the pooling is global).
    *
@@ -151,16 +172,19 @@ public final class Architectures {
       for (int b = 0; b < 2; b++) {
         int stride = stage > 0 && b == 0 ? 2 : 1;
         String p = "layer" + (stage + 1) + "." + b + ".";
-        List<LayerSpec> body = List.of(
-            new LayerSpec.Conv(p + "conv1", out, 3, stride, 1, false),
-            new LayerSpec.BatchNorm(p + "bn1"),
-            new LayerSpec.Relu(p + "relu1"),
-            new LayerSpec.Conv(p + "conv2", out, 3, 1, 1, false),
-            new LayerSpec.BatchNorm(p + "bn2"));
-        List<LayerSpec> shortcut = stride != 1 || in != out
-            ? List.of(new LayerSpec.Conv(p + "shortcut.0", out, 1, stride, 0, false),
-                new LayerSpec.BatchNorm(p + "shortcut.1"))
-            : List.of();
+        List<LayerSpec> body =
+            List.of(
+                new LayerSpec.Conv(p + "conv1", out, 3, stride, 1, false),
+                new LayerSpec.BatchNorm(p + "bn1"),
+                new LayerSpec.Relu(p + "relu1"),
+                new LayerSpec.Conv(p + "conv2", out, 3, 1, 1, false),
+                new LayerSpec.BatchNorm(p + "bn2"));
+        List<LayerSpec> shortcut =
+            stride != 1 || in != out
+                ? List.of(
+                    new LayerSpec.Conv(p + "shortcut.0", out, 1, stride, 0, false),
+                    new LayerSpec.BatchNorm(p + "shortcut.1"))
+                : List.of();
         ls.add(new LayerSpec.Residual(p.substring(0, p.length() - 1), body, shortcut));
         ls.add(new LayerSpec.Relu(p + "relu"));
         in = out;
@@ -169,8 +193,18 @@ public final class Architectures {
     ls.add(new LayerSpec.GlobalAvgPool("avgpool"));
     ls.add(new LayerSpec.Flatten("flatten"));
     ls.add(new LayerSpec.Linear("linear", numClasses, true));
-    return new ArchitectureSpec("resnet18", channels, height, width, numClasses, mean, std, ls,
-        List.of("layer4.0.bn1", "layer4.0.bn2", "layer4.1.bn1", "layer4.1.bn2"), 1e-5, 0.1);
+    return new ArchitectureSpec(
+        "resnet18",
+        channels,
+        height,
+        width,
+        numClasses,
+        mean,
+        std,
+        ls,
+        List.of("layer4.0.bn1", "layer4.0.bn2", "layer4.1.bn1", "layer4.1.bn2"),
+        1e-5,
+        0.1);
   }
 
   /**
@@ -215,15 +249,24 @@ public final class Architectures {
     ls.add(new LayerSpec.GlobalAvgPool("avgpool"));
     ls.add(new LayerSpec.Flatten("flatten"));
     ls.add(new LayerSpec.Linear("linear", numClasses, true));
-    return new ArchitectureSpec("preact-resnet18", channels, height, width, numClasses, mean, std,
-        ls, List.of("layer4.0.relu1", "layer4.0.relu2", "layer4.1.relu1", "layer4.1.relu2",
-            "avgpool"), 1e-5, 0.1);
+    return new ArchitectureSpec(
+        "preact-resnet18",
+        channels,
+        height,
+        width,
+        numClasses,
+        mean,
+        std,
+        ls,
+        List.of("layer4.0.relu1", "layer4.0.relu2", "layer4.1.relu1", "layer4.1.relu2", "avgpool"),
+        1e-5,
+        0.1);
   }
 
   /**
    * The pre-activation WideResNet of TRADES and Madry et al. (ARAT-METHOD.md §4), WRN-{@code
-   * depth}-{@code widen}: a 3x3 stride-1 stem conv to 16 channels, three groups of {@code
-   * n = (depth-4)/6} pre-activation blocks with widths {@code 16·widen}, {@code 32·widen}, {@code
+   * depth}-{@code widen}: a 3x3 stride-1 stem conv to 16 channels, three groups of {@code n =
+   * (depth-4)/6} pre-activation blocks with widths {@code 16·widen}, {@code 32·widen}, {@code
    * 64·widen} and strides 1, 2, 2, then BN-ReLU, global average pooling and {@code
    * Linear(64·widen,K)} with bias. Dropout 0; convolutions have no bias. Named {@code
    * wrn-<depth>-<widen>}.
@@ -245,11 +288,19 @@ public final class Architectures {
    * @return the spec named {@code wrn-<depth>-<widen>}
    * @throws IllegalArgumentException for an impossible depth or width
    */
-  public static ArchitectureSpec wrn(int depth, int widen, int channels, int height, int width,
-      int numClasses, float[] mean, float[] std) {
+  public static ArchitectureSpec wrn(
+      int depth,
+      int widen,
+      int channels,
+      int height,
+      int width,
+      int numClasses,
+      float[] mean,
+      float[] std) {
     if (depth < 10 || (depth - 4) % 6 != 0) {
       throw new IllegalArgumentException(
-          "wrn: depth must be >= 10 with (depth-4) divisible by 6 (e.g. 10, 16, 28, 34), was " + depth);
+          "wrn: depth must be >= 10 with (depth-4) divisible by 6 (e.g. 10, 16, 28, 34), was "
+              + depth);
     }
     if (widen < 1) {
       throw new IllegalArgumentException("wrn: widen factor must be >= 1, was " + widen);
@@ -280,8 +331,18 @@ public final class Architectures {
     ls.add(new LayerSpec.Flatten("flatten"));
     ls.add(new LayerSpec.Linear("fc", numClasses, true));
     taps.add("avgpool");
-    return new ArchitectureSpec("wrn-" + depth + "-" + widen, channels, height, width, numClasses,
-        mean, std, ls, taps, 1e-5, 0.1);
+    return new ArchitectureSpec(
+        "wrn-" + depth + "-" + widen,
+        channels,
+        height,
+        width,
+        numClasses,
+        mean,
+        std,
+        ls,
+        taps,
+        1e-5,
+        0.1);
   }
 
   /**
@@ -291,15 +352,16 @@ public final class Architectures {
    */
   private static LayerSpec.Residual preActBlock(
       String p, String shortcut, int out, int stride, boolean project) {
-    List<LayerSpec> pre = List.of(new LayerSpec.BatchNorm(p + "bn1"), new LayerSpec.Relu(p + "relu1"));
-    List<LayerSpec> body = List.of(
-        new LayerSpec.Conv(p + "conv1", out, 3, stride, 1, false),
-        new LayerSpec.BatchNorm(p + "bn2"),
-        new LayerSpec.Relu(p + "relu2"),
-        new LayerSpec.Conv(p + "conv2", out, 3, 1, 1, false));
-    List<LayerSpec> sc = project
-        ? List.of(new LayerSpec.Conv(p + shortcut, out, 1, stride, 0, false))
-        : List.of();
+    List<LayerSpec> pre =
+        List.of(new LayerSpec.BatchNorm(p + "bn1"), new LayerSpec.Relu(p + "relu1"));
+    List<LayerSpec> body =
+        List.of(
+            new LayerSpec.Conv(p + "conv1", out, 3, stride, 1, false),
+            new LayerSpec.BatchNorm(p + "bn2"),
+            new LayerSpec.Relu(p + "relu2"),
+            new LayerSpec.Conv(p + "conv2", out, 3, 1, 1, false));
+    List<LayerSpec> sc =
+        project ? List.of(new LayerSpec.Conv(p + shortcut, out, 1, stride, 0, false)) : List.of();
     return new LayerSpec.Residual(p.substring(0, p.length() - 1), pre, body, sc, project);
   }
 }

@@ -14,8 +14,8 @@ import java.security.SecureRandom;
  *
  * <p>The temporary file is created like any new file (permissions from the process umask, e.g.
  * {@code rw-r--r--}), not with {@code Files.createTempFile}'s owner-only {@code rw-------}, so a
- * report, model or checkpoint gets the same permissions as a file appended to in place (the
- * ledger, {@code metrics.jsonl}).
+ * report, model or checkpoint gets the same permissions as a file appended to in place (the ledger,
+ * {@code metrics.jsonl}).
  */
 public final class AtomicFiles {
   private AtomicFiles() {}
@@ -40,8 +40,8 @@ public final class AtomicFiles {
    * or folder that is renamed onto {@code target} when complete.
    */
   public static Path siblingName(Path target, String suffix) {
-    return target.resolveSibling("." + target.getFileName() + "." + Long.toUnsignedString(RANDOM.nextLong(), 36)
-        + suffix);
+    return target.resolveSibling(
+        "." + target.getFileName() + "." + Long.toUnsignedString(RANDOM.nextLong(), 36) + suffix);
   }
 
   /** Writes UTF-8 text to {@code file} atomically. */

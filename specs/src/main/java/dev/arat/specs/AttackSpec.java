@@ -136,9 +136,11 @@ public sealed interface AttackSpec {
    * @param steps iterations per restart, {@code > 0} (default 100)
    * @param restarts runs on still-robust samples, {@code >= 1} (default 1)
    * @param rho the step-size check threshold in {@code (0,1)} (default 0.75)
-   * @param eotIter gradient passes averaged per step for randomised models, {@code >= 1} (default 1)
+   * @param eotIter gradient passes averaged per step for randomised models, {@code >= 1} (default
+   *     1)
    */
-  record Apgd(LossHead loss, Integer steps, Integer restarts, Double rho, Integer eotIter) implements SingleLoss {
+  record Apgd(LossHead loss, Integer steps, Integer restarts, Double rho, Integer eotIter)
+      implements SingleLoss {
     /** Applies defaults and validates. */
     public Apgd {
       loss = loss == null ? LossHead.CE : loss;
@@ -156,7 +158,11 @@ public sealed interface AttackSpec {
 
     @Override
     public String label() {
-      return "apgd-" + loss.id() + "-" + steps + (restarts > 1 ? "-x" + restarts : "")
+      return "apgd-"
+          + loss.id()
+          + "-"
+          + steps
+          + (restarts > 1 ? "-x" + restarts : "")
           + (eotIter > 1 ? "-eot" + eotIter : "");
     }
   }
@@ -171,7 +177,8 @@ public sealed interface AttackSpec {
    * @param rho the step-size check threshold in {@code (0,1)} (default 0.75)
    * @param eotIter gradient passes averaged per step, {@code >= 1} (default 1)
    */
-  record ApgdT(Integer steps, Integer targets, Integer restarts, Double rho, Integer eotIter) implements AttackSpec {
+  record ApgdT(Integer steps, Integer targets, Integer restarts, Double rho, Integer eotIter)
+      implements AttackSpec {
     /** Applies defaults and validates. */
     public ApgdT {
       steps = positive(steps, 100, "steps");
@@ -186,7 +193,11 @@ public sealed interface AttackSpec {
 
     @Override
     public String label() {
-      return "apgd-t-" + steps + "-t" + targets + (restarts > 1 ? "-x" + restarts : "")
+      return "apgd-t-"
+          + steps
+          + "-t"
+          + targets
+          + (restarts > 1 ? "-x" + restarts : "")
           + (eotIter > 1 ? "-eot" + eotIter : "");
     }
 
@@ -216,7 +227,8 @@ public sealed interface AttackSpec {
    * @param rescaleSchedule stretch the p schedule (written for 10,000 queries) to {@code queries}
    *     (default false, as AutoAttack)
    */
-  record Square(Integer queries, Double pInit, Integer restarts, Boolean rescaleSchedule) implements AttackSpec {
+  record Square(Integer queries, Double pInit, Integer restarts, Boolean rescaleSchedule)
+      implements AttackSpec {
     /** Applies defaults and validates. */
     public Square {
       queries = positive(queries, 5000, "queries");
@@ -261,7 +273,8 @@ public sealed interface AttackSpec {
    * @param eta overshoot, {@code >= 1} (default 1.05)
    * @param beta back-off after a success, in {@code (0,1]} (default 0.9)
    */
-  record FabT(Integer steps, Integer targets, Integer restarts, Double alphaMax, Double eta, Double beta)
+  record FabT(
+      Integer steps, Integer targets, Integer restarts, Double alphaMax, Double eta, Double beta)
       implements AttackSpec {
     /** Applies defaults and validates. */
     public FabT {
@@ -320,7 +333,8 @@ public sealed interface AttackSpec {
         throw new IllegalArgumentException("attack: required, the attack run on the surrogate");
       }
       if (attack instanceof Transfer) {
-        throw new IllegalArgumentException("attack: a transfer attack cannot nest another transfer");
+        throw new IllegalArgumentException(
+            "attack: a transfer attack cannot nest another transfer");
       }
     }
 
@@ -329,7 +343,10 @@ public sealed interface AttackSpec {
       return "transfer-" + attack.label();
     }
 
-    /** The heads the inner attack requests, from the <em>surrogate</em>; the evaluated model needs none. */
+    /**
+     * The heads the inner attack requests, from the <em>surrogate</em>; the evaluated model needs
+     * none.
+     */
     @Override
     public List<LossHead> lossHeads() {
       return attack.lossHeads();
@@ -358,4 +375,3 @@ public sealed interface AttackSpec {
     return head == LossHead.DLR ? 3 : head == LossHead.DLR_TARGETED ? 4 : 2;
   }
 }
-

@@ -17,14 +17,30 @@ public final class Builtins {
    * GPU); and four Fashion-MNIST recipes with one equal short budget, {@code fmnist-standard},
    * {@code fmnist-pgd-at}, {@code fmnist-trades}, {@code fmnist-arat}.
    */
-  public static final List<String> RECIPES = List.of("demo",
-      "cifar10-resnet18-pgd-at", "cifar10-resnet18-trades", "cifar10-resnet18-arat",
-      "cifar10-resnet18-arat-swa", "cifar10-wrn34-10-pgd-at", "cifar10-wrn34-10-trades",
-      "cifar10-wrn34-10-arat", "cifar10-wrn34-10-arat-swa", "cifar100-resnet18-pgd-at",
-      "cifar100-resnet18-trades", "cifar100-resnet18-arat", "cifar100-resnet18-arat-swa",
-      "cifar100-wrn34-10-pgd-at", "cifar100-wrn34-10-trades", "cifar100-wrn34-10-arat",
-      "cifar100-wrn34-10-arat-swa", "fmnist-standard", "fmnist-pgd-at", "fmnist-trades",
-      "fmnist-arat");
+  public static final List<String> RECIPES =
+      List.of(
+          "demo",
+          "cifar10-resnet18-pgd-at",
+          "cifar10-resnet18-trades",
+          "cifar10-resnet18-arat",
+          "cifar10-resnet18-arat-swa",
+          "cifar10-wrn34-10-pgd-at",
+          "cifar10-wrn34-10-trades",
+          "cifar10-wrn34-10-arat",
+          "cifar10-wrn34-10-arat-swa",
+          "cifar100-resnet18-pgd-at",
+          "cifar100-resnet18-trades",
+          "cifar100-resnet18-arat",
+          "cifar100-resnet18-arat-swa",
+          "cifar100-wrn34-10-pgd-at",
+          "cifar100-wrn34-10-trades",
+          "cifar100-wrn34-10-arat",
+          "cifar100-wrn34-10-arat-swa",
+          "fmnist-standard",
+          "fmnist-pgd-at",
+          "fmnist-trades",
+          "fmnist-arat");
+
   /**
    * Names of the built-in evaluation suites: {@code demo}; the AutoAttack-standard profiles {@code
    * autoattack-standard} (Linf 8/255) and {@code autoattack-standard-l2} (L2 0.5), i.e. APGD-CE,
@@ -47,29 +63,35 @@ public final class Builtins {
   /** Resolves a recipe argument: an existing file, else a built-in name. */
   public static TrainingRecipe recipe(String pathOrName) {
     Path p = Path.of(pathOrName);
-    // a regular file wins; otherwise a built-in name (a folder named like one, e.g. ci/, does not count)
+    // a regular file wins; otherwise a built-in name (a folder named like one, e.g. ci/, does not
+    // count)
     if (Files.isRegularFile(p) || !RECIPES.contains(pathOrName)) {
       if (!Files.exists(p)) {
-        throw new SpecException(pathOrName + ": no such recipe file, and not a built-in recipe "
-            + RECIPES);
+        throw new SpecException(
+            pathOrName + ": no such recipe file, and not a built-in recipe " + RECIPES);
       }
       return Specs.readRecipe(p);
     }
-    return Specs.parse(recipeText(pathOrName), TrainingRecipe.class, "built-in recipe " + pathOrName);
+    return Specs.parse(
+        recipeText(pathOrName), TrainingRecipe.class, "built-in recipe " + pathOrName);
   }
 
   /** Resolves a suite argument: an existing file, else a built-in name. */
   public static EvaluationSuite suite(String pathOrName) {
     Path p = Path.of(pathOrName);
-    // a regular file wins; otherwise a built-in name (a folder named like one, e.g. ci/, does not count)
+    // a regular file wins; otherwise a built-in name (a folder named like one, e.g. ci/, does not
+    // count)
     if (Files.isRegularFile(p) || !SUITES.contains(pathOrName)) {
       if (!Files.exists(p)) {
-        throw new SpecException(pathOrName + ": no such suite file, and not a built-in suite; built-in suites: "
-            + bracketed(SUITES));
+        throw new SpecException(
+            pathOrName
+                + ": no such suite file, and not a built-in suite; built-in suites: "
+                + bracketed(SUITES));
       }
       return Specs.readSuite(p);
     }
-    return Specs.parse(suiteText(pathOrName), EvaluationSuite.class, "built-in suite " + pathOrName);
+    return Specs.parse(
+        suiteText(pathOrName), EvaluationSuite.class, "built-in suite " + pathOrName);
   }
 
   /** {@code [a] [b] ...}: each name bracketed, so a name is never mistaken for part of another. */

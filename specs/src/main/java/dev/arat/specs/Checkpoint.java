@@ -2,7 +2,6 @@ package dev.arat.specs;
 
 import java.io.IOException;
 import java.io.UncheckedIOException;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
@@ -26,8 +25,8 @@ import java.util.stream.Stream;
  *   state.json             the {@link TrainingState}
  * </pre>
  *
- * <p>{@link #write} builds the folder under a temporary name and renames it into place, so a
- * crash never leaves a half-written checkpoint under the final name.
+ * <p>{@link #write} builds the folder under a temporary name and renames it into place, so a crash
+ * never leaves a half-written checkpoint under the final name.
  *
  * @param architecture the network
  * @param recipe the recipe that trained it
@@ -52,15 +51,16 @@ public record Checkpoint(
   private static final Pattern FOLDER = Pattern.compile("epoch-(\\d{4,})(?:-step-(\\d{6,}))?");
 
   /** The files every checkpoint folder holds ({@code optimizer.safetensors} may be absent). */
-  private static final List<String> REQUIRED = List.of("architecture.json", "recipe.yaml", WEIGHTS, STATE);
+  private static final List<String> REQUIRED =
+      List.of("architecture.json", "recipe.yaml", WEIGHTS, STATE);
 
   /**
    * Writes the checkpoint to folder {@code dir} atomically: a temporary folder is filled, then
    * renamed into place.
    *
    * <p>A folder named for a training position ({@link #folderName}) must be named for this
-   * checkpoint's position, and is never replaced by a checkpoint of a different position; only
-   * the same position (an identical step written again) may replace it. Other folders (e.g. {@code
+   * checkpoint's position, and is never replaced by a checkpoint of a different position; only the
+   * same position (an identical step written again) may replace it. Other folders (e.g. {@code
    * swa/}) are replaced.
    *
    * @throws IOException when the folder cannot be written, or it would replace a checkpoint of a
@@ -78,14 +78,29 @@ public record Checkpoint(
       try {
         old = Specs.read(abs.resolve(STATE), TrainingState.class, abs.resolve(STATE).toString());
       } catch (SpecException e) {
-        throw new IOException("refusing to replace checkpoint " + abs + " (its state cannot be read: "
-            + e.getMessage() + ")", e);
+        throw new IOException(
+            "refusing to replace checkpoint "
+                + abs
+                + " (its state cannot be read: "
+                + e.getMessage()
+                + ")",
+            e);
       }
-      if (old.epoch() != state.epoch() || old.stepInEpoch() != state.stepInEpoch()
+      if (old.epoch() != state.epoch()
+          || old.stepInEpoch() != state.stepInEpoch()
           || old.globalStep() != state.globalStep()) {
-        throw new IOException("refusing to replace checkpoint " + abs + " (epoch " + old.epoch() + ", global step "
-            + old.globalStep() + ") with a different one (epoch " + state.epoch() + ", global step "
-            + state.globalStep() + "); arat never overwrites a checkpoint");
+        throw new IOException(
+            "refusing to replace checkpoint "
+                + abs
+                + " (epoch "
+                + old.epoch()
+                + ", global step "
+                + old.globalStep()
+                + ") with a different one (epoch "
+                + state.epoch()
+                + ", global step "
+                + state.globalStep()
+                + "); arat never overwrites a checkpoint");
       }
     }
     Files.createDirectories(abs.getParent());
@@ -120,11 +135,18 @@ public record Checkpoint(
   public static Checkpoint read(Path dir) {
     Path folder = dir;
     if (!Files.exists(dir.resolve(STATE)) && Files.isDirectory(dir.resolve("checkpoints"))) {
-      folder = latest(dir).orElseThrow(() -> new SpecException(dir + ": no checkpoint in " + dir.resolve("checkpoints")));
+      folder =
+          latest(dir)
+              .orElseThrow(
+                  () ->
+                      new SpecException(dir + ": no checkpoint in " + dir.resolve("checkpoints")));
     }
     if (!Files.isDirectory(folder)) {
-      throw new SpecException(folder + ": not a checkpoint folder (" + (Files.exists(folder) ? "a file" : "does not exist")
-          + ")");
+      throw new SpecException(
+          folder
+              + ": not a checkpoint folder ("
+              + (Files.exists(folder) ? "a file" : "does not exist")
+              + ")");
     }
     for (String f : REQUIRED) {
       if (!Files.exists(folder.resolve(f))) {
@@ -132,15 +154,23 @@ public record Checkpoint(
       }
     }
     try {
-      ArchitectureSpec arch = Specs.read(folder.resolve("architecture.json"), ArchitectureSpec.class,
-          folder.resolve("architecture.json").toString());
-      TrainingRecipe recipe = Specs.read(folder.resolve("recipe.yaml"), TrainingRecipe.class,
-          folder.resolve("recipe.yaml").toString());
-      TrainingState state = Specs.read(folder.resolve(STATE), TrainingState.class, folder.resolve(STATE).toString());
+      ArchitectureSpec arch =
+          Specs.read(
+              folder.resolve("architecture.json"),
+              ArchitectureSpec.class,
+              folder.resolve("architecture.json").toString());
+      TrainingRecipe recipe =
+          Specs.read(
+              folder.resolve("recipe.yaml"),
+              TrainingRecipe.class,
+              folder.resolve("recipe.yaml").toString());
+      TrainingState state =
+          Specs.read(folder.resolve(STATE), TrainingState.class, folder.resolve(STATE).toString());
       checkState(folder, state, recipe);
       Map<String, Tensor> weights = SafeTensors.read(folder.resolve(WEIGHTS)).tensors();
       Path opt = folder.resolve("optimizer.safetensors");
-      Map<String, Tensor> optimizer = Files.exists(opt) ? SafeTensors.read(opt).tensors() : Map.of();
+      Map<String, Tensor> optimizer =
+          Files.exists(opt) ? SafeTensors.read(opt).tensors() : Map.of();
       return new Checkpoint(arch, recipe, weights, optimizer, state);
     } catch (NoSuchFileException e) {
       throw new SpecException(folder + ": not a checkpoint: missing " + e.getFile());
@@ -157,18 +187,37 @@ public record Checkpoint(
       int epoch = Integer.parseInt(m.group(1));
       int step = m.group(2) == null ? 0 : Integer.parseInt(m.group(2));
       if (state.epoch() != epoch || state.stepInEpoch() != step) {
-        throw new SpecException(where + ": says epoch " + state.epoch() + ", step " + state.stepInEpoch()
-            + " in the epoch, but it sits in checkpoint folder " + folder.getFileName() + " (epoch " + epoch
-            + ", step " + step + "); the state file was edited or moved");
+        throw new SpecException(
+            where
+                + ": says epoch "
+                + state.epoch()
+                + ", step "
+                + state.stepInEpoch()
+                + " in the epoch, but it sits in checkpoint folder "
+                + folder.getFileName()
+                + " (epoch "
+                + epoch
+                + ", step "
+                + step
+                + "); the state file was edited or moved");
       }
     }
     if (state.epoch() > recipe.epochs()) {
-      throw new SpecException(where + ": says " + state.epoch() + " epochs are done, but the checkpoint's"
-          + " recipe.yaml trains only " + recipe.epochs());
+      throw new SpecException(
+          where
+              + ": says "
+              + state.epoch()
+              + " epochs are done, but the checkpoint's"
+              + " recipe.yaml trains only "
+              + recipe.epochs());
     }
     if (state.globalStep() < state.stepInEpoch()) {
-      throw new SpecException(where + ": global_step " + state.globalStep() + " is smaller than step_in_epoch "
-          + state.stepInEpoch());
+      throw new SpecException(
+          where
+              + ": global_step "
+              + state.globalStep()
+              + " is smaller than step_in_epoch "
+              + state.stepInEpoch());
     }
   }
 
@@ -183,7 +232,8 @@ public record Checkpoint(
     }
     try (Stream<Path> s = Files.list(root)) {
       // by name, not by content: a damaged newest checkpoint is reported by read(), never skipped
-      return s.filter(p -> FOLDER.matcher(p.getFileName().toString()).matches() && Files.isDirectory(p))
+      return s.filter(
+              p -> FOLDER.matcher(p.getFileName().toString()).matches() && Files.isDirectory(p))
           .max(Comparator.comparing(Path::getFileName));
     } catch (IOException e) {
       throw new UncheckedIOException(e);

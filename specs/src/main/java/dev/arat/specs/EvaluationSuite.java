@@ -66,7 +66,8 @@ public record EvaluationSuite(
     }
     for (int i = 0; i < attacks.size(); i++) {
       if (attacks.get(i) == null) {
-        throw new IllegalArgumentException("attacks[" + i + "]: expected a mapping with a 'type' key");
+        throw new IllegalArgumentException(
+            "attacks[" + i + "]: expected a mapping with a 'type' key");
       }
     }
     attacks = List.copyOf(attacks);
@@ -80,11 +81,17 @@ public record EvaluationSuite(
           throw new IllegalArgumentException("epsilon_sweep[" + i + "]: must be > 0, was " + e);
         }
         if (threatModel.norm() == Norm.LINF && e > 1) {
-          throw new IllegalArgumentException("epsilon_sweep[" + i + "]: must be at most 1 for Linf, was " + e);
+          throw new IllegalArgumentException(
+              "epsilon_sweep[" + i + "]: must be at most 1 for Linf, was " + e);
         }
         if (i > 0 && !(e > epsilonSweep.get(i - 1))) {
-          throw new IllegalArgumentException(String.format(Locale.ROOT,
-              "epsilon_sweep[%d]: must be strictly increasing, %s follows %s", i, e, epsilonSweep.get(i - 1)));
+          throw new IllegalArgumentException(
+              String.format(
+                  Locale.ROOT,
+                  "epsilon_sweep[%d]: must be strictly increasing, %s follows %s",
+                  i,
+                  e,
+                  epsilonSweep.get(i - 1)));
         }
       }
       epsilonSweep = List.copyOf(epsilonSweep);
@@ -95,19 +102,27 @@ public record EvaluationSuite(
     if (allowBlackBoxOnly) {
       for (int i = 0; i < attacks.size(); i++) {
         if (!attacks.get(i).blackBox()) {
-          throw new IllegalArgumentException("allow_black_box_only: true needs a suite of black-box attacks only"
-              + " (square, transfer), but attacks[" + i + "] is " + attacks.get(i).label());
+          throw new IllegalArgumentException(
+              "allow_black_box_only: true needs a suite of black-box attacks only"
+                  + " (square, transfer), but attacks["
+                  + i
+                  + "] is "
+                  + attacks.get(i).label());
         }
       }
     }
     if (gates.minRobustAccuracyAt() != null) {
       for (int i = 0; i < gates.minRobustAccuracyAt().size(); i++) {
         double e = gates.minRobustAccuracyAt().get(i).epsilon();
-        boolean known = e == threatModel.epsilon() || (epsilonSweep != null && epsilonSweep.contains(e));
+        boolean known =
+            e == threatModel.epsilon() || (epsilonSweep != null && epsilonSweep.contains(e));
         if (!known) {
-          throw new IllegalArgumentException(String.format(Locale.ROOT,
-              "gates.min_robust_accuracy_at[%d].epsilon: %s is neither threat_model.epsilon nor in epsilon_sweep",
-              i, e));
+          throw new IllegalArgumentException(
+              String.format(
+                  Locale.ROOT,
+                  "gates.min_robust_accuracy_at[%d].epsilon: %s is neither threat_model.epsilon nor in epsilon_sweep",
+                  i,
+                  e));
         }
       }
     }
@@ -117,12 +132,36 @@ public record EvaluationSuite(
    * The suite without normalisation, black-box-only permission and the {@code save_adversarial}
    * switch (on): the layout before they existed.
    */
-  public EvaluationSuite(String name, Data data, Integer samples, Long seed, Integer batchSize,
-      ThreatModel threatModel, List<AttackSpec> attacks, List<Double> epsilonSweep, Checks checks, Gates gates) {
-    this(name, data, samples, seed, batchSize, threatModel, attacks, epsilonSweep, checks, gates, null, null, null);
+  public EvaluationSuite(
+      String name,
+      Data data,
+      Integer samples,
+      Long seed,
+      Integer batchSize,
+      ThreatModel threatModel,
+      List<AttackSpec> attacks,
+      List<Double> epsilonSweep,
+      Checks checks,
+      Gates gates) {
+    this(
+        name,
+        data,
+        samples,
+        seed,
+        batchSize,
+        threatModel,
+        attacks,
+        epsilonSweep,
+        checks,
+        gates,
+        null,
+        null,
+        null);
   }
 
-  /** Whether every attack is black-box (square, transfer): the verdict involves no model gradient. */
+  /**
+   * Whether every attack is black-box (square, transfer): the verdict involves no model gradient.
+   */
   public boolean blackBoxOnly() {
     return attacks.stream().allMatch(AttackSpec::blackBox);
   }
@@ -137,19 +176,21 @@ public record EvaluationSuite(
     /** Validates. */
     public Normalization {
       if (mean == null || mean.isEmpty() || std == null || std.isEmpty()) {
-        throw new IllegalArgumentException("normalization: needs mean and std (lists of 1 or C values)");
+        throw new IllegalArgumentException(
+            "normalization: needs mean and std (lists of 1 or C values)");
       }
       if (mean.size() != std.size()) {
-        throw new IllegalArgumentException("normalization: mean has " + mean.size() + " values but std has "
-            + std.size());
+        throw new IllegalArgumentException(
+            "normalization: mean has " + mean.size() + " values but std has " + std.size());
       }
       for (int i = 0; i < mean.size(); i++) {
         if (mean.get(i) == null || !Double.isFinite(mean.get(i))) {
-          throw new IllegalArgumentException("normalization.mean[" + i + "]: must be a finite number, was "
-              + mean.get(i));
+          throw new IllegalArgumentException(
+              "normalization.mean[" + i + "]: must be a finite number, was " + mean.get(i));
         }
         if (std.get(i) == null || !(std.get(i) > 0) || Double.isInfinite(std.get(i))) {
-          throw new IllegalArgumentException("normalization.std[" + i + "]: must be > 0, was " + std.get(i));
+          throw new IllegalArgumentException(
+              "normalization.std[" + i + "]: must be > 0, was " + std.get(i));
         }
       }
       mean = List.copyOf(mean);
@@ -158,8 +199,15 @@ public record EvaluationSuite(
   }
 
   /** The suite without a sweep or checks settings (the layout before sweeps existed). */
-  public EvaluationSuite(String name, Data data, Integer samples, Long seed, Integer batchSize,
-      ThreatModel threatModel, List<AttackSpec> attacks, Gates gates) {
+  public EvaluationSuite(
+      String name,
+      Data data,
+      Integer samples,
+      Long seed,
+      Integer batchSize,
+      ThreatModel threatModel,
+      List<AttackSpec> attacks,
+      Gates gates) {
     this(name, data, samples, seed, batchSize, threatModel, attacks, null, null, gates);
   }
 
@@ -182,33 +230,89 @@ public record EvaluationSuite(
 
   /** Returns a copy with another sample count. */
   public EvaluationSuite withSamples(int n) {
-    return new EvaluationSuite(name, data, n, seed, batchSize, threatModel, attacks, epsilonSweep, checks, gates,
-        normalization, allowBlackBoxOnly, saveAdversarial);
+    return new EvaluationSuite(
+        name,
+        data,
+        n,
+        seed,
+        batchSize,
+        threatModel,
+        attacks,
+        epsilonSweep,
+        checks,
+        gates,
+        normalization,
+        allowBlackBoxOnly,
+        saveAdversarial);
   }
 
   /** Returns a copy with another batch size. */
   public EvaluationSuite withBatchSize(int n) {
-    return new EvaluationSuite(name, data, samples, seed, n, threatModel, attacks, epsilonSweep, checks, gates,
-        normalization, allowBlackBoxOnly, saveAdversarial);
+    return new EvaluationSuite(
+        name,
+        data,
+        samples,
+        seed,
+        n,
+        threatModel,
+        attacks,
+        epsilonSweep,
+        checks,
+        gates,
+        normalization,
+        allowBlackBoxOnly,
+        saveAdversarial);
   }
 
   /** Returns a copy with other gates. */
   public EvaluationSuite withGates(Gates g) {
-    return new EvaluationSuite(name, data, samples, seed, batchSize, threatModel, attacks, epsilonSweep, checks, g,
-        normalization, allowBlackBoxOnly, saveAdversarial);
+    return new EvaluationSuite(
+        name,
+        data,
+        samples,
+        seed,
+        batchSize,
+        threatModel,
+        attacks,
+        epsilonSweep,
+        checks,
+        g,
+        normalization,
+        allowBlackBoxOnly,
+        saveAdversarial);
   }
 
   /** This suite with {@code a} as its attacks. */
   public EvaluationSuite withAttacks(List<AttackSpec> a) {
-    return new EvaluationSuite(name, data, samples, seed, batchSize, threatModel, a, epsilonSweep, checks, gates,
-        normalization, allowBlackBoxOnly, saveAdversarial);
+    return new EvaluationSuite(
+        name,
+        data,
+        samples,
+        seed,
+        batchSize,
+        threatModel,
+        a,
+        epsilonSweep,
+        checks,
+        gates,
+        normalization,
+        allowBlackBoxOnly,
+        saveAdversarial);
   }
 
   /** Returns a copy whose robust-accuracy gate is {@code minRobust}. */
   public EvaluationSuite withMinRobustAccuracy(double minRobust) {
-    return withGates(new Gates(gates.minCleanAccuracy(), minRobust, gates.minRobustAccuracyAt(),
-        gates.minClassRobustAccuracy(), gates.maxRobustDrop(), gates.useLowerBound(), gates.interval(),
-        gates.maxRobustDropVsParent(), gates.minTop1Agreement()));
+    return withGates(
+        new Gates(
+            gates.minCleanAccuracy(),
+            minRobust,
+            gates.minRobustAccuracyAt(),
+            gates.minClassRobustAccuracy(),
+            gates.maxRobustDrop(),
+            gates.useLowerBound(),
+            gates.interval(),
+            gates.maxRobustDropVsParent(),
+            gates.minTop1Agreement()));
   }
 
   /** Returns a copy reading data from {@code path}. */
@@ -218,14 +322,38 @@ public record EvaluationSuite(
 
   /** Returns a copy reading {@code d}. */
   public EvaluationSuite withData(Data d) {
-    return new EvaluationSuite(name, d, samples, seed, batchSize, threatModel, attacks, epsilonSweep, checks, gates,
-        normalization, allowBlackBoxOnly, saveAdversarial);
+    return new EvaluationSuite(
+        name,
+        d,
+        samples,
+        seed,
+        batchSize,
+        threatModel,
+        attacks,
+        epsilonSweep,
+        checks,
+        gates,
+        normalization,
+        allowBlackBoxOnly,
+        saveAdversarial);
   }
 
   /** Returns a copy that does ({@code true}) or does not save the adversarial examples. */
   public EvaluationSuite withSaveAdversarial(boolean save) {
-    return new EvaluationSuite(name, data, samples, seed, batchSize, threatModel, attacks, epsilonSweep, checks, gates,
-        normalization, allowBlackBoxOnly, save);
+    return new EvaluationSuite(
+        name,
+        data,
+        samples,
+        seed,
+        batchSize,
+        threatModel,
+        attacks,
+        epsilonSweep,
+        checks,
+        gates,
+        normalization,
+        allowBlackBoxOnly,
+        save);
   }
 
   /**
@@ -247,8 +375,8 @@ public record EvaluationSuite(
    *     (default {@code x})
    * @param y {@code npy}/{@code idx}: the labels file; {@code npz}: the labels array's name
    *     (default {@code y})
-   * @param layout {@code npy}/{@code npz}: {@code nchw} or {@code nhwc} for 4-D images; null
-   *     means inferred from where the channel axis (1 or 3) is, an error when ambiguous
+   * @param layout {@code npy}/{@code npz}: {@code nchw} or {@code nhwc} for 4-D images; null means
+   *     inferred from where the channel axis (1 or 3) is, an error when ambiguous
    * @param imageSize {@code folder}: resize every image to {@code image_size x image_size}; null
    *     keeps the stored size (all images must then have the same size)
    * @param channels {@code folder}: 1 (grey) or 3 (RGB); null means 1 when every image is grey,
@@ -256,8 +384,16 @@ public record EvaluationSuite(
    * @param resize {@code folder} with {@code image_size}: {@code center_crop} (default: scale the
    *     shorter side, cut the centred square) or {@code resize} (scale both sides)
    */
-  public record Data(String dataset, String path, String format, String x, String y, String layout,
-      Integer imageSize, Integer channels, String resize) {
+  public record Data(
+      String dataset,
+      String path,
+      String format,
+      String x,
+      String y,
+      String layout,
+      Integer imageSize,
+      Integer channels,
+      String resize) {
     /** The {@code format} values. */
     public static final List<String> FORMATS = List.of("npy", "npz", "folder", "idx");
 
@@ -272,26 +408,34 @@ public record EvaluationSuite(
       if (format != null) {
         format = format.toLowerCase(Locale.ROOT);
         if (!FORMATS.contains(format)) {
-          throw new IllegalArgumentException("format: must be one of " + FORMATS + ", was '" + format + "'");
+          throw new IllegalArgumentException(
+              "format: must be one of " + FORMATS + ", was '" + format + "'");
         }
         if (dataset != null) {
-          throw new IllegalArgumentException("give either dataset (a named dataset) or format (your own files), "
-              + "not both");
+          throw new IllegalArgumentException(
+              "give either dataset (a named dataset) or format (your own files), " + "not both");
         }
       }
       boolean pair = "npy".equals(format) || "idx".equals(format);
       if (pair && (x == null || y == null)) {
-        throw new IllegalArgumentException((x == null ? "x" : "y") + ": required with format " + format
-            + " (the " + (x == null ? "images" : "labels") + " file)");
+        throw new IllegalArgumentException(
+            (x == null ? "x" : "y")
+                + ": required with format "
+                + format
+                + " (the "
+                + (x == null ? "images" : "labels")
+                + " file)");
       }
       if (pair && path != null) {
-        throw new IllegalArgumentException("path: not used with format " + format + "; give the files as x and y");
+        throw new IllegalArgumentException(
+            "path: not used with format " + format + "; give the files as x and y");
       }
       if (("npz".equals(format) || "folder".equals(format)) && path == null) {
         throw new IllegalArgumentException("path: required with format " + format);
       }
       if ((x != null || y != null) && !pair && !"npz".equals(format)) {
-        throw new IllegalArgumentException((x != null ? "x" : "y") + ": only used with format npy, npz or idx");
+        throw new IllegalArgumentException(
+            (x != null ? "x" : "y") + ": only used with format npy, npz or idx");
       }
       if (layout != null) {
         layout = layout.toLowerCase(Locale.ROOT);
@@ -303,8 +447,9 @@ public record EvaluationSuite(
         }
       }
       if ((imageSize != null || channels != null || resize != null) && !"folder".equals(format)) {
-        throw new IllegalArgumentException((imageSize != null ? "image_size" : channels != null ? "channels" : "resize")
-            + ": only used with format folder");
+        throw new IllegalArgumentException(
+            (imageSize != null ? "image_size" : channels != null ? "channels" : "resize")
+                + ": only used with format folder");
       }
       if (imageSize != null && imageSize < 1) {
         throw new IllegalArgumentException("image_size: must be >= 1, was " + imageSize);
@@ -315,7 +460,8 @@ public record EvaluationSuite(
       if (resize != null) {
         resize = resize.toLowerCase(Locale.ROOT).replace('-', '_');
         if (!List.of("center_crop", "resize").contains(resize)) {
-          throw new IllegalArgumentException("resize: must be center_crop or resize, was '" + resize + "'");
+          throw new IllegalArgumentException(
+              "resize: must be center_crop or resize, was '" + resize + "'");
         }
         if (imageSize == null) {
           throw new IllegalArgumentException("resize: needs image_size");
@@ -334,7 +480,8 @@ public record EvaluationSuite(
      */
     public Data withPath(String p) {
       boolean pair = "npy".equals(format) || "idx".equals(format);
-      return new Data(dataset, pair ? path : p, format, pair ? p : x, y, layout, imageSize, channels, resize);
+      return new Data(
+          dataset, pair ? path : p, format, pair ? p : x, y, layout, imageSize, channels, resize);
     }
   }
 
@@ -354,8 +501,8 @@ public record EvaluationSuite(
    *     chance plus {@code chanceMargin}, otherwise gradients are obfuscated (ARAT-D007; default
    *     false)
    * @param fullRangeSteps PGD steps of that check, {@code > 0} (default 20)
-   * @param chanceMargin allowed accuracy above chance {@code 1/K} for that check, in [0,1]
-   *     (default 0.1)
+   * @param chanceMargin allowed accuracy above chance {@code 1/K} for that check, in [0,1] (default
+   *     0.1)
    * @param probeSamples how many samples the checks use, {@code > 0} (default 64, at most all)
    */
   public record Checks(
@@ -448,23 +595,40 @@ public record EvaluationSuite(
       if (minRobustAccuracyAt != null) {
         for (int i = 0; i < minRobustAccuracyAt.size(); i++) {
           if (minRobustAccuracyAt.get(i) == null) {
-            throw new IllegalArgumentException("min_robust_accuracy_at[" + i + "]: must not be empty");
+            throw new IllegalArgumentException(
+                "min_robust_accuracy_at[" + i + "]: must not be empty");
           }
         }
-        minRobustAccuracyAt = minRobustAccuracyAt.isEmpty() ? null : List.copyOf(minRobustAccuracyAt);
+        minRobustAccuracyAt =
+            minRobustAccuracyAt.isEmpty() ? null : List.copyOf(minRobustAccuracyAt);
       }
       useLowerBound = useLowerBound != null && useLowerBound;
       interval = interval == null ? "wilson" : interval.toLowerCase(Locale.ROOT).replace('-', '_');
       if (!INTERVALS.contains(interval)) {
-        throw new IllegalArgumentException("interval: must be one of " + INTERVALS + ", was '" + interval + "'");
+        throw new IllegalArgumentException(
+            "interval: must be one of " + INTERVALS + ", was '" + interval + "'");
       }
     }
 
     /** Without the variant gates (the layout before variants). */
-    public Gates(Double minCleanAccuracy, Double minRobustAccuracy, List<EpsilonGate> minRobustAccuracyAt,
-        Double minClassRobustAccuracy, Double maxRobustDrop, Boolean useLowerBound, String interval) {
-      this(minCleanAccuracy, minRobustAccuracy, minRobustAccuracyAt, minClassRobustAccuracy, maxRobustDrop,
-          useLowerBound, interval, null, null);
+    public Gates(
+        Double minCleanAccuracy,
+        Double minRobustAccuracy,
+        List<EpsilonGate> minRobustAccuracyAt,
+        Double minClassRobustAccuracy,
+        Double maxRobustDrop,
+        Boolean useLowerBound,
+        String interval) {
+      this(
+          minCleanAccuracy,
+          minRobustAccuracy,
+          minRobustAccuracyAt,
+          minClassRobustAccuracy,
+          maxRobustDrop,
+          useLowerBound,
+          interval,
+          null,
+          null);
     }
 
     /** Only the clean and overall robust gates (the layout before sweeps and baselines). */

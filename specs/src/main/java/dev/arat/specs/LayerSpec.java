@@ -6,8 +6,8 @@ import com.fasterxml.jackson.annotation.JsonTypeInfo;
 import java.util.List;
 
 /**
- * One layer of a network described as data. The trainer builds DJL blocks from it and the
- * exporter writes ONNX nodes from it; nobody reverse-engineers a block tree.
+ * One layer of a network described as data. The trainer builds DJL blocks from it and the exporter
+ * writes ONNX nodes from it; nobody reverse-engineers a block tree.
  *
  * <p>Every layer has a {@code name} unique in its network. Weights are stored under names derived
  * from it (see {@link ArchitectureSpec} for the naming contract). Activations flow as float32
@@ -47,8 +47,8 @@ public sealed interface LayerSpec {
    * output-size formulas (convolution {@code (H + 2p - k) / s + 1}, pooling {@code (H - k) / s +
    * 1}, ...).
    *
-   * @throws IllegalArgumentException naming the layer when the input does not fit it (too small
-   *     for a kernel, spatial where flat is needed or the reverse, a residual unit whose branches
+   * @throws IllegalArgumentException naming the layer when the input does not fit it (too small for
+   *     a kernel, spatial where flat is needed or the reverse, a residual unit whose branches
    *     disagree)
    */
   default ActivationShape outputShape(ActivationShape in) {
@@ -56,8 +56,8 @@ public sealed interface LayerSpec {
   }
 
   /**
-   * The output shape of {@code layers} applied in order to an input of shape {@code in} ({@code
-   * in} itself for an empty list).
+   * The output shape of {@code layers} applied in order to an input of shape {@code in} ({@code in}
+   * itself for an empty list).
    *
    * @throws IllegalArgumentException as {@link #outputShape}
    */

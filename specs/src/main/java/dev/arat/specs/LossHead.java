@@ -8,19 +8,24 @@ import java.util.Locale;
  * A per-sample loss on logits that an attack <em>maximises</em>.
  *
  * <p>Every head maps logits {@code z} of shape {@code (N,K)} (float32, logits not probabilities),
- * labels {@code y} of shape {@code (N)} and, for targeted heads, targets {@code t} of shape
- * {@code (N)} to one value per sample. Attacks ascend the head's value; the input gradient of a
- * batch is the gradient of the <em>sum</em> of the per-sample values, so samples stay independent
- * for models without cross-sample coupling. Formulas follow reference/ATTACKS.md §10.3.
+ * labels {@code y} of shape {@code (N)} and, for targeted heads, targets {@code t} of shape {@code
+ * (N)} to one value per sample. Attacks ascend the head's value; the input gradient of a batch is
+ * the gradient of the <em>sum</em> of the per-sample values, so samples stay independent for models
+ * without cross-sample coupling. Formulas follow reference/ATTACKS.md §10.3.
  */
 public enum LossHead {
   /** Cross-entropy {@code -log softmax(z)_y}: maximising it moves away from the true class. */
   CE("ce", false),
   /** Negative cross-entropy to the target, {@code log softmax(z)_t}: maximising it moves to t. */
   CE_TARGETED("ce-targeted", true),
-  /** Carlini-Wagner margin {@code max_{i!=y} z_i - z_y}; positive once the sample is misclassified. */
+  /**
+   * Carlini-Wagner margin {@code max_{i!=y} z_i - z_y}; positive once the sample is misclassified.
+   */
   MARGIN("margin", false),
-  /** Difference of logits ratio {@code -(z_y - max_{i!=y} z_i) / (z_pi1 - z_pi3 + 1e-12)}; needs K >= 3. */
+  /**
+   * Difference of logits ratio {@code -(z_y - max_{i!=y} z_i) / (z_pi1 - z_pi3 + 1e-12)}; needs K
+   * >= 3.
+   */
   DLR("dlr", false),
   /** Targeted DLR {@code -(z_y - z_t) / (z_pi1 - (z_pi3 + z_pi4)/2 + 1e-12)}; needs K >= 4. */
   DLR_TARGETED("dlr-targeted", true),
@@ -59,7 +64,9 @@ public enum LossHead {
       }
     }
     throw new IllegalArgumentException(
-        "unknown loss '" + text + "', expected one of ce, ce-targeted, margin, dlr, dlr-targeted, logit-diff");
+        "unknown loss '"
+            + text
+            + "', expected one of ce, ce-targeted, margin, dlr, dlr-targeted, logit-diff");
   }
 
   @Override

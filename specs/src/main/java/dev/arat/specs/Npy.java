@@ -65,7 +65,9 @@ public final class Npy {
     }
   }
 
-  /** Thrown for a missing, unreadable or malformed {@code .npy} file; the message names the file. */
+  /**
+   * Thrown for a missing, unreadable or malformed {@code .npy} file; the message names the file.
+   */
   public static final class NpyException extends IllegalArgumentException {
     private static final long serialVersionUID = 1L;
 
@@ -175,8 +177,12 @@ public final class Npy {
     if (headerLen < 0 || start + (long) headerLen > bytes.length) {
       throw new NpyException(label + " is truncated (header of " + headerLen + " bytes)");
     }
-    String header = new String(bytes, start, headerLen,
-        major == 3 ? StandardCharsets.UTF_8 : StandardCharsets.ISO_8859_1);
+    String header =
+        new String(
+            bytes,
+            start,
+            headerLen,
+            major == 3 ? StandardCharsets.UTF_8 : StandardCharsets.ISO_8859_1);
     Matcher d = DESCR.matcher(header);
     Matcher f = FORTRAN.matcher(header);
     Matcher s = SHAPE.matcher(header);
@@ -184,8 +190,10 @@ public final class Npy {
       throw new NpyException(label + " has a malformed header: " + header.strip());
     }
     if (f.group(1).equals("True")) {
-      throw new NpyException(label + " stores a Fortran-order array; save it in C order"
-          + " (numpy.ascontiguousarray)");
+      throw new NpyException(
+          label
+              + " stores a Fortran-order array; save it in C order"
+              + " (numpy.ascontiguousarray)");
     }
     String descr = d.group(1);
     ByteOrder order;
@@ -197,8 +205,11 @@ public final class Npy {
       order = ByteOrder.BIG_ENDIAN;
       code = descr.substring(1);
     } else {
-      throw new NpyException(label + " has unsupported dtype '" + descr
-          + "'; expected float32 ('<f4'), float64 ('<f8'), int64 ('<i8'), int32 ('<i4') or uint8 ('|u1')");
+      throw new NpyException(
+          label
+              + " has unsupported dtype '"
+              + descr
+              + "'; expected float32 ('<f4'), float64 ('<f8'), int64 ('<i8'), int32 ('<i4') or uint8 ('|u1')");
     }
     DType type = null;
     for (DType t : DType.values()) {
@@ -207,8 +218,11 @@ public final class Npy {
       }
     }
     if (type == null) {
-      throw new NpyException(label + " has unsupported dtype '" + descr
-          + "'; expected float32 ('<f4'), float64 ('<f8'), int64 ('<i8'), int32 ('<i4') or uint8 ('|u1')");
+      throw new NpyException(
+          label
+              + " has unsupported dtype '"
+              + descr
+              + "'; expected float32 ('<f4'), float64 ('<f8'), int64 ('<i8'), int32 ('<i4') or uint8 ('|u1')");
     }
     List<Long> dims = new ArrayList<>();
     for (String part : s.group(1).split(",")) {
@@ -238,12 +252,23 @@ public final class Npy {
     int dataStart = start + headerLen;
     long need = count * type.size;
     if (count > Integer.MAX_VALUE || bytes.length - dataStart < need) {
-      throw new NpyException(label + " is truncated: shape " + Arrays.toString(shape) + " of "
-          + descr + " needs " + need + " data bytes, the file has " + (bytes.length - dataStart));
+      throw new NpyException(
+          label
+              + " is truncated: shape "
+              + Arrays.toString(shape)
+              + " of "
+              + descr
+              + " needs "
+              + need
+              + " data bytes, the file has "
+              + (bytes.length - dataStart));
     }
     if (bytes.length - dataStart > need) {
-      throw new NpyException(label + " has " + (bytes.length - dataStart - need)
-          + " bytes after the array data (not a single .npy array?)");
+      throw new NpyException(
+          label
+              + " has "
+              + (bytes.length - dataStart - need)
+              + " bytes after the array data (not a single .npy array?)");
     }
     ByteBuffer data = ByteBuffer.wrap(bytes, dataStart, (int) need).slice().order(order);
     int n = (int) count;
@@ -331,13 +356,19 @@ public final class Npy {
         sh.append(' ');
       }
     }
-    String dict = String.format(Locale.ROOT, "{'descr': '%s%s', 'fortran_order': False, 'shape': (%s), }",
-        type == DType.UINT8 ? "|" : "<", type.code, sh);
+    String dict =
+        String.format(
+            Locale.ROOT,
+            "{'descr': '%s%s', 'fortran_order': False, 'shape': (%s), }",
+            type == DType.UINT8 ? "|" : "<",
+            type.code,
+            sh);
     int total = 10 + dict.length() + 1;
     int pad = (64 - total % 64) % 64;
     String header = dict + " ".repeat(pad) + "\n";
     byte[] h = header.getBytes(StandardCharsets.ISO_8859_1);
-    ByteBuffer out = ByteBuffer.allocate(10 + h.length + data.length).order(ByteOrder.LITTLE_ENDIAN);
+    ByteBuffer out =
+        ByteBuffer.allocate(10 + h.length + data.length).order(ByteOrder.LITTLE_ENDIAN);
     out.put(MAGIC).put((byte) 1).put((byte) 0).putShort((short) h.length).put(h).put(data);
     return out.array();
   }
@@ -370,8 +401,8 @@ public final class Npy {
       }
     }
     if (numel(shape) != count) {
-      throw new IllegalArgumentException(count + " values do not fill shape "
-          + Arrays.toString(shape));
+      throw new IllegalArgumentException(
+          count + " values do not fill shape " + Arrays.toString(shape));
     }
   }
 }

@@ -14,9 +14,9 @@ import java.util.zip.ZipFile;
 
 /**
  * Reads NumPy {@code .npz} archives ({@code numpy.savez} and {@code numpy.savez_compressed}): a zip
- * file whose entries {@code NAME.npy} are {@code .npy} arrays, read with {@link Npy#parse}.
- * Entries that do not end in {@code .npy} are ignored. Problems raise {@link Npy.NpyException}
- * naming the file (and the entry).
+ * file whose entries {@code NAME.npy} are {@code .npy} arrays, read with {@link Npy#parse}. Entries
+ * that do not end in {@code .npy} are ignored. Problems raise {@link Npy.NpyException} naming the
+ * file (and the entry).
  */
 public final class Npz {
   private Npz() {}
@@ -31,7 +31,8 @@ public final class Npz {
    */
   public static Map<String, Npy.NpyArray> read(Path path) {
     if (!Files.exists(path)) {
-      throw new Npy.NpyException("npz file '" + path + "' does not exist", new NoSuchFileException(path.toString()));
+      throw new Npy.NpyException(
+          "npz file '" + path + "' does not exist", new NoSuchFileException(path.toString()));
     }
     Map<String, Npy.NpyArray> out = new LinkedHashMap<>();
     try (ZipFile zip = new ZipFile(path.toFile())) {
@@ -50,7 +51,8 @@ public final class Npz {
         out.put(key, Npy.parse(bytes, "array '" + key + "' of npz file '" + path + "'"));
       }
     } catch (ZipException e) {
-      throw new Npy.NpyException("npz file '" + path + "' is not a valid .npz (zip) archive: " + e.getMessage(), e);
+      throw new Npy.NpyException(
+          "npz file '" + path + "' is not a valid .npz (zip) archive: " + e.getMessage(), e);
     } catch (IOException e) {
       throw new Npy.NpyException("npz file '" + path + "' cannot be read: " + e.getMessage(), e);
     }

@@ -54,7 +54,8 @@ public final class SafeTensors {
     }
     int pad = (8 - json.length % 8) % 8; // align the data to 8 bytes, padding with spaces
     int headerLen = json.length + pad;
-    ByteBuffer buf = ByteBuffer.allocate(Math.toIntExact(8 + headerLen + offset)).order(ByteOrder.LITTLE_ENDIAN);
+    ByteBuffer buf =
+        ByteBuffer.allocate(Math.toIntExact(8 + headerLen + offset)).order(ByteOrder.LITTLE_ENDIAN);
     buf.putLong(headerLen).put(json);
     for (int i = 0; i < pad; i++) {
       buf.put((byte) ' ');
@@ -85,12 +86,15 @@ public final class SafeTensors {
     }
     long headerLen = buf.getLong();
     if (headerLen < 2 || headerLen > MAX_HEADER || 8 + headerLen > bytes.length) {
-      throw new SpecException(source + ": not a safetensors file or truncated (header length " + headerLen + ")");
+      throw new SpecException(
+          source + ": not a safetensors file or truncated (header length " + headerLen + ")");
     }
     Map<String, Object> header;
     try {
-      header = MAPPER.readValue(new String(bytes, 8, (int) headerLen, StandardCharsets.UTF_8).trim(),
-          new TypeReference<LinkedHashMap<String, Object>>() {});
+      header =
+          MAPPER.readValue(
+              new String(bytes, 8, (int) headerLen, StandardCharsets.UTF_8).trim(),
+              new TypeReference<LinkedHashMap<String, Object>>() {});
     } catch (IOException e) {
       throw new SpecException(source + ": corrupt safetensors header: " + e.getMessage(), e);
     }
@@ -100,18 +104,22 @@ public final class SafeTensors {
     for (var e : header.entrySet()) {
       if (e.getKey().equals("__metadata__")) {
         if (!(e.getValue() instanceof Map<?, ?> m)) {
-          throw new SpecException(source + ": corrupt safetensors header: __metadata__ is not an object");
+          throw new SpecException(
+              source + ": corrupt safetensors header: __metadata__ is not an object");
         }
         m.forEach((k, v) -> metadata.put(String.valueOf(k), String.valueOf(v)));
         continue;
       }
       String what = source + ": tensor '" + e.getKey() + "'";
       if (!(e.getValue() instanceof Map<?, ?> info)) {
-        throw new SpecException(what + ": corrupt safetensors header (expected an object with dtype,"
-            + " shape and data_offsets)");
+        throw new SpecException(
+            what
+                + ": corrupt safetensors header (expected an object with dtype,"
+                + " shape and data_offsets)");
       }
       if (!"F32".equals(info.get("dtype"))) {
-        throw new SpecException(what + " has dtype " + info.get("dtype") + ", only F32 is supported");
+        throw new SpecException(
+            what + " has dtype " + info.get("dtype") + ", only F32 is supported");
       }
       long[] shape = longs(info.get("shape"), -1, what + ": shape");
       long[] offsets = longs(info.get("data_offsets"), 2, what + ": data_offsets");
@@ -121,11 +129,14 @@ public final class SafeTensors {
         throw new SpecException(what + ": truncated: it lies beyond the end of the file");
       }
       if ((end - begin) % 4 != 0) {
-        throw new SpecException(what + ": " + (end - begin) + " data bytes is not a whole number of F32 values");
+        throw new SpecException(
+            what + ": " + (end - begin) + " data bytes is not a whole number of F32 values");
       }
       float[] data = new float[(int) ((end - begin) / 4)];
       ByteBuffer.wrap(bytes, (int) (dataStart + begin), (int) (end - begin))
-          .order(ByteOrder.LITTLE_ENDIAN).asFloatBuffer().get(data);
+          .order(ByteOrder.LITTLE_ENDIAN)
+          .asFloatBuffer()
+          .get(data);
       try {
         tensors.put(e.getKey(), new Tensor(shape, data));
       } catch (IllegalArgumentException ex) {
@@ -138,12 +149,13 @@ public final class SafeTensors {
   /** A header list of non-negative integers ({@code size} of them, or any number if -1). */
   private static long[] longs(Object value, int size, String what) {
     if (!(value instanceof List<?> list) || (size >= 0 && list.size() != size)) {
-      throw new SpecException(what + " is missing or not a list" + (size >= 0 ? " of " + size : "")
-          + " of integers");
+      throw new SpecException(
+          what + " is missing or not a list" + (size >= 0 ? " of " + size : "") + " of integers");
     }
     long[] out = new long[list.size()];
     for (int i = 0; i < out.length; i++) {
-      if (!(list.get(i) instanceof Integer || list.get(i) instanceof Long) || ((Number) list.get(i)).longValue() < 0) {
+      if (!(list.get(i) instanceof Integer || list.get(i) instanceof Long)
+          || ((Number) list.get(i)).longValue() < 0) {
         throw new SpecException(what + " has " + list.get(i) + ", expected a non-negative integer");
       }
       out[i] = ((Number) list.get(i)).longValue();

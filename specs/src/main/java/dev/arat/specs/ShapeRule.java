@@ -15,11 +15,20 @@ final class ShapeRule implements LayerSpec.Visitor<ActivationShape, ActivationSh
     int k = c.kernel();
     int p = c.padding();
     if (s.height() + 2 * p < k || s.width() + 2 * p < k) {
-      throw new IllegalArgumentException(c.name() + ": input " + s.height() + "x" + s.width()
-          + " is too small for the " + k + "x" + k + " kernel");
+      throw new IllegalArgumentException(
+          c.name()
+              + ": input "
+              + s.height()
+              + "x"
+              + s.width()
+              + " is too small for the "
+              + k
+              + "x"
+              + k
+              + " kernel");
     }
-    return new Spatial(c.outChannels(), slide(s.height(), k, c.stride(), p),
-        slide(s.width(), k, c.stride(), p));
+    return new Spatial(
+        c.outChannels(), slide(s.height(), k, c.stride(), p), slide(s.width(), k, c.stride(), p));
   }
 
   @Override
@@ -37,11 +46,17 @@ final class ShapeRule implements LayerSpec.Visitor<ActivationShape, ActivationSh
     Spatial s = spatial(m, in);
     int k = m.kernel();
     if (s.height() < k || s.width() < k) {
-      throw new IllegalArgumentException(m.name() + ": input " + s.height() + "x" + s.width()
-          + " is smaller than the pooling window " + k);
+      throw new IllegalArgumentException(
+          m.name()
+              + ": input "
+              + s.height()
+              + "x"
+              + s.width()
+              + " is smaller than the pooling window "
+              + k);
     }
-    return new Spatial(s.channels(), slide(s.height(), k, m.stride(), 0),
-        slide(s.width(), k, m.stride(), 0));
+    return new Spatial(
+        s.channels(), slide(s.height(), k, m.stride(), 0), slide(s.width(), k, m.stride(), 0));
   }
 
   @Override
@@ -57,8 +72,11 @@ final class ShapeRule implements LayerSpec.Visitor<ActivationShape, ActivationSh
   @Override
   public ActivationShape linear(LayerSpec.Linear l, ActivationShape in) {
     if (!(in instanceof Flat)) {
-      throw new IllegalArgumentException(l.name() + ": a linear layer needs a flattened input, got "
-          + in.describe() + " (add a flatten)");
+      throw new IllegalArgumentException(
+          l.name()
+              + ": a linear layer needs a flattened input, got "
+              + in.describe()
+              + " (add a flatten)");
     }
     return new Flat(l.outFeatures());
   }
@@ -69,8 +87,12 @@ final class ShapeRule implements LayerSpec.Visitor<ActivationShape, ActivationSh
     ActivationShape body = LayerSpec.outputShape(r.body(), pre);
     ActivationShape shortcut = LayerSpec.outputShape(r.shortcut(), r.shortcutFromPre() ? pre : in);
     if (!body.equals(shortcut)) {
-      throw new IllegalArgumentException(r.name() + ": the body gives " + body.describe()
-          + " but the shortcut gives " + shortcut.describe());
+      throw new IllegalArgumentException(
+          r.name()
+              + ": the body gives "
+              + body.describe()
+              + " but the shortcut gives "
+              + shortcut.describe());
     }
     return body;
   }
@@ -87,7 +109,7 @@ final class ShapeRule implements LayerSpec.Visitor<ActivationShape, ActivationSh
     if (in instanceof Spatial s) {
       return s;
     }
-    throw new IllegalArgumentException(l.name() + ": needs an (N,C,H,W) input, got "
-        + in.describe());
+    throw new IllegalArgumentException(
+        l.name() + ": needs an (N,C,H,W) input, got " + in.describe());
   }
 }

@@ -3,24 +3,24 @@ package dev.arat.specs;
 import com.fasterxml.jackson.core.JacksonException;
 import com.fasterxml.jackson.core.JsonFactory;
 import com.fasterxml.jackson.core.JsonParser;
-import com.fasterxml.jackson.core.StreamReadConstraints;
 import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.core.StreamReadConstraints;
 import com.fasterxml.jackson.databind.DeserializationFeature;
 import com.fasterxml.jackson.databind.JsonMappingException;
 import com.fasterxml.jackson.databind.MapperFeature;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.PropertyNamingStrategies;
 import com.fasterxml.jackson.databind.SerializationFeature;
+import com.fasterxml.jackson.databind.cfg.CoercionAction;
+import com.fasterxml.jackson.databind.cfg.CoercionInputShape;
 import com.fasterxml.jackson.databind.exc.InvalidTypeIdException;
 import com.fasterxml.jackson.databind.exc.MismatchedInputException;
 import com.fasterxml.jackson.databind.exc.UnrecognizedPropertyException;
 import com.fasterxml.jackson.databind.exc.ValueInstantiationException;
 import com.fasterxml.jackson.databind.json.JsonMapper;
+import com.fasterxml.jackson.databind.type.LogicalType;
 import com.fasterxml.jackson.dataformat.yaml.YAMLFactory;
 import com.fasterxml.jackson.dataformat.yaml.YAMLGenerator;
-import com.fasterxml.jackson.databind.cfg.CoercionAction;
-import com.fasterxml.jackson.databind.cfg.CoercionInputShape;
-import com.fasterxml.jackson.databind.type.LogicalType;
 import java.io.IOException;
 import java.nio.charset.CharacterCodingException;
 import java.nio.charset.StandardCharsets;
@@ -56,24 +56,35 @@ public final class Specs {
   /** The deepest nesting of mappings and lists arat accepts. */
   public static final int MAX_NESTING_DEPTH = 64;
 
-  private static final StreamReadConstraints LIMITS = StreamReadConstraints.builder()
-      .maxDocumentLength(MAX_DOCUMENT_CHARS)
-      .maxStringLength(MAX_DOCUMENT_CHARS)
-      .maxNestingDepth(MAX_NESTING_DEPTH)
-      .build();
+  private static final StreamReadConstraints LIMITS =
+      StreamReadConstraints.builder()
+          .maxDocumentLength(MAX_DOCUMENT_CHARS)
+          .maxStringLength(MAX_DOCUMENT_CHARS)
+          .maxNestingDepth(MAX_NESTING_DEPTH)
+          .build();
 
-  private static final ObjectMapper YAML = configure(
-      new ObjectMapper(YAMLFactory.builder()
-          .loaderOptions(yamlLoaderOptions())
-          .streamReadConstraints(LIMITS)
-          .disable(YAMLGenerator.Feature.WRITE_DOC_START_MARKER)
-          .enable(YAMLGenerator.Feature.MINIMIZE_QUOTES)
-          .build()));
-  // JSON (reports, ledgers) is parsed in linear time and may be large (per-sample lists): no size cap
-  private static final ObjectMapper JSON = configure(JsonMapper.builder(JsonFactory.builder()
-          .streamReadConstraints(StreamReadConstraints.builder().maxNestingDepth(MAX_NESTING_DEPTH).build())
-          .build()).build())
-      .enable(SerializationFeature.INDENT_OUTPUT);
+  private static final ObjectMapper YAML =
+      configure(
+          new ObjectMapper(
+              YAMLFactory.builder()
+                  .loaderOptions(yamlLoaderOptions())
+                  .streamReadConstraints(LIMITS)
+                  .disable(YAMLGenerator.Feature.WRITE_DOC_START_MARKER)
+                  .enable(YAMLGenerator.Feature.MINIMIZE_QUOTES)
+                  .build()));
+  // JSON (reports, ledgers) is parsed in linear time and may be large (per-sample lists): no size
+  // cap
+  private static final ObjectMapper JSON =
+      configure(
+              JsonMapper.builder(
+                      JsonFactory.builder()
+                          .streamReadConstraints(
+                              StreamReadConstraints.builder()
+                                  .maxNestingDepth(MAX_NESTING_DEPTH)
+                                  .build())
+                          .build())
+                  .build())
+          .enable(SerializationFeature.INDENT_OUTPUT);
 
   private static LoaderOptions yamlLoaderOptions() {
     LoaderOptions o = new LoaderOptions();
@@ -94,10 +105,13 @@ public final class Specs {
     m.enable(JsonParser.Feature.STRICT_DUPLICATE_DETECTION);
     m.configure(MapperFeature.ACCEPT_CASE_INSENSITIVE_ENUMS, true);
     // "3" is not a number and 3.5 is not an integer: say so instead of guessing.
-    m.coercionConfigFor(LogicalType.Integer).setCoercion(CoercionInputShape.String, CoercionAction.Fail)
+    m.coercionConfigFor(LogicalType.Integer)
+        .setCoercion(CoercionInputShape.String, CoercionAction.Fail)
         .setCoercion(CoercionInputShape.Float, CoercionAction.Fail);
-    m.coercionConfigFor(LogicalType.Float).setCoercion(CoercionInputShape.String, CoercionAction.Fail);
-    m.coercionConfigFor(LogicalType.Boolean).setCoercion(CoercionInputShape.String, CoercionAction.Fail)
+    m.coercionConfigFor(LogicalType.Float)
+        .setCoercion(CoercionInputShape.String, CoercionAction.Fail);
+    m.coercionConfigFor(LogicalType.Boolean)
+        .setCoercion(CoercionInputShape.String, CoercionAction.Fail)
         .setCoercion(CoercionInputShape.Integer, CoercionAction.Fail);
     m.setSerializationInclusion(com.fasterxml.jackson.annotation.JsonInclude.Include.NON_NULL);
     return m;
@@ -145,8 +159,13 @@ public final class Specs {
     } catch (NoSuchFileException e) {
       throw new SpecException(source + ": file not found");
     } catch (CharacterCodingException e) {
-      throw new SpecException(source + ": not " + language(source) + ": the file is not UTF-8 text"
-          + " (binary or corrupt content)", e);
+      throw new SpecException(
+          source
+              + ": not "
+              + language(source)
+              + ": the file is not UTF-8 text"
+              + " (binary or corrupt content)",
+          e);
     } catch (IOException e) {
       throw new SpecException(source + ": cannot read: " + e.getMessage(), e);
     }
@@ -178,16 +197,19 @@ public final class Specs {
   }
 
   private static String tooLarge(String size) {
-    return "the file is too large (" + size + "); recipes, suites and state files may have at most "
-        + MAX_DOCUMENT_CHARS + " characters";
+    return "the file is too large ("
+        + size
+        + "); recipes, suites and state files may have at most "
+        + MAX_DOCUMENT_CHARS
+        + " characters";
   }
 
   /**
    * Parses JSON text (e.g. a {@code report.json}) into {@code type}, as strictly as YAML and with
    * the same messages; {@code source} names it in error messages.
    *
-   * @throws SpecException when the text is not JSON, nests too deeply, or does not fit {@code type} (no size cap:
-   *     reports list every sample)
+   * @throws SpecException when the text is not JSON, nests too deeply, or does not fit {@code type}
+   *     (no size cap: reports list every sample)
    */
   public static <T> T parseJson(String text, Class<T> type, String source) {
     return readValue(JSON, text, type, source);
@@ -220,8 +242,11 @@ public final class Specs {
   static String describe(JacksonException e, String source) {
     String text = describe(e);
     // a last guard: no Java class names or parser internals reach the user
-    if (text.contains("`") || text.contains("JsonToken") || text.contains("CoercionConfig")
-        || text.contains("dev.arat.") || text.contains("java.")) {
+    if (text.contains("`")
+        || text.contains("JsonToken")
+        || text.contains("CoercionConfig")
+        || text.contains("dev.arat.")
+        || text.contains("java.")) {
       String at = e instanceof JsonMappingException m ? path(m.getPath()) : "";
       return prefix(at) + "a value of the wrong kind" + location(e);
     }
@@ -232,13 +257,22 @@ public final class Specs {
     if (e instanceof UnrecognizedPropertyException u) {
       String at = path(u.getPath().subList(0, u.getPath().size() - 1));
       Collection<Object> known = u.getKnownPropertyIds();
-      String knownText = known == null ? "" : ", known keys: "
-          + known.stream().map(String::valueOf).sorted().collect(Collectors.joining(", "));
-      return "unknown key '" + u.getPropertyName() + "'" + (at.isEmpty() ? "" : " in " + at) + knownText;
+      String knownText =
+          known == null
+              ? ""
+              : ", known keys: "
+                  + known.stream().map(String::valueOf).sorted().collect(Collectors.joining(", "));
+      return "unknown key '"
+          + u.getPropertyName()
+          + "'"
+          + (at.isEmpty() ? "" : " in " + at)
+          + knownText;
     }
     if (e instanceof InvalidTypeIdException t) {
-      return prefix(path(t.getPath())) + (t.getTypeId() == null
-          ? "expected a mapping with a 'type' key" : "unknown type '" + t.getTypeId() + "'");
+      return prefix(path(t.getPath()))
+          + (t.getTypeId() == null
+              ? "expected a mapping with a 'type' key"
+              : "unknown type '" + t.getTypeId() + "'");
     }
     if (e instanceof ValueInstantiationException v) {
       Throwable cause = v.getCause() != null ? v.getCause() : v;
@@ -261,14 +295,23 @@ public final class Specs {
         return prefix(path(m.getPath())) + duplicate + location(e);
       }
       if (m instanceof MismatchedInputException mi && mi.getTargetType() != null) {
-        return prefix(path(m.getPath())) + "expected " + expected(mi.getTargetType()) + ", found "
-            + found(String.valueOf(mi.getOriginalMessage())) + location(e);
+        return prefix(path(m.getPath()))
+            + "expected "
+            + expected(mi.getTargetType())
+            + ", found "
+            + found(String.valueOf(mi.getOriginalMessage()))
+            + location(e);
       }
       String msg = String.valueOf(m.getOriginalMessage());
       Matcher range = RANGE.matcher(msg);
       if (range.find()) {
-        return prefix(path(m.getPath())) + range.group(1) + " is out of range (a whole number from "
-            + range.group(3) + " to " + range.group(4) + ")";
+        return prefix(path(m.getPath()))
+            + range.group(1)
+            + " is out of range (a whole number from "
+            + range.group(3)
+            + " to "
+            + range.group(4)
+            + ")";
       }
       if (m.getOriginalMessage() == null) {
         return prefix(path(m.getPath())) + "a value of the wrong kind" + location(e);
@@ -308,7 +351,11 @@ public final class Specs {
 
   /** What a Java type expects, in YAML words. */
   private static String expected(Class<?> t) {
-    if (t == Integer.class || t == int.class || t == Long.class || t == long.class || t == Short.class
+    if (t == Integer.class
+        || t == int.class
+        || t == Long.class
+        || t == long.class
+        || t == Short.class
         || t == short.class) {
       return "a whole number";
     }
@@ -328,9 +375,11 @@ public final class Specs {
   }
 
   private static final Pattern TOKEN = Pattern.compile("JsonToken\\.(\\w+)");
-  private static final Pattern COERCE = Pattern.compile("Cannot coerce (String|Floating-point|Integer) value \\((.*?)\\) to");
+  private static final Pattern COERCE =
+      Pattern.compile("Cannot coerce (String|Floating-point|Integer) value \\((.*?)\\) to");
   private static final Pattern FROM = Pattern.compile("from (\\w+) value");
-  private static final Pattern RANGE = Pattern.compile("Numeric value \\((.*?)\\) out of range of (\\w+) \\((.*?) - (.*?)\\)");
+  private static final Pattern RANGE =
+      Pattern.compile("Numeric value \\((.*?)\\) out of range of (\\w+) \\((.*?) - (.*?)\\)");
 
   /** The value found where the types did not match, in YAML words, read off Jackson's message. */
   private static String found(String msg) {

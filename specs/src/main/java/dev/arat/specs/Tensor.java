@@ -16,11 +16,19 @@ public record Tensor(long[] shape, float[] data) {
       if (d < 0) {
         throw new IllegalArgumentException("negative dimension in " + Arrays.toString(shape));
       }
-      n = d == 0 || n <= Integer.MAX_VALUE / d ? n * d : Long.MAX_VALUE; // no overflow past any array
+      n =
+          d == 0 || n <= Integer.MAX_VALUE / d
+              ? n * d
+              : Long.MAX_VALUE; // no overflow past any array
     }
     if (n != data.length) {
-      throw new IllegalArgumentException("shape " + Arrays.toString(shape) + " needs "
-          + (n == Long.MAX_VALUE ? "more than 2^31" : n) + " values, got " + data.length);
+      throw new IllegalArgumentException(
+          "shape "
+              + Arrays.toString(shape)
+              + " needs "
+              + (n == Long.MAX_VALUE ? "more than 2^31" : n)
+              + " values, got "
+              + data.length);
     }
   }
 

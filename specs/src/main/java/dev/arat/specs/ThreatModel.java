@@ -20,8 +20,10 @@ public record ThreatModel(Norm norm, double epsilon) {
       throw new IllegalArgumentException("epsilon: must be > 0, was " + epsilon);
     }
     if (norm == Norm.LINF && epsilon > 1) {
-      throw new IllegalArgumentException("epsilon: must be at most 1 for Linf (pixels are in [0,1], so no"
-          + " two images are further apart), was " + epsilon);
+      throw new IllegalArgumentException(
+          "epsilon: must be at most 1 for Linf (pixels are in [0,1], so no"
+              + " two images are further apart), was "
+              + epsilon);
     }
   }
 
@@ -44,8 +46,8 @@ public record ThreatModel(Norm norm, double epsilon) {
 
   /**
    * A radius as people write it: {@code 8/255 (0.03137)} when it is a whole number of 8-bit
-   * intensity steps (within 1e-6) that has no short decimal form, else its shortest decimal
-   * ({@code 0.1}, {@code 0.5}). The one formatter for stdout, report.md and plots.
+   * intensity steps (within 1e-6) that has no short decimal form, else its shortest decimal ({@code
+   * 0.1}, {@code 0.5}). The one formatter for stdout, report.md and plots.
    */
   public static String formatEpsilon(double epsilon) {
     if (!Double.isFinite(epsilon)) {

@@ -24,10 +24,11 @@ import java.util.Locale;
  * @param normalize {@code dataset} (default: the network subtracts the training set's channel mean
  *     and divides by its std) or {@code none} (mean 0, std 1: the paper's [0,1] inputs, §4)
  * @param device {@code auto} (default: a GPU when DJL reports one, else the CPU), {@code cpu},
- *     {@code gpu} (= {@code gpu:0}) or {@code gpu:N}; or several devices for data-parallel training,
- *     one replica each: a comma-separated list ({@code gpu:0,gpu:1}, short {@code gpu:0,1}) or
- *     {@code gpu:all}; {@code cpu,cpu} runs two replicas on the CPU (slower than one: it exists to
- *     test the multi-device path without GPUs). A GPU request that cannot be met is an error
+ *     {@code gpu} (= {@code gpu:0}) or {@code gpu:N}; or several devices for data-parallel
+ *     training, one replica each: a comma-separated list ({@code gpu:0,gpu:1}, short {@code
+ *     gpu:0,1}) or {@code gpu:all}; {@code cpu,cpu} runs two replicas on the CPU (slower than one:
+ *     it exists to test the multi-device path without GPUs). A GPU request that cannot be met is an
+ *     error
  */
 public record TrainingRecipe(
     String method,
@@ -51,25 +52,54 @@ public record TrainingRecipe(
   public static final List<String> METHODS = List.of("standard", "pgd-at", "trades", "arat");
 
   /** The twelve-field form (no TRADES/SWA settings, dataset normalisation, automatic device). */
-  public TrainingRecipe(String method, Long seed, String architecture, Data data, Integer epochs,
-      Integer batchSize, Optimizer optimizer, Schedule schedule, Attack attack, Arat arat,
-      Evaluation evaluation, Checkpointing checkpoint) {
-    this(method, seed, architecture, data, epochs, batchSize, optimizer, schedule, attack, arat,
-        evaluation, checkpoint, null, null, null, null);
+  public TrainingRecipe(
+      String method,
+      Long seed,
+      String architecture,
+      Data data,
+      Integer epochs,
+      Integer batchSize,
+      Optimizer optimizer,
+      Schedule schedule,
+      Attack attack,
+      Arat arat,
+      Evaluation evaluation,
+      Checkpointing checkpoint) {
+    this(
+        method,
+        seed,
+        architecture,
+        data,
+        epochs,
+        batchSize,
+        optimizer,
+        schedule,
+        attack,
+        arat,
+        evaluation,
+        checkpoint,
+        null,
+        null,
+        null,
+        null);
   }
 
   /** Applies defaults and validates. */
   public TrainingRecipe {
     method = method == null ? "arat" : method.trim().toLowerCase(Locale.ROOT);
     if (!METHODS.contains(method)) {
-      throw new IllegalArgumentException("method: must be one of " + METHODS + ", was '" + method + "'");
+      throw new IllegalArgumentException(
+          "method: must be one of " + METHODS + ", was '" + method + "'");
     }
     seed = seed == null ? 0L : seed;
     architecture = architecture == null ? "small-cnn" : architecture;
     if (!Architectures.isKnown(architecture)) {
       throw new IllegalArgumentException(
-          "architecture: must be one of " + Architectures.NAMES + " (or wrn-DEPTH-WIDTH), was '"
-              + architecture + "'");
+          "architecture: must be one of "
+              + Architectures.NAMES
+              + " (or wrn-DEPTH-WIDTH), was '"
+              + architecture
+              + "'");
     }
     data = data == null ? new Data(null, null, null, null) : data;
     epochs = epochs == null ? 1 : epochs;
@@ -79,20 +109,26 @@ public record TrainingRecipe(
     optimizer = optimizer == null ? new Optimizer(null, null, null, null) : optimizer;
     schedule = schedule == null ? new Schedule(null, null, null, null, null) : schedule;
     attack = attack == null ? new Attack(null, null, null, null, null) : attack;
-    arat = arat == null ? new Arat(null, null, null, null, null, null, null, null, null, null, null)
-        : arat;
+    arat =
+        arat == null
+            ? new Arat(null, null, null, null, null, null, null, null, null, null, null)
+            : arat;
     evaluation = evaluation == null ? new Evaluation(null, null, null) : evaluation;
     checkpoint = checkpoint == null ? new Checkpointing(null) : checkpoint;
     trades = trades == null ? new Trades(null) : trades;
     normalize = normalize == null ? "dataset" : normalize.trim().toLowerCase(Locale.ROOT);
     if (!List.of("dataset", "none").contains(normalize)) {
-      throw new IllegalArgumentException("normalize: must be dataset or none, was '" + normalize + "'");
+      throw new IllegalArgumentException(
+          "normalize: must be dataset or none, was '" + normalize + "'");
     }
     device = device == null ? "auto" : device.trim().toLowerCase(Locale.ROOT).replace(" ", "");
     String one = "(cpu|gpu|gpu:\\d{1,3}|\\d{1,3})";
     if (!device.matches("auto|gpu:all|" + one + "(," + one + ")*") || device.matches("\\d.*")) {
-      throw new IllegalArgumentException("device: must be auto, cpu, gpu, gpu:N, gpu:all or a "
-          + "comma-separated list such as gpu:0,gpu:1 (short gpu:0,1), was '" + device + "'");
+      throw new IllegalArgumentException(
+          "device: must be auto, cpu, gpu, gpu:N, gpu:all or a "
+              + "comma-separated list such as gpu:0,gpu:1 (short gpu:0,1), was '"
+              + device
+              + "'");
     }
   }
 
@@ -131,7 +167,8 @@ public record TrainingRecipe(
       positive(everySteps, "every_steps");
       bnBatches = bnBatches == null ? 0 : bnBatches;
       if (bnBatches < 0) {
-        throw new IllegalArgumentException("bn_batches: must be >= 0 (0 = one pass), was " + bnBatches);
+        throw new IllegalArgumentException(
+            "bn_batches: must be >= 0 (0 = one pass), was " + bnBatches);
       }
     }
   }
@@ -149,8 +186,16 @@ public record TrainingRecipe(
    * @param channels image folders: 1 (grey) or 3 (RGB)
    * @param testFraction image folders without train/test subfolders: seeded test share
    */
-  public record Data(String dataset, String path, Integer trainSamples, Integer testSamples,
-      Augment augmentation, Integer imageSize, String resize, Integer channels, Double testFraction) {
+  public record Data(
+      String dataset,
+      String path,
+      Integer trainSamples,
+      Integer testSamples,
+      Augment augmentation,
+      Integer imageSize,
+      String resize,
+      Integer channels,
+      Double testFraction) {
     /** The four-field form (no augmentation, default image-folder settings). */
     public Data(String dataset, String path, Integer trainSamples, Integer testSamples) {
       this(dataset, path, trainSamples, testSamples, null, null, null, null, null);
@@ -161,7 +206,8 @@ public record TrainingRecipe(
       dataset = dataset == null ? "fashion-mnist" : dataset;
       trainSamples = trainSamples == null ? 0 : trainSamples;
       if (trainSamples < 0) {
-        throw new IllegalArgumentException("train_samples: must be >= 0 (0 = all), was " + trainSamples);
+        throw new IllegalArgumentException(
+            "train_samples: must be >= 0 (0 = all), was " + trainSamples);
       }
       testSamples = testSamples == null ? 1000 : testSamples;
       if (testSamples < 0) {
@@ -174,7 +220,8 @@ public record TrainingRecipe(
       }
       resize = resize == null ? "center_crop" : resize.trim().toLowerCase(Locale.ROOT);
       if (!List.of("center_crop", "resize").contains(resize)) {
-        throw new IllegalArgumentException("resize: must be center_crop or resize, was '" + resize + "'");
+        throw new IllegalArgumentException(
+            "resize: must be center_crop or resize, was '" + resize + "'");
       }
       channels = channels == null ? 3 : channels;
       if (channels != 1 && channels != 3) {
@@ -198,7 +245,8 @@ public record TrainingRecipe(
     public Augment {
       randomCropPadding = randomCropPadding == null ? 0 : randomCropPadding;
       if (randomCropPadding < 0) {
-        throw new IllegalArgumentException("random_crop_padding: must be >= 0, was " + randomCropPadding);
+        throw new IllegalArgumentException(
+            "random_crop_padding: must be >= 0, was " + randomCropPadding);
       }
       horizontalFlip = horizontalFlip != null && horizontalFlip;
     }
@@ -245,7 +293,11 @@ public record TrainingRecipe(
    *     (ARAT-METHOD §4, P3) is {@code {type: piecewise, milestones: [76, 91], first_epoch_lr:
    *     0.02}} with base lr 0.1: 0.02 in epoch 1, 0.1 in epochs 2-76, 0.01 in 77-91, 0.001 after.
    */
-  public record Schedule(String type, List<Double> milestones, Double factor, Double warmupEpochs,
+  public record Schedule(
+      String type,
+      List<Double> milestones,
+      Double factor,
+      Double warmupEpochs,
       Double firstEpochLr) {
     /** The four-field form (no first-epoch override). */
     public Schedule(String type, List<Double> milestones, Double factor, Double warmupEpochs) {
@@ -303,11 +355,12 @@ public record TrainingRecipe(
   }
 
   /**
-   * The in-training attack: PGD with a uniform random start, CE loss ({@code pgd-at}, {@code arat});
-   * for {@code trades} the KL attack with TRADES' {@code 0.001·N(0,1)} start ({@code random_start}
-   * is ignored there). Also the threat model of the per-epoch PGD monitoring.
+   * The in-training attack: PGD with a uniform random start, CE loss ({@code pgd-at}, {@code
+   * arat}); for {@code trades} the KL attack with TRADES' {@code 0.001·N(0,1)} start ({@code
+   * random_start} is ignored there). Also the threat model of the per-epoch PGD monitoring.
    */
-  public record Attack(String norm, Double epsilon, Double stepSize, Integer steps, Boolean randomStart) {
+  public record Attack(
+      String norm, Double epsilon, Double stepSize, Integer steps, Boolean randomStart) {
     /** Applies the paper's CIFAR defaults (Linf, 8/255, 2/255, 10 steps, random start). */
     public Attack {
       norm = Norm.fromId(norm == null ? "Linf" : norm).id();
@@ -331,7 +384,8 @@ public record TrainingRecipe(
   }
 
   /**
-   * ARAT's settings (ARAT-METHOD.md §1). Switches other than the defaults are the ablations of §6.4.
+   * ARAT's settings (ARAT-METHOD.md §1). Switches other than the defaults are the ablations of
+   * §6.4.
    *
    * @param gamma total invariance weight, split equally over the taps
    * @param taps tapped layer names; null means the architecture's own taps
@@ -342,7 +396,8 @@ public record TrainingRecipe(
    * @param predictor use the predictor MLP on the adversarial side
    * @param stopGradient stop the gradient through the clean features
    * @param splitBn separate clean and adversarial BN statistics and affines
-   * @param align alignment type: {@code x->y} (ARAT), {@code y->x}, {@code x->y,y->x}, {@code x<->y}
+   * @param align alignment type: {@code x->y} (ARAT), {@code y->x}, {@code x->y,y->x}, {@code
+   *     x<->y}
    * @param conflictInterval log the gradient-conflict metric of ARAT-METHOD §7 every this many
    *     optimizer steps (0 = off; default 100, measured at about 1% of the training time)
    */
@@ -359,11 +414,29 @@ public record TrainingRecipe(
       String align,
       Integer conflictInterval) {
     /** The ten-field form (default conflict interval). */
-    public Arat(Double gamma, List<String> taps, Double predictorRatio, Boolean autoBalance,
-        Integer balanceInterval, Integer balanceSamples, Boolean predictor, Boolean stopGradient,
-        Boolean splitBn, String align) {
-      this(gamma, taps, predictorRatio, autoBalance, balanceInterval, balanceSamples, predictor,
-          stopGradient, splitBn, align, null);
+    public Arat(
+        Double gamma,
+        List<String> taps,
+        Double predictorRatio,
+        Boolean autoBalance,
+        Integer balanceInterval,
+        Integer balanceSamples,
+        Boolean predictor,
+        Boolean stopGradient,
+        Boolean splitBn,
+        String align) {
+      this(
+          gamma,
+          taps,
+          predictorRatio,
+          autoBalance,
+          balanceInterval,
+          balanceSamples,
+          predictor,
+          stopGradient,
+          splitBn,
+          align,
+          null);
     }
 
     /** Applies the paper's defaults (gamma 30, ratio 0.25, auto-balance, predictor, split-BN). */
@@ -375,12 +448,14 @@ public record TrainingRecipe(
       taps = taps == null ? null : List.copyOf(taps);
       predictorRatio = predictorRatio == null ? 0.25 : predictorRatio;
       if (!(predictorRatio > 0) || predictorRatio > 4) {
-        throw new IllegalArgumentException("predictor_ratio: must be in (0,4], was " + predictorRatio);
+        throw new IllegalArgumentException(
+            "predictor_ratio: must be in (0,4], was " + predictorRatio);
       }
       autoBalance = autoBalance == null || autoBalance;
       balanceInterval = balanceInterval == null ? 0 : balanceInterval;
       if (balanceInterval < 0) {
-        throw new IllegalArgumentException("balance_interval: must be >= 0, was " + balanceInterval);
+        throw new IllegalArgumentException(
+            "balance_interval: must be >= 0, was " + balanceInterval);
       }
       balanceSamples = balanceSamples == null ? 1024 : balanceSamples;
       positive(balanceSamples, "balance_samples");
@@ -394,8 +469,8 @@ public record TrainingRecipe(
       }
       conflictInterval = conflictInterval == null ? 100 : conflictInterval;
       if (conflictInterval < 0) {
-        throw new IllegalArgumentException("conflict_interval: must be >= 0 (0 = off), was "
-            + conflictInterval);
+        throw new IllegalArgumentException(
+            "conflict_interval: must be >= 0 (0 = off), was " + conflictInterval);
       }
     }
   }

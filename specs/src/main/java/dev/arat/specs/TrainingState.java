@@ -6,8 +6,8 @@ import java.util.Map;
  * Where a training run stands when a checkpoint is written, so {@code --resume} continues it.
  *
  * @param epoch completed epochs (1-based count; 0 before the first epoch ends)
- * @param stepInEpoch optimizer steps already taken in the current, unfinished epoch (0 at an
- *     epoch boundary)
+ * @param stepInEpoch optimizer steps already taken in the current, unfinished epoch (0 at an epoch
+ *     boundary)
  * @param globalStep optimizer steps taken since the start of the run
  * @param balanceAccuracy the last measured clean-branch accuracy {@code a} of ARAT's auto-balance,
  *     in {@code [0,1]}, or -1 before the first measurement
@@ -37,8 +37,10 @@ public record TrainingState(
     nonNegative("images_since_balance", imagesSinceBalance);
     nonNegative("swa_snapshots", swaSnapshots);
     if (!(balanceAccuracy == -1 || (balanceAccuracy >= 0 && balanceAccuracy <= 1))) {
-      throw new IllegalArgumentException("balance_accuracy: must be in [0,1] (or -1 before the first"
-          + " measurement), was " + balanceAccuracy);
+      throw new IllegalArgumentException(
+          "balance_accuracy: must be in [0,1] (or -1 before the first"
+              + " measurement), was "
+              + balanceAccuracy);
     }
   }
 
@@ -49,8 +51,13 @@ public record TrainingState(
   }
 
   /** The six-field form (no SWA). */
-  public TrainingState(int epoch, int stepInEpoch, long globalStep, double balanceAccuracy,
-      long imagesSinceBalance, Map<String, String> provenance) {
+  public TrainingState(
+      int epoch,
+      int stepInEpoch,
+      long globalStep,
+      double balanceAccuracy,
+      long imagesSinceBalance,
+      Map<String, String> provenance) {
     this(epoch, stepInEpoch, globalStep, balanceAccuracy, imagesSinceBalance, provenance, 0);
   }
 }

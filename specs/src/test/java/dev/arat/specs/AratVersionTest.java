@@ -8,7 +8,7 @@ class AratVersionTest {
   @Test
   void versionIsTheFilteredProjectVersion() {
     // an unfiltered resource would read "${project.version}"
-    assertTrue(AratVersion.VERSION.matches("\\d+\\.\\d+\\.\\d+(-[A-Za-z0-9.]+)?"),
-        AratVersion.VERSION);
+    assertTrue(
+        AratVersion.VERSION.matches("\\d+\\.\\d+\\.\\d+(-[A-Za-z0-9.]+)?"), AratVersion.VERSION);
   }
 }

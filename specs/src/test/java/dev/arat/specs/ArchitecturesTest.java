@@ -9,7 +9,9 @@ import java.util.List;
 import java.util.Map;
 import org.junit.jupiter.api.Test;
 
-/** Parameter counts, tap names and dimensions, and JSON round trips of the built-in architectures. */
+/**
+ * Parameter counts, tap names and dimensions, and JSON round trips of the built-in architectures.
+ */
 class ArchitecturesTest {
   private static final float[] M3 = {0.5f, 0.5f, 0.5f};
   private static final float[] S3 = {0.25f, 0.25f, 0.25f};
@@ -25,7 +27,8 @@ class ArchitecturesTest {
   @Test
   void resnet18HasThePapersParameterCountAndTaps() {
     ArchitectureSpec a = cifar("resnet18");
-    // The CIFAR ResNet-18 of the paper (kuangliu layout): conv weights + BN affine + Linear(512,10).
+    // The CIFAR ResNet-18 of the paper (kuangliu layout): conv weights + BN affine +
+    // Linear(512,10).
     assertEquals(11_173_962L, a.trainableParameterCount(false));
     // 20 BN layers; the second BN set adds their affine parameters (9,600): "about 11.18M" (§4).
     assertEquals(20, bnLayers(a));
@@ -40,8 +43,9 @@ class ArchitecturesTest {
     assertFalse(w.containsKey("layer1.0.shortcut.0.weight"), "layer1 uses identity shortcuts");
     assertEquals(List.of(10L, 512L), boxed(w.get("linear.weight")));
     // the bn2 tap sits inside the residual body, before the skip addition
-    LayerSpec.Residual block = (LayerSpec.Residual) a.layers().stream()
-        .filter(l -> l.name().equals("layer4.0")).findFirst().orElseThrow();
+    LayerSpec.Residual block =
+        (LayerSpec.Residual)
+            a.layers().stream().filter(l -> l.name().equals("layer4.0")).findFirst().orElseThrow();
     assertEquals("layer4.0.bn2", block.body().get(block.body().size() - 1).name());
     assertEquals(100, Architectures.named("resnet18", 3, 32, 32, 100, M3, S3).numClasses());
   }
@@ -72,7 +76,9 @@ class ArchitecturesTest {
       assertEquals(640, dims.get("block3.layer." + i + ".relu2"));
     }
     assertEquals(640, dims.get("avgpool"));
-    assertEquals(List.of(640L, 320L, 1L, 1L), boxed(a.weightShapes(false).get("block3.layer.0.convShortcut.weight")));
+    assertEquals(
+        List.of(640L, 320L, 1L, 1L),
+        boxed(a.weightShapes(false).get("block3.layer.0.convShortcut.weight")));
     assertFalse(a.weightShapes(false).containsKey("block3.layer.1.convShortcut.weight"));
   }
 
@@ -87,11 +93,15 @@ class ArchitecturesTest {
     assertFalse(Architectures.isKnown("wrn-11-1"));
     assertFalse(Architectures.isKnown("wrn-34-0"));
     assertFalse(Architectures.isKnown("resnet50"));
-    IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
-        () -> Architectures.named("wrn-12-2", 3, 32, 32, 10, M3, S3));
-    assertTrue(e.getMessage().contains("resnet18") && e.getMessage().contains("wrn-<depth>-<widen>"),
+    IllegalArgumentException e =
+        assertThrows(
+            IllegalArgumentException.class,
+            () -> Architectures.named("wrn-12-2", 3, 32, 32, 10, M3, S3));
+    assertTrue(
+        e.getMessage().contains("resnet18") && e.getMessage().contains("wrn-<depth>-<widen>"),
         e.getMessage());
-    assertThrows(IllegalArgumentException.class, () -> Architectures.wrn(12, 1, 3, 32, 32, 10, M3, S3));
+    assertThrows(
+        IllegalArgumentException.class, () -> Architectures.wrn(12, 1, 3, 32, 32, 10, M3, S3));
   }
 
   @Test
@@ -101,20 +111,25 @@ class ArchitecturesTest {
     // BN, plus a final BN(512): 11,173,962 - 9,600 + 7,808.
     assertEquals(11_172_170L, a.trainableParameterCount(false));
     assertEquals(List.of(256, 512, 512, 512, 512), List.copyOf(a.tapFeatureSizes().values()));
-    LayerSpec.Residual proj = (LayerSpec.Residual) a.layers().stream()
-        .filter(l -> l.name().equals("layer2.0")).findFirst().orElseThrow();
+    LayerSpec.Residual proj =
+        (LayerSpec.Residual)
+            a.layers().stream().filter(l -> l.name().equals("layer2.0")).findFirst().orElseThrow();
     assertTrue(proj.shortcutFromPre());
     assertEquals("layer2.0.relu1", proj.pre().get(1).name());
-    LayerSpec.Residual id = (LayerSpec.Residual) a.layers().stream()
-        .filter(l -> l.name().equals("layer2.1")).findFirst().orElseThrow();
+    LayerSpec.Residual id =
+        (LayerSpec.Residual)
+            a.layers().stream().filter(l -> l.name().equals("layer2.1")).findFirst().orElseThrow();
     assertFalse(id.shortcutFromPre());
     assertTrue(id.shortcut().isEmpty());
   }
 
   @Test
   void specsRoundTripThroughJson() {
-    for (ArchitectureSpec a : List.of(cifar("resnet18"), cifar("preact-resnet18"),
-        Architectures.wrn(10, 2, 3, 16, 16, 10, M3, S3))) {
+    for (ArchitectureSpec a :
+        List.of(
+            cifar("resnet18"),
+            cifar("preact-resnet18"),
+            Architectures.wrn(10, 2, 3, 16, 16, 10, M3, S3))) {
       String json = Specs.toJson(a);
       ArchitectureSpec b = Specs.parse(json, ArchitectureSpec.class, "architecture.json");
       assertEquals(a.layers(), b.layers());
@@ -130,8 +145,9 @@ class ArchitecturesTest {
 
   @Test
   void oldResidualJsonStillReads() {
-    String json = "{\"type\":\"residual\",\"name\":\"r\",\"body\":[{\"type\":\"relu\",\"name\":\"a\"}],"
-        + "\"shortcut\":[]}";
+    String json =
+        "{\"type\":\"residual\",\"name\":\"r\",\"body\":[{\"type\":\"relu\",\"name\":\"a\"}],"
+            + "\"shortcut\":[]}";
     LayerSpec.Residual r = (LayerSpec.Residual) Specs.parse(json, LayerSpec.class, "layer.json");
     assertEquals(List.of(), r.pre());
     assertFalse(r.shortcutFromPre());
@@ -140,12 +156,28 @@ class ArchitecturesTest {
 
   @Test
   void shapeMismatchNamesTheUnit() {
-    LayerSpec.Residual bad = new LayerSpec.Residual("bad",
-        List.of(new LayerSpec.Conv("c", 8, 3, 2, 1, false)), List.of());
-    ArchitectureSpec a = new ArchitectureSpec("x", 1, 8, 8, 2, new float[] {0}, new float[] {1},
-        List.of(bad, new LayerSpec.GlobalAvgPool("g"), new LayerSpec.Flatten("f"),
-            new LayerSpec.Linear("l", 2, true)), List.of(), 1e-5, 0.1);
-    IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> a.weightShapes(false));
+    LayerSpec.Residual bad =
+        new LayerSpec.Residual(
+            "bad", List.of(new LayerSpec.Conv("c", 8, 3, 2, 1, false)), List.of());
+    ArchitectureSpec a =
+        new ArchitectureSpec(
+            "x",
+            1,
+            8,
+            8,
+            2,
+            new float[] {0},
+            new float[] {1},
+            List.of(
+                bad,
+                new LayerSpec.GlobalAvgPool("g"),
+                new LayerSpec.Flatten("f"),
+                new LayerSpec.Linear("l", 2, true)),
+            List.of(),
+            1e-5,
+            0.1);
+    IllegalArgumentException e =
+        assertThrows(IllegalArgumentException.class, () -> a.weightShapes(false));
     assertTrue(e.getMessage().startsWith("bad:"), e.getMessage());
   }
 

@@ -22,7 +22,8 @@ class BuiltinsTest {
     EvaluationSuite s = Builtins.suite("demo");
     assertTrue(s.samples() >= 1000);
     assertEquals(0.1, s.threatModel().epsilon());
-    assertTrue(s.attacks().stream().anyMatch(a -> a instanceof AttackSpec.Pgd p && p.steps() >= 20));
+    assertTrue(
+        s.attacks().stream().anyMatch(a -> a instanceof AttackSpec.Pgd p && p.steps() >= 20));
   }
 
   @Test

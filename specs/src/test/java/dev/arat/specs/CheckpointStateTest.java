@@ -12,16 +12,26 @@ import java.util.Random;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
-/** A checkpoint's state.json is checked against the folder it sits in; checkpoints are never overwritten. */
+/**
+ * A checkpoint's state.json is checked against the folder it sits in; checkpoints are never
+ * overwritten.
+ */
 class CheckpointStateTest {
   @TempDir Path dir;
 
   private static Checkpoint at(int epoch, int step, long globalStep) {
-    ArchitectureSpec a = Architectures.smallCnn(1, 28, 28, 10, new float[] {0.3f}, new float[] {0.35f});
-    Map<String, Tensor> w = Map.of("fc2.bias", new Tensor(new long[] {2}, new float[] {0.1f, 0.2f}));
-    TrainingState st = new TrainingState(epoch, step, globalStep, 0.5, 3, Map.of("tool", "arat-test"));
-    return new Checkpoint(a, new TrainingRecipe(null, 5L, null, null, 4, null, null, null, null, null, null, null),
-        w, Map.of(), st);
+    ArchitectureSpec a =
+        Architectures.smallCnn(1, 28, 28, 10, new float[] {0.3f}, new float[] {0.35f});
+    Map<String, Tensor> w =
+        Map.of("fc2.bias", new Tensor(new long[] {2}, new float[] {0.1f, 0.2f}));
+    TrainingState st =
+        new TrainingState(epoch, step, globalStep, 0.5, 3, Map.of("tool", "arat-test"));
+    return new Checkpoint(
+        a,
+        new TrainingRecipe(null, 5L, null, null, 4, null, null, null, null, null, null, null),
+        w,
+        Map.of(),
+        st);
   }
 
   private Path written(int epoch) throws IOException {
@@ -99,14 +109,18 @@ class CheckpointStateTest {
     at(2, 0, 20).write(dir.resolve("swa"));
     assertEquals(2, Checkpoint.read(dir.resolve("swa")).state().epoch());
     try (var s = Files.list(dir)) {
-      assertTrue(s.noneMatch(q -> q.getFileName().toString().startsWith(".")), "no temporary folders left");
+      assertTrue(
+          s.noneMatch(q -> q.getFileName().toString().startsWith(".")),
+          "no temporary folders left");
     }
   }
 
   @Test
   void negativeCountersAreRefusedWhereverTheStateComesFrom() {
-    assertThrows(IllegalArgumentException.class, () -> new TrainingState(-1, 0, 0, 0.5, 0, Map.of()));
-    assertThrows(IllegalArgumentException.class, () -> new TrainingState(1, -2, 0, 0.5, 0, Map.of()));
+    assertThrows(
+        IllegalArgumentException.class, () -> new TrainingState(-1, 0, 0, 0.5, 0, Map.of()));
+    assertThrows(
+        IllegalArgumentException.class, () -> new TrainingState(1, -2, 0, 0.5, 0, Map.of()));
     assertThrows(IllegalArgumentException.class, () -> new TrainingState(1, 0, 0, 7, 0, Map.of()));
     new TrainingState(0, 0, 0, -1, 0, Map.of()); // before the first balance measurement
   }

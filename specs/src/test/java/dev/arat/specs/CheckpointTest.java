@@ -24,13 +24,23 @@ class CheckpointTest {
   }
 
   private static Checkpoint sample(int epoch, int stepInEpoch) {
-    ArchitectureSpec a = Architectures.smallCnn(1, 28, 28, 10, new float[] {0.3f}, new float[] {0.35f});
-    Map<String, Tensor> w = Map.of(
-        "conv1.weight", new Tensor(new long[] {2, 1, 1, 1}, new float[] {1.5f, -2f}),
-        "fc2.bias", new Tensor(new long[] {3}, new float[] {0.1f, 0.2f, Float.MIN_VALUE}));
-    Map<String, Tensor> opt = Map.of("conv1.weight", new Tensor(new long[] {2, 1, 1, 1}, new float[] {0f, 3f}));
-    TrainingState st = new TrainingState(epoch, stepInEpoch, 100L * epoch + stepInEpoch, 0.42, 7, Map.of("tool", "arat-test"));
-    return new Checkpoint(a, new TrainingRecipe(null, 5L, null, null, 2, null, null, null, null, null, null, null), w, opt, st);
+    ArchitectureSpec a =
+        Architectures.smallCnn(1, 28, 28, 10, new float[] {0.3f}, new float[] {0.35f});
+    Map<String, Tensor> w =
+        Map.of(
+            "conv1.weight", new Tensor(new long[] {2, 1, 1, 1}, new float[] {1.5f, -2f}),
+            "fc2.bias", new Tensor(new long[] {3}, new float[] {0.1f, 0.2f, Float.MIN_VALUE}));
+    Map<String, Tensor> opt =
+        Map.of("conv1.weight", new Tensor(new long[] {2, 1, 1, 1}, new float[] {0f, 3f}));
+    TrainingState st =
+        new TrainingState(
+            epoch, stepInEpoch, 100L * epoch + stepInEpoch, 0.42, 7, Map.of("tool", "arat-test"));
+    return new Checkpoint(
+        a,
+        new TrainingRecipe(null, 5L, null, null, 2, null, null, null, null, null, null, null),
+        w,
+        opt,
+        st);
   }
 
   @Test
@@ -64,7 +74,9 @@ class CheckpointTest {
     assertTrue(msg.contains("epoch-0003") && msg.contains("architecture.json is missing"), msg);
     sample(2).write(dir.resolve("checkpoints").resolve("copy"));
     for (String f : new String[] {"architecture.json", "recipe.yaml", "weights.safetensors"}) {
-      Files.copy(dir.resolve("checkpoints/copy").resolve(f), dir.resolve("checkpoints/epoch-0003").resolve(f));
+      Files.copy(
+          dir.resolve("checkpoints/copy").resolve(f),
+          dir.resolve("checkpoints/epoch-0003").resolve(f));
     }
     msg = assertThrows(SpecException.class, () -> Checkpoint.read(dir)).getMessage();
     assertTrue(msg.contains("epoch-0003") && msg.contains("state.json is missing"), msg);
@@ -86,21 +98,29 @@ class CheckpointTest {
 
   @Test
   void safetensorsLayoutMatchesTheFormat() {
-    Map<String, Tensor> t = Map.of("b", new Tensor(new long[] {2}, new float[] {1f, 2f}),
-        "a", new Tensor(new long[] {1, 1}, new float[] {-1f}));
+    Map<String, Tensor> t =
+        Map.of(
+            "b",
+            new Tensor(new long[] {2}, new float[] {1f, 2f}),
+            "a",
+            new Tensor(new long[] {1, 1}, new float[] {-1f}));
     byte[] bytes = SafeTensors.encode(t, Map.of("k", "v"));
     ByteBuffer buf = ByteBuffer.wrap(bytes).order(ByteOrder.LITTLE_ENDIAN);
     long n = buf.getLong();
     assertEquals(0, (8 + n) % 8);
     String header = new String(bytes, 8, (int) n, StandardCharsets.UTF_8);
-    assertTrue(header.contains("\"a\":{\"dtype\":\"F32\",\"shape\":[1,1],\"data_offsets\":[0,4]}"), header);
-    assertTrue(header.contains("\"b\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[4,12]}"), header);
+    assertTrue(
+        header.contains("\"a\":{\"dtype\":\"F32\",\"shape\":[1,1],\"data_offsets\":[0,4]}"),
+        header);
+    assertTrue(
+        header.contains("\"b\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[4,12]}"), header);
     assertEquals(-1f, buf.getFloat((int) (8 + n)));
     SafeTensors.Contents c = SafeTensors.decode(bytes, "x");
     assertArrayEquals(new float[] {1f, 2f}, c.tensors().get("b").data());
     assertEquals("v", c.metadata().get("k"));
     assertFalse(c.tensors().containsKey("__metadata__"));
   }
+
   /** A header around 8 data bytes (two floats). */
   private static byte[] withHeader(String json) {
     byte[] h = json.getBytes(StandardCharsets.UTF_8);
@@ -109,28 +129,45 @@ class CheckpointTest {
     return b.array();
   }
 
-  /** Headers the fuzzer (SafeTensorsFuzzTest) made crash with NPE / ClassCastException / overflow. */
+  /**
+   * Headers the fuzzer (SafeTensorsFuzzTest) made crash with NPE / ClassCastException / overflow.
+   */
   @Test
   void malformedSafetensorsHeadersAreSpecErrors() {
     String[][] cases = {
-        {"{\"w\":{\"dtype\":\"F32\",\"shapg\":[2],\"data_offsets\":[0,8]}}", "shape is missing"},
-        {"{\"w\":{\"dtype\":\"F32\",\"shape\":[2]}}", "data_offsets is missing"},
-        {"{\"w\":{\"dtype\":\"F32\",\"shape\":\"2\",\"data_offsets\":[0,8]}}", "shape is missing"},
-        {"{\"w\":{\"dtype\":\"F32\",\"shape\":[2.5],\"data_offsets\":[0,8]}}", "non-negative integer"},
-        {"{\"w\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0]}}", "list of 2"},
-        {"{\"w\":[1,2]}", "expected an object"},
-        {"{\"__metadata__\":[1]}", "__metadata__ is not an object"},
-        {"{\"w\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,9223372036854775807]}}", "beyond the end"},
-        {"{\"w\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,3]}}", "whole number of F32"},
-        {"{\"w\":{\"dtype\":\"F32\",\"shape\":[4294967296,4294967296],\"data_offsets\":[0,0]}}",
-            "more than 2^31"},
+      {"{\"w\":{\"dtype\":\"F32\",\"shapg\":[2],\"data_offsets\":[0,8]}}", "shape is missing"},
+      {"{\"w\":{\"dtype\":\"F32\",\"shape\":[2]}}", "data_offsets is missing"},
+      {"{\"w\":{\"dtype\":\"F32\",\"shape\":\"2\",\"data_offsets\":[0,8]}}", "shape is missing"},
+      {
+        "{\"w\":{\"dtype\":\"F32\",\"shape\":[2.5],\"data_offsets\":[0,8]}}", "non-negative integer"
+      },
+      {"{\"w\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0]}}", "list of 2"},
+      {"{\"w\":[1,2]}", "expected an object"},
+      {"{\"__metadata__\":[1]}", "__metadata__ is not an object"},
+      {
+        "{\"w\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,9223372036854775807]}}",
+        "beyond the end"
+      },
+      {"{\"w\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,3]}}", "whole number of F32"},
+      {
+        "{\"w\":{\"dtype\":\"F32\",\"shape\":[4294967296,4294967296],\"data_offsets\":[0,0]}}",
+        "more than 2^31"
+      },
     };
     for (String[] c : cases) {
-      SpecException e = assertThrows(SpecException.class, () -> SafeTensors.decode(withHeader(c[0]), "m.st"), c[0]);
-      assertTrue(e.getMessage().startsWith("m.st: ") && e.getMessage().contains(c[1]), e.getMessage());
+      SpecException e =
+          assertThrows(
+              SpecException.class, () -> SafeTensors.decode(withHeader(c[0]), "m.st"), c[0]);
+      assertTrue(
+          e.getMessage().startsWith("m.st: ") && e.getMessage().contains(c[1]), e.getMessage());
     }
-    assertArrayEquals(new float[] {1f, 2f}, SafeTensors.decode(
-        withHeader("{\"w\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]}}"), "m.st")
-        .tensors().get("w").data());
+    assertArrayEquals(
+        new float[] {1f, 2f},
+        SafeTensors.decode(
+                withHeader("{\"w\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]}}"),
+                "m.st")
+            .tensors()
+            .get("w")
+            .data());
   }
 }

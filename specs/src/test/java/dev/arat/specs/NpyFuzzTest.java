@@ -3,8 +3,8 @@ package dev.arat.specs;
 import com.code_intelligence.jazzer.junit.FuzzTest;
 
 /**
- * Fuzzes the {@code .npy} reader: any bytes must parse or give an {@link Npy.NpyException} (exit 2).
- * Without {@code JAZZER_FUZZ} this replays {@code NpyFuzzTestInputs/npy/}; see docs/fuzzing.md.
+ * Fuzzes the {@code .npy} reader: any bytes must parse or give an {@link Npy.NpyException} (exit
+ * 2). Without {@code JAZZER_FUZZ} this replays {@code NpyFuzzTestInputs/npy/}; see docs/fuzzing.md.
  */
 class NpyFuzzTest {
   @FuzzTest(maxDuration = "3m")

@@ -11,7 +11,6 @@ import java.nio.ByteOrder;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.Arrays;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -57,53 +56,91 @@ class NpyTest {
     byte[] bytes = Files.readAllBytes(dir.resolve("f.npy"));
     assertEquals(0, (bytes.length - 16) % 64, "data starts on a 64-byte boundary");
     String header = new String(bytes, 10, bytes.length - 26, StandardCharsets.ISO_8859_1);
-    assertTrue(header.startsWith("{'descr': '<f4', 'fortran_order': False, 'shape': (4,), }"),
-        header);
+    assertTrue(
+        header.startsWith("{'descr': '<f4', 'fortran_order': False, 'shape': (4,), }"), header);
   }
 
   @Test
   void readsInt32BigEndianAndVersion2() {
     ByteBuffer be = ByteBuffer.allocate(12).order(ByteOrder.BIG_ENDIAN);
     be.putInt(1).putInt(-2).putInt(300);
-    Npy.NpyArray a = Npy.parse(npy("{'descr': '>i4', 'fortran_order': False, 'shape': (3,), }",
-        be.array(), 1), "t");
+    Npy.NpyArray a =
+        Npy.parse(
+            npy("{'descr': '>i4', 'fortran_order': False, 'shape': (3,), }", be.array(), 1), "t");
     assertEquals(Npy.DType.INT32, a.dtype());
     assertArrayEquals(new long[] {1, -2, 300}, a.longs());
     ByteBuffer le = ByteBuffer.allocate(8).order(ByteOrder.LITTLE_ENDIAN).putFloat(1f).putFloat(2f);
-    Npy.NpyArray b = Npy.parse(npy("{'descr': '<f4', 'fortran_order': False, 'shape': (1, 2), }",
-        le.array(), 2), "t");
+    Npy.NpyArray b =
+        Npy.parse(
+            npy("{'descr': '<f4', 'fortran_order': False, 'shape': (1, 2), }", le.array(), 2), "t");
     assertArrayEquals(new float[] {1f, 2f}, b.floats());
   }
 
   @Test
   void errorsNameTheFileAndTheProblem() throws Exception {
-    Npy.NpyException e = assertThrows(Npy.NpyException.class,
-        () -> Npy.read(dir.resolve("missing.npy")));
+    Npy.NpyException e =
+        assertThrows(Npy.NpyException.class, () -> Npy.read(dir.resolve("missing.npy")));
     assertTrue(e.getMessage().contains("missing.npy' does not exist"), e.getMessage());
     Files.writeString(dir.resolve("text.npy"), "hello, world");
     e = assertThrows(Npy.NpyException.class, () -> Npy.read(dir.resolve("text.npy")));
     assertTrue(e.getMessage().contains("not a NumPy .npy file"), e.getMessage());
-    e = assertThrows(Npy.NpyException.class, () -> Npy.parse(npy(
-        "{'descr': '<c8', 'fortran_order': False, 'shape': (1,), }", new byte[8], 1), "c64"));
+    e =
+        assertThrows(
+            Npy.NpyException.class,
+            () ->
+                Npy.parse(
+                    npy(
+                        "{'descr': '<c8', 'fortran_order': False, 'shape': (1,), }",
+                        new byte[8],
+                        1),
+                    "c64"));
     assertTrue(e.getMessage().contains("unsupported dtype '<c8'"), e.getMessage());
-    e = assertThrows(Npy.NpyException.class, () -> Npy.parse(npy(
-        "{'descr': '<f4', 'fortran_order': True, 'shape': (2, 2), }", new byte[16], 1), "fo"));
+    e =
+        assertThrows(
+            Npy.NpyException.class,
+            () ->
+                Npy.parse(
+                    npy(
+                        "{'descr': '<f4', 'fortran_order': True, 'shape': (2, 2), }",
+                        new byte[16],
+                        1),
+                    "fo"));
     assertTrue(e.getMessage().contains("Fortran-order"), e.getMessage());
-    e = assertThrows(Npy.NpyException.class, () -> Npy.parse(npy(
-        "{'descr': '<f4', 'fortran_order': False, 'shape': (2, 3), }", new byte[20], 1), "tr"));
+    e =
+        assertThrows(
+            Npy.NpyException.class,
+            () ->
+                Npy.parse(
+                    npy(
+                        "{'descr': '<f4', 'fortran_order': False, 'shape': (2, 3), }",
+                        new byte[20],
+                        1),
+                    "tr"));
     assertTrue(e.getMessage().contains("truncated"), e.getMessage());
-    e = assertThrows(Npy.NpyException.class, () -> Npy.parse(npy(
-        "{'descr': '<f4', 'fortran_order': False, 'shape': (1,), }", new byte[8], 1), "extra"));
+    e =
+        assertThrows(
+            Npy.NpyException.class,
+            () ->
+                Npy.parse(
+                    npy(
+                        "{'descr': '<f4', 'fortran_order': False, 'shape': (1,), }",
+                        new byte[8],
+                        1),
+                    "extra"));
     assertTrue(e.getMessage().contains("after the array data"), e.getMessage());
-    assertThrows(IllegalArgumentException.class,
+    assertThrows(
+        IllegalArgumentException.class,
         () -> Npy.writeFloat32(dir.resolve("bad.npy"), new float[3], 2, 2));
   }
 
   @Test
   void float64AndUint8() throws Exception {
-    java.nio.ByteBuffer d = java.nio.ByteBuffer.allocate(16).order(java.nio.ByteOrder.LITTLE_ENDIAN);
+    java.nio.ByteBuffer d =
+        java.nio.ByteBuffer.allocate(16).order(java.nio.ByteOrder.LITTLE_ENDIAN);
     d.putDouble(0.25).putDouble(1.0);
-    Npy.NpyArray a = Npy.parse(npy("{'descr': '<f8', 'fortran_order': False, 'shape': (2,), }", d.array(), 1), "f8");
+    Npy.NpyArray a =
+        Npy.parse(
+            npy("{'descr': '<f8', 'fortran_order': False, 'shape': (2,), }", d.array(), 1), "f8");
     assertEquals(Npy.DType.FLOAT64, a.dtype());
     assertArrayEquals(new float[] {0.25f, 1f}, a.floats());
     Npy.writeUint8(dir.resolve("u.npy"), new byte[] {0, (byte) 255, 7}, 3);
@@ -117,12 +154,25 @@ class NpyTest {
   /** Found by review while fuzzing: a shape whose element count overflows to 0 read as data. */
   @Test
   void shapesWhoseElementCountOverflowsAreErrors() {
-    Npy.NpyException e = assertThrows(Npy.NpyException.class, () -> Npy.parse(npy(
-        "{'descr': '<f4', 'fortran_order': False, 'shape': (4294967296, 4294967296), }", new byte[0], 1),
-        "t"));
+    Npy.NpyException e =
+        assertThrows(
+            Npy.NpyException.class,
+            () ->
+                Npy.parse(
+                    npy(
+                        "{'descr': '<f4', 'fortran_order': False, 'shape': (4294967296, 4294967296), }",
+                        new byte[0],
+                        1),
+                    "t"));
     assertTrue(e.getMessage().contains("shape [4294967296, 4294967296]"), e.getMessage());
-    assertArrayEquals(new long[] {0, 4294967296L}, Npy.parse(npy(
-        "{'descr': '<f4', 'fortran_order': False, 'shape': (0, 4294967296), }", new byte[0], 1),
-        "t").shape());
+    assertArrayEquals(
+        new long[] {0, 4294967296L},
+        Npy.parse(
+                npy(
+                    "{'descr': '<f4', 'fortran_order': False, 'shape': (0, 4294967296), }",
+                    new byte[0],
+                    1),
+                "t")
+            .shape());
   }
 }

@@ -5,7 +5,8 @@ import java.nio.charset.StandardCharsets;
 
 /**
  * Fuzzes training-recipe YAML: any text must give a recipe or a {@link SpecException} (exit 2).
- * Without {@code JAZZER_FUZZ} this replays {@code RecipeFuzzTestInputs/recipe/}; see docs/fuzzing.md.
+ * Without {@code JAZZER_FUZZ} this replays {@code RecipeFuzzTestInputs/recipe/}; see
+ * docs/fuzzing.md.
  */
 class RecipeFuzzTest {
   @FuzzTest(maxDuration = "3m")

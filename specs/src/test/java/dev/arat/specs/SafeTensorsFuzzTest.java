@@ -3,9 +3,9 @@ package dev.arat.specs;
 import com.code_intelligence.jazzer.junit.FuzzTest;
 
 /**
- * Fuzzes the safetensors reader (checkpoints): any bytes must decode or give a
- * {@link SpecException} (exit 2). Without {@code JAZZER_FUZZ} this replays
- * {@code SafeTensorsFuzzTestInputs/safeTensors/}; see docs/fuzzing.md.
+ * Fuzzes the safetensors reader (checkpoints): any bytes must decode or give a {@link
+ * SpecException} (exit 2). Without {@code JAZZER_FUZZ} this replays {@code
+ * SafeTensorsFuzzTestInputs/safeTensors/}; see docs/fuzzing.md.
  */
 class SafeTensorsFuzzTest {
   @FuzzTest(maxDuration = "3m")

@@ -11,10 +11,11 @@ import java.util.List;
  * where that is not installed.
  */
 public final class OnnxChecker {
-  private static final String SCRIPT = "import sys, onnx\n"
-      + "for f in sys.argv[1:]:\n"
-      + "    onnx.checker.check_model(onnx.load(f), full_check=True)\n"
-      + "print('ok', len(sys.argv) - 1)\n";
+  private static final String SCRIPT =
+      "import sys, onnx\n"
+          + "for f in sys.argv[1:]:\n"
+          + "    onnx.checker.check_model(onnx.load(f), full_check=True)\n"
+          + "print('ok', len(sys.argv) - 1)\n";
 
   private OnnxChecker() {}
 

@@ -10,9 +10,9 @@ import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Assumptions;
 
 /**
- * What tests that call Python need: Debian's interpreter and a check that it can import the
- * modules a test uses. The product never needs Python; CI has {@code python3-onnx} but no torch,
- * so a test needing a missing module is skipped (a JUnit assumption), never failed.
+ * What tests that call Python need: Debian's interpreter and a check that it can import the modules
+ * a test uses. The product never needs Python; CI has {@code python3-onnx} but no torch, so a test
+ * needing a missing module is skipped (a JUnit assumption), never failed.
  */
 public final class Python {
   /** Debian's interpreter, the one whose {@code python3-onnx} / {@code python3-torch} we use. */
@@ -38,20 +38,22 @@ public final class Python {
    */
   public static String missing(String... modules) {
     String wanted = String.join(", ", modules);
-    String packages = String.join(" ", List.of(modules).stream().map(m -> "python3-" + m)
-        .toList());
+    String packages = String.join(" ", List.of(modules).stream().map(m -> "python3-" + m).toList());
     if (!Files.isExecutable(PYTHON3)) {
       return "no " + PYTHON3 + " (apt-get install python3 " + packages + ")";
     }
     try {
-      Process p = new ProcessBuilder(PYTHON3.toString(), "-c", "import " + wanted)
-          .redirectErrorStream(true).start();
+      Process p =
+          new ProcessBuilder(PYTHON3.toString(), "-c", "import " + wanted)
+              .redirectErrorStream(true)
+              .start();
       p.getInputStream().readAllBytes();
       if (!p.waitFor(120, TimeUnit.SECONDS)) {
         p.destroyForcibly();
         return PYTHON3 + " -c 'import " + wanted + "' did not finish";
       }
-      return p.exitValue() == 0 ? null
+      return p.exitValue() == 0
+          ? null
           : PYTHON3 + " cannot import " + wanted + " (apt-get install " + packages + ")";
     } catch (IOException e) {
       return "cannot run " + PYTHON3 + ": " + e.getMessage();

@@ -13,9 +13,16 @@ import java.util.Map;
  */
 final class ConflictLog {
   /** The keys averaged per epoch, in the order of {@link EpochMetrics.Conflict}'s components. */
-  private static final String[] MEAN_KEYS = {"cosine", "conflict_ratio", "norm_cls", "norm_inv",
-      "purifying_cosine", "purifying_conflict_ratio", "contaminating_cosine",
-      "contaminating_conflict_ratio"};
+  private static final String[] MEAN_KEYS = {
+    "cosine",
+    "conflict_ratio",
+    "norm_cls",
+    "norm_inv",
+    "purifying_cosine",
+    "purifying_conflict_ratio",
+    "contaminating_cosine",
+    "contaminating_conflict_ratio"
+  };
 
   private final Path file;
 
@@ -41,14 +48,16 @@ final class ConflictLog {
     l.put("contaminating_norm", num(c.contaminating().normInv()));
     l.put("parameters", c.parameters());
     Map<String, Object> layers = new LinkedHashMap<>();
-    c.layers().forEach((k, v) -> {
-      Map<String, Object> e = new LinkedHashMap<>();
-      e.put("cosine", num(v.cosine()));
-      e.put("conflict_ratio", num(v.conflictRatio()));
-      e.put("norm_cls", num(v.normCls()));
-      e.put("norm_inv", num(v.normInv()));
-      layers.put(k, e);
-    });
+    c.layers()
+        .forEach(
+            (k, v) -> {
+              Map<String, Object> e = new LinkedHashMap<>();
+              e.put("cosine", num(v.cosine()));
+              e.put("conflict_ratio", num(v.conflictRatio()));
+              e.put("norm_cls", num(v.normCls()));
+              e.put("norm_inv", num(v.normInv()));
+              layers.put(k, e);
+            });
     l.put("layers", layers);
     MetricsFiles.append(file, l);
   }
@@ -79,8 +88,8 @@ final class ConflictLog {
     for (int i = 0; i < MEAN_KEYS.length; i++) {
       mean[i] = cnt[i] > 0 ? sum[i] / cnt[i] : Double.NaN;
     }
-    return new EpochMetrics.Conflict(lines, mean[0], mean[1], mean[2], mean[3], mean[4], mean[5],
-        mean[6], mean[7], seconds);
+    return new EpochMetrics.Conflict(
+        lines, mean[0], mean[1], mean[2], mean[3], mean[4], mean[5], mean[6], mean[7], seconds);
   }
 
   /** On resume: keeps only the measurements taken before global step {@code step}. */

@@ -46,8 +46,10 @@ import java.util.concurrent.TimeUnit;
 final class DataParallel implements AutoCloseable {
   private final SplitBnNetwork primary;
   private final List<NDManager> roots = new ArrayList<>();
+
   /** Every replica's network and objective, the primary's first. */
   private final List<SplitBnNetwork> networks = new ArrayList<>();
+
   private final List<Objective> objectives = new ArrayList<>();
   private final ExecutorService pool;
 
@@ -60,22 +62,32 @@ final class DataParallel implements AutoCloseable {
    * @param primaryObjective the primary's objective
    * @param devices every device, the primary's first; at least two
    */
-  DataParallel(TrainingRecipe recipe, ArchitectureSpec arch, SplitBnNetwork primary,
-      Objective primaryObjective, List<Device> devices) {
+  DataParallel(
+      TrainingRecipe recipe,
+      ArchitectureSpec arch,
+      SplitBnNetwork primary,
+      Objective primaryObjective,
+      List<Device> devices) {
     if (devices.size() < 2) {
       throw new IllegalArgumentException("data parallelism needs at least two devices");
     }
     this.primary = primary;
     networks.add(primary);
     objectives.add(primaryObjective);
-    this.pool = Executors.newFixedThreadPool(devices.size(), r -> {
-      Thread t = new Thread(() -> {
-        Autograd.disableForThisThread();
-        r.run();
-      }, "arat-replica");
-      t.setDaemon(true);
-      return t;
-    });
+    this.pool =
+        Executors.newFixedThreadPool(
+            devices.size(),
+            r -> {
+              Thread t =
+                  new Thread(
+                      () -> {
+                        Autograd.disableForThisThread();
+                        r.run();
+                      },
+                      "arat-replica");
+              t.setDaemon(true);
+              return t;
+            });
     try {
       for (Device d : devices.subList(1, devices.size())) {
         NDManager root = Devices.newManager(d);
@@ -139,8 +151,13 @@ final class DataParallel implements AutoCloseable {
       int from = b[r];
       int to = b[r + 1];
       Objective o = objectives.get(r);
-      tasks.add(() -> o.adversarial(rows(x, from, to), Arrays.copyOfRange(labels, from, to),
-          Arrays.copyOfRange(ids, from, to), seed));
+      tasks.add(
+          () ->
+              o.adversarial(
+                  rows(x, from, to),
+                  Arrays.copyOfRange(labels, from, to),
+                  Arrays.copyOfRange(ids, from, to),
+                  seed));
     }
     List<ImageBatch> parts = run(tasks);
     if (parts.size() == 1) {
@@ -161,8 +178,14 @@ final class DataParallel implements AutoCloseable {
    *
    * @return the step's losses, shard losses weighted by shard size, counts summed
    */
-  Objective.StepLoss step(ImageBatch clean, ImageBatch adv, int[] labels, double wAdv,
-      double wClean, Sgd sgd, double lr) {
+  Objective.StepLoss step(
+      ImageBatch clean,
+      ImageBatch adv,
+      int[] labels,
+      double wAdv,
+      double wClean,
+      Sgd sgd,
+      double lr) {
     int[] b = bounds(clean.n());
     List<NDManager> stepManagers = new ArrayList<>();
     try {
@@ -173,8 +196,16 @@ final class DataParallel implements AutoCloseable {
         NDManager m = networks.get(r).manager().newSubManager();
         stepManagers.add(m);
         Objective o = objectives.get(r);
-        tasks.add(() -> o.backward(m, rows(clean, from, to), rows(adv, from, to),
-            Arrays.copyOfRange(labels, from, to), wAdv, wClean, Objective.allTerms()));
+        tasks.add(
+            () ->
+                o.backward(
+                    m,
+                    rows(clean, from, to),
+                    rows(adv, from, to),
+                    Arrays.copyOfRange(labels, from, to),
+                    wAdv,
+                    wClean,
+                    Objective.allTerms()));
       }
       List<Objective.StepLoss> losses = run(tasks);
       sgd.step(lr, stepManagers.get(0), reduceGradients(b, stepManagers.get(0)));
@@ -301,8 +332,8 @@ final class DataParallel implements AutoCloseable {
   /** Rows {@code [from, to)} of a batch (contiguous, so one array copy; {@code select} gathers). */
   private static ImageBatch rows(ImageBatch b, int from, int to) {
     int per = b.imageSize();
-    return new ImageBatch(Arrays.copyOfRange(b.data(), from * per, to * per), to - from, b.c(),
-        b.h(), b.w());
+    return new ImageBatch(
+        Arrays.copyOfRange(b.data(), from * per, to * per), to - from, b.c(), b.h(), b.w());
   }
 
   /** Frees the replicas (not the primary) and stops the worker threads. */

@@ -51,8 +51,8 @@ public final class Devices {
   static Device resolve(String setting, int gpuCount) {
     List<Device> all = resolveAll(setting, gpuCount);
     if (all.size() != 1) {
-      throw new IllegalArgumentException("device: expected one device, '" + setting + "' names "
-          + all.size());
+      throw new IllegalArgumentException(
+          "device: expected one device, '" + setting + "' names " + all.size());
     }
     return all.get(0);
   }
@@ -101,12 +101,15 @@ public final class Devices {
       } else if (afterGpu && item.matches("\\d{1,3}")) {
         id = Integer.parseInt(item);
       } else {
-        throw new IllegalArgumentException("device: must be auto, cpu, gpu, gpu:N, gpu:all or a "
-            + "comma-separated list such as gpu:0,gpu:1 (short gpu:0,1), was '" + setting + "'");
+        throw new IllegalArgumentException(
+            "device: must be auto, cpu, gpu, gpu:N, gpu:all or a "
+                + "comma-separated list such as gpu:0,gpu:1 (short gpu:0,1), was '"
+                + setting
+                + "'");
       }
       if (!gpus.add(id)) {
-        throw new IllegalArgumentException("device: gpu:" + id + " is listed twice in '" + setting
-            + "'");
+        throw new IllegalArgumentException(
+            "device: gpu:" + id + " is listed twice in '" + setting + "'");
       }
       if (id >= gpuCount) {
         throw noGpu(s, id, gpuCount);
@@ -118,10 +121,16 @@ public final class Devices {
   }
 
   private static IllegalStateException noGpu(String s, int id, int gpuCount) {
-    return new IllegalStateException("device " + s + " was requested but the "
-        + Engine.getDefaultEngineName() + " engine reports " + gpuCount + " GPU(s)"
-        + (gpuCount == 0 ? " (a CPU-only native library, or no CUDA device visible)" : "")
-        + "; use device: cpu or auto to train on the CPU");
+    return new IllegalStateException(
+        "device "
+            + s
+            + " was requested but the "
+            + Engine.getDefaultEngineName()
+            + " engine reports "
+            + gpuCount
+            + " GPU(s)"
+            + (gpuCount == 0 ? " (a CPU-only native library, or no CUDA device visible)" : "")
+            + "; use device: cpu or auto to train on the CPU");
   }
 
   /** A root manager on a device. */

@@ -5,9 +5,9 @@ import java.util.Map;
 
 /**
  * One line of a run's {@code metrics.jsonl}: what one completed epoch measured. {@link #toJson()}
- * is the one writer of the line; its keys are snake_case, in the order of the components below,
- * and a value that is not a finite number (NaN: "not measured by this method or this epoch") or a
- * null part is left out of the line.
+ * is the one writer of the line; its keys are snake_case, in the order of the components below, and
+ * a value that is not a finite number (NaN: "not measured by this method or this epoch") or a null
+ * part is left out of the line.
  *
  * @param epoch the epoch, 1-based
  * @param epochs the recipe's number of epochs

@@ -15,8 +15,8 @@ import java.util.SplittableRandom;
 
 /**
  * TRADES' inner maximisation (Zhang et al. 2019): projected gradient ascent on {@code KL(f(x) ‖
- * f(x'))} with respect to x', the target distribution {@code f(x)} fixed. The attack-suite's
- * {@code Pgd} ascends a loss head on labels, so this KL attack lives here, on DJL arrays.
+ * f(x'))} with respect to x', the target distribution {@code f(x)} fixed. The attack-suite's {@code
+ * Pgd} ascends a loss head on labels, so this KL attack lives here, on DJL arrays.
  *
  * <ul>
  *   <li>Start: {@code x' = x + 0.001·N(0,1)} per pixel (as the TRADES code; not clipped before the
@@ -31,8 +31,8 @@ import java.util.SplittableRandom;
  *   <li>Model mode: the same as in-training PGD (ARAT-METHOD §2, P4): the given BN set in
  *       <em>train</em> mode (batch statistics; each forward, including the target's, updates that
  *       set's running statistics as PyTorch would), weights frozen for the duration so no parameter
- *       gradient accumulates. The TRADES code attacks in eval mode; this project uses one convention
- *       for all its adversarial-training methods.
+ *       gradient accumulates. The TRADES code attacks in eval mode; this project uses one
+ *       convention for all its adversarial-training methods.
  * </ul>
  *
  * <p>Gradients are recorded with {@link dev.arat.trainer.nn.Autograd} on the calling thread; the

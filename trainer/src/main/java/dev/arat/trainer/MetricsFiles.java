@@ -44,9 +44,10 @@ public final class MetricsFiles {
 
   /** Loss series drawn in the upper panel. */
   static final List<String> LOSSES = List.of("loss", "loss_ce_adv", "loss_ce_clean", "loss_inv");
+
   /** Accuracy series drawn in the lower panel. */
-  static final List<String> ACCURACIES = List.of("clean_accuracy_adv_bn",
-      "clean_accuracy_clean_bn", "pgd_accuracy", "train_accuracy");
+  static final List<String> ACCURACIES =
+      List.of("clean_accuracy_adv_bn", "clean_accuracy_clean_bn", "pgd_accuracy", "train_accuracy");
 
   /** Reads the JSON lines of a metrics file (blank or torn lines skipped). */
   static List<JsonNode> read(Path jsonl) throws IOException {
@@ -78,14 +79,20 @@ public final class MetricsFiles {
   }
 
   private static void appendLine(Path jsonl, String json) throws IOException {
-    Files.writeString(jsonl, json + "\n", StandardCharsets.UTF_8, StandardOpenOption.CREATE,
+    Files.writeString(
+        jsonl,
+        json + "\n",
+        StandardCharsets.UTF_8,
+        StandardOpenOption.CREATE,
         StandardOpenOption.APPEND);
   }
 
   /** {@code value} as one compact JSON text through the project's mapper (nulls left out). */
   static String compactJson(Object value) {
     try {
-      return Specs.json().writer().without(SerializationFeature.INDENT_OUTPUT)
+      return Specs.json()
+          .writer()
+          .without(SerializationFeature.INDENT_OUTPUT)
           .writeValueAsString(value);
     } catch (JsonProcessingException e) {
       throw new UncheckedIOException(e);
@@ -131,7 +138,8 @@ public final class MetricsFiles {
       List<String> cells = new ArrayList<>();
       for (String c : cols) {
         JsonNode v = r.get(c);
-        cells.add(v == null || v.isNull() ? "" : quote(v.isValueNode() ? v.asText() : v.toString()));
+        cells.add(
+            v == null || v.isNull() ? "" : quote(v.isValueNode() ? v.asText() : v.toString()));
       }
       sb.append(String.join(",", cells)).append('\n');
     }
@@ -178,8 +186,14 @@ public final class MetricsFiles {
   }
 
   private static XYChart chart(String title, String yTitle) {
-    XYChart c = new XYChartBuilder().width(800).height(360).title(title).xAxisTitle("epoch")
-        .yAxisTitle(yTitle).build();
+    XYChart c =
+        new XYChartBuilder()
+            .width(800)
+            .height(360)
+            .title(title)
+            .xAxisTitle("epoch")
+            .yAxisTitle(yTitle)
+            .build();
     c.getStyler().setMarkerSize(6);
     return c;
   }

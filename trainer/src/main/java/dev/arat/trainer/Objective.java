@@ -27,10 +27,10 @@ import java.util.Set;
  *   <li>{@code trades}: {@code CE(f(x), y) + β·KL(f(x) ‖ f(x'))} (Zhang et al. 2019; KL summed over
  *       classes, mean over the batch, gradient through both sides as in the TRADES code), x' from
  *       {@link KlAttack}; one BN set, two separate train-mode forwards (clean first).
- *   <li>{@code arat}: {@code w_adv·CE(f_adv(x'),y) + w_clean·CE(f_clean(x),y) + (γ/|S|)·Σ_l
- *       D_l}, with {@code D_l = 1 − mean_i cos(h_l(z'_l), sg(z_l))} for the default alignment
- *       {@code x->y}. Clean and adversarial batches are forwarded separately, each through its own
- *       BN set in train mode.
+ *   <li>{@code arat}: {@code w_adv·CE(f_adv(x'),y) + w_clean·CE(f_clean(x),y) + (γ/|S|)·Σ_l D_l},
+ *       with {@code D_l = 1 − mean_i cos(h_l(z'_l), sg(z_l))} for the default alignment {@code
+ *       x->y}. Clean and adversarial batches are forwarded separately, each through its own BN set
+ *       in train mode.
  * </ul>
  *
  * <p>In-training PGD is {@link Pgd#perturb} (the same class the evaluator runs) on a {@link
@@ -68,7 +68,12 @@ public final class Objective {
    * @param n batch size
    */
   public record StepLoss(
-      double total, double ceAdv, double ceClean, double invariance, int correct, int correctClean,
+      double total,
+      double ceAdv,
+      double ceClean,
+      double invariance,
+      int correct,
+      int correctClean,
       int n) {}
 
   private static final double COS_EPS = 1e-8;
@@ -144,7 +149,12 @@ public final class Objective {
    * @param terms which terms to include (all for training)
    */
   public StepLoss backward(
-      NDManager step, ImageBatch clean, ImageBatch adv, int[] labels, double wAdv, double wClean,
+      NDManager step,
+      ImageBatch clean,
+      ImageBatch adv,
+      int[] labels,
+      double wAdv,
+      double wClean,
       Set<Term> terms) {
     int n = clean.n();
     net.setTrainable(true);
@@ -170,8 +180,14 @@ public final class Objective {
         }
         gc.backward(total);
         double ceAdv = crossEntropy(za.stopGradient(), y).getFloat();
-        return new StepLoss(total.getFloat(), ceAdv, ce.getFloat(), kl.getFloat(),
-            correct(za, labels), correct(zc, labels), n);
+        return new StepLoss(
+            total.getFloat(),
+            ceAdv,
+            ce.getFloat(),
+            kl.getFloat(),
+            correct(za, labels),
+            correct(zc, labels),
+            n);
       }
       if (!"arat".equals(method)) {
         NDArray in = "standard".equals(method) ? x : toArray(step, adv);
@@ -202,9 +218,14 @@ public final class Objective {
         throw new IllegalArgumentException("no loss term selected");
       }
       gc.backward(total);
-      return new StepLoss(total.getFloat(), ceAdv.getFloat(), ceClean.getFloat(),
-          inv == null ? 0.0 : inv.getFloat(), correct(outAdv.logits(), labels),
-          correct(outClean.logits(), labels), n);
+      return new StepLoss(
+          total.getFloat(),
+          ceAdv.getFloat(),
+          ceClean.getFloat(),
+          inv == null ? 0.0 : inv.getFloat(),
+          correct(outAdv.logits(), labels),
+          correct(outClean.logits(), labels),
+          n);
     }
   }
 
@@ -216,17 +237,18 @@ public final class Objective {
    * @param normCls {@code ‖g_cls‖₂}
    * @param normInv {@code ‖g_inv‖₂}
    */
-  public record LayerConflict(double cosine, double conflictRatio, double normCls, double normInv) {}
+  public record LayerConflict(
+      double cosine, double conflictRatio, double normCls, double normInv) {}
 
   /**
-   * The gradient-conflict metric of ARAT-METHOD §7 on one batch. W is every conv and linear
-   * weight tensor of the backbone ({@link SplitBnNetwork#convLinearWeightNames}); gradients are
-   * flattened and concatenated, zeros included (a loss that does not reach a layer contributes zeros,
-   * which count in P and never as conflict).
+   * The gradient-conflict metric of ARAT-METHOD §7 on one batch. W is every conv and linear weight
+   * tensor of the backbone ({@link SplitBnNetwork#convLinearWeightNames}); gradients are flattened
+   * and concatenated, zeros included (a loss that does not reach a layer contributes zeros, which
+   * count in P and never as conflict).
    *
-   * @param overall {@code g_cls = ∇_W (w_adv·CE_adv + w_clean·CE_clean)} against {@code g_inv =
-   *     ∇_W L_inv} of the recipe's own invariance term (with its predictor, stop-gradient and
-   *     alignment switches)
+   * @param overall {@code g_cls = ∇_W (w_adv·CE_adv + w_clean·CE_clean)} against {@code g_inv = ∇_W
+   *     L_inv} of the recipe's own invariance term (with its predictor, stop-gradient and alignment
+   *     switches)
    * @param purifying {@code g_cls} against the gradient of the purifying half {@code (γ/|S|)Σ_l
    *     D(z'_l, sg z_l)} (no predictor), for diagnosis
    * @param contaminating {@code g_cls} against the gradient of the contaminating half {@code
@@ -241,7 +263,12 @@ public final class Objective {
       long parameters,
       Map<String, LayerConflict> layers) {}
 
-  private enum Part { CLS, INV, PURIFYING, CONTAMINATING }
+  private enum Part {
+    CLS,
+    INV,
+    PURIFYING,
+    CONTAMINATING
+  }
 
   /**
    * Measures the gradient-conflict metric (ARAT-METHOD §7) on a batch with the current weights,
@@ -259,11 +286,11 @@ public final class Objective {
    * @return the numbers, or null when the recipe has no invariance term (no taps or γ = 0)
    * @throws IllegalStateException for a method other than {@code arat}
    */
-  public Conflict conflict(ImageBatch clean, ImageBatch adv, int[] labels, double wAdv,
-      double wClean) {
+  public Conflict conflict(
+      ImageBatch clean, ImageBatch adv, int[] labels, double wAdv, double wClean) {
     if (!"arat".equals(method)) {
-      throw new IllegalStateException("the gradient-conflict metric needs method arat, was "
-          + method);
+      throw new IllegalStateException(
+          "the gradient-conflict metric needs method arat, was " + method);
     }
     if (net.taps().isEmpty() || recipe.arat().gamma() == 0) {
       return null;
@@ -314,12 +341,18 @@ public final class Objective {
       count += u.length;
     }
     double cos = na > 0 && nb > 0 ? dot / (Math.sqrt(na) * Math.sqrt(nb)) : Double.NaN;
-    return new LayerConflict(cos, count == 0 ? Double.NaN : conflicts / (double) count,
-        Math.sqrt(na), Math.sqrt(nb));
+    return new LayerConflict(
+        cos, count == 0 ? Double.NaN : conflicts / (double) count, Math.sqrt(na), Math.sqrt(nb));
   }
 
-  private float[][] partGradient(Part part, List<String> w, ImageBatch clean, ImageBatch adv,
-      int[] labels, double wAdv, double wClean) {
+  private float[][] partGradient(
+      Part part,
+      List<String> w,
+      ImageBatch clean,
+      ImageBatch adv,
+      int[] labels,
+      double wAdv,
+      double wClean) {
     net.setTrainable(true);
     net.zeroGradients();
     try (NDManager step = net.manager().newSubManager()) {
@@ -332,8 +365,10 @@ public final class Objective {
         NDArray loss;
         switch (part) {
           case CLS:
-            loss = crossEntropy(outAdv.logits(), y).mul((float) wAdv)
-                .add(crossEntropy(outClean.logits(), y).mul((float) wClean));
+            loss =
+                crossEntropy(outAdv.logits(), y)
+                    .mul((float) wAdv)
+                    .add(crossEntropy(outClean.logits(), y).mul((float) wClean));
             break;
           case INV:
             loss = invariance(outAdv, outClean);
@@ -396,9 +431,10 @@ public final class Objective {
           d = dist(pred ? net.predict(tap, zc) : zc, sg ? za.stopGradient() : za);
           break;
         case "x->y,y->x":
-          d = dist(pred ? net.predict(tap, za) : za, sg ? zc.stopGradient() : zc)
-              .add(dist(pred ? net.predict(tap, zc) : zc, sg ? za.stopGradient() : za))
-              .mul(0.5f);
+          d =
+              dist(pred ? net.predict(tap, za) : za, sg ? zc.stopGradient() : zc)
+                  .add(dist(pred ? net.predict(tap, zc) : zc, sg ? za.stopGradient() : za))
+                  .mul(0.5f);
           break;
         case "x<->y":
           d = dist(pred ? net.predict(tap, za) : za, zc);

@@ -11,14 +11,19 @@ import dev.arat.attack.Seeds;
 final class RunSeeds {
   /** Training-batch augmentation, per global step. */
   static final long AUGMENT = 0xA06L;
+
   /** Augmentation of the auto-balance images, per global step. */
   static final long BALANCE_AUGMENT = 0xA06BL;
+
   /** Which training images auto-balance measures on, per global step. */
   static final long BALANCE_SAMPLE = 0xBA1A5CEL;
+
   /** The order of the SWA BN re-estimation batches (mixed with the final global step). */
   static final long SWA_ORDER = 0x5A4L;
+
   /** Augmentation of SWA BN re-estimation batch {@code b}. */
   static final long SWA_AUGMENT = 0x5A4A06L;
+
   /** The attack of SWA BN re-estimation batch {@code b}. */
   static final long SWA_ATTACK = 0x5A4A77L;
 

@@ -18,14 +18,14 @@ import java.util.Map;
 import java.util.function.IntFunction;
 
 /**
- * Stochastic weight averaging as in the ARAT+SWA scripts (ARAT-METHOD §4, after Chen et al.):
- * an equal-weight running mean {@code θ_swa ← (1 − 1/(n+1))·θ_swa + θ/(n+1)} of the
+ * Stochastic weight averaging as in the ARAT+SWA scripts (ARAT-METHOD §4, after Chen et al.): an
+ * equal-weight running mean {@code θ_swa ← (1 − 1/(n+1))·θ_swa + θ/(n+1)} of the
  * <em>parameters</em> only: conv and linear weights and biases and the affine parameters of both BN
  * sets. BN running statistics and the ARAT predictors are not averaged. The first snapshot copies
  * θ.
  *
- * <p>The running mean is held as float arrays (computed in double, stored as float) and travels
- * in the checkpoint's optimizer state under {@code swa.<name>} ({@link #state}), with the snapshot
+ * <p>The running mean is held as float arrays (computed in double, stored as float) and travels in
+ * the checkpoint's optimizer state under {@code swa.<name>} ({@link #state}), with the snapshot
  * count in {@code TrainingState.swaSnapshots}, so a resumed run continues it bit-exactly.
  *
  * <p>{@link #recalibratedWeights} gives the exportable SWA model: the averaged parameters plus
@@ -106,8 +106,14 @@ public final class SwaAverage {
     for (String n : names) {
       Tensor t = optimizerState.get(PREFIX + n);
       if (t == null || !java.util.Arrays.equals(t.shape(), shapes.get(n))) {
-        throw new IllegalArgumentException("checkpoint: SWA state " + PREFIX + n
-            + (t == null ? " missing" : " has the wrong shape") + " (" + count + " snapshots)");
+        throw new IllegalArgumentException(
+            "checkpoint: SWA state "
+                + PREFIX
+                + n
+                + (t == null ? " missing" : " has the wrong shape")
+                + " ("
+                + count
+                + " snapshots)");
       }
       mean.put(n, t.data().clone());
     }
@@ -116,11 +122,12 @@ public final class SwaAverage {
   /** Drops the {@code swa.} entries from an optimizer state map. */
   public static Map<String, Tensor> withoutSwa(Map<String, Tensor> optimizerState) {
     Map<String, Tensor> out = new LinkedHashMap<>();
-    optimizerState.forEach((k, v) -> {
-      if (!k.startsWith(PREFIX)) {
-        out.put(k, v);
-      }
-    });
+    optimizerState.forEach(
+        (k, v) -> {
+          if (!k.startsWith(PREFIX)) {
+            out.put(k, v);
+          }
+        });
     return out;
   }
 
@@ -132,12 +139,12 @@ public final class SwaAverage {
    * <ol>
    *   <li>A copy of the network (no predictors) gets the averaged parameters; every BN running mean
    *       and variance (clean and adv) is reset to 0 and 1.
-   *   <li>For each batch {@code b = 0, 1, ...} of {@code batches}: PGD examples (the recipe's attack,
-   *       CE, seed {@code attackSeed.apply(b)}) crafted against the SWA copy itself with the adv BN
-   *       set in train mode; then one train-mode forward of the adversarial batch through the adv
-   *       set with BN momentum {@code m = size/(seen + size)}, so the running statistics become the
-   *       sample-weighted mean of the per-batch statistics (the cumulative average of the released
-   *       code).
+   *   <li>For each batch {@code b = 0, 1, ...} of {@code batches}: PGD examples (the recipe's
+   *       attack, CE, seed {@code attackSeed.apply(b)}) crafted against the SWA copy itself with
+   *       the adv BN set in train mode; then one train-mode forward of the adversarial batch
+   *       through the adv set with BN momentum {@code m = size/(seen + size)}, so the running
+   *       statistics become the sample-weighted mean of the per-batch statistics (the cumulative
+   *       average of the released code).
    *   <li>The clean-BN statistics stay reset (only the adv set is deployed). Predictor weights are
    *       copied unchanged from the training network.
    * </ol>
@@ -156,8 +163,13 @@ public final class SwaAverage {
    * @return every weight of {@code net} by name, with the SWA parameters and statistics
    * @throws IllegalStateException before the first snapshot
    */
-  public Map<String, Tensor> recalibratedWeights(SplitBnNetwork net, TrainingRecipe recipe,
-      NDManager parent, int batches, IntFunction<Batch> batch, IntFunction<Long> attackSeed) {
+  public Map<String, Tensor> recalibratedWeights(
+      SplitBnNetwork net,
+      TrainingRecipe recipe,
+      NDManager parent,
+      int batches,
+      IntFunction<Batch> batch,
+      IntFunction<Long> attackSeed) {
     if (snapshots == 0) {
       throw new IllegalStateException("SWA has no snapshot yet");
     }
@@ -180,8 +192,9 @@ public final class SwaAverage {
       }
       backbone.put(k, t);
     }
-    try (SplitBnNetwork swa = new SplitBnNetwork(net.spec(), net.splitBn(), List.of(), 0,
-        recipe.seed(), parent, net.init())) {
+    try (SplitBnNetwork swa =
+        new SplitBnNetwork(
+            net.spec(), net.splitBn(), List.of(), 0, recipe.seed(), parent, net.init())) {
       swa.load(backbone);
       swa.setTrainable(false);
       NetworkClassifier attacked = new NetworkClassifier(swa, Branch.ADV, true);
@@ -190,9 +203,16 @@ public final class SwaAverage {
       for (int b = 0; b < batches; b++) {
         Batch bt = batch.apply(b);
         swa.setBnMomentum(0.0);
-        ImageBatch adv = new Pgd(a.threatModel(), a.steps(), a.stepSize(), 1, LossHead.CE,
-            a.randomStart(), attackSeed.apply(b)).perturb(attacked, bt.images(), bt.labels(),
-            bt.ids());
+        ImageBatch adv =
+            new Pgd(
+                    a.threatModel(),
+                    a.steps(),
+                    a.stepSize(),
+                    1,
+                    LossHead.CE,
+                    a.randomStart(),
+                    attackSeed.apply(b))
+                .perturb(attacked, bt.images(), bt.labels(), bt.ids());
         int n = adv.n();
         swa.setBnMomentum(n / (double) (seen + n));
         try (NDManager step = swa.manager().newSubManager()) {

@@ -62,8 +62,9 @@ public final class TrainedNetwork implements GradientClassifier, AutoCloseable {
     }
     this.manager = NDManager.newBaseManager();
     try {
-      this.net = new SplitBnNetwork(checkpoint.architecture(), split, List.of(), 0,
-          checkpoint.recipe().seed(), manager);
+      this.net =
+          new SplitBnNetwork(
+              checkpoint.architecture(), split, List.of(), 0, checkpoint.recipe().seed(), manager);
       net.load(weights);
       net.setTrainable(false);
     } catch (RuntimeException e) {

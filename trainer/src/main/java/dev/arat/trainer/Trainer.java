@@ -45,21 +45,21 @@ import java.util.function.BiFunction;
  * table and as curves, see {@link MetricsFiles}), {@code conflict.jsonl} (ARAT: one line per
  * gradient-conflict measurement, see below), {@code checkpoints/epoch-NNNN[-step-SSSSSS]/} ({@link
  * Checkpoint} folders, at every epoch end, every {@code checkpoint.every_steps} steps, and when
- * stopped on request) and, with {@code swa}, {@code swa/}: an ordinary checkpoint folder holding the
- * SWA model (averaged parameters under the normal names, re-estimated adversarial BN statistics),
- * written when the last epoch completes, so {@code arat export --checkpoint RUN/swa} exports it.
- * It lives outside {@code checkpoints/} on purpose: {@code Checkpoint.latest} picks the
+ * stopped on request) and, with {@code swa}, {@code swa/}: an ordinary checkpoint folder holding
+ * the SWA model (averaged parameters under the normal names, re-estimated adversarial BN
+ * statistics), written when the last epoch completes, so {@code arat export --checkpoint RUN/swa}
+ * exports it. It lives outside {@code checkpoints/} on purpose: {@code Checkpoint.latest} picks the
  * lexicographically last folder there, and a {@code swa} folder would be taken for the newest
  * training state on resume.
  *
- * <p>Data: the dataset is loaded with the recipe's image-folder options ({@code image_size},
- * {@code resize}, {@code channels}, {@code test_fraction}, split seed = {@code seed}); {@code
+ * <p>Data: the dataset is loaded with the recipe's image-folder options ({@code image_size}, {@code
+ * resize}, {@code channels}, {@code test_fraction}, split seed = {@code seed}); {@code
  * data.augmentation} (random crop with zero padding, horizontal flip; {@link Augmentation}) is
  * applied to each training batch before the attack and the clean forward, drawing from {@code new
  * SplittableRandom(mix(seed ^ 0xA06, globalStep))}, and to the auto-balance images (from {@code
- * mix(seed ^ 0xA06B, globalStep)}); test data is never augmented. {@code normalize: none} builds the
- * network with mean 0 and std 1 (the paper's raw [0,1] inputs); {@code dataset} (default) with the
- * training set's channel statistics. WRN architectures use the WideResNet init ({@link
+ * mix(seed ^ 0xA06B, globalStep)}); test data is never augmented. {@code normalize: none} builds
+ * the network with mean 0 and std 1 (the paper's raw [0,1] inputs); {@code dataset} (default) with
+ * the training set's channel statistics. WRN architectures use the WideResNet init ({@link
  * SplitBnNetwork.Init#WRN}).
  *
  * <p>Gradient conflict (ARAT, {@code arat.conflict_interval} = k > 0): before the update of every
@@ -75,20 +75,21 @@ import java.util.function.BiFunction;
  * dataset index as sample id; auto-balance draws its images from {@code mix(seed, t)} as well. So a
  * resumed run repeats exactly the computation of an uninterrupted one.
  *
- * <p>A step: PGD x' on the adversarial BN set in train mode with the weights frozen (its
- * collector is closed before the training step's opens), then zero the gradients, the objective's
- * forward and backward passes ({@link Objective}), then {@link Sgd}. Every step's arrays live in a
- * sub-manager closed at the end of the step. A final batch of one image is skipped (BatchNorm in
- * train mode needs two).
+ * <p>A step: PGD x' on the adversarial BN set in train mode with the weights frozen (its collector
+ * is closed before the training step's opens), then zero the gradients, the objective's forward and
+ * backward passes ({@link Objective}), then {@link Sgd}. Every step's arrays live in a sub-manager
+ * closed at the end of the step. A final batch of one image is skipped (BatchNorm in train mode
+ * needs two).
  *
- * <p>Stopping: {@link #requestStop()} or interrupting the training thread stops between steps;
- * a checkpoint of the progress so far is written first, so {@code resume} continues from there.
+ * <p>Stopping: {@link #requestStop()} or interrupting the training thread stops between steps; a
+ * checkpoint of the progress so far is written first, so {@code resume} continues from there.
  */
 public final class Trainer {
   /** Images per forward pass when measuring accuracy. */
   static final int EVAL_BATCH = 250;
 
   private volatile boolean stopRequested;
+
   /** Test hook: stop (as if requested) once this many global steps are done; -1 = never. */
   long stopAtGlobalStep = -1;
 
@@ -117,13 +118,17 @@ public final class Trainer {
    * @param progress where progress goes (null for none): an updating line on a terminal, one line
    *     per epoch otherwise
    * @return where the run stands
-   * @throws IllegalStateException on resume without a checkpoint, or a fresh run into a folder
-   *     that already holds checkpoints
+   * @throws IllegalStateException on resume without a checkpoint, or a fresh run into a folder that
+   *     already holds checkpoints
    * @throws IllegalArgumentException when the checkpoint does not fit the recipe
    * @throws IOException when the run folder cannot be written
    */
   public TrainingResult train(
-      TrainingRecipe recipe, Path outDir, boolean resume, Path dataDirOverride, PrintStream progress)
+      TrainingRecipe recipe,
+      Path outDir,
+      boolean resume,
+      Path dataDirOverride,
+      PrintStream progress)
       throws IOException {
     Objects.requireNonNull(recipe, "recipe");
     stopRequested = false;
@@ -131,29 +136,40 @@ public final class Trainer {
     Optional<Path> latest = Checkpoint.latest(outDir);
     Checkpoint resumeFrom = null;
     if (resume) {
-      Path p = latest.orElseThrow(() -> new IllegalStateException("cannot resume: no checkpoint in "
-          + outDir.resolve("checkpoints") + " (start the run without resume)"));
+      Path p =
+          latest.orElseThrow(
+              () ->
+                  new IllegalStateException(
+                      "cannot resume: no checkpoint in "
+                          + outDir.resolve("checkpoints")
+                          + " (start the run without resume)"));
       resumeFrom = Checkpoint.read(p);
       checkCompatible(recipe, resumeFrom.recipe(), p);
     } else if (latest.isPresent()) {
-      throw new IllegalStateException(outDir + " already holds checkpoints (" + latest.get()
-          .getFileName() + "); resume the run or choose an empty folder");
+      throw new IllegalStateException(
+          outDir
+              + " already holds checkpoints ("
+              + latest.get().getFileName()
+              + "); resume the run or choose an empty folder");
     }
 
     // the devices first: a GPU request that cannot be met fails before any data is read
     List<ai.djl.Device> devices = Devices.resolveAll(recipe.device());
     ai.djl.Device device = devices.get(0);
     long seed = recipe.seed();
-    Path dataDir = dataDirOverride != null ? dataDirOverride
-        : recipe.data().path() != null ? Path.of(recipe.data().path()) : null;
+    Path dataDir =
+        dataDirOverride != null
+            ? dataDirOverride
+            : recipe.data().path() != null ? Path.of(recipe.data().path()) : null;
     ImageFolder.Options folder = folderOptions(recipe);
     ImageDataset fullTrain = Datasets.load(recipe.data().dataset(), dataDir, Split.TRAIN, folder);
     ImageDataset test = Datasets.load(recipe.data().dataset(), dataDir, Split.TEST, folder);
     int[] trainIdx = Permutations.firstOf(fullTrain.size(), recipe.data().trainSamples(), seed);
     ImageDataset train = fullTrain.subset(trainIdx);
     ArchitectureSpec arch = architecture(recipe, train);
-    int[] evalIdx = Permutations.firstOf(test.size(),
-        Math.min(recipe.evaluation().samples(), test.size()), seed);
+    int[] evalIdx =
+        Permutations.firstOf(
+            test.size(), Math.min(recipe.evaluation().samples(), test.size()), seed);
     if (recipe.evaluation().samples() == 0) {
       evalIdx = new int[0];
     }
@@ -161,28 +177,49 @@ public final class Trainer {
 
     Engine engine = Engine.getInstance();
     if (!"PyTorch".equals(engine.getEngineName())) {
-      throw new IllegalStateException("the trainer needs DJL's PyTorch engine, found "
-          + engine.getEngineName() + " (set DJL_DEFAULT_ENGINE=PyTorch; check the classpath)");
+      throw new IllegalStateException(
+          "the trainer needs DJL's PyTorch engine, found "
+              + engine.getEngineName()
+              + " (set DJL_DEFAULT_ENGINE=PyTorch; check the classpath)");
     }
     provenance.put("device", devices.size() == 1 ? device.toString() : devices.toString());
     provenance.put("replicas", String.valueOf(devices.size()));
     if (resumeFrom != null && progress != null) {
       String was = resumeFrom.state().provenance().getOrDefault("replicas", "1");
       if (!was.equals(String.valueOf(devices.size()))) {
-        progress.println("warning: resuming with " + devices.size() + " data-parallel replica(s) "
-            + "where the checkpoint was written with " + was + "; BatchNorm normalises each "
-            + "replica's shard on its own, so the run continues, but not as an uninterrupted run "
-            + "with " + was + " would");
+        progress.println(
+            "warning: resuming with "
+                + devices.size()
+                + " data-parallel replica(s) "
+                + "where the checkpoint was written with "
+                + was
+                + "; BatchNorm normalises each "
+                + "replica's shard on its own, so the run continues, but not as an uninterrupted run "
+                + "with "
+                + was
+                + " would");
       }
     }
     try (NDManager root = Devices.newManager(device);
         SplitBnNetwork net = newNetwork(recipe, arch, root)) {
       TrainingRecipe.Optimizer o = recipe.optimizer();
       Sgd sgd = new Sgd(net, o.momentum(), o.weightDecay(), o.nesterov());
-      TrainingRun run = new TrainingRun(this, recipe, arch, net, sgd, outDir, train, trainIdx, test,
-          evalIdx, provenance, progress);
-      try (DataParallel parallel = devices.size() > 1
-          ? new DataParallel(recipe, arch, net, run.objective, devices) : null) {
+      TrainingRun run =
+          new TrainingRun(
+              this,
+              recipe,
+              arch,
+              net,
+              sgd,
+              outDir,
+              train,
+              trainIdx,
+              test,
+              evalIdx,
+              provenance,
+              progress);
+      try (DataParallel parallel =
+          devices.size() > 1 ? new DataParallel(recipe, arch, net, run.objective, devices) : null) {
         run.parallel = parallel;
         return startRun(run, resumeFrom, latest, outDir);
       }
@@ -190,13 +227,15 @@ public final class Trainer {
   }
 
   /** Restores a checkpoint into the run (or clears a fresh run's files) and runs the loop. */
-  private static TrainingResult startRun(TrainingRun run, Checkpoint resumeFrom, Optional<Path> latest,
-      Path outDir) throws IOException {
+  private static TrainingResult startRun(
+      TrainingRun run, Checkpoint resumeFrom, Optional<Path> latest, Path outDir)
+      throws IOException {
     Path metrics = outDir.resolve("metrics.jsonl");
     if (resumeFrom != null) {
       if (!Specs.toJson(resumeFrom.architecture()).equals(Specs.toJson(run.arch))) {
-        throw new IllegalArgumentException("cannot resume: the checkpoint's architecture differs "
-            + "from the one this recipe and data give");
+        throw new IllegalArgumentException(
+            "cannot resume: the checkpoint's architecture differs "
+                + "from the one this recipe and data give");
       }
       run.net.load(resumeFrom.weights());
       run.sgd.load(SwaAverage.withoutSwa(resumeFrom.optimizer()));
@@ -214,8 +253,8 @@ public final class Trainer {
       run.imagesSinceBalance = s.imagesSinceBalance();
       run.lastCheckpoint = latest.get();
       run.lastCheckpointStep = s.globalStep();
-      MetricsFiles.keepLines(metrics,
-          node -> node.has("epoch") && node.get("epoch").asInt() <= s.epoch());
+      MetricsFiles.keepLines(
+          metrics, node -> node.has("epoch") && node.get("epoch").asInt() <= s.epoch());
       new ConflictLog(outDir).keepBefore(s.globalStep());
     } else {
       Files.deleteIfExists(metrics);
@@ -240,16 +279,25 @@ public final class Trainer {
       std = new float[train.channels()];
       Arrays.fill(std, 1f);
     }
-    return Architectures.named(recipe.architecture(), train.channels(), train.height(),
-        train.width(), train.numClasses(), mean, std);
+    return Architectures.named(
+        recipe.architecture(),
+        train.channels(),
+        train.height(),
+        train.width(),
+        train.numClasses(),
+        mean,
+        std);
   }
 
   /** The image-folder options of a recipe's data section (split seed = the recipe's seed). */
   public static ImageFolder.Options folderOptions(TrainingRecipe recipe) {
     TrainingRecipe.Data d = recipe.data();
-    return new ImageFolder.Options(d.imageSize(), "resize".equals(d.resize())
-        ? ImageFolder.Resize.RESIZE : ImageFolder.Resize.CENTER_CROP, d.channels(),
-        d.testFraction(), recipe.seed());
+    return new ImageFolder.Options(
+        d.imageSize(),
+        "resize".equals(d.resize()) ? ImageFolder.Resize.RESIZE : ImageFolder.Resize.CENTER_CROP,
+        d.channels(),
+        d.testFraction(),
+        recipe.seed());
   }
 
   /** The training-time augmentation of a recipe. */
@@ -265,11 +313,17 @@ public final class Trainer {
   public static SplitBnNetwork newNetwork(
       TrainingRecipe recipe, ArchitectureSpec arch, NDManager parent) {
     boolean arat = "arat".equals(recipe.method());
-    List<String> taps = !arat ? List.of()
-        : recipe.arat().taps() != null ? recipe.arat().taps() : arch.taps();
+    List<String> taps =
+        !arat ? List.of() : recipe.arat().taps() != null ? recipe.arat().taps() : arch.taps();
     boolean split = arat && recipe.arat().splitBn();
     double ratio = arat && recipe.arat().predictor() ? recipe.arat().predictorRatio() : 0;
-    return new SplitBnNetwork(arch, split, taps, ratio, recipe.seed(), parent,
+    return new SplitBnNetwork(
+        arch,
+        split,
+        taps,
+        ratio,
+        recipe.seed(),
+        parent,
         SplitBnNetwork.Init.forArchitecture(recipe.architecture()));
   }
 
@@ -292,8 +346,8 @@ public final class Trainer {
       diffs.add("architecture");
     }
     if (!diffs.isEmpty()) {
-      throw new IllegalArgumentException("cannot resume " + ckpt + " with this recipe: "
-          + String.join(", ", diffs));
+      throw new IllegalArgumentException(
+          "cannot resume " + ckpt + " with this recipe: " + String.join(", ", diffs));
     }
   }
 
@@ -314,19 +368,27 @@ public final class Trainer {
     p.put("method", recipe.method());
     p.put("architecture", recipe.architecture());
     p.put("normalize", recipe.normalize());
-    p.put("init", SplitBnNetwork.Init.forArchitecture(recipe.architecture()).name().toLowerCase(
-        Locale.ROOT));
+    p.put(
+        "init",
+        SplitBnNetwork.Init.forArchitecture(recipe.architecture()).name().toLowerCase(Locale.ROOT));
     TrainingRecipe.Augment aug = recipe.data().augmentation();
-    p.put("augmentation", aug.enabled() ? "random_crop_padding=" + aug.randomCropPadding()
-        + ",horizontal_flip=" + aug.horizontalFlip() : "none");
+    p.put(
+        "augmentation",
+        aug.enabled()
+            ? "random_crop_padding="
+                + aug.randomCropPadding()
+                + ",horizontal_flip="
+                + aug.horizontalFlip()
+            : "none");
     if ("trades".equals(recipe.method())) {
       p.put("attack_model_mode", "train mode (batch statistics), weights frozen");
       p.put("attack_loss", "KL(f(x) || f(x')) (TRADES), beta " + recipe.trades().beta());
       p.put("attack_start", "x + 0.001*N(0,1) around the untouched clean input (TRADES)");
     } else if (!"standard".equals(recipe.method())) {
       p.put("attack_model_mode", "adv BN set, train mode (batch statistics), weights frozen");
-      p.put("attack_start", "random start around the untouched clean input "
-          + "(ARAT-METHOD P1 not reproduced)");
+      p.put(
+          "attack_start",
+          "random start around the untouched clean input " + "(ARAT-METHOD P1 not reproduced)");
     }
     return p;
   }
@@ -355,7 +417,9 @@ public final class Trainer {
    * @return fraction correct in {@code [0,1]} (NaN for no images)
    */
   static double accuracy(Classifier model, ImageDataset data, int[] idx) {
-    return accuracy(model, data.gatherLabels(idx),
+    return accuracy(
+        model,
+        data.gatherLabels(idx),
         (from, to) -> batch(data, Arrays.copyOfRange(idx, from, to)));
   }
 
@@ -367,8 +431,8 @@ public final class Trainer {
    * @param images the images {@code [from, to)} as one batch
    * @return fraction correct in {@code [0,1]} (NaN for no images)
    */
-  static double accuracy(Classifier model, int[] labels,
-      BiFunction<Integer, Integer, ImageBatch> images) {
+  static double accuracy(
+      Classifier model, int[] labels, BiFunction<Integer, Integer, ImageBatch> images) {
     if (labels.length == 0) {
       return Double.NaN;
     }
@@ -395,8 +459,8 @@ public final class Trainer {
   }
 
   static ImageBatch batch(ImageDataset data, int[] idx) {
-    return new ImageBatch(data.gatherPixels(idx), idx.length, data.channels(), data.height(),
-        data.width());
+    return new ImageBatch(
+        data.gatherPixels(idx), idx.length, data.channels(), data.height(), data.width());
   }
 
   /** Steps per epoch: ceil(n / batch), minus a final batch of one image. */

@@ -11,8 +11,8 @@ import java.nio.file.Path;
  * @param globalStep optimizer steps taken since the start of the run
  * @param interrupted whether the run stopped early on request (a checkpoint was written first)
  * @param lastMetrics the last epoch's metrics line, null if no epoch completed in this call
- * @param swaCheckpoint the SWA model's checkpoint folder ({@code RUN/swa}) written by this call,
- *     or null
+ * @param swaCheckpoint the SWA model's checkpoint folder ({@code RUN/swa}) written by this call, or
+ *     null
  */
 public record TrainingResult(
     Path runDir,
@@ -21,5 +21,4 @@ public record TrainingResult(
     long globalStep,
     boolean interrupted,
     EpochMetrics lastMetrics,
-    Path swaCheckpoint) {
-}
+    Path swaCheckpoint) {}

@@ -37,8 +37,8 @@ import java.util.stream.IntStream;
 
 /**
  * The mutable state and the epoch loop of one call of {@link Trainer#train}: steps, SWA snapshots,
- * gradient-conflict measurements, per-epoch evaluation, {@code metrics.jsonl} lines and
- * checkpoints (see {@link Trainer} for the run folder and the determinism contract).
+ * gradient-conflict measurements, per-epoch evaluation, {@code metrics.jsonl} lines and checkpoints
+ * (see {@link Trainer} for the run folder and the determinism contract).
  */
 final class TrainingRun {
   final Trainer trainer;
@@ -61,6 +61,7 @@ final class TrainingRun {
   final SwaAverage swa;
   final int conflictInterval;
   final ConflictLog conflicts;
+
   /** The replicas when the recipe names several devices, else null. */
   DataParallel parallel;
 
@@ -71,12 +72,23 @@ final class TrainingRun {
   long imagesSinceBalance;
   Path lastCheckpoint;
   long lastCheckpointStep = -1;
+
   /** The last completed epoch's metrics line, null before the first. */
   EpochMetrics lastMetrics;
 
-  TrainingRun(Trainer trainer, TrainingRecipe recipe, ArchitectureSpec arch, SplitBnNetwork net, Sgd sgd, Path outDir,
-      ImageDataset train, int[] trainIds, ImageDataset test, int[] evalIdx,
-      Map<String, String> provenance, PrintStream progress) {
+  TrainingRun(
+      Trainer trainer,
+      TrainingRecipe recipe,
+      ArchitectureSpec arch,
+      SplitBnNetwork net,
+      Sgd sgd,
+      Path outDir,
+      ImageDataset train,
+      int[] trainIds,
+      ImageDataset test,
+      int[] evalIdx,
+      Map<String, String> provenance,
+      PrintStream progress) {
     this.trainer = trainer;
     this.recipe = recipe;
     this.arch = arch;
@@ -95,8 +107,10 @@ final class TrainingRun {
     this.autoBalance = arat && recipe.arat().autoBalance();
     this.aug = augmentation(recipe);
     this.swa = recipe.swa() != null ? new SwaAverage(net) : null;
-    this.conflictInterval = arat && !net.taps().isEmpty() && recipe.arat().gamma() > 0
-        ? recipe.arat().conflictInterval() : 0;
+    this.conflictInterval =
+        arat && !net.taps().isEmpty() && recipe.arat().gamma() > 0
+            ? recipe.arat().conflictInterval()
+            : 0;
     this.conflicts = new ConflictLog(outDir);
   }
 
@@ -105,8 +119,8 @@ final class TrainingRun {
     int bs = recipe.batchSize();
     int steps = stepsPerEpoch(n, bs);
     if (steps == 0) {
-      throw new IllegalArgumentException("the training set has " + n + " images: too few for "
-          + "one step");
+      throw new IllegalArgumentException(
+          "the training set has " + n + " images: too few for " + "one step");
     }
     int epochs = recipe.epochs();
     long seed = recipe.seed();
@@ -123,7 +137,8 @@ final class TrainingRun {
       Meter m = new Meter();
       double lr = Double.NaN;
       for (int s = startStep; s < steps; s++) {
-        if (Thread.interrupted() || trainer.stopRequested()
+        if (Thread.interrupted()
+            || trainer.stopRequested()
             || (trainer.stopAtGlobalStep >= 0 && globalStep >= trainer.stopAtGlobalStep)) {
           trainer.requestStop();
           if (lastCheckpointStep != globalStep) {
@@ -133,33 +148,50 @@ final class TrainingRun {
             progress.println();
           }
           if (progress != null) {
-            progress.println("stopped at epoch " + epoch + " step " + s + "/" + steps
-                + "; checkpoint " + lastCheckpoint);
+            progress.println(
+                "stopped at epoch "
+                    + epoch
+                    + " step "
+                    + s
+                    + "/"
+                    + steps
+                    + "; checkpoint "
+                    + lastCheckpoint);
           }
           return result(true);
         }
-        if (autoBalance && recipe.arat().balanceInterval() > 0
+        if (autoBalance
+            && recipe.arat().balanceInterval() > 0
             && imagesSinceBalance >= recipe.arat().balanceInterval()) {
           measureBalance();
         }
         int from = s * bs;
         int to = Math.min(n, from + bs);
         int[] rows = Arrays.copyOfRange(order, from, to);
-        lr = recipe.schedule().at(recipe.optimizer().lr(), (epoch - 1) + s / (double) steps,
-            epochs);
+        lr =
+            recipe.schedule().at(recipe.optimizer().lr(), (epoch - 1) + s / (double) steps, epochs);
         double wAdv = autoBalance ? balance : 1.0;
         double wClean = autoBalance ? 1.0 - balance : 1.0;
         Objective.StepLoss loss = step(rows, lr, wAdv, wClean, epoch, m);
         if (!Double.isFinite(loss.total())) {
-          throw new IllegalStateException("loss is " + loss.total() + " at epoch " + epoch
-              + " step " + s + " (lr " + lr + "); lower the learning rate");
+          throw new IllegalStateException(
+              "loss is "
+                  + loss.total()
+                  + " at epoch "
+                  + epoch
+                  + " step "
+                  + s
+                  + " (lr "
+                  + lr
+                  + "); lower the learning rate");
         }
         globalStep++;
         stepsThisCall++;
         stepInEpoch = s + 1;
         imagesSinceBalance += rows.length;
         m.add(loss, wAdv, wClean);
-        if (swa != null && epoch >= recipe.swa().startEpoch()
+        if (swa != null
+            && epoch >= recipe.swa().startEpoch()
             && globalStep % recipe.swa().everySteps() == 0) {
           long t0 = System.nanoTime();
           swa.update(net);
@@ -168,9 +200,16 @@ final class TrainingRun {
         if (console) {
           double perStep = (System.nanoTime() - runStartNanos) / 1e9 / stepsThisCall;
           long remaining = (long) (epochs - epoch) * steps + (steps - s - 1);
-          progress.printf(Locale.ROOT, "\repoch %d/%d  step %d/%d  %.0f img/s  ETA %s  loss %.4f ",
-              epoch, epochs, s + 1, steps, m.images / m.seconds(epochStart), eta(perStep
-                  * remaining), m.total / m.steps);
+          progress.printf(
+              Locale.ROOT,
+              "\repoch %d/%d  step %d/%d  %.0f img/s  ETA %s  loss %.4f ",
+              epoch,
+              epochs,
+              s + 1,
+              steps,
+              m.images / m.seconds(epochStart),
+              eta(perStep * remaining),
+              m.total / m.steps);
           progress.flush();
         }
         int every = recipe.checkpoint().everySteps();
@@ -180,21 +219,41 @@ final class TrainingRun {
       }
       double trainSeconds = m.seconds(epochStart);
       long evalStart = System.nanoTime();
-      EpochMetrics.Conflict conflict = conflictInterval > 0
-          ? conflicts.means(epoch, m.conflictSeconds) : null;
+      EpochMetrics.Conflict conflict =
+          conflictInterval > 0 ? conflicts.means(epoch, m.conflictSeconds) : null;
       EpochMetrics.Evaluation evaluation = evaluate(epoch, epochs);
       Runtime rt = Runtime.getRuntime();
-      EpochMetrics.Resources resources = new EpochMetrics.Resources(m.images / trainSeconds,
-          trainSeconds, (System.nanoTime() - evalStart) / 1e9,
-          (System.nanoTime() - epochStart) / 1e9, rssMb(), rt.totalMemory() / 1048576.0,
-          (rt.totalMemory() - rt.freeMemory()) / 1048576.0);
-      EpochMetrics line = new EpochMetrics(epoch, epochs, globalStep, recipe.method(), lr,
-          m.total / m.steps, m.ceAdv / m.steps,
-          arat || trades ? m.ceClean / m.steps : Double.NaN,
-          arat || trades ? m.inv / m.steps : Double.NaN, m.wAdv, m.wClean,
-          autoBalance ? balance : Double.NaN, m.correct / (double) m.images,
-          arat || trades ? m.correctClean / (double) m.images : Double.NaN, m.images, startStep,
-          conflict, swa != null ? swa.snapshots() : null, evaluation, resources);
+      EpochMetrics.Resources resources =
+          new EpochMetrics.Resources(
+              m.images / trainSeconds,
+              trainSeconds,
+              (System.nanoTime() - evalStart) / 1e9,
+              (System.nanoTime() - epochStart) / 1e9,
+              rssMb(),
+              rt.totalMemory() / 1048576.0,
+              (rt.totalMemory() - rt.freeMemory()) / 1048576.0);
+      EpochMetrics line =
+          new EpochMetrics(
+              epoch,
+              epochs,
+              globalStep,
+              recipe.method(),
+              lr,
+              m.total / m.steps,
+              m.ceAdv / m.steps,
+              arat || trades ? m.ceClean / m.steps : Double.NaN,
+              arat || trades ? m.inv / m.steps : Double.NaN,
+              m.wAdv,
+              m.wClean,
+              autoBalance ? balance : Double.NaN,
+              m.correct / (double) m.images,
+              arat || trades ? m.correctClean / (double) m.images : Double.NaN,
+              m.images,
+              startStep,
+              conflict,
+              swa != null ? swa.snapshots() : null,
+              evaluation,
+              resources);
       epochDone = epoch;
       stepInEpoch = 0;
       MetricsFiles.append(outDir.resolve("metrics.jsonl"), line);
@@ -210,32 +269,43 @@ final class TrainingRun {
       }
     }
     if (swa != null && epochDone == epochs) {
-      swaDir = SwaModelWriter.write(swa, net, recipe, arch, train, trainIds, aug,
-          new TrainingState(epochDone, 0, globalStep, balance, imagesSinceBalance, provenance),
-          outDir, progress);
+      swaDir =
+          SwaModelWriter.write(
+              swa,
+              net,
+              recipe,
+              arch,
+              train,
+              trainIds,
+              aug,
+              new TrainingState(epochDone, 0, globalStep, balance, imagesSinceBalance, provenance),
+              outDir,
+              progress);
     }
     return result(false);
   }
 
   private TrainingResult result(boolean interrupted) {
-    return new TrainingResult(outDir, lastCheckpoint, epochDone, globalStep, interrupted,
-        lastMetrics, swaDir);
+    return new TrainingResult(
+        outDir, lastCheckpoint, epochDone, globalStep, interrupted, lastMetrics, swaDir);
   }
 
   Path swaDir;
 
-  private Objective.StepLoss step(int[] rows, double lr, double wAdv, double wClean, int epoch,
-      Meter m) throws IOException {
-    ImageBatch x = augment(aug, batch(train, rows),
-        RunSeeds.of(recipe.seed(), RunSeeds.AUGMENT, globalStep));
+  private Objective.StepLoss step(
+      int[] rows, double lr, double wAdv, double wClean, int epoch, Meter m) throws IOException {
+    ImageBatch x =
+        augment(aug, batch(train, rows), RunSeeds.of(recipe.seed(), RunSeeds.AUGMENT, globalStep));
     int[] labels = train.gatherLabels(rows);
     long[] ids = new long[rows.length];
     for (int i = 0; i < rows.length; i++) {
       ids[i] = trainIds[rows[i]];
     }
     long attackSeed = Seeds.mix(recipe.seed(), globalStep);
-    ImageBatch adv = parallel != null ? parallel.adversarial(x, labels, ids, attackSeed)
-        : objective.adversarial(x, labels, ids, attackSeed);
+    ImageBatch adv =
+        parallel != null
+            ? parallel.adversarial(x, labels, ids, attackSeed)
+            : objective.adversarial(x, labels, ids, attackSeed);
     if (conflictInterval > 0 && globalStep % conflictInterval == 0) {
       long t0 = System.nanoTime();
       Objective.Conflict c = objective.conflict(x, adv, labels, wAdv, wClean);
@@ -248,8 +318,8 @@ final class TrainingRun {
       return parallel.step(x, adv, labels, wAdv, wClean, sgd, lr);
     }
     try (NDManager step = net.manager().newSubManager()) {
-      Objective.StepLoss loss = objective.backward(step, x, adv, labels, wAdv, wClean,
-          Objective.allTerms());
+      Objective.StepLoss loss =
+          objective.backward(step, x, adv, labels, wAdv, wClean, Objective.allTerms());
       sgd.step(lr, step);
       return loss;
     }
@@ -257,17 +327,24 @@ final class TrainingRun {
 
   private void measureBalance() {
     int k = Math.min(recipe.arat().balanceSamples(), train.size());
-    int[] idx = Permutations.firstOf(train.size(), k,
-        RunSeeds.of(recipe.seed(), RunSeeds.BALANCE_SAMPLE, globalStep));
+    int[] idx =
+        Permutations.firstOf(
+            train.size(), k, RunSeeds.of(recipe.seed(), RunSeeds.BALANCE_SAMPLE, globalStep));
     NetworkClassifier clean = new NetworkClassifier(net, Branch.CLEAN, false);
     if (aug.isIdentity()) {
       balance = accuracy(clean, train, idx);
     } else {
       // the paper measures on augmented training batches (P5)
-      ImageBatch all = augment(aug, batch(train, idx),
-          RunSeeds.of(recipe.seed(), RunSeeds.BALANCE_AUGMENT, globalStep));
-      balance = accuracy(clean, train.gatherLabels(idx),
-          (from, to) -> all.select(IntStream.range(from, to).toArray()));
+      ImageBatch all =
+          augment(
+              aug,
+              batch(train, idx),
+              RunSeeds.of(recipe.seed(), RunSeeds.BALANCE_AUGMENT, globalStep));
+      balance =
+          accuracy(
+              clean,
+              train.gatherLabels(idx),
+              (from, to) -> all.select(IntStream.range(from, to).toArray()));
     }
     imagesSinceBalance = 0;
   }
@@ -276,20 +353,28 @@ final class TrainingRun {
     TrainingRecipe.Evaluation ev = recipe.evaluation();
     boolean due = evalIdx.length > 0 && (epoch % ev.everyEpochs() == 0 || epoch == epochs);
     if (!due) {
-      return new EpochMetrics.Evaluation(0, Double.NaN, Double.NaN, Double.NaN, ev.pgdSteps(),
-          null, null);
+      return new EpochMetrics.Evaluation(
+          0, Double.NaN, Double.NaN, Double.NaN, ev.pgdSteps(), null, null);
     }
     NetworkClassifier adv = new NetworkClassifier(net, Branch.ADV, false);
     double cleanAdvBn = accuracy(adv, test, evalIdx);
-    double cleanCleanBn = net.splitBn()
-        ? accuracy(new NetworkClassifier(net, Branch.CLEAN, false), test, evalIdx) : cleanAdvBn;
+    double cleanCleanBn =
+        net.splitBn()
+            ? accuracy(new NetworkClassifier(net, Branch.CLEAN, false), test, evalIdx)
+            : cleanAdvBn;
     double eps = recipe.attack().epsilon();
-    Pgd pgd = new Pgd(recipe.attack().threatModel(), ev.pgdSteps(), eps / 4, 1, LossHead.CE,
-        true, recipe.seed());
+    Pgd pgd =
+        new Pgd(
+            recipe.attack().threatModel(),
+            ev.pgdSteps(),
+            eps / 4,
+            1,
+            LossHead.CE,
+            true,
+            recipe.seed());
     int robust = 0;
     for (int from = 0; from < evalIdx.length; from += EVAL_BATCH) {
-      int[] part = Arrays.copyOfRange(evalIdx, from,
-          Math.min(evalIdx.length, from + EVAL_BATCH));
+      int[] part = Arrays.copyOfRange(evalIdx, from, Math.min(evalIdx.length, from + EVAL_BATCH));
       long[] ids = new long[part.length];
       for (int i = 0; i < part.length; i++) {
         ids[i] = part[i];
@@ -297,15 +382,27 @@ final class TrainingRun {
       AttackResult r = pgd.run(adv, batch(test, part), test.gatherLabels(part), ids);
       robust += part.length - r.successes();
     }
-    return new EpochMetrics.Evaluation(evalIdx.length, cleanAdvBn, cleanCleanBn,
-        robust / (double) evalIdx.length, ev.pgdSteps(), eps, recipe.attack().norm());
+    return new EpochMetrics.Evaluation(
+        evalIdx.length,
+        cleanAdvBn,
+        cleanCleanBn,
+        robust / (double) evalIdx.length,
+        ev.pgdSteps(),
+        eps,
+        recipe.attack().norm());
   }
 
   private void checkpoint(int epoch, int stepInEpochNow) throws IOException {
-    Path dir = outDir.resolve("checkpoints").resolve(Checkpoint.folderName(epoch,
-        stepInEpochNow));
-    TrainingState state = new TrainingState(epoch, stepInEpochNow, globalStep, balance,
-        imagesSinceBalance, provenance, swa == null ? 0 : swa.snapshots());
+    Path dir = outDir.resolve("checkpoints").resolve(Checkpoint.folderName(epoch, stepInEpochNow));
+    TrainingState state =
+        new TrainingState(
+            epoch,
+            stepInEpochNow,
+            globalStep,
+            balance,
+            imagesSinceBalance,
+            provenance,
+            swa == null ? 0 : swa.snapshots());
     Map<String, Tensor> opt = new LinkedHashMap<>(sgd.state());
     if (swa != null) {
       opt.putAll(swa.state());
@@ -355,12 +452,19 @@ final class TrainingRun {
 
   private static String summary(EpochMetrics line) {
     EpochMetrics.Evaluation ev = line.evaluation();
-    return String.format(Locale.ROOT,
+    return String.format(
+        Locale.ROOT,
         "epoch %s/%s  loss %s  train_acc %s  clean(adv-bn) %s  clean(clean-bn) %s  pgd-%s %s  "
             + "%s img/s  %s s",
-        line.epoch(), line.epochs(), fmt(line.loss()), fmt(line.trainAccuracy()),
-        fmt(ev.cleanAccuracyAdvBn()), fmt(ev.cleanAccuracyCleanBn()), ev.pgdSteps(),
-        fmt(ev.pgdAccuracy()), fmt(line.resources().imagesPerSecond()),
+        line.epoch(),
+        line.epochs(),
+        fmt(line.loss()),
+        fmt(line.trainAccuracy()),
+        fmt(ev.cleanAccuracyAdvBn()),
+        fmt(ev.cleanAccuracyCleanBn()),
+        ev.pgdSteps(),
+        fmt(ev.pgdAccuracy()),
+        fmt(line.resources().imagesPerSecond()),
         fmt(line.resources().epochSeconds()));
   }
 

@@ -36,8 +36,14 @@ class AblationTest {
   record SplitBnNetworkInfo(boolean split, boolean predictors, List<String> taps) {}
 
   static Inv inv(String arat) {
-    TrainingRecipe r = Specs.parse("method: arat\nseed: 5\nattack: {epsilon: 0.1, step_size: 0.025,"
-        + " steps: 2}\narat: {" + arat + "}\n", TrainingRecipe.class, "test");
+    TrainingRecipe r =
+        Specs.parse(
+            "method: arat\nseed: 5\nattack: {epsilon: 0.1, step_size: 0.025,"
+                + " steps: 2}\narat: {"
+                + arat
+                + "}\n",
+            TrainingRecipe.class,
+            "test");
     try (NDManager m = NDManager.newBaseManager();
         SplitBnNetwork net = Trainer.newNetwork(r, ObjectiveTest.SMALL, m)) {
       Objective o = new Objective(r, net);
@@ -47,9 +53,11 @@ class AblationTest {
         a[i] = Math.min(1f, Math.max(0f, a[i] + ((i % 7) - 3) * 0.03f));
       }
       try (NDManager step = net.manager().newSubManager()) {
-        Objective.StepLoss l = o.backward(step, X, X.with(a), D.labels(), 1, 1,
-            EnumSet.of(Objective.Term.INVARIANCE));
-        return new Inv(l.invariance(), ObjectiveTest.grads(net),
+        Objective.StepLoss l =
+            o.backward(step, X, X.with(a), D.labels(), 1, 1, EnumSet.of(Objective.Term.INVARIANCE));
+        return new Inv(
+            l.invariance(),
+            ObjectiveTest.grads(net),
             new SplitBnNetworkInfo(net.splitBn(), net.hasPredictors(), net.taps()));
       }
     }
@@ -95,8 +103,8 @@ class AblationTest {
     assertEquals(0.0, g(yx, "bn2.adv.weight"));
     assertTrue(g(yx, "bn2.clean.weight") > 0);
     assertTrue(g(both, "bn2.adv.weight") > 0 && g(both, "bn2.clean.weight") > 0);
-    assertEquals(g(both, "bn2.adv.weight"), g(xy, "bn2.adv.weight") / 2, 1e-4 * g(xy,
-        "bn2.adv.weight"));
+    assertEquals(
+        g(both, "bn2.adv.weight"), g(xy, "bn2.adv.weight") / 2, 1e-4 * g(xy, "bn2.adv.weight"));
     assertTrue(g(sym, "bn2.adv.weight") > 0 && g(sym, "bn2.clean.weight") > 0);
   }
 
@@ -136,12 +144,18 @@ class AblationTest {
   @Test
   void autoBalanceSwitch(@TempDir Path tmp) throws Exception {
     for (boolean on : new boolean[] {true, false}) {
-      TrainingRecipe r = Specs.parse("method: arat\nseed: 2\n"
-          + "data: {dataset: synthetic, train_samples: 64}\nepochs: 1\nbatch_size: 32\n"
-          + "optimizer: {lr: 0.05}\nschedule: {type: constant}\n"
-          + "attack: {epsilon: 0.1, step_size: 0.05, steps: 1}\n"
-          + "arat: {gamma: 2.0, auto_balance: " + on + ", balance_samples: 32, conflict_interval: 0}\n"
-          + "evaluation: {samples: 0}\n", TrainingRecipe.class, "test");
+      TrainingRecipe r =
+          Specs.parse(
+              "method: arat\nseed: 2\n"
+                  + "data: {dataset: synthetic, train_samples: 64}\nepochs: 1\nbatch_size: 32\n"
+                  + "optimizer: {lr: 0.05}\nschedule: {type: constant}\n"
+                  + "attack: {epsilon: 0.1, step_size: 0.05, steps: 1}\n"
+                  + "arat: {gamma: 2.0, auto_balance: "
+                  + on
+                  + ", balance_samples: 32, conflict_interval: 0}\n"
+                  + "evaluation: {samples: 0}\n",
+              TrainingRecipe.class,
+              "test");
       Path dir = tmp.resolve("ab" + on);
       new Trainer().train(r, dir, false, null, null);
       JsonNode l = TrainerTest.metrics(dir).get(0);

@@ -23,22 +23,30 @@ import org.junit.jupiter.api.io.TempDir;
 class ConflictTest {
 
   static TrainingRecipe run(String arat) {
-    return Specs.parse("method: arat\nseed: 11\n"
-        + "data: {dataset: synthetic, train_samples: 192}\n"
-        + "epochs: 1\nbatch_size: 32\n"
-        + "optimizer: {lr: 0.05}\nschedule: {type: constant}\n"
-        + "attack: {epsilon: 0.1, step_size: 0.1, steps: 1}\n"
-        + "arat: {gamma: 10.0, balance_interval: 0, balance_samples: 32, conflict_interval: 1"
-        + arat + "}\n"
-        + "evaluation: {samples: 0}\n", TrainingRecipe.class, "test");
+    return Specs.parse(
+        "method: arat\nseed: 11\n"
+            + "data: {dataset: synthetic, train_samples: 192}\n"
+            + "epochs: 1\nbatch_size: 32\n"
+            + "optimizer: {lr: 0.05}\nschedule: {type: constant}\n"
+            + "attack: {epsilon: 0.1, step_size: 0.1, steps: 1}\n"
+            + "arat: {gamma: 10.0, balance_interval: 0, balance_samples: 32, conflict_interval: 1"
+            + arat
+            + "}\n"
+            + "evaluation: {samples: 0}\n",
+        TrainingRecipe.class,
+        "test");
   }
 
   static double[] means(Path dir) throws Exception {
     List<JsonNode> m = TrainerTest.metrics(dir);
     JsonNode l = m.get(m.size() - 1);
-    return new double[] {l.get("grad_cosine").asDouble(), l.get("grad_conflict_ratio").asDouble(),
-        l.get("conflict_measurements").asDouble(), l.get("conflict_seconds").asDouble(),
-        l.get("train_seconds").asDouble()};
+    return new double[] {
+      l.get("grad_cosine").asDouble(),
+      l.get("grad_conflict_ratio").asDouble(),
+      l.get("conflict_measurements").asDouble(),
+      l.get("conflict_seconds").asDouble(),
+      l.get("train_seconds").asDouble()
+    };
   }
 
   @Test
@@ -46,20 +54,42 @@ class ConflictTest {
     Path a = tmp.resolve("arat");
     Path s = tmp.resolve("sym");
     new Trainer().train(run(""), a, false, null, null);
-    new Trainer().train(run(", align: \"x<->y\", predictor: false, stop_gradient: false"), s,
-        false, null, null);
+    new Trainer()
+        .train(
+            run(", align: \"x<->y\", predictor: false, stop_gradient: false"),
+            s,
+            false,
+            null,
+            null);
     double[] ma = means(a);
     double[] ms = means(s);
-    System.out.printf(Locale.ROOT, "conflict metric over 6 steps: ARAT cosine %.4f ratio %.4f | "
-        + "symmetric cosine %.4f ratio %.4f | ARAT measurement %.3f s of %.3f s training%n",
-        ma[0], ma[1], ms[0], ms[1], ma[3], ma[4]);
+    System.out.printf(
+        Locale.ROOT,
+        "conflict metric over 6 steps: ARAT cosine %.4f ratio %.4f | "
+            + "symmetric cosine %.4f ratio %.4f | ARAT measurement %.3f s of %.3f s training%n",
+        ma[0],
+        ma[1],
+        ms[0],
+        ms[1],
+        ma[3],
+        ma[4]);
     assertEquals(6, ma[2]);
     assertEquals(6, ms[2]);
     List<JsonNode> lines = MetricsFiles.read(a.resolve(Trainer.CONFLICT_FILE));
     assertEquals(6, lines.size());
     JsonNode first = lines.get(0);
-    for (String k : List.of("epoch", "step", "cosine", "conflict_ratio", "norm_cls", "norm_inv",
-        "purifying_cosine", "contaminating_cosine", "parameters", "layers")) {
+    for (String k :
+        List.of(
+            "epoch",
+            "step",
+            "cosine",
+            "conflict_ratio",
+            "norm_cls",
+            "norm_inv",
+            "purifying_cosine",
+            "contaminating_cosine",
+            "parameters",
+            "layers")) {
       assertTrue(first.has(k), k);
     }
     // fc2 lies after every tap of small-cnn: L_inv gives it exactly zero gradient.
@@ -105,8 +135,8 @@ class ConflictTest {
 
   @Test
   void compareCountsZerosInTheDenominator() {
-    Objective.LayerConflict c = Objective.compare(new float[][] {{1, -1, 2, 0}},
-        new float[][] {{1, 1, 0, 0}});
+    Objective.LayerConflict c =
+        Objective.compare(new float[][] {{1, -1, 2, 0}}, new float[][] {{1, 1, 0, 0}});
     assertEquals(0.25, c.conflictRatio(), 1e-12);
     assertEquals(0.0, c.cosine(), 1e-12);
     assertEquals(Math.sqrt(6), c.normCls(), 1e-12);

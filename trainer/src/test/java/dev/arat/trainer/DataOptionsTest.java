@@ -3,7 +3,6 @@ package dev.arat.trainer;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
-import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import ai.djl.ndarray.NDManager;
 import dev.arat.data.ImageDataset;
@@ -23,10 +22,14 @@ import org.junit.jupiter.api.io.TempDir;
 /** Data options: augmentation, normalisation, image-folder options, and the WRN init. */
 class DataOptionsTest {
   static TrainingRecipe standard(String extra) {
-    return Specs.parse("method: standard\nseed: 4\n"
-        + "data: {dataset: synthetic, train_samples: 64" + extra + "}\nepochs: 1\nbatch_size: 32\n"
-        + "optimizer: {lr: 0.05}\nschedule: {type: constant}\nevaluation: {samples: 0}\n",
-        TrainingRecipe.class, "test");
+    return Specs.parse(
+        "method: standard\nseed: 4\n"
+            + "data: {dataset: synthetic, train_samples: 64"
+            + extra
+            + "}\nepochs: 1\nbatch_size: 32\n"
+            + "optimizer: {lr: 0.05}\nschedule: {type: constant}\nevaluation: {samples: 0}\n",
+        TrainingRecipe.class,
+        "test");
   }
 
   @Test
@@ -35,22 +38,26 @@ class DataOptionsTest {
     new Trainer().train(standard(""), tmp.resolve("plain"), false, null, null);
     new Trainer().train(standard(aug), tmp.resolve("a1"), false, null, null);
     new Trainer().train(standard(aug), tmp.resolve("a2"), false, null, null);
-    TrainerTest.assertSameWeights(tmp.resolve("a1/checkpoints/epoch-0001"),
-        tmp.resolve("a2/checkpoints/epoch-0001"));
+    TrainerTest.assertSameWeights(
+        tmp.resolve("a1/checkpoints/epoch-0001"), tmp.resolve("a2/checkpoints/epoch-0001"));
     float[] p = Checkpoint.read(tmp.resolve("plain")).weights().get("conv1.weight").data();
     float[] a = Checkpoint.read(tmp.resolve("a1")).weights().get("conv1.weight").data();
     assertFalse(Arrays.equals(p, a), "augmentation changes the training batches");
-    assertEquals("random_crop_padding=2,horizontal_flip=true",
+    assertEquals(
+        "random_crop_padding=2,horizontal_flip=true",
         Checkpoint.read(tmp.resolve("a1")).state().provenance().get("augmentation"));
   }
 
   @Test
   void normalizeNoneGivesMeanZeroStdOne() {
     ImageDataset d = SyntheticDataset.generate(1, 32, 3, 32, 32, 10);
-    ArchitectureSpec ds = Trainer.architecture(Specs.parse("architecture: resnet18\n",
-        TrainingRecipe.class, "t"), d);
-    ArchitectureSpec none = Trainer.architecture(Specs.parse("architecture: resnet18\n"
-        + "normalize: none\n", TrainingRecipe.class, "t"), d);
+    ArchitectureSpec ds =
+        Trainer.architecture(Specs.parse("architecture: resnet18\n", TrainingRecipe.class, "t"), d);
+    ArchitectureSpec none =
+        Trainer.architecture(
+            Specs.parse(
+                "architecture: resnet18\n" + "normalize: none\n", TrainingRecipe.class, "t"),
+            d);
     assertArrayEquals(d.channelMean(), ds.mean());
     assertArrayEquals(new float[3], none.mean());
     assertArrayEquals(new float[] {1, 1, 1}, none.std());
@@ -58,22 +65,28 @@ class DataOptionsTest {
 
   @Test
   void imageFolderOptionsComeFromTheRecipe() {
-    TrainingRecipe r = Specs.parse("seed: 9\ndata: {dataset: folder, image_size: 64, resize: resize,"
-        + " channels: 1, test_fraction: 0.3}\n", TrainingRecipe.class, "t");
+    TrainingRecipe r =
+        Specs.parse(
+            "seed: 9\ndata: {dataset: folder, image_size: 64, resize: resize,"
+                + " channels: 1, test_fraction: 0.3}\n",
+            TrainingRecipe.class,
+            "t");
     ImageFolder.Options o = Trainer.folderOptions(r);
     assertEquals(new ImageFolder.Options(64, ImageFolder.Resize.RESIZE, 1, 0.3, 9), o);
-    assertEquals(ImageFolder.Resize.CENTER_CROP,
+    assertEquals(
+        ImageFolder.Resize.CENTER_CROP,
         Trainer.folderOptions(Specs.parse("seed: 1\n", TrainingRecipe.class, "t")).resize());
   }
 
   @Test
   void wrnUsesTheWideResNetInit() {
     assertEquals(SplitBnNetwork.Init.WRN, SplitBnNetwork.Init.forArchitecture("wrn-34-10"));
-    assertEquals(SplitBnNetwork.Init.TORCH_DEFAULT, SplitBnNetwork.Init.forArchitecture("resnet18"));
-    ArchitectureSpec spec = Architectures.wrn(10, 2, 3, 32, 32, 10, new float[3],
-        new float[] {1, 1, 1});
-    TrainingRecipe r = Specs.parse("method: pgd-at\narchitecture: wrn-10-2\n", TrainingRecipe.class,
-        "t");
+    assertEquals(
+        SplitBnNetwork.Init.TORCH_DEFAULT, SplitBnNetwork.Init.forArchitecture("resnet18"));
+    ArchitectureSpec spec =
+        Architectures.wrn(10, 2, 3, 32, 32, 10, new float[3], new float[] {1, 1, 1});
+    TrainingRecipe r =
+        Specs.parse("method: pgd-at\narchitecture: wrn-10-2\n", TrainingRecipe.class, "t");
     try (NDManager m = NDManager.newBaseManager();
         SplitBnNetwork net = Trainer.newNetwork(r, spec, m)) {
       assertEquals(SplitBnNetwork.Init.WRN, net.init());

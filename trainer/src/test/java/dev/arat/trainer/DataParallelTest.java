@@ -35,13 +35,17 @@ class DataParallelTest {
   static final List<Device> TWO_CPUS = List.of(Device.cpu(), Device.cpu());
 
   static TrainingRecipe recipe(String method) {
-    return Specs.parse("method: " + method + "\nseed: 5\narchitecture: small-cnn\nbatch_size: 7\n"
-        + "attack: {epsilon: 0.1, step_size: 0.05, steps: 2}\n", TrainingRecipe.class, "test");
+    return Specs.parse(
+        "method: "
+            + method
+            + "\nseed: 5\narchitecture: small-cnn\nbatch_size: 7\n"
+            + "attack: {epsilon: 0.1, step_size: 0.05, steps: 2}\n",
+        TrainingRecipe.class,
+        "test");
   }
 
   static ArchitectureSpec arch() {
-    return Architectures.named("small-cnn", 1, 8, 8, 10, new float[] {0.5f},
-        new float[] {0.25f});
+    return Architectures.named("small-cnn", 1, 8, 8, 10, new float[] {0.5f}, new float[] {0.25f});
   }
 
   static ImageBatch batch(ImageDataset d) {
@@ -90,8 +94,7 @@ class DataParallelTest {
           try (NDManager step = reference.manager().newSubManager()) {
             Map<String, ai.djl.ndarray.NDArray> grads = new HashMap<>();
             for (String n : reference.trainableNames()) {
-              grads.put(n, step.create(expected.get(n),
-                  reference.parameters().get(n).getShape()));
+              grads.put(n, step.create(expected.get(n), reference.parameters().get(n).getShape()));
             }
             referenceSgd.step(lr, step, grads);
           }
@@ -101,12 +104,16 @@ class DataParallelTest {
             float[] w = primary.parameters().get(n).toFloatArray();
             float[] want = reference.parameters().get(n).toFloatArray();
             for (int i = 0; i < w.length; i++) {
-              assertEquals(want[i], w[i], 1e-6 + 1e-5 * Math.abs(want[i]),
+              assertEquals(
+                  want[i],
+                  w[i],
+                  1e-6 + 1e-5 * Math.abs(want[i]),
                   n + " after step " + (stepNo + 1));
             }
           }
           for (String n : primary.parameters().keySet()) {
-            assertArrayEquals(primary.parameters().get(n).toFloatArray(),
+            assertArrayEquals(
+                primary.parameters().get(n).toFloatArray(),
                 dp.network(1).parameters().get(n).toFloatArray(),
                 "the replica follows the primary, running statistics too: " + n);
           }
@@ -130,8 +137,14 @@ class DataParallelTest {
       for (int k = 0; k < 2; k++) {
         ImageBatch part = x.select(range(shards[k][0], shards[k][1]));
         try (NDManager step = net.manager().newSubManager()) {
-          o.backward(step, part, part, Arrays.copyOfRange(d.labels(), shards[k][0],
-              shards[k][1]), 1, 1, Objective.allTerms());
+          o.backward(
+              step,
+              part,
+              part,
+              Arrays.copyOfRange(d.labels(), shards[k][0], shards[k][1]),
+              1,
+              1,
+              Objective.allTerms());
           g[k] = net.parameters().get("fc2.weight").getGradient().toFloatArray();
         }
       }
@@ -157,16 +170,24 @@ class DataParallelTest {
     try (NDManager root = NDManager.newBaseManager();
         SplitBnNetwork primary = Trainer.newNetwork(r, arch(), root)) {
       Objective po = new Objective(r, primary);
-      ImageBatch expected0 = po.adversarial(x.select(range(0, 4)), Arrays.copyOfRange(d.labels(),
-          0, 4), Arrays.copyOfRange(ids, 0, 4), 11);
-      ImageBatch expected1 = po.adversarial(x.select(range(4, 9)), Arrays.copyOfRange(d.labels(),
-          4, 9), Arrays.copyOfRange(ids, 4, 9), 11);
+      ImageBatch expected0 =
+          po.adversarial(
+              x.select(range(0, 4)),
+              Arrays.copyOfRange(d.labels(), 0, 4),
+              Arrays.copyOfRange(ids, 0, 4),
+              11);
+      ImageBatch expected1 =
+          po.adversarial(
+              x.select(range(4, 9)),
+              Arrays.copyOfRange(d.labels(), 4, 9),
+              Arrays.copyOfRange(ids, 4, 9),
+              11);
       try (DataParallel dp = new DataParallel(r, arch(), primary, po, TWO_CPUS)) {
         float[] adv = dp.adversarial(x, d.labels(), ids, 11).data();
         float[] want = new float[adv.length];
         System.arraycopy(expected0.data(), 0, want, 0, expected0.data().length);
-        System.arraycopy(expected1.data(), 0, want, expected0.data().length,
-            expected1.data().length);
+        System.arraycopy(
+            expected1.data(), 0, want, expected0.data().length, expected1.data().length);
         int differ = 0;
         for (int i = 0; i < adv.length; i++) {
           assertTrue(Math.abs(adv[i] - x.data()[i]) <= 0.1 + 1e-6, "within the budget");
@@ -191,8 +212,8 @@ class DataParallelTest {
     assertTrue(m.get(1).hasNonNull("pgd_accuracy"));
     Path again = dir.resolve("again");
     new Trainer().train(r, again, false, null, null);
-    TrainerTest.assertSameWeights(full.resolve("checkpoints/epoch-0002"),
-        again.resolve("checkpoints/epoch-0002"));
+    TrainerTest.assertSameWeights(
+        full.resolve("checkpoints/epoch-0002"), again.resolve("checkpoints/epoch-0002"));
     // an interrupted run resumed from its mid-epoch checkpoint ends with the same weights
     Path split = dir.resolve("split");
     Trainer first = new Trainer();
@@ -200,20 +221,31 @@ class DataParallelTest {
     TrainingResult b = first.train(r, split, false, null, null);
     assertTrue(b.interrupted());
     new Trainer().train(r, split, true, null, null);
-    TrainerTest.assertSameWeights(full.resolve("checkpoints/epoch-0002"),
-        split.resolve("checkpoints/epoch-0002"));
-    assertEquals("2", dev.arat.specs.Checkpoint.read(split.resolve("checkpoints/epoch-0002"))
-        .state().provenance().get("replicas"));
+    TrainerTest.assertSameWeights(
+        full.resolve("checkpoints/epoch-0002"), split.resolve("checkpoints/epoch-0002"));
+    assertEquals(
+        "2",
+        dev.arat.specs.Checkpoint.read(split.resolve("checkpoints/epoch-0002"))
+            .state()
+            .provenance()
+            .get("replicas"));
     // resuming on one device is allowed, with a warning that the BN statistics change
     Path moved = dir.resolve("moved");
     Trainer again2 = new Trainer();
     again2.stopAtGlobalStep = 3;
     again2.train(r, moved, false, null, null);
     java.io.ByteArrayOutputStream log = new java.io.ByteArrayOutputStream();
-    new Trainer().train(TrainerTest.recipe(2, "device: cpu\n"), moved, true, null,
-        new java.io.PrintStream(log, true, java.nio.charset.StandardCharsets.UTF_8));
-    assertTrue(log.toString(java.nio.charset.StandardCharsets.UTF_8)
-        .contains("resuming with 1 data-parallel replica(s) where the checkpoint was written with 2"),
+    new Trainer()
+        .train(
+            TrainerTest.recipe(2, "device: cpu\n"),
+            moved,
+            true,
+            null,
+            new java.io.PrintStream(log, true, java.nio.charset.StandardCharsets.UTF_8));
+    assertTrue(
+        log.toString(java.nio.charset.StandardCharsets.UTF_8)
+            .contains(
+                "resuming with 1 data-parallel replica(s) where the checkpoint was written with 2"),
         log.toString(java.nio.charset.StandardCharsets.UTF_8));
   }
 
@@ -222,18 +254,18 @@ class DataParallelTest {
     assertEquals(TWO_CPUS, Devices.resolveAll("cpu,cpu", 0));
     assertEquals(List.of(Device.gpu(0), Device.gpu(1)), Devices.resolveAll("gpu:0,1", 2));
     assertEquals(List.of(Device.gpu(1), Device.gpu(0)), Devices.resolveAll("gpu:1, gpu:0", 2));
-    assertEquals(List.of(Device.gpu(0), Device.gpu(1), Device.gpu(2)),
-        Devices.resolveAll("gpu:all", 3));
+    assertEquals(
+        List.of(Device.gpu(0), Device.gpu(1), Device.gpu(2)), Devices.resolveAll("gpu:all", 3));
     assertThrows(IllegalStateException.class, () -> Devices.resolveAll("gpu:all", 0));
     assertThrows(IllegalStateException.class, () -> Devices.resolveAll("gpu:0,1", 1));
-    IllegalArgumentException twice = assertThrows(IllegalArgumentException.class,
-        () -> Devices.resolveAll("gpu:0,gpu:0", 2));
+    IllegalArgumentException twice =
+        assertThrows(IllegalArgumentException.class, () -> Devices.resolveAll("gpu:0,gpu:0", 2));
     assertTrue(twice.getMessage().contains("listed twice"), twice.getMessage());
     assertThrows(IllegalArgumentException.class, () -> Devices.resolveAll("cpu,1", 2));
     assertThrows(IllegalArgumentException.class, () -> Devices.resolve("cpu,cpu", 0));
     // the recipe validates the syntax, naming the field
-    SpecException bad = assertThrows(SpecException.class,
-        () -> TrainerTest.recipe(1, "device: gpu;1\n"));
+    SpecException bad =
+        assertThrows(SpecException.class, () -> TrainerTest.recipe(1, "device: gpu;1\n"));
     assertTrue(bad.getMessage().contains("device"), bad.getMessage());
     assertEquals("gpu:0,1", TrainerTest.recipe(1, "device: 'gpu:0, 1'\n").device());
   }

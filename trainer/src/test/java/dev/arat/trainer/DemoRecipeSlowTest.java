@@ -11,15 +11,16 @@ import java.nio.file.Path;
 import org.junit.jupiter.api.Test;
 
 /**
- * Trains the built-in demo recipe on Fashion-MNIST and checks the accuracy targets. Slow (minutes): runs
- * only with {@code -Darat.slowTests=true}; {@code -Darat.recipe=FILE} trains another recipe.
+ * Trains the built-in demo recipe on Fashion-MNIST and checks the accuracy targets. Slow (minutes):
+ * runs only with {@code -Darat.slowTests=true}; {@code -Darat.recipe=FILE} trains another recipe.
  */
 class DemoRecipeSlowTest {
   @Test
   void demoRecipeReachesTheTargets() throws Exception {
     assumeTrue(Boolean.getBoolean("arat.slowTests"), "slow test: set -Darat.slowTests=true");
     String file = System.getProperty("arat.recipe");
-    TrainingRecipe recipe = file != null ? Specs.readRecipe(Path.of(file)) : Builtins.recipe("demo");
+    TrainingRecipe recipe =
+        file != null ? Specs.readRecipe(Path.of(file)) : Builtins.recipe("demo");
     Path run = Path.of("target", "demo-run-" + System.currentTimeMillis());
     TrainingResult r = new Trainer().train(recipe, run, false, null, System.out);
     System.out.println(Files.readString(run.resolve("metrics.jsonl")));

@@ -24,8 +24,10 @@ class ObjectiveTest {
       Architectures.smallCnn(1, 28, 28, 10, new float[] {0.3f}, new float[] {0.3f});
 
   static TrainingRecipe recipe(String extra) {
-    return Specs.parse("method: arat\nseed: 5\nattack: {epsilon: 0.1, step_size: 0.025, steps: 3}\n"
-        + extra, TrainingRecipe.class, "test");
+    return Specs.parse(
+        "method: arat\nseed: 5\nattack: {epsilon: 0.1, step_size: 0.025, steps: 3}\n" + extra,
+        TrainingRecipe.class,
+        "test");
   }
 
   static Map<String, float[]> grads(SplitBnNetwork net) {
@@ -54,8 +56,8 @@ class ObjectiveTest {
       Objective o = new Objective(r, net);
       ImageBatch adv = o.adversarial(x, d.labels(), new long[16], 9);
       try (NDManager step = net.manager().newSubManager()) {
-        Objective.StepLoss l = o.backward(step, x, adv, d.labels(), 0.3, 0.7,
-            EnumSet.of(Objective.Term.INVARIANCE));
+        Objective.StepLoss l =
+            o.backward(step, x, adv, d.labels(), 0.3, 0.7, EnumSet.of(Objective.Term.INVARIANCE));
         assertTrue(l.invariance() > 0);
       }
       Map<String, float[]> g = grads(net);
@@ -64,7 +66,9 @@ class ObjectiveTest {
         double v = l1(e.getValue());
         if (k.contains(".clean.")) {
           assertEquals(0.0, v, k + " (clean BN) must get no invariance gradient");
-        } else if (k.startsWith("predictor.") || k.contains(".adv.") || k.startsWith("conv")
+        } else if (k.startsWith("predictor.")
+            || k.contains(".adv.")
+            || k.startsWith("conv")
             || k.startsWith("fc1.")) {
           assertTrue(v > 0, k + " must get invariance gradient");
         } else if (k.startsWith("fc2.")) {
@@ -115,7 +119,9 @@ class ObjectiveTest {
         assertTrue(Math.abs(adv.data()[i] - x.data()[i]) <= 0.1 + 1e-6, "outside the ball");
       }
       assertTrue(moved > 0.05, "the attack moved the images");
-      assertArrayEquals(SyntheticDataset.generate(2, 16, 1, 28, 28, 10).pixels(), x.data(),
+      assertArrayEquals(
+          SyntheticDataset.generate(2, 16, 1, 28, 28, 10).pixels(),
+          x.data(),
           "the clean batch is untouched (no P1)");
       try (NDManager step = a.manager().newSubManager()) {
         oa.backward(step, x, adv, d.labels(), 0.4, 0.6, Objective.allTerms());

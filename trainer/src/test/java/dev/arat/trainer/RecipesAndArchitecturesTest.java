@@ -25,7 +25,8 @@ class RecipesAndArchitecturesTest {
       TrainingRecipe r = Builtins.recipe(name);
       assertTrue(TrainingRecipe.METHODS.contains(r.method()), name);
       if (name.startsWith("cifar")) {
-        assertEquals(name.startsWith("cifar100") ? "cifar100" : "cifar10", r.data().dataset(), name);
+        assertEquals(
+            name.startsWith("cifar100") ? "cifar100" : "cifar10", r.data().dataset(), name);
         assertEquals(100, r.epochs(), name);
         assertEquals(128, r.batchSize(), name);
         assertEquals(0.1, r.optimizer().lr(), name);
@@ -75,13 +76,21 @@ class RecipesAndArchitecturesTest {
 
   @Test
   void resnetsAndATinyWrnRunAtBatchTwoOnBothBranches() {
-    for (ArchitectureSpec spec : List.of(
-        Architectures.named("resnet18", 3, 32, 32, 10, MEAN, STD),
-        Architectures.named("preact-resnet18", 3, 32, 32, 10, MEAN, STD),
-        Architectures.named("wrn-10-1", 3, 32, 32, 10, MEAN, STD))) {
+    for (ArchitectureSpec spec :
+        List.of(
+            Architectures.named("resnet18", 3, 32, 32, 10, MEAN, STD),
+            Architectures.named("preact-resnet18", 3, 32, 32, 10, MEAN, STD),
+            Architectures.named("wrn-10-1", 3, 32, 32, 10, MEAN, STD))) {
       try (NDManager m = NDManager.newBaseManager();
-          SplitBnNetwork net = new SplitBnNetwork(spec, true, spec.taps(), 0.25, 1, m,
-              SplitBnNetwork.Init.forArchitecture(spec.name()))) {
+          SplitBnNetwork net =
+              new SplitBnNetwork(
+                  spec,
+                  true,
+                  spec.taps(),
+                  0.25,
+                  1,
+                  m,
+                  SplitBnNetwork.Init.forArchitecture(spec.name()))) {
         net.setTrainable(false);
         try (NDManager s = net.manager().newSubManager()) {
           NDArray x = s.randomUniform(0, 1, new Shape(2, 3, 32, 32));
@@ -91,8 +100,8 @@ class RecipesAndArchitecturesTest {
             assertEquals(spec.taps().size(), o.features().size(), spec.name());
             net.predict(spec.taps().get(0), o.features().get(spec.taps().get(0)));
           }
-          assertEquals(new Shape(2, 10), net.forward(x, Branch.ADV, false, false).logits()
-              .getShape());
+          assertEquals(
+              new Shape(2, 10), net.forward(x, Branch.ADV, false, false).logits().getShape());
         }
       }
     }
@@ -112,8 +121,9 @@ class RecipesAndArchitecturesTest {
     long n = 0;
     for (LayerSpec l : layers) {
       if (l instanceof LayerSpec.Conv conv) {
-        n += c[0] * conv.outChannels() * conv.kernel() * conv.kernel()
-            + (conv.bias() ? conv.outChannels() : 0);
+        n +=
+            c[0] * conv.outChannels() * conv.kernel() * conv.kernel()
+                + (conv.bias() ? conv.outChannels() : 0);
         c[0] = conv.outChannels();
       } else if (l instanceof LayerSpec.BatchNorm) {
         n += 2 * c[0];

@@ -35,7 +35,8 @@ class ScheduleAndDeviceTest {
   void releasedCodesShiftedSchedule() {
     // ARAT-METHOD §4: epoch 1 at 0.02, epochs 2-76 at 0.1, 77-91 at 0.01, 92-100 at 0.001.
     // Fractional epoch t = (epoch - 1) + progress.
-    TrainingRecipe.Schedule s = schedule("{type: piecewise, milestones: [76, 91], first_epoch_lr: 0.02}");
+    TrainingRecipe.Schedule s =
+        schedule("{type: piecewise, milestones: [76, 91], first_epoch_lr: 0.02}");
     assertEquals(0.02, s.at(0.1, 0.0, 100), 1e-12);
     assertEquals(0.02, s.at(0.1, 0.99, 100), 1e-12);
     assertEquals(0.1, s.at(0.1, 1.0, 100), 1e-12); // epoch 2
@@ -119,22 +120,28 @@ class ScheduleAndDeviceTest {
     assertEquals(Device.cpu(), Devices.resolve("cpu", 2));
     assertEquals(Device.gpu(1), Devices.resolve("gpu:1", 2));
     assertEquals(Device.gpu(0), Devices.resolve("gpu", 1));
-    IllegalStateException e = assertThrows(IllegalStateException.class,
-        () -> Devices.resolve("gpu", 0));
+    IllegalStateException e =
+        assertThrows(IllegalStateException.class, () -> Devices.resolve("gpu", 0));
     assertTrue(e.getMessage().contains("0 GPU"), e.getMessage());
     assertThrows(IllegalStateException.class, () -> Devices.resolve("gpu:2", 2));
     assertThrows(IllegalArgumentException.class, () -> Devices.resolve("tpu", 2));
-    assertThrows(SpecException.class, () -> Specs.parse("device: tpu\n", TrainingRecipe.class, "t"));
+    assertThrows(
+        SpecException.class, () -> Specs.parse("device: tpu\n", TrainingRecipe.class, "t"));
     // this build ships the CPU-only native library
     assertEquals(Device.cpu(), Devices.resolve("auto"));
   }
 
   @Test
-  void aGpuRunFailsClearlyOnACpuOnlyBuild(@org.junit.jupiter.api.io.TempDir java.nio.file.Path dir) {
-    TrainingRecipe r = Specs.parse("method: standard\ndevice: gpu\n"
-        + "data: {dataset: synthetic, train_samples: 64}\n", TrainingRecipe.class, "t");
-    IllegalStateException e = assertThrows(IllegalStateException.class,
-        () -> new Trainer().train(r, dir, false, null, null));
+  void aGpuRunFailsClearlyOnACpuOnlyBuild(
+      @org.junit.jupiter.api.io.TempDir java.nio.file.Path dir) {
+    TrainingRecipe r =
+        Specs.parse(
+            "method: standard\ndevice: gpu\n" + "data: {dataset: synthetic, train_samples: 64}\n",
+            TrainingRecipe.class,
+            "t");
+    IllegalStateException e =
+        assertThrows(
+            IllegalStateException.class, () -> new Trainer().train(r, dir, false, null, null));
     assertTrue(e.getMessage().contains("device gpu was requested"), e.getMessage());
   }
 }

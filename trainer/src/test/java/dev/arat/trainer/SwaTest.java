@@ -20,26 +20,29 @@ import org.junit.jupiter.api.io.TempDir;
 /** ARAT+SWA: the running mean, its checkpointing and resume, and the exportable SWA model. */
 class SwaTest {
   static TrainingRecipe recipe() {
-    return Specs.parse("method: arat\nseed: 8\n"
-        + "data: {dataset: synthetic, train_samples: 96}\nepochs: 2\nbatch_size: 32\n"
-        + "optimizer: {lr: 0.05}\nschedule: {type: constant}\n"
-        + "attack: {epsilon: 0.1, step_size: 0.05, steps: 1}\n"
-        + "arat: {gamma: 2.0, balance_samples: 32, conflict_interval: 0}\n"
-        + "swa: {start_epoch: 1, every_steps: 2, bn_batches: 2}\n"
-        + "evaluation: {samples: 0}\n", TrainingRecipe.class, "test");
+    return Specs.parse(
+        "method: arat\nseed: 8\n"
+            + "data: {dataset: synthetic, train_samples: 96}\nepochs: 2\nbatch_size: 32\n"
+            + "optimizer: {lr: 0.05}\nschedule: {type: constant}\n"
+            + "attack: {epsilon: 0.1, step_size: 0.05, steps: 1}\n"
+            + "arat: {gamma: 2.0, balance_samples: 32, conflict_interval: 0}\n"
+            + "swa: {start_epoch: 1, every_steps: 2, bn_batches: 2}\n"
+            + "evaluation: {samples: 0}\n",
+        TrainingRecipe.class,
+        "test");
   }
 
   @Test
   void runningMeanIsTheEqualWeightAverageOfParametersOnly() {
     TrainingRecipe r = Specs.parse("method: arat\n", TrainingRecipe.class, "t");
     try (NDManager m = NDManager.newBaseManager();
-        SplitBnNetwork a = new SplitBnNetwork(ObjectiveTest.SMALL, true, java.util.List.of("fc1"),
-            0.25, 1, m);
-        SplitBnNetwork b = new SplitBnNetwork(ObjectiveTest.SMALL, true, java.util.List.of("fc1"),
-            0.25, 2, m)) {
+        SplitBnNetwork a =
+            new SplitBnNetwork(ObjectiveTest.SMALL, true, java.util.List.of("fc1"), 0.25, 1, m);
+        SplitBnNetwork b =
+            new SplitBnNetwork(ObjectiveTest.SMALL, true, java.util.List.of("fc1"), 0.25, 2, m)) {
       SwaAverage swa = new SwaAverage(a);
-      assertFalse(swa.names().stream().anyMatch(n -> n.startsWith("predictor.")
-          || n.contains("running_")));
+      assertFalse(
+          swa.names().stream().anyMatch(n -> n.startsWith("predictor.") || n.contains("running_")));
       assertTrue(swa.names().contains("bn1.clean.weight") && swa.names().contains("bn1.adv.bias"));
       swa.update(a);
       swa.update(b);
@@ -72,8 +75,10 @@ class SwaTest {
     assertArrayEquals(new float[cleanMean.length], cleanMean, "clean BN statistics stay reset");
     float[] advVar = c.weights().get("bn1.adv.running_var").data();
     assertTrue(advVar[0] != 1f, "adv BN statistics re-estimated");
-    assertFalse(java.util.Arrays.equals(c.weights().get("conv1.weight").data(),
-        Checkpoint.read(full).weights().get("conv1.weight").data()));
+    assertFalse(
+        java.util.Arrays.equals(
+            c.weights().get("conv1.weight").data(),
+            Checkpoint.read(full).weights().get("conv1.weight").data()));
     // the SWA folder loads as a deployed model; the epoch checkpoints carry the average
     try (TrainedNetwork tn = TrainedNetwork.load(full.resolve("swa"))) {
       assertEquals(10, tn.numClasses());
@@ -88,8 +93,8 @@ class SwaTest {
     assertEquals(2, Checkpoint.read(mid).state().swaSnapshots());
     assertFalse(Files.exists(mid.resolve("swa")));
     new Trainer().train(recipe(), mid, true, null, null);
-    TrainerTest.assertSameWeights(full.resolve("checkpoints/epoch-0002"),
-        mid.resolve("checkpoints/epoch-0002"));
+    TrainerTest.assertSameWeights(
+        full.resolve("checkpoints/epoch-0002"), mid.resolve("checkpoints/epoch-0002"));
     Checkpoint a = Checkpoint.read(full.resolve("swa"));
     Checkpoint b = Checkpoint.read(mid.resolve("swa"));
     for (Map.Entry<String, Tensor> e : a.weights().entrySet()) {

@@ -27,8 +27,10 @@ import org.junit.jupiter.api.io.TempDir;
 /** TRADES (objective and KL attack) and the L2 threat model in training. */
 class TradesTest {
   static TrainingRecipe recipe(String extra) {
-    return Specs.parse("method: trades\nseed: 5\nattack: {epsilon: 0.1, step_size: 0.025, steps: 3}\n"
-        + extra, TrainingRecipe.class, "test");
+    return Specs.parse(
+        "method: trades\nseed: 5\nattack: {epsilon: 0.1, step_size: 0.025, steps: 3}\n" + extra,
+        TrainingRecipe.class,
+        "test");
   }
 
   @Test
@@ -36,7 +38,8 @@ class TradesTest {
     try (NDManager m = NDManager.newBaseManager()) {
       float[] p = {1f, 2f, 0.5f, -1f, 0f, 3f};
       float[] q = {0.2f, -1f, 1f, 2f, 2f, 2f};
-      NDArray kl = Objective.klDivergence(m.create(p, new Shape(2, 3)), m.create(q, new Shape(2, 3)));
+      NDArray kl =
+          Objective.klDivergence(m.create(p, new Shape(2, 3)), m.create(q, new Shape(2, 3)));
       double expected = 0;
       for (int i = 0; i < 2; i++) {
         double[] sp = softmax(p, i * 3);
@@ -77,10 +80,12 @@ class TradesTest {
       try (NDManager m = NDManager.newBaseManager();
           SplitBnNetwork net = Trainer.newNetwork(r, ObjectiveTest.SMALL, m)) {
         net.setBnMomentum(0.0);
-        ImageBatch start = new KlAttack(new ThreatModel(norm, eps), 1, 1e-9, 9)
-            .perturb(net, Branch.ADV, true, x, ids);
-        ImageBatch adv = new KlAttack(new ThreatModel(norm, eps), 5, eps / 4, 9)
-            .perturb(net, Branch.ADV, true, x, ids);
+        ImageBatch start =
+            new KlAttack(new ThreatModel(norm, eps), 1, 1e-9, 9)
+                .perturb(net, Branch.ADV, true, x, ids);
+        ImageBatch adv =
+            new KlAttack(new ThreatModel(norm, eps), 5, eps / 4, 9)
+                .perturb(net, Branch.ADV, true, x, ids);
         double moved = 0;
         for (int i = 0; i < 16; i++) {
           double dist = Projections.norm(norm, x.data(), adv.data(), i * 784, 784);
@@ -89,11 +94,13 @@ class TradesTest {
         }
         assertTrue(moved > eps / 2, "the attack moved the images: " + moved);
         assertArrayEquals(SyntheticDataset.generate(3, 16, 1, 28, 28, 10).pixels(), x.data());
-        assertTrue(kl(net, x, adv) > 2 * kl(net, x, start), "KL rises: " + kl(net, x, adv)
-            + " vs start " + kl(net, x, start));
+        assertTrue(
+            kl(net, x, adv) > 2 * kl(net, x, start),
+            "KL rises: " + kl(net, x, adv) + " vs start " + kl(net, x, start));
         // weights were frozen: no gradient accumulated
         for (String k : net.trainableNames()) {
-          assertEquals(0.0, ObjectiveTest.l1(net.parameters().get(k).getGradient().toFloatArray()), k);
+          assertEquals(
+              0.0, ObjectiveTest.l1(net.parameters().get(k).getGradient().toFloatArray()), k);
         }
       }
     }
@@ -130,12 +137,18 @@ class TradesTest {
   @Test
   void l2TrainingWorksForEveryAdversarialMethod(@TempDir Path tmp) throws Exception {
     for (String method : List.of("pgd-at", "trades", "arat")) {
-      TrainingRecipe r = Specs.parse("method: " + method + "\nseed: 2\n"
-          + "data: {dataset: synthetic, train_samples: 64}\nepochs: 1\nbatch_size: 32\n"
-          + "optimizer: {lr: 0.05}\nschedule: {type: constant}\n"
-          + "attack: {norm: L2, epsilon: 1.0, step_size: 0.25, steps: 2}\n"
-          + "arat: {gamma: 2.0, balance_samples: 32, conflict_interval: 0}\n"
-          + "evaluation: {samples: 16, pgd_steps: 2}\n", TrainingRecipe.class, "test");
+      TrainingRecipe r =
+          Specs.parse(
+              "method: "
+                  + method
+                  + "\nseed: 2\n"
+                  + "data: {dataset: synthetic, train_samples: 64}\nepochs: 1\nbatch_size: 32\n"
+                  + "optimizer: {lr: 0.05}\nschedule: {type: constant}\n"
+                  + "attack: {norm: L2, epsilon: 1.0, step_size: 0.25, steps: 2}\n"
+                  + "arat: {gamma: 2.0, balance_samples: 32, conflict_interval: 0}\n"
+                  + "evaluation: {samples: 16, pgd_steps: 2}\n",
+              TrainingRecipe.class,
+              "test");
       Path dir = tmp.resolve(method);
       TrainingResult res = new Trainer().train(r, dir, false, null, null);
       assertEquals(2, res.globalStep());

@@ -21,13 +21,19 @@ import org.junit.jupiter.api.io.TempDir;
 
 class TrainerTest {
   static TrainingRecipe recipe(int epochs, String extra) {
-    return Specs.parse("method: arat\nseed: 3\n"
-        + "data: {dataset: synthetic, train_samples: 160}\n"
-        + "epochs: " + epochs + "\nbatch_size: 32\n"
-        + "optimizer: {lr: 0.05}\nschedule: {type: constant}\n"
-        + "attack: {epsilon: 0.1, step_size: 0.05, steps: 2}\n"
-        + "arat: {gamma: 2.0, balance_interval: 64, balance_samples: 64}\n"
-        + "evaluation: {samples: 40, pgd_steps: 2}\n" + extra, TrainingRecipe.class, "test");
+    return Specs.parse(
+        "method: arat\nseed: 3\n"
+            + "data: {dataset: synthetic, train_samples: 160}\n"
+            + "epochs: "
+            + epochs
+            + "\nbatch_size: 32\n"
+            + "optimizer: {lr: 0.05}\nschedule: {type: constant}\n"
+            + "attack: {epsilon: 0.1, step_size: 0.05, steps: 2}\n"
+            + "arat: {gamma: 2.0, balance_interval: 64, balance_samples: 64}\n"
+            + "evaluation: {samples: 40, pgd_steps: 2}\n"
+            + extra,
+        TrainingRecipe.class,
+        "test");
   }
 
   static List<JsonNode> metrics(Path run) throws IOException {
@@ -58,9 +64,24 @@ class TrainerTest {
     assertEquals(10, r.globalStep());
     List<JsonNode> m = metrics(run);
     assertEquals(2, m.size());
-    for (String f : List.of("epoch", "lr", "loss", "loss_ce_adv", "loss_ce_clean", "loss_inv",
-        "w_adv", "w_clean", "train_accuracy", "clean_accuracy_adv_bn", "clean_accuracy_clean_bn",
-        "pgd_accuracy", "pgd_steps", "images_per_second", "epoch_seconds", "rss_mb")) {
+    for (String f :
+        List.of(
+            "epoch",
+            "lr",
+            "loss",
+            "loss_ce_adv",
+            "loss_ce_clean",
+            "loss_inv",
+            "w_adv",
+            "w_clean",
+            "train_accuracy",
+            "clean_accuracy_adv_bn",
+            "clean_accuracy_clean_bn",
+            "pgd_accuracy",
+            "pgd_steps",
+            "images_per_second",
+            "epoch_seconds",
+            "rss_mb")) {
       assertTrue(m.get(1).hasNonNull(f), f + " in " + m.get(1));
     }
     assertEquals(1, m.get(0).get("epoch").asInt());
@@ -77,8 +98,7 @@ class TrainerTest {
     for (JsonNode line : m) {
       line.fieldNames().forEachRemaining(k -> assertTrue(header.contains(k), k));
     }
-    assertEquals(m.get(0).get("loss").asText(),
-        csv.get(1).split(",")[header.indexOf("loss")]);
+    assertEquals(m.get(0).get("loss").asText(), csv.get(1).split(",")[header.indexOf("loss")]);
     byte[] png = Files.readAllBytes(run.resolve("training.png"));
     assertTrue(png.length > 1000 && png[1] == 'P' && png[2] == 'N' && png[3] == 'G');
     // ARAT logs the gradient-conflict metric (default interval 100: step 0 of this run)
@@ -92,14 +112,17 @@ class TrainerTest {
     assertTrue(c.weights().containsKey("predictor.bn2.fc1.weight"));
     assertTrue(c.optimizer().containsKey("conv1.weight"));
     // A second fresh run into the same folder is refused.
-    assertThrows(IllegalStateException.class,
+    assertThrows(
+        IllegalStateException.class,
         () -> new Trainer().train(recipe(2, ""), run, false, null, null));
   }
 
   @Test
   void resumeWithoutCheckpointIsAClearError(@TempDir Path run) {
-    IllegalStateException e = assertThrows(IllegalStateException.class,
-        () -> new Trainer().train(recipe(1, ""), run, true, null, null));
+    IllegalStateException e =
+        assertThrows(
+            IllegalStateException.class,
+            () -> new Trainer().train(recipe(1, ""), run, true, null, null));
     assertTrue(e.getMessage().contains("no checkpoint"), e.getMessage());
   }
 
@@ -115,8 +138,8 @@ class TrainerTest {
     assertEquals(2, r.epochsCompleted());
     List<JsonNode> m = metrics(split);
     assertEquals(List.of(1, 2), m.stream().map(n -> n.get("epoch").asInt()).toList());
-    assertSameWeights(full.resolve("checkpoints/epoch-0002"),
-        split.resolve("checkpoints/epoch-0002"));
+    assertSameWeights(
+        full.resolve("checkpoints/epoch-0002"), split.resolve("checkpoints/epoch-0002"));
 
     // Mid-epoch: stopped after 7 steps (epoch 2, step 2), with a stale metrics line for epoch 2
     // as a killed run might leave; resumed.
@@ -126,13 +149,15 @@ class TrainerTest {
     TrainingResult stopped = t.train(recipe(2, ""), mid, false, null, null);
     assertTrue(stopped.interrupted());
     assertTrue(Files.isDirectory(mid.resolve("checkpoints/epoch-0001-step-000002")));
-    Files.writeString(mid.resolve("metrics.jsonl"), "{\"epoch\":2}\n{\"epo",
+    Files.writeString(
+        mid.resolve("metrics.jsonl"),
+        "{\"epoch\":2}\n{\"epo",
         java.nio.file.StandardOpenOption.APPEND);
     new Trainer().train(recipe(2, ""), mid, true, null, null);
     m = metrics(mid);
     assertEquals(List.of(1, 2), m.stream().map(n -> n.get("epoch").asInt()).toList());
     assertEquals(2, m.get(1).get("resumed_at_step").asInt());
-    assertSameWeights(full.resolve("checkpoints/epoch-0002"),
-        mid.resolve("checkpoints/epoch-0002"));
+    assertSameWeights(
+        full.resolve("checkpoints/epoch-0002"), mid.resolve("checkpoints/epoch-0002"));
   }
 }

@@ -56,7 +56,10 @@ public record Diagnostic(String code, Severity severity, String name, String mes
     FULL_RANGE_PGD("ARAT-D007", "full-range-pgd", Severity.FATAL),
     /** No longer raised (control flow is {@link #WHITE_BOX_IMPOSSIBLE}); kept for old reports. */
     CONTROL_FLOW("ARAT-D008", "control-flow-ops", Severity.WARNING),
-    /** The graph holds random operators (RandomNormal*, RandomUniform*, Bernoulli, training Dropout). */
+    /**
+     * The graph holds random operators (RandomNormal*, RandomUniform*, Bernoulli, training
+     * Dropout).
+     */
     RANDOM_OPS("ARAT-D009", "random-ops", Severity.WARNING),
     /** Successes on the gradient graph that the deployed session did not confirm. */
     UNCONFIRMED_SUCCESSES("ARAT-D010", "unconfirmed-successes", Severity.WARNING),
@@ -72,15 +75,28 @@ public record Diagnostic(String code, Severity severity, String name, String mes
     GRADIENT_MASKING_OPS("ARAT-D015", "gradient-masking-ops", Severity.FATAL),
     /** The model returned NaN or infinite logits (on clean or perturbed inputs). */
     NON_FINITE_LOGITS("ARAT-D016", "non-finite-logits", Severity.FATAL),
-    /** No input gradient can be computed (control flow, rounding, an op without a gradient rule). */
+    /**
+     * No input gradient can be computed (control flow, rounding, an op without a gradient rule).
+     */
     WHITE_BOX_IMPOSSIBLE("ARAT-D017", "white-box-impossible", Severity.FATAL),
-    /** arat adapted the model's input (channels-last transpose, normalisation, fixed batch size). */
+    /**
+     * arat adapted the model's input (channels-last transpose, normalisation, fixed batch size).
+     */
     MODEL_INPUT("ARAT-D018", "model-input", Severity.INFO),
-    /** Quantization (Q/DQ) on the path is differentiated straight-through: gradients are an estimate. */
+    /**
+     * Quantization (Q/DQ) on the path is differentiated straight-through: gradients are an
+     * estimate.
+     */
     STRAIGHT_THROUGH_GRADIENTS("ARAT-D020", "straight-through-gradients", Severity.WARNING),
-    /** Straight-through gradients, but the suite lacks a gradient-free (Square) or a transfer attack to check them. */
+    /**
+     * Straight-through gradients, but the suite lacks a gradient-free (Square) or a transfer attack
+     * to check them.
+     */
     STRAIGHT_THROUGH_UNCHECKED("ARAT-D021", "straight-through-unchecked", Severity.FATAL),
-    /** A Q/DQ zero point TensorRT rejects (non-zero or uint8): evaluated, but not a TensorRT INT8 model. */
+    /**
+     * A Q/DQ zero point TensorRT rejects (non-zero or uint8): evaluated, but not a TensorRT INT8
+     * model.
+     */
     NOT_TENSORRT_COMPATIBLE("ARAT-D022", "not-tensorrt-compatible", Severity.WARNING);
 
     private final String code;
@@ -115,11 +131,15 @@ public record Diagnostic(String code, Severity severity, String name, String mes
 
     /** A diagnostic of this code with another severity. */
     public Diagnostic with(Severity s, String message) {
-      return new Diagnostic(code, s, id, message, "docs/diagnostics.md#" + code.toLowerCase(Locale.ROOT));
+      return new Diagnostic(
+          code, s, id, message, "docs/diagnostics.md#" + code.toLowerCase(Locale.ROOT));
     }
   }
 
-  /** {@code ARAT-D002 [info] softmax-output: message}: the line kept in the report's {@code diagnostics}. */
+  /**
+   * {@code ARAT-D002 [info] softmax-output: message}: the line kept in the report's {@code
+   * diagnostics}.
+   */
   public String line() {
     return code + " [" + severity.id() + "] " + name + ": " + message;
   }

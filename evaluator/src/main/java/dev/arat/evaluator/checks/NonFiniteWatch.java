@@ -8,8 +8,8 @@ import dev.arat.specs.LossHead;
 import java.util.Locale;
 
 /**
- * Counts the images for which a model returned a NaN or infinite logit (ARAT-D016). Argmax over
- * NaN logits picks a class by accident (the first), so one such image can turn into a "correct"
+ * Counts the images for which a model returned a NaN or infinite logit (ARAT-D016). Argmax over NaN
+ * logits picks a class by accident (the first), so one such image can turn into a "correct"
  * prediction or a "successful" attack: a measurement containing one cannot be trusted.
  *
  * <p>{@link #watch(GradientClassifier)} and {@link #watch(Classifier)} wrap the models the cascade
@@ -21,7 +21,10 @@ public final class NonFiniteWatch {
   private long checked;
   private Runnable onFirst;
 
-  /** Runs {@code r} when the first image with a non-finite logit is seen (e.g. to record it); null: nothing. */
+  /**
+   * Runs {@code r} when the first image with a non-finite logit is seen (e.g. to record it); null:
+   * nothing.
+   */
   public void onFirst(Runnable r) {
     this.onFirst = r;
   }
@@ -76,9 +79,14 @@ public final class NonFiniteWatch {
     if (images == 0) {
       return null;
     }
-    return Diagnostic.Code.NON_FINITE_LOGITS.of(String.format(Locale.ROOT,
-        "the model returned NaN or infinite logits for %d of %d images %s; their predictions (argmax) are"
-            + " arbitrary, so accuracies and attack successes are not a measurement", images, checked, where));
+    return Diagnostic.Code.NON_FINITE_LOGITS.of(
+        String.format(
+            Locale.ROOT,
+            "the model returned NaN or infinite logits for %d of %d images %s; their predictions (argmax) are"
+                + " arbitrary, so accuracies and attack successes are not a measurement",
+            images,
+            checked,
+            where));
   }
 
   /** Counts the rows of {@code z} ({@code (N,K)}) holding a non-finite value; returns {@code z}. */

@@ -24,6 +24,7 @@ import java.util.Locale;
 public final class Probes {
   /** Largest pairwise distance of normalised logits tolerated between repeated passes. */
   static final double RANDOMNESS_TOLERANCE = 1e-4;
+
   /** Repeated clean passes of the randomness check. */
   static final int REPEATS = 5;
 
@@ -42,8 +43,14 @@ public final class Probes {
    *     skipped, ARAT-D017 says why)
    * @return diagnostics in check order (info entries record checks that passed with numbers)
    */
-  public static List<Diagnostic> run(GradientClassifier attacked, Classifier deployed, ImageBatch x, int[] labels, long[] ids,
-      EvaluationSuite suite, boolean gradients) {
+  public static List<Diagnostic> run(
+      GradientClassifier attacked,
+      Classifier deployed,
+      ImageBatch x,
+      int[] labels,
+      long[] ids,
+      EvaluationSuite suite,
+      boolean gradients) {
     List<Diagnostic> out = new ArrayList<>();
     int k = deployed.numClasses();
     EvaluationSuite.Checks c = suite.checks();
@@ -95,10 +102,16 @@ public final class Probes {
     }
     boolean countsVary = java.util.Arrays.stream(correct).distinct().count() > 1;
     if (countsVary || !(worst <= RANDOMNESS_TOLERANCE)) {
-      return Diagnostic.Code.RANDOMNESS.of(String.format(Locale.ROOT,
-          "%d repeated clean passes on %d probe samples disagree: correct counts %s, largest distance of"
-              + " normalised logits %.3g (tolerance %.0e); the model is randomised or non-deterministic",
-          REPEATS, x.n(), java.util.Arrays.toString(correct), worst, RANDOMNESS_TOLERANCE));
+      return Diagnostic.Code.RANDOMNESS.of(
+          String.format(
+              Locale.ROOT,
+              "%d repeated clean passes on %d probe samples disagree: correct counts %s, largest distance of"
+                  + " normalised logits %.3g (tolerance %.0e); the model is randomised or non-deterministic",
+              REPEATS,
+              x.n(),
+              java.util.Arrays.toString(correct),
+              worst,
+              RANDOMNESS_TOLERANCE));
     }
     return null;
   }
@@ -123,9 +136,11 @@ public final class Probes {
     return Math.sqrt(s);
   }
 
-  /** ARAT-D003: samples whose input gradient of the first gradient attack's loss is exactly zero. */
-  public static Diagnostic zeroGradient(GradientClassifier attacked, ImageBatch x, int[] labels, EvaluationSuite suite,
-      int k) {
+  /**
+   * ARAT-D003: samples whose input gradient of the first gradient attack's loss is exactly zero.
+   */
+  public static Diagnostic zeroGradient(
+      GradientClassifier attacked, ImageBatch x, int[] labels, EvaluationSuite suite, int k) {
     LossHead head = null;
     for (AttackSpec s : suite.attacks()) {
       if (s instanceof AttackSpec.Transfer) {
@@ -171,10 +186,15 @@ public final class Probes {
     if (zero == 0 && nan == 0) {
       return null;
     }
-    return Diagnostic.Code.ZERO_GRADIENT.of(String.format(Locale.ROOT,
-        "%d of %d probe samples have an exactly zero %s input gradient at the clean image%s; gradient attacks"
-            + " cannot move them (saturated or masked gradients)",
-        zero, x.n(), head.id(), nan > 0 ? " and " + nan + " a NaN gradient" : ""));
+    return Diagnostic.Code.ZERO_GRADIENT.of(
+        String.format(
+            Locale.ROOT,
+            "%d of %d probe samples have an exactly zero %s input gradient at the clean image%s; gradient attacks"
+                + " cannot move them (saturated or masked gradients)",
+            zero,
+            x.n(),
+            head.id(),
+            nan > 0 ? " and " + nan + " a NaN gradient" : ""));
   }
 
   /**
@@ -182,11 +202,18 @@ public final class Probes {
    * {@code chance_margin} of the probe samples correct; otherwise gradients are obfuscated. Records
    * an info diagnostic with the reached accuracy when the check passes.
    */
-  static Diagnostic fullRangePgd(GradientClassifier attacked, Classifier deployed, ImageBatch x, int[] labels,
-      long[] ids, EvaluationSuite suite, int k) {
+  static Diagnostic fullRangePgd(
+      GradientClassifier attacked,
+      Classifier deployed,
+      ImageBatch x,
+      int[] labels,
+      long[] ids,
+      EvaluationSuite suite,
+      int k) {
     EvaluationSuite.Checks c = suite.checks();
     ThreatModel full = new ThreatModel(Norm.LINF, 1.0);
-    Pgd pgd = new Pgd(full, c.fullRangeSteps(), 0.25, 1, LossHead.CE, true, Seeds.mix(suite.seed(), -1L));
+    Pgd pgd =
+        new Pgd(full, c.fullRangeSteps(), 0.25, 1, LossHead.CE, true, Seeds.mix(suite.seed(), -1L));
     AttackResult r = pgd.run(attacked, x, labels, ids);
     int[] clean = Classifier.argmax(deployed.logits(x), k);
     int[] adv = Classifier.argmax(deployed.logits(r.adversarial()), k);
@@ -196,12 +223,22 @@ public final class Probes {
     }
     double acc = (double) correct / x.n();
     double limit = 1.0 / k + c.chanceMargin();
-    String msg = String.format(Locale.ROOT, "PGD-%d (CE) with Linf eps=1 left %d of %d probe samples correct"
-        + " (%.2f%%; chance %.2f%% + margin %.2f%%)", c.fullRangeSteps(), correct, x.n(), 100 * acc, 100.0 / k,
-        100 * c.chanceMargin());
+    String msg =
+        String.format(
+            Locale.ROOT,
+            "PGD-%d (CE) with Linf eps=1 left %d of %d probe samples correct"
+                + " (%.2f%%; chance %.2f%% + margin %.2f%%)",
+            c.fullRangeSteps(),
+            correct,
+            x.n(),
+            100 * acc,
+            100.0 / k,
+            100 * c.chanceMargin());
     if (acc > limit) {
-      return Diagnostic.Code.FULL_RANGE_PGD.of(msg + ": gradient attacks do not work on this model (obfuscated"
-          + " or masked gradients); its robust accuracy is not meaningful");
+      return Diagnostic.Code.FULL_RANGE_PGD.of(
+          msg
+              + ": gradient attacks do not work on this model (obfuscated"
+              + " or masked gradients); its robust accuracy is not meaningful");
     }
     return Diagnostic.Code.FULL_RANGE_PGD.with(Diagnostic.Severity.INFO, msg + ": passed");
   }
@@ -214,11 +251,21 @@ public final class Probes {
       if (s instanceof AttackSpec.Transfer t) {
         s = t.attack();
       }
-      int targets = s instanceof AttackSpec.ApgdT a ? a.targets() : s instanceof AttackSpec.FabT f ? f.targets() : 0;
+      int targets =
+          s instanceof AttackSpec.ApgdT a
+              ? a.targets()
+              : s instanceof AttackSpec.FabT f ? f.targets() : 0;
       if (targets > k - 1) {
-        out.add(Diagnostic.Code.CLASS_COUNT.of(String.format(Locale.ROOT,
-            "attacks[%d] (%s) asks for %d target classes but a %d-class model has only %d other classes",
-            i, s.label(), targets, k, k - 1)));
+        out.add(
+            Diagnostic.Code.CLASS_COUNT.of(
+                String.format(
+                    Locale.ROOT,
+                    "attacks[%d] (%s) asks for %d target classes but a %d-class model has only %d other classes",
+                    i,
+                    s.label(),
+                    targets,
+                    k,
+                    k - 1)));
       }
     }
     return out;

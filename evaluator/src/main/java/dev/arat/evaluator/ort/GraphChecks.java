@@ -8,8 +8,8 @@ import java.util.List;
 import java.util.Set;
 
 /**
- * Turns the {@code onnx} module's static graph scan ({@link GraphScan}; reference/ATTACKS.md
- * §10.9, "dynamic defence") into report diagnostics:
+ * Turns the {@code onnx} module's static graph scan ({@link GraphScan}; reference/ATTACKS.md §10.9,
+ * "dynamic defence") into report diagnostics:
  *
  * <ul>
  *   <li>control flow ({@code Loop}, {@code If}, {@code Scan}, any subgraph), rounding ({@code
@@ -32,11 +32,14 @@ import java.util.Set;
  */
 final class GraphChecks {
   private static final Set<String> RANDOM = Set.of(GraphScan.RANDOM_OP, GraphScan.DROPOUT_TRAINING);
-  private static final Set<String> MASKING = Set.of(GraphScan.INTEGER_CAST, GraphScan.QUANTIZATION,
-      GraphScan.BATCHNORM_TRAINING);
-  /** Findings that leave no input gradient to follow: white-box attacks are impossible (ARAT-D017). */
-  private static final Set<String> BLOCKING = Set.of(GraphScan.CONTROL_FLOW, GraphScan.ROUNDING,
-      GraphScan.UNSUPPORTED_OP);
+  private static final Set<String> MASKING =
+      Set.of(GraphScan.INTEGER_CAST, GraphScan.QUANTIZATION, GraphScan.BATCHNORM_TRAINING);
+
+  /**
+   * Findings that leave no input gradient to follow: white-box attacks are impossible (ARAT-D017).
+   */
+  private static final Set<String> BLOCKING =
+      Set.of(GraphScan.CONTROL_FLOW, GraphScan.ROUNDING, GraphScan.UNSUPPORTED_OP);
 
   private GraphChecks() {}
 
@@ -59,35 +62,48 @@ final class GraphChecks {
     }
     List<Diagnostic> out = new ArrayList<>();
     if (!random.isEmpty()) {
-      out.add(Diagnostic.Code.RANDOM_OPS.of(String.join("; ", random)
-          + " (a randomised model needs expectation-over-transformation attacks; see ARAT-D001)"));
+      out.add(
+          Diagnostic.Code.RANDOM_OPS.of(
+              String.join("; ", random)
+                  + " (a randomised model needs expectation-over-transformation attacks; see ARAT-D001)"));
     }
     if (!masking.isEmpty()) {
       out.add(Diagnostic.Code.GRADIENT_MASKING_OPS.of(String.join("; ", masking)));
     }
     if (!straight.isEmpty()) {
-      out.add(Diagnostic.Code.STRAIGHT_THROUGH_GRADIENTS.of(straight.size() + " QuantizeLinear node(s) on"
-          + " the path (" + String.join(", ", straight) + ") are differentiated straight-through"
-          + " (identity inside the clip range, zero outside): white-box attacks follow the float"
-          + " surrogate's gradient while every candidate is scored on the quantized model (ONNX"
-          + " Runtime, graph optimisation level " + OrtClassifier.GRAPH_OPTIMIZATION
-          + ", at which its QDQ fusion runs integer kernels where a QuantizeLinear follows the compute op, float kernels on dequantized"
-          + " values elsewhere); the numbers are trusted only next to a gradient-free (Square) and a"
-          + " transfer attack"));
+      out.add(
+          Diagnostic.Code.STRAIGHT_THROUGH_GRADIENTS.of(
+              straight.size()
+                  + " QuantizeLinear node(s) on"
+                  + " the path ("
+                  + String.join(", ", straight)
+                  + ") are differentiated straight-through"
+                  + " (identity inside the clip range, zero outside): white-box attacks follow the float"
+                  + " surrogate's gradient while every candidate is scored on the quantized model (ONNX"
+                  + " Runtime, graph optimisation level "
+                  + OrtClassifier.GRAPH_OPTIMIZATION
+                  + ", at which its QDQ fusion runs integer kernels where a QuantizeLinear follows the compute op, float kernels on dequantized"
+                  + " values elsewhere); the numbers are trusted only next to a gradient-free (Square) and a"
+                  + " transfer attack"));
     }
     if (!trt.isEmpty()) {
-      out.add(Diagnostic.Code.NOT_TENSORRT_COMPATIBLE.of(trt.size() + " QuantizeLinear/DequantizeLinear"
-          + " node(s) (" + String.join(", ", trt) + ") have a non-zero or uint8 zero point; TensorRT's"
-          + " explicit quantization accepts only symmetric int8 (zero point 0): this model is evaluated"
-          + " as ONNX Runtime runs it, but it is not a TensorRT INT8 model"));
+      out.add(
+          Diagnostic.Code.NOT_TENSORRT_COMPATIBLE.of(
+              trt.size()
+                  + " QuantizeLinear/DequantizeLinear"
+                  + " node(s) ("
+                  + String.join(", ", trt)
+                  + ") have a non-zero or uint8 zero point; TensorRT's"
+                  + " explicit quantization accepts only symmetric int8 (zero point 0): this model is evaluated"
+                  + " as ONNX Runtime runs it, but it is not a TensorRT INT8 model"));
     }
     return out;
   }
 
   /**
-   * Why white-box attacks are impossible on {@code model} according to the graph scan: control flow,
-   * rounding on the input-to-logits path, ops the gradient builder cannot differentiate (each as
-   * {@code [code] message}); empty when the scan finds none.
+   * Why white-box attacks are impossible on {@code model} according to the graph scan: control
+   * flow, rounding on the input-to-logits path, ops the gradient builder cannot differentiate (each
+   * as {@code [code] message}); empty when the scan finds none.
    */
   static List<String> whiteBoxBlockers(ModelProto model) {
     List<String> out = new ArrayList<>();

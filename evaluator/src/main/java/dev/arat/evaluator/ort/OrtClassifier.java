@@ -5,7 +5,6 @@ import ai.onnx.proto.OnnxMl.ModelProto;
 import ai.onnx.proto.OnnxMl.NodeProto;
 import ai.onnx.proto.OnnxMl.StringStringEntryProto;
 import ai.onnx.proto.OnnxMl.TensorProto;
-import ai.onnx.proto.OnnxMl.TensorShapeProto;
 import ai.onnx.proto.OnnxMl.TypeProto;
 import ai.onnx.proto.OnnxMl.ValueInfoProto;
 import ai.onnxruntime.OnnxTensor;
@@ -19,8 +18,8 @@ import dev.arat.attack.ImageBatch;
 import dev.arat.attack.LossGradient;
 import dev.arat.evaluator.EvaluationException;
 import dev.arat.evaluator.checks.Diagnostic;
-import dev.arat.onnx.OnnxModels;
 import dev.arat.onnx.GraphIndex;
+import dev.arat.onnx.OnnxModels;
 import dev.arat.onnx.grad.GradientGraph;
 import dev.arat.onnx.grad.GradientGraphBuilder;
 import dev.arat.specs.EvaluationSuite;
@@ -45,8 +44,8 @@ import java.util.Set;
  * <p>Forward calls go to a session on the model itself (logits {@code (N,K)}; when the graph ends
  * in Softmax/LogSoftmax, the pre-softmax tensor is fetched instead, with a diagnostic). Gradient
  * calls go to one session per {@link LossHead}, created on first use, on the input-gradient graph
- * the {@code onnx} module builds ({@link GradientGraphBuilder}): one call returns logits, per-sample
- * loss and the input gradient of their sum.
+ * the {@code onnx} module builds ({@link GradientGraphBuilder}): one call returns logits,
+ * per-sample loss and the input gradient of their sum.
  *
  * <p>Ownership: this object owns its session options and every session it creates, and closes them
  * in {@link #close()} (idempotent). Tensors and results live only inside one call, in
@@ -57,12 +56,14 @@ public final class OrtClassifier implements GradientClassifier, AutoCloseable {
 
   /**
    * ONNX Runtime's graph optimisation level of every session this class opens, by its C API name;
-   * recorded in {@code report.json} as {@code tool.graph_optimization}. From ORT_ENABLE_EXTENDED on,
-   * ORT's QDQ transformer may fuse Q/DQ-wrapped nodes into integer kernels (docs/quantization.md).
+   * recorded in {@code report.json} as {@code tool.graph_optimization}. From ORT_ENABLE_EXTENDED
+   * on, ORT's QDQ transformer may fuse Q/DQ-wrapped nodes into integer kernels
+   * (docs/quantization.md).
    */
   public static final String GRAPH_OPTIMIZATION = "ORT_ENABLE_ALL";
 
-  private static final OrtSession.SessionOptions.OptLevel OPT_LEVEL = OrtSession.SessionOptions.OptLevel.ALL_OPT;
+  private static final OrtSession.SessionOptions.OptLevel OPT_LEVEL =
+      OrtSession.SessionOptions.OptLevel.ALL_OPT;
 
   private final OrtEnvironment env;
   private final ModelProto model;
@@ -123,16 +124,18 @@ public final class OrtClassifier implements GradientClassifier, AutoCloseable {
   }
 
   /**
-   * Opens a model file with an execution provider, threading options and a normalisation applied
-   * to the pixels before the model.
+   * Opens a model file with an execution provider, threading options and a normalisation applied to
+   * the pixels before the model.
    *
    * @param file an {@code .onnx} classifier (see {@link #OrtClassifier(ModelProto, String,
    *     RuntimeOptions, EvaluationSuite.Normalization)})
    * @param runtime provider and threads
    * @param normalization mean/std applied to the [0,1] pixels before the model, or null
    */
-  public static OrtClassifier open(Path file, RuntimeOptions runtime, EvaluationSuite.Normalization normalization) {
-    return new OrtClassifier(OnnxModels.load(file), "model file '" + file + "'", runtime, normalization);
+  public static OrtClassifier open(
+      Path file, RuntimeOptions runtime, EvaluationSuite.Normalization normalization) {
+    return new OrtClassifier(
+        OnnxModels.load(file), "model file '" + file + "'", runtime, normalization);
   }
 
   /**
@@ -162,18 +165,21 @@ public final class OrtClassifier implements GradientClassifier, AutoCloseable {
 
   /**
    * Opens an in-memory model with an execution provider, threading options and a normalisation
-   * applied to the pixels before the model ({@link ModelInput}: channels-last inputs are transposed,
-   * a fixed batch size is honoured).
+   * applied to the pixels before the model ({@link ModelInput}: channels-last inputs are
+   * transposed, a fixed batch size is honoured).
    *
-   * @param model the parsed classifier: one float32 input {@code (N,C,H,W)} or {@code (N,H,W,C)}
-   *     (N dynamic or fixed), first output logits {@code (N,K)}
+   * @param model the parsed classifier: one float32 input {@code (N,C,H,W)} or {@code (N,H,W,C)} (N
+   *     dynamic or fixed), first output logits {@code (N,K)}
    * @param source how messages name it, e.g. {@code model file 'm.onnx'}
    * @param runtime provider and threads
    * @param normalization mean/std applied to the [0,1] pixels before the model, or null
-   * @throws EvaluationException (INPUT) if the provider cannot load, ONNX Runtime cannot load or run
-   *     the model, or its input is not an image batch
+   * @throws EvaluationException (INPUT) if the provider cannot load, ONNX Runtime cannot load or
+   *     run the model, or its input is not an image batch
    */
-  public OrtClassifier(ModelProto model, String source, RuntimeOptions runtime,
+  public OrtClassifier(
+      ModelProto model,
+      String source,
+      RuntimeOptions runtime,
       EvaluationSuite.Normalization normalization) {
     this.env = OrtEnvironment.getEnvironment();
     this.source = source;
@@ -199,12 +205,25 @@ public final class OrtClassifier implements GradientClassifier, AutoCloseable {
     String out = g.getOutput(0).getName();
     String pre = preSoftmax(g, out);
     if (pre != null) {
-      diagnostics.add(Diagnostic.Code.SOFTMAX_OUTPUT.of("the model's output '" + out + "' is a Softmax/LogSoftmax;"
-          + " logits are read from its input '" + pre + "' (attacks and margins use logits, never probabilities)"));
+      diagnostics.add(
+          Diagnostic.Code.SOFTMAX_OUTPUT.of(
+              "the model's output '"
+                  + out
+                  + "' is a Softmax/LogSoftmax;"
+                  + " logits are read from its input '"
+                  + pre
+                  + "' (attacks and margins use logits, never probabilities)"));
       boolean declared = g.getOutputList().stream().anyMatch(o -> o.getName().equals(pre));
       if (!declared) {
-        ValueInfoProto vi = ValueInfoProto.newBuilder().setName(pre).setType(TypeProto.newBuilder()
-            .setTensorType(TypeProto.Tensor.newBuilder().setElemType(TensorProto.DataType.FLOAT_VALUE))).build();
+        ValueInfoProto vi =
+            ValueInfoProto.newBuilder()
+                .setName(pre)
+                .setType(
+                    TypeProto.newBuilder()
+                        .setTensorType(
+                            TypeProto.Tensor.newBuilder()
+                                .setElemType(TensorProto.DataType.FLOAT_VALUE)))
+                .build();
         fwd = model.toBuilder().setGraph(g.toBuilder().addOutput(vi)).build();
       }
       out = pre;
@@ -214,8 +233,12 @@ public final class OrtClassifier implements GradientClassifier, AutoCloseable {
     diagnostics.addAll(GraphChecks.scan(model));
     List<String> input = new ArrayList<>(adaptations);
     if (fixedBatch > 0) {
-      input.add("the model declares a fixed batch size " + fixedBatch + "; arat runs it in batches of " + fixedBatch
-          + " (the last one filled up with copies whose outputs are dropped)");
+      input.add(
+          "the model declares a fixed batch size "
+              + fixedBatch
+              + "; arat runs it in batches of "
+              + fixedBatch
+              + " (the last one filled up with copies whose outputs are dropped)");
     }
     if (!input.isEmpty()) {
       diagnostics.add(Diagnostic.Code.MODEL_INPUT.of(String.join("; ", input)));
@@ -226,7 +249,8 @@ public final class OrtClassifier implements GradientClassifier, AutoCloseable {
     try {
       o = new OrtSession.SessionOptions();
       o.setOptimizationLevel(OPT_LEVEL);
-      o.setIntraOpNumThreads(runtime.intraOpThreads() > 0 ? runtime.intraOpThreads() : DEFAULT_THREADS);
+      o.setIntraOpNumThreads(
+          runtime.intraOpThreads() > 0 ? runtime.intraOpThreads() : DEFAULT_THREADS);
       // idle ORT workers sleep instead of spinning: attacks alternate forward and gradient sessions
       // (one thread pool each) with Java work between calls, and spinning workers take those cores
       o.addConfigEntry("session.intra_op.allow_spinning", "0");
@@ -242,9 +266,16 @@ public final class OrtClassifier implements GradientClassifier, AutoCloseable {
       if (o != null) {
         o.close();
       }
-      throw new EvaluationException(EvaluationException.Kind.INPUT,
-          "ONNX Runtime cannot load " + source + " (provider " + runtime.provider().id() + "): " + e.getMessage(),
-          e.getCode().name(), e);
+      throw new EvaluationException(
+          EvaluationException.Kind.INPUT,
+          "ONNX Runtime cannot load "
+              + source
+              + " (provider "
+              + runtime.provider().id()
+              + "): "
+              + e.getMessage(),
+          e.getCode().name(),
+          e);
     } catch (RuntimeException e) {
       if (o != null) {
         o.close();
@@ -257,19 +288,37 @@ public final class OrtClassifier implements GradientClassifier, AutoCloseable {
     try {
       float[] z;
       try {
-        z = logits(new ImageBatch(new float[channels * height * width], 1, channels, height, width));
+        z =
+            logits(
+                new ImageBatch(new float[channels * height * width], 1, channels, height, width));
       } catch (EvaluationException e) {
-        throw new EvaluationException(EvaluationException.Kind.INPUT, "ONNX Runtime cannot run " + source + " on "
-            + (fixedBatch > 0 ? "its declared batch size " + fixedBatch : "a batch of 1 image (its batch axis is"
-            + " declared dynamic)") + ": " + e.getMessage() + ". If the model only works for one batch size (for"
-            + " example a Reshape to a fixed batch inside the graph), declare that size on the input (the default"
-            + " of torch.onnx.export) so that arat runs it in batches of that size, or export it with a dynamic"
-            + " batch axis (torch.onnx.export(..., dynamic_axes={'input': {0: 'batch'}}))", e.ortErrorCode(), e);
+        throw new EvaluationException(
+            EvaluationException.Kind.INPUT,
+            "ONNX Runtime cannot run "
+                + source
+                + " on "
+                + (fixedBatch > 0
+                    ? "its declared batch size " + fixedBatch
+                    : "a batch of 1 image (its batch axis is" + " declared dynamic)")
+                + ": "
+                + e.getMessage()
+                + ". If the model only works for one batch size (for"
+                + " example a Reshape to a fixed batch inside the graph), declare that size on the input (the default"
+                + " of torch.onnx.export) so that arat runs it in batches of that size, or export it with a dynamic"
+                + " batch axis (torch.onnx.export(..., dynamic_axes={'input': {0: 'batch'}}))",
+            e.ortErrorCode(),
+            e);
       }
       this.numClasses = z.length;
       if (numClasses < 2) {
-        throw new EvaluationException(EvaluationException.Kind.INPUT,
-            source + ": the output '" + logitsName + "' has " + numClasses + " value(s) per image, a classifier needs >= 2");
+        throw new EvaluationException(
+            EvaluationException.Kind.INPUT,
+            source
+                + ": the output '"
+                + logitsName
+                + "' has "
+                + numClasses
+                + " value(s) per image, a classifier needs >= 2");
       }
     } catch (RuntimeException e) {
       close();
@@ -281,7 +330,8 @@ public final class OrtClassifier implements GradientClassifier, AutoCloseable {
    * Adds the execution provider to {@code o}; a provider this ONNX Runtime build or this machine
    * cannot load is an {@link EvaluationException} of kind INPUT that says what to install.
    */
-  static void addProvider(OrtSession.SessionOptions o, RuntimeOptions runtime, String source) throws OrtException {
+  static void addProvider(OrtSession.SessionOptions o, RuntimeOptions runtime, String source)
+      throws OrtException {
     ExecutionProvider p = runtime.provider();
     if (p == ExecutionProvider.CPU) {
       return;
@@ -289,11 +339,18 @@ public final class OrtClassifier implements GradientClassifier, AutoCloseable {
     OrtProvider wanted = p == ExecutionProvider.CUDA ? OrtProvider.CUDA : OrtProvider.TENSOR_RT;
     java.util.EnumSet<OrtProvider> available = OrtEnvironment.getAvailableProviders();
     if (!available.contains(wanted)) {
-      throw new EvaluationException(EvaluationException.Kind.INPUT, String.format(java.util.Locale.ROOT,
-          "execution provider '%s' is not available in this ONNX Runtime build (available: %s); build arat with"
-              + " the evaluator's gpu profile (mvn -Darat.gpu package, which uses onnxruntime_gpu) and run on a"
-              + " machine with %s, or use --provider cpu", p.id(), available, p == ExecutionProvider.CUDA
-              ? "an NVIDIA GPU, CUDA 12 and cuDNN 9" : "an NVIDIA GPU, CUDA 12, cuDNN 9 and TensorRT 10"));
+      throw new EvaluationException(
+          EvaluationException.Kind.INPUT,
+          String.format(
+              java.util.Locale.ROOT,
+              "execution provider '%s' is not available in this ONNX Runtime build (available: %s); build arat with"
+                  + " the evaluator's gpu profile (mvn -Darat.gpu package, which uses onnxruntime_gpu) and run on a"
+                  + " machine with %s, or use --provider cpu",
+              p.id(),
+              available,
+              p == ExecutionProvider.CUDA
+                  ? "an NVIDIA GPU, CUDA 12 and cuDNN 9"
+                  : "an NVIDIA GPU, CUDA 12, cuDNN 9 and TensorRT 10"));
     }
     try {
       if (p == ExecutionProvider.TENSORRT) {
@@ -301,11 +358,20 @@ public final class OrtClassifier implements GradientClassifier, AutoCloseable {
       }
       o.addCUDA(runtime.deviceId());
     } catch (OrtException | RuntimeException e) {
-      throw new EvaluationException(EvaluationException.Kind.INPUT, "execution provider '" + p.id()
-          + "' failed to load for " + source + " on device " + runtime.deviceId() + " (are the CUDA"
-          + (p == ExecutionProvider.TENSORRT ? ", cuDNN and TensorRT" : " and cuDNN")
-          + " libraries installed and on the library path, and is there such a GPU?): " + e.getMessage(),
-          e instanceof OrtException oe ? oe.getCode().name() : null, e);
+      throw new EvaluationException(
+          EvaluationException.Kind.INPUT,
+          "execution provider '"
+              + p.id()
+              + "' failed to load for "
+              + source
+              + " on device "
+              + runtime.deviceId()
+              + " (are the CUDA"
+              + (p == ExecutionProvider.TENSORRT ? ", cuDNN and TensorRT" : " and cuDNN")
+              + " libraries installed and on the library path, and is there such a GPU?): "
+              + e.getMessage(),
+          e instanceof OrtException oe ? oe.getCode().name() : null,
+          e);
     }
   }
 
@@ -340,7 +406,9 @@ public final class OrtClassifier implements GradientClassifier, AutoCloseable {
     return width;
   }
 
-  /** The input shape {@code [-1, C, H, W]} arat feeds (batch dynamic; see {@link #fixedBatch()}). */
+  /**
+   * The input shape {@code [-1, C, H, W]} arat feeds (batch dynamic; see {@link #fixedBatch()}).
+   */
   public long[] inputShape() {
     return new long[] {-1, channels, height, width};
   }
@@ -358,7 +426,9 @@ public final class OrtClassifier implements GradientClassifier, AutoCloseable {
     return layout.name();
   }
 
-  /** What arat puts in front of the model (transpose, normalisation), in words; empty when nothing. */
+  /**
+   * What arat puts in front of the model (transpose, normalisation), in words; empty when nothing.
+   */
   public List<String> adaptations() {
     return adaptations;
   }
@@ -412,14 +482,29 @@ public final class OrtClassifier implements GradientClassifier, AutoCloseable {
         OrtSession.Result r = forward.run(Map.of(inputName, t), Set.of(logitsName))) {
       float[] z = floats(r, logitsName, "logits");
       if (z.length % x.n() != 0) {
-        throw new EvaluationException(EvaluationException.Kind.INPUT,
-            source + ": output '" + logitsName + "' has " + z.length + " values for " + x.n() + " images");
+        throw new EvaluationException(
+            EvaluationException.Kind.INPUT,
+            source
+                + ": output '"
+                + logitsName
+                + "' has "
+                + z.length
+                + " values for "
+                + x.n()
+                + " images");
       }
       return z;
     } catch (OrtException e) {
-      throw new EvaluationException(EvaluationException.Kind.INTERNAL,
-          "ONNX Runtime failed computing logits of " + source + " on " + x.n() + " images: " + e.getMessage(),
-          e.getCode().name(), e);
+      throw new EvaluationException(
+          EvaluationException.Kind.INTERNAL,
+          "ONNX Runtime failed computing logits of "
+              + source
+              + " on "
+              + x.n()
+              + " images: "
+              + e.getMessage(),
+          e.getCode().name(),
+          e);
     }
   }
 
@@ -436,7 +521,8 @@ public final class OrtClassifier implements GradientClassifier, AutoCloseable {
     checkGeometry(x);
     int n = x.n();
     if (labels.length != n || (head.targeted() && (targets == null || targets.length != n))) {
-      throw new IllegalArgumentException("need one label (and, for " + head.id() + ", one target) per image");
+      throw new IllegalArgumentException(
+          "need one label (and, for " + head.id() + ", one target) per image");
     }
     if (n == 0) {
       return new LossGradient(new float[0], new float[0], new float[0]);
@@ -448,8 +534,12 @@ public final class OrtClassifier implements GradientClassifier, AutoCloseable {
       int per = x.imageSize();
       for (int from = 0; from < n; from += fixedBatch) {
         int cnt = Math.min(fixedBatch, n - from);
-        LossGradient part = lossGradient(padded(x, from, cnt), padded(labels, from, cnt),
-            head.targeted() ? padded(targets, from, cnt) : null, head);
+        LossGradient part =
+            lossGradient(
+                padded(x, from, cnt),
+                padded(labels, from, cnt),
+                head.targeted() ? padded(targets, from, cnt) : null,
+                head);
         System.arraycopy(part.logits(), 0, z, from * numClasses, cnt * numClasses);
         System.arraycopy(part.losses(), 0, loss, from, cnt);
         System.arraycopy(part.gradient(), 0, grad, from * per, cnt * per);
@@ -467,7 +557,8 @@ public final class OrtClassifier implements GradientClassifier, AutoCloseable {
       owned.add(yt);
       feed.put(GradientGraphBuilder.LABELS, yt);
       if (head.targeted()) {
-        OnnxTensor tt = OnnxTensor.createTensor(env, LongBuffer.wrap(toLong(targets)), new long[] {n});
+        OnnxTensor tt =
+            OnnxTensor.createTensor(env, LongBuffer.wrap(toLong(targets)), new long[] {n});
         owned.add(tt);
         feed.put(GradientGraphBuilder.TARGETS, tt);
       }
@@ -476,16 +567,37 @@ public final class OrtClassifier implements GradientClassifier, AutoCloseable {
         float[] loss = floats(r, GradientGraphBuilder.LOSS, "loss");
         float[] grad = floats(r, GradientGraphBuilder.INPUT_GRAD, "input gradient");
         if (z.length != n * numClasses || loss.length != n || grad.length != x.data().length) {
-          throw new EvaluationException(EvaluationException.Kind.INTERNAL,
-              "gradient graph of " + source + " (" + head.id() + ") returned " + z.length + " logits, " + loss.length
-                  + " losses and " + grad.length + " gradient values for " + n + " images");
+          throw new EvaluationException(
+              EvaluationException.Kind.INTERNAL,
+              "gradient graph of "
+                  + source
+                  + " ("
+                  + head.id()
+                  + ") returned "
+                  + z.length
+                  + " logits, "
+                  + loss.length
+                  + " losses and "
+                  + grad.length
+                  + " gradient values for "
+                  + n
+                  + " images");
         }
         return new LossGradient(z, loss, grad);
       }
     } catch (OrtException e) {
-      throw new EvaluationException(EvaluationException.Kind.INTERNAL,
-          "ONNX Runtime failed computing the " + head.id() + " input gradient of " + source + " on " + n + " images: "
-              + e.getMessage(), e.getCode().name(), e);
+      throw new EvaluationException(
+          EvaluationException.Kind.INTERNAL,
+          "ONNX Runtime failed computing the "
+              + head.id()
+              + " input gradient of "
+              + source
+              + " on "
+              + n
+              + " images: "
+              + e.getMessage(),
+          e.getCode().name(),
+          e);
     } finally {
       for (OnnxTensor t : owned) {
         t.close();
@@ -529,9 +641,9 @@ public final class OrtClassifier implements GradientClassifier, AutoCloseable {
   }
 
   /**
-   * Whether QuantizeLinear/DequantizeLinear pairs are differentiated straight-through (the
-   * default) or exactly (zero gradient through the rounding; for diagnosing gradient masking).
-   * Takes effect for gradient graphs built after the call.
+   * Whether QuantizeLinear/DequantizeLinear pairs are differentiated straight-through (the default)
+   * or exactly (zero gradient through the rounding; for diagnosing gradient masking). Takes effect
+   * for gradient graphs built after the call.
    */
   public void setStraightThrough(boolean on) {
     this.straightThrough = on;
@@ -544,10 +656,12 @@ public final class OrtClassifier implements GradientClassifier, AutoCloseable {
       return s;
     }
     GradientGraph gg = new GradientGraphBuilder(straightThrough).build(model, head);
-    boolean softmaxReported = diagnostics.stream().anyMatch(d -> d.code().equals(Diagnostic.Code.SOFTMAX_OUTPUT.code()));
+    boolean softmaxReported =
+        diagnostics.stream().anyMatch(d -> d.code().equals(Diagnostic.Code.SOFTMAX_OUTPUT.code()));
     for (GradientGraph.Note note : gg.notes()) {
-      boolean aboutSoftmax = note.code() == GradientGraph.NoteCode.FINAL_SOFTMAX
-          || note.code() == GradientGraph.NoteCode.FINAL_LOG_SOFTMAX;
+      boolean aboutSoftmax =
+          note.code() == GradientGraph.NoteCode.FINAL_SOFTMAX
+              || note.code() == GradientGraph.NoteCode.FINAL_LOG_SOFTMAX;
       // a fixed batch is handled here (batches of exactly that size) and reported as ARAT-D018
       boolean aboutFixedBatch = fixedBatch > 0 && note.code() == GradientGraph.NoteCode.FIXED_BATCH;
       if (!(aboutSoftmax && softmaxReported) && !aboutFixedBatch) {
@@ -557,20 +671,39 @@ public final class OrtClassifier implements GradientClassifier, AutoCloseable {
     try {
       s = env.createSession(gg.toByteArray(), options);
     } catch (OrtException e) {
-      throw new EvaluationException(EvaluationException.Kind.INTERNAL,
-          "ONNX Runtime cannot load the " + head.id() + " input-gradient graph of " + source + ": " + e.getMessage(),
-          e.getCode().name(), e);
+      throw new EvaluationException(
+          EvaluationException.Kind.INTERNAL,
+          "ONNX Runtime cannot load the "
+              + head.id()
+              + " input-gradient graph of "
+              + source
+              + ": "
+              + e.getMessage(),
+          e.getCode().name(),
+          e);
     }
     gradientSessions.put(head, s);
     return s;
   }
 
   private float[] floats(OrtSession.Result r, String name, String what) {
-    OnnxValue v = r.get(name).orElseThrow(() -> new EvaluationException(EvaluationException.Kind.INTERNAL,
-        source + ": ONNX Runtime returned no '" + name + "' (" + what + ")"));
+    OnnxValue v =
+        r.get(name)
+            .orElseThrow(
+                () ->
+                    new EvaluationException(
+                        EvaluationException.Kind.INTERNAL,
+                        source + ": ONNX Runtime returned no '" + name + "' (" + what + ")"));
     if (!(v instanceof OnnxTensor t) || t.getInfo().type != ai.onnxruntime.OnnxJavaType.FLOAT) {
-      throw new EvaluationException(EvaluationException.Kind.INPUT,
-          source + ": output '" + name + "' (" + what + ") must be a float32 tensor, is " + v.getInfo());
+      throw new EvaluationException(
+          EvaluationException.Kind.INPUT,
+          source
+              + ": output '"
+              + name
+              + "' ("
+              + what
+              + ") must be a float32 tensor, is "
+              + v.getInfo());
     }
     FloatBuffer fb = t.getFloatBuffer();
     float[] out = new float[fb.remaining()];
@@ -580,8 +713,20 @@ public final class OrtClassifier implements GradientClassifier, AutoCloseable {
 
   private void checkGeometry(ImageBatch x) {
     if (x.c() != channels || x.h() != height || x.w() != width) {
-      throw new IllegalArgumentException(source + " takes images of " + channels + "x" + height + "x" + width
-          + " (CxHxW), got " + x.c() + "x" + x.h() + "x" + x.w());
+      throw new IllegalArgumentException(
+          source
+              + " takes images of "
+              + channels
+              + "x"
+              + height
+              + "x"
+              + width
+              + " (CxHxW), got "
+              + x.c()
+              + "x"
+              + x.h()
+              + "x"
+              + x.w());
     }
   }
 
@@ -606,7 +751,9 @@ public final class OrtClassifier implements GradientClassifier, AutoCloseable {
     return new ImageBatch(d, fixedBatch, x.c(), x.h(), x.w());
   }
 
-  /** Labels or targets {@code [from, from+cnt)} padded like {@link #padded(ImageBatch, int, int)}. */
+  /**
+   * Labels or targets {@code [from, from+cnt)} padded like {@link #padded(ImageBatch, int, int)}.
+   */
   private int[] padded(int[] a, int from, int cnt) {
     int[] out = new int[fixedBatch];
     for (int i = 0; i < fixedBatch; i++) {
@@ -654,9 +801,14 @@ public final class OrtClassifier implements GradientClassifier, AutoCloseable {
       options.close();
     }
     if (!errors.isEmpty()) {
-      throw new EvaluationException(EvaluationException.Kind.INTERNAL,
-          "closing the ONNX Runtime sessions of " + source + " failed: " + errors.get(0).getMessage(),
-          errors.get(0).getCode().name(), errors.get(0));
+      throw new EvaluationException(
+          EvaluationException.Kind.INTERNAL,
+          "closing the ONNX Runtime sessions of "
+              + source
+              + " failed: "
+              + errors.get(0).getMessage(),
+          errors.get(0).getCode().name(),
+          errors.get(0));
     }
   }
 }

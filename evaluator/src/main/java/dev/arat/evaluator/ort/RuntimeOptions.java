@@ -6,10 +6,11 @@ package dev.arat.evaluator.ort;
  * @param provider the execution provider ({@link ExecutionProvider#CPU} by default)
  * @param deviceId the GPU ordinal for CUDA/TensorRT ({@code >= 0}; ignored on the CPU)
  * @param intraOpThreads threads inside one operator; {@code <= 0} means available processors
- * @param interOpThreads threads running independent operators in parallel; {@code <= 0} means
- *     ONNX Runtime's default (sequential execution); {@code > 1} switches to parallel execution
+ * @param interOpThreads threads running independent operators in parallel; {@code <= 0} means ONNX
+ *     Runtime's default (sequential execution); {@code > 1} switches to parallel execution
  */
-public record RuntimeOptions(ExecutionProvider provider, int deviceId, int intraOpThreads, int interOpThreads) {
+public record RuntimeOptions(
+    ExecutionProvider provider, int deviceId, int intraOpThreads, int interOpThreads) {
   /** CPU, all cores, sequential execution. */
   public static final RuntimeOptions DEFAULT = new RuntimeOptions(ExecutionProvider.CPU, 0, 0, 0);
 

@@ -25,6 +25,7 @@ import org.knowm.xchart.style.markers.SeriesMarkers;
 public final class Plots {
   /** File name of the accuracy-against-epsilon plot. */
   public static final String EPSILON_FILE = "robust-vs-epsilon.png";
+
   /** File name of the per-class plot. */
   public static final String CLASS_FILE = "per-class.png";
 
@@ -50,8 +51,11 @@ public final class Plots {
         out.add(cls);
       }
     } catch (IOException e) {
-      throw new EvaluationException(EvaluationException.Kind.INPUT,
-          "cannot write plots into " + dir + ": " + e.getMessage(), null, e);
+      throw new EvaluationException(
+          EvaluationException.Kind.INPUT,
+          "cannot write plots into " + dir + ": " + e.getMessage(),
+          null,
+          e);
     }
     return out;
   }
@@ -80,19 +84,36 @@ public final class Plots {
       lo.add(r.robustAccuracyCi95().low());
       hi.add(r.robustAccuracyCi95().high());
     }
-    XYChart chart = new XYChartBuilder().width(720).height(460)
-        .title(r.suite().name() + ": robust accuracy against " + r.threatModel().norm().id() + " epsilon")
-        .xAxisTitle("epsilon (" + r.threatModel().norm().id() + ", [0,1] pixel units)")
-        .yAxisTitle("accuracy").build();
-    chart.getStyler().setYAxisMin(0.0).setYAxisMax(1.0).setLegendVisible(true).setChartTitleVisible(true);
+    XYChart chart =
+        new XYChartBuilder()
+            .width(720)
+            .height(460)
+            .title(
+                r.suite().name()
+                    + ": robust accuracy against "
+                    + r.threatModel().norm().id()
+                    + " epsilon")
+            .xAxisTitle("epsilon (" + r.threatModel().norm().id() + ", [0,1] pixel units)")
+            .yAxisTitle("accuracy")
+            .build();
+    chart
+        .getStyler()
+        .setYAxisMin(0.0)
+        .setYAxisMax(1.0)
+        .setLegendVisible(true)
+        .setChartTitleVisible(true);
     chart.getStyler().setDecimalPattern("0.###");
-    XYSeries main = chart.addSeries(String.format(Locale.ROOT, "robust accuracy (%d samples)", r.samples()), x, y);
+    XYSeries main =
+        chart.addSeries(
+            String.format(Locale.ROOT, "robust accuracy (%d samples)", r.samples()), x, y);
     main.setMarker(SeriesMarkers.CIRCLE);
     XYSeries low = chart.addSeries("95% Wilson interval", x, lo);
     XYSeries high = chart.addSeries("95% Wilson interval (high)", x, hi);
     for (XYSeries s : List.of(low, high)) {
       s.setMarker(SeriesMarkers.NONE);
-      s.setLineStyle(new BasicStroke(1f, BasicStroke.CAP_BUTT, BasicStroke.JOIN_MITER, 10f, new float[] {4f, 4f}, 0f));
+      s.setLineStyle(
+          new BasicStroke(
+              1f, BasicStroke.CAP_BUTT, BasicStroke.JOIN_MITER, 10f, new float[] {4f, 4f}, 0f));
       s.setLineColor(java.awt.Color.GRAY);
     }
     high.setShowInLegend(false);
@@ -110,9 +131,14 @@ public final class Plots {
       clean.add(c.cleanAccuracy());
       robust.add(c.robustAccuracy());
     }
-    CategoryChart chart = new CategoryChartBuilder().width(720).height(460)
-        .title(r.suite().name() + ": accuracy per class (" + r.threatModel().label() + ")")
-        .xAxisTitle("class").yAxisTitle("accuracy").build();
+    CategoryChart chart =
+        new CategoryChartBuilder()
+            .width(720)
+            .height(460)
+            .title(r.suite().name() + ": accuracy per class (" + r.threatModel().label() + ")")
+            .xAxisTitle("class")
+            .yAxisTitle("accuracy")
+            .build();
     chart.getStyler().setYAxisMin(0.0).setYAxisMax(1.0).setDecimalPattern("0.##");
     chart.addSeries("clean", labels, clean);
     chart.addSeries("robust", labels, robust);

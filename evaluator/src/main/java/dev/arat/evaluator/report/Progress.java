@@ -48,7 +48,12 @@ public final class Progress implements Cascade.Listener {
   @Override
   public void cleanDone(int correct, int n) {
     if (out != null) {
-      out.printf(Locale.ROOT, prefix + "clean: %d/%d correct (%.2f%%)%n", correct, n, 100.0 * correct / Math.max(1, n));
+      out.printf(
+          Locale.ROOT,
+          prefix + "clean: %d/%d correct (%.2f%%)%n",
+          correct,
+          n,
+          100.0 * correct / Math.max(1, n));
       out.flush();
     }
   }
@@ -71,7 +76,14 @@ public final class Progress implements Cascade.Listener {
     double sec = (System.nanoTime() - started) / 1e9;
     double rate = done / Math.max(sec, 1e-9);
     double eta = (todo - done) / Math.max(rate, 1e-9);
-    out.printf(Locale.ROOT, "\r%s: %d/%d  %.1f samples/s  ETA %s   ", current, done, todo, rate, duration(eta));
+    out.printf(
+        Locale.ROOT,
+        "\r%s: %d/%d  %.1f samples/s  ETA %s   ",
+        current,
+        done,
+        todo,
+        rate,
+        duration(eta));
     out.flush();
   }
 
@@ -85,11 +97,23 @@ public final class Progress implements Cascade.Listener {
       out.print("\r");
     }
     if (s.skipped()) {
-      out.printf(Locale.ROOT, "%s: skipped, %s%n", name, s.robustAfter() == 0 ? "no robust sample left" : "not run");
+      out.printf(
+          Locale.ROOT,
+          "%s: skipped, %s%n",
+          name,
+          s.robustAfter() == 0 ? "no robust sample left" : "not run");
     } else {
-      out.printf(Locale.ROOT, "%s: broke %d of %d, robust %d/%d (%.2f%%)%s in %s%n", name, s.successes(), s.attempted(),
-          s.robustAfter(), total, 100.0 * s.robustAfter() / Math.max(1, total),
-          s.violations() > 0 ? ", " + s.violations() + " BUDGET VIOLATIONS" : "", duration(s.seconds()));
+      out.printf(
+          Locale.ROOT,
+          "%s: broke %d of %d, robust %d/%d (%.2f%%)%s in %s%n",
+          name,
+          s.successes(),
+          s.attempted(),
+          s.robustAfter(),
+          total,
+          100.0 * s.robustAfter() / Math.max(1, total),
+          s.violations() > 0 ? ", " + s.violations() + " BUDGET VIOLATIONS" : "",
+          duration(s.seconds()));
     }
     out.flush();
   }

@@ -8,13 +8,12 @@ import java.util.List;
 import java.util.Map;
 
 /**
- * The result of an evaluation, written as {@code report.json} (snake_case, via {@link
- * ReportFiles}) and summarised in {@code report.md}; {@link ReportAssembler} builds it from cascade
- * results. Accuracies are fractions in {@code [0,1]} of
- * the {@code samples} evaluated; intervals are 95% Wilson intervals. The layout is documented in
- * {@code docs/report-schema.md}; {@link #SCHEMA_VERSION} 2 adds the shard, per-class, sweep,
- * baseline and structured-diagnostic fields and the gate details to version 1 (every version-1
- * field keeps its name and meaning).
+ * The result of an evaluation, written as {@code report.json} (snake_case, via {@link ReportFiles})
+ * and summarised in {@code report.md}; {@link ReportAssembler} builds it from cascade results.
+ * Accuracies are fractions in {@code [0,1]} of the {@code samples} evaluated; intervals are 95%
+ * Wilson intervals. The layout is documented in {@code docs/report-schema.md}; {@link
+ * #SCHEMA_VERSION} 2 adds the shard, per-class, sweep, baseline and structured-diagnostic fields
+ * and the gate details to version 1 (every version-1 field keeps its name and meaning).
  *
  * @param schemaVersion version of this layout ({@link #SCHEMA_VERSION})
  * @param tool name and versions of the software that measured
@@ -102,34 +101,112 @@ public record Report(
   }
 
   /**
-   * This report without the fields that legitimately differ between runs of the same evaluation
-   * (a resumed run, a merge of shards, another machine): {@code duration_seconds}, every {@code
+   * This report without the fields that legitimately differ between runs of the same evaluation (a
+   * resumed run, a merge of shards, another machine): {@code duration_seconds}, every {@code
    * seconds} of {@code attacks} and {@code sweep[].attacks}, {@code model.path}, {@code
    * dataset.path} and {@code baseline.path} are zeroed or removed. Everything else (all per-sample
    * values, counts, accuracies, intervals, gates, diagnostics, versions) must be equal.
    */
   public Report withoutRunDetails() {
-    ModelInfo m = new ModelInfo(null, model.sha256(), model.metadata(), model.inputShape(), model.numClasses());
-    dev.arat.data.TestSets.Source src = dataset.source() == null ? null : new dev.arat.data.TestSets.Source(
-        dataset.source().kind(), null, null, dataset.source().layout(), dataset.source().files(),
-        dataset.source().sha256());
-    DatasetInfo d = new DatasetInfo(dataset.name(), dataset.split(), null, dataset.testSize(), dataset.samplesSha256(),
-        src);
-    List<SweepEntry> sw = sweep == null ? null : sweep.stream().map(e -> new SweepEntry(e.epsilon(), e.robustCount(),
-        e.robustAccuracy(), e.robustAccuracyCi95(), e.violations(), e.maxPerturbation(), zeroSeconds(e.attacks()))).toList();
-    Baseline b = baseline == null ? null : new Baseline(null, baseline.modelSha256(), baseline.samples(),
-        baseline.robustCount(), baseline.robustAccuracy(), baseline.sameSamples(), baseline.drop(),
-        baseline.newlyBroken(), baseline.newlyRobust());
-    return new Report(schemaVersion, tool, m, suite, d, shard, samples, sampleIndices, seed, threatModel, cleanCorrect,
-        cleanAccuracy, cleanAccuracyCi95, robustCount, robustAccuracy, robustAccuracyCi95, zeroSeconds(attacks),
-        violations, maxPerturbation, perSample, perClass, sw, b, gates, trusted, passed, diagnostics,
-        diagnosticRecords, 0);
+    ModelInfo m =
+        new ModelInfo(
+            null, model.sha256(), model.metadata(), model.inputShape(), model.numClasses());
+    dev.arat.data.TestSets.Source src =
+        dataset.source() == null
+            ? null
+            : new dev.arat.data.TestSets.Source(
+                dataset.source().kind(),
+                null,
+                null,
+                dataset.source().layout(),
+                dataset.source().files(),
+                dataset.source().sha256());
+    DatasetInfo d =
+        new DatasetInfo(
+            dataset.name(),
+            dataset.split(),
+            null,
+            dataset.testSize(),
+            dataset.samplesSha256(),
+            src);
+    List<SweepEntry> sw =
+        sweep == null
+            ? null
+            : sweep.stream()
+                .map(
+                    e ->
+                        new SweepEntry(
+                            e.epsilon(),
+                            e.robustCount(),
+                            e.robustAccuracy(),
+                            e.robustAccuracyCi95(),
+                            e.violations(),
+                            e.maxPerturbation(),
+                            zeroSeconds(e.attacks())))
+                .toList();
+    Baseline b =
+        baseline == null
+            ? null
+            : new Baseline(
+                null,
+                baseline.modelSha256(),
+                baseline.samples(),
+                baseline.robustCount(),
+                baseline.robustAccuracy(),
+                baseline.sameSamples(),
+                baseline.drop(),
+                baseline.newlyBroken(),
+                baseline.newlyRobust());
+    return new Report(
+        schemaVersion,
+        tool,
+        m,
+        suite,
+        d,
+        shard,
+        samples,
+        sampleIndices,
+        seed,
+        threatModel,
+        cleanCorrect,
+        cleanAccuracy,
+        cleanAccuracyCi95,
+        robustCount,
+        robustAccuracy,
+        robustAccuracyCi95,
+        zeroSeconds(attacks),
+        violations,
+        maxPerturbation,
+        perSample,
+        perClass,
+        sw,
+        b,
+        gates,
+        trusted,
+        passed,
+        diagnostics,
+        diagnosticRecords,
+        0);
   }
 
   private static List<AttackEntry> zeroSeconds(List<AttackEntry> list) {
-    return list.stream().map(a -> new AttackEntry(a.index(), a.name(), a.settings(), a.attempted(), a.successes(),
-        a.unconfirmed(), a.violations(), a.robustAfter(), a.robustAccuracyAfter(), 0,
-        a.modelCalls() == null ? null : a.modelCalls().imagesOnly(), a.skipped())).toList();
+    return list.stream()
+        .map(
+            a ->
+                new AttackEntry(
+                    a.index(),
+                    a.name(),
+                    a.settings(),
+                    a.attempted(),
+                    a.successes(),
+                    a.unconfirmed(),
+                    a.violations(),
+                    a.robustAfter(),
+                    a.robustAccuracyAfter(),
+                    0,
+                    a.modelCalls() == null ? null : a.modelCalls().imagesOnly(),
+                    a.skipped()))
+        .toList();
   }
 
   /** The gate named {@code name}, or null. */
@@ -144,18 +221,24 @@ public record Report(
    * @param version arat's version
    * @param onnxruntime ONNX Runtime's version, or null when no ORT session was used
    * @param java the Java runtime version
-   * @param executionProvider {@code cpu}, {@code cuda} or {@code tensorrt}; null for an
-   *     engine-free model
-   * @param graphOptimization ONNX Runtime's graph optimisation level of the sessions that scored the
-   *     model, by its C API name ({@value
+   * @param executionProvider {@code cpu}, {@code cuda} or {@code tensorrt}; null for an engine-free
+   *     model
+   * @param graphOptimization ONNX Runtime's graph optimisation level of the sessions that scored
+   *     the model, by its C API name ({@value
    *     dev.arat.evaluator.ort.OrtClassifier#GRAPH_OPTIMIZATION}: the level at which the QDQ
    *     transformer may fuse integer kernels); null for an engine-free model or a report written
    *     before arat recorded it
    */
-  public record Tool(String name, String version, String onnxruntime, String java, String executionProvider,
+  public record Tool(
+      String name,
+      String version,
+      String onnxruntime,
+      String java,
+      String executionProvider,
       String graphOptimization) {
     /** A tool record without the graph optimisation level (engine-free runs, tests). */
-    public Tool(String name, String version, String onnxruntime, String java, String executionProvider) {
+    public Tool(
+        String name, String version, String onnxruntime, String java, String executionProvider) {
       this(name, version, onnxruntime, java, executionProvider, null);
     }
   }
@@ -169,7 +252,12 @@ public record Report(
    * @param inputShape {@code [-1, C, H, W]}
    * @param numClasses K
    */
-  public record ModelInfo(String path, String sha256, Map<String, String> metadata, List<Long> inputShape, int numClasses) {}
+  public record ModelInfo(
+      String path,
+      String sha256,
+      Map<String, String> metadata,
+      List<Long> inputShape,
+      int numClasses) {}
 
   /**
    * The suite.
@@ -187,11 +275,16 @@ public record Report(
    * @param path the folder read, or null for built-in or default locations
    * @param testSize images in the split
    * @param samplesSha256 SHA-256 of the chosen samples' pixels and labels, in order
-   * @param source where the test set came from: kind, path and labels path as given, layout,
-   *     number of files and the SHA-256 of the files read (docs/report-schema.md); null in reports
-   *     written before it existed
+   * @param source where the test set came from: kind, path and labels path as given, layout, number
+   *     of files and the SHA-256 of the files read (docs/report-schema.md); null in reports written
+   *     before it existed
    */
-  public record DatasetInfo(String name, String split, String path, int testSize, String samplesSha256,
+  public record DatasetInfo(
+      String name,
+      String split,
+      String path,
+      int testSize,
+      String samplesSha256,
       dev.arat.data.TestSets.Source source) {
     /** Without a source (reports written before it existed). */
     public DatasetInfo(String name, String split, String path, int testSize, String samplesSha256) {
@@ -250,7 +343,13 @@ public record Report(
    * @param misclassified whether the deployed model misclassified it (it did not count)
    */
   public record ViolationEntry(
-      int attackIndex, String attack, long sampleIndex, Double linf, Double l2, String reason, boolean misclassified) {}
+      int attackIndex,
+      String attack,
+      long sampleIndex,
+      Double linf,
+      Double l2,
+      String reason,
+      boolean misclassified) {}
 
   /**
    * Largest perturbation norms over counted successes (0 when there is none).
@@ -293,7 +392,8 @@ public record Report(
    * One gate.
    *
    * @param name {@code min_clean_accuracy}, {@code min_robust_accuracy}, {@code
-   *     min_robust_accuracy_at[eps=E]}, {@code min_class_robust_accuracy} or {@code max_robust_drop}
+   *     min_robust_accuracy_at[eps=E]}, {@code min_class_robust_accuracy} or {@code
+   *     max_robust_drop}
    * @param threshold the lowest (comparison {@code min}) or highest ({@code max}) acceptable value
    * @param value the value compared: the accuracy, or its interval's lower bound (see {@code
    *     bound}); for {@code max_robust_drop} the baseline's robust accuracy minus this one's; 0
@@ -307,8 +407,15 @@ public record Report(
    *     baseline)
    * @param detail a human explanation (worst class, newly broken samples...), or null
    */
-  public record Gate(String name, double threshold, double value, boolean passed, String comparison, String bound,
-      Boolean skipped, String detail) {
+  public record Gate(
+      String name,
+      double threshold,
+      double value,
+      boolean passed,
+      String comparison,
+      String bound,
+      Boolean skipped,
+      String detail) {
     /** Applies the defaults of schema-1 gates ({@code min}, {@code point}, not skipped). */
     public Gate {
       comparison = comparison == null ? "min" : comparison;
@@ -330,8 +437,15 @@ public record Report(
    * @param name the class's name from the dataset (e.g. {@code sneaker}), or null when the dataset
    *     names none
    */
-  public record ClassEntry(int label, int samples, int cleanCorrect, int robust, double cleanAccuracy,
-      double robustAccuracy, Interval robustAccuracyCi95, String name) {
+  public record ClassEntry(
+      int label,
+      int samples,
+      int cleanCorrect,
+      int robust,
+      double cleanAccuracy,
+      double robustAccuracy,
+      Interval robustAccuracyCi95,
+      String name) {
     /** {@code 7 (sneaker)}, or {@code 7} without a name. */
     public String display() {
       return name == null ? String.valueOf(label) : label + " (" + name + ")";
@@ -349,8 +463,14 @@ public record Report(
    * @param maxPerturbation largest norms over the counted successes at that radius
    * @param attacks per-attack results at that radius
    */
-  public record SweepEntry(double epsilon, int robustCount, double robustAccuracy, Interval robustAccuracyCi95,
-      int violations, MaxPerturbation maxPerturbation, List<AttackEntry> attacks) {}
+  public record SweepEntry(
+      double epsilon,
+      int robustCount,
+      double robustAccuracy,
+      Interval robustAccuracyCi95,
+      int violations,
+      MaxPerturbation maxPerturbation,
+      List<AttackEntry> attacks) {}
 
   /**
    * The comparison with a baseline report (e.g. the last release's).
@@ -366,6 +486,14 @@ public record Report(
    *     both evaluated)
    * @param newlyRobust dataset indices robust now and not in the baseline
    */
-  public record Baseline(String path, String modelSha256, int samples, int robustCount, double robustAccuracy,
-      boolean sameSamples, double drop, List<Long> newlyBroken, List<Long> newlyRobust) {}
+  public record Baseline(
+      String path,
+      String modelSha256,
+      int samples,
+      int robustCount,
+      double robustAccuracy,
+      boolean sameSamples,
+      double drop,
+      List<Long> newlyBroken,
+      List<Long> newlyRobust) {}
 }

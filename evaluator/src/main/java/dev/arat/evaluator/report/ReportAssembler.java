@@ -23,9 +23,18 @@ public final class ReportAssembler {
   private ReportAssembler() {}
 
   /** What goes into a report besides the cascade results. */
-  public record Context(EvaluationSuite suite, Report.Tool tool, Report.ModelInfo model, Report.DatasetInfo dataset,
-      Shard shard, List<Integer> sampleIndices, List<Diagnostic> probe, Report baseline, String baselinePath,
-      List<Diagnostic> extra, List<String> classNames) {}
+  public record Context(
+      EvaluationSuite suite,
+      Report.Tool tool,
+      Report.ModelInfo model,
+      Report.DatasetInfo dataset,
+      Shard shard,
+      List<Integer> sampleIndices,
+      List<Diagnostic> probe,
+      Report baseline,
+      String baselinePath,
+      List<Diagnostic> extra,
+      List<String> classNames) {}
 
   /**
    * Assembles the report.
@@ -45,23 +54,49 @@ public final class ReportAssembler {
     List<Diagnostic> diags = new ArrayList<>(ctx.probe());
     diags.addAll(ctx.extra());
     for (Map.Entry<Double, CascadeResult> e : results.entrySet()) {
-      diags.addAll(resultDiagnostics(e.getValue(), suite.threatModel().norm().id() + " eps="
-          + dev.arat.specs.ThreatModel.formatEpsilon(e.getKey()), e.getKey() == eps0));
+      diags.addAll(
+          resultDiagnostics(
+              e.getValue(),
+              suite.threatModel().norm().id()
+                  + " eps="
+                  + dev.arat.specs.ThreatModel.formatEpsilon(e.getKey()),
+              e.getKey() == eps0));
     }
     if (clean == 0 && n > 0) {
-      diags.add(Diagnostic.Code.NO_CLEAN_CORRECT.of("the model classifies none of the " + n
-          + " samples correctly (wrong model, dataset or preprocessing?)"));
+      diags.add(
+          Diagnostic.Code.NO_CLEAN_CORRECT.of(
+              "the model classifies none of the "
+                  + n
+                  + " samples correctly (wrong model, dataset or preprocessing?)"));
     }
 
     List<Report.ViolationEntry> violations = new ArrayList<>();
     for (CascadeResult.Violation v : r.violations()) {
-      violations.add(new Report.ViolationEntry(v.attackIndex(), v.attack(), v.sampleId(), finite(v.linf()),
-          finite(v.l2()), v.reason(), v.misclassified()));
+      violations.add(
+          new Report.ViolationEntry(
+              v.attackIndex(),
+              v.attack(),
+              v.sampleId(),
+              finite(v.linf()),
+              finite(v.l2()),
+              v.reason(),
+              v.misclassified()));
     }
     List<Report.SampleEntry> perSample = new ArrayList<>(n);
     for (CascadeResult.SampleOutcome s : r.samples()) {
-      perSample.add(new Report.SampleEntry(s.sampleId(), s.label(), s.cleanPrediction(), s.robust(), s.brokenBy(),
-          s.attackIndex(), s.iteration(), s.prediction(), s.linf(), s.l2(), finite(s.margin())));
+      perSample.add(
+          new Report.SampleEntry(
+              s.sampleId(),
+              s.label(),
+              s.cleanPrediction(),
+              s.robust(),
+              s.brokenBy(),
+              s.attackIndex(),
+              s.iteration(),
+              s.prediction(),
+              s.linf(),
+              s.l2(),
+              finite(s.margin())));
     }
     List<Report.SweepEntry> sweep = null;
     if (suite.epsilonSweep() != null) {
@@ -69,8 +104,15 @@ public final class ReportAssembler {
       for (double e : new java.util.TreeSet<>(results.keySet())) {
         CascadeResult c = results.get(e);
         Wilson.Interval ci = Wilson.interval95(c.robustCount(), n);
-        sweep.add(new Report.SweepEntry(e, c.robustCount(), ratio(c.robustCount(), n),
-            new Report.Interval(ci.low(), ci.high()), c.violations().size(), maxPerturbation(c), entries(c, n)));
+        sweep.add(
+            new Report.SweepEntry(
+                e,
+                c.robustCount(),
+                ratio(c.robustCount(), n),
+                new Report.Interval(ci.low(), ci.high()),
+                c.violations().size(),
+                maxPerturbation(c),
+                entries(c, n)));
       }
     }
     List<Report.ClassEntry> perClass = perClass(r, ctx.classNames());
@@ -80,9 +122,10 @@ public final class ReportAssembler {
     Wilson.Interval rci = Wilson.interval95(robust, n);
     double cleanAcc = ratio(clean, n);
     double robustAcc = ratio(robust, n);
-    List<Report.Gate> gates = ctx.shard() == null
-        ? gates(suite.gates(), n, clean, robust, results, perClass, baseline)
-        : List.of();
+    List<Report.Gate> gates =
+        ctx.shard() == null
+            ? gates(suite.gates(), n, clean, robust, results, perClass, baseline)
+            : List.of();
     // the order in which the checks ran, without exact duplicates
     List<Diagnostic> unique = new ArrayList<>(new LinkedHashSet<>(diags));
     boolean trusted = unique.stream().noneMatch(Diagnostic::fatal);
@@ -124,8 +167,20 @@ public final class ReportAssembler {
     List<Report.AttackEntry> out = new ArrayList<>();
     for (CascadeResult.AttackStats s : r.attacks()) {
       int after = s.skipped() ? robust : s.robustAfter();
-      out.add(new Report.AttackEntry(s.index(), s.name(), s.settings(), s.attempted(), s.successes(), s.unconfirmed(),
-          s.violations(), after, ratio(after, n), s.seconds(), s.calls(), s.skipped()));
+      out.add(
+          new Report.AttackEntry(
+              s.index(),
+              s.name(),
+              s.settings(),
+              s.attempted(),
+              s.successes(),
+              s.unconfirmed(),
+              s.violations(),
+              after,
+              ratio(after, n),
+              s.seconds(),
+              s.calls(),
+              s.skipped()));
     }
     return out;
   }
@@ -148,16 +203,28 @@ public final class ReportAssembler {
     String at = main ? "" : " (sweep, " + label + ")";
     for (CascadeResult.AttackStats s : r.attacks()) {
       if (s.unconfirmed() > 0) {
-        out.add(Diagnostic.Code.UNCONFIRMED_SUCCESSES.of(String.format(Locale.ROOT,
-            "%s found %d adversarial points on the gradient graph that the model's own session classifies"
-                + " correctly%s (numerical disagreement near the boundary, or a gradient graph that differs from"
-                + " the model)", s.name(), s.unconfirmed(), at)));
+        out.add(
+            Diagnostic.Code.UNCONFIRMED_SUCCESSES.of(
+                String.format(
+                    Locale.ROOT,
+                    "%s found %d adversarial points on the gradient graph that the model's own session classifies"
+                        + " correctly%s (numerical disagreement near the boundary, or a gradient graph that differs from"
+                        + " the model)",
+                    s.name(),
+                    s.unconfirmed(),
+                    at)));
       }
     }
     if (!r.violations().isEmpty()) {
-      out.add(Diagnostic.Code.BUDGET_VIOLATION.of(String.format(Locale.ROOT,
-          "%d candidate(s) broke the %s budget and were rejected%s; the measurement cannot be trusted (an attack"
-              + " bug)", r.violations().size(), label, at)));
+      out.add(
+          Diagnostic.Code.BUDGET_VIOLATION.of(
+              String.format(
+                  Locale.ROOT,
+                  "%d candidate(s) broke the %s budget and were rejected%s; the measurement cannot be trusted (an attack"
+                      + " bug)",
+                  r.violations().size(),
+                  label,
+                  at)));
     }
     // Square beating the white-box attacks (AutoAttack's check_square_sr): Square's cumulative
     // robust accuracy below the lowest of the other attacks' by more than 0.2 points
@@ -178,10 +245,16 @@ public final class ReportAssembler {
       }
     }
     if (square != null && others < Double.POSITIVE_INFINITY && square < others - 0.002) {
-      out.add(Diagnostic.Code.SQUARE_BEATS_WHITE_BOX.of(String.format(Locale.ROOT,
-          "the black-box %s lowered robust accuracy to %.2f%% below the gradient attacks' %.2f%%%s: the gradients"
-              + " are likely masked or obfuscated, so gradient-based numbers are optimistic", squareName, 100 * square,
-          100 * others, at)));
+      out.add(
+          Diagnostic.Code.SQUARE_BEATS_WHITE_BOX.of(
+              String.format(
+                  Locale.ROOT,
+                  "the black-box %s lowered robust accuracy to %.2f%% below the gradient attacks' %.2f%%%s: the gradients"
+                      + " are likely masked or obfuscated, so gradient-based numbers are optimistic",
+                  squareName,
+                  100 * square,
+                  100 * others,
+                  at)));
     }
     return out;
   }
@@ -210,8 +283,16 @@ public final class ReportAssembler {
     for (Map.Entry<Integer, int[]> e : m.entrySet()) {
       int[] c = e.getValue();
       Wilson.Interval ci = Wilson.interval95(c[2], c[0]);
-      out.add(new Report.ClassEntry(e.getKey(), c[0], c[1], c[2], ratio(c[1], c[0]), ratio(c[2], c[0]),
-          new Report.Interval(ci.low(), ci.high()), className(names, e.getKey())));
+      out.add(
+          new Report.ClassEntry(
+              e.getKey(),
+              c[0],
+              c[1],
+              c[2],
+              ratio(c[1], c[0]),
+              ratio(c[2], c[0]),
+              new Report.Interval(ci.low(), ci.high()),
+              className(names, e.getKey())));
     }
     return out;
   }
@@ -238,27 +319,61 @@ public final class ReportAssembler {
     }
     List<String> why = new ArrayList<>();
     if (!same) {
-      why.add("other samples (" + b.samples() + " vs " + r.size() + ", " + before.size() + " evaluated"
-          + " indices, " + r.samples().stream().filter(s -> before.containsKey(s.sampleId())).count() + " shared)");
+      why.add(
+          "other samples ("
+              + b.samples()
+              + " vs "
+              + r.size()
+              + ", "
+              + before.size()
+              + " evaluated"
+              + " indices, "
+              + r.samples().stream().filter(s -> before.containsKey(s.sampleId())).count()
+              + " shared)");
     }
     if (!b.threatModel().equals(ctx.suite().threatModel())) {
-      why.add("another threat model (" + b.threatModel().label() + " vs " + ctx.suite().threatModel().label() + ")");
+      why.add(
+          "another threat model ("
+              + b.threatModel().label()
+              + " vs "
+              + ctx.suite().threatModel().label()
+              + ")");
     }
-    if (b.dataset() != null && !java.util.Objects.equals(b.dataset().name(), ctx.dataset().name())) {
+    if (b.dataset() != null
+        && !java.util.Objects.equals(b.dataset().name(), ctx.dataset().name())) {
       why.add("another dataset (" + b.dataset().name() + ")");
     }
     if (!why.isEmpty()) {
-      diags.add(Diagnostic.Code.BASELINE_MISMATCH.of("the baseline " + ctx.baselinePath() + " was measured on "
-          + String.join(", ", why) + "; the drop compares aggregates and lists only shared samples"));
+      diags.add(
+          Diagnostic.Code.BASELINE_MISMATCH.of(
+              "the baseline "
+                  + ctx.baselinePath()
+                  + " was measured on "
+                  + String.join(", ", why)
+                  + "; the drop compares aggregates and lists only shared samples"));
     }
     double drop = b.robustAccuracy() - ratio(r.robustCount(), r.size());
-    return new Report.Baseline(ctx.baselinePath(), b.model() == null ? null : b.model().sha256(), b.samples(),
-        b.robustCount(), b.robustAccuracy(), same, drop, broken, fixed);
+    return new Report.Baseline(
+        ctx.baselinePath(),
+        b.model() == null ? null : b.model().sha256(),
+        b.samples(),
+        b.robustCount(),
+        b.robustAccuracy(),
+        same,
+        drop,
+        broken,
+        fixed);
   }
 
   /** Applies the gates (in a fixed order: clean, robust, per radius, per class, drop). */
-  static List<Report.Gate> gates(EvaluationSuite.Gates g, int n, int clean, int robust,
-      Map<Double, CascadeResult> results, List<Report.ClassEntry> perClass, Report.Baseline baseline) {
+  static List<Report.Gate> gates(
+      EvaluationSuite.Gates g,
+      int n,
+      int clean,
+      int robust,
+      Map<Double, CascadeResult> results,
+      List<Report.ClassEntry> perClass,
+      Report.Baseline baseline) {
     List<Report.Gate> out = new ArrayList<>();
     boolean lower = g.useLowerBound();
     String interval = g.interval();
@@ -272,15 +387,34 @@ public final class ReportAssembler {
       for (EvaluationSuite.EpsilonGate e : g.minRobustAccuracyAt()) {
         CascadeResult c = results.get(e.epsilon());
         boolean lb = e.useLowerBound() != null ? e.useLowerBound() : lower;
-        out.add(min("min_robust_accuracy_at[eps=" + e.epsilon() + "]", e.min(), c.robustCount(), n, lb, interval,
-            null));
+        out.add(
+            min(
+                "min_robust_accuracy_at[eps=" + e.epsilon() + "]",
+                e.min(),
+                c.robustCount(),
+                n,
+                lb,
+                interval,
+                null));
       }
     }
     if (g.minClassRobustAccuracy() != null && !perClass.isEmpty()) {
       Report.Gate worst = null;
       for (Report.ClassEntry c : perClass) {
-        Report.Gate one = min("min_class_robust_accuracy", g.minClassRobustAccuracy(), c.robust(), c.samples(), lower,
-            interval, String.format(Locale.ROOT, "worst class %d: %d/%d robust", c.label(), c.robust(), c.samples()));
+        Report.Gate one =
+            min(
+                "min_class_robust_accuracy",
+                g.minClassRobustAccuracy(),
+                c.robust(),
+                c.samples(),
+                lower,
+                interval,
+                String.format(
+                    Locale.ROOT,
+                    "worst class %d: %d/%d robust",
+                    c.label(),
+                    c.robust(),
+                    c.samples()));
         if (worst == null || one.value() < worst.value()) {
           worst = one;
         }
@@ -289,22 +423,50 @@ public final class ReportAssembler {
     }
     if (g.maxRobustDrop() != null) {
       if (baseline == null) {
-        out.add(new Report.Gate("max_robust_drop", g.maxRobustDrop(), 0, true, "max", "point", true,
-            "no baseline report given (--baseline), not checked"));
+        out.add(
+            new Report.Gate(
+                "max_robust_drop",
+                g.maxRobustDrop(),
+                0,
+                true,
+                "max",
+                "point",
+                true,
+                "no baseline report given (--baseline), not checked"));
       } else {
         boolean ok = baseline.drop() <= g.maxRobustDrop() + 1e-12;
-        String detail = String.format(Locale.ROOT, "robust accuracy %.2f%% -> %.2f%%; %d sample(s) newly broken%s",
-            100 * baseline.robustAccuracy(), 100 * (baseline.robustAccuracy() - baseline.drop()),
-            baseline.newlyBroken().size(), baseline.newlyBroken().isEmpty() ? ""
-                : ": " + abbreviate(baseline.newlyBroken(), 20));
-        out.add(new Report.Gate("max_robust_drop", g.maxRobustDrop(), baseline.drop(), ok, "max", "point", false,
-            detail));
+        String detail =
+            String.format(
+                Locale.ROOT,
+                "robust accuracy %.2f%% -> %.2f%%; %d sample(s) newly broken%s",
+                100 * baseline.robustAccuracy(),
+                100 * (baseline.robustAccuracy() - baseline.drop()),
+                baseline.newlyBroken().size(),
+                baseline.newlyBroken().isEmpty()
+                    ? ""
+                    : ": " + abbreviate(baseline.newlyBroken(), 20));
+        out.add(
+            new Report.Gate(
+                "max_robust_drop",
+                g.maxRobustDrop(),
+                baseline.drop(),
+                ok,
+                "max",
+                "point",
+                false,
+                detail));
       }
     }
     return out;
   }
 
-  private static Report.Gate min(String name, double threshold, int count, int n, boolean lower, String interval,
+  private static Report.Gate min(
+      String name,
+      double threshold,
+      int count,
+      int n,
+      boolean lower,
+      String interval,
       String detail) {
     double value;
     String bound;
@@ -343,5 +505,4 @@ public final class ReportAssembler {
   static Double finite(double v) {
     return Double.isFinite(v) ? v : null;
   }
-
 }

@@ -1,12 +1,17 @@
 package dev.arat.evaluator.report;
 
+import dev.arat.attack.ModelCalls;
 import dev.arat.evaluator.checks.Diagnostic;
 import dev.arat.specs.AtomicFiles;
 import dev.arat.specs.Specs;
 import java.io.IOException;
 import java.io.StringWriter;
+import java.io.UncheckedIOException;
+import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Locale;
+import java.util.Map;
 import javax.xml.parsers.DocumentBuilderFactory;
 import javax.xml.parsers.ParserConfigurationException;
 import javax.xml.transform.OutputKeys;
@@ -17,11 +22,6 @@ import javax.xml.transform.dom.DOMSource;
 import javax.xml.transform.stream.StreamResult;
 import org.w3c.dom.Document;
 import org.w3c.dom.Element;
-import java.io.UncheckedIOException;
-import java.nio.file.Path;
-import dev.arat.attack.ModelCalls;
-import java.util.Locale;
-import java.util.Map;
 
 /**
  * Writes a {@link Report} as {@code report.json} (snake_case JSON, Jackson, {@link Specs#json()};
@@ -32,8 +32,10 @@ import java.util.Map;
 public final class ReportFiles {
   /** File name of the JSON report. */
   public static final String JSON_FILE = "report.json";
+
   /** File name of the Markdown summary. */
   public static final String MARKDOWN_FILE = "report.md";
+
   /** File name of the JUnit XML report. */
   public static final String JUNIT_FILE = "junit.xml";
 
@@ -62,9 +64,9 @@ public final class ReportFiles {
 
   /**
    * Writes every report file into {@code dir}. The plots ({@value Plots#EPSILON_FILE}, {@value
-   * Plots#CLASS_FILE}) come first and the verdict files last ({@code report.md}, {@code
-   * junit.xml}, then {@code report.json}), each atomically: a run that fails or hangs while
-   * plotting leaves no verdict behind.
+   * Plots#CLASS_FILE}) come first and the verdict files last ({@code report.md}, {@code junit.xml},
+   * then {@code report.json}), each atomically: a run that fails or hangs while plotting leaves no
+   * verdict behind.
    *
    * @return the written files: {@code report.json}, {@code report.md}, {@code junit.xml}, then the
    *     plots
@@ -93,8 +95,8 @@ public final class ReportFiles {
 
   /**
    * {@link #toJUnit(Report)} with {@code variantGates} (the {@code max_robust_drop_vs_parent[...]}
-   * and {@code min_top1_agreement[...]} gates of {@code arat evaluate --variant}) as further
-   * test cases after the report's own gates.
+   * and {@code min_top1_agreement[...]} gates of {@code arat evaluate --variant}) as further test
+   * cases after the report's own gates.
    */
   public static String toJUnit(Report r, List<Report.Gate> variantGates) {
     List<Report.Gate> allGates = new ArrayList<>(r.gates());
@@ -108,16 +110,24 @@ public final class ReportFiles {
       int failures = 0;
       int skipped = 0;
       String secs = String.format(Locale.ROOT, "%.3f", r.durationSeconds());
-      suite.setAttribute("name", "arat." + r.suite().name() + (r.shard() == null ? "" : ".shard-"
-          + r.shard().index() + "-of-" + r.shard().count()));
+      suite.setAttribute(
+          "name",
+          "arat."
+              + r.suite().name()
+              + (r.shard() == null
+                  ? ""
+                  : ".shard-" + r.shard().index() + "-of-" + r.shard().count()));
       Element props = doc.createElement("properties");
       suite.appendChild(props);
       property(doc, props, "threat_model", r.threatModel().label());
       property(doc, props, "samples", String.valueOf(r.samples()));
       property(doc, props, "clean_accuracy", num(r.cleanAccuracy()));
       property(doc, props, "robust_accuracy", num(r.robustAccuracy()));
-      property(doc, props, "robust_accuracy_ci95", num(r.robustAccuracyCi95().low()) + ","
-          + num(r.robustAccuracyCi95().high()));
+      property(
+          doc,
+          props,
+          "robust_accuracy_ci95",
+          num(r.robustAccuracyCi95().low()) + "," + num(r.robustAccuracyCi95().high()));
       property(doc, props, "model_sha256", String.valueOf(r.model().sha256()));
       property(doc, props, "trusted", String.valueOf(r.trusted()));
 
@@ -172,7 +182,8 @@ public final class ReportFiles {
       t.setOutputProperty("{http://xml.apache.org/xslt}indent-amount", "2");
       StringWriter w = new StringWriter();
       t.transform(new DOMSource(doc), new StreamResult(w));
-      return w.toString().replace("?><testsuites", "?>\n<testsuites") + (w.toString().endsWith("\n") ? "" : "\n");
+      return w.toString().replace("?><testsuites", "?>\n<testsuites")
+          + (w.toString().endsWith("\n") ? "" : "\n");
     } catch (ParserConfigurationException | TransformerException e) {
       throw new IllegalStateException("cannot write JUnit XML: " + e.getMessage(), e);
     }
@@ -199,8 +210,8 @@ public final class ReportFiles {
   }
 
   /**
-   * A note when the suite asked for more samples than the test set has (every image was then
-   * used), else null.
+   * A note when the suite asked for more samples than the test set has (every image was then used),
+   * else null.
    */
   public static String samplesNote(Report r) {
     int asked = r.suite().settings() == null ? 0 : r.suite().settings().samples();
@@ -208,8 +219,14 @@ public final class ReportFiles {
     if (size <= 0 || asked <= size) {
       return null;
     }
-    return String.format(Locale.ROOT, "the suite asks for %d samples but the %s test set has only %d images, so all %d"
-        + " were used (set samples or --samples to at most %d to silence this)", asked, r.dataset().name(), size, size,
+    return String.format(
+        Locale.ROOT,
+        "the suite asks for %d samples but the %s test set has only %d images, so all %d"
+            + " were used (set samples or --samples to at most %d to silence this)",
+        asked,
+        r.dataset().name(),
+        size,
+        size,
         size);
   }
 
@@ -220,8 +237,12 @@ public final class ReportFiles {
     }
     boolean max = "max".equals(g.comparison());
     String op = max ? (g.passed() ? "<=" : ">") : (g.passed() ? ">=" : "<");
-    String bound = g.bound() == null || g.bound().equals("point") ? "" : " (" + g.bound().replace('_', ' ') + ")";
-    return String.format(Locale.ROOT, "%s: %s %s %s%s", g.name(), pct(g.value()), op, pct(g.threshold()), bound);
+    String bound =
+        g.bound() == null || g.bound().equals("point")
+            ? ""
+            : " (" + g.bound().replace('_', ' ') + ")";
+    return String.format(
+        Locale.ROOT, "%s: %s %s %s%s", g.name(), pct(g.value()), op, pct(g.threshold()), bound);
   }
 
   /** The JSON text of {@code report} (indented, snake_case, null fields omitted). */
@@ -229,7 +250,9 @@ public final class ReportFiles {
     return Specs.toJson(report) + "\n";
   }
 
-  /** Reads a {@code report.json} back (strict: unknown fields are errors; messages name the field). */
+  /**
+   * Reads a {@code report.json} back (strict: unknown fields are errors; messages name the field).
+   */
   public static Report readJson(String json) {
     try {
       return Specs.parseJson(json, Report.class, JSON_FILE);
@@ -239,17 +262,21 @@ public final class ReportFiles {
   }
 
   /**
-   * The verdict of a trusted report in one line: {@code PASSED: every gate passed}, {@code FAILED: a
-   * gate failed}, or {@code NO GATES: ...} when the suite set no gate that could be checked (the exit
-   * code is then 0, but nothing was certified); a suite of black-box attacks only adds {@code
+   * The verdict of a trusted report in one line: {@code PASSED: every gate passed}, {@code FAILED:
+   * a gate failed}, or {@code NO GATES: ...} when the suite set no gate that could be checked (the
+   * exit code is then 0, but nothing was certified); a suite of black-box attacks only adds {@code
    * (BLACK-BOX ONLY ...)}.
    */
   public static String verdictLine(Report r) {
-    String line = noGates(r)
-        ? "NO GATES: the suite sets no gate, so nothing was checked (set gates.min_robust_accuracy in the suite or"
-            + " pass --min-robust-accuracy X)"
-        : r.passed() ? "PASSED: every gate passed" : "FAILED: a gate failed";
-    return line + (r.suite().settings().blackBoxOnly() ? " (BLACK-BOX ONLY: no gradient attack was run)" : "");
+    String line =
+        noGates(r)
+            ? "NO GATES: the suite sets no gate, so nothing was checked (set gates.min_robust_accuracy in the suite or"
+                + " pass --min-robust-accuracy X)"
+            : r.passed() ? "PASSED: every gate passed" : "FAILED: a gate failed";
+    return line
+        + (r.suite().settings().blackBoxOnly()
+            ? " (BLACK-BOX ONLY: no gradient attack was run)"
+            : "");
   }
 
   /** Whether no gate of {@code r} was checked (none set, or all skipped). */
@@ -269,7 +296,9 @@ public final class ReportFiles {
    * relative link that breaks once report.md is shown in another repository's pull request.
    */
   public static String docReference(String doc, String base) {
-    if (base != null && !base.isBlank() && (base.startsWith("https://") || base.startsWith("http://"))) {
+    if (base != null
+        && !base.isBlank()
+        && (base.startsWith("https://") || base.startsWith("http://"))) {
       return "[doc](" + (base.endsWith("/") ? base : base + "/") + doc + ")";
     }
     return "see `" + doc + "` in arat's documentation";
@@ -278,42 +307,91 @@ public final class ReportFiles {
   /** The Markdown summary of {@code report}. */
   public static String toMarkdown(Report r) {
     StringBuilder b = new StringBuilder();
-    String verdict = !r.trusted() ? "⚠️ **untrusted**" : noGates(r) ? "ℹ️ **no gates set**"
-        : r.passed() ? "✅ **passed**" : "❌ **failed**";
+    String verdict =
+        !r.trusted()
+            ? "⚠️ **untrusted**"
+            : noGates(r) ? "ℹ️ **no gates set**" : r.passed() ? "✅ **passed**" : "❌ **failed**";
     if (r.suite().settings().blackBoxOnly()) {
       verdict += " (**black-box only**)";
     }
-    b.append("## arat robustness report: ").append(r.suite().name()).append(" — ").append(verdict).append("\n\n");
-    b.append(String.format(Locale.ROOT, "Threat model **%s**, %d samples of %s (%s split), seed %d%s.%n%n",
-        r.threatModel().label(), r.samples(), r.dataset().name(), r.dataset().split(), r.seed(),
-        r.shard() == null ? "" : ", **shard " + r.shard() + "** (partial; gates apply to the merged report)"));
+    b.append("## arat robustness report: ")
+        .append(r.suite().name())
+        .append(" — ")
+        .append(verdict)
+        .append("\n\n");
+    b.append(
+        String.format(
+            Locale.ROOT,
+            "Threat model **%s**, %d samples of %s (%s split), seed %d%s.%n%n",
+            r.threatModel().label(),
+            r.samples(),
+            r.dataset().name(),
+            r.dataset().split(),
+            r.seed(),
+            r.shard() == null
+                ? ""
+                : ", **shard " + r.shard() + "** (partial; gates apply to the merged report)"));
     String capped = samplesNote(r);
     if (capped != null) {
       b.append("> **Note:** ").append(capped).append(".\n\n");
     }
     b.append("| metric | value | 95% CI |\n|---|---:|---|\n");
-    b.append(String.format(Locale.ROOT, "| clean accuracy | %s (%d/%d) | %s |%n", pct(r.cleanAccuracy()), r.cleanCorrect(),
-        r.samples(), ci(r.cleanAccuracyCi95())));
-    b.append(String.format(Locale.ROOT, "| robust accuracy | %s (%d/%d) | %s |%n%n", pct(r.robustAccuracy()),
-        r.robustCount(), r.samples(), ci(r.robustAccuracyCi95())));
-    b.append("### Attacks (cascade)\n\n| # | attack | ran on | broke | robust after | violations | time |"
-        + " forward calls (images) | gradient calls (images) |\n|---:|---|---:|---:|---:|---:|---:|---:|---:|\n");
+    b.append(
+        String.format(
+            Locale.ROOT,
+            "| clean accuracy | %s (%d/%d) | %s |%n",
+            pct(r.cleanAccuracy()),
+            r.cleanCorrect(),
+            r.samples(),
+            ci(r.cleanAccuracyCi95())));
+    b.append(
+        String.format(
+            Locale.ROOT,
+            "| robust accuracy | %s (%d/%d) | %s |%n%n",
+            pct(r.robustAccuracy()),
+            r.robustCount(),
+            r.samples(),
+            ci(r.robustAccuracyCi95())));
+    b.append(
+        "### Attacks (cascade)\n\n| # | attack | ran on | broke | robust after | violations | time |"
+            + " forward calls (images) | gradient calls (images) |\n|---:|---|---:|---:|---:|---:|---:|---:|---:|\n");
     for (Report.AttackEntry a : r.attacks()) {
       ModelCalls c = a.modelCalls();
-      b.append(String.format(Locale.ROOT, "| %d | `%s` | %s | %d | %s | %d | %s | %s | %s |%n", a.index() + 1, a.name(),
-          a.skipped() ? "skipped" : String.valueOf(a.attempted()), a.successes(), pct(a.robustAccuracyAfter()),
-          a.violations(), Progress.duration(a.seconds()), c == null ? "" : calls(c.forwardCalls(), c.forwardImages()),
-          c == null ? "" : calls(c.gradientCalls(), c.gradientImages())));
+      b.append(
+          String.format(
+              Locale.ROOT,
+              "| %d | `%s` | %s | %d | %s | %d | %s | %s | %s |%n",
+              a.index() + 1,
+              a.name(),
+              a.skipped() ? "skipped" : String.valueOf(a.attempted()),
+              a.successes(),
+              pct(a.robustAccuracyAfter()),
+              a.violations(),
+              Progress.duration(a.seconds()),
+              c == null ? "" : calls(c.forwardCalls(), c.forwardImages()),
+              c == null ? "" : calls(c.gradientCalls(), c.gradientImages())));
     }
-    b.append(String.format(Locale.ROOT, "%nLargest counted perturbation: Linf %.5g, L2 %.5g.%n",
-        r.maxPerturbation().linf(), r.maxPerturbation().l2()));
+    b.append(
+        String.format(
+            Locale.ROOT,
+            "%nLargest counted perturbation: Linf %.5g, L2 %.5g.%n",
+            r.maxPerturbation().linf(),
+            r.maxPerturbation().l2()));
     if (!r.gates().isEmpty()) {
-      b.append("\n### Gates\n\n| gate | threshold | value | decided on | |\n|---|---:|---:|---|---|\n");
+      b.append(
+          "\n### Gates\n\n| gate | threshold | value | decided on | |\n|---|---:|---:|---|---|\n");
       for (Report.Gate g : r.gates()) {
         String cmp = "max".equals(g.comparison()) ? "≤ " : "≥ ";
-        b.append(String.format(Locale.ROOT, "| %s | %s%s | %s | %s | %s |%n", g.name(), cmp, pct(g.threshold()),
-            g.skipped() ? "—" : pct(g.value()), g.bound() == null ? "point" : g.bound().replace('_', ' '),
-            g.skipped() ? "⏭️ skipped" : g.passed() ? "✅" : "❌"));
+        b.append(
+            String.format(
+                Locale.ROOT,
+                "| %s | %s%s | %s | %s | %s |%n",
+                g.name(),
+                cmp,
+                pct(g.threshold()),
+                g.skipped() ? "—" : pct(g.value()),
+                g.bound() == null ? "point" : g.bound().replace('_', ' '),
+                g.skipped() ? "⏭️ skipped" : g.passed() ? "✅" : "❌"));
       }
       for (Report.Gate g : r.gates()) {
         if (g.detail() != null) {
@@ -325,42 +403,79 @@ public final class ReportFiles {
       }
     }
     if (r.sweep() != null) {
-      b.append("\n### Epsilon sweep\n\n| epsilon | robust accuracy | 95% CI | violations |\n|---:|---:|---|---:|\n");
+      b.append(
+          "\n### Epsilon sweep\n\n| epsilon | robust accuracy | 95% CI | violations |\n|---:|---:|---|---:|\n");
       for (Report.SweepEntry e : r.sweep()) {
-        b.append(String.format(Locale.ROOT, "| %s | %s (%d/%d) | %s | %d |%n",
-            dev.arat.specs.ThreatModel.formatEpsilon(e.epsilon()), pct(e.robustAccuracy()),
-            e.robustCount(), r.samples(), ci(e.robustAccuracyCi95()), e.violations()));
+        b.append(
+            String.format(
+                Locale.ROOT,
+                "| %s | %s (%d/%d) | %s | %d |%n",
+                dev.arat.specs.ThreatModel.formatEpsilon(e.epsilon()),
+                pct(e.robustAccuracy()),
+                e.robustCount(),
+                r.samples(),
+                ci(e.robustAccuracyCi95()),
+                e.violations()));
       }
     }
     if (!r.perClass().isEmpty()) {
-      b.append("\n<details><summary>Per class</summary>\n\n| class | samples | clean | robust | 95% CI |\n"
-          + "|---:|---:|---:|---:|---|\n");
+      b.append(
+          "\n<details><summary>Per class</summary>\n\n| class | samples | clean | robust | 95% CI |\n"
+              + "|---:|---:|---:|---:|---|\n");
       for (Report.ClassEntry c : r.perClass()) {
-        b.append(String.format(Locale.ROOT, "| %s | %d | %s | %s | %s |%n", c.display(), c.samples(),
-            pct(c.cleanAccuracy()), pct(c.robustAccuracy()), ci(c.robustAccuracyCi95())));
+        b.append(
+            String.format(
+                Locale.ROOT,
+                "| %s | %d | %s | %s | %s |%n",
+                c.display(),
+                c.samples(),
+                pct(c.cleanAccuracy()),
+                pct(c.robustAccuracy()),
+                ci(c.robustAccuracyCi95())));
       }
       b.append("\n</details>\n");
     }
     if (r.baseline() != null) {
       Report.Baseline bl = r.baseline();
-      b.append(String.format(Locale.ROOT, "%n### Against the baseline%n%nRobust accuracy %s → %s (drop %s)%s; %d"
-          + " sample(s) newly broken, %d newly robust.%n", pct(bl.robustAccuracy()), pct(r.robustAccuracy()),
-          pct(bl.drop()), bl.sameSamples() ? "" : " on different samples", bl.newlyBroken().size(),
-          bl.newlyRobust().size()));
+      b.append(
+          String.format(
+              Locale.ROOT,
+              "%n### Against the baseline%n%nRobust accuracy %s → %s (drop %s)%s; %d"
+                  + " sample(s) newly broken, %d newly robust.%n",
+              pct(bl.robustAccuracy()),
+              pct(r.robustAccuracy()),
+              pct(bl.drop()),
+              bl.sameSamples() ? "" : " on different samples",
+              bl.newlyBroken().size(),
+              bl.newlyRobust().size()));
       if (!bl.newlyBroken().isEmpty()) {
-        b.append("\nNewly broken (dataset indices): ").append(ReportAssembler.abbreviate(bl.newlyBroken(), 50)).append('\n');
+        b.append("\nNewly broken (dataset indices): ")
+            .append(ReportAssembler.abbreviate(bl.newlyBroken(), 50))
+            .append('\n');
       }
     }
     if (!r.violations().isEmpty()) {
-      b.append(String.format(Locale.ROOT, "%n⚠️ %d budget violation(s) rejected: the measurement cannot be trusted.%n",
-          r.violations().size()));
+      b.append(
+          String.format(
+              Locale.ROOT,
+              "%n⚠️ %d budget violation(s) rejected: the measurement cannot be trusted.%n",
+              r.violations().size()));
     }
     if (!r.diagnosticRecords().isEmpty()) {
       b.append("\n### Diagnostics\n\n");
       for (Diagnostic d : r.diagnosticRecords()) {
         String icon = d.fatal() ? "⛔" : d.severity() == Diagnostic.Severity.WARNING ? "⚠️" : "ℹ️";
-        b.append("- ").append(icon).append(" **").append(d.code()).append("** ").append(d.name()).append(": ")
-            .append(d.message()).append(" (").append(docReference(d.doc(), System.getenv(DOCS_URL_ENV))).append(")\n");
+        b.append("- ")
+            .append(icon)
+            .append(" **")
+            .append(d.code())
+            .append("** ")
+            .append(d.name())
+            .append(": ")
+            .append(d.message())
+            .append(" (")
+            .append(docReference(d.doc(), System.getenv(DOCS_URL_ENV)))
+            .append(")\n");
       }
     } else if (!r.diagnostics().isEmpty()) {
       b.append("\n### Diagnostics\n\n");
@@ -378,18 +493,34 @@ public final class ReportFiles {
       }
       b.append('\n');
     }
-    b.append("- model: `").append(r.model().path()).append("` sha256 `").append(r.model().sha256()).append("`\n");
+    b.append("- model: `")
+        .append(r.model().path())
+        .append("` sha256 `")
+        .append(r.model().sha256())
+        .append("`\n");
     for (Map.Entry<String, String> e : r.model().metadata().entrySet()) {
-      String v = e.getValue().length() > 120 ? e.getValue().substring(0, 117) + "..." : e.getValue();
-      b.append("  - ").append(e.getKey()).append(": `").append(v.replace('`', '\'').replace('\n', ' ')).append("`\n");
+      String v =
+          e.getValue().length() > 120 ? e.getValue().substring(0, 117) + "..." : e.getValue();
+      b.append("  - ")
+          .append(e.getKey())
+          .append(": `")
+          .append(v.replace('`', '\'').replace('\n', ' '))
+          .append("`\n");
     }
     b.append("- samples sha256 `").append(r.dataset().samplesSha256()).append("`\n");
     dev.arat.data.TestSets.Source src = r.dataset().source();
     if (src != null) {
-      b.append("- test set: ").append(src.kind()).append(src.path() == null ? "" : " `" + src.path() + "`")
-          .append(src.labelsPath() == null ? "" : " + `" + src.labelsPath() + "`").append(", ").append(src.layout())
-          .append(", ").append(src.files()).append(" file(s)")
-          .append(src.sha256() == null ? "" : ", sha256 `" + src.sha256() + "`").append('\n');
+      b.append("- test set: ")
+          .append(src.kind())
+          .append(src.path() == null ? "" : " `" + src.path() + "`")
+          .append(src.labelsPath() == null ? "" : " + `" + src.labelsPath() + "`")
+          .append(", ")
+          .append(src.layout())
+          .append(", ")
+          .append(src.files())
+          .append(" file(s)")
+          .append(src.sha256() == null ? "" : ", sha256 `" + src.sha256() + "`")
+          .append('\n');
     }
     b.append("- ").append(r.tool().name()).append(' ').append(r.tool().version());
     if (r.tool().onnxruntime() != null) {

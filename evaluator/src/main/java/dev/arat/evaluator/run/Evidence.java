@@ -29,10 +29,13 @@ import java.util.List;
 public final class Evidence {
   /** The images file. */
   public static final String IMAGES = "adversarial.npy";
+
   /** The dataset indices file. */
   public static final String INDICES = "adversarial_indices.npy";
+
   /** The true labels file. */
   public static final String LABELS = "adversarial_labels.npy";
+
   /** The model's predictions file. */
   public static final String PREDICTIONS = "adversarial_predictions.npy";
 
@@ -42,12 +45,15 @@ public final class Evidence {
    * What {@link #write} wrote.
    *
    * @param count examples written
-   * @param missing dataset indices of broken samples whose image the ledger lacks (a ledger
-   *     written by an arat without evidence, resumed): they are not in the files
+   * @param missing dataset indices of broken samples whose image the ledger lacks (a ledger written
+   *     by an arat without evidence, resumed): they are not in the files
    */
   record Written(int count, List<Long> missing) {}
 
-  /** The companion file of {@code images} ({@code adversarial.npy}) for {@code companion}, e.g. {@value #LABELS}. */
+  /**
+   * The companion file of {@code images} ({@code adversarial.npy}) for {@code companion}, e.g.
+   * {@value #LABELS}.
+   */
   public static Path companion(Path images, String companion) {
     String name = images.getFileName().toString();
     String stem = name.endsWith(".npy") ? name.substring(0, name.length() - 4) : name;
@@ -57,8 +63,8 @@ public final class Evidence {
   }
 
   /**
-   * Writes the four files into {@code dir} from the broken samples of {@code report} and the
-   * images saved in {@code ledger}; removes stale ones when {@code save} is false.
+   * Writes the four files into {@code dir} from the broken samples of {@code report} and the images
+   * saved in {@code ledger}; removes stale ones when {@code save} is false.
    *
    * @param dir the output folder
    * @param report the evaluation's report (its {@code per_sample} entries, in evaluation order)
@@ -115,8 +121,11 @@ public final class Evidence {
       Npy.writeInt64(dir.resolve(PREDICTIONS), pred, m);
       return new Written(m, missing);
     } catch (IOException | Npy.NpyException e) {
-      throw new EvaluationException(EvaluationException.Kind.INPUT,
-          "cannot write the adversarial examples into " + dir + ": " + e.getMessage(), null, e);
+      throw new EvaluationException(
+          EvaluationException.Kind.INPUT,
+          "cannot write the adversarial examples into " + dir + ": " + e.getMessage(),
+          null,
+          e);
     }
   }
 }

@@ -25,9 +25,9 @@ import javax.imageio.ImageIO;
  * A PNG gallery of clean and adversarial examples (headless Java2D): one column per broken sample
  * (the first {@link #MAX} in sample order), rows clean image, adversarial image and the
  * perturbation (amplified to the full grey range, mid-grey is zero), captioned with label and
- * prediction. Adversarial images are recomputed by running the counting attack on the sample
- * alone, which gives the counted candidate because every draw depends only on the seed and the
- * sample id; so a resumed run draws the same gallery.
+ * prediction. Adversarial images are recomputed by running the counting attack on the sample alone,
+ * which gives the counted candidate because every draw depends only on the seed and the sample id;
+ * so a resumed run draws the same gallery.
  */
 final class Gallery {
   /** Largest number of examples shown. */
@@ -35,7 +35,10 @@ final class Gallery {
 
   private Gallery() {}
 
-  /** A class in a caption: its name (at most 10 characters) when the dataset has one, else its number. */
+  /**
+   * A class in a caption: its name (at most 10 characters) when the dataset has one, else its
+   * number.
+   */
   static String caption(List<String> names, int label) {
     String n = ReportAssembler.className(names, label);
     return n == null ? String.valueOf(label) : n.length() <= 10 ? n : n.substring(0, 9) + ".";
@@ -51,7 +54,12 @@ final class Gallery {
    * @param attacked the attacked model
    * @param classNames the dataset's class names, for the captions (may be null)
    */
-  static void write(Path file, Report report, SuiteRunner.Samples s, List<Attack> attacks, GradientClassifier attacked,
+  static void write(
+      Path file,
+      Report report,
+      SuiteRunner.Samples s,
+      List<Attack> attacks,
+      GradientClassifier attacked,
       List<String> classNames) {
     List<Integer> rows = new ArrayList<>();
     for (int i = 0; i < report.perSample().size() && rows.size() < MAX; i++) {
@@ -73,21 +81,31 @@ final class Gallery {
         int i = rows.get(j);
         Report.SampleEntry e = report.perSample().get(i);
         ImageBatch one = x.select(new int[] {i});
-        AttackResult r = attacks.get(e.attackIndex()).run(attacked, one, new int[] {s.labels()[i]}, new long[] {s.ids()[i]});
+        AttackResult r =
+            attacks
+                .get(e.attackIndex())
+                .run(attacked, one, new int[] {s.labels()[i]}, new long[] {s.ids()[i]});
         clean[j] = one.data();
         adv[j] = java.util.Arrays.copyOf(r.adversarial().data(), per);
-        captions[j] = "#" + e.index() + ": " + caption(classNames, e.label()) + "->" + caption(classNames, e.prediction());
+        captions[j] =
+            "#"
+                + e.index()
+                + ": "
+                + caption(classNames, e.label())
+                + "->"
+                + caption(classNames, e.prediction());
       }
       byte[] png = render(clean, adv, captions, x.c(), x.h(), x.w(), report.threatModel().label());
       dev.arat.specs.AtomicFiles.write(file, png);
     } catch (IOException e) {
-      throw new EvaluationException(EvaluationException.Kind.INPUT, "cannot write " + file + ": " + e.getMessage(),
-          null, e);
+      throw new EvaluationException(
+          EvaluationException.Kind.INPUT, "cannot write " + file + ": " + e.getMessage(), null, e);
     }
   }
 
   /** Renders the grid as PNG bytes; images are {@code (C,H,W)} float32 in [0,1]. */
-  static byte[] render(float[][] clean, float[][] adv, String[] captions, int c, int h, int w, String title)
+  static byte[] render(
+      float[][] clean, float[][] adv, String[] captions, int c, int h, int w, String title)
       throws IOException {
     Plots.headless();
     int scale = Math.max(1, 112 / Math.max(h, w));
@@ -101,7 +119,8 @@ final class Gallery {
     BufferedImage img = new BufferedImage(width, height, BufferedImage.TYPE_INT_RGB);
     Graphics2D g = img.createGraphics();
     try {
-      g.setRenderingHint(RenderingHints.KEY_TEXT_ANTIALIASING, RenderingHints.VALUE_TEXT_ANTIALIAS_ON);
+      g.setRenderingHint(
+          RenderingHints.KEY_TEXT_ANTIALIASING, RenderingHints.VALUE_TEXT_ANTIALIAS_ON);
       g.setColor(Color.WHITE);
       g.fillRect(0, 0, width, height);
       g.setColor(Color.BLACK);
@@ -144,7 +163,8 @@ final class Gallery {
     return out;
   }
 
-  private static void draw(BufferedImage img, float[] v, int c, int h, int w, int scale, int x0, int y0) {
+  private static void draw(
+      BufferedImage img, float[] v, int c, int h, int w, int scale, int x0, int y0) {
     int plane = h * w;
     for (int y = 0; y < h; y++) {
       for (int x = 0; x < w; x++) {

@@ -34,9 +34,9 @@ import java.util.Objects;
 /**
  * The evaluation ledger: a JSON-lines file ({@code ledger.jsonl}) in the output folder recording,
  * per sample, the clean outcome and every attack's re-scored candidate (prediction, margin, Linf
- * and L2 norms, iteration, budget violation), plus the pre-cascade diagnostics. Each computed
- * batch is appended as one line and fsync'd before the run goes on, so a killed run loses at most
- * the batch in flight; a partial last line is cut off when the ledger is reopened.
+ * and L2 norms, iteration, budget violation), plus the pre-cascade diagnostics. Each computed batch
+ * is appended as one line and fsync'd before the run goes on, so a killed run loses at most the
+ * batch in flight; a partial last line is cut off when the ledger is reopened.
  *
  * <p>The first line is a header naming the evaluation: model SHA-256, the suite's measurement
  * settings (everything but {@code name}, {@code batch_size}, {@code gates} and {@code data.path}),
@@ -49,18 +49,20 @@ import java.util.Objects;
  * one epsilon), {@code adversarial} (the adversarial images of the samples one batch of one attack
  * broke at the threat model's epsilon, written before that batch's {@code attack} line when the
  * suite's {@code save_adversarial} is on; images are little-endian float32 CHW in base64). See
- * docs/report-schema.md. Not thread-safe; one process per ledger (a file lock
- * guards it).
+ * docs/report-schema.md. Not thread-safe; one process per ledger (a file lock guards it).
  */
 public final class Ledger implements AutoCloseable {
   /** File name of the ledger inside an output folder. */
   public static final String FILE = "ledger.jsonl";
+
   /** Layout version of the ledger lines. */
   public static final int VERSION = 1;
 
-  static final ObjectMapper JSON = Specs.json().copy()
-      .disable(SerializationFeature.INDENT_OUTPUT)
-      .enable(JsonReadFeature.ALLOW_NON_NUMERIC_NUMBERS.mappedFeature());
+  static final ObjectMapper JSON =
+      Specs.json()
+          .copy()
+          .disable(SerializationFeature.INDENT_OUTPUT)
+          .enable(JsonReadFeature.ALLOW_NON_NUMERIC_NUMBERS.mappedFeature());
 
   static {
     JSON.getFactory().disable(JsonWriteFeature.WRITE_NAN_AS_STRINGS.mappedFeature());
@@ -72,25 +74,43 @@ public final class Ledger implements AutoCloseable {
    * @param type {@code header}
    * @param ledgerVersion {@link #VERSION}
    * @param tool name and versions of the software that wrote it
-   * @param provider the execution provider ({@code cpu}, {@code cuda}, {@code tensorrt}) or
-   *     {@code java} for an engine-free model
+   * @param provider the execution provider ({@code cpu}, {@code cuda}, {@code tensorrt}) or {@code
+   *     java} for an engine-free model
    * @param model the model (path, SHA-256, metadata, input shape, classes)
    * @param suite every suite setting (defaults applied)
    * @param dataset the data; {@code samples_sha256} covers all chosen samples, not only the shard's
    * @param sampleIndices dataset indices of all chosen samples, in order
    * @param shard which shard this ledger holds
    */
-  public record Header(String type, int ledgerVersion, Report.Tool tool, String provider, Report.ModelInfo model,
-      EvaluationSuite suite, Report.DatasetInfo dataset, List<Integer> sampleIndices, Shard shard) {}
+  public record Header(
+      String type,
+      int ledgerVersion,
+      Report.Tool tool,
+      String provider,
+      Report.ModelInfo model,
+      EvaluationSuite suite,
+      Report.DatasetInfo dataset,
+      List<Integer> sampleIndices,
+      Shard shard) {}
 
   record ProbeLine(String type, List<Diagnostic> diagnostics) {}
 
   record CleanLine(String type, double seconds, List<CascadeJournal.Clean> samples) {}
 
-  record AttackLine(String type, double epsilon, int attack, String name, double seconds,
-      dev.arat.attack.ModelCalls calls, List<CascadeJournal.Attempt> samples) {}
+  record AttackLine(
+      String type,
+      double epsilon,
+      int attack,
+      String name,
+      double seconds,
+      dev.arat.attack.ModelCalls calls,
+      List<CascadeJournal.Attempt> samples) {}
 
-  record AdversarialLine(String type, double epsilon, int attack, List<Integer> shape,
+  record AdversarialLine(
+      String type,
+      double epsilon,
+      int attack,
+      List<Integer> shape,
       List<AdversarialSample> samples) {}
 
   /** One broken sample's adversarial image: little-endian float32 CHW bytes (base64 in JSON). */
@@ -111,9 +131,11 @@ public final class Ledger implements AutoCloseable {
   private final FileLock lock;
   private List<Diagnostic> probe;
   private final Map<Long, CascadeJournal.Clean> clean = new HashMap<>();
-  private final Map<Double, Map<Integer, Map<Long, CascadeJournal.Attempt>>> attempts = new HashMap<>();
+  private final Map<Double, Map<Integer, Map<Long, CascadeJournal.Attempt>>> attempts =
+      new HashMap<>();
   private final Map<Double, Map<Integer, Double>> previousSeconds = new HashMap<>();
-  private final Map<Double, Map<Integer, dev.arat.attack.ModelCalls>> previousCalls = new HashMap<>();
+  private final Map<Double, Map<Integer, dev.arat.attack.ModelCalls>> previousCalls =
+      new HashMap<>();
   private final Map<Long, Adversarial> adversarial = new HashMap<>();
   private boolean closed;
 
@@ -147,7 +169,9 @@ public final class Ledger implements AutoCloseable {
       if (fresh) {
         Files.deleteIfExists(file);
       }
-      ch = FileChannel.open(file, StandardOpenOption.CREATE, StandardOpenOption.READ, StandardOpenOption.WRITE);
+      ch =
+          FileChannel.open(
+              file, StandardOpenOption.CREATE, StandardOpenOption.READ, StandardOpenOption.WRITE);
       FileLock lock;
       try {
         lock = ch.tryLock();
@@ -155,7 +179,8 @@ public final class Ledger implements AutoCloseable {
         lock = null;
       }
       if (lock == null) {
-        throw new EvaluationException(EvaluationException.Kind.INPUT,
+        throw new EvaluationException(
+            EvaluationException.Kind.INPUT,
             file + " is in use by another evaluation; wait for it or choose another output folder");
       }
       Ledger l = new Ledger(file, header, ch, lock);
@@ -176,15 +201,22 @@ public final class Ledger implements AutoCloseable {
       Header old = l.load(new String(bytes, 0, end, StandardCharsets.UTF_8), false);
       String why = old == null ? "it has no header line" : differences(old, header);
       if (why != null) {
-        throw new EvaluationException(EvaluationException.Kind.INPUT, file + " belongs to another evaluation ("
-            + why + "); write to another output folder, or start over with --fresh");
+        throw new EvaluationException(
+            EvaluationException.Kind.INPUT,
+            file
+                + " belongs to another evaluation ("
+                + why
+                + "); write to another output folder, or start over with --fresh");
       }
       ch.position(ch.size());
       return l;
     } catch (IOException e) {
       closeQuietly(ch);
-      throw new EvaluationException(EvaluationException.Kind.INPUT,
-          "cannot open the ledger " + file + ": " + e.getMessage(), null, e);
+      throw new EvaluationException(
+          EvaluationException.Kind.INPUT,
+          "cannot open the ledger " + file + ": " + e.getMessage(),
+          null,
+          e);
     } catch (RuntimeException e) {
       closeQuietly(ch);
       throw e;
@@ -203,17 +235,21 @@ public final class Ledger implements AutoCloseable {
     try {
       text = Files.readString(file, StandardCharsets.UTF_8);
     } catch (NoSuchFileException e) {
-      throw new EvaluationException(EvaluationException.Kind.INPUT, "no ledger at " + file
-          + " (pass the output folder of an 'arat evaluate --shard k/n' run)");
+      throw new EvaluationException(
+          EvaluationException.Kind.INPUT,
+          "no ledger at "
+              + file
+              + " (pass the output folder of an 'arat evaluate --shard k/n' run)");
     } catch (IOException e) {
-      throw new EvaluationException(EvaluationException.Kind.INPUT, "cannot read " + file + ": " + e.getMessage(),
-          null, e);
+      throw new EvaluationException(
+          EvaluationException.Kind.INPUT, "cannot read " + file + ": " + e.getMessage(), null, e);
     }
     int end = text.lastIndexOf('\n') + 1;
     Ledger l = new Ledger(file, null, null, null);
     Header h = l.load(text.substring(0, end), true);
     if (h == null) {
-      throw new EvaluationException(EvaluationException.Kind.INPUT, file + ": not a ledger (no header line)");
+      throw new EvaluationException(
+          EvaluationException.Kind.INPUT, file + ": not a ledger (no header line)");
     }
     Ledger out = new Ledger(file, h, null, null);
     out.probe = l.probe;
@@ -240,8 +276,14 @@ public final class Ledger implements AutoCloseable {
         switch (type) {
           case "header" -> {
             if (node.path("ledger_version").asInt() != VERSION) {
-              throw new EvaluationException(EvaluationException.Kind.INPUT, file + ": ledger version "
-                  + node.path("ledger_version").asText() + " is not " + VERSION + " (written by another arat version)");
+              throw new EvaluationException(
+                  EvaluationException.Kind.INPUT,
+                  file
+                      + ": ledger version "
+                      + node.path("ledger_version").asText()
+                      + " is not "
+                      + VERSION
+                      + " (written by another arat version)");
             }
             h = JSON.treeToValue(node, Header.class);
           }
@@ -253,14 +295,19 @@ public final class Ledger implements AutoCloseable {
           }
           case "attack" -> {
             AttackLine a = JSON.treeToValue(node, AttackLine.class);
-            Map<Long, CascadeJournal.Attempt> m = attempts.computeIfAbsent(a.epsilon(), e -> new HashMap<>())
-                .computeIfAbsent(a.attack(), i -> new HashMap<>());
+            Map<Long, CascadeJournal.Attempt> m =
+                attempts
+                    .computeIfAbsent(a.epsilon(), e -> new HashMap<>())
+                    .computeIfAbsent(a.attack(), i -> new HashMap<>());
             for (CascadeJournal.Attempt r : a.samples()) {
               m.put(r.sampleId(), r);
             }
-            previousSeconds.computeIfAbsent(a.epsilon(), e -> new HashMap<>()).merge(a.attack(), a.seconds(), Double::sum);
+            previousSeconds
+                .computeIfAbsent(a.epsilon(), e -> new HashMap<>())
+                .merge(a.attack(), a.seconds(), Double::sum);
             if (a.calls() != null) { // ledgers written before calls were recorded have none
-              previousCalls.computeIfAbsent(a.epsilon(), e -> new HashMap<>())
+              previousCalls
+                  .computeIfAbsent(a.epsilon(), e -> new HashMap<>())
                   .merge(a.attack(), a.calls(), dev.arat.attack.ModelCalls::plus);
             }
           }
@@ -268,19 +315,27 @@ public final class Ledger implements AutoCloseable {
             AdversarialLine a = JSON.treeToValue(node, AdversarialLine.class);
             for (AdversarialSample r : a.samples()) {
               float[] img = new float[r.image().length / 4];
-              ByteBuffer.wrap(r.image()).order(java.nio.ByteOrder.LITTLE_ENDIAN).asFloatBuffer().get(img);
+              ByteBuffer.wrap(r.image())
+                  .order(java.nio.ByteOrder.LITTLE_ENDIAN)
+                  .asFloatBuffer()
+                  .get(img);
               adversarial.put(r.sampleId(), new Adversarial(a.attack(), a.shape(), img));
             }
           }
-          default -> throw new EvaluationException(EvaluationException.Kind.INPUT,
-              file + " line " + lineNo + ": unknown line type '" + type + "'");
+          default ->
+              throw new EvaluationException(
+                  EvaluationException.Kind.INPUT,
+                  file + " line " + lineNo + ": unknown line type '" + type + "'");
         }
         if (lineNo == 1 && h == null) {
           return null;
         }
       } catch (JsonProcessingException e) {
-        throw new EvaluationException(EvaluationException.Kind.INPUT,
-            file + " line " + lineNo + ": corrupt ledger line: " + e.getOriginalMessage(), null, e);
+        throw new EvaluationException(
+            EvaluationException.Kind.INPUT,
+            file + " line " + lineNo + ": corrupt ledger line: " + e.getOriginalMessage(),
+            null,
+            e);
       }
     }
     return h;
@@ -370,7 +425,9 @@ public final class Ledger implements AutoCloseable {
       @Override
       public dev.arat.attack.ModelCalls recordedCalls(int attackIndex) {
         Map<Integer, dev.arat.attack.ModelCalls> m = previousCalls.get(epsilon);
-        return m == null ? dev.arat.attack.ModelCalls.NONE : m.getOrDefault(attackIndex, dev.arat.attack.ModelCalls.NONE);
+        return m == null
+            ? dev.arat.attack.ModelCalls.NONE
+            : m.getOrDefault(attackIndex, dev.arat.attack.ModelCalls.NONE);
       }
 
       @Override
@@ -382,8 +439,11 @@ public final class Ledger implements AutoCloseable {
       }
 
       @Override
-      public void recordAdversarial(int attackIndex, long[] sampleIds, dev.arat.attack.ImageBatch images) {
-        if (channel == null || !header.suite().saveAdversarial() || epsilon != header.suite().threatModel().epsilon()) {
+      public void recordAdversarial(
+          int attackIndex, long[] sampleIds, dev.arat.attack.ImageBatch images) {
+        if (channel == null
+            || !header.suite().saveAdversarial()
+            || epsilon != header.suite().threatModel().epsilon()) {
           return;
         }
         List<Integer> shape = List.of(images.c(), images.h(), images.w());
@@ -400,10 +460,12 @@ public final class Ledger implements AutoCloseable {
       }
 
       @Override
-      public void recordAttempts(int attackIndex, List<Attempt> batch, double seconds,
-          dev.arat.attack.ModelCalls calls) {
-        Map<Long, Attempt> m = attempts.computeIfAbsent(epsilon, e -> new HashMap<>())
-            .computeIfAbsent(attackIndex, i -> new HashMap<>());
+      public void recordAttempts(
+          int attackIndex, List<Attempt> batch, double seconds, dev.arat.attack.ModelCalls calls) {
+        Map<Long, Attempt> m =
+            attempts
+                .computeIfAbsent(epsilon, e -> new HashMap<>())
+                .computeIfAbsent(attackIndex, i -> new HashMap<>());
         for (Attempt r : batch) {
           m.put(r.sampleId(), r);
         }
@@ -424,18 +486,23 @@ public final class Ledger implements AutoCloseable {
   void absorb(Ledger other) {
     clean.putAll(other.clean);
     adversarial.putAll(other.adversarial);
-    for (Map.Entry<Double, Map<Integer, Map<Long, CascadeJournal.Attempt>>> e : other.attempts.entrySet()) {
-      Map<Integer, Map<Long, CascadeJournal.Attempt>> mine = attempts.computeIfAbsent(e.getKey(), k -> new HashMap<>());
+    for (Map.Entry<Double, Map<Integer, Map<Long, CascadeJournal.Attempt>>> e :
+        other.attempts.entrySet()) {
+      Map<Integer, Map<Long, CascadeJournal.Attempt>> mine =
+          attempts.computeIfAbsent(e.getKey(), k -> new HashMap<>());
       for (Map.Entry<Integer, Map<Long, CascadeJournal.Attempt>> a : e.getValue().entrySet()) {
         mine.computeIfAbsent(a.getKey(), k -> new HashMap<>()).putAll(a.getValue());
       }
     }
     for (Map.Entry<Double, Map<Integer, Double>> e : other.previousSeconds.entrySet()) {
-      Map<Integer, Double> mine = previousSeconds.computeIfAbsent(e.getKey(), k -> new LinkedHashMap<>());
+      Map<Integer, Double> mine =
+          previousSeconds.computeIfAbsent(e.getKey(), k -> new LinkedHashMap<>());
       e.getValue().forEach((k, v) -> mine.merge(k, v, Double::sum));
     }
-    for (Map.Entry<Double, Map<Integer, dev.arat.attack.ModelCalls>> e : other.previousCalls.entrySet()) {
-      Map<Integer, dev.arat.attack.ModelCalls> mine = previousCalls.computeIfAbsent(e.getKey(), k -> new LinkedHashMap<>());
+    for (Map.Entry<Double, Map<Integer, dev.arat.attack.ModelCalls>> e :
+        other.previousCalls.entrySet()) {
+      Map<Integer, dev.arat.attack.ModelCalls> mine =
+          previousCalls.computeIfAbsent(e.getKey(), k -> new LinkedHashMap<>());
       e.getValue().forEach((k, v) -> mine.merge(k, v, dev.arat.attack.ModelCalls::plus));
     }
   }
@@ -457,8 +524,11 @@ public final class Ledger implements AutoCloseable {
       }
       channel.force(false);
     } catch (IOException e) {
-      throw new EvaluationException(EvaluationException.Kind.INPUT,
-          "cannot append to the ledger " + file + ": " + e.getMessage(), null, e);
+      throw new EvaluationException(
+          EvaluationException.Kind.INPUT,
+          "cannot append to the ledger " + file + ": " + e.getMessage(),
+          null,
+          e);
     }
   }
 

@@ -27,9 +27,9 @@ import java.util.Objects;
 import java.util.TreeMap;
 
 /**
- * Combines the ledgers of shard runs ({@code arat evaluate --shard k/n --out DIR_k}) into the report
- * of a single run: the cascade is replayed from the recorded per-sample outcomes (no model is
- * needed), in the order of the suite's chosen samples, and the report is assembled exactly as
+ * Combines the ledgers of shard runs ({@code arat evaluate --shard k/n --out DIR_k}) into the
+ * report of a single run: the cascade is replayed from the recorded per-sample outcomes (no model
+ * is needed), in the order of the suite's chosen samples, and the report is assembled exactly as
  * {@link SuiteRunner} does. Every field equals a single run's except those {@link
  * Report#withoutRunDetails()} removes (durations, paths); attack {@code seconds} become the sum of
  * the shards' times. Settings that shards may legitimately differ in ({@code name}, {@code
@@ -76,23 +76,58 @@ public final class Merge {
       } else {
         String why = differencesIgnoringShard(first, h);
         if (why != null) {
-          throw new EvaluationException(EvaluationException.Kind.INPUT,
-              "cannot merge " + dir + " with " + firstDir + ": they are shards of different evaluations (" + why + ")");
+          throw new EvaluationException(
+              EvaluationException.Kind.INPUT,
+              "cannot merge "
+                  + dir
+                  + " with "
+                  + firstDir
+                  + ": they are shards of different evaluations ("
+                  + why
+                  + ")");
         }
         if (h.shard().count() != first.shard().count()) {
-          throw new EvaluationException(EvaluationException.Kind.INPUT, "cannot merge " + dir + " (shard "
-              + h.shard() + ") with " + firstDir + " (shard " + first.shard() + "): different shard counts");
+          throw new EvaluationException(
+              EvaluationException.Kind.INPUT,
+              "cannot merge "
+                  + dir
+                  + " (shard "
+                  + h.shard()
+                  + ") with "
+                  + firstDir
+                  + " (shard "
+                  + first.shard()
+                  + "): different shard counts");
         }
-        if (!Objects.equals(h.tool(), first.tool()) || !Objects.equals(h.provider(), first.provider())) {
-          extra.add(Diagnostic.Code.SHARD_MISMATCH.of("shard " + h.shard() + " ran with " + h.tool() + " on "
-              + h.provider() + ", shard " + first.shard() + " with " + first.tool() + " on " + first.provider()
-              + "; results may differ in the last bits near decision boundaries"));
+        if (!Objects.equals(h.tool(), first.tool())
+            || !Objects.equals(h.provider(), first.provider())) {
+          extra.add(
+              Diagnostic.Code.SHARD_MISMATCH.of(
+                  "shard "
+                      + h.shard()
+                      + " ran with "
+                      + h.tool()
+                      + " on "
+                      + h.provider()
+                      + ", shard "
+                      + first.shard()
+                      + " with "
+                      + first.tool()
+                      + " on "
+                      + first.provider()
+                      + "; results may differ in the last bits near decision boundaries"));
         }
       }
       Ledger dup = byShard.put(h.shard().index(), l);
       if (dup != null) {
-        throw new EvaluationException(EvaluationException.Kind.INPUT,
-            "shard " + h.shard() + " is given twice: " + where.get(h.shard().index()) + " and " + dir);
+        throw new EvaluationException(
+            EvaluationException.Kind.INPUT,
+            "shard "
+                + h.shard()
+                + " is given twice: "
+                + where.get(h.shard().index())
+                + " and "
+                + dir);
       }
       where.put(h.shard().index(), dir);
     }
@@ -104,30 +139,48 @@ public final class Merge {
       }
     }
     if (!missing.isEmpty()) {
-      throw new EvaluationException(EvaluationException.Kind.INPUT, "merge needs all " + count + " shards; missing "
-          + missing.stream().map(k -> k + "/" + count).toList());
+      throw new EvaluationException(
+          EvaluationException.Kind.INPUT,
+          "merge needs all "
+              + count
+              + " shards; missing "
+              + missing.stream().map(k -> k + "/" + count).toList());
     }
     Ledger one = byShard.get(1);
-    first = one.header(); // settings that may differ between shards (batch size, name, gates) come from shard 1
+    first = one.header(); // settings that may differ between shards (batch size, name, gates) come
+    // from shard 1
     List<Diagnostic> probe = one.probe();
     if (probe == null) {
       throw unfinished(where.get(1), "it has not run its checks yet");
     }
-    // NaN logits a shard met during its attacks are in its probe line (SuiteRunner): they taint the merge
+    // NaN logits a shard met during its attacks are in its probe line (SuiteRunner): they taint the
+    // merge
     for (Ledger l : byShard.values()) {
       List<Diagnostic> p = l.probe() == null ? List.of() : l.probe();
-      Diagnostic nan = p.stream().filter(d -> d.code().equals(Diagnostic.Code.NON_FINITE_LOGITS.code())).findFirst()
-          .orElse(null);
-      if (nan != null && probe.stream().noneMatch(d -> d.code().equals(nan.code()))
+      Diagnostic nan =
+          p.stream()
+              .filter(d -> d.code().equals(Diagnostic.Code.NON_FINITE_LOGITS.code()))
+              .findFirst()
+              .orElse(null);
+      if (nan != null
+          && probe.stream().noneMatch(d -> d.code().equals(nan.code()))
           && extra.stream().noneMatch(d -> d.code().equals(nan.code()))) {
         extra.add(nan);
       }
     }
     for (Map.Entry<Integer, Ledger> e : byShard.entrySet()) {
-      if (e.getKey() != 1 && e.getValue().probe() != null
+      if (e.getKey() != 1
+          && e.getValue().probe() != null
           && !withoutNonFinite(e.getValue().probe()).equals(withoutNonFinite(probe))) {
-        extra.add(Diagnostic.Code.SHARD_MISMATCH.of("the sanity checks of shard " + e.getKey() + "/" + count
-            + " disagree with shard 1/" + count + "'s (a non-deterministic model?)"));
+        extra.add(
+            Diagnostic.Code.SHARD_MISMATCH.of(
+                "the sanity checks of shard "
+                    + e.getKey()
+                    + "/"
+                    + count
+                    + " disagree with shard 1/"
+                    + count
+                    + "'s (a non-deterministic model?)"));
       }
     }
     Ledger all = Ledger.read(where.get(1));
@@ -157,19 +210,36 @@ public final class Merge {
     Map<Double, CascadeResult> results = new LinkedHashMap<>();
     for (double e : suite.epsilons()) {
       // replay never runs an attack, so a transfer entry may use the replay model as its surrogate
-      List<Attack> attacks = SuiteRunner.buildAttacks(suite, ReportAssembler.threat(suite, e), classes, path -> none);
+      List<Attack> attacks =
+          SuiteRunner.buildAttacks(suite, ReportAssembler.threat(suite, e), classes, path -> none);
       Cascade cascade = new Cascade(ReportAssembler.threat(suite, e), attacks, suite.batchSize());
       try {
         results.put(e, cascade.run(none, none, x, labels, ids, null, all.journal(e)));
       } catch (Replay.Missing m) {
-        throw new EvaluationException(EvaluationException.Kind.INPUT, "a shard is unfinished: attack records at "
-            + ReportAssembler.threat(suite, e).label() + " are missing; rerun every shard with the same arguments (it"
-            + " resumes) and merge again", null, m);
+        throw new EvaluationException(
+            EvaluationException.Kind.INPUT,
+            "a shard is unfinished: attack records at "
+                + ReportAssembler.threat(suite, e).label()
+                + " are missing; rerun every shard with the same arguments (it"
+                + " resumes) and merge again",
+            null,
+            m);
       }
     }
     Report base = baseline == null ? null : readBaseline(baseline);
-    ReportAssembler.Context ctx = new ReportAssembler.Context(suite, first.tool(), first.model(), first.dataset(), null, indices,
-        probe, base, baseline == null ? null : baseline.toString(), extra, classNames(shardDirs));
+    ReportAssembler.Context ctx =
+        new ReportAssembler.Context(
+            suite,
+            first.tool(),
+            first.model(),
+            first.dataset(),
+            null,
+            indices,
+            probe,
+            base,
+            baseline == null ? null : baseline.toString(),
+            extra,
+            classNames(shardDirs));
     return new Merged(ReportAssembler.assemble(ctx, results, (System.nanoTime() - t0) / 1e9), all);
   }
 
@@ -180,10 +250,12 @@ public final class Merge {
   static List<String> classNames(List<Path> shardDirs) {
     TreeMap<Integer, String> names = new TreeMap<>();
     for (Path dir : shardDirs) {
-      Path json = (java.nio.file.Files.isDirectory(dir) ? dir : dir.toAbsolutePath().getParent())
-          .resolve(ReportFiles.JSON_FILE);
+      Path json =
+          (java.nio.file.Files.isDirectory(dir) ? dir : dir.toAbsolutePath().getParent())
+              .resolve(ReportFiles.JSON_FILE);
       try {
-        for (Report.ClassEntry c : ReportFiles.readJson(java.nio.file.Files.readString(json)).perClass()) {
+        for (Report.ClassEntry c :
+            ReportFiles.readJson(java.nio.file.Files.readString(json)).perClass()) {
           if (c.name() != null) {
             names.putIfAbsent(c.label(), c.name());
           }
@@ -215,34 +287,60 @@ public final class Merge {
   }
 
   /** Reads a baseline {@code report.json} (schema 1 or 2). */
-  /** {@code probe} without ARAT-D016, which a shard also records when it meets NaN during its attacks. */
+  /**
+   * {@code probe} without ARAT-D016, which a shard also records when it meets NaN during its
+   * attacks.
+   */
   private static List<Diagnostic> withoutNonFinite(List<Diagnostic> probe) {
-    return probe.stream().filter(d -> !d.code().equals(Diagnostic.Code.NON_FINITE_LOGITS.code())).toList();
+    return probe.stream()
+        .filter(d -> !d.code().equals(Diagnostic.Code.NON_FINITE_LOGITS.code()))
+        .toList();
   }
 
   static Report readBaseline(Path file) {
     try {
       return ReportFiles.readJson(Files.readString(file, StandardCharsets.UTF_8));
     } catch (NoSuchFileException e) {
-      throw new EvaluationException(EvaluationException.Kind.INPUT, "baseline report not found: " + file);
+      throw new EvaluationException(
+          EvaluationException.Kind.INPUT, "baseline report not found: " + file);
     } catch (IOException e) {
-      throw new EvaluationException(EvaluationException.Kind.INPUT,
-          "cannot read the baseline report " + file + ": " + e.getMessage(), null, e);
+      throw new EvaluationException(
+          EvaluationException.Kind.INPUT,
+          "cannot read the baseline report " + file + ": " + e.getMessage(),
+          null,
+          e);
     } catch (IllegalArgumentException e) {
-      throw new EvaluationException(EvaluationException.Kind.INPUT,
-          "the baseline " + file + " is " + e.getMessage(), null, e);
+      throw new EvaluationException(
+          EvaluationException.Kind.INPUT,
+          "the baseline " + file + " is " + e.getMessage(),
+          null,
+          e);
     }
   }
 
   private static String differencesIgnoringShard(Ledger.Header a, Ledger.Header b) {
-    Ledger.Header b2 = new Ledger.Header(b.type(), b.ledgerVersion(), b.tool(), b.provider(), b.model(), b.suite(),
-        b.dataset(), b.sampleIndices(), a.shard());
+    Ledger.Header b2 =
+        new Ledger.Header(
+            b.type(),
+            b.ledgerVersion(),
+            b.tool(),
+            b.provider(),
+            b.model(),
+            b.suite(),
+            b.dataset(),
+            b.sampleIndices(),
+            a.shard());
     return Ledger.differences(a, b2);
   }
 
   private static EvaluationException unfinished(Path dir, String why) {
-    return new EvaluationException(EvaluationException.Kind.INPUT, "the shard in " + dir + " is unfinished (" + why
-        + "); rerun it with the same arguments (it resumes) and merge again");
+    return new EvaluationException(
+        EvaluationException.Kind.INPUT,
+        "the shard in "
+            + dir
+            + " is unfinished ("
+            + why
+            + "); rerun it with the same arguments (it resumes) and merge again");
   }
 
   /** A model that must never be called: the journal covers everything in a complete merge. */

@@ -33,7 +33,8 @@ public final class Replay {
    * @param predictions the original model's classes {@code (N)}, or null when the file is absent
    * @param sha256 SHA-256 of the images file
    */
-  public record Examples(ImageBatch images, int[] labels, long[] indices, int[] predictions, String sha256) {}
+  public record Examples(
+      ImageBatch images, int[] labels, long[] indices, int[] predictions, String sha256) {}
 
   /**
    * One example re-scored.
@@ -44,7 +45,8 @@ public final class Replay {
    * @param prediction the replay model's class
    * @param margin true logit minus best other logit on the replay model
    */
-  public record SampleResult(long index, int label, Integer originalPrediction, int prediction, double margin) {}
+  public record SampleResult(
+      long index, int label, Integer originalPrediction, int prediction, double margin) {}
 
   /**
    * The replay's result (written as JSON by {@code arat replay --out}).
@@ -61,8 +63,16 @@ public final class Replay {
    *     (null when the predictions file is absent)
    * @param perSample one entry per example, in file order
    */
-  public record Result(String model, String modelSha256, String adversarial, String adversarialSha256, int samples,
-      int correct, double accuracy, Report.Interval accuracyCi95, Integer samePrediction,
+  public record Result(
+      String model,
+      String modelSha256,
+      String adversarial,
+      String adversarialSha256,
+      int samples,
+      int correct,
+      double accuracy,
+      Report.Interval accuracyCi95,
+      Integer samePrediction,
       List<SampleResult> perSample) {}
 
   /**
@@ -75,21 +85,34 @@ public final class Replay {
     Npy.NpyArray x = npy(images);
     long[] s = x.shape();
     if (x.dtype() != Npy.DType.FLOAT32 || s.length != 4) {
-      throw input(images + " must be a float32 array of shape (N,C,H,W), is "
-          + x.dtype().name().toLowerCase(Locale.ROOT) + " " + Arrays.toString(s));
+      throw input(
+          images
+              + " must be a float32 array of shape (N,C,H,W), is "
+              + x.dtype().name().toLowerCase(Locale.ROOT)
+              + " "
+              + Arrays.toString(s));
     }
     int n = Math.toIntExact(s[0]);
     for (int i = 0; i < x.floats().length; i++) {
       float v = x.floats()[i];
       if (!(v >= 0 && v <= 1)) {
-        throw input(images + ": image " + (i / (s[1] * s[2] * s[3])) + " holds " + v
-            + "; adversarial images must lie in [0,1]");
+        throw input(
+            images
+                + ": image "
+                + (i / (s[1] * s[2] * s[3]))
+                + " holds "
+                + v
+                + "; adversarial images must lie in [0,1]");
       }
     }
     Path labelsFile = Evidence.companion(images, Evidence.LABELS);
     if (!Files.isRegularFile(labelsFile)) {
-      throw input("no labels next to " + images + ": expected " + labelsFile.getFileName()
-          + " (written by 'arat evaluate' with the images)");
+      throw input(
+          "no labels next to "
+              + images
+              + ": expected "
+              + labelsFile.getFileName()
+              + " (written by 'arat evaluate' with the images)");
     }
     int[] labels = classes(labelsFile, n);
     Path idxFile = Evidence.companion(images, Evidence.INDICES);
@@ -124,14 +147,25 @@ public final class Replay {
    * @param batchSize images per model call, {@code > 0}
    * @throws EvaluationException (INPUT) if a label is not a class of the model
    */
-  public static Result score(Classifier model, String modelPath, String modelSha256, String adversarial, Examples ex,
+  public static Result score(
+      Classifier model,
+      String modelPath,
+      String modelSha256,
+      String adversarial,
+      Examples ex,
       int batchSize) {
     int n = ex.images().n();
     int k = model.numClasses();
     for (int i = 0; i < n; i++) {
       if (ex.labels()[i] >= k) {
-        throw input("label " + ex.labels()[i] + " of example " + i + " is not a class of the model (" + k
-            + " classes)");
+        throw input(
+            "label "
+                + ex.labels()[i]
+                + " of example "
+                + i
+                + " is not a class of the model ("
+                + k
+                + " classes)");
       }
     }
     List<SampleResult> per = new ArrayList<>(n);
@@ -145,7 +179,8 @@ public final class Replay {
       }
       float[] z = model.logits(ex.images().select(rows));
       if (z.length != m * k) {
-        throw new EvaluationException(EvaluationException.Kind.INTERNAL,
+        throw new EvaluationException(
+            EvaluationException.Kind.INTERNAL,
             "the model returned " + z.length + " logits for " + m + " images of " + k + " classes");
       }
       for (int j = 0; j < m; j++) {
@@ -160,8 +195,17 @@ public final class Replay {
       }
     }
     Wilson.Interval w = Wilson.interval95(correct, n);
-    return new Result(modelPath, modelSha256, adversarial, ex.sha256(), n, correct, n == 0 ? 0 : (double) correct / n,
-        new Report.Interval(w.low(), w.high()), ex.predictions() == null ? null : same, per);
+    return new Result(
+        modelPath,
+        modelSha256,
+        adversarial,
+        ex.sha256(),
+        n,
+        correct,
+        n == 0 ? 0 : (double) correct / n,
+        new Report.Interval(w.low(), w.high()),
+        ex.predictions() == null ? null : same,
+        per);
   }
 
   private static int argmax(float[] z, int off, int k) {
@@ -196,11 +240,16 @@ public final class Replay {
   private static int[] classes(Path file, int n) {
     Npy.NpyArray a = npy(file);
     if (!a.integral() || a.shape().length != 1) {
-      throw input(file + " must be an int64, int32 or uint8 array of shape (N), is "
-          + a.dtype().name().toLowerCase(Locale.ROOT) + " " + Arrays.toString(a.shape()));
+      throw input(
+          file
+              + " must be an int64, int32 or uint8 array of shape (N), is "
+              + a.dtype().name().toLowerCase(Locale.ROOT)
+              + " "
+              + Arrays.toString(a.shape()));
     }
     if (a.shape()[0] != n) {
-      throw input(file + " has " + a.shape()[0] + " entries but the images file has " + n + " images");
+      throw input(
+          file + " has " + a.shape()[0] + " entries but the images file has " + n + " images");
     }
     int[] out = new int[n];
     for (int i = 0; i < n; i++) {

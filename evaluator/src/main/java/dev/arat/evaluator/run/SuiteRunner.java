@@ -8,10 +8,9 @@ import dev.arat.attack.CascadeResult;
 import dev.arat.attack.Classifier;
 import dev.arat.attack.GradientClassifier;
 import dev.arat.attack.ImageBatch;
-import dev.arat.attack.LossHeads;
-import dev.arat.data.TestSets;
 import dev.arat.data.ImageDataset;
 import dev.arat.data.Permutations;
+import dev.arat.data.TestSets;
 import dev.arat.evaluator.EvaluationException;
 import dev.arat.evaluator.Shard;
 import dev.arat.evaluator.checks.Diagnostic;
@@ -61,6 +60,7 @@ import java.util.function.Supplier;
 public final class SuiteRunner {
   /** arat's version as written into reports. */
   public static final String TOOL_VERSION = dev.arat.specs.AratVersion.VERSION;
+
   /** File name of the gallery of clean and adversarial examples written next to the ledger. */
   public static final String GALLERY_FILE = "gallery.png";
 
@@ -74,7 +74,9 @@ public final class SuiteRunner {
   private final Cascade.Listener listener;
   private final java.util.function.Consumer<Map<Double, CascadeResult>> resultSink;
 
-  /** A runner with default threads, progress on {@code System.err}, in-place lines on a terminal. */
+  /**
+   * A runner with default threads, progress on {@code System.err}, in-place lines on a terminal.
+   */
   public SuiteRunner() {
     this(0, System.err, System.console() != null);
   }
@@ -87,7 +89,10 @@ public final class SuiteRunner {
    * @param interactive rewrite the progress line in place (pass {@code System.console() != null})
    */
   public SuiteRunner(int intraOpThreads, PrintStream progress, boolean interactive) {
-    this(builder().optRuntime(RuntimeOptions.cpu(intraOpThreads)).optProgress(progress, interactive));
+    this(
+        builder()
+            .optRuntime(RuntimeOptions.cpu(intraOpThreads))
+            .optProgress(progress, interactive));
   }
 
   private SuiteRunner(Builder b) {
@@ -127,23 +132,33 @@ public final class SuiteRunner {
       return this;
     }
 
-    /** ONNX Runtime intra-op threads ({@code <= 0}: all cores), keeping the other runtime options. */
+    /**
+     * ONNX Runtime intra-op threads ({@code <= 0}: all cores), keeping the other runtime options.
+     */
     public Builder optThreads(int intraOpThreads) {
-      runtime = new RuntimeOptions(runtime.provider(), runtime.deviceId(), intraOpThreads, runtime.interOpThreads());
+      runtime =
+          new RuntimeOptions(
+              runtime.provider(), runtime.deviceId(), intraOpThreads, runtime.interOpThreads());
       return this;
     }
 
     /** ONNX Runtime inter-op threads ({@code > 1}: parallel execution of independent nodes). */
     public Builder optInterOpThreads(int interOpThreads) {
-      runtime = new RuntimeOptions(runtime.provider(), runtime.deviceId(), runtime.intraOpThreads(), interOpThreads);
+      runtime =
+          new RuntimeOptions(
+              runtime.provider(), runtime.deviceId(), runtime.intraOpThreads(), interOpThreads);
       return this;
     }
 
     /** The execution provider ({@code cpu}, {@code cuda}, {@code tensorrt}); null keeps CPU. */
     public Builder optProvider(String provider) {
       if (provider != null) {
-        runtime = new RuntimeOptions(ExecutionProvider.parse(provider), runtime.deviceId(), runtime.intraOpThreads(),
-            runtime.interOpThreads());
+        runtime =
+            new RuntimeOptions(
+                ExecutionProvider.parse(provider),
+                runtime.deviceId(),
+                runtime.intraOpThreads(),
+                runtime.interOpThreads());
       }
       return this;
     }
@@ -166,7 +181,10 @@ public final class SuiteRunner {
       return optShard(s == null ? null : Shard.parse(s));
     }
 
-    /** A baseline {@code report.json} for the {@code max_robust_drop} gate and the newly broken list. */
+    /**
+     * A baseline {@code report.json} for the {@code max_robust_drop} gate and the newly broken
+     * list.
+     */
     public Builder optBaseline(Path report) {
       this.baseline = report;
       return this;
@@ -224,8 +242,8 @@ public final class SuiteRunner {
 
   /**
    * Evaluates an ONNX file, recording every batch in {@code outDir/ledger.jsonl} and resuming from
-   * it when it already holds this evaluation; also writes {@value #GALLERY_FILE} there. The
-   * reports themselves are written by {@link ReportFiles#writeAll}.
+   * it when it already holds this evaluation; also writes {@value #GALLERY_FILE} there. The reports
+   * themselves are written by {@link ReportFiles#writeAll}.
    *
    * @param modelFile the {@code .onnx} classifier ({@code [0,1]} float32 NCHW input, logits output)
    * @param suite the suite (defaults applied)
@@ -244,30 +262,52 @@ public final class SuiteRunner {
     String sha = dev.arat.onnx.OnnxModels.read(modelFile).sha256(); // covers external data too
     try (OrtClassifier model = OrtClassifier.open(modelFile, runtime, suite.normalization());
         SurrogateScope scope = this::closeSurrogates) {
-      if (model.channels() != test.channels() || model.height() != test.height() || model.width() != test.width()) {
-        throw new EvaluationException(EvaluationException.Kind.INPUT, String.format(Locale.ROOT,
-            "model file '%s' takes %dx%dx%d images (CxHxW) but %s has %dx%dx%d%s", modelFile, model.channels(),
-            model.height(), model.width(), test.name(), test.channels(), test.height(), test.width(),
-            "folder".equals(suite.data().format()) ? "; set data.image_size and data.channels to convert the images"
-                : ""));
+      if (model.channels() != test.channels()
+          || model.height() != test.height()
+          || model.width() != test.width()) {
+        throw new EvaluationException(
+            EvaluationException.Kind.INPUT,
+            String.format(
+                Locale.ROOT,
+                "model file '%s' takes %dx%dx%d images (CxHxW) but %s has %dx%dx%d%s",
+                modelFile,
+                model.channels(),
+                model.height(),
+                model.width(),
+                test.name(),
+                test.channels(),
+                test.height(),
+                test.width(),
+                "folder".equals(suite.data().format())
+                    ? "; set data.image_size and data.channels to convert the images"
+                    : ""));
       }
       if (testSet.classCountFromLabels() && test.numClasses() <= model.numClasses()) {
         testSet = testSet.withClassCount(model.numClasses());
         test = testSet.data();
       }
       if (model.numClasses() != test.numClasses()) {
-        throw new EvaluationException(EvaluationException.Kind.INPUT, String.format(Locale.ROOT,
-            "model file '%s' outputs %d classes but %s has %d", modelFile, model.numClasses(), test.name(),
-            test.numClasses()));
+        throw new EvaluationException(
+            EvaluationException.Kind.INPUT,
+            String.format(
+                Locale.ROOT,
+                "model file '%s' outputs %d classes but %s has %d",
+                modelFile,
+                model.numClasses(),
+                test.name(),
+                test.numClasses()));
       }
       List<Long> shape = new ArrayList<>();
       for (long d : model.inputShape()) {
         shape.add(d);
       }
-      Report.ModelInfo info = new Report.ModelInfo(modelFile.toString(), sha, model.metadata(), shape, model.numClasses());
+      Report.ModelInfo info =
+          new Report.ModelInfo(
+              modelFile.toString(), sha, model.metadata(), shape, model.numClasses());
       // spec errors before any session work (a transfer attack's surrogate is opened once, here)
       EvaluationSuite.Normalization normalization = suite.normalization();
-      buildAttacks(suite, suite.threatModel(), model.numClasses(), path -> surrogate(path, normalization));
+      buildAttacks(
+          suite, suite.threatModel(), model.numClasses(), path -> surrogate(path, normalization));
       // fail fast on non-differentiable graphs, before the clean pass and any attack
       Diagnostic whiteBox = whiteBoxVerdict(model.whiteBoxImpossible(), suite, modelFile);
       if (whiteBox == null) {
@@ -279,53 +319,85 @@ public final class SuiteRunner {
           }
         }
       }
-      Report.Tool tool = new Report.Tool("arat", TOOL_VERSION, OrtEnvironment.getEnvironment().getVersion(),
-          System.getProperty("java.version"), model.provider().id(), OrtClassifier.GRAPH_OPTIMIZATION);
+      Report.Tool tool =
+          new Report.Tool(
+              "arat",
+              TOOL_VERSION,
+              OrtEnvironment.getEnvironment().getVersion(),
+              System.getProperty("java.version"),
+              model.provider().id(),
+              OrtClassifier.GRAPH_OPTIMIZATION);
       EvaluationSuite checked = suite;
-      Supplier<List<Diagnostic>> diagnostics = () -> {
-        List<Diagnostic> d = new ArrayList<>(straightThroughChecked(model.diagnostics(), checked));
-        if (whiteBox != null) {
-          d.add(whiteBox);
-        }
-        return d;
-      };
-      return evaluate(model, model, info, diagnostics, suite, test, testSet.source(),
-          dataDir == null ? testSet.source().path() : dataDir.toString(), tool, outDir, t0);
+      Supplier<List<Diagnostic>> diagnostics =
+          () -> {
+            List<Diagnostic> d =
+                new ArrayList<>(straightThroughChecked(model.diagnostics(), checked));
+            if (whiteBox != null) {
+              d.add(whiteBox);
+            }
+            return d;
+          };
+      return evaluate(
+          model,
+          model,
+          info,
+          diagnostics,
+          suite,
+          test,
+          testSet.source(),
+          dataDir == null ? testSet.source().path() : dataDir.toString(),
+          tool,
+          outDir,
+          t0);
     }
   }
 
-  /** The suite with its test set resolved, and the dataset folder to read it from (null: the suite's data). */
+  /**
+   * The suite with its test set resolved, and the dataset folder to read it from (null: the suite's
+   * data).
+   */
   record DataChoice(EvaluationSuite suite, Path dataDir) {}
 
   /**
    * Which test set {@link #run(Path, EvaluationSuite, Path, Path)} reads for {@code modelFile}:
-   * {@code --data} as the user's image folder when nothing names a dataset, as the path of a
-   * {@code format} test set, else as the dataset folder; the dataset named by the model's metadata
-   * when the suite names none. Load it with {@code TestSets.load(suite.data(), dataDir)}.
+   * {@code --data} as the user's image folder when nothing names a dataset, as the path of a {@code
+   * format} test set, else as the dataset folder; the dataset named by the model's metadata when
+   * the suite names none. Load it with {@code TestSets.load(suite.data(), dataDir)}.
    */
   static DataChoice chooseData(Path modelFile, EvaluationSuite suite, Path dataDirOverride) {
-    if (dataDirOverride != null && suite.data().format() == null && suite.data().dataset() == null
-        && metadataDataset(modelFile) == null) { // nothing names a dataset: --data is the user's image folder
-      suite = suite.withData(new EvaluationSuite.Data(null, dataDirOverride.toString(), "folder", null, null, null,
-          null, null, null));
+    if (dataDirOverride != null
+        && suite.data().format() == null
+        && suite.data().dataset() == null
+        && metadataDataset(modelFile)
+            == null) { // nothing names a dataset: --data is the user's image folder
+      suite =
+          suite.withData(
+              new EvaluationSuite.Data(
+                  null, dataDirOverride.toString(), "folder", null, null, null, null, null, null));
       dataDirOverride = null;
     }
     if (dataDirOverride != null && suite.data().format() != null) {
       suite = suite.withDataPath(dataDirOverride.toString());
       dataDirOverride = null;
     }
-    Path dataDir = suite.data().format() != null ? null : dataDirOverride != null ? dataDirOverride
-        : suite.data().path() != null ? Path.of(suite.data().path()) : null;
+    Path dataDir =
+        suite.data().format() != null
+            ? null
+            : dataDirOverride != null
+                ? dataDirOverride
+                : suite.data().path() != null ? Path.of(suite.data().path()) : null;
     return new DataChoice(withResolvedDataset(suite, modelFile), dataDir);
   }
 
   /**
-   * {@code diagnostics} plus ARAT-D021 (fatal) when they hold straight-through gradients (ARAT-D020)
-   * and the suite lacks a gradient-free Square attack or a transfer attack (from the float parent)
-   * to check them.
+   * {@code diagnostics} plus ARAT-D021 (fatal) when they hold straight-through gradients
+   * (ARAT-D020) and the suite lacks a gradient-free Square attack or a transfer attack (from the
+   * float parent) to check them.
    */
-  static List<Diagnostic> straightThroughChecked(List<Diagnostic> diagnostics, EvaluationSuite suite) {
-    if (diagnostics.stream().noneMatch(d -> d.code().equals(Diagnostic.Code.STRAIGHT_THROUGH_GRADIENTS.code()))) {
+  static List<Diagnostic> straightThroughChecked(
+      List<Diagnostic> diagnostics, EvaluationSuite suite) {
+    if (diagnostics.stream()
+        .noneMatch(d -> d.code().equals(Diagnostic.Code.STRAIGHT_THROUGH_GRADIENTS.code()))) {
       return diagnostics;
     }
     boolean square = suite.attacks().stream().anyMatch(a -> a instanceof AttackSpec.Square);
@@ -334,10 +406,15 @@ public final class SuiteRunner {
       return diagnostics;
     }
     List<Diagnostic> out = new ArrayList<>(diagnostics);
-    out.add(Diagnostic.Code.STRAIGHT_THROUGH_UNCHECKED.of("the model is attacked with straight-through gradients,"
-        + " but the suite has " + (square ? "" : "no square attack") + (square || transfer ? "" : " and ")
-        + (transfer ? "" : "no transfer attack (from the float parent model)") + ": add them to the suite's"
-        + " attacks, or the white-box numbers of this quantized model cannot be trusted"));
+    out.add(
+        Diagnostic.Code.STRAIGHT_THROUGH_UNCHECKED.of(
+            "the model is attacked with straight-through gradients,"
+                + " but the suite has "
+                + (square ? "" : "no square attack")
+                + (square || transfer ? "" : " and ")
+                + (transfer ? "" : "no transfer attack (from the float parent model)")
+                + ": add them to the suite's"
+                + " attacks, or the white-box numbers of this quantized model cannot be trusted"));
     return out;
   }
 
@@ -356,11 +433,20 @@ public final class SuiteRunner {
    * @param startNanos {@link System#nanoTime()} at the start, for the duration
    * @return the report
    */
-  public Report evaluate(GradientClassifier attacked, Classifier deployed, Report.ModelInfo model,
-      Supplier<List<Diagnostic>> modelDiagnostics, EvaluationSuite suite, ImageDataset test,
-      String dataPath, String ortVersion, long startNanos) {
-    Report.Tool tool = new Report.Tool("arat", TOOL_VERSION, ortVersion, System.getProperty("java.version"), null);
-    return evaluate(attacked, deployed, model, modelDiagnostics, suite, test, dataPath, tool, null, startNanos);
+  public Report evaluate(
+      GradientClassifier attacked,
+      Classifier deployed,
+      Report.ModelInfo model,
+      Supplier<List<Diagnostic>> modelDiagnostics,
+      EvaluationSuite suite,
+      ImageDataset test,
+      String dataPath,
+      String ortVersion,
+      long startNanos) {
+    Report.Tool tool =
+        new Report.Tool("arat", TOOL_VERSION, ortVersion, System.getProperty("java.version"), null);
+    return evaluate(
+        attacked, deployed, model, modelDiagnostics, suite, test, dataPath, tool, null, startNanos);
   }
 
   /**
@@ -379,22 +465,49 @@ public final class SuiteRunner {
    * @param startNanos {@link System#nanoTime()} at the start, for the duration
    * @return the report
    */
-  public Report evaluate(GradientClassifier attacked, Classifier deployed, Report.ModelInfo model,
-      Supplier<List<Diagnostic>> modelDiagnostics, EvaluationSuite suite, ImageDataset test, String dataPath,
-      Report.Tool tool, Path outDir, long startNanos) {
-    return evaluate(attacked, deployed, model, modelDiagnostics, suite, test, null, dataPath, tool, outDir,
+  public Report evaluate(
+      GradientClassifier attacked,
+      Classifier deployed,
+      Report.ModelInfo model,
+      Supplier<List<Diagnostic>> modelDiagnostics,
+      EvaluationSuite suite,
+      ImageDataset test,
+      String dataPath,
+      Report.Tool tool,
+      Path outDir,
+      long startNanos) {
+    return evaluate(
+        attacked,
+        deployed,
+        model,
+        modelDiagnostics,
+        suite,
+        test,
+        null,
+        dataPath,
+        tool,
+        outDir,
         startNanos);
   }
 
   /**
-   * As {@link #evaluate(GradientClassifier, Classifier, Report.ModelInfo, Supplier, EvaluationSuite,
-   * ImageDataset, String, Report.Tool, Path, long)}, naming the test set's source in the report; with
-   * an output folder and {@code save_adversarial} on, also writes the adversarial examples ({@link
-   * Evidence}).
+   * As {@link #evaluate(GradientClassifier, Classifier, Report.ModelInfo, Supplier,
+   * EvaluationSuite, ImageDataset, String, Report.Tool, Path, long)}, naming the test set's source
+   * in the report; with an output folder and {@code save_adversarial} on, also writes the
+   * adversarial examples ({@link Evidence}).
    */
-  Report evaluate(GradientClassifier attacked, Classifier deployed, Report.ModelInfo model,
-      Supplier<List<Diagnostic>> modelDiagnostics, EvaluationSuite suite, ImageDataset test,
-      TestSets.Source source, String dataPath, Report.Tool tool, Path outDir, long startNanos) {
+  Report evaluate(
+      GradientClassifier attacked,
+      Classifier deployed,
+      Report.ModelInfo model,
+      Supplier<List<Diagnostic>> modelDiagnostics,
+      EvaluationSuite suite,
+      ImageDataset test,
+      TestSets.Source source,
+      String dataPath,
+      Report.Tool tool,
+      Path outDir,
+      long startNanos) {
     requireMeaningfulEpsilons(suite, test);
     int k = deployed.numClasses();
     NonFiniteWatch nonFinite = new NonFiniteWatch();
@@ -402,20 +515,42 @@ public final class SuiteRunner {
     deployed = nonFinite.watch(deployed);
     Map<Double, List<Attack>> attacks = new LinkedHashMap<>();
     for (double e : suite.epsilons()) {
-      attacks.put(e, buildAttacks(suite, ReportAssembler.threat(suite, e), k, path -> surrogate(path, suite.normalization())));
+      attacks.put(
+          e,
+          buildAttacks(
+              suite,
+              ReportAssembler.threat(suite, e),
+              k,
+              path -> surrogate(path, suite.normalization())));
     }
     int[] all = Permutations.firstOf(test.size(), suite.samples(), suite.seed());
     List<Integer> allList = new ArrayList<>(all.length);
     for (int i : all) {
       allList.add(i);
     }
-    Report.DatasetInfo dataset = new Report.DatasetInfo(suite.data().dataset() != null ? suite.data().dataset()
-        : test.name(), "test", dataPath, test.size(), test.subset(all).sha256(), source);
+    Report.DatasetInfo dataset =
+        new Report.DatasetInfo(
+            suite.data().dataset() != null ? suite.data().dataset() : test.name(),
+            "test",
+            dataPath,
+            test.size(),
+            test.subset(all).sha256(),
+            source);
     Report report = null;
     Report base = baseline == null ? null : Merge.readBaseline(baseline);
-    Ledger.Header header = new Ledger.Header("header", Ledger.VERSION, tool,
-        tool.executionProvider() == null ? "java" : tool.executionProvider(), model, suite, dataset, allList, shard);
-    try (Ledger ledger = outDir == null ? Ledger.inMemory(header) : Ledger.open(outDir, header, fresh)) {
+    Ledger.Header header =
+        new Ledger.Header(
+            "header",
+            Ledger.VERSION,
+            tool,
+            tool.executionProvider() == null ? "java" : tool.executionProvider(),
+            model,
+            suite,
+            dataset,
+            allList,
+            shard);
+    try (Ledger ledger =
+        outDir == null ? Ledger.inMemory(header) : Ledger.open(outDir, header, fresh)) {
       int[] pos = shard.positions(all.length);
       int[] indices = new int[pos.length];
       for (int i = 0; i < pos.length; i++) {
@@ -428,18 +563,26 @@ public final class SuiteRunner {
         probe = new ArrayList<>(modelDiagnostics == null ? List.of() : modelDiagnostics.get());
         int p = Math.min(suite.checks().probeSamples(), all.length);
         Samples ps = Samples.of(test, java.util.Arrays.copyOf(all, p));
-        boolean gradients = probe.stream().noneMatch(d -> d.code().equals(Diagnostic.Code.WHITE_BOX_IMPOSSIBLE.code()));
-        probe.addAll(Probes.run(attacked, deployed, ps.x(), ps.labels(), ps.ids(), suite, gradients));
+        boolean gradients =
+            probe.stream()
+                .noneMatch(d -> d.code().equals(Diagnostic.Code.WHITE_BOX_IMPOSSIBLE.code()));
+        probe.addAll(
+            Probes.run(attacked, deployed, ps.x(), ps.labels(), ps.ids(), suite, gradients));
         ledger.recordProbe(probe);
       }
-      boolean probeNonFinite = probe.stream().anyMatch(d -> d.code().equals(Diagnostic.Code.NON_FINITE_LOGITS.code()));
-      if (!probeNonFinite) { // recorded at once: a resumed or repeated run replays these batches, not the NaN
+      boolean probeNonFinite =
+          probe.stream().anyMatch(d -> d.code().equals(Diagnostic.Code.NON_FINITE_LOGITS.code()));
+      if (!probeNonFinite) { // recorded at once: a resumed or repeated run replays these batches,
+        // not the NaN
         List<Diagnostic> recorded = new ArrayList<>(probe);
-        recorded.add(Diagnostic.Code.NON_FINITE_LOGITS.of("the model returned NaN or infinite logits for images"
-            + " scored during an earlier run into this output folder (clean images, attack steps or candidates),"
-            + " whose batches this run replays from its ledger; their predictions (argmax) are arbitrary, so"
-            + " accuracies and attack successes are not a measurement"));
-        if (nonFinite.images() > 0) { // met by a sanity check (e.g. full-range PGD) after the clean one
+        recorded.add(
+            Diagnostic.Code.NON_FINITE_LOGITS.of(
+                "the model returned NaN or infinite logits for images"
+                    + " scored during an earlier run into this output folder (clean images, attack steps or candidates),"
+                    + " whose batches this run replays from its ledger; their predictions (argmax) are arbitrary, so"
+                    + " accuracies and attack successes are not a measurement"));
+        if (nonFinite.images()
+            > 0) { // met by a sanity check (e.g. full-range PGD) after the clean one
           ledger.recordProbe(recorded);
         } else {
           nonFinite.onFirst(() -> ledger.recordProbe(recorded));
@@ -455,10 +598,13 @@ public final class SuiteRunner {
         if (attacksImpossible) {
           cascade = cascade.withoutAttacks();
         }
-        Progress printer = new Progress(progress, interactive, s.x().n(), sweep ? threat.label() : null);
+        Progress printer =
+            new Progress(progress, interactive, s.x().n(), sweep ? threat.label() : null);
         Cascade.Listener l = listener == null ? printer : both(printer, listener);
-        results.put(e.getKey(),
-            cascade.run(attacked, deployed, s.x(), s.labels(), s.ids(), l, ledger.journal(e.getKey())));
+        results.put(
+            e.getKey(),
+            cascade.run(
+                attacked, deployed, s.x(), s.labels(), s.ids(), l, ledger.journal(e.getKey())));
       }
       if (resultSink != null) {
         resultSink.accept(results);
@@ -469,20 +615,41 @@ public final class SuiteRunner {
       }
       List<Diagnostic> extra = new ArrayList<>();
       if (nonFinite.images() > 0 && !probeNonFinite) {
-        extra.add(nonFinite.diagnostic("scored during this run (clean images, attack steps and candidates)"));
+        extra.add(
+            nonFinite.diagnostic(
+                "scored during this run (clean images, attack steps and candidates)"));
       }
-      ReportAssembler.Context ctx = new ReportAssembler.Context(suite, tool, model, dataset, shard.whole() ? null : shard,
-          shardIndices, probe, base, baseline == null ? null : baseline.toString(), extra, test.classNames());
+      ReportAssembler.Context ctx =
+          new ReportAssembler.Context(
+              suite,
+              tool,
+              model,
+              dataset,
+              shard.whole() ? null : shard,
+              shardIndices,
+              probe,
+              base,
+              baseline == null ? null : baseline.toString(),
+              extra,
+              test.classNames());
       report = ReportAssembler.assemble(ctx, results, (System.nanoTime() - startNanos) / 1e9);
       if (outDir != null && gallery) {
-        Gallery.write(outDir.resolve(GALLERY_FILE), report, s, attacks.get(suite.threatModel().epsilon()), attacked,
+        Gallery.write(
+            outDir.resolve(GALLERY_FILE),
+            report,
+            s,
+            attacks.get(suite.threatModel().epsilon()),
+            attacked,
             test.classNames());
       }
       if (outDir != null) {
         Evidence.Written w = Evidence.write(outDir, report, ledger, suite.saveAdversarial());
         if (w != null && !w.missing().isEmpty() && progress != null) {
-          progress.println("warning: " + w.missing().size() + " broken sample(s) have no saved adversarial image in "
-              + "the resumed ledger (written by an older arat); rerun with --fresh to save them all");
+          progress.println(
+              "warning: "
+                  + w.missing().size()
+                  + " broken sample(s) have no saved adversarial image in "
+                  + "the resumed ledger (written by an older arat); rerun with --fresh to save them all");
         }
       }
     }
@@ -501,34 +668,52 @@ public final class SuiteRunner {
       return null;
     }
     if (suite.allowBlackBoxOnly()) {
-      return Diagnostic.Code.WHITE_BOX_IMPOSSIBLE.with(Diagnostic.Severity.WARNING, "white-box attacks are"
-          + " impossible on this model (" + impossible + "); the suite allows a black-box-only verdict"
-          + " (allow_black_box_only: true): the result is BLACK-BOX ONLY, an upper bound that gradient attacks"
-          + " could not check");
+      return Diagnostic.Code.WHITE_BOX_IMPOSSIBLE.with(
+          Diagnostic.Severity.WARNING,
+          "white-box attacks are"
+              + " impossible on this model ("
+              + impossible
+              + "); the suite allows a black-box-only verdict"
+              + " (allow_black_box_only: true): the result is BLACK-BOX ONLY, an upper bound that gradient attacks"
+              + " could not check");
     }
-    List<String> whiteBoxAttacks = suite.attacks().stream().filter(a -> !a.blackBox()).map(AttackSpec::label)
-        .toList();
-    String todo = whiteBoxAttacks.isEmpty()
-        ? "This suite's attacks are all black-box: add 'allow_black_box_only: true' to it to certify the model with"
-            + " them, labelled black-box only"
-        : "The suite's attacks " + whiteBoxAttacks + " need input gradients; remove what blocks them from the"
-            + " model, or certify it with a suite of black-box attacks only (square, transfer) and"
-            + " 'allow_black_box_only: true', labelled black-box only";
-    return Diagnostic.Code.WHITE_BOX_IMPOSSIBLE.of("white-box attacks cannot run on " + modelFile + ": "
-        + impossible + "; no attack was run (the robust count is the clean count and bounds nothing). " + todo
-        + " (docs/diagnostics.md#arat-d017)");
+    List<String> whiteBoxAttacks =
+        suite.attacks().stream().filter(a -> !a.blackBox()).map(AttackSpec::label).toList();
+    String todo =
+        whiteBoxAttacks.isEmpty()
+            ? "This suite's attacks are all black-box: add 'allow_black_box_only: true' to it to certify the model with"
+                + " them, labelled black-box only"
+            : "The suite's attacks "
+                + whiteBoxAttacks
+                + " need input gradients; remove what blocks them from the"
+                + " model, or certify it with a suite of black-box attacks only (square, transfer) and"
+                + " 'allow_black_box_only: true', labelled black-box only";
+    return Diagnostic.Code.WHITE_BOX_IMPOSSIBLE.of(
+        "white-box attacks cannot run on "
+            + modelFile
+            + ": "
+            + impossible
+            + "; no attack was run (the robust count is the clean count and bounds nothing). "
+            + todo
+            + " (docs/diagnostics.md#arat-d017)");
   }
 
   /** Whether {@code diagnostics} hold a fatal ARAT-D017: the attacks must not run. */
   private static boolean attacksImpossible(List<Diagnostic> diagnostics) {
-    return diagnostics.stream().anyMatch(d -> d.fatal() && d.code().equals(Diagnostic.Code.WHITE_BOX_IMPOSSIBLE.code()));
+    return diagnostics.stream()
+        .anyMatch(d -> d.fatal() && d.code().equals(Diagnostic.Code.WHITE_BOX_IMPOSSIBLE.code()));
   }
 
   /** Images, labels and ids of chosen samples. */
   record Samples(ImageBatch x, int[] labels, long[] ids) {
     static Samples of(ImageDataset test, int[] indices) {
-      ImageBatch x = new ImageBatch(test.gatherPixels(indices), indices.length, test.channels(), test.height(),
-          test.width());
+      ImageBatch x =
+          new ImageBatch(
+              test.gatherPixels(indices),
+              indices.length,
+              test.channels(),
+              test.height(),
+              test.width());
       long[] ids = new long[indices.length];
       for (int i = 0; i < indices.length; i++) {
         ids[i] = indices[i];
@@ -577,8 +762,10 @@ public final class SuiteRunner {
     }
     String named = metadataDataset(modelFile);
     if (named == null) {
-      throw new SpecException("the suite names no dataset (data.dataset) and " + modelFile
-          + " has no 'arat.dataset' metadata; set data.dataset in the suite or pass --dataset NAME");
+      throw new SpecException(
+          "the suite names no dataset (data.dataset) and "
+              + modelFile
+              + " has no 'arat.dataset' metadata; set data.dataset in the suite or pass --dataset NAME");
     }
     return suite.withDataset(named);
   }
@@ -607,9 +794,17 @@ public final class SuiteRunner {
     for (int i = 0; i < eps.size(); i++) {
       if (eps.get(i) > max) {
         String field = i == 0 ? "threat_model.epsilon" : "epsilon_sweep";
-        throw new SpecException(String.format(Locale.ROOT,
-            "%s: %s is larger than any %s perturbation of a %dx%dx%d image in [0,1] can be (at most %s)",
-            field, eps.get(i), t.norm().id(), test.channels(), test.height(), test.width(), (float) max));
+        throw new SpecException(
+            String.format(
+                Locale.ROOT,
+                "%s: %s is larger than any %s perturbation of a %dx%dx%d image in [0,1] can be (at most %s)",
+                field,
+                eps.get(i),
+                t.norm().id(),
+                test.channels(),
+                test.height(),
+                test.width(),
+                (float) max));
       }
     }
   }
@@ -629,7 +824,8 @@ public final class SuiteRunner {
    * quantized variant, which expects the same input.
    */
   private GradientClassifier surrogate(String path, EvaluationSuite.Normalization normalization) {
-    return surrogates.computeIfAbsent(path, p -> OrtClassifier.open(Path.of(p), runtime, normalization));
+    return surrogates.computeIfAbsent(
+        path, p -> OrtClassifier.open(Path.of(p), runtime, normalization));
   }
 
   private void closeSurrogates() {
@@ -637,34 +833,51 @@ public final class SuiteRunner {
     surrogates.clear();
   }
 
-  /** Builds the suite's attacks at the threat model's radius; see {@link #buildAttacks(EvaluationSuite, ThreatModel, int)}. */
+  /**
+   * Builds the suite's attacks at the threat model's radius; see {@link
+   * #buildAttacks(EvaluationSuite, ThreatModel, int)}.
+   */
   static List<Attack> buildAttacks(EvaluationSuite suite, int numClasses) {
     return buildAttacks(suite, suite.threatModel(), numClasses);
   }
 
   /**
-   * Builds the suite's attacks under {@code threat}; a setting the model cannot support is a
-   * {@link SpecException} (a loss head needing more classes carries code ARAT-D005).
+   * Builds the suite's attacks under {@code threat}; a setting the model cannot support is a {@link
+   * SpecException} (a loss head needing more classes carries code ARAT-D005).
    */
   static List<Attack> buildAttacks(EvaluationSuite suite, ThreatModel threat, int numClasses) {
-    return buildAttacks(suite, threat, numClasses, path -> {
-      throw new SpecException("transfer attacks need a surrogate model; none can be opened here");
-    });
+    return buildAttacks(
+        suite,
+        threat,
+        numClasses,
+        path -> {
+          throw new SpecException(
+              "transfer attacks need a surrogate model; none can be opened here");
+        });
   }
 
   /**
    * Builds the suite's attacks at {@code threat}; {@code surrogates} opens the surrogate model of a
    * {@code transfer} entry from its path.
    */
-  static List<Attack> buildAttacks(EvaluationSuite suite, ThreatModel threat, int numClasses,
+  static List<Attack> buildAttacks(
+      EvaluationSuite suite,
+      ThreatModel threat,
+      int numClasses,
       java.util.function.Function<String, GradientClassifier> surrogates) {
     List<Attack> attacks = new ArrayList<>();
     for (int i = 0; i < suite.attacks().size(); i++) {
       AttackSpec spec = suite.attacks().get(i);
       if (numClasses < spec.minClasses()) {
-        throw new SpecException(String.format(Locale.ROOT,
-            "attacks[%d].loss: %s needs at least %d classes, the model has %d (%s, docs/diagnostics.md)", i,
-            spec.lossHeads(), spec.minClasses(), numClasses, Diagnostic.Code.CLASS_COUNT.code()));
+        throw new SpecException(
+            String.format(
+                Locale.ROOT,
+                "attacks[%d].loss: %s needs at least %d classes, the model has %d (%s, docs/diagnostics.md)",
+                i,
+                spec.lossHeads(),
+                spec.minClasses(),
+                numClasses,
+                Diagnostic.Code.CLASS_COUNT.code()));
       }
       try {
         attacks.add(Attacks.fromSpec(spec, threat, Attacks.seedFor(suite.seed(), i), surrogates));

@@ -34,28 +34,36 @@ import org.knowm.xchart.CategoryChartBuilder;
  * Evaluates a parent ONNX model and its variants (e.g. its INT8 and FP16 versions, any ONNX file
  * with the same input and classes) under one suite on the same samples, and compares them: each
  * one's clean and robust accuracy with 95% intervals, the robustness drift against the parent
- * (robust-accuracy drop, newly broken and newly robust samples), the clean top-1 agreement with
- * the parent, and the <em>transfer</em> of the parent's adversarial examples: the counted
- * adversarial point of every sample the parent's cascade broke, re-scored on each variant.
+ * (robust-accuracy drop, newly broken and newly robust samples), the clean top-1 agreement with the
+ * parent, and the <em>transfer</em> of the parent's adversarial examples: the counted adversarial
+ * point of every sample the parent's cascade broke, re-scored on each variant.
  *
  * <p>Every model runs the whole suite through the same {@link SuiteRunner} (its own cascade, its
  * own gates: the variant is what ships). The comparison adds the gates {@code
- * max_robust_drop_vs_parent} and {@code min_top1_agreement} of the suite's {@code gates} block,
- * one check per variant. Output layout ({@link #writeAll}): the parent's report files in the
- * output folder, each variant's in {@code variants/<name>/}, {@value #JSON_FILE}, {@value
- * #PLOT_FILE}, and a "Variants" section appended to the parent's {@code report.md}.
+ * max_robust_drop_vs_parent} and {@code min_top1_agreement} of the suite's {@code gates} block, one
+ * check per variant. Output layout ({@link #writeAll}): the parent's report files in the output
+ * folder, each variant's in {@code variants/<name>/}, {@value #JSON_FILE}, {@value #PLOT_FILE}, and
+ * a "Variants" section appended to the parent's {@code report.md}.
  */
 public final class VariantComparison {
   /** The comparison as JSON, in the output folder. */
   public static final String JSON_FILE = "variants.json";
+
   /** Clean and robust accuracy of the parent and every variant, side by side. */
   public static final String PLOT_FILE = "variants.png";
+
   /** Sub-folder holding one folder of report files per variant. */
   public static final String VARIANTS_DIR = "variants";
+
   /** Metadata key of a variant's precision, as {@code arat quantize} writes it. */
   public static final String PRECISION_KEY = "arat.quantize.precision";
-  /** Metadata key of the SHA-256 of the file a variant was made from, as {@code arat quantize} writes it. */
+
+  /**
+   * Metadata key of the SHA-256 of the file a variant was made from, as {@code arat quantize}
+   * writes it.
+   */
   public static final String PARENT_KEY = "arat.quantize.parent_sha256";
+
   /** Layout version of {@value #JSON_FILE}. */
   public static final int SCHEMA_VERSION = 1;
 
@@ -75,8 +83,17 @@ public final class VariantComparison {
    * @param trusted every report is trusted
    * @param passed trusted, every report passed its own gates and every variant gate passed
    */
-  public record Result(int schemaVersion, String suite, ThreatModel threatModel, int samples, String samplesSha256,
-      Entry parent, List<Entry> variants, List<Report.Gate> gates, boolean trusted, boolean passed) {
+  public record Result(
+      int schemaVersion,
+      String suite,
+      ThreatModel threatModel,
+      int samples,
+      String samplesSha256,
+      Entry parent,
+      List<Entry> variants,
+      List<Report.Gate> gates,
+      boolean trusted,
+      boolean passed) {
     /** Copies the lists. */
     public Result {
       variants = List.copyOf(variants);
@@ -112,11 +129,25 @@ public final class VariantComparison {
    * @param passed its report passed its own gates
    * @param durationSeconds wall-clock time of its evaluation
    */
-  public record Entry(String name, String path, String sha256, String precision, Boolean madeFromParent,
-      String report, double cleanAccuracy,
-      Report.Interval cleanAccuracyCi95, double robustAccuracy, Report.Interval robustAccuracyCi95,
-      Double robustDropVsParent, Double top1Agreement, Transfer transfer, List<Long> newlyBroken,
-      List<Long> newlyRobust, boolean trusted, boolean passed, double durationSeconds) {}
+  public record Entry(
+      String name,
+      String path,
+      String sha256,
+      String precision,
+      Boolean madeFromParent,
+      String report,
+      double cleanAccuracy,
+      Report.Interval cleanAccuracyCi95,
+      double robustAccuracy,
+      Report.Interval robustAccuracyCi95,
+      Double robustDropVsParent,
+      Double top1Agreement,
+      Transfer transfer,
+      List<Long> newlyBroken,
+      List<Long> newlyRobust,
+      boolean trusted,
+      boolean passed,
+      double durationSeconds) {}
 
   /**
    * The parent's adversarial examples on a variant.
@@ -128,7 +159,8 @@ public final class VariantComparison {
    * @param rate {@code fooled / scored}, or null when nothing was scored
    * @param rateCi95 its 95% Wilson interval, or null
    */
-  public record Transfer(int parentAdversarial, int scored, int fooled, Double rate, Report.Interval rateCi95) {}
+  public record Transfer(
+      int parentAdversarial, int scored, int fooled, Double rate, Report.Interval rateCi95) {}
 
   /**
    * Everything one evaluation of a parent and its variants produced.
@@ -157,23 +189,36 @@ public final class VariantComparison {
    *     variants/<name>/}
    * @return the reports and the comparison (nothing written yet but the ledgers: {@link #writeAll})
    */
-  public static Outcome run(SuiteRunner.Builder runner, RuntimeOptions runtime, Path parent, List<Path> variants,
-      EvaluationSuite suite, Path dataDir, Path outDir) {
+  public static Outcome run(
+      SuiteRunner.Builder runner,
+      RuntimeOptions runtime,
+      Path parent,
+      List<Path> variants,
+      EvaluationSuite suite,
+      Path dataDir,
+      Path outDir) {
     Set<String> names = new HashSet<>();
     names.add(nameOf(parent));
     for (Path v : variants) {
       if (!names.add(nameOf(v))) {
-        throw new EvaluationException(EvaluationException.Kind.INPUT, "two models are named '" + nameOf(v)
-            + "': give variants distinct file names (their reports go to " + VARIANTS_DIR + "/<name>/)");
+        throw new EvaluationException(
+            EvaluationException.Kind.INPUT,
+            "two models are named '"
+                + nameOf(v)
+                + "': give variants distinct file names (their reports go to "
+                + VARIANTS_DIR
+                + "/<name>/)");
       }
     }
-    // every variant must open before the parent's run: a bad variant found afterwards would leave the
+    // every variant must open before the parent's run: a bad variant found afterwards would leave
+    // the
     // parent's ledger behind, and a resumed parent cannot re-score its adversarial examples
     for (Path v : variants) {
       dev.arat.onnx.OnnxModels.load(v);
     }
     AtomicReference<Map<Double, CascadeResult>> captured = new AtomicReference<>();
-    Report parentReport = runner.optResultSink(captured::set).build().run(parent, suite, dataDir, outDir);
+    Report parentReport =
+        runner.optResultSink(captured::set).build().run(parent, suite, dataDir, outDir);
     runner.optResultSink(null);
     CascadeResult parentResult = captured.get().get(suite.threatModel().epsilon());
     ParentAdversarials adv = parentAdversarials(parentResult, parentReport, suite, parent, dataDir);
@@ -184,55 +229,97 @@ public final class VariantComparison {
     EvaluationSuite.Gates g = suite.gates();
     for (Path v : variants) {
       String name = nameOf(v);
-      Report r = runner.build().run(v, suite, dataDir, outDir.resolve(VARIANTS_DIR).resolve(stem(name)));
+      Report r =
+          runner.build().run(v, suite, dataDir, outDir.resolve(VARIANTS_DIR).resolve(stem(name)));
       if (!r.sampleIndices().equals(parentReport.sampleIndices())
-          || !java.util.Objects.equals(r.dataset().samplesSha256(), parentReport.dataset().samplesSha256())) {
-        throw new EvaluationException(EvaluationException.Kind.INPUT, "variant " + v
-            + " was evaluated on other samples than the parent (another dataset?); variants must share the"
-            + " parent's input and data");
+          || !java.util.Objects.equals(
+              r.dataset().samplesSha256(), parentReport.dataset().samplesSha256())) {
+        throw new EvaluationException(
+            EvaluationException.Kind.INPUT,
+            "variant "
+                + v
+                + " was evaluated on other samples than the parent (another dataset?); variants must share the"
+                + " parent's input and data");
       }
       Transfer t = transfer(adv, v, runtime, suite.normalization(), suite.batchSize());
-      Entry e = entry(v, r, VARIANTS_DIR + "/" + stem(name) + "/" + ReportFiles.JSON_FILE, parentReport, t);
+      Entry e =
+          entry(
+              v, r, VARIANTS_DIR + "/" + stem(name) + "/" + ReportFiles.JSON_FILE, parentReport, t);
       reports.add(r);
       entries.add(e);
       if (g.maxRobustDropVsParent() != null) {
         boolean ok = e.robustDropVsParent() <= g.maxRobustDropVsParent() + 1e-12;
-        gates.add(new Report.Gate("max_robust_drop_vs_parent[" + name + "]", g.maxRobustDropVsParent(),
-            e.robustDropVsParent(), ok, "max", "point", false, String.format(Locale.ROOT,
-                "robust accuracy %.2f%% (parent) -> %.2f%%; %d sample(s) newly broken", 100 * parentReport
-                    .robustAccuracy(), 100 * r.robustAccuracy(), e.newlyBroken().size())));
+        gates.add(
+            new Report.Gate(
+                "max_robust_drop_vs_parent[" + name + "]",
+                g.maxRobustDropVsParent(),
+                e.robustDropVsParent(),
+                ok,
+                "max",
+                "point",
+                false,
+                String.format(
+                    Locale.ROOT,
+                    "robust accuracy %.2f%% (parent) -> %.2f%%; %d sample(s) newly broken",
+                    100 * parentReport.robustAccuracy(),
+                    100 * r.robustAccuracy(),
+                    e.newlyBroken().size())));
       }
       if (g.minTop1Agreement() != null) {
-        gates.add(new Report.Gate("min_top1_agreement[" + name + "]", g.minTop1Agreement(), e.top1Agreement(),
-            e.top1Agreement() >= g.minTop1Agreement(), "min", "point", false, null));
+        gates.add(
+            new Report.Gate(
+                "min_top1_agreement[" + name + "]",
+                g.minTop1Agreement(),
+                e.top1Agreement(),
+                e.top1Agreement() >= g.minTop1Agreement(),
+                "min",
+                "point",
+                false,
+                null));
       }
     }
     Entry p = entry(parent, parentReport, ReportFiles.JSON_FILE, null, null);
     boolean trusted = parentReport.trusted() && reports.stream().allMatch(Report::trusted);
-    boolean passed = trusted && parentReport.passed() && reports.stream().allMatch(Report::passed)
-        && gates.stream().allMatch(Report.Gate::passed);
-    Result result = new Result(SCHEMA_VERSION, suite.name(), suite.threatModel(), parentReport.samples(),
-        parentReport.dataset().samplesSha256(), p, entries, gates, trusted, passed);
+    boolean passed =
+        trusted
+            && parentReport.passed()
+            && reports.stream().allMatch(Report::passed)
+            && gates.stream().allMatch(Report.Gate::passed);
+    Result result =
+        new Result(
+            SCHEMA_VERSION,
+            suite.name(),
+            suite.threatModel(),
+            parentReport.samples(),
+            parentReport.dataset().samplesSha256(),
+            p,
+            entries,
+            gates,
+            trusted,
+            passed);
     return new Outcome(parentReport, reports, result);
   }
 
   /**
    * Writes every file: the parent's report files into {@code dir} (its {@code report.md} with the
-   * "Variants" section, its {@code junit.xml} with the variant gates as test cases), each variant's into {@code dir/variants/<name>/}, {@value #JSON_FILE} and
-   * {@value #PLOT_FILE}.
+   * "Variants" section, its {@code junit.xml} with the variant gates as test cases), each variant's
+   * into {@code dir/variants/<name>/}, {@value #JSON_FILE} and {@value #PLOT_FILE}.
    *
    * @return the parent's report.json first, then the other files written into {@code dir}
    */
   public static List<Path> writeAll(Outcome o, Path dir) {
     List<Path> files = new ArrayList<>(ReportFiles.writeAll(o.parent(), dir));
     for (int i = 0; i < o.variants().size(); i++) {
-      ReportFiles.writeAll(o.variants().get(i), dir.resolve(VARIANTS_DIR).resolve(stem(o.comparison().variants()
-          .get(i).name())));
+      ReportFiles.writeAll(
+          o.variants().get(i),
+          dir.resolve(VARIANTS_DIR).resolve(stem(o.comparison().variants().get(i).name())));
     }
     try {
-      AtomicFiles.writeString(dir.resolve(ReportFiles.MARKDOWN_FILE),
+      AtomicFiles.writeString(
+          dir.resolve(ReportFiles.MARKDOWN_FILE),
           ReportFiles.toMarkdown(o.parent()) + toMarkdown(o.comparison()));
-      AtomicFiles.writeString(dir.resolve(ReportFiles.JUNIT_FILE),
+      AtomicFiles.writeString(
+          dir.resolve(ReportFiles.JUNIT_FILE),
           ReportFiles.toJUnit(o.parent(), o.comparison().gates()));
       Path json = dir.resolve(JSON_FILE);
       AtomicFiles.writeString(json, Specs.toJson(o.comparison()) + "\n");
@@ -241,7 +328,8 @@ public final class VariantComparison {
       AtomicFiles.write(png, png(o.comparison()));
       files.add(png);
     } catch (IOException e) {
-      throw new UncheckedIOException("cannot write the variant comparison into " + dir + ": " + e.getMessage(), e);
+      throw new UncheckedIOException(
+          "cannot write the variant comparison into " + dir + ": " + e.getMessage(), e);
     }
     return files;
   }
@@ -258,42 +346,76 @@ public final class VariantComparison {
   /** The "Variants" section of report.md: one row per model, then the variant gates. */
   public static String toMarkdown(Result c) {
     StringBuilder b = new StringBuilder();
-    b.append(String.format(Locale.ROOT, "%n### Variants (same suite, same %d samples)%n%n", c.samples()));
-    b.append("| model | precision | clean | 95% CI | robust | 95% CI | drop vs parent | top-1 agreement "
-        + "| parent's adversarials fooling it | verdict | time |\n|---|---|---:|---|---:|---|---:|---:|---:|---|---:|\n");
+    b.append(
+        String.format(
+            Locale.ROOT, "%n### Variants (same suite, same %d samples)%n%n", c.samples()));
+    b.append(
+        "| model | precision | clean | 95% CI | robust | 95% CI | drop vs parent | top-1 agreement "
+            + "| parent's adversarials fooling it | verdict | time |\n|---|---|---:|---|---:|---|---:|---:|---:|---|---:|\n");
     List<Entry> all = new ArrayList<>();
     all.add(c.parent());
     all.addAll(c.variants());
     for (Entry e : all) {
       boolean parent = e == c.parent();
-      String transfer = parent ? "—" : e.transfer().rate() == null ? "n/a"
-          : String.format(Locale.ROOT, "%s (%d/%d)", pct(e.transfer().rate()), e.transfer().fooled(),
-              e.transfer().scored());
-      b.append(String.format(Locale.ROOT, "| `%s`%s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |%n", e.name(),
-          parent ? " (parent)" : "", e.precision() == null ? "—" : e.precision(), pct(e.cleanAccuracy()),
-          ci(e.cleanAccuracyCi95()), pct(e.robustAccuracy()), ci(e.robustAccuracyCi95()),
-          parent ? "—" : String.format(Locale.ROOT, "%.2f pt", 100 * e.robustDropVsParent()),
-          parent ? "—" : pct(e.top1Agreement()), transfer,
-          !e.trusted() ? "untrusted" : e.passed() ? "passed" : "failed", Progress.duration(e.durationSeconds())));
+      String transfer =
+          parent
+              ? "—"
+              : e.transfer().rate() == null
+                  ? "n/a"
+                  : String.format(
+                      Locale.ROOT,
+                      "%s (%d/%d)",
+                      pct(e.transfer().rate()),
+                      e.transfer().fooled(),
+                      e.transfer().scored());
+      b.append(
+          String.format(
+              Locale.ROOT,
+              "| `%s`%s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |%n",
+              e.name(),
+              parent ? " (parent)" : "",
+              e.precision() == null ? "—" : e.precision(),
+              pct(e.cleanAccuracy()),
+              ci(e.cleanAccuracyCi95()),
+              pct(e.robustAccuracy()),
+              ci(e.robustAccuracyCi95()),
+              parent ? "—" : String.format(Locale.ROOT, "%.2f pt", 100 * e.robustDropVsParent()),
+              parent ? "—" : pct(e.top1Agreement()),
+              transfer,
+              !e.trusted() ? "untrusted" : e.passed() ? "passed" : "failed",
+              Progress.duration(e.durationSeconds())));
     }
     if (!c.gates().isEmpty()) {
       b.append("\nVariant gates:\n\n");
       for (Report.Gate g : c.gates()) {
-        b.append("- ").append(g.passed() ? "✅ " : "❌ ").append(ReportFiles.gateText(g))
-            .append(g.detail() == null ? "" : " (" + g.detail() + ")").append('\n');
+        b.append("- ")
+            .append(g.passed() ? "✅ " : "❌ ")
+            .append(ReportFiles.gateText(g))
+            .append(g.detail() == null ? "" : " (" + g.detail() + ")")
+            .append('\n');
       }
     }
     for (Entry e : c.variants()) {
       if (Boolean.FALSE.equals(e.madeFromParent())) {
-        b.append(String.format(Locale.ROOT, "%n⚠️ `%s` was made from another model (its %s is not the parent's"
-            + " SHA-256 %s).%n", e.name(), PARENT_KEY, c.parent().sha256()));
+        b.append(
+            String.format(
+                Locale.ROOT,
+                "%n⚠️ `%s` was made from another model (its %s is not the parent's"
+                    + " SHA-256 %s).%n",
+                e.name(),
+                PARENT_KEY,
+                c.parent().sha256()));
       }
     }
     for (Entry e : c.variants()) {
       if (e.transfer().scored() < e.transfer().parentAdversarial()) {
-        b.append(String.format(Locale.ROOT, "%n%d of the parent's %d adversarial examples were replayed from its ledger"
-            + " (no pixels) and not scored on the variants; rerun with --fresh to score all.%n",
-            e.transfer().parentAdversarial() - e.transfer().scored(), e.transfer().parentAdversarial()));
+        b.append(
+            String.format(
+                Locale.ROOT,
+                "%n%d of the parent's %d adversarial examples were replayed from its ledger"
+                    + " (no pixels) and not scored on the variants; rerun with --fresh to score all.%n",
+                e.transfer().parentAdversarial() - e.transfer().scored(),
+                e.transfer().parentAdversarial()));
         break;
       }
     }
@@ -314,9 +436,20 @@ public final class VariantComparison {
       clean.add(e.cleanAccuracy());
       robust.add(e.robustAccuracy());
     }
-    CategoryChart chart = new CategoryChartBuilder().width(720).height(460)
-        .title(c.suite() + ": parent and variants (" + c.threatModel().label() + ", " + c.samples() + " samples)")
-        .xAxisTitle("model").yAxisTitle("accuracy").build();
+    CategoryChart chart =
+        new CategoryChartBuilder()
+            .width(720)
+            .height(460)
+            .title(
+                c.suite()
+                    + ": parent and variants ("
+                    + c.threatModel().label()
+                    + ", "
+                    + c.samples()
+                    + " samples)")
+            .xAxisTitle("model")
+            .yAxisTitle("accuracy")
+            .build();
     chart.getStyler().setYAxisMin(0.0).setYAxisMax(1.0).setDecimalPattern("0.##");
     chart.addSeries("clean", names, clean);
     chart.addSeries("robust", names, robust);
@@ -326,9 +459,10 @@ public final class VariantComparison {
   /** The parent's counted adversarial points that can be scored (not replayed from a ledger). */
   private record ParentAdversarials(int broken, ImageBatch points, int[] labels) {}
 
-  private static ParentAdversarials parentAdversarials(CascadeResult r, Report parentReport, EvaluationSuite suite,
-      Path parent, Path dataDir) {
-    SuiteRunner.DataChoice chosen = SuiteRunner.chooseData(parent, suite, dataDir); // the parent run's test set
+  private static ParentAdversarials parentAdversarials(
+      CascadeResult r, Report parentReport, EvaluationSuite suite, Path parent, Path dataDir) {
+    SuiteRunner.DataChoice chosen =
+        SuiteRunner.chooseData(parent, suite, dataDir); // the parent run's test set
     ImageDataset test = dev.arat.data.TestSets.load(chosen.suite().data(), chosen.dataDir()).data();
     int per = r.adversarial().imageSize();
     float[] adv = r.adversarial().data();
@@ -355,8 +489,12 @@ public final class VariantComparison {
     return new ParentAdversarials(broken, r.adversarial().select(sel), labels);
   }
 
-  private static Transfer transfer(ParentAdversarials adv, Path variant, RuntimeOptions runtime,
-      EvaluationSuite.Normalization normalization, int batchSize) {
+  private static Transfer transfer(
+      ParentAdversarials adv,
+      Path variant,
+      RuntimeOptions runtime,
+      EvaluationSuite.Normalization normalization,
+      int batchSize) {
     int n = adv.points().n();
     int fooled = 0;
     if (n > 0) {
@@ -384,14 +522,18 @@ public final class VariantComparison {
       return new Transfer(adv.broken(), 0, 0, null, null);
     }
     Wilson.Interval ci = Wilson.interval95(fooled, n);
-    return new Transfer(adv.broken(), n, fooled, (double) fooled / n, new Report.Interval(ci.low(), ci.high()));
+    return new Transfer(
+        adv.broken(), n, fooled, (double) fooled / n, new Report.Interval(ci.low(), ci.high()));
   }
 
-  private static Entry entry(Path file, Report r, String reportPath, Report parent, Transfer transfer) {
+  private static Entry entry(
+      Path file, Report r, String reportPath, Report parent, Transfer transfer) {
     Map<String, String> meta = r.model().metadata() == null ? Map.of() : r.model().metadata();
     String precision = meta.get(PRECISION_KEY);
-    Boolean fromParent = parent == null || meta.get(PARENT_KEY) == null ? null
-        : meta.get(PARENT_KEY).equals(parent.model().sha256());
+    Boolean fromParent =
+        parent == null || meta.get(PARENT_KEY) == null
+            ? null
+            : meta.get(PARENT_KEY).equals(parent.model().sha256());
     Double drop = null;
     Double agreement = null;
     List<Long> broken = null;
@@ -416,9 +558,25 @@ public final class VariantComparison {
       }
       agreement = r.samples() == 0 ? 0.0 : (double) agree / r.samples();
     }
-    return new Entry(nameOf(file), file.toString(), r.model().sha256(), precision, fromParent, reportPath, r.cleanAccuracy(),
-        r.cleanAccuracyCi95(), r.robustAccuracy(), r.robustAccuracyCi95(), drop, agreement, transfer, broken, fixed,
-        r.trusted(), r.passed(), r.durationSeconds());
+    return new Entry(
+        nameOf(file),
+        file.toString(),
+        r.model().sha256(),
+        precision,
+        fromParent,
+        reportPath,
+        r.cleanAccuracy(),
+        r.cleanAccuracyCi95(),
+        r.robustAccuracy(),
+        r.robustAccuracyCi95(),
+        drop,
+        agreement,
+        transfer,
+        broken,
+        fixed,
+        r.trusted(),
+        r.passed(),
+        r.durationSeconds());
   }
 
   /** The file name of a model path. */
@@ -428,7 +586,9 @@ public final class VariantComparison {
 
   /** The file name without {@code .onnx}: the folder of a variant's reports. */
   public static String stem(String name) {
-    return name.toLowerCase(Locale.ROOT).endsWith(".onnx") ? name.substring(0, name.length() - 5) : name;
+    return name.toLowerCase(Locale.ROOT).endsWith(".onnx")
+        ? name.substring(0, name.length() - 5)
+        : name;
   }
 
   private static String pct(double v) {

@@ -26,8 +26,8 @@ import org.junit.jupiter.params.provider.CsvSource;
 /**
  * Every white-box attack, run through ONNX Runtime's input-gradient graph on a linear ONNX
  * classifier, against the exact robust accuracy. For {@code f(x) = Wx + b} with the box never
- * binding, sample i is robust at radius eps exactly when {@code min_{j != y} (z_y - z_j) /
- * ||w_y - w_j||_* > eps}, with the dual norm {@code ||.||_1} for Linf and {@code ||.||_2} for L2.
+ * binding, sample i is robust at radius eps exactly when {@code min_{j != y} (z_y - z_j) / ||w_y -
+ * w_j||_* > eps}, with the dual norm {@code ||.||_1} for Linf and {@code ||.||_2} for L2.
  */
 class LinearOnnxClosedFormTest {
   static final int D = 16;
@@ -42,12 +42,29 @@ class LinearOnnxClosedFormTest {
   static final double CE_TOLERANCE = 8.0;
 
   @ParameterizedTest(name = "K={2} {0} {1}")
-  @CsvSource({"Linf, pgd-margin, 10", "L2, pgd-margin, 10", "Linf, apgd-dlr, 10", "L2, apgd-dlr, 10",
-      "Linf, apgd-t, 10", "L2, apgd-t, 10", "Linf, fab-t, 10", "L2, fab-t, 10", "Linf, apgd-ce, 10",
-      "L2, apgd-ce, 10", "Linf, pgd-ce, 10", "Linf, fgsm, 10",
-      // two classes: the CE gradient points at the only boundary, so every attack must be exact
-      "Linf, pgd-ce, 2", "L2, pgd-ce, 2", "Linf, apgd-ce, 2", "L2, apgd-ce, 2", "Linf, fgsm, 2", "L2, fgsm, 2",
-      "Linf, pgd-margin, 2", "L2, pgd-margin, 2"})
+  @CsvSource({
+    "Linf, pgd-margin, 10",
+    "L2, pgd-margin, 10",
+    "Linf, apgd-dlr, 10",
+    "L2, apgd-dlr, 10",
+    "Linf, apgd-t, 10",
+    "L2, apgd-t, 10",
+    "Linf, fab-t, 10",
+    "L2, fab-t, 10",
+    "Linf, apgd-ce, 10",
+    "L2, apgd-ce, 10",
+    "Linf, pgd-ce, 10",
+    "Linf, fgsm, 10",
+    // two classes: the CE gradient points at the only boundary, so every attack must be exact
+    "Linf, pgd-ce, 2",
+    "L2, pgd-ce, 2",
+    "Linf, apgd-ce, 2",
+    "L2, apgd-ce, 2",
+    "Linf, fgsm, 2",
+    "L2, fgsm, 2",
+    "Linf, pgd-margin, 2",
+    "L2, pgd-margin, 2"
+  })
   void robustAccuracyMatchesTheClosedForm(String norm, String attackName, int K) {
     SplittableRandom rng = new SplittableRandom(5);
     float[] w = new float[K * D];
@@ -58,12 +75,16 @@ class LinearOnnxClosedFormTest {
     GraphBuilder g = new GraphBuilder("linear");
     String x = g.imageInput("input", 1, 4, 4);
     String flat = g.node(Op.FLATTEN, List.of(x), Map.of("axis", 1L));
-    String z = g.node(Op.GEMM, List.of(flat, g.floatInitializer("w", w, K, D), g.floatInitializer("b", b, K)),
-        Map.of("transB", 1L));
+    String z =
+        g.node(
+            Op.GEMM,
+            List.of(flat, g.floatInitializer("w", w, K, D), g.floatInitializer("b", b, K)),
+            Map.of("transB", 1L));
     g.output(z, "logits", Tensors.FLOAT, GraphBuilder.BATCH, K);
     float[] px = new float[N * D];
     for (int i = 0; i < px.length; i++) {
-      px[i] = (float) rng.nextDouble(0.35, 0.65); // a ball of radius <= 0.15 (Linf) never leaves [0,1]
+      px[i] =
+          (float) rng.nextDouble(0.35, 0.65); // a ball of radius <= 0.15 (Linf) never leaves [0,1]
     }
     ImageBatch images = new ImageBatch(px, N, 1, 4, 4);
     Norm nm = Norm.fromId(norm);
@@ -94,34 +115,50 @@ class LinearOnnxClosedFormTest {
       // the radius that leaves about half of the clean-correct samples robust
       double[] sorted = java.util.Arrays.stream(distance).filter(d -> d > 0).sorted().toArray();
       double eps = sorted[sorted.length / 2];
-      assertTrue(nm != Norm.LINF || eps < 0.15, "fixture: Linf radius must keep the box inactive, was " + eps);
+      assertTrue(
+          nm != Norm.LINF || eps < 0.15,
+          "fixture: Linf radius must keep the box inactive, was " + eps);
       int exact = 0;
       for (double d : distance) {
         exact += d > eps ? 1 : 0;
       }
       ThreatModel threat = new ThreatModel(nm, eps);
-      Attack attack = switch (attackName) {
-        case "pgd-margin" -> new Pgd(threat, 50, eps / 8, 1, LossHead.MARGIN, true, 1);
-        case "pgd-ce" -> new Pgd(threat, 50, eps / 8, 1, LossHead.CE, true, 1);
-        case "apgd-dlr" -> new Apgd(threat, 100, 1, LossHead.DLR, 1);
-        case "apgd-ce" -> new Apgd(threat, 100, 1, LossHead.CE, 1);
-        case "apgd-t" -> new ApgdTargeted(threat, 100, 9, 1, 1);
-        case "fab-t" -> new FabTargeted(threat, 100, 9, 1, 1);
-        case "fgsm" -> new Fgsm(threat, LossHead.CE);
-        default -> throw new IllegalArgumentException(attackName);
-      };
+      Attack attack =
+          switch (attackName) {
+            case "pgd-margin" -> new Pgd(threat, 50, eps / 8, 1, LossHead.MARGIN, true, 1);
+            case "pgd-ce" -> new Pgd(threat, 50, eps / 8, 1, LossHead.CE, true, 1);
+            case "apgd-dlr" -> new Apgd(threat, 100, 1, LossHead.DLR, 1);
+            case "apgd-ce" -> new Apgd(threat, 100, 1, LossHead.CE, 1);
+            case "apgd-t" -> new ApgdTargeted(threat, 100, 9, 1, 1);
+            case "fab-t" -> new FabTargeted(threat, 100, 9, 1, 1);
+            case "fgsm" -> new Fgsm(threat, LossHead.CE);
+            default -> throw new IllegalArgumentException(attackName);
+          };
       long[] ids = new long[N];
       for (int i = 0; i < N; i++) {
         ids[i] = i;
       }
-      CascadeResult r = new Cascade(threat, List.of(attack), 64).run(model, model, images, y, ids, null);
+      CascadeResult r =
+          new Cascade(threat, List.of(attack), 64).run(model, model, images, y, ids, null);
       double robust = 100.0 * r.robustCount() / N;
       double truth = 100.0 * exact / N;
-      assertTrue(robust >= truth - 1e-9, attackName + " claims " + robust + "% below the exact " + truth + "%");
+      assertTrue(
+          robust >= truth - 1e-9,
+          attackName + " claims " + robust + "% below the exact " + truth + "%");
       boolean ce = K > 2 && (attackName.endsWith("-ce") || attackName.equals("fgsm"));
       double tolerance = ce ? CE_TOLERANCE : 1.0;
-      assertTrue(robust - truth <= tolerance, attackName + " " + norm + ": robust " + robust
-          + "% vs exact " + truth + "% (tolerance " + tolerance + " points)");
+      assertTrue(
+          robust - truth <= tolerance,
+          attackName
+              + " "
+              + norm
+              + ": robust "
+              + robust
+              + "% vs exact "
+              + truth
+              + "% (tolerance "
+              + tolerance
+              + " points)");
     }
   }
 }

@@ -46,14 +46,17 @@ public class OrtEndToEndTest {
   }
 
   @ParameterizedTest
-  @EnumSource(value = LossHead.class, names = {"CE", "MARGIN", "DLR"})
+  @EnumSource(
+      value = LossHead.class,
+      names = {"CE", "MARGIN", "DLR"})
   void ortGradientsMatchJavaReference(LossHead head) {
     dev.arat.onnx.testsupport.LinearModel lin = Fixtures.syntheticNearestMean();
     GradientClassifier ref = Fixtures.java(lin);
     ImageBatch x = someImages(6);
     int[] y = {0, 1, 2, 3, 4, 5};
     LossGradient want = ref.lossGradient(x, y, null, head);
-    try (OrtClassifier ort = new OrtClassifier(Fixtures.onnx(lin, true, false), "conv-relu fixture", 1)) {
+    try (OrtClassifier ort =
+        new OrtClassifier(Fixtures.onnx(lin, true, false), "conv-relu fixture", 1)) {
       assertEquals(10, ort.numClasses());
       LossGradient got = ort.lossGradient(x, y, null, head);
       assertArrayEquals(want.logits(), got.logits(), 1e-3f);
@@ -69,21 +72,36 @@ public class OrtEndToEndTest {
 
   @Test
   void suiteThroughOrt(@TempDir Path dir) {
-    Path file = save(Fixtures.onnx(Fixtures.syntheticNearestMean(), true, false), dir, "model.onnx");
-    String base = String.join("\n",
-        "name: e2e", "data: {dataset: synthetic}", "samples: 48", "seed: 5", "batch_size: 16",
-        "threat_model: {norm: Linf, epsilon: 0.12}", "attacks:", "");
-    EvaluationSuite fgsm = Specs.parse(base + "  - type: fgsm\n", EvaluationSuite.class, "fgsm.yaml");
-    EvaluationSuite pgd = Specs.parse(base + "  - type: pgd\n    steps: 10\n", EvaluationSuite.class, "pgd.yaml");
-    EvaluationSuite both = Specs.parse(base + "  - type: fgsm\n  - type: pgd\n    steps: 10\n",
-        EvaluationSuite.class, "both.yaml");
+    Path file =
+        save(Fixtures.onnx(Fixtures.syntheticNearestMean(), true, false), dir, "model.onnx");
+    String base =
+        String.join(
+            "\n",
+            "name: e2e",
+            "data: {dataset: synthetic}",
+            "samples: 48",
+            "seed: 5",
+            "batch_size: 16",
+            "threat_model: {norm: Linf, epsilon: 0.12}",
+            "attacks:",
+            "");
+    EvaluationSuite fgsm =
+        Specs.parse(base + "  - type: fgsm\n", EvaluationSuite.class, "fgsm.yaml");
+    EvaluationSuite pgd =
+        Specs.parse(base + "  - type: pgd\n    steps: 10\n", EvaluationSuite.class, "pgd.yaml");
+    EvaluationSuite both =
+        Specs.parse(
+            base + "  - type: fgsm\n  - type: pgd\n    steps: 10\n",
+            EvaluationSuite.class,
+            "both.yaml");
     SuiteRunner runner = new SuiteRunner(1, null, false);
     Report rf = runner.run(file, fgsm, null);
     Report rp = runner.run(file, pgd, null);
     Report rb = runner.run(file, both, null);
     assertTrue(rf.cleanAccuracy() > 0.9);
     assertTrue(rb.robustAccuracy() <= rb.cleanAccuracy());
-    assertTrue(rp.robustAccuracy() <= rf.robustAccuracy(),
+    assertTrue(
+        rp.robustAccuracy() <= rf.robustAccuracy(),
         "PGD " + rp.robustAccuracy() + " should beat or equal FGSM " + rf.robustAccuracy());
     assertTrue(rp.robustAccuracy() < rp.cleanAccuracy(), "eps 0.12 should break some samples");
     assertTrue(rb.trusted());
@@ -92,17 +110,24 @@ public class OrtEndToEndTest {
     assertTrue(rb.tool().onnxruntime() != null);
 
     // a transfer attack from a surrogate file runs through the file-based runner
-    EvaluationSuite transfer = Specs.parse(base + "  - {type: transfer, surrogate: '"
-        + file.toString().replace("'", "''") + "', attack: {type: pgd, steps: 10}}\n",
-        EvaluationSuite.class, "transfer.yaml");
+    EvaluationSuite transfer =
+        Specs.parse(
+            base
+                + "  - {type: transfer, surrogate: '"
+                + file.toString().replace("'", "''")
+                + "', attack: {type: pgd, steps: 10}}\n",
+            EvaluationSuite.class,
+            "transfer.yaml");
     Report rt = runner.run(file, transfer, null);
-    assertTrue(rt.robustAccuracy() < rt.cleanAccuracy(), "transfer from the model itself breaks some");
+    assertTrue(
+        rt.robustAccuracy() < rt.cleanAccuracy(), "transfer from the model itself breaks some");
     assertTrue(rt.robustCount() >= rp.robustCount(), "and is no stronger than PGD on the model");
 
     // the same suite on the plain-Java twin agrees up to borderline float differences
     Report java = SuiteRunnerTest.runJava(both, null);
     assertEquals(java.cleanCorrect(), rb.cleanCorrect());
-    assertTrue(Math.abs(java.robustCount() - rb.robustCount()) <= 1,
+    assertTrue(
+        Math.abs(java.robustCount() - rb.robustCount()) <= 1,
         "java " + java.robustCount() + " vs ORT " + rb.robustCount());
   }
 
@@ -110,9 +135,12 @@ public class OrtEndToEndTest {
   void softmaxOutputIsCutWithADiagnostic() {
     dev.arat.onnx.testsupport.LinearModel lin = Fixtures.syntheticNearestMean();
     ImageBatch x = someImages(3);
-    try (OrtClassifier ort = new OrtClassifier(Fixtures.onnx(lin, false, true), "softmax fixture", 1)) {
+    try (OrtClassifier ort =
+        new OrtClassifier(Fixtures.onnx(lin, false, true), "softmax fixture", 1)) {
       assertArrayEquals(Fixtures.java(lin).logits(x), ort.logits(x), 1e-3f);
-      assertTrue(ort.diagnostics().stream().anyMatch(d -> d.name().equals("softmax-output") && d.code().equals("ARAT-D002")),
+      assertTrue(
+          ort.diagnostics().stream()
+              .anyMatch(d -> d.name().equals("softmax-output") && d.code().equals("ARAT-D002")),
           ort.diagnostics().toString());
       LossGradient g = ort.lossGradient(x, new int[] {0, 1, 2}, null, LossHead.CE);
       assertEquals(3 * 784, g.gradient().length);
@@ -121,14 +149,24 @@ public class OrtEndToEndTest {
 
   @Test
   void truncatedFileIsATypedError(@TempDir Path dir) throws Exception {
-    Path good = save(Fixtures.onnx(Fixtures.syntheticNearestMean(), false, false), dir, "good.onnx");
+    Path good =
+        save(Fixtures.onnx(Fixtures.syntheticNearestMean(), false, false), dir, "good.onnx");
     byte[] bytes = Files.readAllBytes(good);
     Path bad = dir.resolve("truncated.onnx");
     Files.write(bad, java.util.Arrays.copyOf(bytes, bytes.length / 2));
     OnnxModelException e = assertThrows(OnnxModelException.class, () -> OrtClassifier.open(bad, 1));
     assertTrue(e.getMessage().contains("truncated.onnx"), e.getMessage());
-    EvaluationSuite s = Specs.parse(String.join("\n", "data: {dataset: synthetic}", "samples: 4",
-        "threat_model: {norm: Linf, epsilon: 0.1}", "attacks: [{type: fgsm}]", ""), EvaluationSuite.class, "s.yaml");
+    EvaluationSuite s =
+        Specs.parse(
+            String.join(
+                "\n",
+                "data: {dataset: synthetic}",
+                "samples: 4",
+                "threat_model: {norm: Linf, epsilon: 0.1}",
+                "attacks: [{type: fgsm}]",
+                ""),
+            EvaluationSuite.class,
+            "s.yaml");
     assertThrows(OnnxModelException.class, () -> new SuiteRunner(1, null, false).run(bad, s, null));
   }
 
@@ -137,7 +175,8 @@ public class OrtEndToEndTest {
     dev.arat.onnx.testsupport.LinearModel lin = Fixtures.syntheticNearestMean();
     OrtClassifier ort = new OrtClassifier(Fixtures.onnx(lin, false, false), "fixture", 1);
     ImageBatch wrong = new ImageBatch(new float[2 * 3 * 28 * 28], 2, 3, 28, 28);
-    IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> ort.logits(wrong));
+    IllegalArgumentException e =
+        assertThrows(IllegalArgumentException.class, () -> ort.logits(wrong));
     assertTrue(e.getMessage().contains("1x28x28"), e.getMessage());
     ort.close();
     ort.close();

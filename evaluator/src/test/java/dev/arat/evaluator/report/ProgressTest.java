@@ -18,13 +18,17 @@ import org.junit.jupiter.api.Test;
 class ProgressTest {
   static String drive(boolean interactive) {
     ByteArrayOutputStream bytes = new ByteArrayOutputStream();
-    Progress p = new Progress(new PrintStream(bytes, true, StandardCharsets.UTF_8), interactive, 10);
+    Progress p =
+        new Progress(new PrintStream(bytes, true, StandardCharsets.UTF_8), interactive, 10);
     Fgsm a = new Fgsm(new ThreatModel(Norm.LINF, 0.1), LossHead.CE);
     p.cleanDone(9, 10);
     p.attackStarted(0, a, 9);
     p.progress(0, 4, 9);
     p.progress(0, 9, 9);
-    p.attackFinished(0, new CascadeResult.AttackStats(0, a.name(), Map.of(), 9, 3, 0, 0, 6, 1.5, dev.arat.attack.ModelCalls.NONE, false));
+    p.attackFinished(
+        0,
+        new CascadeResult.AttackStats(
+            0, a.name(), Map.of(), 9, 3, 0, 0, 6, 1.5, dev.arat.attack.ModelCalls.NONE, false));
     return bytes.toString(StandardCharsets.UTF_8);
   }
 

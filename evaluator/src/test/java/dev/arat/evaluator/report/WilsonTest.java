@@ -7,7 +7,8 @@ import org.junit.jupiter.api.Test;
 class WilsonTest {
   @Test
   void matchesHandComputedValues() {
-    // 8/10: p=.8, z^2=3.8415, centre=(.8+.19208)/1.38415=.71674, half=1.96*sqrt(.016+.009604)/1.38415=.22658
+    // 8/10: p=.8, z^2=3.8415, centre=(.8+.19208)/1.38415=.71674,
+    // half=1.96*sqrt(.016+.009604)/1.38415=.22658
     Wilson.Interval a = Wilson.interval95(8, 10);
     assertEquals(0.4902, a.low(), 1e-4);
     assertEquals(0.9433, a.high(), 1e-4);

@@ -89,10 +89,19 @@ class ByoDataEvaluationTest {
 
   /** Deterministic attacks (FGSM, PGD without random start): results depend on the images only. */
   static EvaluationSuite suite(String data) {
-    return Specs.parse(String.join("\n", "name: byo", "data: " + data, "samples: " + N, "seed: 3",
-        "batch_size: 32", "threat_model: {norm: Linf, epsilon: 0.1}",
-        "attacks: [{type: fgsm}, {type: pgd, steps: 10, step_size: 0.02, random_start: false}]", ""),
-        EvaluationSuite.class, "byo.yaml");
+    return Specs.parse(
+        String.join(
+            "\n",
+            "name: byo",
+            "data: " + data,
+            "samples: " + N,
+            "seed: 3",
+            "batch_size: 32",
+            "threat_model: {norm: Linf, epsilon: 0.1}",
+            "attacks: [{type: fgsm}, {type: pgd, steps: 10, step_size: 0.02, random_start: false}]",
+            ""),
+        EvaluationSuite.class,
+        "byo.yaml");
   }
 
   static SuiteRunner runner() {
@@ -100,7 +109,8 @@ class ByoDataEvaluationTest {
   }
 
   @Test
-  void npyPairAndGreyPngFolderGiveTheSameVerdictAndNameTheirSource(@TempDir Path dir) throws IOException {
+  void npyPairAndGreyPngFolderGiveTheSameVerdictAndNameTheirSource(@TempDir Path dir)
+      throws IOException {
     ImageDataset d = quantised();
     Path x = dir.resolve("x.npy");
     Path y = dir.resolve("y.npy");
@@ -108,9 +118,20 @@ class ByoDataEvaluationTest {
     writePngs(d, dir.resolve("pngs"));
     Path model = model(dir);
 
-    Report npy = runner().run(model, suite("{format: npy, x: '" + x + "', y: '" + y + "'}"), null, dir.resolve("a"));
-    Report png = runner().run(model, suite("{format: folder, path: '" + dir.resolve("pngs") + "'}"), null,
-        dir.resolve("b"));
+    Report npy =
+        runner()
+            .run(
+                model,
+                suite("{format: npy, x: '" + x + "', y: '" + y + "'}"),
+                null,
+                dir.resolve("a"));
+    Report png =
+        runner()
+            .run(
+                model,
+                suite("{format: folder, path: '" + dir.resolve("pngs") + "'}"),
+                null,
+                dir.resolve("b"));
     assertTrue(npy.cleanAccuracy() > 0.8, "clean " + npy.cleanAccuracy());
     assertTrue(npy.robustCount() < npy.cleanCorrect(), "eps 0.1 should break some samples");
     // the same images in another order: the same counts (the attacks are deterministic per image)
@@ -118,10 +139,17 @@ class ByoDataEvaluationTest {
     assertEquals(npy.robustCount(), png.robustCount());
 
     // --data DIR with a suite and a model that name no dataset: DIR is the user's image folder
-    EvaluationSuite noData = Specs.parse(String.join("\n", "samples: " + N, "seed: 3",
-        "threat_model: {norm: Linf, epsilon: 0.1}",
-        "attacks: [{type: fgsm}, {type: pgd, steps: 10, step_size: 0.02, random_start: false}]", ""),
-        EvaluationSuite.class, "nodata.yaml");
+    EvaluationSuite noData =
+        Specs.parse(
+            String.join(
+                "\n",
+                "samples: " + N,
+                "seed: 3",
+                "threat_model: {norm: Linf, epsilon: 0.1}",
+                "attacks: [{type: fgsm}, {type: pgd, steps: 10, step_size: 0.02, random_start: false}]",
+                ""),
+            EvaluationSuite.class,
+            "nodata.yaml");
     Report byDir = runner().run(model, noData, dir.resolve("pngs"), null);
     assertEquals("folder", byDir.dataset().source().kind());
     assertEquals(png.robustCount(), byDir.robustCount());
@@ -145,7 +173,9 @@ class ByoDataEvaluationTest {
     BufferedImage img = ImageIO.read(first.toFile());
     img.getRaster().setSample(0, 0, 0, (img.getRaster().getSample(0, 0, 0) + 1) % 256);
     assertTrue(ImageIO.write(img, "png", first.toFile()));
-    Report changed = runner().run(model, suite("{format: folder, path: '" + dir.resolve("pngs") + "'}"), null, null);
+    Report changed =
+        runner()
+            .run(model, suite("{format: folder, path: '" + dir.resolve("pngs") + "'}"), null, null);
     assertNotEquals(b.sha256(), changed.dataset().source().sha256());
   }
 
@@ -172,7 +202,8 @@ class ByoDataEvaluationTest {
       assertNotEquals(ex.labels()[i], ex.predictions()[i]);
       double linf = 0;
       for (int j = 0; j < 784; j++) {
-        linf = Math.max(linf, Math.abs(ex.images().data()[i * 784 + j] - d.pixels()[idx * 784 + j]));
+        linf =
+            Math.max(linf, Math.abs(ex.images().data()[i * 784 + j] - d.pixels()[idx * 784 + j]));
       }
       assertTrue(linf <= 0.1 * (1 + 1e-4), "Linf " + linf);
       assertEquals(ex.predictions()[i], argmax(z, i * 10, 10));
@@ -193,7 +224,12 @@ class ByoDataEvaluationTest {
     Path y = dir.resolve("y.npy");
     writeNpy(d, x, y);
     Path model = model(dir);
-    runner().run(model, suite("{format: npy, x: '" + x + "', y: '" + y + "'}"), null, dir.resolve("out"));
+    runner()
+        .run(
+            model,
+            suite("{format: npy, x: '" + x + "', y: '" + y + "'}"),
+            null,
+            dir.resolve("out"));
     Replay.Examples ex = Replay.read(dir.resolve("out").resolve(Evidence.IMAGES));
 
     // another model: the same class means with a 4x steeper scale and shifted biases
@@ -206,7 +242,8 @@ class ByoDataEvaluationTest {
     for (int c = 0; c < b.length; c++) {
       b[c] = 4 * b[c] + 0.3f * (c % 3);
     }
-    dev.arat.onnx.testsupport.LinearModel other = new dev.arat.onnx.testsupport.LinearModel(w, b, base.k(), base.d());
+    dev.arat.onnx.testsupport.LinearModel other =
+        new dev.arat.onnx.testsupport.LinearModel(w, b, base.k(), base.d());
     Path otherFile = dir.resolve("other.onnx");
     OnnxModels.save(Fixtures.onnx(other, true, false), otherFile);
     float[] z = Fixtures.java(other).logits(ex.images());
@@ -233,25 +270,41 @@ class ByoDataEvaluationTest {
     runner().run(model, s, null, dir.resolve("single"));
     // an interrupted run (stopped during the second attack) resumed into the same folder
     class Stop extends RuntimeException {}
-    assertThrows(Stop.class, () -> SuiteRunner.builder().optThreads(1).optGallery(false)
-        .optListener(new dev.arat.attack.Cascade.Listener() {
-          @Override
-          public void progress(int index, int done, int todo) {
-            if (index == 1) {
-              throw new Stop();
-            }
-          }
-        }).build().run(model, s, null, dir.resolve("resumed")));
+    assertThrows(
+        Stop.class,
+        () ->
+            SuiteRunner.builder()
+                .optThreads(1)
+                .optGallery(false)
+                .optListener(
+                    new dev.arat.attack.Cascade.Listener() {
+                      @Override
+                      public void progress(int index, int done, int todo) {
+                        if (index == 1) {
+                          throw new Stop();
+                        }
+                      }
+                    })
+                .build()
+                .run(model, s, null, dir.resolve("resumed")));
     runner().run(model, s, null, dir.resolve("resumed"));
     for (int k = 1; k <= 2; k++) {
-      SuiteRunner.builder().optThreads(1).optGallery(false).optShard(k + "/2").build()
+      SuiteRunner.builder()
+          .optThreads(1)
+          .optGallery(false)
+          .optShard(k + "/2")
+          .build()
           .run(model, s, null, dir.resolve("s" + k));
     }
-    Merge.mergeAndWrite(java.util.List.of(dir.resolve("s1"), dir.resolve("s2")), null, dir.resolve("merged"));
-    for (String f : new String[] {Evidence.IMAGES, Evidence.INDICES, Evidence.LABELS, Evidence.PREDICTIONS}) {
+    Merge.mergeAndWrite(
+        java.util.List.of(dir.resolve("s1"), dir.resolve("s2")), null, dir.resolve("merged"));
+    for (String f :
+        new String[] {Evidence.IMAGES, Evidence.INDICES, Evidence.LABELS, Evidence.PREDICTIONS}) {
       byte[] want = Files.readAllBytes(dir.resolve("single").resolve(f));
-      assertArrayEquals(want, Files.readAllBytes(dir.resolve("resumed").resolve(f)), f + " after resume");
-      assertArrayEquals(want, Files.readAllBytes(dir.resolve("merged").resolve(f)), f + " after merge");
+      assertArrayEquals(
+          want, Files.readAllBytes(dir.resolve("resumed").resolve(f)), f + " after resume");
+      assertArrayEquals(
+          want, Files.readAllBytes(dir.resolve("merged").resolve(f)), f + " after merge");
     }
     // the switch turns it off (another evaluation: a fresh folder)
     runner().run(model, s.withSaveAdversarial(false), null, dir.resolve("off"));
@@ -271,28 +324,64 @@ class ByoDataEvaluationTest {
     f[5] = 1.7f;
     Path xf = dir.resolve("xf.npy");
     Npy.writeFloat32(xf, f, N, 1, 28, 28);
-    var e = assertThrows(dev.arat.data.DatasetException.class,
-        () -> runner().run(model, suite("{format: npy, x: '" + xf + "', y: '" + y + "'}"), null, null));
-    assertTrue(e.getMessage().contains("pixels must be in [0,1]") && e.getMessage().contains("image 0"), e.getMessage());
+    var e =
+        assertThrows(
+            dev.arat.data.DatasetException.class,
+            () ->
+                runner()
+                    .run(
+                        model,
+                        suite("{format: npy, x: '" + xf + "', y: '" + y + "'}"),
+                        null,
+                        null));
+    assertTrue(
+        e.getMessage().contains("pixels must be in [0,1]") && e.getMessage().contains("image 0"),
+        e.getMessage());
     // label count mismatch
     Path y2 = dir.resolve("y2.npy");
     Npy.writeInt64(y2, new long[] {1, 2, 3}, 3);
-    e = assertThrows(dev.arat.data.DatasetException.class,
-        () -> runner().run(model, suite("{format: npy, x: '" + x + "', y: '" + y2 + "'}"), null, null));
-    assertTrue(e.getMessage().contains("has 3 labels but") && e.getMessage().contains("120 images"), e.getMessage());
+    e =
+        assertThrows(
+            dev.arat.data.DatasetException.class,
+            () ->
+                runner()
+                    .run(
+                        model,
+                        suite("{format: npy, x: '" + x + "', y: '" + y2 + "'}"),
+                        null,
+                        null));
+    assertTrue(
+        e.getMessage().contains("has 3 labels but") && e.getMessage().contains("120 images"),
+        e.getMessage());
     // NaN
     f = d.pixels().clone();
     f[800] = Float.NaN;
     Npy.writeFloat32(xf, f, N, 1, 28, 28);
-    e = assertThrows(dev.arat.data.DatasetException.class,
-        () -> runner().run(model, suite("{format: npy, x: '" + xf + "', y: '" + y + "'}"), null, null));
+    e =
+        assertThrows(
+            dev.arat.data.DatasetException.class,
+            () ->
+                runner()
+                    .run(
+                        model,
+                        suite("{format: npy, x: '" + xf + "', y: '" + y + "'}"),
+                        null,
+                        null));
     assertTrue(e.getMessage().contains("image 1 holds NaN"), e.getMessage());
     // labels beyond the model's classes
     long[] big = new long[N];
     big[3] = 12;
     Npy.writeInt64(y2, big, N);
-    EvaluationException ee = assertThrows(EvaluationException.class,
-        () -> runner().run(model, suite("{format: npy, x: '" + x + "', y: '" + y2 + "'}"), null, null));
+    EvaluationException ee =
+        assertThrows(
+            EvaluationException.class,
+            () ->
+                runner()
+                    .run(
+                        model,
+                        suite("{format: npy, x: '" + x + "', y: '" + y2 + "'}"),
+                        null,
+                        null));
     assertTrue(ee.getMessage().contains("outputs 10 classes"), ee.getMessage());
     assertNotNull(ee.kind());
   }

@@ -36,18 +36,20 @@ import org.junit.jupiter.api.Test;
  * per-sample verdicts on each.
  */
 class ByoModelsTest {
-  static final String SUITE = String.join("\n",
-      "name: byo",
-      "data: {dataset: synthetic}",
-      "samples: 45",
-      "seed: 1",
-      "batch_size: 20",
-      "threat_model: {norm: Linf, epsilon: 0.03}",
-      "attacks:",
-      "  - type: fgsm",
-      "  - {type: pgd, steps: 3, step_size: 0.01}",
-      "gates: {min_robust_accuracy: 0.0}",
-      "");
+  static final String SUITE =
+      String.join(
+          "\n",
+          "name: byo",
+          "data: {dataset: synthetic}",
+          "samples: 45",
+          "seed: 1",
+          "batch_size: 20",
+          "threat_model: {norm: Linf, epsilon: 0.03}",
+          "attacks:",
+          "  - type: fgsm",
+          "  - {type: pgd, steps: 3, step_size: 0.01}",
+          "gates: {min_robust_accuracy: 0.0}",
+          "");
   static final String NORMALIZATION = "normalization: {mean: [0.2860], std: [0.3530]}\n";
 
   static Path fixture(String name) {
@@ -63,7 +65,11 @@ class ByoModelsTest {
   }
 
   static Report run(String model, String yaml) {
-    return SuiteRunner.builder().optThreads(1).optGallery(false).build().run(fixture(model), suite(yaml), null);
+    return SuiteRunner.builder()
+        .optThreads(1)
+        .optGallery(false)
+        .build()
+        .run(fixture(model), suite(yaml), null);
   }
 
   /** 21 synthetic images: not a multiple of the fixed batch 8, so padding is exercised. */
@@ -81,7 +87,8 @@ class ByoModelsTest {
       scale = Math.max(scale, Math.abs(v));
     }
     for (int i = 0; i < expected.length; i++) {
-      assertTrue(Math.abs(expected[i] - actual[i]) <= tol * Math.max(1, scale),
+      assertTrue(
+          Math.abs(expected[i] - actual[i]) <= tol * Math.max(1, scale),
           what + "[" + i + "]: expected " + expected[i] + ", was " + actual[i]);
     }
   }
@@ -95,28 +102,34 @@ class ByoModelsTest {
       labels[i] = i % 10;
       targets[i] = (i + 3) % 10;
     }
-    EvaluationSuite.Normalization norm = new EvaluationSuite.Normalization(List.of(0.2860), List.of(0.3530));
+    EvaluationSuite.Normalization norm =
+        new EvaluationSuite.Normalization(List.of(0.2860), List.of(0.3530));
     try (OrtClassifier ref = OrtClassifier.open(fixture("reference.onnx"), 1)) {
       float[] z = ref.logits(x);
       LossGradient ce = ref.lossGradient(x, labels, null, LossHead.CE);
       LossGradient dlrT = ref.lossGradient(x, labels, targets, LossHead.DLR_TARGETED);
       for (String name : List.of("fixed-batch.onnx", "nhwc.onnx", "no-norm.onnx")) {
-        try (OrtClassifier m = OrtClassifier.open(fixture(name), RuntimeOptions.cpu(1),
-            name.equals("no-norm.onnx") ? norm : null)) {
+        try (OrtClassifier m =
+            OrtClassifier.open(
+                fixture(name), RuntimeOptions.cpu(1), name.equals("no-norm.onnx") ? norm : null)) {
           assertEquals(name.equals("fixed-batch.onnx") ? 8 : 0, m.fixedBatch(), name);
           assertEquals(name.equals("nhwc.onnx") ? "NHWC" : "NCHW", m.layout(), name);
-          assertEquals(List.of(-1L, 1L, 28L, 28L), Arrays.stream(m.inputShape()).boxed().toList(), name);
+          assertEquals(
+              List.of(-1L, 1L, 28L, 28L), Arrays.stream(m.inputShape()).boxed().toList(), name);
           assertClose(z, m.logits(x), 1e-5, name + " logits");
           LossGradient g = m.lossGradient(x, labels, null, LossHead.CE);
           assertClose(ce.losses(), g.losses(), 1e-5, name + " ce loss");
           assertClose(ce.gradient(), g.gradient(), 1e-4, name + " ce gradient");
           LossGradient t = m.lossGradient(x, labels, targets, LossHead.DLR_TARGETED);
           assertClose(dlrT.gradient(), t.gradient(), 1e-4, name + " dlr-targeted gradient");
-          boolean noted = m.diagnostics().stream().anyMatch(d -> d.code().equals(Diagnostic.Code.MODEL_INPUT.code()));
+          boolean noted =
+              m.diagnostics().stream()
+                  .anyMatch(d -> d.code().equals(Diagnostic.Code.MODEL_INPUT.code()));
           assertTrue(noted, name + ": " + m.diagnostics());
         }
       }
-      // without its normalisation the no-norm export is another function: the key is what makes it right
+      // without its normalisation the no-norm export is another function: the key is what makes it
+      // right
       try (OrtClassifier raw = OrtClassifier.open(fixture("no-norm.onnx"), 1)) {
         float[] zr = raw.logits(x);
         double worst = 0;
@@ -135,12 +148,23 @@ class ByoModelsTest {
    */
   @Test
   void transferSurrogateGetsTheSuitesNormalization() {
-    String transfer = String.join("\n", "name: byo-transfer", "data: {dataset: synthetic}", "samples: 45", "seed: 1",
-        "batch_size: 20", "threat_model: {norm: Linf, epsilon: 0.1}", "attacks:",
-        "  - {type: transfer, surrogate: '%s', attack: {type: pgd, steps: 5, step_size: 0.03}}", "");
+    String transfer =
+        String.join(
+            "\n",
+            "name: byo-transfer",
+            "data: {dataset: synthetic}",
+            "samples: 45",
+            "seed: 1",
+            "batch_size: 20",
+            "threat_model: {norm: Linf, epsilon: 0.1}",
+            "attacks:",
+            "  - {type: transfer, surrogate: '%s', attack: {type: pgd, steps: 5, step_size: 0.03}}",
+            "");
     Report ref = run("reference.onnx", String.format(transfer, fixture("reference.onnx")));
-    Report r = run("no-norm.onnx", String.format(transfer, fixture("no-norm.onnx")) + NORMALIZATION);
-    assertTrue(ref.robustCount() < ref.cleanCorrect(), "the transfer attack should break some samples");
+    Report r =
+        run("no-norm.onnx", String.format(transfer, fixture("no-norm.onnx")) + NORMALIZATION);
+    assertTrue(
+        ref.robustCount() < ref.cleanCorrect(), "the transfer attack should break some samples");
     assertEquals(ref.cleanCorrect(), r.cleanCorrect());
     assertEquals(ref.robustCount(), r.robustCount());
     for (int i = 0; i < ref.perSample().size(); i++) {
@@ -165,46 +189,67 @@ class ByoModelsTest {
         assertEquals(a.robust(), b.robust(), name + " sample " + a.index());
         assertEquals(a.brokenBy(), b.brokenBy(), name + " sample " + a.index());
       }
-      assertTrue(r.diagnostics().stream().anyMatch(d -> d.startsWith("ARAT-D018")), name + ": " + r.diagnostics());
+      assertTrue(
+          r.diagnostics().stream().anyMatch(d -> d.startsWith("ARAT-D018")),
+          name + ": " + r.diagnostics());
     }
   }
 
   @Test
   void aBatchSizeHiddenInsideTheGraphIsAnInputErrorSayingWhatToDo() {
-    EvaluationException e = assertThrows(EvaluationException.class,
-        () -> OrtClassifier.open(fixture("hidden-batch.onnx"), 1));
+    EvaluationException e =
+        assertThrows(
+            EvaluationException.class, () -> OrtClassifier.open(fixture("hidden-batch.onnx"), 1));
     assertEquals(EvaluationException.Kind.INPUT, e.kind(), e.getMessage());
-    assertTrue(e.getMessage().contains("batch of 1") && e.getMessage().contains("dynamic_axes"), e.getMessage());
+    assertTrue(
+        e.getMessage().contains("batch of 1") && e.getMessage().contains("dynamic_axes"),
+        e.getMessage());
   }
 
   @Test
   void inputsThatAreNotImagesAreClearErrors() {
     GraphBuilder flat = new GraphBuilder("flat");
     String x = flat.input("pixels", Tensors.FLOAT, "N", 784);
-    flat.output(flat.node(Op.MAT_MUL, x, flat.floatInitializer("w", new float[7840], 784, 10)), "logits",
-        Tensors.FLOAT, "N", 10);
-    EvaluationException e = assertThrows(EvaluationException.class,
-        () -> new OrtClassifier(flat.build(13), "flat model", 1));
+    flat.output(
+        flat.node(Op.MAT_MUL, x, flat.floatInitializer("w", new float[7840], 784, 10)),
+        "logits",
+        Tensors.FLOAT,
+        "N",
+        10);
+    EvaluationException e =
+        assertThrows(
+            EvaluationException.class, () -> new OrtClassifier(flat.build(13), "flat model", 1));
     assertEquals(EvaluationException.Kind.INPUT, e.kind());
-    assertTrue(e.getMessage().contains("(N,784)") && e.getMessage().contains("(N,C,H,W)"), e.getMessage());
+    assertTrue(
+        e.getMessage().contains("(N,784)") && e.getMessage().contains("(N,C,H,W)"), e.getMessage());
 
     GraphBuilder bytes = new GraphBuilder("bytes");
     String b = bytes.input("pixels", Tensors.INT64, "N", 1, 28, 28);
     bytes.output(bytes.node(Op.FLATTEN, b), "logits", Tensors.INT64, "N", 784);
     ModelProto m = bytes.build(13);
     e = assertThrows(EvaluationException.class, () -> new OrtClassifier(m, "int model", 1));
-    assertTrue(e.getMessage().contains("'pixels' is int64") && e.getMessage().contains("float32"), e.getMessage());
+    assertTrue(
+        e.getMessage().contains("'pixels' is int64") && e.getMessage().contains("float32"),
+        e.getMessage());
   }
 
   @Test
   void normalizationIsValidatedAgainstTheModel() {
-    SpecException bad = assertThrows(SpecException.class,
-        () -> suite(SUITE + "normalization: {mean: [0.5], std: [0]}\n"));
+    SpecException bad =
+        assertThrows(
+            SpecException.class, () -> suite(SUITE + "normalization: {mean: [0.5], std: [0]}\n"));
     assertTrue(bad.getMessage().contains("normalization.std[0]"), bad.getMessage());
-    EvaluationException e = assertThrows(EvaluationException.class,
-        () -> run("no-norm.onnx", SUITE + "normalization: {mean: [0.5, 0.5, 0.5], std: [0.2, 0.2, 0.2]}\n"));
+    EvaluationException e =
+        assertThrows(
+            EvaluationException.class,
+            () ->
+                run(
+                    "no-norm.onnx",
+                    SUITE + "normalization: {mean: [0.5, 0.5, 0.5], std: [0.2, 0.2, 0.2]}\n"));
     assertEquals(EvaluationException.Kind.INPUT, e.kind());
-    assertTrue(e.getMessage().contains("normalization.mean has 3 values; the model has 1 channel"), e.getMessage());
+    assertTrue(
+        e.getMessage().contains("normalization.mean has 3 values; the model has 1 channel"),
+        e.getMessage());
   }
 
   @Test

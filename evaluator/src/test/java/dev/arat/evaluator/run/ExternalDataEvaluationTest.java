@@ -23,23 +23,24 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
- * A model with external data: ONNX Runtime gets the data arat read from the model's folder (never
- * a file the model names elsewhere), and the report's model digest covers that data.
+ * A model with external data: ONNX Runtime gets the data arat read from the model's folder (never a
+ * file the model names elsewhere), and the report's model digest covers that data.
  */
 class ExternalDataEvaluationTest {
-  static final String SQUARE_ONLY = String.join("\n",
-      "name: square-only",
-      "data: {dataset: synthetic}",
-      "samples: 8",
-      "seed: 1",
-      "threat_model: {norm: Linf, epsilon: 0.05}",
-      "attacks:",
-      "  - type: square",
-      "    queries: 5",
-      "");
+  static final String SQUARE_ONLY =
+      String.join(
+          "\n",
+          "name: square-only",
+          "data: {dataset: synthetic}",
+          "samples: 8",
+          "seed: 1",
+          "threat_model: {norm: Linf, epsilon: 0.05}",
+          "attacks:",
+          "  - type: square",
+          "    queries: 5",
+          "");
 
-  @TempDir
-  Path dir;
+  @TempDir Path dir;
 
   /** The nearest-mean fixture with {@code fc.weight} moved to external file {@code location}. */
   static ModelProto externalWeight(String location) {
@@ -48,8 +49,14 @@ class ExternalDataEvaluationTest {
     for (int i = 0; i < g.getInitializerCount(); i++) {
       TensorProto t = g.getInitializer(i);
       if (t.getName().equals("fc.weight")) {
-        g.setInitializer(i, t.toBuilder().clearRawData().setDataLocation(TensorProto.DataLocation.EXTERNAL)
-            .addExternalData(StringStringEntryProto.newBuilder().setKey("location").setValue(location)).build());
+        g.setInitializer(
+            i,
+            t.toBuilder()
+                .clearRawData()
+                .setDataLocation(TensorProto.DataLocation.EXTERNAL)
+                .addExternalData(
+                    StringStringEntryProto.newBuilder().setKey("location").setValue(location))
+                .build());
       }
     }
     return m.toBuilder().setGraph(g).build();
@@ -57,8 +64,12 @@ class ExternalDataEvaluationTest {
 
   static byte[] weightBytes() {
     ModelProto m = Fixtures.onnx(Fixtures.syntheticNearestMean(), false, false);
-    return m.getGraph().getInitializerList().stream().filter(t -> t.getName().equals("fc.weight")).findFirst()
-        .orElseThrow().getRawData().toByteArray();
+    return m.getGraph().getInitializerList().stream()
+        .filter(t -> t.getName().equals("fc.weight"))
+        .findFirst()
+        .orElseThrow()
+        .getRawData()
+        .toByteArray();
   }
 
   static SuiteRunner quietRunner() {
@@ -70,8 +81,10 @@ class ExternalDataEvaluationTest {
     Path model = dir.resolve("model.onnx");
     Files.write(model, externalWeight("/etc/passwd").toByteArray());
     EvaluationSuite suite = Specs.parse(SQUARE_ONLY, EvaluationSuite.class, "suite.yaml");
-    OnnxModelException e = assertThrows(OnnxModelException.class,
-        () -> quietRunner().run(model, suite, null, dir.resolve("eval")));
+    OnnxModelException e =
+        assertThrows(
+            OnnxModelException.class,
+            () -> quietRunner().run(model, suite, null, dir.resolve("eval")));
     assertTrue(e.getMessage().contains("'/etc/passwd' is refused"), e.getMessage());
   }
 
@@ -98,6 +111,7 @@ class ExternalDataEvaluationTest {
 
   @Test
   void anInMemoryModelWithExternalDataNeverReachesOnnxRuntime() {
-    assertThrows(OnnxModelException.class, () -> new OrtClassifier(externalWeight("/etc/passwd"), "m", 1));
+    assertThrows(
+        OnnxModelException.class, () -> new OrtClassifier(externalWeight("/etc/passwd"), "m", 1));
   }
 }

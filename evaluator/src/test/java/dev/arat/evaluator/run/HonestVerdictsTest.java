@@ -25,8 +25,10 @@ import org.junit.jupiter.api.Test;
  * diagnostic (ARAT-D017) whatever the suite, unless a black-box-only suite allows it explicitly.
  */
 class HonestVerdictsTest {
-  static final String SQUARE_SUITE = SUITE.replace("  - type: fgsm\n  - {type: pgd, steps: 3, step_size: 0.01}\n",
-      "  - {type: square, queries: 30}\n");
+  static final String SQUARE_SUITE =
+      SUITE.replace(
+          "  - type: fgsm\n  - {type: pgd, steps: 3, step_size: 0.01}\n",
+          "  - {type: square, queries: 30}\n");
 
   static List<String> codes(Report r) {
     return r.diagnosticRecords().stream().map(Diagnostic::code).toList();
@@ -51,36 +53,88 @@ class HonestVerdictsTest {
     for (int i = 0; i < px.length; i++) {
       px[i] = Math.round(px[i] * 255) / 255f;
     }
-    ImageDataset test = new ImageDataset("synthetic-8bit", syn.channels(), syn.height(), syn.width(),
-        syn.numClasses(), syn.classNames(), px, syn.labels());
+    ImageDataset test =
+        new ImageDataset(
+            "synthetic-8bit",
+            syn.channels(),
+            syn.height(),
+            syn.width(),
+            syn.numClasses(),
+            syn.classNames(),
+            px,
+            syn.labels());
     Report r;
     try (OrtClassifier m = OrtClassifier.open(ByoModelsTest.fixture("nan-off-grid.onnx"), 1)) {
-      Report.ModelInfo info = new Report.ModelInfo("nan-off-grid.onnx", null, Map.of(), List.of(-1L, 1L, 28L, 28L), 10);
-      r = SuiteRunner.builder().optThreads(1).build().evaluate(m, m, info, m::diagnostics,
-          ByoModelsTest.suite(SUITE), test, null, null, System.nanoTime());
+      Report.ModelInfo info =
+          new Report.ModelInfo("nan-off-grid.onnx", null, Map.of(), List.of(-1L, 1L, 28L, 28L), 10);
+      r =
+          SuiteRunner.builder()
+              .optThreads(1)
+              .build()
+              .evaluate(
+                  m,
+                  m,
+                  info,
+                  m::diagnostics,
+                  ByoModelsTest.suite(SUITE),
+                  test,
+                  null,
+                  null,
+                  System.nanoTime());
     }
     assertFalse(r.trusted(), r.diagnostics().toString());
-    Diagnostic d = r.diagnosticRecords().stream().filter(x -> x.code().equals("ARAT-D016")).findFirst().orElseThrow();
+    Diagnostic d =
+        r.diagnosticRecords().stream()
+            .filter(x -> x.code().equals("ARAT-D016"))
+            .findFirst()
+            .orElseThrow();
     assertTrue(d.message().contains("scored during this run"), d.message());
   }
 
-  /** NaN seen during the attacks is recorded in the ledger: a run resumed (or repeated) from it stays untrusted. */
+  /**
+   * NaN seen during the attacks is recorded in the ledger: a run resumed (or repeated) from it
+   * stays untrusted.
+   */
   @Test
-  void nanLogitsDuringTheAttacksSurviveAResumeFromTheLedger(@org.junit.jupiter.api.io.TempDir java.nio.file.Path dir) {
+  void nanLogitsDuringTheAttacksSurviveAResumeFromTheLedger(
+      @org.junit.jupiter.api.io.TempDir java.nio.file.Path dir) {
     ImageDataset syn = Datasets.load("synthetic", null, Split.TEST);
     float[] px = syn.pixels().clone();
     for (int i = 0; i < px.length; i++) {
       px[i] = Math.round(px[i] * 255) / 255f;
     }
-    ImageDataset test = new ImageDataset("synthetic-8bit", syn.channels(), syn.height(), syn.width(),
-        syn.numClasses(), syn.classNames(), px, syn.labels());
-    Report.ModelInfo info = new Report.ModelInfo("nan-off-grid.onnx", null, Map.of(), List.of(-1L, 1L, 28L, 28L), 10);
+    ImageDataset test =
+        new ImageDataset(
+            "synthetic-8bit",
+            syn.channels(),
+            syn.height(),
+            syn.width(),
+            syn.numClasses(),
+            syn.classNames(),
+            px,
+            syn.labels());
+    Report.ModelInfo info =
+        new Report.ModelInfo("nan-off-grid.onnx", null, Map.of(), List.of(-1L, 1L, 28L, 28L), 10);
     Report.Tool tool = new Report.Tool("arat", SuiteRunner.TOOL_VERSION, null, null, null);
     for (int run = 0; run < 2; run++) { // the second run replays every batch from the ledger
       Report r;
       try (OrtClassifier m = OrtClassifier.open(ByoModelsTest.fixture("nan-off-grid.onnx"), 1)) {
-        r = SuiteRunner.builder().optThreads(1).optGallery(false).build().evaluate(m, m, info, m::diagnostics,
-            ByoModelsTest.suite(SUITE), test, null, tool, dir, System.nanoTime());
+        r =
+            SuiteRunner.builder()
+                .optThreads(1)
+                .optGallery(false)
+                .build()
+                .evaluate(
+                    m,
+                    m,
+                    info,
+                    m::diagnostics,
+                    ByoModelsTest.suite(SUITE),
+                    test,
+                    null,
+                    tool,
+                    dir,
+                    System.nanoTime());
       }
       assertFalse(r.trusted(), "run " + run + ": " + r.diagnostics());
       assertTrue(codes(r).contains("ARAT-D016"), "run " + run + ": " + r.diagnostics());
@@ -89,14 +143,32 @@ class HonestVerdictsTest {
     for (String shard : List.of("1/2", "2/2")) {
       java.nio.file.Path out = dir.resolve("s" + shard.charAt(0));
       try (OrtClassifier m = OrtClassifier.open(ByoModelsTest.fixture("nan-off-grid.onnx"), 1)) {
-        ReportFiles.writeJson(SuiteRunner.builder().optThreads(1).optGallery(false).optShard(shard).build()
-            .evaluate(m, m, info, m::diagnostics, ByoModelsTest.suite(SUITE), test, null, tool, out,
-                System.nanoTime()), out);
+        ReportFiles.writeJson(
+            SuiteRunner.builder()
+                .optThreads(1)
+                .optGallery(false)
+                .optShard(shard)
+                .build()
+                .evaluate(
+                    m,
+                    m,
+                    info,
+                    m::diagnostics,
+                    ByoModelsTest.suite(SUITE),
+                    test,
+                    null,
+                    tool,
+                    out,
+                    System.nanoTime()),
+            out);
       }
     }
     Report merged = Merge.merge(List.of(dir.resolve("s1"), dir.resolve("s2")), null);
     assertFalse(merged.trusted(), merged.diagnostics().toString());
-    assertEquals(1, codes(merged).stream().filter("ARAT-D016"::equals).count(), merged.diagnostics().toString());
+    assertEquals(
+        1,
+        codes(merged).stream().filter("ARAT-D016"::equals).count(),
+        merged.diagnostics().toString());
     assertFalse(codes(merged).contains("ARAT-D014"), merged.diagnostics().toString());
   }
 
@@ -131,7 +203,11 @@ class HonestVerdictsTest {
     Report r = run("round.onnx", SQUARE_SUITE + "allow_black_box_only: true\n");
     assertTrue(r.trusted(), r.diagnostics().toString());
     assertTrue(r.passed());
-    Diagnostic d = r.diagnosticRecords().stream().filter(x -> x.code().equals("ARAT-D017")).findFirst().orElseThrow();
+    Diagnostic d =
+        r.diagnosticRecords().stream()
+            .filter(x -> x.code().equals("ARAT-D017"))
+            .findFirst()
+            .orElseThrow();
     assertEquals(Diagnostic.Severity.WARNING, d.severity());
     assertTrue(ReportFiles.verdictLine(r).contains("BLACK-BOX ONLY"), ReportFiles.verdictLine(r));
     assertTrue(ReportFiles.toMarkdown(r).contains("black-box only"));
@@ -140,8 +216,9 @@ class HonestVerdictsTest {
 
   @Test
   void allowBlackBoxOnlyNeedsASuiteOfBlackBoxAttacks() {
-    SpecException e = assertThrows(SpecException.class,
-        () -> ByoModelsTest.suite(SUITE + "allow_black_box_only: true\n"));
+    SpecException e =
+        assertThrows(
+            SpecException.class, () -> ByoModelsTest.suite(SUITE + "allow_black_box_only: true\n"));
     assertTrue(e.getMessage().contains("attacks[0] is fgsm"), e.getMessage());
   }
 
@@ -149,6 +226,8 @@ class HonestVerdictsTest {
   void aDifferentiableModelIsNotAffected() {
     Report r = run("reference.onnx", SUITE);
     assertTrue(r.trusted(), r.diagnostics().toString());
-    assertFalse(codes(r).contains("ARAT-D016") || codes(r).contains("ARAT-D017"), r.diagnostics().toString());
+    assertFalse(
+        codes(r).contains("ARAT-D016") || codes(r).contains("ARAT-D017"),
+        r.diagnostics().toString());
   }
 }

@@ -29,9 +29,17 @@ import org.junit.jupiter.api.Test;
  * flagged as not TensorRT-compatible (ARAT-D022).
  */
 class QuantizedModelTest {
-  private static final String SUITE = String.join("\n", "name: q", "data: {dataset: synthetic}",
-      "samples: 8", "seed: 1", "threat_model: {norm: Linf, epsilon: 0.1}", "attacks:",
-      "  - {type: apgd, steps: 2}", "");
+  private static final String SUITE =
+      String.join(
+          "\n",
+          "name: q",
+          "data: {dataset: synthetic}",
+          "samples: 8",
+          "seed: 1",
+          "threat_model: {norm: Linf, epsilon: 0.1}",
+          "attacks:",
+          "  - {type: apgd, steps: 2}",
+          "");
 
   /** Conv(1->2, 3x3) on a Q/DQ'd image, Relu, Flatten, Q/DQ, Gemm -> 3 logits; input (N,1,6,6). */
   static ModelProto qdq(boolean asymmetric) {
@@ -46,26 +54,45 @@ class QuantizedModelTest {
     for (int i = 0; i < w2.length; i++) {
       w2[i] = (float) r.nextGaussian() * 0.3f;
     }
-    String c = g.node(Op.CONV, List.of(x, g.floatInitializer("w1", w1, 2, 1, 3, 3)),
-        Map.of("kernel_shape", new long[] {3, 3}));
-    String f = pair(g, g.node(Op.FLATTEN, List.of(g.node(Op.RELU, c)), Map.of("axis", 1)), 20f,
-        asymmetric);
-    String z = g.node(Op.GEMM, List.of(f, g.floatInitializer("w2", w2, 3, 32)),
-        Map.of("transB", 1));
+    String c =
+        g.node(
+            Op.CONV,
+            List.of(x, g.floatInitializer("w1", w1, 2, 1, 3, 3)),
+            Map.of("kernel_shape", new long[] {3, 3}));
+    String f =
+        pair(
+            g, g.node(Op.FLATTEN, List.of(g.node(Op.RELU, c)), Map.of("axis", 1)), 20f, asymmetric);
+    String z =
+        g.node(Op.GEMM, List.of(f, g.floatInitializer("w2", w2, 3, 32)), Map.of("transB", 1));
     g.output(z, "logits", Tensors.FLOAT, "N", 3);
     return g.build(13);
   }
 
   private static String pair(GraphBuilder g, String x, float amax, boolean asymmetric) {
     String s = g.floatScalar("s", amax / 127f);
-    TensorProto zp = Tensors.int8Tensor(g.uniqueName("zp"), new byte[] {(byte) (asymmetric ? 3 : 0)});
+    TensorProto zp =
+        Tensors.int8Tensor(g.uniqueName("zp"), new byte[] {(byte) (asymmetric ? 3 : 0)});
     String z = g.initializer(zp);
     String q = g.uniqueName(x + "_q");
     String dq = g.uniqueName(x + "_dq");
-    g.appendRaw(NodeProto.newBuilder().setOpType("QuantizeLinear").setName(q).addInput(x).addInput(s)
-        .addInput(z).addOutput(q).build());
-    g.appendRaw(NodeProto.newBuilder().setOpType("DequantizeLinear").setName(dq).addInput(q).addInput(s)
-        .addInput(z).addOutput(dq).build());
+    g.appendRaw(
+        NodeProto.newBuilder()
+            .setOpType("QuantizeLinear")
+            .setName(q)
+            .addInput(x)
+            .addInput(s)
+            .addInput(z)
+            .addOutput(q)
+            .build());
+    g.appendRaw(
+        NodeProto.newBuilder()
+            .setOpType("DequantizeLinear")
+            .setName(dq)
+            .addInput(q)
+            .addInput(s)
+            .addInput(z)
+            .addOutput(dq)
+            .build());
     return dq;
   }
 
@@ -89,8 +116,11 @@ class QuantizedModelTest {
     int[] labels = {0, 1, 2, 0, 1, 2};
     try (OrtClassifier ste = new OrtClassifier(qdq(false), "qdq", 1);
         OrtClassifier exact = new OrtClassifier(qdq(false), "qdq", 1)) {
-      assertTrue(codes(ste).contains(Diagnostic.Code.STRAIGHT_THROUGH_GRADIENTS.code()), codes(ste).toString());
-      assertFalse(codes(ste).contains(Diagnostic.Code.GRADIENT_MASKING_OPS.code()), codes(ste).toString());
+      assertTrue(
+          codes(ste).contains(Diagnostic.Code.STRAIGHT_THROUGH_GRADIENTS.code()),
+          codes(ste).toString());
+      assertFalse(
+          codes(ste).contains(Diagnostic.Code.GRADIENT_MASKING_OPS.code()), codes(ste).toString());
       assertFalse(codes(ste).contains(Diagnostic.Code.NOT_TENSORRT_COMPATIBLE.code()));
       assertNull(Probes.zeroGradient(ste, x, labels, suite, 3));
       exact.setStraightThrough(false);
@@ -106,10 +136,15 @@ class QuantizedModelTest {
     EvaluationSuite apgdOnly = Specs.parse(SUITE, EvaluationSuite.class, "q.yaml");
     List<Diagnostic> out = SuiteRunner.straightThroughChecked(d020, apgdOnly);
     assertEquals(Diagnostic.Code.STRAIGHT_THROUGH_UNCHECKED.code(), out.get(out.size() - 1).code());
-    assertTrue(out.get(out.size() - 1).message().contains("no square attack and no transfer attack"));
-    EvaluationSuite checked = Specs.parse(SUITE + "  - {type: square, queries: 10}\n"
-        + "  - {type: transfer, surrogate: parent.onnx, attack: {type: apgd, steps: 2}}\n",
-        EvaluationSuite.class, "q.yaml");
+    assertTrue(
+        out.get(out.size() - 1).message().contains("no square attack and no transfer attack"));
+    EvaluationSuite checked =
+        Specs.parse(
+            SUITE
+                + "  - {type: square, queries: 10}\n"
+                + "  - {type: transfer, surrogate: parent.onnx, attack: {type: apgd, steps: 2}}\n",
+            EvaluationSuite.class,
+            "q.yaml");
     assertEquals(d020, SuiteRunner.straightThroughChecked(d020, checked));
     assertEquals(List.of(), SuiteRunner.straightThroughChecked(List.of(), apgdOnly));
   }
@@ -119,7 +154,8 @@ class QuantizedModelTest {
     try (OrtClassifier c = new OrtClassifier(qdq(true), "asym", 1)) {
       List<String> codes = codes(c);
       assertTrue(codes.contains(Diagnostic.Code.NOT_TENSORRT_COMPATIBLE.code()), codes.toString());
-      assertTrue(c.diagnostics().stream().noneMatch(d -> d.severity() == Diagnostic.Severity.FATAL),
+      assertTrue(
+          c.diagnostics().stream().noneMatch(d -> d.severity() == Diagnostic.Severity.FATAL),
           codes.toString());
       float[] z = c.logits(images(2));
       assertEquals(6, z.length);

@@ -29,22 +29,34 @@ import org.w3c.dom.NodeList;
 
 /** report.json (schema 2, reads schema 1), report.md, junit.xml and the PNG plots. */
 class ReportFilesTest {
-  static final String SUITE = String.join("\n",
-      "name: files <&> \"quoted\"", "data: {dataset: synthetic}", "samples: 30", "seed: 7", "batch_size: 15",
-      "threat_model: {norm: Linf, epsilon: 0.12}", "epsilon_sweep: [0.05, 0.2]",
-      "attacks: [{type: fgsm}]",
-      "gates: {min_clean_accuracy: 0.5, min_robust_accuracy: 0.99, max_robust_drop: 0.1}", "");
+  static final String SUITE =
+      String.join(
+          "\n",
+          "name: files <&> \"quoted\"",
+          "data: {dataset: synthetic}",
+          "samples: 30",
+          "seed: 7",
+          "batch_size: 15",
+          "threat_model: {norm: Linf, epsilon: 0.12}",
+          "epsilon_sweep: [0.05, 0.2]",
+          "attacks: [{type: fgsm}]",
+          "gates: {min_clean_accuracy: 0.5, min_robust_accuracy: 0.99, max_robust_drop: 0.1}",
+          "");
 
   static Report report() {
-    return LedgerTest.runJava(Specs.parse(SUITE, EvaluationSuite.class, "files.yaml"),
-        Fixtures.java(Fixtures.syntheticNearestMean()), null, false);
+    return LedgerTest.runJava(
+        Specs.parse(SUITE, EvaluationSuite.class, "files.yaml"),
+        Fixtures.java(Fixtures.syntheticNearestMean()),
+        null,
+        false);
   }
 
   @Test
   void junitXmlHasOneTestCasePerGatePlusTrust(@TempDir Path dir) throws Exception {
     Report r = report();
     List<Path> files = ReportFiles.writeAll(r, dir);
-    assertEquals(List.of("report.json", "report.md", "junit.xml", Plots.EPSILON_FILE, Plots.CLASS_FILE),
+    assertEquals(
+        List.of("report.json", "report.md", "junit.xml", Plots.EPSILON_FILE, Plots.CLASS_FILE),
         files.stream().map(p -> p.getFileName().toString()).toList());
     DocumentBuilderFactory f = DocumentBuilderFactory.newInstance();
     f.setFeature("http://apache.org/xml/features/disallow-doctype-decl", true);
@@ -70,14 +82,18 @@ class ReportFilesTest {
       failures += tc.getElementsByTagName("failure").getLength();
       skipped += tc.getElementsByTagName("skipped").getLength();
     }
-    assertEquals(List.of("trusted", "min_clean_accuracy", "min_robust_accuracy", "max_robust_drop"), names);
+    assertEquals(
+        List.of("trusted", "min_clean_accuracy", "min_robust_accuracy", "max_robust_drop"), names);
     assertEquals(1, failures, "only min_robust_accuracy fails");
     assertEquals(1, skipped, "max_robust_drop has no baseline");
     assertEquals(String.valueOf(failures), suite.getAttribute("failures"));
     assertEquals(String.valueOf(skipped), suite.getAttribute("skipped"));
     Element failure = (Element) ((Element) cases.item(2)).getElementsByTagName("failure").item(0);
-    assertTrue(failure.getAttribute("message").startsWith("min_robust_accuracy: "), failure.getAttribute("message"));
-    assertTrue(failure.getAttribute("message").contains(" < 99.00%"), failure.getAttribute("message"));
+    assertTrue(
+        failure.getAttribute("message").startsWith("min_robust_accuracy: "),
+        failure.getAttribute("message"));
+    assertTrue(
+        failure.getAttribute("message").contains(" < 99.00%"), failure.getAttribute("message"));
     Element props = (Element) suite.getElementsByTagName("properties").item(0);
     assertTrue(props.getElementsByTagName("property").getLength() >= 5);
 
@@ -94,19 +110,50 @@ class ReportFilesTest {
   @Test
   void anUntrustedReportFailsTheTrustCase() throws Exception {
     Report r = report();
-    List<Diagnostic> d = List.of(Diagnostic.Code.BUDGET_VIOLATION.of("2 candidate(s) broke <the> budget"));
-    Report bad = new Report(r.schemaVersion(), r.tool(), r.model(), r.suite(), r.dataset(), r.shard(), r.samples(),
-        r.sampleIndices(), r.seed(), r.threatModel(), r.cleanCorrect(), r.cleanAccuracy(), r.cleanAccuracyCi95(),
-        r.robustCount(), r.robustAccuracy(), r.robustAccuracyCi95(), r.attacks(), r.violations(), r.maxPerturbation(),
-        r.perSample(), r.perClass(), r.sweep(), r.baseline(), List.of(), false, false,
-        d.stream().map(Diagnostic::line).toList(), d, r.durationSeconds());
+    List<Diagnostic> d =
+        List.of(Diagnostic.Code.BUDGET_VIOLATION.of("2 candidate(s) broke <the> budget"));
+    Report bad =
+        new Report(
+            r.schemaVersion(),
+            r.tool(),
+            r.model(),
+            r.suite(),
+            r.dataset(),
+            r.shard(),
+            r.samples(),
+            r.sampleIndices(),
+            r.seed(),
+            r.threatModel(),
+            r.cleanCorrect(),
+            r.cleanAccuracy(),
+            r.cleanAccuracyCi95(),
+            r.robustCount(),
+            r.robustAccuracy(),
+            r.robustAccuracyCi95(),
+            r.attacks(),
+            r.violations(),
+            r.maxPerturbation(),
+            r.perSample(),
+            r.perClass(),
+            r.sweep(),
+            r.baseline(),
+            List.of(),
+            false,
+            false,
+            d.stream().map(Diagnostic::line).toList(),
+            d,
+            r.durationSeconds());
     String xml = ReportFiles.toJUnit(bad);
-    Document doc = DocumentBuilderFactory.newInstance().newDocumentBuilder()
-        .parse(new ByteArrayInputStream(xml.getBytes(java.nio.charset.StandardCharsets.UTF_8)));
+    Document doc =
+        DocumentBuilderFactory.newInstance()
+            .newDocumentBuilder()
+            .parse(new ByteArrayInputStream(xml.getBytes(java.nio.charset.StandardCharsets.UTF_8)));
     Element tc = (Element) doc.getElementsByTagName("testcase").item(0);
     assertEquals("trusted", tc.getAttribute("name"));
     Element f = (Element) tc.getElementsByTagName("failure").item(0);
-    assertTrue(f.getTextContent().contains("ARAT-D006 [fatal] budget-violation: 2 candidate(s) broke <the> budget"),
+    assertTrue(
+        f.getTextContent()
+            .contains("ARAT-D006 [fatal] budget-violation: 2 candidate(s) broke <the> budget"),
         f.getTextContent());
     assertTrue(ReportFiles.toMarkdown(bad).contains("⛔ **ARAT-D006**"));
   }
@@ -143,7 +190,8 @@ class ReportFilesTest {
     float[][] a = {new float[28 * 28], new float[28 * 28]};
     float[][] b = {new float[28 * 28], new float[28 * 28]};
     b[0][5] = 0.1f;
-    byte[] png = Gallery.render(a, b, new String[] {"#1: 3->5", "#2: 1->7"}, 1, 28, 28, "Linf eps=0.1");
+    byte[] png =
+        Gallery.render(a, b, new String[] {"#1: 3->5", "#2: 1->7"}, 1, 28, 28, "Linf eps=0.1");
     BufferedImage img = ImageIO.read(new ByteArrayInputStream(png));
     assertTrue(img.getWidth() > 2 * 96 && img.getHeight() > 3 * 28);
   }

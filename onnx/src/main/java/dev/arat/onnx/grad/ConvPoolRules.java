@@ -3,17 +3,13 @@ package dev.arat.onnx.grad;
 import static dev.arat.onnx.GraphIndex.floatAttr;
 import static dev.arat.onnx.GraphIndex.intAttr;
 import static dev.arat.onnx.GraphIndex.intsAttr;
-import static dev.arat.onnx.GraphIndex.stringAttr;
 import static dev.arat.onnx.grad.GradientRules.unsupportedConfig;
 import static dev.arat.onnx.grad.Shapes.dimsText;
 
 import ai.onnx.proto.OnnxMl.NodeProto;
 import ai.onnx.proto.OnnxMl.TensorProto;
-import dev.arat.onnx.GraphIndex;
-import dev.arat.onnx.OnnxModelException;
 import dev.arat.onnx.Op;
 import dev.arat.onnx.Tensors;
-import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -64,9 +60,10 @@ final class ConvPoolRules {
     attrs.put("pads", win.pads());
     attrs.put("output_padding", checkedOutputPadding(n, win));
     attrs.put("group", intAttr(n, "group", 1));
-    String flipped = Arrays.stream(win.strides()).allMatch(v -> v == 1)
-        && xs[1] > CONV_TRANSPOSE_MAX_CHANNELS
-        ? flippedAdjoint(run, w, ws, (int) intAttr(n, "group", 1)) : null;
+    String flipped =
+        Arrays.stream(win.strides()).allMatch(v -> v == 1) && xs[1] > CONV_TRANSPOSE_MAX_CHANNELS
+            ? flippedAdjoint(run, w, ws, (int) intAttr(n, "group", 1))
+            : null;
     long[] adjPads = new long[2 * sp.length];
     boolean padsOk = true;
     for (int i = 0; i < sp.length; i++) {
@@ -90,9 +87,9 @@ final class ConvPoolRules {
   }
 
   /**
-   * The kernel of the stride-1 adjoint convolution: W (M, C/g, k...) becomes W' (C, M/g, k...)
-   * with W'[g*C/g + c, m, i...] = W[g*M/g + m, c, (k-1-i)...]; null if W is not a float32
-   * initializer (then ConvTranspose is used).
+   * The kernel of the stride-1 adjoint convolution: W (M, C/g, k...) becomes W' (C, M/g, k...) with
+   * W'[g*C/g + c, m, i...] = W[g*M/g + m, c, (k-1-i)...]; null if W is not a float32 initializer
+   * (then ConvTranspose is used).
    */
   private static String flippedAdjoint(GradientRun run, String w, long[] ws, int group) {
     TensorProto t = run.initializer(w);
@@ -129,8 +126,14 @@ final class ConvPoolRules {
     long[] op = win.outputPadding();
     for (int i = 0; i < op.length; i++) {
       if (op[i] < 0 || op[i] >= Math.max(win.strides()[i], win.dilations()[i])) {
-        throw unsupportedConfig(n, "cannot express its adjoint as ConvTranspose (output"
-            + " padding " + op[i] + " on spatial axis " + i + ")");
+        throw unsupportedConfig(
+            n,
+            "cannot express its adjoint as ConvTranspose (output"
+                + " padding "
+                + op[i]
+                + " on spatial axis "
+                + i
+                + ")");
       }
     }
     return op;
@@ -144,20 +147,28 @@ final class ConvPoolRules {
     long ta = intAttr(n, "transA", 0);
     long tb = intAttr(n, "transB", 0);
     if (run.dep(a)) {
-      String da = ta == 0
-          ? run.b().node(Op.GEMM, List.of(dy, bb), Map.of("alpha", alpha, "transB", tb == 0 ? 1 : 0))
-          : run.b().node(Op.GEMM, List.of(bb, dy), Map.of("alpha", alpha, "transA", tb, "transB", 1));
+      String da =
+          ta == 0
+              ? run.b()
+                  .node(Op.GEMM, List.of(dy, bb), Map.of("alpha", alpha, "transB", tb == 0 ? 1 : 0))
+              : run.b()
+                  .node(
+                      Op.GEMM, List.of(bb, dy), Map.of("alpha", alpha, "transA", tb, "transB", 1));
       run.addGrad(a, da);
     }
     if (run.dep(bb)) {
-      String db = tb == 0
-          ? run.b().node(Op.GEMM, List.of(a, dy), Map.of("alpha", alpha, "transA", ta == 0 ? 1 : 0))
-          : run.b().node(Op.GEMM, List.of(dy, a), Map.of("alpha", alpha, "transA", 1, "transB", ta));
+      String db =
+          tb == 0
+              ? run.b()
+                  .node(Op.GEMM, List.of(a, dy), Map.of("alpha", alpha, "transA", ta == 0 ? 1 : 0))
+              : run.b()
+                  .node(Op.GEMM, List.of(dy, a), Map.of("alpha", alpha, "transA", 1, "transB", ta));
       run.addGrad(bb, db);
     }
     if (n.getInputCount() > 2 && !n.getInput(2).isEmpty() && run.dep(n.getInput(2))) {
       String dc = beta == 1f ? dy : run.op(Op.MUL, dy, run.fconst(beta));
-      run.addGrad(n.getInput(2), run.unbroadcast(dc, run.shapes().shape(n.getOutput(0)), n.getInput(2), n));
+      run.addGrad(
+          n.getInput(2), run.unbroadcast(dc, run.shapes().shape(n.getOutput(0)), n.getInput(2), n));
     }
   }
 
@@ -168,18 +179,21 @@ final class ConvPoolRules {
     long[] bs = run.known(bb, n, "input B");
     long[] ys = run.shapes().shape(n.getOutput(0));
     if (as.length < 2 || bs.length < 2 || ys == null) {
-      throw unsupportedConfig(n, "1-D operands are not supported (shapes " + dimsText(as)
-          + " and " + dimsText(bs) + ")");
+      throw unsupportedConfig(
+          n,
+          "1-D operands are not supported (shapes " + dimsText(as) + " and " + dimsText(bs) + ")");
     }
     if (run.dep(a)) {
-      String da = run.op(Op.MAT_MUL, dy, run.op(Op.TRANSPOSE, Map.of("perm", swapLast(bs.length)), bb));
+      String da =
+          run.op(Op.MAT_MUL, dy, run.op(Op.TRANSPOSE, Map.of("perm", swapLast(bs.length)), bb));
       long[] gs = ys.clone();
       gs[gs.length - 2] = as[as.length - 2];
       gs[gs.length - 1] = as[as.length - 1];
       run.addGrad(a, run.unbroadcast(da, gs, a, n));
     }
     if (run.dep(bb)) {
-      String db = run.op(Op.MAT_MUL, run.op(Op.TRANSPOSE, Map.of("perm", swapLast(as.length)), a), dy);
+      String db =
+          run.op(Op.MAT_MUL, run.op(Op.TRANSPOSE, Map.of("perm", swapLast(as.length)), a), dy);
       long[] gs = ys.clone();
       gs[gs.length - 2] = bs[bs.length - 2];
       gs[gs.length - 1] = bs[bs.length - 1];
@@ -204,15 +218,23 @@ final class ConvPoolRules {
       return;
     }
     String indices = n.getOutput(1);
-    String zeros = run.op(Op.CONSTANT_OF_SHAPE, run.op(Op.RESHAPE, run.op(Op.SIZE, x), run.ivec(1)));
-    String flat = run.b().node(Op.SCATTER_ELEMENTS, List.of(zeros, run.op(Op.RESHAPE, indices, run.ivec(-1)),
-        run.op(Op.RESHAPE, dy, run.ivec(-1))), Map.of("axis", 0, "reduction", "add"));
+    String zeros =
+        run.op(Op.CONSTANT_OF_SHAPE, run.op(Op.RESHAPE, run.op(Op.SIZE, x), run.ivec(1)));
+    String flat =
+        run.b()
+            .node(
+                Op.SCATTER_ELEMENTS,
+                List.of(
+                    zeros,
+                    run.op(Op.RESHAPE, indices, run.ivec(-1)),
+                    run.op(Op.RESHAPE, dy, run.ivec(-1))),
+                Map.of("axis", 0, "reduction", "add"));
     run.addGrad(x, run.op(Op.RESHAPE, flat, run.shapeOf(x)));
   }
 
   /**
-   * The block size k if MaxPool node n pools disjoint k x k blocks that tile its 4-D input
-   * exactly (kernel k x k, strides k, no padding, dilations 1, H and W multiples of k); else 0.
+   * The block size k if MaxPool node n pools disjoint k x k blocks that tile its 4-D input exactly
+   * (kernel k x k, strides k, no padding, dilations 1, H and W multiples of k); else 0.
    */
   static long blockPoolSize(Shapes shapes, NodeProto n) {
     long[] xs = shapes.shape(n.getInput(0));
@@ -228,8 +250,11 @@ final class ConvPoolRules {
     long[] sp = {xs[2], xs[3]};
     Window win = Window.of(n, sp, k, intAttr(n, "ceil_mode", 0) != 0);
     for (int i = 0; i < 2; i++) {
-      if (win.strides()[i] != k[i] || win.dilations()[i] != 1 || win.padBegin()[i] != 0
-          || win.padEnd()[i] != 0 || sp[i] % k[i] != 0) {
+      if (win.strides()[i] != k[i]
+          || win.dilations()[i] != 1
+          || win.padBegin()[i] != 0
+          || win.padEnd()[i] != 0
+          || sp[i] % k[i] != 0) {
         return 0;
       }
     }
@@ -237,29 +262,40 @@ final class ConvPoolRules {
   }
 
   /**
-   * Nearest-neighbour k-fold upsampling of t (N,C,h,w) to (N,C,hk,wk), xs = (N,C,hk,wk). The
-   * Resize sees a one-channel view (N*C,1,h,w) so that ORT's NCHWc transformer leaves it (and
-   * the ops around it) in plain NCHW: in NCHWc the full-size result would need a ReorderOutput,
-   * which costs more than the Resize.
+   * Nearest-neighbour k-fold upsampling of t (N,C,h,w) to (N,C,hk,wk), xs = (N,C,hk,wk). The Resize
+   * sees a one-channel view (N*C,1,h,w) so that ORT's NCHWc transformer leaves it (and the ops
+   * around it) in plain NCHW: in NCHWc the full-size result would need a ReorderOutput, which costs
+   * more than the Resize.
    */
   private static String upsample(GradientRun run, String t, long k, long[] xs) {
-    String scales = run.cached("up" + k,
-        () -> run.b().floatInitializer("up_scales", new float[] {1f, 1f, k, k}, 4));
+    String scales =
+        run.cached(
+            "up" + k, () -> run.b().floatInitializer("up_scales", new float[] {1f, 1f, k, k}, 4));
     String flat = run.op(Op.RESHAPE, t, run.ivec(-1, 1, xs[2] / k, xs[3] / k));
-    String up = run.b().node(Op.RESIZE, List.of(flat, "", scales), Map.of("mode", "nearest",
-        "coordinate_transformation_mode", "asymmetric", "nearest_mode", "floor"));
+    String up =
+        run.b()
+            .node(
+                Op.RESIZE,
+                List.of(flat, "", scales),
+                Map.of(
+                    "mode",
+                    "nearest",
+                    "coordinate_transformation_mode",
+                    "asymmetric",
+                    "nearest_mode",
+                    "floor"));
     return run.op(Op.RESHAPE, up, run.ivec(-1, xs[1], xs[2], xs[3]));
   }
 
   /**
    * MaxPool backward for disjoint k x k blocks (see {@link #blockPoolSize}) without the Indices
-   * output, whose ORT kernel is slow. With up() the nearest-neighbour k-fold upsampling, the
-   * window maxima of x are where x == up(y) (y the forward pool's own output); each gets the code
-   * k*k - (its row-major position in the window), others 0; a k x k MaxPool of the codes picks
-   * the first maximum of each window, and the window's gradient goes to the position whose code
-   * equals it (the rule of the Indices path). If x is the output of a Relu read only by this
-   * pool, the Relu's mask is applied here at the pooled size (the chosen position has x = y, so
-   * x &gt; 0 iff y &gt; 0) and the Relu passes the gradient through unchanged.
+   * output, whose ORT kernel is slow. With up() the nearest-neighbour k-fold upsampling, the window
+   * maxima of x are where x == up(y) (y the forward pool's own output); each gets the code k*k -
+   * (its row-major position in the window), others 0; a k x k MaxPool of the codes picks the first
+   * maximum of each window, and the window's gradient goes to the position whose code equals it
+   * (the rule of the Indices path). If x is the output of a Relu read only by this pool, the Relu's
+   * mask is applied here at the pooled size (the chosen position has x = y, so x &gt; 0 iff y &gt;
+   * 0) and the Relu passes the gradient through unchanged.
    */
   private static void blockMaxPool(GradientRun run, NodeProto n, String dy, long k) {
     String x = n.getInput(0);
@@ -279,14 +315,20 @@ final class ConvPoolRules {
         code[i * ww + j] = k * k - ((i % k) * k + (j % k));
       }
     }
-    String codes = run.op(Op.MUL, toFloat(run, run.op(Op.EQUAL, x, upsample(run, p, k, xs))),
-        run.b().floatInitializer("window_code", code, 1, 1, hh, ww));
+    String codes =
+        run.op(
+            Op.MUL,
+            toFloat(run, run.op(Op.EQUAL, x, upsample(run, p, k, xs))),
+            run.b().floatInitializer("window_code", code, 1, 1, hh, ww));
     Map<String, Object> pa = new LinkedHashMap<>();
     pa.put("kernel_shape", new long[] {k, k});
     pa.put("strides", new long[] {k, k});
     // one-channel view again, to keep this MaxPool (and its input) out of NCHWc
-    String first = run.op(Op.RESHAPE, run.op(Op.MAX_POOL, pa, run.op(Op.RESHAPE, codes,
-        run.ivec(-1, 1, hh, ww))), run.ivec(-1, xs[1], hh / k, ww / k));
+    String first =
+        run.op(
+            Op.RESHAPE,
+            run.op(Op.MAX_POOL, pa, run.op(Op.RESHAPE, codes, run.ivec(-1, 1, hh, ww))),
+            run.ivec(-1, xs[1], hh / k, ww / k));
     String chosen = toFloat(run, run.op(Op.EQUAL, codes, upsample(run, first, k, xs)));
     run.addGrad(x, run.op(Op.MUL, upsample(run, g, k, xs), chosen));
   }
@@ -308,8 +350,9 @@ final class ConvPoolRules {
     for (long d : k) {
       kprod *= d;
     }
-    boolean padded = Arrays.stream(win.padBegin()).anyMatch(p -> p > 0)
-        || Arrays.stream(win.padEnd()).anyMatch(p -> p > 0);
+    boolean padded =
+        Arrays.stream(win.padBegin()).anyMatch(p -> p > 0)
+            || Arrays.stream(win.padEnd()).anyMatch(p -> p > 0);
     String scaled;
     if (intAttr(n, "count_include_pad", 0) != 0 || !padded) {
       scaled = run.op(Op.MUL, dy, run.fconst(1f / kprod));

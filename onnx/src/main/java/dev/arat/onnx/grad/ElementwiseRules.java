@@ -2,28 +2,21 @@ package dev.arat.onnx.grad;
 
 import static dev.arat.onnx.GraphIndex.floatAttr;
 import static dev.arat.onnx.GraphIndex.intAttr;
-import static dev.arat.onnx.GraphIndex.intsAttr;
 import static dev.arat.onnx.GraphIndex.stringAttr;
 import static dev.arat.onnx.grad.GradientRules.unsupportedConfig;
-import static dev.arat.onnx.grad.Shapes.dimsText;
 
 import ai.onnx.proto.OnnxMl.NodeProto;
-import ai.onnx.proto.OnnxMl.TensorProto;
-import dev.arat.onnx.GraphIndex;
 import dev.arat.onnx.OnnxModelException;
 import dev.arat.onnx.Op;
 import dev.arat.onnx.Tensors;
-import java.util.ArrayList;
-import java.util.Arrays;
-import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 
 /**
  * Gradient rules of the elementwise ops (arithmetic with numpy broadcasting, Pow, Where, Cast), the
  * activations (Relu family, Clip, Sigmoid, Tanh, hard sigmoid/swish, Gelu, Erf, Softmax,
- * LogSoftmax) and the reductions ReduceSum/ReduceMean. Conventions at kinks: see
- * {@link GradientGraphBuilder}.
+ * LogSoftmax) and the reductions ReduceSum/ReduceMean. Conventions at kinks: see {@link
+ * GradientGraphBuilder}.
  */
 final class ElementwiseRules {
   static void register(GradientRules.Table t) {
@@ -67,8 +60,12 @@ final class ElementwiseRules {
         case "Add", "Sum" -> gi = dy;
         case "Sub" -> gi = i == 0 ? dy : run.op(Op.NEG, dy);
         case "Mul" -> gi = run.op(Op.MUL, dy, n.getInput(1 - i));
-        case "Div" -> gi = i == 0 ? run.op(Op.DIV, dy, n.getInput(1))
-            : run.op(Op.NEG, run.op(Op.DIV, run.op(Op.MUL, dy, n.getOutput(0)), n.getInput(1)));
+        case "Div" ->
+            gi =
+                i == 0
+                    ? run.op(Op.DIV, dy, n.getInput(1))
+                    : run.op(
+                        Op.NEG, run.op(Op.DIV, run.op(Op.MUL, dy, n.getOutput(0)), n.getInput(1)));
         default -> throw new IllegalStateException(op);
       }
       run.addGrad(in, run.unbroadcast(gi, ys, in, n));
@@ -81,7 +78,11 @@ final class ElementwiseRules {
     long[] ys = run.shapes().shape(n.getOutput(0));
     String ef = run.b().node(Op.CAST, List.of(e), Map.of("to", Tensors.FLOAT));
     if (run.dep(a)) {
-      String ga = run.op(Op.MUL, dy, run.op(Op.MUL, ef, run.op(Op.POW, a, run.op(Op.SUB, ef, run.fconst(1f)))));
+      String ga =
+          run.op(
+              Op.MUL,
+              dy,
+              run.op(Op.MUL, ef, run.op(Op.POW, a, run.op(Op.SUB, ef, run.fconst(1f)))));
       run.addGrad(a, run.unbroadcast(ga, ys, a, n));
     }
     if (run.dep(e)) {
@@ -95,20 +96,26 @@ final class ElementwiseRules {
     long[] ys = run.shapes().shape(y);
     String c = n.getInput(0);
     if (run.dep(n.getInput(1))) {
-      run.addGrad(n.getInput(1), run.unbroadcast(run.op(Op.WHERE, c, dy, run.fconst(0f)), ys,
-          n.getInput(1), n));
+      run.addGrad(
+          n.getInput(1),
+          run.unbroadcast(run.op(Op.WHERE, c, dy, run.fconst(0f)), ys, n.getInput(1), n));
     }
     if (run.dep(n.getInput(2))) {
-      run.addGrad(n.getInput(2), run.unbroadcast(run.op(Op.WHERE, c, run.fconst(0f), dy), ys,
-          n.getInput(2), n));
+      run.addGrad(
+          n.getInput(2),
+          run.unbroadcast(run.op(Op.WHERE, c, run.fconst(0f), dy), ys, n.getInput(2), n));
     }
   }
 
   static void cast(GradientRun run, NodeProto n, String dy) {
     String x = n.getInput(0);
     if (intAttr(n, "to", 0) != Tensors.FLOAT) {
-      throw unsupportedConfig(n, "only Cast to float32 is differentiated on the path from"
-          + " the input to the logits (to=" + intAttr(n, "to", 0) + ")");
+      throw unsupportedConfig(
+          n,
+          "only Cast to float32 is differentiated on the path from"
+              + " the input to the logits (to="
+              + intAttr(n, "to", 0)
+              + ")");
     }
     run.addGrad(x, dy);
   }
@@ -148,8 +155,15 @@ final class ElementwiseRules {
 
   static void erf(GradientRun run, NodeProto n, String dy) {
     String x = n.getInput(0);
-    run.addGrad(x, run.op(Op.MUL, dy, run.op(Op.MUL, run.fconst((float) (2 / Math.sqrt(Math.PI))),
-      run.op(Op.EXP, run.op(Op.NEG, run.op(Op.MUL, x, x))))));
+    run.addGrad(
+        x,
+        run.op(
+            Op.MUL,
+            dy,
+            run.op(
+                Op.MUL,
+                run.fconst((float) (2 / Math.sqrt(Math.PI))),
+                run.op(Op.EXP, run.op(Op.NEG, run.op(Op.MUL, x, x))))));
   }
 
   static void relu(GradientRun run, NodeProto n, String dy) {
@@ -168,15 +182,25 @@ final class ElementwiseRules {
   static void leakyRelu(GradientRun run, NodeProto n, String dy) {
     String x = n.getInput(0);
     float alpha = floatAttr(n, "alpha", 0.01f);
-    run.addGrad(x, run.op(Op.WHERE, run.op(Op.GREATER, x, run.fconst(0f)), dy,
-        run.op(Op.MUL, dy, run.fconst(alpha))));
+    run.addGrad(
+        x,
+        run.op(
+            Op.WHERE,
+            run.op(Op.GREATER, x, run.fconst(0f)),
+            dy,
+            run.op(Op.MUL, dy, run.fconst(alpha))));
   }
 
   static void prelu(GradientRun run, NodeProto n, String dy) {
     String x = n.getInput(0);
     run.requireConstant(n, 1);
-    run.addGrad(x, run.op(Op.WHERE, run.op(Op.GREATER, x, run.fconst(0f)), dy,
-        run.op(Op.MUL, dy, n.getInput(1))));
+    run.addGrad(
+        x,
+        run.op(
+            Op.WHERE,
+            run.op(Op.GREATER, x, run.fconst(0f)),
+            dy,
+            run.op(Op.MUL, dy, n.getInput(1))));
   }
 
   static void clip(GradientRun run, NodeProto n, String dy) {
@@ -210,16 +234,23 @@ final class ElementwiseRules {
     float alpha = floatAttr(n, "alpha", 0.2f);
     float beta = floatAttr(n, "beta", 0.5f);
     String v = run.op(Op.ADD, run.op(Op.MUL, x, run.fconst(alpha)), run.fconst(beta));
-    String mask = run.op(Op.AND, run.op(Op.GREATER, v, run.fconst(0f)), run.op(Op.LESS, v, run.fconst(1f)));
+    String mask =
+        run.op(Op.AND, run.op(Op.GREATER, v, run.fconst(0f)), run.op(Op.LESS, v, run.fconst(1f)));
     run.addGrad(x, run.op(Op.WHERE, mask, run.op(Op.MUL, dy, run.fconst(alpha)), run.fconst(0f)));
   }
 
   static void hardSwish(GradientRun run, NodeProto n, String dy) {
     String x = n.getInput(0);
     // d/dx x*hardsigmoid(x) = 0 below -3, x/3 + 1/2 on [-3, 3], 1 above (as PyTorch)
-    String mid = run.op(Op.MUL, dy, run.op(Op.ADD, run.op(Op.MUL, x, run.fconst(1f / 3)), run.fconst(0.5f)));
-    run.addGrad(x, run.op(Op.WHERE, run.op(Op.LESS, x, run.fconst(-3f)), run.fconst(0f),
-        run.op(Op.WHERE, run.op(Op.LESS_OR_EQUAL, x, run.fconst(3f)), mid, dy)));
+    String mid =
+        run.op(Op.MUL, dy, run.op(Op.ADD, run.op(Op.MUL, x, run.fconst(1f / 3)), run.fconst(0.5f)));
+    run.addGrad(
+        x,
+        run.op(
+            Op.WHERE,
+            run.op(Op.LESS, x, run.fconst(-3f)),
+            run.fconst(0f),
+            run.op(Op.WHERE, run.op(Op.LESS_OR_EQUAL, x, run.fconst(3f)), mid, dy)));
   }
 
   static void gelu(GradientRun run, NodeProto n, String dy) {
@@ -230,20 +261,46 @@ final class ElementwiseRules {
       // y = x/2 (1 + tanh u), u = c (x + 0.044715 x^3), c = sqrt(2/pi)
       float c = (float) Math.sqrt(2 / Math.PI);
       String x2 = run.op(Op.MUL, x, x);
-      String u = run.op(Op.MUL, run.op(Op.MUL, x, run.op(Op.ADD, run.fconst(1f), run.op(Op.MUL, x2,
-          run.fconst(0.044715f)))), run.fconst(c));
+      String u =
+          run.op(
+              Op.MUL,
+              run.op(
+                  Op.MUL,
+                  x,
+                  run.op(Op.ADD, run.fconst(1f), run.op(Op.MUL, x2, run.fconst(0.044715f)))),
+              run.fconst(c));
       String t = run.op(Op.TANH, u);
-      String du = run.op(Op.MUL, run.op(Op.ADD, run.fconst(1f), run.op(Op.MUL, x2, run.fconst(3 * 0.044715f))),
-          run.fconst(c));
-      d = run.op(Op.ADD, run.op(Op.MUL, run.op(Op.ADD, run.fconst(1f), t), run.fconst(0.5f)),
-          run.op(Op.MUL, run.op(Op.MUL, run.op(Op.MUL, x, run.fconst(0.5f)), run.op(Op.SUB, run.fconst(1f),
-              run.op(Op.MUL, t, t))), du));
+      String du =
+          run.op(
+              Op.MUL,
+              run.op(Op.ADD, run.fconst(1f), run.op(Op.MUL, x2, run.fconst(3 * 0.044715f))),
+              run.fconst(c));
+      d =
+          run.op(
+              Op.ADD,
+              run.op(Op.MUL, run.op(Op.ADD, run.fconst(1f), t), run.fconst(0.5f)),
+              run.op(
+                  Op.MUL,
+                  run.op(
+                      Op.MUL,
+                      run.op(Op.MUL, x, run.fconst(0.5f)),
+                      run.op(Op.SUB, run.fconst(1f), run.op(Op.MUL, t, t))),
+                  du));
     } else if (mode.equals("none")) {
       // Phi(x) + x phi(x)
-      String cdf = run.op(Op.MUL, run.op(Op.ADD, run.fconst(1f), run.op(Op.ERF,
-          run.op(Op.MUL, x, run.fconst((float) (1 / Math.sqrt(2)))))), run.fconst(0.5f));
-      String pdf = run.op(Op.MUL, run.op(Op.EXP, run.op(Op.MUL, run.op(Op.MUL, x, x), run.fconst(-0.5f))),
-          run.fconst((float) (1 / Math.sqrt(2 * Math.PI))));
+      String cdf =
+          run.op(
+              Op.MUL,
+              run.op(
+                  Op.ADD,
+                  run.fconst(1f),
+                  run.op(Op.ERF, run.op(Op.MUL, x, run.fconst((float) (1 / Math.sqrt(2)))))),
+              run.fconst(0.5f));
+      String pdf =
+          run.op(
+              Op.MUL,
+              run.op(Op.EXP, run.op(Op.MUL, run.op(Op.MUL, x, x), run.fconst(-0.5f))),
+              run.fconst((float) (1 / Math.sqrt(2 * Math.PI))));
       d = run.op(Op.ADD, cdf, run.op(Op.MUL, x, pdf));
     } else {
       throw unsupportedConfig(n, "unknown approximate='" + mode + "'");
@@ -255,8 +312,12 @@ final class ElementwiseRules {
     String x = n.getInput(0);
     String y = n.getOutput(0);
     long axis = intAttr(n, "axis", -1);
-    String dot = run.b().node(Op.REDUCE_SUM, List.of(run.op(Op.MUL, dy, y), run.ivec(axis)),
-        Map.of("keepdims", 1));
+    String dot =
+        run.b()
+            .node(
+                Op.REDUCE_SUM,
+                List.of(run.op(Op.MUL, dy, y), run.ivec(axis)),
+                Map.of("keepdims", 1));
     run.addGrad(x, run.op(Op.MUL, y, run.op(Op.SUB, dy, dot)));
   }
 
@@ -284,8 +345,13 @@ final class ElementwiseRules {
       long count = 1;
       for (long a : axes) {
         if (xs[(int) a] < 0) {
-          throw new OnnxModelException("ReduceMean node '" + n.getName() + "' averages"
-              + " over axis " + a + " of unknown size; its gradient needs a fixed size");
+          throw new OnnxModelException(
+              "ReduceMean node '"
+                  + n.getName()
+                  + "' averages"
+                  + " over axis "
+                  + a
+                  + " of unknown size; its gradient needs a fixed size");
         }
         count *= xs[(int) a];
       }

@@ -9,8 +9,8 @@ import java.util.function.Supplier;
 
 /**
  * Emits the nodes of one gradient graph into a {@link GraphBuilder}, with one cache of the small
- * constants (float scalars, int64 vectors) so that each is an initializer only once. Shared by
- * the gradient rules and the {@link LossHeads}.
+ * constants (float scalars, int64 vectors) so that each is an initializer only once. Shared by the
+ * gradient rules and the {@link LossHeads}.
  */
 final class Emitter {
   private final GraphBuilder b;
@@ -37,7 +37,8 @@ final class Emitter {
 
   /** A float32 scalar constant, made once per value. */
   String fconst(float v) {
-    return cached("f" + Float.floatToIntBits(v),
+    return cached(
+        "f" + Float.floatToIntBits(v),
         () -> b.floatScalar("c_" + (v == (long) v ? Long.toString((long) v) : "f"), v));
   }
 

@@ -37,8 +37,8 @@ import java.util.Set;
 
 /**
  * The forward graph prepared for differentiation (see {@link GradientGraphBuilder}): checked
- * (opset, one float32 input with a batch axis, no subgraphs, op arity), the input renamed to
- * {@link GradientGraphBuilder#INPUT} and forward tensors with reserved names renamed, sorted
+ * (opset, one float32 input with a batch axis, no subgraphs, op arity), the input renamed to {@link
+ * GradientGraphBuilder#INPUT} and forward tensors with reserved names renamed, sorted
  * topologically, shapes inferred, the logits found (behind a final Softmax/LogSoftmax), pruned to
  * the logits' ancestors, the input-dependent tensors marked, every op on the path checked against
  * the rule table, and nodes rewritten for the gradient (Dropout to Identity, MaxPool with an
@@ -158,9 +158,11 @@ final class ForwardGraph {
     OnnxModels.check(forward, "forward model");
     opset = OnnxModels.defaultOpset(forward);
     if (opset < 13) {
-      throw new OnnxModelException("forward model uses opset " + opset
-          + "; the input-gradient builder needs opset 13 or newer (re-export the model with"
-          + " opset >= 13)");
+      throw new OnnxModelException(
+          "forward model uses opset "
+              + opset
+              + "; the input-gradient builder needs opset 13 or newer (re-export the model with"
+              + " opset >= 13)");
     }
     for (int i = 0; i < g.getNodeCount(); i++) {
       NodeProto n = g.getNode(i);
@@ -170,28 +172,44 @@ final class ForwardGraph {
     }
     List<ValueInfoProto> ins = OnnxModels.dataInputs(g);
     if (ins.size() != 1) {
-      throw new OnnxModelException("forward model has " + ins.size() + " inputs "
-          + ins.stream().map(ValueInfoProto::getName).toList()
-          + "; the input-gradient graph needs exactly one image input");
+      throw new OnnxModelException(
+          "forward model has "
+              + ins.size()
+              + " inputs "
+              + ins.stream().map(ValueInfoProto::getName).toList()
+              + "; the input-gradient graph needs exactly one image input");
     }
     ValueInfoProto in0 = ins.get(0);
     input = in0;
     int elem = in0.getType().getTensorType().getElemType();
     if (elem != Tensors.FLOAT) {
-      throw new OnnxModelException("forward model input '" + in0.getName()
-          + "' has element type " + elem + "; expected float32 (1)");
+      throw new OnnxModelException(
+          "forward model input '"
+              + in0.getName()
+              + "' has element type "
+              + elem
+              + "; expected float32 (1)");
     }
     long[] inDims = Tensors.declaredDims(in0);
     if (inDims == null || inDims.length < 2) {
-      throw new OnnxModelException("forward model input '" + in0.getName()
-          + "' must declare a shape (N, ...) of rank >= 2, e.g. (N,C,H,W)");
+      throw new OnnxModelException(
+          "forward model input '"
+              + in0.getName()
+              + "' must declare a shape (N, ...) of rank >= 2, e.g. (N,C,H,W)");
     }
     if (inDims[0] > 0) {
-      note(NoteCode.FIXED_BATCH,
-          "the forward model declares a fixed batch size " + inDims[0] + " for input '"
-          + in0.getName() + "'; the gradient model declares a symbolic batch axis, but a batch"
-          + " size hard-coded inside the graph (e.g. Reshape to [" + inDims[0] + ",-1]) would"
-          + " still only accept batches of " + inDims[0]);
+      note(
+          NoteCode.FIXED_BATCH,
+          "the forward model declares a fixed batch size "
+              + inDims[0]
+              + " for input '"
+              + in0.getName()
+              + "'; the gradient model declares a symbolic batch axis, but a batch"
+              + " size hard-coded inside the graph (e.g. Reshape to ["
+              + inDims[0]
+              + ",-1]) would"
+              + " still only accept batches of "
+              + inDims[0]);
     }
     inDims[0] = -1;
     inputDims = inDims;
@@ -221,9 +239,13 @@ final class ForwardGraph {
     // ---- find the logits (skip a final Softmax / LogSoftmax)
     GraphIndex index = GraphIndex.of(sorted);
     if (g.getOutputCount() > 1) {
-      note(NoteCode.MULTIPLE_OUTPUTS,
-          "the forward model has " + g.getOutputCount() + " outputs; the first, '"
-          + g.getOutput(0).getName() + "', is taken as the logits");
+      note(
+          NoteCode.MULTIPLE_OUTPUTS,
+          "the forward model has "
+              + g.getOutputCount()
+              + " outputs; the first, '"
+              + g.getOutput(0).getName()
+              + "', is taken as the logits");
     }
     String logitsT = findLogits(index.outputHead(renamed(g.getOutput(0).getName())));
     if (logitsT.equals(INPUT)) {
@@ -243,8 +265,10 @@ final class ForwardGraph {
     // ---- which tensors depend on the input
     markInputDependent(kept);
     if (!dep.contains(logitsT) && !stopped) {
-      throw new OnnxModelException("the forward model's logits '" + logitsT
-          + "' do not depend on its input; nothing to differentiate");
+      throw new OnnxModelException(
+          "the forward model's logits '"
+              + logitsT
+              + "' do not depend on its input; nothing to differentiate");
     }
     for (int i = 0; i < kept.size(); i++) {
       NodeProto n = kept.get(i);
@@ -255,14 +279,18 @@ final class ForwardGraph {
     }
     long[] ls = shapes.shape(logitsT);
     if (ls != null && ls.length != 2) {
-      throw new OnnxModelException("the forward model's logits '" + logitsT + "' have shape "
-          + dimsText(ls) + "; expected (N,K)");
+      throw new OnnxModelException(
+          "the forward model's logits '"
+              + logitsT
+              + "' have shape "
+              + dimsText(ls)
+              + "; expected (N,K)");
     }
     int k = ls != null && ls[1] > 0 ? (int) ls[1] : -1;
     int minK = LossHeads.minClasses(head);
     if (k > 0 && k < minK) {
-      throw new OnnxModelException("loss head " + head + " needs at least " + minK
-          + " classes, the model has " + k);
+      throw new OnnxModelException(
+          "loss head " + head + " needs at least " + minK + " classes, the model has " + k);
     }
     classes = k;
 
@@ -282,9 +310,9 @@ final class ForwardGraph {
   }
 
   /**
-   * Marks the outputs of the kept nodes that depend on the input; rounding ops, shape
-   * computations, QuantizeLinear (straight-through off) and Casts to non-float types stop the
-   * dependence (with a note where that masks the gradient).
+   * Marks the outputs of the kept nodes that depend on the input; rounding ops, shape computations,
+   * QuantizeLinear (straight-through off) and Casts to non-float types stop the dependence (with a
+   * note where that masks the gradient).
    */
   private void markInputDependent(List<NodeProto> kept) {
     dep.add(INPUT);
@@ -295,29 +323,42 @@ final class ForwardGraph {
       boolean rounding = GraphIndex.ROUNDING_OPS.contains(n.getOpType());
       if ((rounding || GraphIndex.SHAPE_OPS.contains(n.getOpType())) && n.getDomain().isEmpty()) {
         if (rounding) {
-          note(NoteCode.GRADIENT_STOPPER,
-              "node '" + n.getName() + "' (" + n.getOpType() + ") lies on the path from"
-              + " the input to the logits; its derivative is zero almost everywhere, so no"
-              + " gradient flows through it (gradient masking: white-box results are not"
-              + " trustworthy)");
+          note(
+              NoteCode.GRADIENT_STOPPER,
+              "node '"
+                  + n.getName()
+                  + "' ("
+                  + n.getOpType()
+                  + ") lies on the path from"
+                  + " the input to the logits; its derivative is zero almost everywhere, so no"
+                  + " gradient flows through it (gradient masking: white-box results are not"
+                  + " trustworthy)");
         }
         continue;
       }
       if (n.getOpType().equals("QuantizeLinear") && n.getDomain().isEmpty()) {
         stopped = true;
-        note(NoteCode.QUANTIZE_STOPS_GRADIENT,
-            "node '" + n.getName() + "' (QuantizeLinear) lies on the path from the input"
-            + " to the logits and straight-through gradients are switched off: its derivative"
-            + " is zero almost everywhere, so no gradient flows through it (gradient masking:"
-            + " white-box results are not trustworthy)");
+        note(
+            NoteCode.QUANTIZE_STOPS_GRADIENT,
+            "node '"
+                + n.getName()
+                + "' (QuantizeLinear) lies on the path from the input"
+                + " to the logits and straight-through gradients are switched off: its derivative"
+                + " is zero almost everywhere, so no gradient flows through it (gradient masking:"
+                + " white-box results are not trustworthy)");
         continue;
       }
-      if (n.getOpType().equals("Cast") && n.getDomain().isEmpty()
+      if (n.getOpType().equals("Cast")
+          && n.getDomain().isEmpty()
           && !GraphIndex.FLOAT_TYPES.contains(intAttr(n, "to", 0))) {
-        note(NoteCode.NON_FLOAT_CAST,
-            "node '" + n.getName() + "' (Cast to data type " + intAttr(n, "to", 0)
-            + ") casts a tensor that depends on the input to a non-float type; no gradient"
-            + " flows through it (gradient masking: white-box results are not trustworthy)");
+        note(
+            NoteCode.NON_FLOAT_CAST,
+            "node '"
+                + n.getName()
+                + "' (Cast to data type "
+                + intAttr(n, "to", 0)
+                + ") casts a tensor that depends on the input to a non-float type; no gradient"
+                + " flows through it (gradient masking: white-box results are not trustworthy)");
         continue;
       }
       n.getOutputList().stream().filter(o -> !o.isEmpty()).forEach(dep::add);
@@ -344,19 +385,32 @@ final class ForwardGraph {
   }
 
   /**
-   * Every node whose op type the op table knows has at least the inputs and outputs that its
-   * op takes (opset 13 or newer); a node missing them is a corrupt model, and the shape
-   * inference (which goes by op type whatever the domain) and the gradient rules read them
-   * without further checks.
+   * Every node whose op type the op table knows has at least the inputs and outputs that its op
+   * takes (opset 13 or newer); a node missing them is a corrupt model, and the shape inference
+   * (which goes by op type whatever the domain) and the gradient rules read them without further
+   * checks.
    */
   private static void checkArity(List<NodeProto> nodes) {
     for (NodeProto n : nodes) {
       Op op = Op.forOpType(n.getOpType());
-      if (op != null && (n.getInputCount() < op.minInputs() || n.getOutputCount() < op.minOutputs())) {
-        throw new OnnxModelException("node '" + n.getName() + "' (" + n.getOpType() + ") has "
-            + n.getInputCount() + " input(s) and " + n.getOutputCount() + " output(s); "
-            + n.getOpType() + " takes at least " + op.minInputs() + " and " + op.minOutputs()
-            + " (the model is corrupt)");
+      if (op != null
+          && (n.getInputCount() < op.minInputs() || n.getOutputCount() < op.minOutputs())) {
+        throw new OnnxModelException(
+            "node '"
+                + n.getName()
+                + "' ("
+                + n.getOpType()
+                + ") has "
+                + n.getInputCount()
+                + " input(s) and "
+                + n.getOutputCount()
+                + " output(s); "
+                + n.getOpType()
+                + " takes at least "
+                + op.minInputs()
+                + " and "
+                + op.minOutputs()
+                + " (the model is corrupt)");
       }
     }
   }
@@ -368,8 +422,8 @@ final class ForwardGraph {
     for (int i = 0; i < nodes.size(); i++) {
       for (String o : nodes.get(i).getOutputList()) {
         if (!o.isEmpty() && producer.put(o, i) != null) {
-          throw new OnnxModelException("forward model: tensor '" + o
-              + "' is produced by more than one node");
+          throw new OnnxModelException(
+              "forward model: tensor '" + o + "' is produced by more than one node");
         }
       }
     }
@@ -414,15 +468,23 @@ final class ForwardGraph {
       String op = p.getOpType();
       long axis = intAttr(p, "axis", -1);
       long[] s = shapes.shape(p.getInput(0));
-      boolean last = axis == -1 || (s != null && axis == s.length - 1)
-          || (s == null && axis == 1);
+      boolean last = axis == -1 || (s != null && axis == s.length - 1) || (s == null && axis == 1);
       if (last) {
-        note(op.equals("Softmax") ? NoteCode.FINAL_SOFTMAX : NoteCode.FINAL_LOG_SOFTMAX,
-            "the forward graph ends in " + op + " (node '" + p.getName() + "'); its input '"
-            + p.getInput(0) + "' is used as the logits, since the loss heads are defined on"
-            + " logits, not " + (op.equals("Softmax") ? "probabilities" : "log-probabilities")
-            + (op.equals("LogSoftmax") ? " (every head is shift-invariant, so loss and gradient"
-                + " are unchanged; the logits output differs by a per-sample constant)" : ""));
+        note(
+            op.equals("Softmax") ? NoteCode.FINAL_SOFTMAX : NoteCode.FINAL_LOG_SOFTMAX,
+            "the forward graph ends in "
+                + op
+                + " (node '"
+                + p.getName()
+                + "'); its input '"
+                + p.getInput(0)
+                + "' is used as the logits, since the loss heads are defined on"
+                + " logits, not "
+                + (op.equals("Softmax") ? "probabilities" : "log-probabilities")
+                + (op.equals("LogSoftmax")
+                    ? " (every head is shift-invariant, so loss and gradient"
+                        + " are unchanged; the logits output differs by a per-sample constant)"
+                    : ""));
         return p.getInput(0);
       }
     }
@@ -432,16 +494,21 @@ final class ForwardGraph {
   // --------------------------------------------------------------------- forward rewrite
 
   /** The node as the gradient graph runs it (see the class comment). */
-
   private NodeProto rewrite(NodeProto n) {
     switch (n.getOpType()) {
       case "Dropout" -> {
-        if (n.getOutputCount() > 1 && !n.getOutput(1).isEmpty() && dep.contains(n.getOutput(1))
+        if (n.getOutputCount() > 1
+            && !n.getOutput(1).isEmpty()
+            && dep.contains(n.getOutput(1))
             && usedElsewhere(n.getOutput(1))) {
           throw unsupportedConfig(n, "its mask output is used");
         }
-        return NodeProto.newBuilder().setName(n.getName()).setOpType("Identity")
-            .addInput(n.getInput(0)).addOutput(n.getOutput(0)).build();
+        return NodeProto.newBuilder()
+            .setName(n.getName())
+            .setOpType("Identity")
+            .addInput(n.getInput(0))
+            .addOutput(n.getOutput(0))
+            .build();
       }
       case "MaxPool" -> {
         if (!dep.contains(n.getInput(0))) {
@@ -456,8 +523,12 @@ final class ForwardGraph {
         if (ConvPoolRules.blockPoolSize(shapes, n) > 0) {
           return n; // backward without Indices (see ConvPoolRules.blockMaxPool)
         }
-        NodeProto.Builder nb = n.toBuilder().clearOutput().addOutput(n.getOutput(0))
-            .addOutput(names.fresh(n.getOutput(0) + "_indices")).clearAttribute();
+        NodeProto.Builder nb =
+            n.toBuilder()
+                .clearOutput()
+                .addOutput(n.getOutput(0))
+                .addOutput(names.fresh(n.getOutput(0) + "_indices"))
+                .clearAttribute();
         for (AttributeProto a : n.getAttributeList()) {
           if (!a.getName().equals("storage_order")) {
             nb.addAttribute(a);
@@ -470,13 +541,18 @@ final class ForwardGraph {
           return n;
         }
         long[] xs = shapes.knownSpatial(n.getInput(0), n);
-        return NodeProto.newBuilder().setName(n.getName()).setOpType("MaxPool")
-            .addInput(n.getInput(0)).addOutput(n.getOutput(0))
+        return NodeProto.newBuilder()
+            .setName(n.getName())
+            .setOpType("MaxPool")
+            .addInput(n.getInput(0))
+            .addOutput(n.getOutput(0))
             .addOutput(names.fresh(n.getOutput(0) + "_indices"))
-            .addAttribute(AttributeProto.newBuilder().setName("kernel_shape")
-                .setType(AttributeProto.AttributeType.INTS)
-                .addAllInts(Arrays.stream(Arrays.copyOfRange(xs, 2, xs.length)).boxed()
-                    .toList()))
+            .addAttribute(
+                AttributeProto.newBuilder()
+                    .setName("kernel_shape")
+                    .setType(AttributeProto.AttributeType.INTS)
+                    .addAllInts(
+                        Arrays.stream(Arrays.copyOfRange(xs, 2, xs.length)).boxed().toList()))
             .build();
       }
       case "LayerNormalization" -> {
@@ -486,16 +562,20 @@ final class ForwardGraph {
         NodeProto.Builder nb = n.toBuilder().clearOutput().addOutput(n.getOutput(0));
         for (int i = 1; i < 3; i++) {
           String o = i < n.getOutputCount() ? n.getOutput(i) : "";
-          nb.addOutput(o.isEmpty() ? names.fresh(n.getOutput(0) + (i == 1 ? "_mean" : "_invstd")) : o);
+          nb.addOutput(
+              o.isEmpty() ? names.fresh(n.getOutput(0) + (i == 1 ? "_mean" : "_invstd")) : o);
         }
         return nb.build();
       }
       case "BatchNormalization" -> {
         if (intAttr(n, "training_mode", 0) != 0
-            || (n.getOutputCount() > 1 && n.getOutputList().subList(1, n.getOutputCount())
-                .stream().anyMatch(o -> !o.isEmpty()))) {
-          throw unsupportedConfig(n, "training mode (batch statistics) is not supported; export"
-              + " the model in inference mode");
+            || (n.getOutputCount() > 1
+                && n.getOutputList().subList(1, n.getOutputCount()).stream()
+                    .anyMatch(o -> !o.isEmpty()))) {
+          throw unsupportedConfig(
+              n,
+              "training mode (batch statistics) is not supported; export"
+                  + " the model in inference mode");
         }
         return n;
       }
@@ -506,8 +586,7 @@ final class ForwardGraph {
   }
 
   private boolean usedElsewhere(String t) {
-    return g.getNodeList().stream().anyMatch(x -> x.getInputList().stream()
-        .map(this::renamed).anyMatch(t::equals));
+    return g.getNodeList().stream()
+        .anyMatch(x -> x.getInputList().stream().map(this::renamed).anyMatch(t::equals));
   }
-
 }

@@ -25,8 +25,13 @@ import java.util.List;
  * @param numClasses the number of classes K, or -1 if the forward model does not fix it
  * @param notes diagnostics for the report, e.g. that a final Softmax was skipped; never null
  */
-public record GradientGraph(ModelProto model, LossHead head, String logitsTensor,
-    long[] inputShape, int numClasses, List<GradientGraph.Note> notes) {
+public record GradientGraph(
+    ModelProto model,
+    LossHead head,
+    String logitsTensor,
+    long[] inputShape,
+    int numClasses,
+    List<GradientGraph.Note> notes) {
 
   /** What a {@link Note} is about; callers test the code, never the message text. */
   public enum NoteCode {
@@ -70,7 +75,6 @@ public record GradientGraph(ModelProto model, LossHead head, String logitsTensor
   public boolean hasNote(NoteCode code) {
     return notes.stream().anyMatch(n -> n.code() == code);
   }
-
 
   /** Makes the record, copying the shape and the notes. */
   public GradientGraph {

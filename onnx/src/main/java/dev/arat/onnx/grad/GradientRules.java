@@ -8,11 +8,11 @@ import java.util.SortedSet;
 import java.util.TreeSet;
 
 /**
- * The gradient rules, keyed by op type. Each op group registers its rules here:
- * {@link ElementwiseRules} (elementwise ops, activations, reductions), {@link ConvPoolRules}
- * (convolutions, products, pools), {@link ShapeRules} (shape and indexing ops) and
- * {@link NormRules} (normalisations). The supported-op list is this table's key set, so the two
- * cannot drift.
+ * The gradient rules, keyed by op type. Each op group registers its rules here: {@link
+ * ElementwiseRules} (elementwise ops, activations, reductions), {@link ConvPoolRules}
+ * (convolutions, products, pools), {@link ShapeRules} (shape and indexing ops) and {@link
+ * NormRules} (normalisations). The supported-op list is this table's key set, so the two cannot
+ * drift.
  */
 final class GradientRules {
   private GradientRules() {}
@@ -85,16 +85,31 @@ final class GradientRules {
   static UnsupportedOpException unsupported(NodeProto n, int index, String why) {
     String op = (n.getDomain().isEmpty() ? "" : n.getDomain() + ".") + n.getOpType();
     String name = n.getName().isEmpty() ? "#" + index + " (unnamed)" : n.getName();
-    return new UnsupportedOpException(op, name, "operator '" + op + "' (node '" + name
-        + "') is not supported by the input-gradient builder: " + why + ". Supported ops: "
-        + String.join(", ", SUPPORTED));
+    return new UnsupportedOpException(
+        op,
+        name,
+        "operator '"
+            + op
+            + "' (node '"
+            + name
+            + "') is not supported by the input-gradient builder: "
+            + why
+            + ". Supported ops: "
+            + String.join(", ", SUPPORTED));
   }
 
   /** A supported op used in a configuration (attribute, dynamic input...) that is not. */
   static UnsupportedOpException unsupportedConfig(NodeProto n, String why) {
     String name = n.getName().isEmpty() ? "(unnamed)" : n.getName();
-    return new UnsupportedOpException(n.getOpType(), name, "operator '" + n.getOpType()
-        + "' (node '" + name + "') is used in a way the input-gradient builder does not"
-        + " support: " + why);
+    return new UnsupportedOpException(
+        n.getOpType(),
+        name,
+        "operator '"
+            + n.getOpType()
+            + "' (node '"
+            + name
+            + "') is used in a way the input-gradient builder does not"
+            + " support: "
+            + why);
   }
 }

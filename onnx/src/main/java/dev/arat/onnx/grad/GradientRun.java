@@ -32,11 +32,11 @@ import java.util.Set;
 import java.util.function.Supplier;
 
 /**
- * One build of an input-gradient graph (see {@link GradientGraphBuilder} for what is
- * differentiated and how): the forward graph prepared by {@link ForwardGraph}, emitted, followed
- * by the loss head ({@link LossHeads}) and the reverse sweep, which applies the rule of each
- * node's op from {@link GradientRules}. Also the state and helpers the rules share: the gradient
- * contributions of each tensor, shapes, and node emission. Single use.
+ * One build of an input-gradient graph (see {@link GradientGraphBuilder} for what is differentiated
+ * and how): the forward graph prepared by {@link ForwardGraph}, emitted, followed by the loss head
+ * ({@link LossHeads}) and the reverse sweep, which applies the rule of each node's op from {@link
+ * GradientRules}. Also the state and helpers the rules share: the gradient contributions of each
+ * tensor, shapes, and node emission. Single use.
  */
 final class GradientRun {
   private final ModelProto forward;
@@ -82,8 +82,8 @@ final class GradientRun {
       if (f.read(tn)) {
         String actual = b.initializer(t.toBuilder().setName(tn).build());
         if (!actual.equals(tn)) {
-          throw new OnnxModelException("forward model: initializer name '" + tn
-              + "' is used twice");
+          throw new OnnxModelException(
+              "forward model: initializer name '" + tn + "' is used twice");
         }
       }
     }
@@ -136,9 +136,14 @@ final class GradientRun {
     b.metadata("arat.gradient.logits", logitsT);
     ModelProto m = b.build(IR_VERSION, (int) Math.max(OPSET, opset));
     if (opset > OPSET) {
-      note(NoteCode.OPSET_KEPT,
-          "the forward model uses opset " + opset + " > " + OPSET
-          + "; the gradient model keeps opset " + opset);
+      note(
+          NoteCode.OPSET_KEPT,
+          "the forward model uses opset "
+              + opset
+              + " > "
+              + OPSET
+              + "; the gradient model keeps opset "
+              + opset);
     }
     return new GradientGraph(m, head, logitsT, f.inputDims(), k, notes);
   }
@@ -270,8 +275,12 @@ final class GradientRun {
   String unbroadcast(String grad, long[] gs, String operand, NodeProto n) {
     long[] os = shapes().known(operand, n, "operand");
     if (gs == null) {
-      throw new OnnxModelException("cannot infer the output shape of " + n.getOpType()
-          + " node '" + n.getName() + "', which its gradient needs");
+      throw new OnnxModelException(
+          "cannot infer the output shape of "
+              + n.getOpType()
+              + " node '"
+              + n.getName()
+              + "', which its gradient needs");
     }
     int r = gs.length;
     int ro = os.length;
@@ -288,8 +297,11 @@ final class GradientRun {
     }
     String res = grad;
     if (!axes.isEmpty()) {
-      res = b.node(Op.REDUCE_SUM, List.of(grad, ivec(axes.stream().mapToLong(Long::longValue)
-          .toArray())), Map.of("keepdims", 1));
+      res =
+          b.node(
+              Op.REDUCE_SUM,
+              List.of(grad, ivec(axes.stream().mapToLong(Long::longValue).toArray())),
+              Map.of("keepdims", 1));
     }
     if (r != ro) {
       res = op(Op.RESHAPE, res, shapeOf(operand));
@@ -300,8 +312,13 @@ final class GradientRun {
   void requireConstant(NodeProto n, int... inputIdx) {
     for (int i : inputIdx) {
       if (i < n.getInputCount() && dep(n.getInput(i))) {
-        throw unsupportedConfig(n, "its input " + i + " ('" + n.getInput(i)
-            + "') depends on the model input; only input 0 may");
+        throw unsupportedConfig(
+            n,
+            "its input "
+                + i
+                + " ('"
+                + n.getInput(i)
+                + "') depends on the model input; only input 0 may");
       }
     }
   }

@@ -14,10 +14,10 @@ import java.util.Map;
 import java.util.function.Function;
 
 /**
- * The loss heads of the gradient graph: each {@link LossHead}'s per-sample loss (the
- * {@link GradientGraphBuilder#LOSS} output, (N)) and its closed-form gradient with respect to the
- * logits (N,K). Ties in "the largest logit other than the label" and in the TopK order (DLR) go
- * to the lowest class index.
+ * The loss heads of the gradient graph: each {@link LossHead}'s per-sample loss (the {@link
+ * GradientGraphBuilder#LOSS} output, (N)) and its closed-form gradient with respect to the logits
+ * (N,K). Ties in "the largest logit other than the label" and in the TopK order (DLR) go to the
+ * lowest class index.
  */
 final class LossHeads {
   private LossHeads() {}
@@ -40,8 +40,12 @@ final class LossHeads {
     GraphBuilder b = e.builder();
     String depth = k > 0 ? e.ivec(k) : b.node(Op.SHAPE, List.of(z), Map.of("start", 1, "end", 2));
     String onOff = b.floatInitializer("onehot_values", new float[] {0f, 1f}, 2);
-    Function<String, String> oneHot = idx -> b.node(Op.ONE_HOT,
-        List.of(e.op(Op.RESHAPE, idx, e.ivec(-1)), depth, onOff), Map.of("axis", -1));
+    Function<String, String> oneHot =
+        idx ->
+            b.node(
+                Op.ONE_HOT,
+                List.of(e.op(Op.RESHAPE, idx, e.ivec(-1)), depth, onOff),
+                Map.of("axis", -1));
     String y2 = e.op(Op.UNSQUEEZE, LABELS, e.ivec(1)); // (N,1)
     String hy = oneHot.apply(LABELS);
     String loss2; // (N,1)
@@ -70,8 +74,12 @@ final class LossHeads {
       }
       case DLR, DLR_TARGETED -> {
         boolean targeted = head == LossHead.DLR_TARGETED;
-        List<String> top = b.node(Op.TOP_K, List.of(z, e.ivec(targeted ? 4 : 3)),
-            Map.of("axis", 1, "largest", 1, "sorted", 1), 2);
+        List<String> top =
+            b.node(
+                Op.TOP_K,
+                List.of(z, e.ivec(targeted ? 4 : 3)),
+                Map.of("axis", 1, "largest", 1, "sorted", 1),
+                2);
         String vals = top.get(0);
         String idx = top.get(1);
         String zy = gatherCols(e, z, y2);
@@ -131,7 +139,7 @@ final class LossHeads {
     GraphBuilder b = e.builder();
     String mask = b.node(Op.CAST, List.of(hy), Map.of("to", Tensors.BOOL));
     String masked = e.op(Op.WHERE, mask, e.fconst(Float.NEGATIVE_INFINITY), z);
-    return b.node(Op.ARG_MAX, List.of(masked),
-        Map.of("axis", 1, "keepdims", 1, "select_last_index", 0));
+    return b.node(
+        Op.ARG_MAX, List.of(masked), Map.of("axis", 1, "keepdims", 1, "select_last_index", 0));
   }
 }

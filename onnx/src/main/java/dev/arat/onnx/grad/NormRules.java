@@ -2,20 +2,11 @@ package dev.arat.onnx.grad;
 
 import static dev.arat.onnx.GraphIndex.floatAttr;
 import static dev.arat.onnx.GraphIndex.intAttr;
-import static dev.arat.onnx.GraphIndex.intsAttr;
-import static dev.arat.onnx.GraphIndex.stringAttr;
-import static dev.arat.onnx.grad.GradientRules.unsupportedConfig;
-import static dev.arat.onnx.grad.Shapes.dimsText;
 
 import ai.onnx.proto.OnnxMl.NodeProto;
-import ai.onnx.proto.OnnxMl.TensorProto;
-import dev.arat.onnx.GraphIndex;
 import dev.arat.onnx.OnnxModelException;
 import dev.arat.onnx.Op;
-import dev.arat.onnx.Tensors;
-import java.util.ArrayList;
 import java.util.Arrays;
-import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 
@@ -37,8 +28,9 @@ final class NormRules {
     run.requireConstant(n, 1, 2, 3, 4);
     long[] xs = run.known(x, n, "input");
     float eps = floatAttr(n, "epsilon", 1e-5f);
-    String factor = run.op(Op.DIV, n.getInput(1),
-        run.op(Op.SQRT, run.op(Op.ADD, n.getInput(4), run.fconst(eps))));
+    String factor =
+        run.op(
+            Op.DIV, n.getInput(1), run.op(Op.SQRT, run.op(Op.ADD, n.getInput(4), run.fconst(eps))));
     long[] shape = new long[Math.max(1, xs.length - 1)];
     Arrays.fill(shape, 1);
     shape[0] = -1;
@@ -54,8 +46,13 @@ final class NormRules {
     long[] axes = new long[xs.length - a];
     for (int i = a; i < xs.length; i++) {
       if (xs[i] < 0) {
-        throw new OnnxModelException("LayerNormalization node '" + n.getName() + "' normalises"
-            + " over axis " + i + " of unknown size; its gradient needs fixed sizes");
+        throw new OnnxModelException(
+            "LayerNormalization node '"
+                + n.getName()
+                + "' normalises"
+                + " over axis "
+                + i
+                + " of unknown size; its gradient needs fixed sizes");
       }
       count *= xs[i];
       axes[i - a] = i;
@@ -65,10 +62,18 @@ final class NormRules {
     String xhat = run.op(Op.MUL, run.op(Op.SUB, x, mean), inv);
     String gs = run.op(Op.MUL, dy, n.getInput(1));
     String ax = run.ivec(axes);
-    String m1 = run.op(Op.MUL, run.b().node(Op.REDUCE_SUM, List.of(gs, ax), Map.of("keepdims", 1)),
-        run.fconst(1f / count));
-    String m2 = run.op(Op.MUL, run.b().node(Op.REDUCE_SUM, List.of(run.op(Op.MUL, gs, xhat), ax),
-        Map.of("keepdims", 1)), run.fconst(1f / count));
-    run.addGrad(x, run.op(Op.MUL, inv, run.op(Op.SUB, run.op(Op.SUB, gs, m1), run.op(Op.MUL, xhat, m2))));
+    String m1 =
+        run.op(
+            Op.MUL,
+            run.b().node(Op.REDUCE_SUM, List.of(gs, ax), Map.of("keepdims", 1)),
+            run.fconst(1f / count));
+    String m2 =
+        run.op(
+            Op.MUL,
+            run.b()
+                .node(Op.REDUCE_SUM, List.of(run.op(Op.MUL, gs, xhat), ax), Map.of("keepdims", 1)),
+            run.fconst(1f / count));
+    run.addGrad(
+        x, run.op(Op.MUL, inv, run.op(Op.SUB, run.op(Op.SUB, gs, m1), run.op(Op.MUL, xhat, m2))));
   }
 }

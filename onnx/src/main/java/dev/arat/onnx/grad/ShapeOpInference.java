@@ -18,9 +18,9 @@ import java.util.List;
 /**
  * The {@link Shapes} inference of the shape and indexing ops (Shape, Expand, ConstantOfShape,
  * Range, Slice, Split, Pad, Resize, Flatten, Reshape, Transpose, Gather, Squeeze, Unsqueeze,
- * Concat), with folding of their small int64 values, and the index resolution their gradient
- * rules share (Slice ranges, Split sizes, Pad amounts, Transpose permutations). Invalid ranks,
- * axes and index lists raise {@link dev.arat.onnx.OnnxModelException}.
+ * Concat), with folding of their small int64 values, and the index resolution their gradient rules
+ * share (Slice ranges, Split sizes, Pad amounts, Transpose permutations). Invalid ranks, axes and
+ * index lists raise {@link dev.arat.onnx.OnnxModelException}.
  */
 final class ShapeOpInference {
   private ShapeOpInference() {}
@@ -62,8 +62,11 @@ final class ShapeOpInference {
           sh.putShape(y, o);
           AttributeProto a = attr(n, "value");
           TensorProto t = a == null ? null : a.getT();
-          if (known && Tensors.numel(o) <= 64 && t != null && (t.getDataType() == Tensors.INT64
-              || t.getDataType() == TensorProto.DataType.INT32_VALUE)) {
+          if (known
+              && Tensors.numel(o) <= 64
+              && t != null
+              && (t.getDataType() == Tensors.INT64
+                  || t.getDataType() == TensorProto.DataType.INT32_VALUE)) {
             if (Tensors.numel(Tensors.dims(t)) != 1) {
               throw corrupt(n, "its value must hold one element");
             }
@@ -82,8 +85,13 @@ final class ShapeOpInference {
             throw corrupt(n, "start, limit and delta must be scalars");
           }
         }
-        if (s0 != null && l0 != null && d0 != null && s0[0] != UNKNOWN && l0[0] != UNKNOWN
-            && d0[0] != UNKNOWN && d0[0] != 0) {
+        if (s0 != null
+            && l0 != null
+            && d0 != null
+            && s0[0] != UNKNOWN
+            && l0[0] != UNKNOWN
+            && d0[0] != UNKNOWN
+            && d0[0] != 0) {
           long count = Math.max(0, (long) Math.ceil((double) (l0[0] - s0[0]) / d0[0]));
           sh.putShape(y, new long[] {count});
           if (count <= 64) {
@@ -127,8 +135,8 @@ final class ShapeOpInference {
             axis += x.length;
           }
           if (axis < 0 || axis > x.length) {
-            throw corrupt(n, "axis " + intAttr(n, "axis", 1) + " is out of range for rank "
-                + x.length);
+            throw corrupt(
+                n, "axis " + intAttr(n, "axis", 1) + " is out of range for rank " + x.length);
           }
           sh.putShape(y, new long[] {prod(x, 0, (int) axis), prod(x, (int) axis, x.length)});
         }
@@ -175,8 +183,12 @@ final class ShapeOpInference {
         long[] v = sh.value(in.get(0));
         long[] idx = sh.value(in.get(1));
         long[] is = sh.shape(in.get(1));
-        if (v != null && idx != null && is != null && intAttr(n, "axis", 0) == 0
-            && x != null && x.length == 1) {
+        if (v != null
+            && idx != null
+            && is != null
+            && intAttr(n, "axis", 0) == 0
+            && x != null
+            && x.length == 1) {
           long[] o = new long[idx.length];
           for (int i = 0; i < idx.length; i++) {
             long j = idx[i] < 0 ? idx[i] + v.length : idx[i];
@@ -281,13 +293,23 @@ final class ShapeOpInference {
         || (in.size() > 4 && !in.get(4).isEmpty() && steps == null)) {
       return null;
     }
-    if (ends.length != starts.length || (axes != null && axes.length != starts.length)
+    if (ends.length != starts.length
+        || (axes != null && axes.length != starts.length)
         || (steps != null && steps.length != starts.length)
         || (axes == null && starts.length > x.length)) {
-      throw corrupt(n, "starts, ends, axes and steps of lengths " + starts.length + ", "
-          + ends.length + ", " + (axes == null ? "-" : axes.length) + " and "
-          + (steps == null ? "-" : steps.length) + " (for an input of rank " + x.length
-          + "); they must have one entry per sliced axis");
+      throw corrupt(
+          n,
+          "starts, ends, axes and steps of lengths "
+              + starts.length
+              + ", "
+              + ends.length
+              + ", "
+              + (axes == null ? "-" : axes.length)
+              + " and "
+              + (steps == null ? "-" : steps.length)
+              + " (for an input of rank "
+              + x.length
+              + "); they must have one entry per sliced axis");
     }
     List<AxisSlice> out = new java.util.ArrayList<>();
     for (int i = 0; i < starts.length; i++) {
@@ -346,8 +368,8 @@ final class ShapeOpInference {
       sh.putShape(y, o);
       return;
     }
-    long[] axes = n.getInputCount() > 3 && !n.getInput(3).isEmpty()
-        ? sh.value(n.getInput(3)) : null;
+    long[] axes =
+        n.getInputCount() > 3 && !n.getInput(3).isEmpty() ? sh.value(n.getInput(3)) : null;
     if (axes != null && Arrays.stream(axes).noneMatch(a -> a == UNKNOWN)) {
       for (long a : axes) {
         o[axis(n, a, x.length)] = -1;
@@ -397,8 +419,8 @@ final class ShapeOpInference {
   }
 
   /**
-   * The output shape of a Resize node (from its sizes, or floor(in * scale)), or null if the
-   * input shape or the scales/sizes are unknown.
+   * The output shape of a Resize node (from its sizes, or floor(in * scale)), or null if the input
+   * shape or the scales/sizes are unknown.
    */
   static long[] resizeOut(Shapes sh, NodeProto n, long[] x) {
     if (x == null) {
@@ -440,8 +462,13 @@ final class ShapeOpInference {
     boolean[] seen = new boolean[rank];
     for (long a : p) {
       if (p.length != rank || a < 0 || a >= rank || seen[(int) a]) {
-        throw corrupt(n, "perm " + Arrays.toString(p) + " is not a permutation of the "
-            + rank + " axes of its input");
+        throw corrupt(
+            n,
+            "perm "
+                + Arrays.toString(p)
+                + " is not a permutation of the "
+                + rank
+                + " axes of its input");
       }
       seen[(int) a] = true;
     }
@@ -482,8 +509,10 @@ final class ShapeOpInference {
         drop[axis(n, a, x.length)] = true;
       }
     }
-    return java.util.stream.IntStream.range(0, x.length).filter(i -> !drop[i])
-        .mapToLong(i -> x[i]).toArray();
+    return java.util.stream.IntStream.range(0, x.length)
+        .filter(i -> !drop[i])
+        .mapToLong(i -> x[i])
+        .toArray();
   }
 
   private static long prod(long[] s, int from, int to) {
@@ -503,8 +532,12 @@ final class ShapeOpInference {
     }
     if (Arrays.stream(target).filter(v -> v == -1).count() > 1
         || Arrays.stream(target).anyMatch(v -> v < -1 && v != UNKNOWN)) {
-      throw corrupt(n, "target shape " + Arrays.toString(target) + " has a size below -1 or"
-          + " more than one -1");
+      throw corrupt(
+          n,
+          "target shape "
+              + Arrays.toString(target)
+              + " has a size below -1 or"
+              + " more than one -1");
     }
     long[] o = new long[target.length];
     int inferAt = -1;

@@ -1,21 +1,15 @@
 package dev.arat.onnx.grad;
 
-import static dev.arat.onnx.GraphIndex.floatAttr;
 import static dev.arat.onnx.GraphIndex.intAttr;
-import static dev.arat.onnx.GraphIndex.intsAttr;
 import static dev.arat.onnx.GraphIndex.stringAttr;
 import static dev.arat.onnx.grad.GradientRules.unsupportedConfig;
-import static dev.arat.onnx.grad.Shapes.dimsText;
 
 import ai.onnx.proto.OnnxMl.NodeProto;
-import ai.onnx.proto.OnnxMl.TensorProto;
 import dev.arat.onnx.GraphIndex;
 import dev.arat.onnx.OnnxModelException;
 import dev.arat.onnx.Op;
-import dev.arat.onnx.Tensors;
 import java.util.ArrayList;
 import java.util.Arrays;
-import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 
@@ -83,8 +77,8 @@ final class ShapeRules {
       parts.add(run.b().node(Op.SHAPE, List.of(n.getInput(i)), Map.of("start", a, "end", a + 1)));
     }
     String split = allKnown ? run.ivec(sizes) : run.b().node(Op.CONCAT, parts, Map.of("axis", 0));
-    List<String> outs = run.b().node(Op.SPLIT, List.of(dy, split), Map.of("axis", a),
-        n.getInputCount());
+    List<String> outs =
+        run.b().node(Op.SPLIT, List.of(dy, split), Map.of("axis", a), n.getInputCount());
     for (int i = 0; i < n.getInputCount(); i++) {
       if (run.dep(n.getInput(i))) {
         run.addGrad(n.getInput(i), outs.get(i));
@@ -113,8 +107,9 @@ final class ShapeRules {
       }
       parts.add(g);
     }
-    run.addGrad(n.getInput(0), parts.size() == 1 ? parts.get(0)
-        : run.b().node(Op.CONCAT, parts, Map.of("axis", a)));
+    run.addGrad(
+        n.getInput(0),
+        parts.size() == 1 ? parts.get(0) : run.b().node(Op.CONCAT, parts, Map.of("axis", a)));
   }
 
   static void slice(GradientRun run, NodeProto n, String dy) {
@@ -123,8 +118,10 @@ final class ShapeRules {
     long[] xs = run.known(x, n, "input");
     List<ShapeOpInference.AxisSlice> sl = ShapeOpInference.slices(run.shapes(), n, xs);
     if (sl == null) {
-      throw unsupportedConfig(n, "its starts, ends, axes and steps must be constants and the"
-          + " sliced axes of its input must have fixed sizes");
+      throw unsupportedConfig(
+          n,
+          "its starts, ends, axes and steps must be constants and the"
+              + " sliced axes of its input must have fixed sizes");
     }
     long[] begin = new long[xs.length];
     long[] end = new long[xs.length];
@@ -156,16 +153,26 @@ final class ShapeRules {
     long[] idx = run.shapes().value(n.getInput(1));
     long[] is = run.shapes().shape(n.getInput(1));
     long d = xs[a];
-    if (idx == null || is == null || d < 0 || Arrays.stream(idx).anyMatch(v -> v == Shapes.UNKNOWN)) {
-      throw unsupportedConfig(n, "its indices must be a constant and the gathered axis of its"
-          + " data must have a fixed size");
+    if (idx == null
+        || is == null
+        || d < 0
+        || Arrays.stream(idx).anyMatch(v -> v == Shapes.UNKNOWN)) {
+      throw unsupportedConfig(
+          n,
+          "its indices must be a constant and the gathered axis of its"
+              + " data must have a fixed size");
     }
     long[] norm = new long[idx.length];
     for (int i = 0; i < idx.length; i++) {
       norm[i] = idx[i] < 0 ? idx[i] + d : idx[i];
       if (norm[i] < 0 || norm[i] >= d) {
-        throw new OnnxModelException("Gather node '" + n.getName() + "': index " + idx[i]
-            + " is out of range for axis size " + d);
+        throw new OnnxModelException(
+            "Gather node '"
+                + n.getName()
+                + "': index "
+                + idx[i]
+                + " is out of range for axis size "
+                + d);
       }
     }
     String g;
@@ -182,8 +189,11 @@ final class ShapeRules {
       if (a + 1 < xs.length) {
         parts.add(run.b().node(Op.SHAPE, List.of(x), Map.of("start", a + 1)));
       }
-      g = run.op(Op.RESHAPE, dy, parts.size() == 1 ? parts.get(0)
-          : run.b().node(Op.CONCAT, parts, Map.of("axis", 0)));
+      g =
+          run.op(
+              Op.RESHAPE,
+              dy,
+              parts.size() == 1 ? parts.get(0) : run.b().node(Op.CONCAT, parts, Map.of("axis", 0)));
     }
     run.addGrad(x, unselect(run, g, a, xs.length, norm, d));
   }
@@ -193,8 +203,10 @@ final class ShapeRules {
     run.requireConstant(n, 1, 2, 3);
     long[] xs = run.known(x, n, "input");
     long[] pads = run.shapes().value(n.getInput(1));
-    long[] axes = n.getInputCount() > 3 && !n.getInput(3).isEmpty()
-        ? run.shapes().value(n.getInput(3)) : null;
+    long[] axes =
+        n.getInputCount() > 3 && !n.getInput(3).isEmpty()
+            ? run.shapes().value(n.getInput(3))
+            : null;
     long[][] pe = pads == null ? null : ShapeOpInference.padsPerAxis(n, pads, axes, xs.length);
     if (pe == null || (n.getInputCount() > 3 && !n.getInput(3).isEmpty() && axes == null)) {
       throw unsupportedConfig(n, "its pads (and axes) must be constants");
@@ -221,7 +233,10 @@ final class ShapeRules {
         for (int i = 0; i < r; i++) {
           ax[i] = i;
         }
-        g = run.b().node(Op.SLICE, List.of(g, run.ivec(starts), run.ivec(ends), run.ivec(ax)), Map.of());
+        g =
+            run.b()
+                .node(
+                    Op.SLICE, List.of(g, run.ivec(starts), run.ivec(ends), run.ivec(ax)), Map.of());
       }
       run.addGrad(x, g);
       return;
@@ -279,14 +294,21 @@ final class ShapeRules {
     if (intAttr(n, "antialias", 0) != 0 || GraphIndex.attr(n, "axes") != null) {
       throw unsupportedConfig(n, "antialias and axes (opset 18) are not supported");
     }
-    if (!List.of("half_pixel", "pytorch_half_pixel", "align_corners", "asymmetric",
-        "half_pixel_symmetric").contains(ctm)) {
+    if (!List.of(
+            "half_pixel",
+            "pytorch_half_pixel",
+            "align_corners",
+            "asymmetric",
+            "half_pixel_symmetric")
+        .contains(ctm)) {
       throw unsupportedConfig(n, "coordinate_transformation_mode '" + ctm + "'");
     }
     long[] xs = run.known(x, n, "input");
     long[] ys = run.shapes().shape(n.getOutput(0));
-    float[] scales = n.getInputCount() > 2 && !n.getInput(2).isEmpty()
-        ? run.shapes().floatValue(n.getInput(2)) : null;
+    float[] scales =
+        n.getInputCount() > 2 && !n.getInput(2).isEmpty()
+            ? run.shapes().floatValue(n.getInput(2))
+            : null;
     if (scales != null && scales.length == 0) {
       scales = null;
     }
@@ -294,8 +316,12 @@ final class ShapeRules {
       throw unsupportedConfig(n, "its scales or sizes must be constants");
     }
     if ((scales != null && scales.length != xs.length) || ys.length != xs.length) {
-      throw Shapes.corrupt(n, "its scales or sizes do not have one entry per axis of its input"
-          + " (rank " + xs.length + ")");
+      throw Shapes.corrupt(
+          n,
+          "its scales or sizes do not have one entry per axis of its input"
+              + " (rank "
+              + xs.length
+              + ")");
     }
     String g = dy;
     for (int a = 0; a < xs.length; a++) {
@@ -342,10 +368,11 @@ final class ShapeRules {
   }
 
   /**
-   * Multiplies {@code g} along {@code axis} by the matrix {@code m} (rows x cols): the axis of
-   * size {@code rows} becomes one of size {@code cols}, out[c] = sum_r g[r] m[r][c].
+   * Multiplies {@code g} along {@code axis} by the matrix {@code m} (rows x cols): the axis of size
+   * {@code rows} becomes one of size {@code cols}, out[c] = sum_r g[r] m[r][c].
    */
-  private static String axisMatMul(GradientRun run, String g, int axis, int rank, float[] m, long rows, long cols) {
+  private static String axisMatMul(
+      GradientRun run, String g, int axis, int rank, float[] m, long rows, long cols) {
     String mat = run.b().floatInitializer("axis_map", m, rows, cols);
     if (axis == rank - 1) {
       return run.op(Op.MAT_MUL, g, mat);
@@ -361,11 +388,12 @@ final class ShapeRules {
   }
 
   /**
-   * The adjoint of selecting indices {@code idx} (in [0,d)) along {@code axis}: a zero Pad for
-   * a contiguous ascending run, else a product with the (|idx| x d) one-hot selection matrix
+   * The adjoint of selecting indices {@code idx} (in [0,d)) along {@code axis}: a zero Pad for a
+   * contiguous ascending run, else a product with the (|idx| x d) one-hot selection matrix
    * (repeated indices add up).
    */
-  private static String unselect(GradientRun run, String g, int axis, int rank, long[] idx, long d) {
+  private static String unselect(
+      GradientRun run, String g, int axis, int rank, long[] idx, long d) {
     boolean contiguous = true;
     for (int i = 1; i < idx.length; i++) {
       contiguous &= idx[i] == idx[i - 1] + 1;

@@ -4,7 +4,6 @@ import static dev.arat.onnx.GraphIndex.attr;
 import static dev.arat.onnx.GraphIndex.floatAttr;
 import static dev.arat.onnx.GraphIndex.intAttr;
 import static dev.arat.onnx.GraphIndex.intsAttr;
-import static dev.arat.onnx.GraphIndex.stringAttr;
 
 import ai.onnx.proto.OnnxMl.AttributeProto;
 import ai.onnx.proto.OnnxMl.NodeProto;
@@ -58,9 +57,17 @@ final class Shapes {
   long[] known(String t, NodeProto n, String what) {
     long[] s = shapes.get(t);
     if (s == null) {
-      throw new OnnxModelException("cannot infer the shape of tensor '" + t + "' (" + what
-          + " of " + n.getOpType() + " node '" + n.getName() + "'), which its gradient needs;"
-          + " give the model input fixed non-batch dimensions");
+      throw new OnnxModelException(
+          "cannot infer the shape of tensor '"
+              + t
+              + "' ("
+              + what
+              + " of "
+              + n.getOpType()
+              + " node '"
+              + n.getName()
+              + "'), which its gradient needs;"
+              + " give the model input fixed non-batch dimensions");
     }
     return s;
   }
@@ -75,37 +82,59 @@ final class Shapes {
     long[] s = known(t, n, "input");
     for (int i = 1; i < s.length; i++) {
       if (s[i] < 0) {
-        throw new OnnxModelException("tensor '" + t + "' (input of " + n.getOpType() + " node '"
-            + n.getName() + "') has shape " + dimsText(s) + "; its gradient needs fixed"
-            + " channel and spatial sizes");
+        throw new OnnxModelException(
+            "tensor '"
+                + t
+                + "' (input of "
+                + n.getOpType()
+                + " node '"
+                + n.getName()
+                + "') has shape "
+                + dimsText(s)
+                + "; its gradient needs fixed"
+                + " channel and spatial sizes");
       }
     }
     if (s.length < 3) {
-      throw new OnnxModelException("tensor '" + t + "' (input of " + n.getOpType() + " node '"
-          + n.getName() + "') has rank " + s.length + ", expected (N,C,spatial...)");
+      throw new OnnxModelException(
+          "tensor '"
+              + t
+              + "' (input of "
+              + n.getOpType()
+              + " node '"
+              + n.getName()
+              + "') has rank "
+              + s.length
+              + ", expected (N,C,spatial...)");
     }
     return s;
   }
 
   /**
-   * Axis {@code axis} of node {@code n} (negative counts from the end) normalised against
-   * {@code rank}.
+   * Axis {@code axis} of node {@code n} (negative counts from the end) normalised against {@code
+   * rank}.
    *
    * @throws OnnxModelException if it is not in [-rank, rank)
    */
   static int axis(NodeProto n, long axis, int rank) {
     long a = axis < 0 ? axis + rank : axis;
     if (a < 0 || a >= rank) {
-      throw new OnnxModelException(n.getOpType() + " node '" + n.getName() + "': axis " + axis
-          + " is out of range for rank " + rank);
+      throw new OnnxModelException(
+          n.getOpType()
+              + " node '"
+              + n.getName()
+              + "': axis "
+              + axis
+              + " is out of range for rank "
+              + rank);
     }
     return (int) a;
   }
 
   /** The error for a node that no valid model has (a rank, axis or index list that cannot be). */
   static OnnxModelException corrupt(NodeProto n, String why) {
-    return new OnnxModelException(n.getOpType() + " node '" + n.getName() + "': " + why
-        + " (the model is corrupt)");
+    return new OnnxModelException(
+        n.getOpType() + " node '" + n.getName() + "': " + why + " (the model is corrupt)");
   }
 
   /** Dimensions as text for messages, e.g. {@code (?,3,32,32)} ({@code ?} for unknown). */
@@ -165,10 +194,39 @@ final class Shapes {
     String y = n.getOutputCount() > 0 ? n.getOutput(0) : "";
     long[] x = in.isEmpty() ? null : shapes.get(in.get(0));
     switch (n.getOpType()) {
-      case "Identity", "Dropout", "Relu", "LeakyRelu", "Sigmoid", "Tanh", "Softmax", "LogSoftmax",
-          "BatchNormalization", "Neg", "Sqrt", "Exp", "Log", "Abs", "Clip", "Reciprocal", "Not",
-          "PRelu", "HardSigmoid", "HardSwish", "Erf", "Gelu", "Sign", "Floor", "Ceil", "Round",
-          "Elu", "Softplus", "Selu", "IsNaN", "IsInf", "QuantizeLinear", "DequantizeLinear" -> {
+      case "Identity",
+          "Dropout",
+          "Relu",
+          "LeakyRelu",
+          "Sigmoid",
+          "Tanh",
+          "Softmax",
+          "LogSoftmax",
+          "BatchNormalization",
+          "Neg",
+          "Sqrt",
+          "Exp",
+          "Log",
+          "Abs",
+          "Clip",
+          "Reciprocal",
+          "Not",
+          "PRelu",
+          "HardSigmoid",
+          "HardSwish",
+          "Erf",
+          "Gelu",
+          "Sign",
+          "Floor",
+          "Ceil",
+          "Round",
+          "Elu",
+          "Softplus",
+          "Selu",
+          "IsNaN",
+          "IsInf",
+          "QuantizeLinear",
+          "DequantizeLinear" -> {
         putShape(y, x);
         if (n.getOpType().equals("Identity") && values.containsKey(in.get(0))) {
           values.put(y, values.get(in.get(0)));
@@ -180,13 +238,24 @@ final class Shapes {
           values.put(y, values.get(in.get(0)));
         }
       }
-      case "Add", "Sub", "Mul", "Div", "Equal", "Greater", "Less", "Pow", "GreaterOrEqual",
-          "LessOrEqual", "And", "Or" -> {
+      case "Add",
+          "Sub",
+          "Mul",
+          "Div",
+          "Equal",
+          "Greater",
+          "Less",
+          "Pow",
+          "GreaterOrEqual",
+          "LessOrEqual",
+          "And",
+          "Or" -> {
         putShape(y, broadcast(x, shapes.get(in.get(1))));
         long[] va = values.get(in.get(0));
         long[] vb = values.get(in.get(1));
-        if (va != null && vb != null && (va.length == vb.length || va.length == 1
-            || vb.length == 1)) {
+        if (va != null
+            && vb != null
+            && (va.length == vb.length || va.length == 1 || vb.length == 1)) {
           long[] o = new long[Math.max(va.length, vb.length)];
           for (int i = 0; i < o.length; i++) {
             o[i] = fold(n.getOpType(), va[va.length == 1 ? 0 : i], vb[vb.length == 1 ? 0 : i]);
@@ -219,13 +288,16 @@ final class Shapes {
         long[] vb = values.get(in.get(2));
         if (c != null && va != null && vb != null) {
           int len = Math.max(c.length, Math.max(va.length, vb.length));
-          if ((c.length == len || c.length == 1) && (va.length == len || va.length == 1)
+          if ((c.length == len || c.length == 1)
+              && (va.length == len || va.length == 1)
               && (vb.length == len || vb.length == 1)) {
             long[] o = new long[len];
             for (int i = 0; i < len; i++) {
               long ci = c[c.length == 1 ? 0 : i];
-              o[i] = ci == UNKNOWN ? UNKNOWN : ci != 0 ? va[va.length == 1 ? 0 : i]
-                  : vb[vb.length == 1 ? 0 : i];
+              o[i] =
+                  ci == UNKNOWN
+                      ? UNKNOWN
+                      : ci != 0 ? va[va.length == 1 ? 0 : i] : vb[vb.length == 1 ? 0 : i];
             }
             values.put(y, o);
           }
@@ -235,16 +307,29 @@ final class Shapes {
         long[] w = shapes.get(in.get(1));
         if (x != null && w != null) {
           if (x.length < 3 || w.length != x.length) {
-            throw new OnnxModelException("node '" + n.getName() + "' (Conv): input of shape "
-                + Arrays.toString(x) + " and weight of shape " + Arrays.toString(w)
-                + "; expected (N,C,spatial...) and a weight of the same rank");
+            throw new OnnxModelException(
+                "node '"
+                    + n.getName()
+                    + "' (Conv): input of shape "
+                    + Arrays.toString(x)
+                    + " and weight of shape "
+                    + Arrays.toString(w)
+                    + "; expected (N,C,spatial...) and a weight of the same rank");
           }
           long group = intAttr(n, "group", 1);
-          if (group < 1 || (w[0] >= 0 && w[0] % group != 0)
+          if (group < 1
+              || (w[0] >= 0 && w[0] % group != 0)
               || (x[1] >= 0 && w[1] >= 0 && x[1] != w[1] * group)) {
-            throw corrupt(n, "input of shape " + dimsText(x) + ", weight of shape "
-                + dimsText(w) + " and group " + group + " do not match (the input channels must"
-                + " be group x the weight's axis 1, the output channels a multiple of group)");
+            throw corrupt(
+                n,
+                "input of shape "
+                    + dimsText(x)
+                    + ", weight of shape "
+                    + dimsText(w)
+                    + " and group "
+                    + group
+                    + " do not match (the input channels must"
+                    + " be group x the weight's axis 1, the output channels a multiple of group)");
           }
           long[] o = x.clone();
           o[1] = w[0];
@@ -270,8 +355,8 @@ final class Shapes {
           long[] o = x.clone();
           long[] sp = Arrays.copyOfRange(x, 2, x.length);
           if (Arrays.stream(sp).allMatch(d -> d >= 0)) {
-            Window win = Window.of(n, sp, intsAttr(n, "kernel_shape"),
-                intAttr(n, "ceil_mode", 0) != 0);
+            Window win =
+                Window.of(n, sp, intsAttr(n, "kernel_shape"), intAttr(n, "ceil_mode", 0) != 0);
             System.arraycopy(win.out(), 0, o, 2, sp.length);
           } else {
             Arrays.fill(o, 2, o.length, -1);
@@ -296,16 +381,29 @@ final class Shapes {
         long[] a = x;
         long[] b = shapes.get(in.get(1));
         if ((a != null && a.length != 2) || (b != null && b.length != 2)) {
-          throw corrupt(n, "operands of shapes " + (a == null ? "?" : dimsText(a)) + " and "
-              + (b == null ? "?" : dimsText(b)) + "; Gemm takes two matrices");
+          throw corrupt(
+              n,
+              "operands of shapes "
+                  + (a == null ? "?" : dimsText(a))
+                  + " and "
+                  + (b == null ? "?" : dimsText(b))
+                  + "; Gemm takes two matrices");
         }
         if (a != null && b != null) {
           long ka = intAttr(n, "transA", 0) != 0 ? a[0] : a[1];
           long kb = intAttr(n, "transB", 0) != 0 ? b[1] : b[0];
           if (ka >= 0 && kb >= 0 && ka != kb) {
-            throw corrupt(n, "operands of shapes " + dimsText(a) + " and " + dimsText(b)
-                + " (transA " + intAttr(n, "transA", 0) + ", transB " + intAttr(n, "transB", 0)
-                + ") do not have a common inner size");
+            throw corrupt(
+                n,
+                "operands of shapes "
+                    + dimsText(a)
+                    + " and "
+                    + dimsText(b)
+                    + " (transA "
+                    + intAttr(n, "transA", 0)
+                    + ", transB "
+                    + intAttr(n, "transB", 0)
+                    + ") do not have a common inner size");
           }
           long m = intAttr(n, "transA", 0) != 0 ? a[1] : a[0];
           long k = intAttr(n, "transB", 0) != 0 ? b[0] : b[1];
@@ -319,8 +417,13 @@ final class Shapes {
           long ka = a[a.length - 1];
           long kb = b[b.length - 2];
           if (ka >= 0 && kb >= 0 && ka != kb) {
-            throw corrupt(n, "operands of shapes " + dimsText(a) + " and " + dimsText(b)
-                + " do not have a common inner size");
+            throw corrupt(
+                n,
+                "operands of shapes "
+                    + dimsText(a)
+                    + " and "
+                    + dimsText(b)
+                    + " do not have a common inner size");
           }
           long[] batch = broadcast(Arrays.copyOf(a, a.length - 2), Arrays.copyOf(b, b.length - 2));
           long[] o = Arrays.copyOf(batch, batch.length + 2);

@@ -24,8 +24,8 @@ import java.util.Set;
  *
  * <ul>
  *   <li>A QuantizeLinear whose input is a constant (a weight) is evaluated here, and so is a
- *       DequantizeLinear of a constant: the surrogate holds the <em>dequantized weights</em>
- *       {@code (q - zero_point) * scale}, exactly the values the quantized model computes with.
+ *       DequantizeLinear of a constant: the surrogate holds the <em>dequantized weights</em> {@code
+ *       (q - zero_point) * scale}, exactly the values the quantized model computes with.
  *   <li>A QuantizeLinear &rarr; DequantizeLinear pair on a tensor that depends on the input becomes
  *       {@code Clip(x, scale * (qmin - zp), scale * (qmax - zp))} (qmin, qmax = -128, 127 for int8,
  *       0, 255 for uint8): identity inside the clip range, zero gradient outside it. The rounding
@@ -53,14 +53,18 @@ public final class StraightThrough {
    * @param foldedConstants weight Q/DQ nodes evaluated into float32 initializers
    * @param float16 whether float16 tensors or Casts were widened to float32
    */
-  public record Surrogate(ModelProto model, int straightThroughPairs, int foldedConstants,
-      boolean float16) {}
+  public record Surrogate(
+      ModelProto model, int straightThroughPairs, int foldedConstants, boolean float16) {}
 
   /** Whether {@code m} has Q/DQ nodes or float16 tensors, so that {@link #of} changes it. */
   public static boolean applies(ModelProto m) {
     GraphProto g = m.getGraph();
-    return g.getNodeList().stream().anyMatch(n -> n.getDomain().isEmpty() && (QDQ.contains(
-        n.getOpType()) || (n.getOpType().equals("Cast") && castTo(n) == Tensors.FLOAT16)))
+    return g.getNodeList().stream()
+            .anyMatch(
+                n ->
+                    n.getDomain().isEmpty()
+                        && (QDQ.contains(n.getOpType())
+                            || (n.getOpType().equals("Cast") && castTo(n) == Tensors.FLOAT16)))
         || g.getInitializerList().stream().anyMatch(t -> t.getDataType() == Tensors.FLOAT16);
   }
 
@@ -68,11 +72,11 @@ public final class StraightThrough {
    * Builds the surrogate of {@code m}.
    *
    * @param m a classifier, possibly with Q/DQ nodes (ONNX opset 13 semantics) or float16 parts
-   * @param straightThrough replace activation Q/DQ pairs by their straight-through Clip (else
-   *     keep them: exact, zero gradients)
+   * @param straightThrough replace activation Q/DQ pairs by their straight-through Clip (else keep
+   *     them: exact, zero gradients)
    * @return the surrogate; {@code m} itself (in the record) when nothing applies
-   * @throws UnsupportedOpException for an activation QuantizeLinear with per-axis scales, or
-   *     whose output feeds anything but a DequantizeLinear with the same scale and zero point
+   * @throws UnsupportedOpException for an activation QuantizeLinear with per-axis scales, or whose
+   *     output feeds anything but a DequantizeLinear with the same scale and zero point
    */
   public static Surrogate of(ModelProto m, boolean straightThrough) {
     GraphProto g = m.getGraph();
@@ -111,8 +115,8 @@ public final class StraightThrough {
         nodes.add(setCastTo(n, Tensors.FLOAT));
         continue;
       }
-      if (QDQ.contains(op) && n.getInputList().stream().filter(s -> !s.isEmpty())
-          .allMatch(consts::containsKey)) {
+      if (QDQ.contains(op)
+          && n.getInputList().stream().filter(s -> !s.isEmpty()).allMatch(consts::containsKey)) {
         TensorProto v = op.equals("QuantizeLinear") ? quantize(n, consts) : dequantize(n, consts);
         consts.put(v.getName(), v);
         folded++;
@@ -120,24 +124,41 @@ public final class StraightThrough {
       }
       if (op.equals("QuantizeLinear") && straightThrough) {
         for (NodeProto c : consumers.getOrDefault(n.getOutput(0), List.of())) {
-          if (!c.getOpType().equals("DequantizeLinear") || !c.getDomain().isEmpty()
+          if (!c.getOpType().equals("DequantizeLinear")
+              || !c.getDomain().isEmpty()
               || !sameParameters(n, c, consts)) {
-            throw new UnsupportedOpException("QuantizeLinear", name(n, i), "the output of"
-                + " QuantizeLinear node '" + name(n, i) + "' feeds " + c.getOpType() + " node '"
-                + c.getName() + "'; straight-through gradients need each QuantizeLinear on the"
-                + " path followed by DequantizeLinear nodes with the same scale and zero point");
+            throw new UnsupportedOpException(
+                "QuantizeLinear",
+                name(n, i),
+                "the output of"
+                    + " QuantizeLinear node '"
+                    + name(n, i)
+                    + "' feeds "
+                    + c.getOpType()
+                    + " node '"
+                    + c.getName()
+                    + "'; straight-through gradients need each QuantizeLinear on the"
+                    + " path followed by DequantizeLinear nodes with the same scale and zero point");
           }
         }
         if (graphOutputs.contains(n.getOutput(0))) {
-          throw new UnsupportedOpException("QuantizeLinear", name(n, i), "QuantizeLinear node '"
-              + name(n, i) + "' produces a graph output; no gradient can be defined for it");
+          throw new UnsupportedOpException(
+              "QuantizeLinear",
+              name(n, i),
+              "QuantizeLinear node '"
+                  + name(n, i)
+                  + "' produces a graph output; no gradient can be defined for it");
         }
         TensorProto scale = consts.get(n.getInput(1));
         if (scale == null || Tensors.numel(Tensors.dims(scale)) != 1) {
-          throw new UnsupportedOpException("QuantizeLinear", name(n, i), "QuantizeLinear node '"
-              + name(n, i) + "' quantizes a tensor that depends on the input with "
-              + (scale == null ? "a scale that is not an initializer" : "per-axis scales")
-              + "; straight-through gradients support constant per-tensor activation scales");
+          throw new UnsupportedOpException(
+              "QuantizeLinear",
+              name(n, i),
+              "QuantizeLinear node '"
+                  + name(n, i)
+                  + "' quantizes a tensor that depends on the input with "
+                  + (scale == null ? "a scale that is not an initializer" : "per-axis scales")
+                  + "; straight-through gradients support constant per-tensor activation scales");
         }
         pendingQ.put(n.getOutput(0), n);
         continue;
@@ -145,8 +166,8 @@ public final class StraightThrough {
       if (op.equals("DequantizeLinear") && pendingQ.containsKey(n.getInput(0))) {
         NodeProto q = pendingQ.get(n.getInput(0));
         float s = Tensors.toFloatArray(consts.get(q.getInput(1)))[0];
-        TensorProto zpT = q.getInputCount() > 2 && !q.getInput(2).isEmpty()
-            ? consts.get(q.getInput(2)) : null;
+        TensorProto zpT =
+            q.getInputCount() > 2 && !q.getInput(2).isEmpty() ? consts.get(q.getInput(2)) : null;
         long zp = zpT == null ? 0 : Tensors.toLongArray(zpT)[0];
         boolean unsigned = zpT == null || zpT.getDataType() == Tensors.UINT8;
         long qmin = unsigned ? 0 : -128;
@@ -155,9 +176,15 @@ public final class StraightThrough {
         consts.put(lo, Tensors.floatTensor(lo, new float[] {s * (qmin - zp)}));
         String hi = fresh(n.getOutput(0) + "_ste_hi", consts);
         consts.put(hi, Tensors.floatTensor(hi, new float[] {s * (qmax - zp)}));
-        nodes.add(NodeProto.newBuilder().setName(n.getName().isEmpty() ? q.getName() + "_ste"
-            : n.getName() + "_ste").setOpType("Clip").addInput(q.getInput(0)).addInput(lo)
-            .addInput(hi).addOutput(n.getOutput(0)).build());
+        nodes.add(
+            NodeProto.newBuilder()
+                .setName(n.getName().isEmpty() ? q.getName() + "_ste" : n.getName() + "_ste")
+                .setOpType("Clip")
+                .addInput(q.getInput(0))
+                .addInput(lo)
+                .addInput(hi)
+                .addOutput(n.getOutput(0))
+                .build());
         pairs++;
         continue;
       }
@@ -169,8 +196,8 @@ public final class StraightThrough {
     Set<String> used = new HashSet<>();
     nodes.forEach(n -> used.addAll(n.getInputList()));
     graphOutputs.forEach(used::add);
-    GraphProto.Builder gb = g.toBuilder().clearNode().addAllNode(nodes).clearInitializer()
-        .clearValueInfo();
+    GraphProto.Builder gb =
+        g.toBuilder().clearNode().addAllNode(nodes).clearInitializer().clearValueInfo();
     for (TensorProto t : consts.values()) {
       if (used.contains(t.getName())) {
         gb.addInitializer(t);
@@ -188,7 +215,8 @@ public final class StraightThrough {
   }
 
   private static ValueInfoProto widen(ValueInfoProto v) {
-    if (v.getType().hasTensorType() && v.getType().getTensorType().getElemType() == Tensors.FLOAT16) {
+    if (v.getType().hasTensorType()
+        && v.getType().getTensorType().getElemType() == Tensors.FLOAT16) {
       TypeProto.Builder t = v.getType().toBuilder();
       t.getTensorTypeBuilder().setElemType(Tensors.FLOAT);
       return v.toBuilder().setType(t).build();
@@ -201,8 +229,8 @@ public final class StraightThrough {
       AttributeProto a = n.getAttribute(i);
       if (a.getName().equals("value") && a.hasT() && a.getT().getDataType() == Tensors.FLOAT16) {
         TensorProto t = a.getT();
-        TensorProto w = Tensors.floatTensor(t.getName(), Tensors.float16ToFloatArray(t),
-            Tensors.dims(t));
+        TensorProto w =
+            Tensors.floatTensor(t.getName(), Tensors.float16ToFloatArray(t), Tensors.dims(t));
         return n.toBuilder().setAttribute(i, a.toBuilder().setT(w)).build();
       }
     }
@@ -210,8 +238,11 @@ public final class StraightThrough {
   }
 
   private static long castTo(NodeProto n) {
-    return n.getAttributeList().stream().filter(a -> a.getName().equals("to"))
-        .mapToLong(AttributeProto::getI).findFirst().orElse(0);
+    return n.getAttributeList().stream()
+        .filter(a -> a.getName().equals("to"))
+        .mapToLong(AttributeProto::getI)
+        .findFirst()
+        .orElse(0);
   }
 
   private static NodeProto setCastTo(NodeProto n, int type) {
@@ -231,7 +262,10 @@ public final class StraightThrough {
       if (a.equals(b)) {
         continue;
       }
-      if (a.isEmpty() || b.isEmpty() || !c.containsKey(a) || !c.containsKey(b)
+      if (a.isEmpty()
+          || b.isEmpty()
+          || !c.containsKey(a)
+          || !c.containsKey(b)
           || !c.get(a).getRawData().equals(c.get(b).getRawData())
           || c.get(a).getDataType() != c.get(b).getDataType()) {
         return false;
@@ -256,16 +290,28 @@ public final class StraightThrough {
 
   private static Params params(NodeProto n, long[] dims, Map<String, TensorProto> c) {
     float[] scale = Tensors.toFloatArray(c.get(n.getInput(1)));
-    TensorProto zpT = n.getInputCount() > 2 && !n.getInput(2).isEmpty() ? c.get(n.getInput(2))
-        : null;
+    TensorProto zpT =
+        n.getInputCount() > 2 && !n.getInput(2).isEmpty() ? c.get(n.getInput(2)) : null;
     long[] zp = zpT == null ? new long[scale.length] : Tensors.toLongArray(zpT);
-    long axis = n.getAttributeList().stream().filter(a -> a.getName().equals("axis"))
-        .mapToLong(AttributeProto::getI).findFirst().orElse(1);
+    long axis =
+        n.getAttributeList().stream()
+            .filter(a -> a.getName().equals("axis"))
+            .mapToLong(AttributeProto::getI)
+            .findFirst()
+            .orElse(1);
     int ax = (int) (axis < 0 ? axis + dims.length : axis);
     if (scale.length > 1 && (ax < 0 || ax >= dims.length || dims[ax] != scale.length)) {
-      throw new OnnxModelException("node '" + n.getName() + "' (" + n.getOpType() + "): "
-          + scale.length + " scales do not match axis " + axis + " of shape "
-          + java.util.Arrays.toString(dims));
+      throw new OnnxModelException(
+          "node '"
+              + n.getName()
+              + "' ("
+              + n.getOpType()
+              + "): "
+              + scale.length
+              + " scales do not match axis "
+              + axis
+              + " of shape "
+              + java.util.Arrays.toString(dims));
     }
     return new Params(scale, zp, ax, dims, zpT == null || zpT.getDataType() == Tensors.UINT8);
   }

@@ -11,8 +11,10 @@ import dev.arat.onnx.OnnxModelException;
  */
 public class UnsupportedOpException extends OnnxModelException {
   private static final long serialVersionUID = 1L;
+
   /** The op type that is not supported. */
   private final String opType;
+
   /** The offending node's name. */
   private final String nodeName;
 

@@ -8,12 +8,18 @@ import dev.arat.onnx.OnnxModelException;
 import java.util.Arrays;
 
 /**
- * The geometry of a convolution or pooling window along the spatial axes: pads at the start and
- * end of each axis (explicit, after resolving auto_pad), kernel, strides, dilations and the output
+ * The geometry of a convolution or pooling window along the spatial axes: pads at the start and end
+ * of each axis (explicit, after resolving auto_pad), kernel, strides, dilations and the output
  * size.
  */
-record Window(long[] in, long[] kernel, long[] strides, long[] dilations, long[] padBegin,
-    long[] padEnd, long[] out) {
+record Window(
+    long[] in,
+    long[] kernel,
+    long[] strides,
+    long[] dilations,
+    long[] padBegin,
+    long[] padEnd,
+    long[] out) {
   /** The explicit ONNX pads attribute [b1, b2, ..., e1, e2, ...]. */
   long[] pads() {
     long[] p = new long[2 * in.length];
@@ -44,16 +50,29 @@ record Window(long[] in, long[] kernel, long[] strides, long[] dilations, long[]
   static Window of(NodeProto n, long[] in, long[] kernel, boolean ceil) {
     int r = in.length;
     if (kernel == null) {
-      throw new OnnxModelException("node '" + n.getName() + "' (" + n.getOpType()
-          + ") has no kernel_shape");
+      throw new OnnxModelException(
+          "node '" + n.getName() + "' (" + n.getOpType() + ") has no kernel_shape");
     }
     long[] strides = orOnes(intsAttr(n, "strides"), r);
     long[] dil = orOnes(intsAttr(n, "dilations"), r);
-    if (kernel.length != r || Arrays.stream(strides).anyMatch(v -> v <= 0)
-        || Arrays.stream(dil).anyMatch(v -> v <= 0) || Arrays.stream(kernel).anyMatch(v -> v <= 0)) {
-      throw new OnnxModelException("node '" + n.getName() + "' (" + n.getOpType() + "): kernel "
-          + Arrays.toString(kernel) + ", strides " + Arrays.toString(strides) + " and dilations "
-          + Arrays.toString(dil) + " must be positive, one per spatial axis (" + r + ")");
+    if (kernel.length != r
+        || Arrays.stream(strides).anyMatch(v -> v <= 0)
+        || Arrays.stream(dil).anyMatch(v -> v <= 0)
+        || Arrays.stream(kernel).anyMatch(v -> v <= 0)) {
+      throw new OnnxModelException(
+          "node '"
+              + n.getName()
+              + "' ("
+              + n.getOpType()
+              + "): kernel "
+              + Arrays.toString(kernel)
+              + ", strides "
+              + Arrays.toString(strides)
+              + " and dilations "
+              + Arrays.toString(dil)
+              + " must be positive, one per spatial axis ("
+              + r
+              + ")");
     }
     long[] pads = intsAttr(n, "pads");
     String autoPad = stringAttr(n, "auto_pad", "NOTSET");
@@ -90,12 +109,24 @@ record Window(long[] in, long[] kernel, long[] strides, long[] dilations, long[]
             pb[i] = total - pe[i];
           }
         }
-        default -> throw new OnnxModelException("node '" + n.getName() + "' (" + n.getOpType()
-            + "): unknown auto_pad '" + autoPad + "'");
+        default ->
+            throw new OnnxModelException(
+                "node '"
+                    + n.getName()
+                    + "' ("
+                    + n.getOpType()
+                    + "): unknown auto_pad '"
+                    + autoPad
+                    + "'");
       }
       if (out[i] <= 0) {
-        throw new OnnxModelException("node '" + n.getName() + "' (" + n.getOpType()
-            + "): window larger than its input along spatial axis " + i);
+        throw new OnnxModelException(
+            "node '"
+                + n.getName()
+                + "' ("
+                + n.getOpType()
+                + "): window larger than its input along spatial axis "
+                + i);
       }
     }
     return new Window(in, kernel, strides, dil, pb, pe, out);
@@ -109,5 +140,4 @@ record Window(long[] in, long[] kernel, long[] strides, long[] dilations, long[]
     Arrays.fill(o, 1);
     return o;
   }
-
 }

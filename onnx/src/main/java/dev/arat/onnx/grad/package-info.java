@@ -10,7 +10,7 @@
  * shape inference with {@code Shapes}/{@code ShapeOpInference}/{@code Window}, logits, pruning,
  * input dependence); {@code GradientRun} emits it, the loss head ({@code LossHeads}) and the
  * reverse sweep, applying the rule of each op from {@code GradientRules}, the table keyed by op
- * type whose keys are the supported ops, filled by {@code ElementwiseRules},
- * {@code ConvPoolRules}, {@code ShapeRules} and {@code NormRules}.
+ * type whose keys are the supported ops, filled by {@code ElementwiseRules}, {@code ConvPoolRules},
+ * {@code ShapeRules} and {@code NormRules}.
  */
 package dev.arat.onnx.grad;

@@ -16,13 +16,13 @@ import java.util.List;
 import java.util.Set;
 
 /**
- * Scans an ONNX classifier's graph for what makes input gradients untrustworthy (gradient
- * masking) or white-box attacks impossible.
+ * Scans an ONNX classifier's graph for what makes input gradients untrustworthy (gradient masking)
+ * or white-box attacks impossible.
  *
  * <p>Terms: the <em>logits</em> are the first graph output (or the input of a final
  * Softmax/LogSoftmax, followed back through Identity/Dropout); a node is <em>upstream</em> when the
- * logits depend on one of its outputs; a node is <em>on the path</em> when it is upstream and one of
- * its inputs depends on a graph input. Findings, with their stable codes:
+ * logits depend on one of its outputs; a node is <em>on the path</em> when it is upstream and one
+ * of its inputs depends on a graph input. Findings, with their stable codes:
  *
  * <table>
  *   <caption>Finding codes</caption>
@@ -62,31 +62,54 @@ import java.util.Set;
 public final class GraphScan {
   /** Code of a random op upstream of the logits. */
   public static final String RANDOM_OP = "random-op";
+
   /** Code of a Dropout in training mode upstream of the logits. */
   public static final String DROPOUT_TRAINING = "dropout-training";
+
   /** Code of a BatchNormalization in training mode upstream of the logits. */
   public static final String BATCHNORM_TRAINING = "batchnorm-training";
+
   /** Code of a control-flow node (Loop, If, Scan, any subgraph). */
   public static final String CONTROL_FLOW = "control-flow";
+
   /** Code of a rounding op (Round, Floor, Ceil) on the input-to-logits path. */
   public static final String ROUNDING = "rounding";
+
   /** Code of a Cast to a non-float type on the input-to-logits path. */
   public static final String INTEGER_CAST = "integer-cast";
+
   /** Code of a quantisation op on the input-to-logits path. */
   public static final String QUANTIZATION = "quantization";
+
   /** Code of a QuantizeLinear on the path differentiated straight-through. */
   public static final String STRAIGHT_THROUGH = "straight-through";
+
   /** Code of a Q/DQ node whose zero point TensorRT rejects (non-zero, or uint8). */
   public static final String NOT_TENSORRT = "not-tensorrt-compatible";
+
   /** Code of any other op on the path that the gradient builder cannot differentiate. */
   public static final String UNSUPPORTED_OP = "unsupported-op";
+
   /** Code of a final Softmax/LogSoftmax (informational). */
   public static final String FINAL_SOFTMAX = "final-softmax";
 
-  private static final Set<String> RANDOM = Set.of("RandomNormal", "RandomNormalLike",
-      "RandomUniform", "RandomUniformLike", "Bernoulli", "Multinomial");
-  private static final Set<String> QUANT = Set.of("QuantizeLinear", "DequantizeLinear",
-      "DynamicQuantizeLinear", "QLinearConv", "QLinearMatMul", "ConvInteger", "MatMulInteger");
+  private static final Set<String> RANDOM =
+      Set.of(
+          "RandomNormal",
+          "RandomNormalLike",
+          "RandomUniform",
+          "RandomUniformLike",
+          "Bernoulli",
+          "Multinomial");
+  private static final Set<String> QUANT =
+      Set.of(
+          "QuantizeLinear",
+          "DequantizeLinear",
+          "DynamicQuantizeLinear",
+          "QLinearConv",
+          "QLinearMatMul",
+          "ConvInteger",
+          "MatMulInteger");
 
   private GraphScan() {}
 
@@ -109,8 +132,8 @@ public final class GraphScan {
    * @param opType the node's op type (with its domain prefix if not the default domain)
    * @param message a user-facing explanation
    */
-  public record Finding(String code, Severity severity, String node, String opType,
-      String message) {
+  public record Finding(
+      String code, Severity severity, String node, String opType, String message) {
     @Override
     public String toString() {
       return "[" + severity + "] " + code + ": " + message;
@@ -136,9 +159,16 @@ public final class GraphScan {
     for (int i = 0; i < nodes.size(); i++) {
       NodeProto n = nodes.get(i);
       if (GraphIndex.hasSubgraph(n) || GraphIndex.CONTROL_FLOW_OPS.contains(n.getOpType())) {
-        out.add(finding(CONTROL_FLOW, Severity.ERROR, n, i, "control flow (" + n.getOpType()
-            + ") is not differentiated by the input-gradient builder; gradients through it cannot"
-            + " be computed"));
+        out.add(
+            finding(
+                CONTROL_FLOW,
+                Severity.ERROR,
+                n,
+                i,
+                "control flow ("
+                    + n.getOpType()
+                    + ") is not differentiated by the input-gradient builder; gradients through it cannot"
+                    + " be computed"));
       }
     }
     if (g.getOutputCount() == 0) {
@@ -148,16 +178,26 @@ public final class GraphScan {
     GraphIndex.OutputHead head = index.outputHead(g.getOutput(0).getName());
     NodeProto p = head.softmax();
     if (p != null) {
-      out.add(finding(FINAL_SOFTMAX, Severity.INFO, p, head.softmaxIndex(), "the output is a "
-          + p.getOpType() + "; its input '" + p.getInput(0) + "' is used as logits (attacks and"
-          + " margins use logits, not probabilities)"));
+      out.add(
+          finding(
+              FINAL_SOFTMAX,
+              Severity.INFO,
+              p,
+              head.softmaxIndex(),
+              "the output is a "
+                  + p.getOpType()
+                  + "; its input '"
+                  + p.getInput(0)
+                  + "' is used as logits (attacks and"
+                  + " margins use logits, not probabilities)"));
     }
     String logits = head.logits();
     // ---- upstream nodes
     boolean[] upstream = index.ancestors(logits);
     // ---- tensors that depend on a data input (fixed point over the node list, any order)
-    Set<String> dep = index.inputDependent(
-        OnnxModels.dataInputs(g).stream().map(ValueInfoProto::getName).toList());
+    Set<String> dep =
+        index.inputDependent(
+            OnnxModels.dataInputs(g).stream().map(ValueInfoProto::getName).toList());
     Set<String> inits = new HashSet<>();
     for (TensorProto t : g.getInitializerList()) {
       inits.add(t.getName());
@@ -171,53 +211,120 @@ public final class GraphScan {
       boolean onPath = n.getInputList().stream().anyMatch(dep::contains);
       boolean dflt = n.getDomain().isEmpty() || n.getDomain().equals("ai.onnx");
       if (RANDOM.contains(op)) {
-        out.add(finding(RANDOM_OP, Severity.ERROR, n, i, "random op " + op + " feeds the"
-            + " logits: the model's output is random, so gradients and robustness results are"
-            + " not reproducible or trustworthy"));
+        out.add(
+            finding(
+                RANDOM_OP,
+                Severity.ERROR,
+                n,
+                i,
+                "random op "
+                    + op
+                    + " feeds the"
+                    + " logits: the model's output is random, so gradients and robustness results are"
+                    + " not reproducible or trustworthy"));
       } else if (op.equals("Dropout") && dropoutTraining(n, g, index)) {
-        out.add(finding(DROPOUT_TRAINING, Severity.ERROR, n, i, "Dropout runs in training mode"
-            + " (its training_mode input is true or not a constant): the output is random"));
-      } else if (op.equals("BatchNormalization") && GraphIndex.intAttr(n, "training_mode", 0) != 0) {
-        out.add(finding(BATCHNORM_TRAINING, Severity.ERROR, n, i, "BatchNormalization in"
-            + " training mode uses batch statistics: each sample's output depends on the others"));
+        out.add(
+            finding(
+                DROPOUT_TRAINING,
+                Severity.ERROR,
+                n,
+                i,
+                "Dropout runs in training mode"
+                    + " (its training_mode input is true or not a constant): the output is random"));
+      } else if (op.equals("BatchNormalization")
+          && GraphIndex.intAttr(n, "training_mode", 0) != 0) {
+        out.add(
+            finding(
+                BATCHNORM_TRAINING,
+                Severity.ERROR,
+                n,
+                i,
+                "BatchNormalization in"
+                    + " training mode uses batch statistics: each sample's output depends on the others"));
       } else if (!onPath) {
         continue;
       } else if (GraphIndex.ROUNDING_OPS.contains(op)) {
-        out.add(finding(ROUNDING, Severity.ERROR, n, i, op + " lies on the path from the input"
-            + " to the logits: its derivative is zero almost everywhere (gradient masking);"
-            + " white-box attacks see no gradient through it"));
-      } else if (op.equals("Cast") && !GraphIndex.FLOAT_TYPES.contains(GraphIndex.intAttr(n, "to", 1))) {
-        out.add(finding(INTEGER_CAST, Severity.ERROR, n, i, "Cast to data type "
-            + GraphIndex.intAttr(n, "to", 1) + " (not float) lies on the path from the input to the"
-            + " logits: no gradient flows through it (gradient masking)"));
+        out.add(
+            finding(
+                ROUNDING,
+                Severity.ERROR,
+                n,
+                i,
+                op
+                    + " lies on the path from the input"
+                    + " to the logits: its derivative is zero almost everywhere (gradient masking);"
+                    + " white-box attacks see no gradient through it"));
+      } else if (op.equals("Cast")
+          && !GraphIndex.FLOAT_TYPES.contains(GraphIndex.intAttr(n, "to", 1))) {
+        out.add(
+            finding(
+                INTEGER_CAST,
+                Severity.ERROR,
+                n,
+                i,
+                "Cast to data type "
+                    + GraphIndex.intAttr(n, "to", 1)
+                    + " (not float) lies on the path from the input to the"
+                    + " logits: no gradient flows through it (gradient masking)"));
       } else if (op.equals("DequantizeLinear") && fromQuantize(n.getInput(0), index)) {
         continue; // after a QuantizeLinear: reported (and differentiated) with it
       } else if (op.equals("QuantizeLinear") && straightThrough(n, nodes, inits, g)) {
-        out.add(finding(STRAIGHT_THROUGH, Severity.WARNING, n, i, "QuantizeLinear on the path from"
-            + " the input to the logits is differentiated straight-through (identity inside its"
-            + " clip range, zero outside): input gradients are those of the float surrogate, an"
-            + " estimate; trust white-box numbers only next to a gradient-free (Square) and a"
-            + " transfer attack"));
+        out.add(
+            finding(
+                STRAIGHT_THROUGH,
+                Severity.WARNING,
+                n,
+                i,
+                "QuantizeLinear on the path from"
+                    + " the input to the logits is differentiated straight-through (identity inside its"
+                    + " clip range, zero outside): input gradients are those of the float surrogate, an"
+                    + " estimate; trust white-box numbers only next to a gradient-free (Square) and a"
+                    + " transfer attack"));
       } else if (QUANT.contains(op)) {
-        out.add(finding(QUANTIZATION, Severity.ERROR, n, i, "quantisation op " + op + " lies on"
-            + " the path from the input to the logits: gradients through it are zero or"
-            + " undefined (gradient masking)"));
-      } else if (!dflt || (!GradientGraphBuilder.supportedOps().contains(op)
-          && !GraphIndex.SHAPE_OPS.contains(op) && !GraphIndex.CONTROL_FLOW_OPS.contains(op))) {
-        out.add(finding(UNSUPPORTED_OP, Severity.ERROR, n, i, "operator '" + opName(n)
-            + "' lies on the path from the input to the logits and the input-gradient builder"
-            + " cannot differentiate it; white-box attacks are not possible (supported: "
-            + String.join(", ", GradientGraphBuilder.supportedOps()) + ")"));
+        out.add(
+            finding(
+                QUANTIZATION,
+                Severity.ERROR,
+                n,
+                i,
+                "quantisation op "
+                    + op
+                    + " lies on"
+                    + " the path from the input to the logits: gradients through it are zero or"
+                    + " undefined (gradient masking)"));
+      } else if (!dflt
+          || (!GradientGraphBuilder.supportedOps().contains(op)
+              && !GraphIndex.SHAPE_OPS.contains(op)
+              && !GraphIndex.CONTROL_FLOW_OPS.contains(op))) {
+        out.add(
+            finding(
+                UNSUPPORTED_OP,
+                Severity.ERROR,
+                n,
+                i,
+                "operator '"
+                    + opName(n)
+                    + "' lies on the path from the input to the logits and the input-gradient builder"
+                    + " cannot differentiate it; white-box attacks are not possible (supported: "
+                    + String.join(", ", GradientGraphBuilder.supportedOps())
+                    + ")"));
       }
     }
     for (int i = 0; i < nodes.size(); i++) {
       NodeProto n = nodes.get(i);
       if ((n.getOpType().equals("QuantizeLinear") || n.getOpType().equals("DequantizeLinear"))
-          && n.getDomain().isEmpty() && !symmetricInt8(n, g)) {
-        out.add(finding(NOT_TENSORRT, Severity.WARNING, n, i, "zero point is not an int8 zero:"
-            + " TensorRT's explicit quantization accepts only symmetric int8 quantization (zero"
-            + " point 0), so this model cannot be built into a TensorRT INT8 engine as it is"
-            + " (ONNX Runtime evaluates it)"));
+          && n.getDomain().isEmpty()
+          && !symmetricInt8(n, g)) {
+        out.add(
+            finding(
+                NOT_TENSORRT,
+                Severity.WARNING,
+                n,
+                i,
+                "zero point is not an int8 zero:"
+                    + " TensorRT's explicit quantization accepts only symmetric int8 quantization (zero"
+                    + " point 0), so this model cannot be built into a TensorRT INT8 engine as it is"
+                    + " (ONNX Runtime evaluates it)"));
       }
     }
     return out;
@@ -230,8 +337,8 @@ public final class GraphScan {
   }
 
   /** Whether the straight-through rule of {@code dev.arat.onnx.grad.StraightThrough} applies. */
-  private static boolean straightThrough(NodeProto q, List<NodeProto> nodes, Set<String> inits,
-      GraphProto g) {
+  private static boolean straightThrough(
+      NodeProto q, List<NodeProto> nodes, Set<String> inits, GraphProto g) {
     if (q.getInputCount() < 2 || !inits.contains(q.getInput(1))) {
       return false;
     }
@@ -309,7 +416,6 @@ public final class GraphScan {
 
   private static Finding finding(String code, Severity s, NodeProto n, int index, String msg) {
     String name = n.getName().isEmpty() ? "#" + index + " (unnamed)" : n.getName();
-    return new Finding(code, s, name, opName(n), "node '" + name + "' (" + opName(n) + "): "
-        + msg);
+    return new Finding(code, s, name, opName(n), "node '" + name + "' (" + opName(n) + "): " + msg);
   }
 }

@@ -35,8 +35,9 @@ class FixtureAgreementTest {
   }
 
   static Path fixture(String model) throws Exception {
-    return Path.of(FixtureAgreementTest.class.getResource("/fixtures/" + model + "/model.onnx")
-        .toURI()).getParent();
+    return Path.of(
+            FixtureAgreementTest.class.getResource("/fixtures/" + model + "/model.onnx").toURI())
+        .getParent();
   }
 
   @ParameterizedTest(name = "{0} {1}")
@@ -85,8 +86,15 @@ class FixtureAgreementTest {
       }
       if (norm == 0) {
         // a truly flat sample (e.g. DLR with y = pi3 is the constant 1): ours must be ~0 too
-        assertTrue(Math.sqrt(diff) <= TOL * scale, model + " " + head + " sample " + s
-            + ": PyTorch's gradient is 0, ours has norm " + Math.sqrt(diff));
+        assertTrue(
+            Math.sqrt(diff) <= TOL * scale,
+            model
+                + " "
+                + head
+                + " sample "
+                + s
+                + ": PyTorch's gradient is 0, ours has norm "
+                + Math.sqrt(diff));
         continue;
       }
       double rel = Math.sqrt(diff / norm);

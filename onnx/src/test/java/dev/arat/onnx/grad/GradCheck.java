@@ -23,14 +23,16 @@ final class GradCheck {
 
   /** Absolute slack of the kink detector: ~10x the float32 noise of a one-sided slope at h=1e-3. */
   static final double KINK_ABS = 1e-3;
+
   /** Relative slack of the kink detector (smooth functions differ by O(h * curvature)). */
   static final double KINK_REL = 0.02;
+
   /** At most this fraction of coordinates may be excluded as lying near a kink. */
   static final double MAX_KINK_FRACTION = 0.15;
 
   /** Outcome of one check, for assertions and messages. */
-  record Result(double relErr, double gradNorm, double flippedRelErr, int kinks, float[] grad,
-      float[] fd) {}
+  record Result(
+      double relErr, double gradNorm, double flippedRelErr, int kinks, float[] grad, float[] fd) {}
 
   /** The per-sample head value from logits z (length K), in double. */
   static double loss(LossHead head, float[] z, int off, int k, int y, int t) {
@@ -84,8 +86,8 @@ final class GradCheck {
    * @param inShape full input shape (N, ...)
    * @param h finite-difference step in input units
    */
-  static Result check(ModelProto forward, LossHead head, long[] inShape, long seed, double h,
-      double tol) {
+  static Result check(
+      ModelProto forward, LossHead head, long[] inShape, long seed, double h, double tol) {
     GradientGraph gg = new GradientGraphBuilder().build(forward, head);
     Random rnd = new Random(seed);
     int n = (int) inShape[0];
@@ -99,8 +101,8 @@ final class GradCheck {
       x[i] = 0.1f + 0.8f * rnd.nextFloat();
     }
     // forward logits give K
-    Map<String, float[]> f0 = OrtRunner.run(forward, Map.of(inputName(forward),
-        new OrtRunner.F(x, inShape)));
+    Map<String, float[]> f0 =
+        OrtRunner.run(forward, Map.of(inputName(forward), new OrtRunner.F(x, inShape)));
     float[] logitsF = f0.values().iterator().next();
     int k = logitsF.length / n;
     long[] labels = new long[n];
@@ -126,7 +128,10 @@ final class GradCheck {
     boolean softmaxed = gg.hasNote(GradientGraph.NoteCode.FINAL_SOFTMAX);
     if (!shifted && !softmaxed) {
       for (int i = 0; i < logits.length; i++) {
-        assertEquals(logitsF[i], logits[i], 1e-5 * (1 + Math.abs(logitsF[i])),
+        assertEquals(
+            logitsF[i],
+            logits[i],
+            1e-5 * (1 + Math.abs(logitsF[i])),
             "logits[" + i + "] differ from the forward model");
       }
     }
@@ -148,8 +153,8 @@ final class GradCheck {
     }
     long[] bShape = inShape.clone();
     bShape[0] = rows;
-    Map<String, float[]> fb = OrtRunner.run(forward, Map.of(inputName(forward),
-        new OrtRunner.F(batch, bShape)));
+    Map<String, float[]> fb =
+        OrtRunner.run(forward, Map.of(inputName(forward), new OrtRunner.F(batch, bShape)));
     float[] lb = fb.values().iterator().next();
     float[] fd = new float[x.length];
     boolean[] kink = new boolean[x.length];
@@ -174,8 +179,9 @@ final class GradCheck {
         kinks++;
       }
     }
-    assertTrue(kinks <= MAX_KINK_FRACTION * x.length, "too many coordinates near a kink: "
-        + kinks + " of " + x.length + "; lower h");
+    assertTrue(
+        kinks <= MAX_KINK_FRACTION * x.length,
+        "too many coordinates near a kink: " + kinks + " of " + x.length + "; lower h");
     double diff = 0;
     double norm = 0;
     double gnorm = 0;
@@ -191,11 +197,22 @@ final class GradCheck {
       flipped += sq(-grad[j] - fd[j]);
       norm += sq(fd[j]);
     }
-    Result res = new Result(Math.sqrt(diff / norm), Math.sqrt(gnorm),
-        Math.sqrt(flipped / norm), kinks, grad, fd);
+    Result res =
+        new Result(
+            Math.sqrt(diff / norm), Math.sqrt(gnorm), Math.sqrt(flipped / norm), kinks, grad, fd);
     assertTrue(res.gradNorm() > 1e-6, "gradient is (almost) zero: " + res.gradNorm());
-    assertTrue(res.relErr() <= tol, () -> head + ": relative error " + res.relErr() + " > "
-        + tol + " (|g|=" + res.gradNorm() + "); worst coordinates " + worst(grad, fd, kink, per));
+    assertTrue(
+        res.relErr() <= tol,
+        () ->
+            head
+                + ": relative error "
+                + res.relErr()
+                + " > "
+                + tol
+                + " (|g|="
+                + res.gradNorm()
+                + "); worst coordinates "
+                + worst(grad, fd, kink, per));
     assertTrue(res.flippedRelErr() > 1.5, "a sign-flipped gradient would pass: " + res);
     // the tolerance is tight enough to catch a gradient that is only 2 % too large
     assertTrue(Math.sqrt(scaled / norm) > tol, "a 2 % scaling error would pass at tol " + tol);
@@ -219,8 +236,11 @@ final class GradCheck {
     for (int i = 0; i < idx.length; i++) {
       idx[i] = i;
     }
-    Arrays.sort(idx, (a, b) -> Double.compare(kink[b] ? 0 : Math.abs(g[b] - fd[b]),
-        kink[a] ? 0 : Math.abs(g[a] - fd[a])));
+    Arrays.sort(
+        idx,
+        (a, b) ->
+            Double.compare(
+                kink[b] ? 0 : Math.abs(g[b] - fd[b]), kink[a] ? 0 : Math.abs(g[a] - fd[a])));
     StringBuilder sb = new StringBuilder();
     for (int i = 0; i < Math.min(6, idx.length); i++) {
       int j = idx[i];

@@ -1,7 +1,5 @@
 package dev.arat.onnx.grad;
 
-import static org.junit.jupiter.api.Assertions.assertEquals;
-
 import ai.onnx.proto.OnnxMl.ModelProto;
 import dev.arat.onnx.OnnxModels;
 import dev.arat.specs.LossHead;
@@ -15,12 +13,11 @@ import org.junit.jupiter.api.io.TempDir;
 
 /**
  * Runs the official ONNX checker ({@code onnx.checker.check_model(m, full_check=True)}, which also
- * runs ONNX shape inference) on forward and gradient models; skipped when {@code python3 -c
- * "import onnx"} does not work on this machine.
+ * runs ONNX shape inference) on forward and gradient models; skipped when {@code python3 -c "import
+ * onnx"} does not work on this machine.
  */
 class OnnxCheckerTest {
-  @TempDir
-  Path dir;
+  @TempDir Path dir;
 
   @Test
   void forwardAndGradientModelsPassTheOnnxChecker() throws Exception {

@@ -20,16 +20,19 @@ final class OrtRunner {
   static Map<String, float[]> run(ModelProto model, Map<String, Object> inputs) {
     ai.onnxruntime.OrtEnvironment env = ai.onnxruntime.OrtEnvironment.getEnvironment();
     Map<String, ai.onnxruntime.OnnxTensor> tensors = new HashMap<>();
-    try (ai.onnxruntime.OrtSession.SessionOptions o = new ai.onnxruntime.OrtSession.SessionOptions()) {
+    try (ai.onnxruntime.OrtSession.SessionOptions o =
+        new ai.onnxruntime.OrtSession.SessionOptions()) {
       o.setIntraOpNumThreads(1);
       try (ai.onnxruntime.OrtSession s = env.createSession(model.toByteArray(), o)) {
         for (Map.Entry<String, Object> e : inputs.entrySet()) {
           if (e.getValue() instanceof F f) {
-            tensors.put(e.getKey(), ai.onnxruntime.OnnxTensor.createTensor(env,
-                FloatBuffer.wrap(f.data()), f.shape()));
+            tensors.put(
+                e.getKey(),
+                ai.onnxruntime.OnnxTensor.createTensor(env, FloatBuffer.wrap(f.data()), f.shape()));
           } else if (e.getValue() instanceof L l) {
-            tensors.put(e.getKey(), ai.onnxruntime.OnnxTensor.createTensor(env,
-                LongBuffer.wrap(l.data()), l.shape()));
+            tensors.put(
+                e.getKey(),
+                ai.onnxruntime.OnnxTensor.createTensor(env, LongBuffer.wrap(l.data()), l.shape()));
           }
         }
         try (ai.onnxruntime.OrtSession.Result r = s.run(tensors)) {

@@ -17,8 +17,8 @@ import org.junit.jupiter.api.Test;
 /**
  * torchvision's ResNet-18 as PyTorch exports it (random weights): the input gradient matches
  * PyTorch autograd's (relative error per sample at most 1e-4) for the CE and targeted DLR heads.
- * Skipped unless {@code /usr/bin/python3 onnx/fixtures/resnet18.py} has written its files to
- * {@code $ARAT_RESNET18_DIR} or {@code /tmp/arat-resnet18} (45 MB, so not committed).
+ * Skipped unless {@code /usr/bin/python3 onnx/fixtures/resnet18.py} has written its files to {@code
+ * $ARAT_RESNET18_DIR} or {@code /tmp/arat-resnet18} (45 MB, so not committed).
  */
 class ResNet18Test {
   static Path dir() {
@@ -29,7 +29,8 @@ class ResNet18Test {
   @Test
   void resnet18GradientMatchesPyTorch() {
     Path dir = dir();
-    Assumptions.assumeTrue(Files.isRegularFile(dir.resolve("grad_ce.npy")),
+    Assumptions.assumeTrue(
+        Files.isRegularFile(dir.resolve("grad_ce.npy")),
         "run /usr/bin/python3 onnx/fixtures/resnet18.py first");
     ModelProto m = OnnxModels.load(dir.resolve("resnet18.onnx"));
     Npy.NpyArray x = Npy.read(dir.resolve("x.npy"));

@@ -87,45 +87,76 @@ class StraightThroughTest {
       conv1W = g.floatInitializer("conv1.weight", w.dq1(), C, 1, 3, 3);
       fcW = g.floatInitializer("fc.weight", w.dq2(), K, C * HW * HW);
     }
-    String c1 = g.node(Op.CONV, List.of(x, conv1W, g.floatInitializer("conv1.bias", w.b1(), C)),
-        Map.of("kernel_shape", new long[] {3, 3}, "pads", new long[] {1, 1, 1, 1}));
+    String c1 =
+        g.node(
+            Op.CONV,
+            List.of(x, conv1W, g.floatInitializer("conv1.bias", w.b1(), C)),
+            Map.of("kernel_shape", new long[] {3, 3}, "pads", new long[] {1, 1, 1, 1}));
     String f = g.node(Op.FLATTEN, List.of(g.node(Op.RELU, c1)), Map.of("axis", 1));
     if (qdq) {
       f = qdqPair(g, f, fcAmax, uint8);
     }
-    String z = g.node(Op.GEMM, List.of(f, fcW, g.floatInitializer("fc.bias", w.b2(), K)),
-        Map.of("transB", 1));
+    String z =
+        g.node(
+            Op.GEMM,
+            List.of(f, fcW, g.floatInitializer("fc.bias", w.b2(), K)),
+            Map.of("transB", 1));
     g.output(z, "logits", Tensors.FLOAT, "N", K);
     return g.build(13);
   }
 
   private static String qdqPair(GraphBuilder g, String x, float amax, boolean uint8) {
     String s = g.floatScalar("act_scale", uint8 ? amax / 255f : amax / 127f);
-    TensorProto zp = uint8
-        ? Tensors.int8Tensor(g.uniqueName("act_zp"), new byte[] {(byte) 10})
-            .toBuilder().setDataType(Tensors.UINT8).build()
-        : Tensors.int8Tensor(g.uniqueName("act_zp"), new byte[] {0});
+    TensorProto zp =
+        uint8
+            ? Tensors.int8Tensor(g.uniqueName("act_zp"), new byte[] {(byte) 10}).toBuilder()
+                .setDataType(Tensors.UINT8)
+                .build()
+            : Tensors.int8Tensor(g.uniqueName("act_zp"), new byte[] {0});
     String z = g.initializer(zp);
     String q = g.uniqueName(x + "_q");
     String dq = g.uniqueName(x + "_dq");
-    g.appendRaw(NodeProto.newBuilder().setOpType("QuantizeLinear").setName(q).addInput(x)
-        .addInput(s).addInput(z).addOutput(q).build());
-    g.appendRaw(NodeProto.newBuilder().setOpType("DequantizeLinear").setName(dq).addInput(q)
-        .addInput(s).addInput(z).addOutput(dq).build());
+    g.appendRaw(
+        NodeProto.newBuilder()
+            .setOpType("QuantizeLinear")
+            .setName(q)
+            .addInput(x)
+            .addInput(s)
+            .addInput(z)
+            .addOutput(q)
+            .build());
+    g.appendRaw(
+        NodeProto.newBuilder()
+            .setOpType("DequantizeLinear")
+            .setName(dq)
+            .addInput(q)
+            .addInput(s)
+            .addInput(z)
+            .addOutput(dq)
+            .build());
     return dq;
   }
 
   private static String dqWeight(GraphBuilder g, String name, byte[] q, float[] s, long... dims) {
     String qn = g.initializer(Tensors.int8Tensor(name + ".weight_quantized", q, dims));
     String sn = g.floatInitializer(name + ".weight_scale", s, s.length);
-    String zn = g.initializer(Tensors.int8Tensor(name + ".weight_zp", new byte[s.length],
-        s.length));
+    String zn =
+        g.initializer(Tensors.int8Tensor(name + ".weight_zp", new byte[s.length], s.length));
     String out = g.uniqueName(name + ".weight_dq");
-    g.appendRaw(NodeProto.newBuilder().setOpType("DequantizeLinear").setName(out).addInput(qn)
-        .addInput(sn).addInput(zn).addOutput(out)
-        .addAttribute(ai.onnx.proto.OnnxMl.AttributeProto.newBuilder().setName("axis")
-            .setType(ai.onnx.proto.OnnxMl.AttributeProto.AttributeType.INT).setI(0))
-        .build());
+    g.appendRaw(
+        NodeProto.newBuilder()
+            .setOpType("DequantizeLinear")
+            .setName(out)
+            .addInput(qn)
+            .addInput(sn)
+            .addInput(zn)
+            .addOutput(out)
+            .addAttribute(
+                ai.onnx.proto.OnnxMl.AttributeProto.newBuilder()
+                    .setName("axis")
+                    .setType(ai.onnx.proto.OnnxMl.AttributeProto.AttributeType.INT)
+                    .setI(0))
+            .build());
     return out;
   }
 
@@ -133,8 +164,8 @@ class StraightThroughTest {
     return Models.uniform(new Random(seed), N * HW * HW, 0, 1);
   }
 
-  private static Map<String, float[]> gradient(ModelProto m, float[] x, LossHead head,
-      boolean ste) {
+  private static Map<String, float[]> gradient(
+      ModelProto m, float[] x, LossHead head, boolean ste) {
     GradientGraph gg = new GradientGraphBuilder(ste).build(m, head);
     Map<String, Object> in = new HashMap<>();
     in.put(GradientGraphBuilder.INPUT, new OrtRunner.F(x, N, 1, HW, HW));
@@ -147,10 +178,12 @@ class StraightThroughTest {
     Weights w = weights(1);
     float[] x = images(2);
     for (LossHead head : List.of(LossHead.CE, LossHead.DLR)) {
-      float[] ste = gradient(model(w, true, 4f, 500f, false), x, head, true)
-          .get(GradientGraphBuilder.INPUT_GRAD);
-      float[] ref = gradient(model(w, false, 0, 0, false), x, head, true)
-          .get(GradientGraphBuilder.INPUT_GRAD);
+      float[] ste =
+          gradient(model(w, true, 4f, 500f, false), x, head, true)
+              .get(GradientGraphBuilder.INPUT_GRAD);
+      float[] ref =
+          gradient(model(w, false, 0, 0, false), x, head, true)
+              .get(GradientGraphBuilder.INPUT_GRAD);
       double norm = 0;
       for (int i = 0; i < ref.length; i++) {
         assertEquals(ref[i], ste[i], 1e-6 + 1e-5 * Math.abs(ref[i]), head + " pixel " + i);
@@ -165,10 +198,12 @@ class StraightThroughTest {
     Weights w = weights(3);
     float[] x = images(4);
     float amax = 0.5f; // int8 range [-128, 127] * 0.5/127: pixels above 0.5 are clipped
-    float[] ste = gradient(model(w, true, amax, 500f, false), x, LossHead.CE, true)
-        .get(GradientGraphBuilder.INPUT_GRAD);
-    float[] ref = gradient(model(w, false, 0, 0, false), clip(x, amax), LossHead.CE, true)
-        .get(GradientGraphBuilder.INPUT_GRAD);
+    float[] ste =
+        gradient(model(w, true, amax, 500f, false), x, LossHead.CE, true)
+            .get(GradientGraphBuilder.INPUT_GRAD);
+    float[] ref =
+        gradient(model(w, false, 0, 0, false), clip(x, amax), LossHead.CE, true)
+            .get(GradientGraphBuilder.INPUT_GRAD);
     int clipped = 0;
     for (int i = 0; i < x.length; i++) {
       if (x[i] > amax) {
@@ -193,15 +228,18 @@ class StraightThroughTest {
   void withoutStraightThroughTheGradientIsExactlyZeroAndSaysWhy() {
     ModelProto m = model(weights(5), true, 4f, 500f, false);
     GradientGraph gg = new GradientGraphBuilder(false).build(m, LossHead.CE);
-    assertTrue(gg.notes().stream().anyMatch(s -> s.message().contains("straight-through gradients are"
-        + " switched off")), gg.notes().toString());
+    assertTrue(
+        gg.notes().stream()
+            .anyMatch(
+                s -> s.message().contains("straight-through gradients are" + " switched off")),
+        gg.notes().toString());
     Map<String, float[]> out = gradient(m, images(6), LossHead.CE, false);
     for (float v : out.get(GradientGraphBuilder.INPUT_GRAD)) {
       assertEquals(0f, v);
     }
     // its logits are the real quantized model's (rounding included), the surrogate's are not
-    float[] real = OrtRunner.run(m, Map.of("image", new OrtRunner.F(images(6), N, 1, HW, HW)))
-        .get("logits");
+    float[] real =
+        OrtRunner.run(m, Map.of("image", new OrtRunner.F(images(6), N, 1, HW, HW))).get("logits");
     float[] exact = out.get(GradientGraphBuilder.LOGITS);
     float[] surrogate = gradient(m, images(6), LossHead.CE, true).get(GradientGraphBuilder.LOGITS);
     boolean differ = false;
@@ -216,15 +254,17 @@ class StraightThroughTest {
   void scanCallsTheQdqPairsStraightThroughAndFlagsAsymmetricZeroPoints() {
     List<GraphScan.Finding> sym = GraphScan.scan(model(weights(7), true, 4f, 500f, false));
     assertFalse(GraphScan.hasErrors(sym), sym.toString());
-    assertEquals(2, sym.stream().filter(f -> f.code().equals(GraphScan.STRAIGHT_THROUGH)).count(),
+    assertEquals(
+        2,
+        sym.stream().filter(f -> f.code().equals(GraphScan.STRAIGHT_THROUGH)).count(),
         sym.toString());
     assertTrue(sym.stream().noneMatch(f -> f.code().equals(GraphScan.NOT_TENSORRT)));
 
     ModelProto asym = model(weights(7), true, 4f, 500f, true);
     List<GraphScan.Finding> a = GraphScan.scan(asym);
     assertFalse(GraphScan.hasErrors(a), a.toString());
-    assertEquals(4, a.stream().filter(f -> f.code().equals(GraphScan.NOT_TENSORRT)).count(),
-        a.toString());
+    assertEquals(
+        4, a.stream().filter(f -> f.code().equals(GraphScan.NOT_TENSORRT)).count(), a.toString());
     // and it is still differentiated: the zero point shifts the clip range
     float[] g = gradient(asym, images(8), LossHead.CE, true).get(GradientGraphBuilder.INPUT_GRAD);
     assertTrue(java.util.Arrays.stream(toDouble(g)).anyMatch(v -> v != 0));
@@ -246,16 +286,29 @@ class StraightThroughTest {
     GraphBuilder g = new GraphBuilder("fp16");
     String x = g.imageInput("image", 1, HW, HW);
     String h = g.node(Op.CAST, List.of(x), Map.of("to", (long) Tensors.FLOAT16));
-    String c1 = g.node(Op.CONV, List.of(h,
-        g.initializer(Tensors.float16Tensor("conv1.weight", w.dq1(), C, 1, 3, 3)),
-        g.initializer(Tensors.float16Tensor("conv1.bias", w.b1(), C))),
-        Map.of("kernel_shape", new long[] {3, 3}, "pads", new long[] {1, 1, 1, 1}));
+    String c1 =
+        g.node(
+            Op.CONV,
+            List.of(
+                h,
+                g.initializer(Tensors.float16Tensor("conv1.weight", w.dq1(), C, 1, 3, 3)),
+                g.initializer(Tensors.float16Tensor("conv1.bias", w.b1(), C))),
+            Map.of("kernel_shape", new long[] {3, 3}, "pads", new long[] {1, 1, 1, 1}));
     String f = g.node(Op.FLATTEN, List.of(g.node(Op.RELU, c1)), Map.of("axis", 1));
-    String z = g.node(Op.GEMM, List.of(f,
-        g.initializer(Tensors.float16Tensor("fc.weight", w.dq2(), K, C * HW * HW)),
-        g.initializer(Tensors.float16Tensor("fc.bias", w.b2(), K))), Map.of("transB", 1));
-    g.output(g.node(Op.CAST, List.of(z), Map.of("to", (long) Tensors.FLOAT)), "logits",
-        Tensors.FLOAT, "N", K);
+    String z =
+        g.node(
+            Op.GEMM,
+            List.of(
+                f,
+                g.initializer(Tensors.float16Tensor("fc.weight", w.dq2(), K, C * HW * HW)),
+                g.initializer(Tensors.float16Tensor("fc.bias", w.b2(), K))),
+            Map.of("transB", 1));
+    g.output(
+        g.node(Op.CAST, List.of(z), Map.of("to", (long) Tensors.FLOAT)),
+        "logits",
+        Tensors.FLOAT,
+        "N",
+        K);
     ModelProto f16 = g.build(13);
     StraightThrough.Surrogate s = StraightThrough.of(f16, true);
     assertTrue(s.float16());
@@ -280,7 +333,8 @@ class StraightThroughTest {
       }
     }
     assertEquals(Tensors.toHalf(1f), Tensors.toHalf(1f + 0x1p-11f)); // tie -> even (1.0)
-    assertEquals((short) (Tensors.toHalf(1f) + 2), Tensors.toHalf(1f + 3 * 0x1p-11f)); // tie -> even
+    assertEquals(
+        (short) (Tensors.toHalf(1f) + 2), Tensors.toHalf(1f + 3 * 0x1p-11f)); // tie -> even
     assertEquals((short) 0x7c00, Tensors.toHalf(65520f)); // overflow to infinity
     assertEquals((short) 0x7bff, Tensors.toHalf(65519f));
     assertEquals((short) 0x0001, Tensors.toHalf(0x1p-24f)); // smallest subnormal

@@ -26,12 +26,14 @@ class TieRuleTest {
     return g.build(17);
   }
 
-  private static float[] grad(ModelProto m, LossHead head, float[] x, long[] shape, long label,
-      long target) {
+  private static float[] grad(
+      ModelProto m, LossHead head, float[] x, long[] shape, long label, long target) {
     GradientGraph gg = new GradientGraphBuilder().build(m, head);
-    Map<String, Object> in = new java.util.HashMap<>(Map.of(
-        GradientGraphBuilder.INPUT, new OrtRunner.F(x, shape),
-        GradientGraphBuilder.LABELS, new OrtRunner.L(new long[] {label}, 1)));
+    Map<String, Object> in =
+        new java.util.HashMap<>(
+            Map.of(
+                GradientGraphBuilder.INPUT, new OrtRunner.F(x, shape),
+                GradientGraphBuilder.LABELS, new OrtRunner.L(new long[] {label}, 1)));
     if (head.targeted()) {
       in.put(GradientGraphBuilder.TARGETS, new OrtRunner.L(new long[] {target}, 1));
     }
@@ -40,8 +42,14 @@ class TieRuleTest {
 
   @Test
   void marginTieGoesToTheLowestOtherIndex() {
-    float[] g = grad(identityLogits(4), LossHead.MARGIN, new float[] {0.5f, 0.9f, 0.9f, 0.1f},
-        new long[] {1, 1, 1, 4}, 0, 0);
+    float[] g =
+        grad(
+            identityLogits(4),
+            LossHead.MARGIN,
+            new float[] {0.5f, 0.9f, 0.9f, 0.1f},
+            new long[] {1, 1, 1, 4},
+            0,
+            0);
     assertArrayEquals(new float[] {-1f, 1f, 0f, 0f}, g);
   }
 
@@ -49,12 +57,20 @@ class TieRuleTest {
   void dlrTopKTieGoesToTheLowestIndex() {
     // z = [0.2, 0.9, 0.9, 0.5], y = 0: pi1 = 1 (tie with 2, lowest index first), pi3 = 3;
     // other = 1; num = 0.2 - 0.9 = -0.7; den = 0.9 - 0.5 = 0.4
-    float[] g = grad(identityLogits(4), LossHead.DLR, new float[] {0.2f, 0.9f, 0.9f, 0.5f},
-        new long[] {1, 1, 1, 4}, 0, 0);
+    float[] g =
+        grad(
+            identityLogits(4),
+            LossHead.DLR,
+            new float[] {0.2f, 0.9f, 0.9f, 0.5f},
+            new long[] {1, 1, 1, 4},
+            0,
+            0);
     double den = 0.4;
     double ratio = -0.7 / den;
     // dL = (-1/den)(e_y - e_other) + (ratio/den)(e_pi1 - e_pi3)
-    float[] want = {(float) (-1 / den), (float) (1 / den + ratio / den), 0f, (float) (-ratio / den)};
+    float[] want = {
+      (float) (-1 / den), (float) (1 / den + ratio / den), 0f, (float) (-ratio / den)
+    };
     for (int i = 0; i < 4; i++) {
       assertEquals(want[i], g[i], 1e-4, "component " + i);
     }
@@ -64,8 +80,11 @@ class TieRuleTest {
   void maxPoolTieGoesToTheFirstElementOfTheWindow() {
     GraphBuilder g = new GraphBuilder("mp");
     String x = g.imageInput("input", 1, 2, 4);
-    String p = g.node(Op.MAX_POOL, List.of(x), Map.of("kernel_shape", new long[] {2, 2},
-        "strides", new long[] {2, 2}));
+    String p =
+        g.node(
+            Op.MAX_POOL,
+            List.of(x),
+            Map.of("kernel_shape", new long[] {2, 2}, "strides", new long[] {2, 2}));
     g.output(g.node(Op.FLATTEN, p), "logits", Tensors.FLOAT, "N", 2);
     float[] in = new float[8];
     java.util.Arrays.fill(in, 0.5f);

@@ -20,9 +20,9 @@ public record LinearModel(float[] w, float[] b, int k, int d) {
   private static LinearModel synthetic;
 
   /**
-   * The nearest-class-mean classifier of the synthetic training split (1x28x28, 10 classes),
-   * scaled by {@code s = 0.1}: {@code w_c = s·mu_c}, {@code b_c = -s·|mu_c|²/2}. Computed once per
-   * JVM; callers must not modify the arrays.
+   * The nearest-class-mean classifier of the synthetic training split (1x28x28, 10 classes), scaled
+   * by {@code s = 0.1}: {@code w_c = s·mu_c}, {@code b_c = -s·|mu_c|²/2}. Computed once per JVM;
+   * callers must not modify the arrays.
    */
   public static synchronized LinearModel syntheticNearestMean() {
     if (synthetic == null) {

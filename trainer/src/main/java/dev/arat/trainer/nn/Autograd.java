@@ -30,8 +30,8 @@ public final class Autograd implements AutoCloseable {
   }
 
   /**
-   * Back-propagates {@code target} (any shape; seeded with ones, i.e. the gradient of its sum)
-   * into the gradients of every leaf that requires one. The graph is freed afterwards.
+   * Back-propagates {@code target} (any shape; seeded with ones, i.e. the gradient of its sum) into
+   * the gradients of every leaf that requires one. The graph is freed afterwards.
    */
   public void backward(NDArray target) {
     try (NDArray seed = target.onesLike()) {

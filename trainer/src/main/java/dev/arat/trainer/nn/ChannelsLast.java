@@ -26,13 +26,15 @@ final class ChannelsLast {
 
   /**
    * {@code h} {@code (N,C,H,W)} with the same values in channels-last memory (NHWC order, strides
-   * {@code (HWC, 1, WC, C)}): one copy. Ops on it (convolution, BatchNorm, ReLU, add, pooling)
-   * keep that layout; reshapes and reads see the logical NCHW order.
+   * {@code (HWC, 1, WC, C)}): one copy. Ops on it (convolution, BatchNorm, ReLU, add, pooling) keep
+   * that layout; reshapes and reads see the logical NCHW order.
    */
   static NDArray convert(NDArray h) {
     Shape s = h.getShape();
-    return h.transpose(0, 2, 3, 1).reshape(s.size())
-        .reshape(s.get(0), s.get(2), s.get(3), s.get(1)).transpose(0, 3, 1, 2);
+    return h.transpose(0, 2, 3, 1)
+        .reshape(s.size())
+        .reshape(s.get(0), s.get(2), s.get(3), s.get(1))
+        .transpose(0, 3, 1, 2);
   }
 
   /**
@@ -44,13 +46,16 @@ final class ChannelsLast {
    * <p>Why not libtorch's convolution: in libtorch 2.7.1 (DJL 0.36) the channels-last 1×1 kernel
    * ({@code brgconv_1x1:avx512_core}) returns wrong values on AVX-512 CPUs for many shapes, e.g.
    * 256→512 or 160→320 channels at stride 1 and 2 (relative error ~0.5, measured against NCHW;
-   * {@code ChannelsLastTest} fails with it). The 3×3 and 5×5 channels-last kernels agree with
-   * NCHW in forward, input gradient and weight gradient over every ResNet/WRN/small-CNN shape and
-   * batch size (1-128) probed (bench/README.md).
+   * {@code ChannelsLastTest} fails with it). The 3×3 and 5×5 channels-last kernels agree with NCHW
+   * in forward, input gradient and weight gradient over every ResNet/WRN/small-CNN shape and batch
+   * size (1-128) probed (bench/README.md).
    */
   static NDArray pointwiseConv(NDArray h, NDArray weight, NDArray bias, int stride) {
-    NDArray x = stride == 1 ? h : Pool.avgPool2d(h, new Shape(1, 1), new Shape(stride, stride),
-        new Shape(0, 0), false, true);
+    NDArray x =
+        stride == 1
+            ? h
+            : Pool.avgPool2d(
+                h, new Shape(1, 1), new Shape(stride, stride), new Shape(0, 0), false, true);
     Shape s = x.getShape();
     long n = s.get(0);
     long c = s.get(1);
@@ -59,8 +64,9 @@ final class ChannelsLast {
     long o = weight.getShape().get(0);
     NDArray pixels = x.transpose(0, 2, 3, 1).reshape(n * height * width, c);
     NDArray w = weight.reshape(o, c);
-    NDArray out = (bias == null ? Linear.linear(pixels, w) : Linear.linear(pixels, w, bias))
-        .singletonOrThrow();
+    NDArray out =
+        (bias == null ? Linear.linear(pixels, w) : Linear.linear(pixels, w, bias))
+            .singletonOrThrow();
     return out.reshape(n, height, width, o).transpose(0, 3, 1, 2);
   }
 }

@@ -16,10 +16,10 @@ import java.util.concurrent.ConcurrentHashMap;
  * <p>libtorch picks oneDNN kernels by CPU and shape, and one of them was found wrong (the
  * channels-last 1×1 kernel on AVX-512, see {@link SplitBnNetwork}); other CPUs get other kernels.
  * So each spatial convolution of a network is run once on random data at batch 2 in both layouts
- * (channels-last input and weight against NCHW ones): the output, the input gradient and the
- * weight gradient must agree to 1e-3 of their scale. Any disagreement makes the network use NCHW
- * (see {@link SplitBnNetwork#channelsLast()}). Paid once per geometry and JVM: 0.7 s for
- * ResNet-18's convolutions, 1.1 s for WRN-34-10's on this 2-core CPU.
+ * (channels-last input and weight against NCHW ones): the output, the input gradient and the weight
+ * gradient must agree to 1e-3 of their scale. Any disagreement makes the network use NCHW (see
+ * {@link SplitBnNetwork#channelsLast()}). Paid once per geometry and JVM: 0.7 s for ResNet-18's
+ * convolutions, 1.1 s for WRN-34-10's on this 2-core CPU.
  */
 final class ChannelsLastCheck {
   /**
@@ -29,8 +29,19 @@ final class ChannelsLastCheck {
   record Geometry(int in, int height, int width, int out, int kernel, int stride, int padding) {
     @Override
     public String toString() {
-      return in + "→" + out + " " + kernel + "×" + kernel + " stride " + stride + " on " + height
-          + "×" + width;
+      return in
+          + "→"
+          + out
+          + " "
+          + kernel
+          + "×"
+          + kernel
+          + " stride "
+          + stride
+          + " on "
+          + height
+          + "×"
+          + width;
     }
   }
 
@@ -92,8 +103,16 @@ final class ChannelsLastCheck {
     w.setRequiresGradient(true);
     NDArray y;
     try (Autograd gc = Autograd.record()) {
-      y = Conv2d.conv2d(x, w, null, new Shape(g.stride(), g.stride()),
-          new Shape(g.padding(), g.padding()), new Shape(1, 1), 1).singletonOrThrow();
+      y =
+          Conv2d.conv2d(
+                  x,
+                  w,
+                  null,
+                  new Shape(g.stride(), g.stride()),
+                  new Shape(g.padding(), g.padding()),
+                  new Shape(1, 1),
+                  1)
+              .singletonOrThrow();
       // a fixed, non-uniform upstream gradient: cos of the output index
       NDArray seed = x.getManager().arange(0f, (float) y.size()).reshape(y.getShape()).cos();
       gc.backward(y.mul(seed));

@@ -60,13 +60,22 @@ final class InitialWeights implements LayerSpec.Visitor<ActivationShape, Activat
    * @param init the backbone's scheme
    * @throws IllegalArgumentException when the last layer does not give the logits
    */
-  static InitialWeights of(ArchitectureSpec spec, boolean splitBn, List<String> taps,
-      boolean predictors, double predictorRatio, long seed, Init init) {
+  static InitialWeights of(
+      ArchitectureSpec spec,
+      boolean splitBn,
+      List<String> taps,
+      boolean predictors,
+      double predictorRatio,
+      long seed,
+      Init init) {
     InitialWeights w = new InitialWeights(seed, init, splitBn, taps);
     ActivationShape out = w.all(spec.layers(), spec.inputShape());
     if (!out.equals(new ActivationShape.Flat(spec.numClasses()))) {
       throw new IllegalArgumentException(
-          spec.name() + ": the last layer must give (N," + spec.numClasses() + ") logits, gives "
+          spec.name()
+              + ": the last layer must give (N,"
+              + spec.numClasses()
+              + ") logits, gives "
               + out.describe());
     }
     if (predictors) {
@@ -121,17 +130,26 @@ final class InitialWeights implements LayerSpec.Visitor<ActivationShape, Activat
     int k = conv.kernel();
     long fanIn = (long) in * k * k;
     long[] wShape = {conv.outChannels(), in, k, k};
-    put(conv.name() + ".weight", init == Init.WRN
-        ? normal(seed, conv.name() + ".weight", wShape,
-            Math.sqrt(2.0 / ((double) k * k * conv.outChannels())))
-        : uniform(seed, conv.name() + ".weight", wShape, fanIn), true);
+    put(
+        conv.name() + ".weight",
+        init == Init.WRN
+            ? normal(
+                seed,
+                conv.name() + ".weight",
+                wShape,
+                Math.sqrt(2.0 / ((double) k * k * conv.outChannels())))
+            : uniform(seed, conv.name() + ".weight", wShape, fanIn),
+        true);
     if (conv.bias()) {
-      put(conv.name() + ".bias", uniform(seed, conv.name() + ".bias",
-          new long[] {conv.outChannels()}, fanIn), true);
+      put(
+          conv.name() + ".bias",
+          uniform(seed, conv.name() + ".bias", new long[] {conv.outChannels()}, fanIn),
+          true);
     }
     if (k > 1) {
-      convGeometries.add(new ChannelsLastCheck.Geometry(in, s.height(), s.width(),
-          conv.outChannels(), k, conv.stride(), conv.padding()));
+      convGeometries.add(
+          new ChannelsLastCheck.Geometry(
+              in, s.height(), s.width(), conv.outChannels(), k, conv.stride(), conv.padding()));
     }
     return out;
   }

@@ -19,15 +19,15 @@ import java.nio.FloatBuffer;
  *
  * <p>The model mode is fixed at construction (DESIGN decision 7): the BN {@link
  * SplitBnNetwork.Branch} and whether BN runs in train mode. In train mode every call uses the
- * batch's statistics and updates that branch's running statistics, as PyTorch does (ARAT-METHOD
- * §2, P4: in-training PGD uses the adv branch in train mode). In eval mode nothing in the network
+ * batch's statistics and updates that branch's running statistics, as PyTorch does (ARAT-METHOD §2,
+ * P4: in-training PGD uses the adv branch in train mode). In eval mode nothing in the network
  * changes.
  *
- * <p>Gradient calls freeze the network's weights for their duration (and restore the previous
- * state afterwards), so an attack's backward passes never reach the weights' gradients. Gradients
- * are recorded with {@link Autograd} (per thread). Not thread-safe: one adapter per thread (the
- * network is not thread-safe either); the images are staged in a direct buffer the adapter reuses
- * from call to call, which spares DJL's allocation, zeroing and copy of a new one per call.
+ * <p>Gradient calls freeze the network's weights for their duration (and restore the previous state
+ * afterwards), so an attack's backward passes never reach the weights' gradients. Gradients are
+ * recorded with {@link Autograd} (per thread). Not thread-safe: one adapter per thread (the network
+ * is not thread-safe either); the images are staged in a direct buffer the adapter reuses from call
+ * to call, which spares DJL's allocation, zeroing and copy of a new one per call.
  *
  * <p>Loss heads: every {@link LossHead} that {@link LossHeads} implements (CE, targeted CE, CW
  * margin, DLR, targeted DLR). The head's per-sample values and their gradient with respect to the
@@ -102,7 +102,8 @@ public final class NetworkClassifier implements GradientClassifier {
       throw new IllegalArgumentException(
           "loss head " + head + " is not supported for " + k + " classes by the DJL adapter");
     }
-    if (labels.length != x.n() || (head.targeted() && (targets == null || targets.length != x.n()))) {
+    if (labels.length != x.n()
+        || (head.targeted() && (targets == null || targets.length != x.n()))) {
       throw new IllegalArgumentException("labels/targets must have one entry per image");
     }
     if (x.n() == 0) {
@@ -146,13 +147,15 @@ public final class NetworkClassifier implements GradientClassifier {
     ByteBuffer view = staging.duplicate().order(ByteOrder.nativeOrder());
     view.clear().limit(bytes);
     view.asFloatBuffer().put(data);
-    return step.create(view.slice().order(ByteOrder.nativeOrder()),
-        new Shape(x.n(), x.c(), x.h(), x.w()), DataType.FLOAT32);
+    return step.create(
+        view.slice().order(ByteOrder.nativeOrder()),
+        new Shape(x.n(), x.c(), x.h(), x.w()),
+        DataType.FLOAT32);
   }
 
   /**
-   * The values of a float32 array, copied once: read through a view of the tensor's memory
-   * ({@code toFloatArray()} first copies into a new direct buffer, then into the Java array).
+   * The values of a float32 array, copied once: read through a view of the tensor's memory ({@code
+   * toFloatArray()} first copies into a new direct buffer, then into the Java array).
    */
   private static float[] read(NDArray a) {
     FloatBuffer view = a.toByteBuffer(true).order(ByteOrder.nativeOrder()).asFloatBuffer();
@@ -164,8 +167,19 @@ public final class NetworkClassifier implements GradientClassifier {
   private void check(ImageBatch x) {
     var s = net.spec();
     if (x.c() != s.channels() || x.h() != s.height() || x.w() != s.width()) {
-      throw new IllegalArgumentException("images must be " + s.channels() + "x" + s.height() + "x"
-          + s.width() + ", were " + x.c() + "x" + x.h() + "x" + x.w());
+      throw new IllegalArgumentException(
+          "images must be "
+              + s.channels()
+              + "x"
+              + s.height()
+              + "x"
+              + s.width()
+              + ", were "
+              + x.c()
+              + "x"
+              + x.h()
+              + "x"
+              + x.w());
     }
   }
 }

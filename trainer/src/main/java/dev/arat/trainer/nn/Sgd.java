@@ -13,8 +13,8 @@ import java.util.Map;
  *
  * <p>Per trainable weight {@code w} with gradient {@code g}: {@code d = g + wd·w}; {@code v = d} on
  * the first step, then {@code v = μ·v + d}; {@code w ← w − lr·v}, or with Nesterov {@code w ← w −
- * lr·(d + μ·v)}. Weight decay applies to every trainable weight (BN affine, biases, predictors),
- * as in the paper's code. Gradients are zero after the update (released, see {@link
+ * lr·(d + μ·v)}. Weight decay applies to every trainable weight (BN affine, biases, predictors), as
+ * in the paper's code. Gradients are zero after the update (released, see {@link
  * SplitBnNetwork#zeroGradients}).
  */
 public final class Sgd {
@@ -57,8 +57,8 @@ public final class Sgd {
    * (data-parallel training hands in the gradients summed over its replicas). They are consumed:
    * the update may overwrite them.
    *
-   * @param gradients per trainable weight name, on the weights' device; null reads the weights'
-   *     own gradients
+   * @param gradients per trainable weight name, on the weights' device; null reads the weights' own
+   *     gradients
    */
   public void step(double lr, NDManager step, Map<String, NDArray> gradients) {
     // Six passes over each weight's memory (PyTorch's foreach-free SGD makes four with its fused
@@ -71,8 +71,10 @@ public final class Sgd {
     NDArray rate = step.create((float) lr);
     for (String name : net.trainableNames()) {
       NDArray w = net.parameters().get(name);
-      NDArray d = gradients != null ? gradients.get(name)
-          : w.getGradient(); // zeros when the weight took no part in the backward
+      NDArray d =
+          gradients != null
+              ? gradients.get(name)
+              : w.getGradient(); // zeros when the weight took no part in the backward
       if (d == null) {
         throw new IllegalArgumentException("no gradient given for " + name);
       }
@@ -115,8 +117,8 @@ public final class Sgd {
   public Map<String, Tensor> state() {
     Map<String, Tensor> out = new LinkedHashMap<>();
     for (Map.Entry<String, NDArray> e : buffers.entrySet()) {
-      out.put(e.getKey(), new Tensor(e.getValue().getShape().getShape(),
-          e.getValue().toFloatArray()));
+      out.put(
+          e.getKey(), new Tensor(e.getValue().getShape().getShape(), e.getValue().toFloatArray()));
     }
     return out;
   }
@@ -138,8 +140,13 @@ public final class Sgd {
         throw new IllegalArgumentException("optimizer state: no trainable weight " + e.getKey());
       }
       if (!Arrays.equals(w.getShape().getShape(), e.getValue().shape())) {
-        throw new IllegalArgumentException("optimizer state: " + e.getKey() + " has shape "
-            + Arrays.toString(e.getValue().shape()) + ", weight has " + w.getShape());
+        throw new IllegalArgumentException(
+            "optimizer state: "
+                + e.getKey()
+                + " has shape "
+                + Arrays.toString(e.getValue().shape())
+                + ", weight has "
+                + w.getShape());
       }
       buffers.put(e.getKey(), net.newWeight(e.getValue()));
     }

@@ -46,15 +46,15 @@ import java.util.concurrent.atomic.AtomicBoolean;
  * the opposite convention, so {@code 1-m} is passed; as a float this differs from PyTorch's double
  * {@code m} by at most 3e-8.)
  *
- * <p>Initialisation ({@link Init}) is PyTorch's default or the WideResNet code's, seeded per
- * weight name; see {@link InitialWeights}.
+ * <p>Initialisation ({@link Init}) is PyTorch's default or the WideResNet code's, seeded per weight
+ * name; see {@link InitialWeights}.
  *
  * <p>Memory layout: on the CPU, 4-D activations and spatial conv weights live in channels-last
  * memory (NHWC order behind the logical NCHW shape; {@link ChannelsLast}), so libtorch's oneDNN
  * convolutions skip their per-call reorders; 1×1 convolutions are then matrix products ({@link
  * ChannelsLast#pointwiseConv}, because libtorch 2.7.1's channels-last 1×1 kernel is wrong on
- * AVX-512 CPUs).
- * Shapes, values, names and everything read out are as with NCHW; only float rounding differs.
+ * AVX-512 CPUs). Shapes, values, names and everything read out are as with NCHW; only float
+ * rounding differs.
  *
  * <p>Activations must live in a per-step sub-manager: pass inputs created in a sub-manager; every
  * result then belongs to it (an op's result belongs to its first operand's manager).
@@ -96,10 +96,13 @@ public final class SplitBnNetwork implements AutoCloseable {
   private final boolean predictors;
   private final NDManager manager;
   private final Map<String, NDArray> params = new LinkedHashMap<>();
+
   /** Final after construction (the constructor may fall back to NCHW). */
   private boolean channelsLast;
+
   /** Every spatial (k > 1) convolution, as {@link #forward} runs it. */
   private final List<ChannelsLastCheck.Geometry> convGeometries = new ArrayList<>();
+
   private final Set<String> trainable = new LinkedHashSet<>();
   private final NDArray mean;
   private final NDArray std;
@@ -158,14 +161,24 @@ public final class SplitBnNetwork implements AutoCloseable {
       long seed,
       NDManager parent,
       Init init) {
-    this(spec, splitBn, taps, predictorRatio, seed, parent, init,
+    this(
+        spec,
+        splitBn,
+        taps,
+        predictorRatio,
+        seed,
+        parent,
+        init,
         ChannelsLast.usedOn(parent.getDevice()));
     if (channelsLast) {
-      ChannelsLastCheck.Geometry wrong = ChannelsLastCheck.firstDisagreement(convGeometries,
-          manager);
+      ChannelsLastCheck.Geometry wrong =
+          ChannelsLastCheck.firstDisagreement(convGeometries, manager);
       if (wrong != null) {
-        warnOnce("libtorch's channels-last convolution disagrees with NCHW on this machine for "
-            + "conv " + wrong + "; using NCHW (slower, correct)");
+        warnOnce(
+            "libtorch's channels-last convolution disagrees with NCHW on this machine for "
+                + "conv "
+                + wrong
+                + "; using NCHW (slower, correct)");
         Map<String, Tensor> values = toTensors();
         channelsLast = false;
         load(values);
@@ -203,8 +216,8 @@ public final class SplitBnNetwork implements AutoCloseable {
     float[] s = spec.std().clone();
     this.mean = manager.create(m, new Shape(1, c, 1, 1));
     this.std = manager.create(s, new Shape(1, c, 1, 1));
-    InitialWeights initial = InitialWeights.of(spec, splitBn, this.taps, predictors,
-        predictorRatio, seed, this.init);
+    InitialWeights initial =
+        InitialWeights.of(spec, splitBn, this.taps, predictors, predictorRatio, seed, this.init);
     tapDims.putAll(initial.tapDims());
     convGeometries.addAll(initial.convGeometries());
     for (Map.Entry<String, Tensor> e : initial.weights().entrySet()) {
@@ -264,10 +277,19 @@ public final class SplitBnNetwork implements AutoCloseable {
    */
   public Output forward(NDArray x, Branch branch, boolean train, boolean withFeatures) {
     Shape s = x.getShape();
-    if (s.dimension() != 4 || s.get(1) != spec.channels() || s.get(2) != spec.height()
+    if (s.dimension() != 4
+        || s.get(1) != spec.channels()
+        || s.get(2) != spec.height()
         || s.get(3) != spec.width()) {
-      throw new IllegalArgumentException("input must be (N," + spec.channels() + ","
-          + spec.height() + "," + spec.width() + "), was " + s);
+      throw new IllegalArgumentException(
+          "input must be (N,"
+              + spec.channels()
+              + ","
+              + spec.height()
+              + ","
+              + spec.width()
+              + "), was "
+              + s);
     }
     Map<String, NDArray> feats = withFeatures ? new LinkedHashMap<>() : null;
     NDArray h = x.sub(mean).div(std);
@@ -296,7 +318,8 @@ public final class SplitBnNetwork implements AutoCloseable {
   private NDArray spatialMean(NDArray a) {
     Shape s = a.getShape();
     if (channelsLast) {
-      return a.transpose(0, 2, 3, 1).reshape(s.get(0), s.get(2) * s.get(3), s.get(1))
+      return a.transpose(0, 2, 3, 1)
+          .reshape(s.get(0), s.get(2) * s.get(3), s.get(1))
           .mean(new int[] {1});
     }
     return a.reshape(new Shape(s.get(0), s.get(1), s.get(2) * s.get(3))).mean(new int[] {2});
@@ -334,9 +357,15 @@ public final class SplitBnNetwork implements AutoCloseable {
       if (channelsLast && conv.kernel() == 1 && conv.padding() == 0) {
         return ChannelsLast.pointwiseConv(h, p(conv.name() + ".weight"), b, conv.stride());
       }
-      return Conv2d.conv2d(h, p(conv.name() + ".weight"), b,
-          new Shape(conv.stride(), conv.stride()), new Shape(conv.padding(), conv.padding()),
-          new Shape(1, 1), 1).singletonOrThrow();
+      return Conv2d.conv2d(
+              h,
+              p(conv.name() + ".weight"),
+              b,
+              new Shape(conv.stride(), conv.stride()),
+              new Shape(conv.padding(), conv.padding()),
+              new Shape(1, 1),
+              1)
+          .singletonOrThrow();
     }
 
     @Override
@@ -352,8 +381,12 @@ public final class SplitBnNetwork implements AutoCloseable {
 
     @Override
     public NDArray maxPool(LayerSpec.MaxPool mp, NDArray h) {
-      return Pool.maxPool2d(h, new Shape(mp.kernel(), mp.kernel()),
-          new Shape(mp.stride(), mp.stride()), new Shape(0, 0), false);
+      return Pool.maxPool2d(
+          h,
+          new Shape(mp.kernel(), mp.kernel()),
+          new Shape(mp.stride(), mp.stride()),
+          new Shape(0, 0),
+          false);
     }
 
     @Override
@@ -401,15 +434,25 @@ public final class SplitBnNetwork implements AutoCloseable {
 
   private NDArray batchNorm(NDArray h, String prefix, boolean train) {
     float djlMomentum = momentumOverride != null ? momentumOverride : torchMomentum;
-    NDList out = BatchNorm.batchNorm(h, p(prefix + ".running_mean"), p(prefix + ".running_var"),
-        p(prefix + ".weight"), p(prefix + ".bias"), -1, djlMomentum, (float) spec.bnEpsilon(),
-        train);
+    NDList out =
+        BatchNorm.batchNorm(
+            h,
+            p(prefix + ".running_mean"),
+            p(prefix + ".running_var"),
+            p(prefix + ".weight"),
+            p(prefix + ".bias"),
+            -1,
+            djlMomentum,
+            (float) spec.bnEpsilon(),
+            train);
     return out.singletonOrThrow();
   }
 
   private NDArray linear(NDArray h, String name, boolean bias) {
-    return (bias ? Linear.linear(h, p(name + ".weight"), p(name + ".bias"))
-        : Linear.linear(h, p(name + ".weight"))).singletonOrThrow();
+    return (bias
+            ? Linear.linear(h, p(name + ".weight"), p(name + ".bias"))
+            : Linear.linear(h, p(name + ".weight")))
+        .singletonOrThrow();
   }
 
   /**
@@ -495,10 +538,10 @@ public final class SplitBnNetwork implements AutoCloseable {
 
   /**
    * Sets the gradient of every trainable weight to zero by releasing it, as PyTorch's {@code
-   * zero_grad(set_to_none=True)}: each weight is replaced by a fresh leaf over the same storage
-   * (no pass over memory; the next backward writes the gradient instead of adding to zeros, and
-   * the gradients' memory is free in between). {@code getGradient()} of a released gradient reads
-   * as zeros. Look weights up in {@link #parameters()} after this call; earlier handles are closed.
+   * zero_grad(set_to_none=True)}: each weight is replaced by a fresh leaf over the same storage (no
+   * pass over memory; the next backward writes the gradient instead of adding to zeros, and the
+   * gradients' memory is free in between). {@code getGradient()} of a released gradient reads as
+   * zeros. Look weights up in {@link #parameters()} after this call; earlier handles are closed.
    */
   public void zeroGradients() {
     for (Map.Entry<String, NDArray> e : params.entrySet()) {
@@ -526,8 +569,8 @@ public final class SplitBnNetwork implements AutoCloseable {
    * create(float[])} wraps a Java direct buffer (from_blob) that only the returned NDArray keeps
    * alive; the weights must not depend on it, since {@link #zeroGradients} closes a weight's
    * NDArray while an alias of its storage lives on. In this network's manager and memory layout:
-   * spatial conv weights {@code (O,I,kH,kW)} are channels-last when the activations are (values
-   * and reads unchanged); optimizer state uses it too, to match its weight.
+   * spatial conv weights {@code (O,I,kH,kW)} are channels-last when the activations are (values and
+   * reads unchanged); optimizer state uses it too, to match its weight.
    *
    * @param t the values
    * @return a new array the caller owns (it belongs to {@link #manager()})
@@ -556,8 +599,8 @@ public final class SplitBnNetwork implements AutoCloseable {
   public Map<String, Tensor> toTensors() {
     Map<String, Tensor> out = new LinkedHashMap<>();
     for (Map.Entry<String, NDArray> e : params.entrySet()) {
-      out.put(e.getKey(), new Tensor(e.getValue().getShape().getShape(),
-          e.getValue().toFloatArray()));
+      out.put(
+          e.getKey(), new Tensor(e.getValue().getShape().getShape(), e.getValue().toFloatArray()));
     }
     return out;
   }
@@ -575,8 +618,12 @@ public final class SplitBnNetwork implements AutoCloseable {
       if (t == null) {
         problems.add("missing " + e.getKey());
       } else if (!Arrays.equals(t.shape(), e.getValue().getShape().getShape())) {
-        problems.add(e.getKey() + " has shape " + Arrays.toString(t.shape()) + ", expected "
-            + e.getValue().getShape());
+        problems.add(
+            e.getKey()
+                + " has shape "
+                + Arrays.toString(t.shape())
+                + ", expected "
+                + e.getValue().getShape());
       }
     }
     for (String k : weights.keySet()) {
@@ -585,8 +632,12 @@ public final class SplitBnNetwork implements AutoCloseable {
       }
     }
     if (!problems.isEmpty()) {
-      throw new IllegalArgumentException("weights do not fit " + spec.name()
-          + (splitBn ? " (split-BN)" : "") + ": " + String.join(", ", problems));
+      throw new IllegalArgumentException(
+          "weights do not fit "
+              + spec.name()
+              + (splitBn ? " (split-BN)" : "")
+              + ": "
+              + String.join(", ", problems));
     }
     for (Map.Entry<String, NDArray> e : params.entrySet()) {
       replace(e, newWeight(weights.get(e.getKey())));
@@ -610,8 +661,10 @@ public final class SplitBnNetwork implements AutoCloseable {
       NDArray copy;
       try (NDArray detached = source.params.get(e.getKey()).stopGradient()) {
         // toDevice(same device, copy=true) returns the same storage on the PyTorch engine
-        copy = detached.getDevice().equals(device) ? detached.duplicate()
-            : detached.toDevice(device, true);
+        copy =
+            detached.getDevice().equals(device)
+                ? detached.duplicate()
+                : detached.toDevice(device, true);
       }
       copy.attach(manager);
       replace(e, copy);

@@ -34,8 +34,7 @@ import org.junit.jupiter.api.Test;
  * scale. Gradients are compared by cosine ({@code 1 - cos <= 1e-3}; measured at most 2e-5): a
  * rounding-level difference can put a pre-activation on the other side of a ReLU's kink, which
  * changes single gradient elements by several percent, correctly for both layouts (a finite
- * difference at such an element lands between the two), while a wrong kernel changes whole
- * tensors.
+ * difference at such an element lands between the two), while a wrong kernel changes whole tensors.
  */
 class ChannelsLastTest {
   private static final float[] MEAN = {0.49f, 0.48f, 0.45f};
@@ -60,7 +59,9 @@ class ChannelsLastTest {
   @Test
   void smallCnnOnOddSizesMatchesNchw() {
     // max pooling, a flatten of channels-last maps into a linear layer, a 28×28 input
-    compare(Architectures.smallCnn(1, 28, 28, 10, new float[] {0.3f}, new float[] {0.3f}), 3,
+    compare(
+        Architectures.smallCnn(1, 28, 28, 10, new float[] {0.3f}, new float[] {0.3f}),
+        3,
         Init.TORCH_DEFAULT);
   }
 
@@ -78,8 +79,8 @@ class ChannelsLastTest {
         assertArrayEquals(e.getValue().data(), after.get(e.getKey()).data(), e.getKey());
       }
       // and NCHW and channels-last networks built with the same seed hold the same values
-      try (SplitBnNetwork nchw = new SplitBnNetwork(spec, true, List.of(), 0, 7, m,
-          Init.TORCH_DEFAULT, false)) {
+      try (SplitBnNetwork nchw =
+          new SplitBnNetwork(spec, true, List.of(), 0, 7, m, Init.TORCH_DEFAULT, false)) {
         assertFalse(nchw.channelsLast());
         var plain = nchw.toTensors();
         for (var e : before.entrySet()) {
@@ -106,17 +107,28 @@ class ChannelsLastTest {
       }
       NDArray x = m.create(xs, new Shape(4, 256, 8, 8));
       NDArray w = m.create(ws, new Shape(512, 256, 1, 1));
-      NDArray a = Conv2d.conv2d(x, w, null, new Shape(2, 2),
-          new Shape(0, 0), new Shape(1, 1), 1).singletonOrThrow();
-      NDArray b = Conv2d.conv2d(ChannelsLast.convert(x), w, null,
-          new Shape(2, 2), new Shape(0, 0), new Shape(1, 1), 1).singletonOrThrow();
+      NDArray a =
+          Conv2d.conv2d(x, w, null, new Shape(2, 2), new Shape(0, 0), new Shape(1, 1), 1)
+              .singletonOrThrow();
+      NDArray b =
+          Conv2d.conv2d(
+                  ChannelsLast.convert(x),
+                  w,
+                  null,
+                  new Shape(2, 2),
+                  new Shape(0, 0),
+                  new Shape(1, 1),
+                  1)
+              .singletonOrThrow();
       boolean engineWrong = a.sub(b).abs().max().getFloat() > 1e-2f * a.abs().max().getFloat();
       System.out.println("libtorch channels-last 1x1 kernel wrong on this machine: " + engineWrong);
-      assertEquals(engineWrong ? oneByOne : null,
-          ChannelsLastCheck.firstDisagreement(List.of(oneByOne), m));
+      assertEquals(
+          engineWrong ? oneByOne : null, ChannelsLastCheck.firstDisagreement(List.of(oneByOne), m));
       // every spatial convolution of the built-in architectures passes here
-      for (ArchitectureSpec spec : List.of(Architectures.resnet18(3, 32, 32, 10, MEAN, STD),
-          Architectures.wrn(16, 4, 3, 32, 32, 10, MEAN, STD))) {
+      for (ArchitectureSpec spec :
+          List.of(
+              Architectures.resnet18(3, 32, 32, 10, MEAN, STD),
+              Architectures.wrn(16, 4, 3, 32, 32, 10, MEAN, STD))) {
         try (SplitBnNetwork net = new SplitBnNetwork(spec, true, List.of(), 0, 1, m)) {
           assertTrue(net.channelsLast(), spec.name());
         }
@@ -126,14 +138,14 @@ class ChannelsLastTest {
 
   @Test
   void aConvolutionTheEngineGetsWrongMakesTheNetworkUseNchw() {
-    ArchitectureSpec spec = Architectures.smallCnn(1, 28, 28, 10, new float[] {0.3f},
-        new float[] {0.3f});
+    ArchitectureSpec spec =
+        Architectures.smallCnn(1, 28, 28, 10, new float[] {0.3f}, new float[] {0.3f});
     ChannelsLastCheck.Geometry conv1 = new ChannelsLastCheck.Geometry(1, 28, 28, 32, 5, 1, 2);
     ChannelsLastCheck.VERIFIED.put(conv1, false); // as if libtorch had got it wrong
     try (NDManager m = NDManager.newBaseManager();
         SplitBnNetwork planted = new SplitBnNetwork(spec, true, List.of(), 0, 3, m);
-        SplitBnNetwork nchw = new SplitBnNetwork(spec, true, List.of(), 0, 3, m,
-            Init.TORCH_DEFAULT, false)) {
+        SplitBnNetwork nchw =
+            new SplitBnNetwork(spec, true, List.of(), 0, 3, m, Init.TORCH_DEFAULT, false)) {
       assertFalse(planted.channelsLast());
       var a = planted.toTensors();
       var b = nchw.toTensors();
@@ -142,7 +154,8 @@ class ChannelsLastTest {
       }
       try (NDManager s = planted.manager().newSubManager()) {
         NDArray x = s.randomUniform(0, 1, new Shape(2, 1, 28, 28));
-        assertArrayEquals(nchw.forward(x, Branch.ADV, false, false).logits().toFloatArray(),
+        assertArrayEquals(
+            nchw.forward(x, Branch.ADV, false, false).logits().toFloatArray(),
             planted.forward(x, Branch.ADV, false, false).logits().toFloatArray());
       }
     } finally {
@@ -183,8 +196,16 @@ class ChannelsLastTest {
         String what = spec.name() + " " + k + ": channels-last differs from NCHW";
         if (k.contains("gradient")) {
           double cosine = normA == 0 && normB == 0 ? 1 : dot / Math.sqrt(normA * normB);
-          assertTrue(1 - cosine <= 1e-3, what + ": 1 - cosine " + (1 - cosine)
-              + " (max difference " + diff + " at scale " + scale + ")");
+          assertTrue(
+              1 - cosine <= 1e-3,
+              what
+                  + ": 1 - cosine "
+                  + (1 - cosine)
+                  + " (max difference "
+                  + diff
+                  + " at scale "
+                  + scale
+                  + ")");
         } else {
           assertTrue(diff <= 1e-4 * scale + 1e-6, what + " by " + diff + " at scale " + scale);
         }
@@ -197,21 +218,25 @@ class ChannelsLastTest {
    * features, its backward; then an eval-mode forward of the clean branch. Returns everything by
    * name.
    */
-  private static Map<String, float[]> step(ArchitectureSpec spec, Init init, boolean channelsLast,
-      NDManager m, float[] pixels, int[] labels) {
+  private static Map<String, float[]> step(
+      ArchitectureSpec spec,
+      Init init,
+      boolean channelsLast,
+      NDManager m,
+      float[] pixels,
+      int[] labels) {
     Map<String, float[]> out = new LinkedHashMap<>();
-    try (SplitBnNetwork net = new SplitBnNetwork(spec, true, spec.taps(), 0.25, 11, m, init,
-        channelsLast);
+    try (SplitBnNetwork net =
+            new SplitBnNetwork(spec, true, spec.taps(), 0.25, 11, m, init, channelsLast);
         NDManager step = net.manager().newSubManager()) {
       assertEquals(channelsLast, net.channelsLast());
       int n = labels.length;
-      NDArray x = step.create(pixels,
-          new Shape(n, spec.channels(), spec.height(), spec.width()));
+      NDArray x = step.create(pixels, new Shape(n, spec.channels(), spec.height(), spec.width()));
       x.setRequiresGradient(true);
       try (Autograd gc = Autograd.record()) {
         SplitBnNetwork.Output o = net.forward(x, Branch.ADV, true, true);
-        NDArray loss = o.logits().logSoftmax(1)
-            .mul(step.create(labels).oneHot(spec.numClasses())).sum().neg();
+        NDArray loss =
+            o.logits().logSoftmax(1).mul(step.create(labels).oneHot(spec.numClasses())).sum().neg();
         for (Map.Entry<String, NDArray> f : o.features().entrySet()) {
           loss = loss.add(f.getValue().square().mean().mul(0.1f));
           out.put("feature " + f.getKey(), f.getValue().toFloatArray());
@@ -228,7 +253,8 @@ class ChannelsLastTest {
       }
       NDArray y = step.create(pixels, new Shape(n, spec.channels(), spec.height(), spec.width()));
       out.put("eval logits", net.forward(y, Branch.CLEAN, false, false).logits().toFloatArray());
-      assertTrue(out.keySet().stream().anyMatch(k -> k.startsWith("gradient ")),
+      assertTrue(
+          out.keySet().stream().anyMatch(k -> k.startsWith("gradient ")),
           "no weight gradients: " + Arrays.toString(out.keySet().toArray()));
     }
     return out;

@@ -22,7 +22,8 @@ class NetworkClassifierTest {
     ImageBatch x = SplitBnNetworkTest.images(3, 21);
     int[] labels = {0, 1, 2};
     try (NDManager m = NDManager.newBaseManager();
-        SplitBnNetwork net = new SplitBnNetwork(SplitBnNetworkTest.SMALL, true, List.of(), 0, 4, m)) {
+        SplitBnNetwork net =
+            new SplitBnNetwork(SplitBnNetworkTest.SMALL, true, List.of(), 0, 4, m)) {
       SplitBnNetworkTest.warm(net, SplitBnNetworkTest.images(16, 22));
       NetworkClassifier c = new NetworkClassifier(net, Branch.ADV, false);
       LossGradient g = c.lossGradient(x, labels, null, head);
@@ -40,7 +41,10 @@ class NetworkClassifierTest {
         double fm = sum(LossHeads.value(head, c.logits(x.with(minus)), 10, labels, null));
         double numeric = (fp - fm) / (2 * h);
         double analytic = g.gradient()[idx];
-        assertEquals(numeric, analytic, 2e-3 + 0.02 * Math.abs(numeric),
+        assertEquals(
+            numeric,
+            analytic,
+            2e-3 + 0.02 * Math.abs(numeric),
             head + " pixel " + idx + " of sample " + idx / per);
         checked++;
       }
@@ -79,14 +83,17 @@ class NetworkClassifierTest {
   void modeIsTheAdaptersChoice() {
     ImageBatch x = SplitBnNetworkTest.images(8, 23);
     try (NDManager m = NDManager.newBaseManager();
-        SplitBnNetwork net = new SplitBnNetwork(SplitBnNetworkTest.SMALL, true, List.of(), 0, 4, m)) {
+        SplitBnNetwork net =
+            new SplitBnNetwork(SplitBnNetworkTest.SMALL, true, List.of(), 0, 4, m)) {
       float[] before = net.parameters().get("bn1.adv.running_mean").toFloatArray();
       new NetworkClassifier(net, Branch.ADV, false).lossGradient(x, new int[8], null, LossHead.CE);
       assertArrayEquals(before, net.parameters().get("bn1.adv.running_mean").toFloatArray());
       new NetworkClassifier(net, Branch.ADV, true).lossGradient(x, new int[8], null, LossHead.CE);
-      assertFalse(java.util.Arrays.equals(before,
-          net.parameters().get("bn1.adv.running_mean").toFloatArray()));
-      assertArrayEquals(new float[32], net.parameters().get("bn1.clean.running_mean").toFloatArray());
+      assertFalse(
+          java.util.Arrays.equals(
+              before, net.parameters().get("bn1.adv.running_mean").toFloatArray()));
+      assertArrayEquals(
+          new float[32], net.parameters().get("bn1.clean.running_mean").toFloatArray());
     }
   }
 
@@ -94,15 +101,21 @@ class NetworkClassifierTest {
   void unsupportedUseIsAClearError() {
     ImageBatch x = SplitBnNetworkTest.images(2, 24);
     try (NDManager m = NDManager.newBaseManager();
-        SplitBnNetwork net = new SplitBnNetwork(SplitBnNetworkTest.SMALL, true, List.of(), 0, 4, m)) {
+        SplitBnNetwork net =
+            new SplitBnNetwork(SplitBnNetworkTest.SMALL, true, List.of(), 0, 4, m)) {
       NetworkClassifier c = new NetworkClassifier(net, Branch.ADV, false);
-      assertThrows(IllegalArgumentException.class,
+      assertThrows(
+          IllegalArgumentException.class,
           () -> c.lossGradient(x, new int[2], null, LossHead.CE_TARGETED));
-      assertThrows(IllegalArgumentException.class,
-          () -> c.lossGradient(x, new int[2], null, null));
-      assertThrows(IllegalArgumentException.class,
-          () -> c.lossGradient(new ImageBatch(new float[2 * 3 * 28 * 28], 2, 3, 28, 28),
-              new int[2], null, LossHead.CE));
+      assertThrows(IllegalArgumentException.class, () -> c.lossGradient(x, new int[2], null, null));
+      assertThrows(
+          IllegalArgumentException.class,
+          () ->
+              c.lossGradient(
+                  new ImageBatch(new float[2 * 3 * 28 * 28], 2, 3, 28, 28),
+                  new int[2],
+                  null,
+                  LossHead.CE));
     }
   }
 }

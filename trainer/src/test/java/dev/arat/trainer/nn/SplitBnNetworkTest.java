@@ -107,8 +107,13 @@ class SplitBnNetworkTest {
         SplitBnNetwork b = new SplitBnNetwork(SMALL, true, SMALL.taps(), 0.25, 12, m)) {
       warm(a, images(16, 6));
       TrainingRecipe recipe = Specs.parse("method: arat\n", TrainingRecipe.class, "test");
-      new Checkpoint(SMALL, recipe, a.toTensors(), Map.of(),
-          new TrainingState(1, 0, 10, 0.5, 0, Map.of("k", "v"))).write(dir.resolve("c"));
+      new Checkpoint(
+              SMALL,
+              recipe,
+              a.toTensors(),
+              Map.of(),
+              new TrainingState(1, 0, 10, 0.5, 0, Map.of("k", "v")))
+          .write(dir.resolve("c"));
       Checkpoint read = Checkpoint.read(dir.resolve("c"));
       assertFalse(java.util.Arrays.equals(logits(a, x, Branch.ADV), logits(b, x, Branch.ADV)));
       b.load(read.weights());
@@ -169,9 +174,22 @@ class SplitBnNetworkTest {
 
   @Test
   void batchNormFollowsPyTorchMomentumAndUnbiasedVariance() {
-    ArchitectureSpec spec = new ArchitectureSpec("bn-only", 1, 2, 2, 2, new float[] {0f},
-        new float[] {1f}, List.of(new LayerSpec.BatchNorm("bn"), new LayerSpec.Flatten("f"),
-            new LayerSpec.Linear("fc", 2, true)), List.of(), 1e-5, 0.1);
+    ArchitectureSpec spec =
+        new ArchitectureSpec(
+            "bn-only",
+            1,
+            2,
+            2,
+            2,
+            new float[] {0f},
+            new float[] {1f},
+            List.of(
+                new LayerSpec.BatchNorm("bn"),
+                new LayerSpec.Flatten("f"),
+                new LayerSpec.Linear("fc", 2, true)),
+            List.of(),
+            1e-5,
+            0.1);
     float[] data = {1, 2, 3, 4, 0, 0, 1, 7};
     double mean = 18 / 8.0;
     double ss = 0;
@@ -182,8 +200,8 @@ class SplitBnNetworkTest {
         SplitBnNetwork net = new SplitBnNetwork(spec, true, List.of(), 0, 1, m)) {
       new NetworkClassifier(net, Branch.ADV, true).logits(new ImageBatch(data, 2, 1, 2, 2));
       assertEquals(0.1 * mean, net.parameters().get("bn.adv.running_mean").getFloat(0), 1e-6);
-      assertEquals(0.9 + 0.1 * ss / 7, net.parameters().get("bn.adv.running_var").getFloat(0),
-          1e-6);
+      assertEquals(
+          0.9 + 0.1 * ss / 7, net.parameters().get("bn.adv.running_var").getFloat(0), 1e-6);
       assertEquals(1f, net.parameters().get("bn.clean.running_var").getFloat(0));
       // Eval mode normalises with the running statistics and changes nothing.
       new NetworkClassifier(net, Branch.ADV, false).logits(new ImageBatch(data, 2, 1, 2, 2));
