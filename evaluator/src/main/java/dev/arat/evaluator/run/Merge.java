@@ -211,7 +211,7 @@ public final class Merge {
     for (double e : suite.epsilons()) {
       // replay never runs an attack, so a transfer entry may use the replay model as its surrogate
       List<Attack> attacks =
-          SuiteRunner.buildAttacks(suite, ReportAssembler.threat(suite, e), classes, path -> none);
+          SuiteAttacks.build(suite, ReportAssembler.threat(suite, e), classes, path -> none);
       Cascade cascade = new Cascade(ReportAssembler.threat(suite, e), attacks, suite.batchSize());
       try {
         results.put(e, cascade.run(none, none, x, labels, ids, null, all.journal(e)));

@@ -254,7 +254,7 @@ public final class SuiteRunner {
    */
   public Report run(Path modelFile, EvaluationSuite suite, Path dataDirOverride, Path outDir) {
     long t0 = System.nanoTime();
-    DataChoice chosen = chooseData(modelFile, suite, dataDirOverride);
+    TestSetChoice chosen = TestSetChoice.of(modelFile, suite, dataDirOverride);
     suite = chosen.suite();
     Path dataDir = chosen.dataDir();
     TestSets.TestSet testSet = TestSets.load(suite.data(), dataDir);
@@ -306,10 +306,11 @@ public final class SuiteRunner {
               modelFile.toString(), sha, model.metadata(), shape, model.numClasses());
       // spec errors before any session work (a transfer attack's surrogate is opened once, here)
       EvaluationSuite.Normalization normalization = suite.normalization();
-      buildAttacks(
+      SuiteAttacks.build(
           suite, suite.threatModel(), model.numClasses(), path -> surrogate(path, normalization));
       // fail fast on non-differentiable graphs, before the clean pass and any attack
-      Diagnostic whiteBox = whiteBoxVerdict(model.whiteBoxImpossible(), suite, modelFile);
+      Diagnostic whiteBox =
+          TrustChecks.whiteBoxVerdict(model.whiteBoxImpossible(), suite, modelFile);
       if (whiteBox == null) {
         for (AttackSpec spec : suite.attacks()) {
           if (!spec.blackBox()) { // a transfer attack differentiates its surrogate, Square nothing
@@ -331,7 +332,7 @@ public final class SuiteRunner {
       Supplier<List<Diagnostic>> diagnostics =
           () -> {
             List<Diagnostic> d =
-                new ArrayList<>(straightThroughChecked(model.diagnostics(), checked));
+                new ArrayList<>(TrustChecks.straightThroughChecked(model.diagnostics(), checked));
             if (whiteBox != null) {
               d.add(whiteBox);
             }
@@ -350,72 +351,6 @@ public final class SuiteRunner {
           outDir,
           t0);
     }
-  }
-
-  /**
-   * The suite with its test set resolved, and the dataset folder to read it from (null: the suite's
-   * data).
-   */
-  record DataChoice(EvaluationSuite suite, Path dataDir) {}
-
-  /**
-   * Which test set {@link #run(Path, EvaluationSuite, Path, Path)} reads for {@code modelFile}:
-   * {@code --data} as the user's image folder when nothing names a dataset, as the path of a {@code
-   * format} test set, else as the dataset folder; the dataset named by the model's metadata when
-   * the suite names none. Load it with {@code TestSets.load(suite.data(), dataDir)}.
-   */
-  static DataChoice chooseData(Path modelFile, EvaluationSuite suite, Path dataDirOverride) {
-    if (dataDirOverride != null
-        && suite.data().format() == null
-        && suite.data().dataset() == null
-        && metadataDataset(modelFile)
-            == null) { // nothing names a dataset: --data is the user's image folder
-      suite =
-          suite.withData(
-              new EvaluationSuite.Data(
-                  null, dataDirOverride.toString(), "folder", null, null, null, null, null, null));
-      dataDirOverride = null;
-    }
-    if (dataDirOverride != null && suite.data().format() != null) {
-      suite = suite.withDataPath(dataDirOverride.toString());
-      dataDirOverride = null;
-    }
-    Path dataDir =
-        suite.data().format() != null
-            ? null
-            : dataDirOverride != null
-                ? dataDirOverride
-                : suite.data().path() != null ? Path.of(suite.data().path()) : null;
-    return new DataChoice(withResolvedDataset(suite, modelFile), dataDir);
-  }
-
-  /**
-   * {@code diagnostics} plus ARAT-D021 (fatal) when they hold straight-through gradients
-   * (ARAT-D020) and the suite lacks a gradient-free Square attack or a transfer attack (from the
-   * float parent) to check them.
-   */
-  static List<Diagnostic> straightThroughChecked(
-      List<Diagnostic> diagnostics, EvaluationSuite suite) {
-    if (diagnostics.stream()
-        .noneMatch(d -> d.code().equals(Diagnostic.Code.STRAIGHT_THROUGH_GRADIENTS.code()))) {
-      return diagnostics;
-    }
-    boolean square = suite.attacks().stream().anyMatch(a -> a instanceof AttackSpec.Square);
-    boolean transfer = suite.attacks().stream().anyMatch(a -> a instanceof AttackSpec.Transfer);
-    if (square && transfer) {
-      return diagnostics;
-    }
-    List<Diagnostic> out = new ArrayList<>(diagnostics);
-    out.add(
-        Diagnostic.Code.STRAIGHT_THROUGH_UNCHECKED.of(
-            "the model is attacked with straight-through gradients,"
-                + " but the suite has "
-                + (square ? "" : "no square attack")
-                + (square || transfer ? "" : " and ")
-                + (transfer ? "" : "no transfer attack (from the float parent model)")
-                + ": add them to the suite's"
-                + " attacks, or the white-box numbers of this quantized model cannot be trusted"));
-    return out;
   }
 
   /**
@@ -508,7 +443,7 @@ public final class SuiteRunner {
       Report.Tool tool,
       Path outDir,
       long startNanos) {
-    requireMeaningfulEpsilons(suite, test);
+    TestSetChoice.requireMeaningfulEpsilons(suite, test);
     int k = deployed.numClasses();
     NonFiniteWatch nonFinite = new NonFiniteWatch();
     attacked = nonFinite.watch(attacked);
@@ -517,7 +452,7 @@ public final class SuiteRunner {
     for (double e : suite.epsilons()) {
       attacks.put(
           e,
-          buildAttacks(
+          SuiteAttacks.build(
               suite,
               ReportAssembler.threat(suite, e),
               k,
@@ -588,7 +523,7 @@ public final class SuiteRunner {
           nonFinite.onFirst(() -> ledger.recordProbe(recorded));
         }
       }
-      boolean attacksImpossible = attacksImpossible(probe);
+      boolean attacksImpossible = TrustChecks.attacksImpossible(probe);
 
       Map<Double, CascadeResult> results = new LinkedHashMap<>();
       boolean sweep = attacks.size() > 1;
@@ -656,54 +591,6 @@ public final class SuiteRunner {
     return report;
   }
 
-  /**
-   * What a model that white-box attacks cannot differentiate means for {@code suite} (ARAT-D017,
-   * the same rule for every suite): null when white-box attacks are possible ({@code impossible} is
-   * null); a warning that labels the verdict black-box only when the suite has only black-box
-   * attacks and says {@code allow_black_box_only: true}; otherwise a fatal diagnostic: no attack
-   * runs (only the clean pass), and the report is untrusted (exit code 3).
-   */
-  static Diagnostic whiteBoxVerdict(String impossible, EvaluationSuite suite, Path modelFile) {
-    if (impossible == null) {
-      return null;
-    }
-    if (suite.allowBlackBoxOnly()) {
-      return Diagnostic.Code.WHITE_BOX_IMPOSSIBLE.with(
-          Diagnostic.Severity.WARNING,
-          "white-box attacks are"
-              + " impossible on this model ("
-              + impossible
-              + "); the suite allows a black-box-only verdict"
-              + " (allow_black_box_only: true): the result is BLACK-BOX ONLY, an upper bound that gradient attacks"
-              + " could not check");
-    }
-    List<String> whiteBoxAttacks =
-        suite.attacks().stream().filter(a -> !a.blackBox()).map(AttackSpec::label).toList();
-    String todo =
-        whiteBoxAttacks.isEmpty()
-            ? "This suite's attacks are all black-box: add 'allow_black_box_only: true' to it to certify the model with"
-                + " them, labelled black-box only"
-            : "The suite's attacks "
-                + whiteBoxAttacks
-                + " need input gradients; remove what blocks them from the"
-                + " model, or certify it with a suite of black-box attacks only (square, transfer) and"
-                + " 'allow_black_box_only: true', labelled black-box only";
-    return Diagnostic.Code.WHITE_BOX_IMPOSSIBLE.of(
-        "white-box attacks cannot run on "
-            + modelFile
-            + ": "
-            + impossible
-            + "; no attack was run (the robust count is the clean count and bounds nothing). "
-            + todo
-            + " (docs/diagnostics.md#arat-d017)");
-  }
-
-  /** Whether {@code diagnostics} hold a fatal ARAT-D017: the attacks must not run. */
-  private static boolean attacksImpossible(List<Diagnostic> diagnostics) {
-    return diagnostics.stream()
-        .anyMatch(d -> d.fatal() && d.code().equals(Diagnostic.Code.WHITE_BOX_IMPOSSIBLE.code()));
-  }
-
   /** Images, labels and ids of chosen samples. */
   record Samples(ImageBatch x, int[] labels, long[] ids) {
     static Samples of(ImageDataset test, int[] indices) {
@@ -750,65 +637,6 @@ public final class SuiteRunner {
     };
   }
 
-  /**
-   * The suite with a concrete dataset: its own, else the one the model's metadata names ({@code
-   * arat.dataset}, written by arat's exporter).
-   *
-   * @throws SpecException when neither names a dataset
-   */
-  static EvaluationSuite withResolvedDataset(EvaluationSuite suite, Path modelFile) {
-    if (suite.data().dataset() != null || suite.data().format() != null) {
-      return suite;
-    }
-    String named = metadataDataset(modelFile);
-    if (named == null) {
-      throw new SpecException(
-          "the suite names no dataset (data.dataset) and "
-              + modelFile
-              + " has no 'arat.dataset' metadata; set data.dataset in the suite or pass --dataset NAME");
-    }
-    return suite.withDataset(named);
-  }
-
-  /** The dataset named in the model's {@code arat.dataset} metadata, or null. */
-  private static String metadataDataset(Path modelFile) {
-    String named = null;
-    for (var e : dev.arat.onnx.OnnxModels.load(modelFile).getMetadataPropsList()) {
-      if (e.getKey().equals("arat.dataset")) {
-        named = e.getValue();
-      }
-    }
-    return named == null || named.isBlank() ? null : named;
-  }
-
-  /**
-   * Refuses radii larger than the distance between an all-0 and an all-1 image of the test set's
-   * size (1 for Linf, sqrt(C*H*W) for L2): such a budget allows every image and would only stall.
-   *
-   * @throws SpecException naming the field and the largest meaningful value
-   */
-  static void requireMeaningfulEpsilons(EvaluationSuite suite, ImageDataset test) {
-    ThreatModel t = suite.threatModel();
-    double max = ThreatModel.maxEpsilon(t.norm(), test.channels(), test.height(), test.width());
-    List<Double> eps = suite.epsilons();
-    for (int i = 0; i < eps.size(); i++) {
-      if (eps.get(i) > max) {
-        String field = i == 0 ? "threat_model.epsilon" : "epsilon_sweep";
-        throw new SpecException(
-            String.format(
-                Locale.ROOT,
-                "%s: %s is larger than any %s perturbation of a %dx%dx%d image in [0,1] can be (at most %s)",
-                field,
-                eps.get(i),
-                t.norm().id(),
-                test.channels(),
-                test.height(),
-                test.width(),
-                (float) max));
-      }
-    }
-  }
-
   /** Closes the surrogates a run opened, without a checked exception. */
   private interface SurrogateScope extends AutoCloseable {
     @Override
@@ -831,60 +659,5 @@ public final class SuiteRunner {
   private void closeSurrogates() {
     surrogates.values().forEach(OrtClassifier::close);
     surrogates.clear();
-  }
-
-  /**
-   * Builds the suite's attacks at the threat model's radius; see {@link
-   * #buildAttacks(EvaluationSuite, ThreatModel, int)}.
-   */
-  static List<Attack> buildAttacks(EvaluationSuite suite, int numClasses) {
-    return buildAttacks(suite, suite.threatModel(), numClasses);
-  }
-
-  /**
-   * Builds the suite's attacks under {@code threat}; a setting the model cannot support is a {@link
-   * SpecException} (a loss head needing more classes carries code ARAT-D005).
-   */
-  static List<Attack> buildAttacks(EvaluationSuite suite, ThreatModel threat, int numClasses) {
-    return buildAttacks(
-        suite,
-        threat,
-        numClasses,
-        path -> {
-          throw new SpecException(
-              "transfer attacks need a surrogate model; none can be opened here");
-        });
-  }
-
-  /**
-   * Builds the suite's attacks at {@code threat}; {@code surrogates} opens the surrogate model of a
-   * {@code transfer} entry from its path.
-   */
-  static List<Attack> buildAttacks(
-      EvaluationSuite suite,
-      ThreatModel threat,
-      int numClasses,
-      java.util.function.Function<String, GradientClassifier> surrogates) {
-    List<Attack> attacks = new ArrayList<>();
-    for (int i = 0; i < suite.attacks().size(); i++) {
-      AttackSpec spec = suite.attacks().get(i);
-      if (numClasses < spec.minClasses()) {
-        throw new SpecException(
-            String.format(
-                Locale.ROOT,
-                "attacks[%d].loss: %s needs at least %d classes, the model has %d (%s, docs/diagnostics.md)",
-                i,
-                spec.lossHeads(),
-                spec.minClasses(),
-                numClasses,
-                Diagnostic.Code.CLASS_COUNT.code()));
-      }
-      try {
-        attacks.add(Attacks.fromSpec(spec, threat, Attacks.seedFor(suite.seed(), i), surrogates));
-      } catch (IllegalArgumentException e) {
-        throw new SpecException("attacks[" + i + "]: " + e.getMessage(), e);
-      }
-    }
-    return attacks;
   }
 }

@@ -461,8 +461,7 @@ public final class VariantComparison {
 
   private static ParentAdversarials parentAdversarials(
       CascadeResult r, Report parentReport, EvaluationSuite suite, Path parent, Path dataDir) {
-    SuiteRunner.DataChoice chosen =
-        SuiteRunner.chooseData(parent, suite, dataDir); // the parent run's test set
+    TestSetChoice chosen = TestSetChoice.of(parent, suite, dataDir); // the parent run's test set
     ImageDataset test = dev.arat.data.TestSets.load(chosen.suite().data(), chosen.dataDir()).data();
     int per = r.adversarial().imageSize();
     float[] adv = r.adversarial().data();

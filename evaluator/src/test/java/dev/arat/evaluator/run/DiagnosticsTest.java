@@ -214,7 +214,7 @@ class DiagnosticsTest {
     EvaluationSuite suite =
         Specs.parse(
             SUITE.replace("steps: 3}", "steps: 3, loss: dlr}"), EvaluationSuite.class, "d.yaml");
-    SpecException e = assertThrows(SpecException.class, () -> SuiteRunner.buildAttacks(suite, 2));
+    SpecException e = assertThrows(SpecException.class, () -> SuiteAttacks.build(suite, 2));
     assertTrue(e.getMessage().contains("ARAT-D005"), e.getMessage());
   }
 }

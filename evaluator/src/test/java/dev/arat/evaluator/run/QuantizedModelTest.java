@@ -134,7 +134,7 @@ class QuantizedModelTest {
   void straightThroughWithoutSquareAndTransferIsUntrusted() {
     List<Diagnostic> d020 = List.of(Diagnostic.Code.STRAIGHT_THROUGH_GRADIENTS.of("x"));
     EvaluationSuite apgdOnly = Specs.parse(SUITE, EvaluationSuite.class, "q.yaml");
-    List<Diagnostic> out = SuiteRunner.straightThroughChecked(d020, apgdOnly);
+    List<Diagnostic> out = TrustChecks.straightThroughChecked(d020, apgdOnly);
     assertEquals(Diagnostic.Code.STRAIGHT_THROUGH_UNCHECKED.code(), out.get(out.size() - 1).code());
     assertTrue(
         out.get(out.size() - 1).message().contains("no square attack and no transfer attack"));
@@ -145,8 +145,8 @@ class QuantizedModelTest {
                 + "  - {type: transfer, surrogate: parent.onnx, attack: {type: apgd, steps: 2}}\n",
             EvaluationSuite.class,
             "q.yaml");
-    assertEquals(d020, SuiteRunner.straightThroughChecked(d020, checked));
-    assertEquals(List.of(), SuiteRunner.straightThroughChecked(List.of(), apgdOnly));
+    assertEquals(d020, TrustChecks.straightThroughChecked(d020, checked));
+    assertEquals(List.of(), TrustChecks.straightThroughChecked(List.of(), apgdOnly));
   }
 
   @Test

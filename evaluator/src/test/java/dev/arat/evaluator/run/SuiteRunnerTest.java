@@ -170,7 +170,7 @@ public class SuiteRunnerTest {
             SUITE.replace("  - type: fgsm", "  - type: fgsm\n    loss: dlr"),
             EvaluationSuite.class,
             "unit.yaml");
-    SpecException e = assertThrows(SpecException.class, () -> SuiteRunner.buildAttacks(suite, 2));
+    SpecException e = assertThrows(SpecException.class, () -> SuiteAttacks.build(suite, 2));
     assertTrue(e.getMessage().startsWith("attacks[0].loss"), e.getMessage());
   }
 }

@@ -36,7 +36,7 @@ final class GradCheck {
 
   /** The per-sample head value from logits z (length K), in double. */
   static double loss(LossHead head, float[] z, int off, int k, int y, int t) {
-    switch (head) {
+    return switch (head) { // exhaustive: a new head is a compile error here
       case CE, CE_TARGETED -> {
         double m = Double.NEGATIVE_INFINITY;
         for (int i = 0; i < k; i++) {
@@ -47,7 +47,7 @@ final class GradCheck {
           s += Math.exp(z[off + i] - m);
         }
         double lse = m + Math.log(s);
-        return head == LossHead.CE ? lse - z[off + y] : z[off + t] - lse;
+        yield head == LossHead.CE ? lse - z[off + y] : z[off + t] - lse;
       }
       case MARGIN -> {
         double mo = Double.NEGATIVE_INFINITY;
@@ -56,7 +56,7 @@ final class GradCheck {
             mo = Math.max(mo, z[off + i]);
           }
         }
-        return mo - z[off + y];
+        yield mo - z[off + y];
       }
       case DLR, DLR_TARGETED -> {
         double[] s = new double[k];
@@ -71,12 +71,12 @@ final class GradCheck {
               mo = Math.max(mo, z[off + i]);
             }
           }
-          return -(z[off + y] - mo) / (s[k - 1] - s[k - 3] + 1e-12);
+          yield -(z[off + y] - mo) / (s[k - 1] - s[k - 3] + 1e-12);
         }
-        return -(z[off + y] - z[off + t]) / (s[k - 1] - 0.5 * (s[k - 3] + s[k - 4]) + 1e-12);
+        yield -(z[off + y] - z[off + t]) / (s[k - 1] - 0.5 * (s[k - 3] + s[k - 4]) + 1e-12);
       }
-      default -> throw new IllegalArgumentException();
-    }
+      case LOGIT_DIFF -> z[off + t] - z[off + y];
+    };
   }
 
   /**
