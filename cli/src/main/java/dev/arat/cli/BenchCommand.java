@@ -236,14 +236,7 @@ final class BenchCommand implements Callable<Integer> {
       PrintWriter out = output.out();
       out.print(report.table());
       out.flush();
-      if (json != null) {
-        Path parent = json.toAbsolutePath().getParent();
-        if (parent != null) {
-          Files.createDirectories(parent);
-        }
-        AtomicFiles.writeString(json, Specs.json().writeValueAsString(report.toMap()) + "\n");
-        out.println("wrote " + json);
-      }
+      writeJson(json, report.toMap(), out);
       return ExitCodes.OK;
     }
 
@@ -433,16 +426,23 @@ final class BenchCommand implements Callable<Integer> {
       o.print(EvaluateBench.table(report, times));
       o.printf("reports: %s%n", dir.resolve("report.json"));
       o.flush();
-      if (json != null) {
-        Path parent = json.toAbsolutePath().getParent();
-        if (parent != null) {
-          Files.createDirectories(parent);
-        }
-        AtomicFiles.writeString(
-            json, Specs.json().writeValueAsString(EvaluateBench.toMap(report, times)) + "\n");
-        o.println("wrote " + json);
-      }
+      writeJson(json, EvaluateBench.toMap(report, times), o);
       return ExitCodes.OK;
     }
+  }
+
+  /**
+   * Writes {@code numbers} as JSON to {@code json} (atomically, folders created) unless it is null.
+   */
+  static void writeJson(Path json, Object numbers, PrintWriter out) throws java.io.IOException {
+    if (json == null) {
+      return;
+    }
+    Path parent = json.toAbsolutePath().getParent();
+    if (parent != null) {
+      Files.createDirectories(parent);
+    }
+    AtomicFiles.writeString(json, Specs.json().writeValueAsString(numbers) + "\n");
+    out.println("wrote " + json);
   }
 }
