@@ -4,6 +4,8 @@ import ai.onnx.proto.OnnxMl.ModelProto;
 import ai.onnxruntime.OnnxTensor;
 import ai.onnxruntime.OrtEnvironment;
 import ai.onnxruntime.OrtSession;
+import dev.arat.evaluator.ort.OrtSessions;
+import dev.arat.evaluator.ort.RuntimeOptions;
 import dev.arat.onnx.OnnxModels;
 import dev.arat.onnx.Tensors;
 import dev.arat.onnx.grad.GradientGraph;
@@ -19,7 +21,7 @@ import java.util.Random;
 /**
  * Benchmark: the time of one input-gradient call (logits + loss + input gradient, one ORT run of
  * the gradient graph) divided by the time of one forward call of the deployed model, same batch,
- * ONNX Runtime CPU, all graph optimisations on, as the evaluator runs them.
+ * ONNX Runtime CPU, with the evaluator's session options ({@link OrtSessions}).
  *
  * <p>Usage (from the repository root, after {@code mvn -B -DskipTests package}; the runnable jar
  * holds this class):
@@ -77,12 +79,11 @@ public final class GradientBench {
         labels[i] = i % 3;
         targets[i] = (i % 3) + 1;
       }
-      try (OrtSession.SessionOptions o = new OrtSession.SessionOptions();
-          OrtSession.SessionOptions og = new OrtSession.SessionOptions()) {
-        o.setOptimizationLevel(OrtSession.SessionOptions.OptLevel.ALL_OPT);
-        o.setIntraOpNumThreads(threads);
-        og.setOptimizationLevel(OrtSession.SessionOptions.OptLevel.ALL_OPT);
-        og.setIntraOpNumThreads(threads);
+      // the evaluator's own session options (threads, no spinning), so the ratio is what attacks
+      // see
+      RuntimeOptions runtime = RuntimeOptions.cpu(threads);
+      try (OrtSession.SessionOptions o = OrtSessions.options(runtime, p.toString());
+          OrtSession.SessionOptions og = OrtSessions.options(runtime, p.toString())) {
         if (profile != null) {
           og.enableProfiling(profile); // the gradient session only
         }

@@ -11,7 +11,6 @@ import ai.onnxruntime.OnnxTensor;
 import ai.onnxruntime.OnnxValue;
 import ai.onnxruntime.OrtEnvironment;
 import ai.onnxruntime.OrtException;
-import ai.onnxruntime.OrtProvider;
 import ai.onnxruntime.OrtSession;
 import dev.arat.attack.GradientClassifier;
 import dev.arat.attack.ImageBatch;
@@ -52,18 +51,8 @@ import java.util.Set;
  * try-with-resources. The shared {@link OrtEnvironment} is never closed. Not thread-safe.
  */
 public final class OrtClassifier implements GradientClassifier, AutoCloseable {
-  private static final int DEFAULT_THREADS = Runtime.getRuntime().availableProcessors();
-
-  /**
-   * ONNX Runtime's graph optimisation level of every session this class opens, by its C API name;
-   * recorded in {@code report.json} as {@code tool.graph_optimization}. From ORT_ENABLE_EXTENDED
-   * on, ORT's QDQ transformer may fuse Q/DQ-wrapped nodes into integer kernels
-   * (docs/quantization.md).
-   */
-  public static final String GRAPH_OPTIMIZATION = "ORT_ENABLE_ALL";
-
-  private static final OrtSession.SessionOptions.OptLevel OPT_LEVEL =
-      OrtSession.SessionOptions.OptLevel.ALL_OPT;
+  /** The graph optimisation level of every session, as {@link OrtSessions#GRAPH_OPTIMIZATION}. */
+  public static final String GRAPH_OPTIMIZATION = OrtSessions.GRAPH_OPTIMIZATION;
 
   private final OrtEnvironment env;
   private final ModelProto model;
@@ -247,20 +236,7 @@ public final class OrtClassifier implements GradientClassifier, AutoCloseable {
     OrtSession.SessionOptions o = null;
     OrtSession s = null;
     try {
-      o = new OrtSession.SessionOptions();
-      o.setOptimizationLevel(OPT_LEVEL);
-      o.setIntraOpNumThreads(
-          runtime.intraOpThreads() > 0 ? runtime.intraOpThreads() : DEFAULT_THREADS);
-      // idle ORT workers sleep instead of spinning: attacks alternate forward and gradient sessions
-      // (one thread pool each) with Java work between calls, and spinning workers take those cores
-      o.addConfigEntry("session.intra_op.allow_spinning", "0");
-      if (runtime.interOpThreads() > 0) {
-        o.setInterOpNumThreads(runtime.interOpThreads());
-        if (runtime.interOpThreads() > 1) {
-          o.setExecutionMode(OrtSession.SessionOptions.ExecutionMode.PARALLEL);
-        }
-      }
-      addProvider(o, runtime, source);
+      o = OrtSessions.options(runtime, source);
       s = env.createSession(fwd.toByteArray(), o);
     } catch (OrtException e) {
       if (o != null) {
@@ -323,55 +299,6 @@ public final class OrtClassifier implements GradientClassifier, AutoCloseable {
     } catch (RuntimeException e) {
       close();
       throw e;
-    }
-  }
-
-  /**
-   * Adds the execution provider to {@code o}; a provider this ONNX Runtime build or this machine
-   * cannot load is an {@link EvaluationException} of kind INPUT that says what to install.
-   */
-  static void addProvider(OrtSession.SessionOptions o, RuntimeOptions runtime, String source)
-      throws OrtException {
-    ExecutionProvider p = runtime.provider();
-    if (p == ExecutionProvider.CPU) {
-      return;
-    }
-    OrtProvider wanted = p == ExecutionProvider.CUDA ? OrtProvider.CUDA : OrtProvider.TENSOR_RT;
-    java.util.EnumSet<OrtProvider> available = OrtEnvironment.getAvailableProviders();
-    if (!available.contains(wanted)) {
-      throw new EvaluationException(
-          EvaluationException.Kind.INPUT,
-          String.format(
-              java.util.Locale.ROOT,
-              "execution provider '%s' is not available in this ONNX Runtime build (available: %s); build arat with"
-                  + " the evaluator's gpu profile (mvn -Darat.gpu package, which uses onnxruntime_gpu) and run on a"
-                  + " machine with %s, or use --provider cpu",
-              p.id(),
-              available,
-              p == ExecutionProvider.CUDA
-                  ? "an NVIDIA GPU, CUDA 12 and cuDNN 9"
-                  : "an NVIDIA GPU, CUDA 12, cuDNN 9 and TensorRT 10"));
-    }
-    try {
-      if (p == ExecutionProvider.TENSORRT) {
-        o.addTensorrt(runtime.deviceId());
-      }
-      o.addCUDA(runtime.deviceId());
-    } catch (OrtException | RuntimeException e) {
-      throw new EvaluationException(
-          EvaluationException.Kind.INPUT,
-          "execution provider '"
-              + p.id()
-              + "' failed to load for "
-              + source
-              + " on device "
-              + runtime.deviceId()
-              + " (are the CUDA"
-              + (p == ExecutionProvider.TENSORRT ? ", cuDNN and TensorRT" : " and cuDNN")
-              + " libraries installed and on the library path, and is there such a GPU?): "
-              + e.getMessage(),
-          e instanceof OrtException oe ? oe.getCode().name() : null,
-          e);
     }
   }
 
