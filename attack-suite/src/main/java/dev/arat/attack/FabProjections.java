@@ -38,10 +38,20 @@ final class FabProjections {
    * @return d {@code (d)}
    */
   static double[] project(Norm norm, double[] p, double[] w, double c) {
+    double[] d = new double[p.length];
+    project(norm, p, w, c, d);
+    return d;
+  }
+
+  /**
+   * {@link #project(Norm, double[], double[], double)} into {@code d} (its first {@code p.length}
+   * values are overwritten), allocating nothing: FAB projects twice per sample and iteration.
+   */
+  static void project(Norm norm, double[] p, double[] w, double c, double[] d) {
     int n = p.length;
-    double[] d = new double[n];
+    java.util.Arrays.fill(d, 0, n, 0.0);
     if (c == 0 || Double.isNaN(c)) {
-      return d;
+      return;
     }
     double sgn = c > 0 ? 1 : -1;
     double target = Math.abs(c);
@@ -68,7 +78,7 @@ final class FabProjections {
       max = Math.max(max, brk[j]);
     }
     if (m == 0) {
-      return d;
+      return;
     }
     double s;
     if (reach(linf, cap, aw, brk, n, max) < target) {
@@ -120,7 +130,6 @@ final class FabProjections {
       double move = Math.min(linf ? s : s * aw[j], cap[j]);
       d[j] = (sgn * w[j] > 0 ? 1 : -1) * move;
     }
-    return d;
   }
 
   private static double medianOfThree(double a, double b, double c) {

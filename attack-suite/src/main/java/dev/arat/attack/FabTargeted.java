@@ -260,9 +260,12 @@ public final class FabTargeted extends AbstractAttack {
    * combination, clipped to {@code [0,1]}.
    */
   private void step(Norm norm, float[] x0, float[] x1, double f, float[] slope, int o, int per) {
-    double[] p = new double[per];
-    double[] p0 = new double[per];
-    double[] w = new double[per];
+    StepBuffers buf = STEP_BUFFERS.get().ensure(per);
+    double[] p = buf.p;
+    double[] p0 = buf.p0;
+    double[] w = buf.w;
+    double[] d1 = buf.d1;
+    double[] d2 = buf.d2;
     double wx = 0;
     for (int q = 0; q < per; q++) {
       w[q] = slope[o + q];
@@ -270,14 +273,41 @@ public final class FabTargeted extends AbstractAttack {
       p0[q] = x0[o + q];
       wx += w[q] * (p0[q] - p[q]);
     }
-    double[] d1 = FabProjections.project(norm, p, w, -f);
-    double[] d2 = FabProjections.project(norm, p0, w, -f - wx);
+    FabProjections.project(norm, p, w, -f, d1);
+    FabProjections.project(norm, p0, w, -f - wx, d2);
     double a1 = Math.max(FabProjections.norm(norm, d1), 1e-8);
     double a2 = Math.max(FabProjections.norm(norm, d2), 1e-8);
     double alpha = Math.min(Math.max(a1 / (a1 + a2), 0), alphaMax);
     for (int q = 0; q < per; q++) {
       double v = (p[q] + eta * d1[q]) * (1 - alpha) + (p0[q] + eta * d2[q]) * alpha;
       x1[o + q] = (float) Math.min(1.0, Math.max(0.0, v));
+    }
+  }
+
+  /**
+   * Per-thread work arrays of {@link #step}: steps run in parallel over samples, and fresh arrays
+   * per sample and iteration (tens of KB each) evicted the model's weights from the caches between
+   * the ONNX Runtime calls.
+   */
+  private static final ThreadLocal<StepBuffers> STEP_BUFFERS =
+      ThreadLocal.withInitial(StepBuffers::new);
+
+  private static final class StepBuffers {
+    double[] p = new double[0];
+    double[] p0 = p;
+    double[] w = p;
+    double[] d1 = p;
+    double[] d2 = p;
+
+    StepBuffers ensure(int per) {
+      if (p.length != per) {
+        p = new double[per];
+        p0 = new double[per];
+        w = new double[per];
+        d1 = new double[per];
+        d2 = new double[per];
+      }
+      return this;
     }
   }
 
