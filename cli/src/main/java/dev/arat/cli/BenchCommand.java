@@ -11,7 +11,6 @@ import dev.arat.evaluator.report.Report;
 import dev.arat.evaluator.report.ReportFiles;
 import dev.arat.evaluator.run.SuiteRunner;
 import dev.arat.specs.AtomicFiles;
-import dev.arat.specs.Builtins;
 import dev.arat.specs.EvaluationSuite;
 import dev.arat.specs.LossHead;
 import dev.arat.specs.Specs;
@@ -342,10 +341,17 @@ final class BenchCommand implements Callable<Integer> {
 
     @Option(
         names = "--data",
-        paramLabel = "DIR",
+        paramLabel = "PATH",
         description =
-            "The folder (or CIFAR tarball) of the suite's named dataset (overrides data.path).")
+            "The test set, as for 'arat evaluate': a dataset folder (or CIFAR tarball), an image "
+                + "folder, an .npz archive, or an .npy images file with --labels.")
     Path data;
+
+    @Option(
+        names = "--labels",
+        paramLabel = "Y.npy",
+        description = "The labels of --data X.npy: int64, int32 or uint8, shape (N).")
+    Path labels;
 
     @Option(
         names = "--dataset",
@@ -384,23 +390,15 @@ final class BenchCommand implements Callable<Integer> {
       if (rounds <= 0) {
         throw new IllegalArgumentException("--rounds: must be > 0, was " + rounds);
       }
-      EvaluationSuite s = Builtins.suite(suite);
-      if (samples != null) {
-        if (samples <= 0) {
-          throw new IllegalArgumentException("--samples: must be > 0, was " + samples);
-        }
-        s = s.withSamples(samples);
-      }
-      if (dataset != null) {
-        s = s.withDataset(dataset);
-      }
+      SuiteAndData chosen = SuiteAndData.of(suite, samples, dataset, data, labels);
+      EvaluationSuite s = chosen.suite();
       Path dir = out != null ? out : model.toAbsolutePath().getParent().resolve("bench-evaluate");
       SuiteRunner.Builder runner =
           SuiteRunner.builder()
               .optThreads(threads)
               .optFresh(true)
               .optProgress(output.progress(), System.console() != null);
-      Report report = runner.build().run(model, s, data, dir);
+      Report report = runner.build().run(model, s, chosen.dataDir(), dir);
       ReportFiles.writeAll(report, dir);
       List<LossHead> heads =
           s.attacks().stream().flatMap(a -> a.lossHeads().stream()).distinct().toList();

@@ -8,7 +8,6 @@ import dev.arat.evaluator.report.ReportFiles;
 import dev.arat.evaluator.run.Evidence;
 import dev.arat.evaluator.run.SuiteRunner;
 import dev.arat.evaluator.run.VariantComparison;
-import dev.arat.specs.Builtins;
 import dev.arat.specs.EvaluationSuite;
 import java.io.PrintWriter;
 import java.nio.file.Path;
@@ -135,56 +134,9 @@ final class EvaluateCommand implements Callable<Integer> {
   @Override
   public Integer call() {
     Output output = new Output(spec);
-    EvaluationSuite s = Builtins.suite(suite);
-    if (samples != null) {
-      if (samples <= 0) {
-        throw new IllegalArgumentException("--samples: must be > 0, was " + samples);
-      }
-      s = s.withSamples(samples);
-    }
-    if (dataset != null) {
-      s = s.withDataset(dataset);
-    }
-    Path dataDir = data;
-    String file =
-        data == null ? "" : data.getFileName().toString().toLowerCase(java.util.Locale.ROOT);
-    EvaluationSuite.Data d = s.data();
-    if (file.endsWith(".npy")) {
-      if (labels == null) {
-        throw new IllegalArgumentException(
-            "--data " + data + " is an .npy images file: give its labels with --labels Y.npy");
-      }
-      s =
-          s.withData(
-              new EvaluationSuite.Data(
-                  null,
-                  null,
-                  "npy",
-                  data.toString(),
-                  labels.toString(),
-                  "npy".equals(d.format()) || "npz".equals(d.format()) ? d.layout() : null,
-                  null,
-                  null,
-                  null));
-      dataDir = null;
-    } else if (labels != null) {
-      throw new IllegalArgumentException("--labels is only used with --data X.npy");
-    } else if (file.endsWith(".npz")) {
-      boolean npz = "npz".equals(d.format());
-      s =
-          s.withData(
-              new EvaluationSuite.Data(
-                  null,
-                  data.toString(),
-                  "npz",
-                  npz ? d.x() : null,
-                  npz ? d.y() : null,
-                  npz || "npy".equals(d.format()) ? d.layout() : null,
-                  null,
-                  null,
-                  null));
-      dataDir = null;
-    }
+    SuiteAndData chosen = SuiteAndData.of(suite, samples, dataset, data, labels);
+    EvaluationSuite s = chosen.suite();
+    Path dataDir = chosen.dataDir();
     if (minRobust != null) {
       if (!(minRobust >= 0 && minRobust <= 1)) {
         throw new IllegalArgumentException(

@@ -107,6 +107,17 @@ class BenchCommandTest {
   }
 
   @Test
+  void evaluateTakesTheTestSetOptionsOfEvaluate() throws Exception {
+    Path model = MergeCommandTest.linearModel(dir);
+    Path x = dir.resolve("x.npy");
+    Files.write(x, new byte[] {1});
+    CliRun r =
+        CliRun.arat("bench", "evaluate", "--model", model.toString(), "--data", x.toString());
+    assertEquals(ExitCodes.INPUT_ERROR, r.code(), r.err());
+    assertTrue(r.err().contains("give its labels with --labels Y.npy"), r.err());
+  }
+
+  @Test
   void onlyAttackSkipsTheSteps() {
     CliRun r =
         CliRun.arat(
