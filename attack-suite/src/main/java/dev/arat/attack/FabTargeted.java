@@ -210,20 +210,24 @@ public final class FabTargeted extends AbstractAttack {
     boolean[] done = new boolean[m];
     double[] bestNorm = new double[m];
     Arrays.fill(bestNorm, Double.POSITIVE_INFINITY);
-    float[] diff = new float[m]; // f = z_t - z_y at x1
-    float[] slope = new float[m * per]; // grad f at x1
-    float[] logits = new float[m * k];
     int[] live = ApgdRun.range(m);
     for (int t = 0; t < steps && live.length > 0; t++) {
-      int[] stepping = live;
-      query(model, sub, x1, y, tg, live, k, per, diff, slope, null);
-      IntStream.range(0, stepping.length)
+      int[] rows = live;
+      LossGradient g =
+          model.lossGradient(
+              sub.with(x1).select(rows),
+              ApgdRun.pick(y, rows),
+              ApgdRun.pick(tg, rows),
+              LossHead.LOGIT_DIFF);
+      IntStream.range(0, rows.length)
           .parallel()
-          .forEach(l -> step(norm, x0, x1, diff[stepping[l]], slope, stepping[l] * per, per));
-      query(model, sub, x1, y, tg, live, k, per, null, null, logits);
-      for (int j : live) {
+          .forEach(
+              l -> step(norm, x0, x1, g.losses()[l], g.gradient(), l * per, rows[l] * per, per));
+      float[] z = model.logits(sub.with(x1).select(rows)); // the check of the new iterates
+      for (int l = 0; l < rows.length; l++) {
+        int j = rows[l];
         int o = j * per;
-        if (AbstractAttack.argmax(logits, k, j) == y[j]) {
+        if (AbstractAttack.argmax(z, k, l) == y[j]) {
           continue;
         }
         double dn = Projections.norm(norm, x0, x1, o, per);
@@ -244,22 +248,17 @@ public final class FabTargeted extends AbstractAttack {
       }
       live = notDone(live, done);
     }
-    int[] next = new int[m - count(done)];
-    int q = 0;
-    for (int j = 0; j < m; j++) {
-      if (!done[j]) {
-        next[q++] = active[j];
-      }
-    }
-    return next;
+    return ApgdRun.pick(active, notDone(ApgdRun.range(m), done));
   }
 
   /**
-   * One FAB step of the sample at {@code [o, o+per)}: projects x1 and x0 onto the linearised
-   * boundary {@code f + <w, x' - x1> = 0} inside the box and moves x1 to their biased, overshot
-   * combination, clipped to {@code [0,1]}.
+   * One FAB step of the sample at {@code [o, o+per)} of x1 and x0, whose {@code f = z_t - z_y} and
+   * gradient w (at {@code [slopeOff, slopeOff+per)} of {@code slope}) were taken at x1: projects x1
+   * and x0 onto the linearised boundary {@code f + <w, x' - x1> = 0} inside the box and moves x1 to
+   * their biased, overshot combination, clipped to {@code [0,1]}.
    */
-  private void step(Norm norm, float[] x0, float[] x1, double f, float[] slope, int o, int per) {
+  private void step(
+      Norm norm, float[] x0, float[] x1, double f, float[] slope, int slopeOff, int o, int per) {
     StepBuffers buf = STEP_BUFFERS.get().ensure(per);
     double[] p = buf.p;
     double[] p0 = buf.p0;
@@ -268,7 +267,7 @@ public final class FabTargeted extends AbstractAttack {
     double[] d2 = buf.d2;
     double wx = 0;
     for (int q = 0; q < per; q++) {
-      w[q] = slope[o + q];
+      w[q] = slope[slopeOff + q];
       p[q] = x1[o + q];
       p0[q] = x0[o + q];
       wx += w[q] * (p0[q] - p[q]);
@@ -311,43 +310,7 @@ public final class FabTargeted extends AbstractAttack {
     }
   }
 
-  /**
-   * One {@link LossHead#LOGIT_DIFF} call at the {@code rows} of x1: stores each row's logits (if
-   * {@code logits} is not null), and its {@code z_t - z_y} and gradient (if {@code diff} is not
-   * null; then a forward call would not do). Rows are sample indices of the run.
-   */
-  private static void query(
-      GradientClassifier model,
-      ImageBatch sub,
-      float[] x1,
-      int[] y,
-      int[] tg,
-      int[] rows,
-      int k,
-      int per,
-      float[] diff,
-      float[] slope,
-      float[] logits) {
-    ImageBatch xb = sub.with(x1).select(rows);
-    if (diff == null) {
-      float[] z = model.logits(xb);
-      for (int l = 0; l < rows.length; l++) {
-        System.arraycopy(z, l * k, logits, rows[l] * k, k);
-      }
-      return;
-    }
-    LossGradient g =
-        model.lossGradient(xb, ApgdRun.pick(y, rows), ApgdRun.pick(tg, rows), LossHead.LOGIT_DIFF);
-    for (int l = 0; l < rows.length; l++) {
-      int j = rows[l];
-      diff[j] = g.losses()[l];
-      System.arraycopy(g.gradient(), l * per, slope, j * per, per);
-      if (logits != null) {
-        System.arraycopy(g.logits(), l * k, logits, j * k, k);
-      }
-    }
-  }
-
+  /** The rows of {@code rows} not {@code done}, in order. */
   private static int[] notDone(int[] rows, boolean[] done) {
     int[] next = new int[rows.length];
     int c = 0;
@@ -357,13 +320,5 @@ public final class FabTargeted extends AbstractAttack {
       }
     }
     return Arrays.copyOf(next, c);
-  }
-
-  private static int count(boolean[] b) {
-    int c = 0;
-    for (boolean v : b) {
-      c += v ? 1 : 0;
-    }
-    return c;
   }
 }
