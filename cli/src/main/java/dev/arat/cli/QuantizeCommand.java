@@ -13,7 +13,7 @@ import dev.arat.deploy.Int8Quantizer;
 import dev.arat.deploy.Parity;
 import dev.arat.deploy.QuantizationException;
 import dev.arat.deploy.QuantizationMetadata;
-import dev.arat.evaluator.ort.OrtClassifier;
+import dev.arat.evaluator.ort.OrtSessions;
 import dev.arat.onnx.OnnxModels;
 import dev.arat.specs.Sha256;
 import java.io.PrintWriter;
@@ -219,7 +219,7 @@ final class QuantizeCommand implements Callable<Integer> {
       out.println(p.summary());
       report.put("parity", p);
       report.put("parity_images", name + " test");
-      report.put("ort_graph_optimization", OrtClassifier.GRAPH_OPTIMIZATION);
+      report.put("ort_graph_optimization", OrtSessions.GRAPH_OPTIMIZATION);
     } else if (paritySamples > 0) {
       out.println("parity report skipped: no dataset (pass --dataset NAME)");
     }

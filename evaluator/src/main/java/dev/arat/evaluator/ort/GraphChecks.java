@@ -81,7 +81,7 @@ final class GraphChecks {
                   + " (identity inside the clip range, zero outside): white-box attacks follow the float"
                   + " surrogate's gradient while every candidate is scored on the quantized model (ONNX"
                   + " Runtime, graph optimisation level "
-                  + OrtClassifier.GRAPH_OPTIMIZATION
+                  + OrtSessions.GRAPH_OPTIMIZATION
                   + ", at which its QDQ fusion runs integer kernels where a QuantizeLinear follows the compute op, float kernels on dequantized"
                   + " values elsewhere); the numbers are trusted only next to a gradient-free (Square) and a"
                   + " transfer attack"));

@@ -51,9 +51,6 @@ import java.util.Set;
  * try-with-resources. The shared {@link OrtEnvironment} is never closed. Not thread-safe.
  */
 public final class OrtClassifier implements GradientClassifier, AutoCloseable {
-  /** The graph optimisation level of every session, as {@link OrtSessions#GRAPH_OPTIMIZATION}. */
-  public static final String GRAPH_OPTIMIZATION = OrtSessions.GRAPH_OPTIMIZATION;
-
   private final OrtEnvironment env;
   private final ModelProto model;
   private final String source;

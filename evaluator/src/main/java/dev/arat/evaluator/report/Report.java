@@ -225,7 +225,7 @@ public record Report(
    *     model
    * @param graphOptimization ONNX Runtime's graph optimisation level of the sessions that scored
    *     the model, by its C API name ({@value
-   *     dev.arat.evaluator.ort.OrtClassifier#GRAPH_OPTIMIZATION}: the level at which the QDQ
+   *     dev.arat.evaluator.ort.OrtSessions#GRAPH_OPTIMIZATION}: the level at which the QDQ
    *     transformer may fuse integer kernels); null for an engine-free model or a report written
    *     before arat recorded it
    */

@@ -18,6 +18,7 @@ import dev.arat.evaluator.checks.NonFiniteWatch;
 import dev.arat.evaluator.checks.Probes;
 import dev.arat.evaluator.ort.ExecutionProvider;
 import dev.arat.evaluator.ort.OrtClassifier;
+import dev.arat.evaluator.ort.OrtSessions;
 import dev.arat.evaluator.ort.RuntimeOptions;
 import dev.arat.evaluator.report.Progress;
 import dev.arat.evaluator.report.Report;
@@ -327,7 +328,7 @@ public final class SuiteRunner {
               OrtEnvironment.getEnvironment().getVersion(),
               System.getProperty("java.version"),
               model.provider().id(),
-              OrtClassifier.GRAPH_OPTIMIZATION);
+              OrtSessions.GRAPH_OPTIMIZATION);
       EvaluationSuite checked = suite;
       Supplier<List<Diagnostic>> diagnostics =
           () -> {
