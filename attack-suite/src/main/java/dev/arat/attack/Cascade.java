@@ -249,7 +249,9 @@ public final class Cascade {
       }
       l.attackStarted(a, attack, todo.length);
       long t0 = System.nanoTime();
-      ModelCalls calls = journal == null ? ModelCalls.NONE : journal.recordedCalls(a);
+      CascadeJournal.Spent earlier =
+          journal == null ? CascadeJournal.Spent.NONE : journal.recorded(a);
+      ModelCalls calls = earlier.calls();
       Tally t = new Tally();
       List<Integer> fresh = new ArrayList<>();
       for (int i : todo) {
@@ -346,13 +348,15 @@ public final class Cascade {
         }
         if (journal != null) {
           recordBroken(journal, a, rows, records, labels, cand);
-          journal.recordAttempts(a, records, (System.nanoTime() - tb) / 1e9, counted.calls());
+          journal.recordAttempts(
+              a,
+              records,
+              new CascadeJournal.Spent((System.nanoTime() - tb) / 1e9, counted.calls()));
         }
         l.progress(
             a, todo.length - fresh.size() + Math.min(fresh.size(), start + batchSize), todo.length);
       }
-      double seconds =
-          (System.nanoTime() - t0) / 1e9 + (journal == null ? 0 : journal.recordedSeconds(a));
+      double seconds = (System.nanoTime() - t0) / 1e9 + earlier.seconds();
       robustCount = count(robust);
       t.violations.sort(java.util.Comparator.comparingInt(v -> v.position));
       for (PositionedViolation v : t.violations) {

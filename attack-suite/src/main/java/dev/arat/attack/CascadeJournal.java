@@ -23,27 +23,19 @@ public interface CascadeJournal {
   /** The recorded attempt of attack {@code attackIndex} on {@code sampleId}, or null. */
   Attempt attempt(int attackIndex, long sampleId);
 
-  /** Wall-clock seconds recorded for attack {@code attackIndex} by earlier runs (0 if none). */
-  default double recordedSeconds(int attackIndex) {
-    return 0;
-  }
-
   /**
-   * The model calls recorded for attack {@code attackIndex} by earlier runs ({@link
-   * ModelCalls#NONE} if none).
+   * What earlier runs recorded attack {@code attackIndex} to have spent ({@link Spent#NONE} if
+   * none).
    */
-  default ModelCalls recordedCalls(int attackIndex) {
-    return ModelCalls.NONE;
+  default Spent recorded(int attackIndex) {
+    return Spent.NONE;
   }
 
   /** Records the clean outcomes of one computed batch. */
   void recordClean(List<Clean> batch, double seconds);
 
-  /**
-   * Records the attempts of attack {@code attackIndex} on one computed batch, with the wall-clock
-   * seconds and the model calls the batch took.
-   */
-  void recordAttempts(int attackIndex, List<Attempt> batch, double seconds, ModelCalls calls);
+  /** Records the attempts of attack {@code attackIndex} on one computed batch and what it spent. */
+  void recordAttempts(int attackIndex, List<Attempt> batch, Spent spent);
 
   /**
    * Receives the adversarial images of the samples attack {@code attackIndex} broke in one computed
@@ -87,4 +79,20 @@ public interface CascadeJournal {
       double l2,
       double margin,
       String violation) {}
+
+  /**
+   * What computing some batches of an attack cost.
+   *
+   * @param seconds wall-clock seconds
+   * @param calls the model calls the attack made
+   */
+  record Spent(double seconds, ModelCalls calls) {
+    /** Nothing spent. */
+    public static final Spent NONE = new Spent(0, ModelCalls.NONE);
+
+    /** The sum of this and {@code other}. */
+    public Spent plus(Spent other) {
+      return new Spent(seconds + other.seconds, calls.plus(other.calls));
+    }
+  }
 }

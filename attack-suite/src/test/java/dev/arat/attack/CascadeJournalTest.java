@@ -37,7 +37,7 @@ class CascadeJournalTest {
     }
 
     @Override
-    public void recordAttempts(int a, List<Attempt> batch, double seconds, ModelCalls calls) {
+    public void recordAttempts(int a, List<Attempt> batch, Spent spent) {
       batch.forEach(r -> attempts.computeIfAbsent(a, k -> new HashMap<>()).put(r.sampleId(), r));
       batches++;
     }
@@ -124,8 +124,8 @@ class CascadeJournalTest {
               }
 
               @Override
-              public void recordAttempts(int a, List<Attempt> batch, double s, ModelCalls calls) {
-                fresh.recordAttempts(a, batch, s, calls);
+              public void recordAttempts(int a, List<Attempt> batch, Spent s) {
+                fresh.recordAttempts(a, batch, s);
               }
             });
     assertEquals(plain.samples(), resumed.samples());

@@ -8,6 +8,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.arat.attack.CascadeJournal;
+import dev.arat.attack.ModelCalls;
 import dev.arat.evaluator.EvaluationException;
 import dev.arat.evaluator.Shard;
 import dev.arat.evaluator.checks.Diagnostic;
@@ -103,7 +104,7 @@ public final class Ledger implements AutoCloseable {
       int attack,
       String name,
       double seconds,
-      dev.arat.attack.ModelCalls calls,
+      ModelCalls calls,
       List<CascadeJournal.Attempt> samples) {}
 
   record AdversarialLine(
@@ -133,9 +134,7 @@ public final class Ledger implements AutoCloseable {
   private final Map<Long, CascadeJournal.Clean> clean = new HashMap<>();
   private final Map<Double, Map<Integer, Map<Long, CascadeJournal.Attempt>>> attempts =
       new HashMap<>();
-  private final Map<Double, Map<Integer, Double>> previousSeconds = new HashMap<>();
-  private final Map<Double, Map<Integer, dev.arat.attack.ModelCalls>> previousCalls =
-      new HashMap<>();
+  private final Map<Double, Map<Integer, CascadeJournal.Spent>> previous = new HashMap<>();
   private final Map<Long, Adversarial> adversarial = new HashMap<>();
   private boolean closed;
 
@@ -255,8 +254,7 @@ public final class Ledger implements AutoCloseable {
     out.probe = l.probe;
     out.clean.putAll(l.clean);
     out.attempts.putAll(l.attempts);
-    out.previousSeconds.putAll(l.previousSeconds);
-    out.previousCalls.putAll(l.previousCalls);
+    out.previous.putAll(l.previous);
     out.adversarial.putAll(l.adversarial);
     return out;
   }
@@ -302,14 +300,14 @@ public final class Ledger implements AutoCloseable {
             for (CascadeJournal.Attempt r : a.samples()) {
               m.put(r.sampleId(), r);
             }
-            previousSeconds
+            // ledgers written before calls were recorded have none
+            ModelCalls calls = a.calls() == null ? ModelCalls.NONE : a.calls();
+            previous
                 .computeIfAbsent(a.epsilon(), e -> new HashMap<>())
-                .merge(a.attack(), a.seconds(), Double::sum);
-            if (a.calls() != null) { // ledgers written before calls were recorded have none
-              previousCalls
-                  .computeIfAbsent(a.epsilon(), e -> new HashMap<>())
-                  .merge(a.attack(), a.calls(), dev.arat.attack.ModelCalls::plus);
-            }
+                .merge(
+                    a.attack(),
+                    new CascadeJournal.Spent(a.seconds(), calls),
+                    CascadeJournal.Spent::plus);
           }
           case "adversarial" -> {
             AdversarialLine a = JSON.treeToValue(node, AdversarialLine.class);
@@ -417,17 +415,9 @@ public final class Ledger implements AutoCloseable {
       }
 
       @Override
-      public double recordedSeconds(int attackIndex) {
-        Map<Integer, Double> m = previousSeconds.get(epsilon);
-        return m == null ? 0 : m.getOrDefault(attackIndex, 0.0);
-      }
-
-      @Override
-      public dev.arat.attack.ModelCalls recordedCalls(int attackIndex) {
-        Map<Integer, dev.arat.attack.ModelCalls> m = previousCalls.get(epsilon);
-        return m == null
-            ? dev.arat.attack.ModelCalls.NONE
-            : m.getOrDefault(attackIndex, dev.arat.attack.ModelCalls.NONE);
+      public Spent recorded(int attackIndex) {
+        Map<Integer, Spent> m = previous.get(epsilon);
+        return m == null ? Spent.NONE : m.getOrDefault(attackIndex, Spent.NONE);
       }
 
       @Override
@@ -460,8 +450,7 @@ public final class Ledger implements AutoCloseable {
       }
 
       @Override
-      public void recordAttempts(
-          int attackIndex, List<Attempt> batch, double seconds, dev.arat.attack.ModelCalls calls) {
+      public void recordAttempts(int attackIndex, List<Attempt> batch, Spent spent) {
         Map<Long, Attempt> m =
             attempts
                 .computeIfAbsent(epsilon, e -> new HashMap<>())
@@ -469,7 +458,9 @@ public final class Ledger implements AutoCloseable {
         for (Attempt r : batch) {
           m.put(r.sampleId(), r);
         }
-        append(new AttackLine("attack", epsilon, attackIndex, null, seconds, calls, batch));
+        append(
+            new AttackLine(
+                "attack", epsilon, attackIndex, null, spent.seconds(), spent.calls(), batch));
       }
     };
   }
@@ -494,16 +485,10 @@ public final class Ledger implements AutoCloseable {
         mine.computeIfAbsent(a.getKey(), k -> new HashMap<>()).putAll(a.getValue());
       }
     }
-    for (Map.Entry<Double, Map<Integer, Double>> e : other.previousSeconds.entrySet()) {
-      Map<Integer, Double> mine =
-          previousSeconds.computeIfAbsent(e.getKey(), k -> new LinkedHashMap<>());
-      e.getValue().forEach((k, v) -> mine.merge(k, v, Double::sum));
-    }
-    for (Map.Entry<Double, Map<Integer, dev.arat.attack.ModelCalls>> e :
-        other.previousCalls.entrySet()) {
-      Map<Integer, dev.arat.attack.ModelCalls> mine =
-          previousCalls.computeIfAbsent(e.getKey(), k -> new LinkedHashMap<>());
-      e.getValue().forEach((k, v) -> mine.merge(k, v, dev.arat.attack.ModelCalls::plus));
+    for (Map.Entry<Double, Map<Integer, CascadeJournal.Spent>> e : other.previous.entrySet()) {
+      Map<Integer, CascadeJournal.Spent> mine =
+          previous.computeIfAbsent(e.getKey(), k -> new LinkedHashMap<>());
+      e.getValue().forEach((k, v) -> mine.merge(k, v, CascadeJournal.Spent::plus));
     }
   }
 
