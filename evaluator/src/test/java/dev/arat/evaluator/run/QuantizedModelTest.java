@@ -6,7 +6,6 @@ import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import ai.onnx.proto.OnnxMl.ModelProto;
-import ai.onnx.proto.OnnxMl.NodeProto;
 import ai.onnx.proto.OnnxMl.TensorProto;
 import dev.arat.attack.ImageBatch;
 import dev.arat.evaluator.checks.Diagnostic;
@@ -15,6 +14,7 @@ import dev.arat.evaluator.ort.OrtClassifier;
 import dev.arat.onnx.GraphBuilder;
 import dev.arat.onnx.Op;
 import dev.arat.onnx.Tensors;
+import dev.arat.onnx.testsupport.QdqNodes;
 import dev.arat.specs.EvaluationSuite;
 import dev.arat.specs.Specs;
 import java.util.List;
@@ -72,28 +72,7 @@ class QuantizedModelTest {
     String s = g.floatScalar("s", amax / 127f);
     TensorProto zp =
         Tensors.int8Tensor(g.uniqueName("zp"), new byte[] {(byte) (asymmetric ? 3 : 0)});
-    String z = g.initializer(zp);
-    String q = g.uniqueName(x + "_q");
-    String dq = g.uniqueName(x + "_dq");
-    g.appendRaw(
-        NodeProto.newBuilder()
-            .setOpType("QuantizeLinear")
-            .setName(q)
-            .addInput(x)
-            .addInput(s)
-            .addInput(z)
-            .addOutput(q)
-            .build());
-    g.appendRaw(
-        NodeProto.newBuilder()
-            .setOpType("DequantizeLinear")
-            .setName(dq)
-            .addInput(q)
-            .addInput(s)
-            .addInput(z)
-            .addOutput(dq)
-            .build());
-    return dq;
+    return QdqNodes.pair(g, x, s, zp);
   }
 
   private static List<String> codes(OrtClassifier c) {

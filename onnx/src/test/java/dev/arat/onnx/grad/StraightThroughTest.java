@@ -11,6 +11,7 @@ import dev.arat.onnx.GraphBuilder;
 import dev.arat.onnx.Op;
 import dev.arat.onnx.Tensors;
 import dev.arat.onnx.scan.GraphScan;
+import dev.arat.onnx.testsupport.QdqNodes;
 import dev.arat.specs.LossHead;
 import java.util.HashMap;
 import java.util.List;
@@ -113,28 +114,7 @@ class StraightThroughTest {
                 .setDataType(Tensors.UINT8)
                 .build()
             : Tensors.int8Tensor(g.uniqueName("act_zp"), new byte[] {0});
-    String z = g.initializer(zp);
-    String q = g.uniqueName(x + "_q");
-    String dq = g.uniqueName(x + "_dq");
-    g.appendRaw(
-        NodeProto.newBuilder()
-            .setOpType("QuantizeLinear")
-            .setName(q)
-            .addInput(x)
-            .addInput(s)
-            .addInput(z)
-            .addOutput(q)
-            .build());
-    g.appendRaw(
-        NodeProto.newBuilder()
-            .setOpType("DequantizeLinear")
-            .setName(dq)
-            .addInput(q)
-            .addInput(s)
-            .addInput(z)
-            .addOutput(dq)
-            .build());
-    return dq;
+    return QdqNodes.pair(g, x, s, zp);
   }
 
   private static String dqWeight(GraphBuilder g, String name, byte[] q, float[] s, long... dims) {
