@@ -96,10 +96,10 @@ public final class OnnxExporter {
     meta.put("arat.dataset", checkpoint.recipe().data().dataset());
     meta.put("arat.epoch", Integer.toString(checkpoint.state().epoch()));
     meta.put("arat.seed", Long.toString(checkpoint.recipe().seed()));
-    // sorted: the checkpoint's provenance map has no stable order of its own (Map.copyOf), and the
-    // same checkpoint must give the same bytes in every run
+    // provenance and the caller's entries in key order: the same checkpoint must give the same
+    // bytes in every run, whatever the iteration order of the maps handed in (Map.of has none)
     new TreeMap<>(checkpoint.state().provenance()).forEach((k, v) -> meta.put("arat." + k, v));
-    meta.putAll(metadata);
+    meta.putAll(new TreeMap<>(metadata));
     meta.forEach(g::metadata);
     g.docString(
         "arat export of "

@@ -1,5 +1,6 @@
 package dev.arat.exporter;
 
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
@@ -93,6 +94,22 @@ class OnnxExporterTest {
                 .toList();
     assertEquals(40, keys.size());
     assertEquals(keys.stream().sorted().toList(), keys);
+  }
+
+  @Test
+  void theCallersMetadataInAnyOrderGivesTheSameBytes() {
+    Checkpoint ck = RandomCheckpoints.of(ARCH, 6);
+    Map<String, String> one = new java.util.LinkedHashMap<>();
+    one.put("arat.checkpoint", "epoch-0001");
+    one.put("arat.checkpoint_sha256", "abc");
+    one.put("arat.tool_version", "0.1.0");
+    Map<String, String> other = new java.util.LinkedHashMap<>();
+    other.put("arat.tool_version", "0.1.0");
+    other.put("arat.checkpoint_sha256", "abc");
+    other.put("arat.checkpoint", "epoch-0001");
+    OnnxExporter exporter = new OnnxExporter();
+    assertArrayEquals(
+        exporter.export(ck, one).toByteArray(), exporter.export(ck, other).toByteArray());
   }
 
   @Test

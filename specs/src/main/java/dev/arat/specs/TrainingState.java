@@ -1,6 +1,8 @@
 package dev.arat.specs;
 
+import java.util.Collections;
 import java.util.Map;
+import java.util.TreeMap;
 
 /**
  * Where a training run stands when a checkpoint is written, so {@code --resume} continues it.
@@ -25,11 +27,14 @@ public record TrainingState(
     Map<String, String> provenance,
     Integer swaSnapshots) {
   /**
-   * Validates the counters (none negative) and copies the provenance map; no SWA snapshots when
-   * absent.
+   * Validates the counters (none negative) and copies the provenance map sorted by key (so
+   * state.json and exports are the same bytes in every JVM); no SWA snapshots when absent.
    */
   public TrainingState {
-    provenance = provenance == null ? Map.of() : Map.copyOf(provenance);
+    provenance =
+        provenance == null
+            ? Map.of()
+            : Collections.unmodifiableSortedMap(new TreeMap<>(provenance));
     swaSnapshots = swaSnapshots == null ? 0 : swaSnapshots;
     nonNegative("epoch", epoch);
     nonNegative("step_in_epoch", stepInEpoch);

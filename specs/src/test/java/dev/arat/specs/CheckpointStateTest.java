@@ -48,6 +48,21 @@ class CheckpointStateTest {
   }
 
   @Test
+  void provenanceIsWrittenInKeyOrderSoStateJsonIsTheSameBytesInEveryRun() {
+    Map<String, String> prov = new java.util.LinkedHashMap<>();
+    for (int i = 39; i >= 0; i--) {
+      prov.put(String.format("key%02d", i), "v" + i);
+    }
+    String json = Specs.toJson(new TrainingState(1, 0, 10, 0.5, 0, prov));
+    int last = -1;
+    for (int i = 0; i < 40; i++) {
+      int at = json.indexOf(String.format("\"key%02d\"", i));
+      assertTrue(at > last, json);
+      last = at;
+    }
+  }
+
+  @Test
   void negativeEpochIsRefusedOnRead() throws Exception {
     Path p = written(3);
     editState(p, "\"epoch\" : 3", "\"epoch\" : -5");
