@@ -61,8 +61,12 @@ final class FabProjections {
     double[] aw = sc.aw;
     double[] brk = sc.brk;
     double[] cand = sc.cand;
+    double[] sat = sc.sat;
+    double[] lin = sc.lin;
     int m = 0;
     double max = Double.NEGATIVE_INFINITY;
+    double min = Double.POSITIVE_INFINITY;
+    double total = 0;
     for (int j = 0; j < n; j++) {
       double wj = sgn * w[j];
       if (wj == 0 || Double.isNaN(wj)) {
@@ -71,55 +75,48 @@ final class FabProjections {
         aw[j] = 0;
         continue;
       }
-      cap[j] = Math.max(0, wj > 0 ? 1 - p[j] : p[j]);
-      aw[j] = Math.abs(wj);
-      brk[j] = linf ? cap[j] : cap[j] / aw[j];
-      cand[m++] = brk[j];
-      max = Math.max(max, brk[j]);
+      // 1 - p_j if w'_j > 0, else p_j: selected by the sign bit, as a branch on random signs
+      // costs more than the rest of the loop
+      long negative = Double.doubleToRawLongBits(wj) >> 63;
+      double room =
+          Double.longBitsToDouble(
+              Double.doubleToRawLongBits(1 - p[j]) & ~negative
+                  | Double.doubleToRawLongBits(p[j]) & negative);
+      double cj = Math.max(0, room);
+      double a = Math.abs(wj);
+      double b = linf ? cj : cj / a;
+      cap[j] = cj;
+      aw[j] = a;
+      brk[j] = b;
+      cand[m] = b;
+      double st = a * cj;
+      sat[m] = st;
+      lin[m] = linf ? a : a * a;
+      total += st;
+      m++;
+      max = b > max ? b : max;
+      min = b < min ? b : min;
     }
     if (m == 0) {
       return;
     }
     double s;
-    if (reach(linf, cap, aw, brk, n, max) < target) {
+    if (!reaches(total, target, n, linf, cap, aw, brk, max)) {
       s = Double.POSITIVE_INFINITY; // unreachable inside the box: the closest corner
     } else {
-      // the smallest breakpoint where the reach attains the target (the reach is non-decreasing),
-      // found by selection instead of sorting: each pivot's reach splits the candidates, and the
-      // loop ends when no breakpoint lies strictly between the last one below and the one found
-      double found = max;
-      double below = Double.NEGATIVE_INFINITY;
-      int left = m;
-      while (left > 0) {
-        double pivot = medianOfThree(cand[0], cand[left / 2], cand[left - 1]);
-        boolean reached = reach(linf, cap, aw, brk, n, pivot) >= target;
-        if (reached) {
-          found = pivot;
-        } else {
-          below = pivot;
-        }
-        int kept = 0;
-        for (int i = 0; i < left; i++) {
-          double v = cand[i];
-          if (v > below && v < found) {
-            cand[kept++] = v;
-          }
-        }
-        left = kept;
-      }
+      double below = lastBreakpointBelow(sc, m, min, max, target, n, linf, cap, aw, brk);
       below = below == Double.NEGATIVE_INFINITY ? 0 : below;
-      // on [below, found] the reach is linear: saturated coordinates plus s * slope
+      // between below and the next breakpoint the reach is linear: saturated coordinates plus
+      // s * slope
+      // (coordinates that never move have aw = cap = 0 and add +0, which changes no sum; the
+      // selects are not branches, whose random outcomes cost more than the sums)
       double fixed = 0;
       double slope = 0;
       for (int j = 0; j < n; j++) {
-        if (Double.isNaN(brk[j])) {
-          continue;
-        }
-        if (brk[j] <= below) {
-          fixed += aw[j] * cap[j];
-        } else {
-          slope += linf ? aw[j] : aw[j] * aw[j];
-        }
+        boolean saturated = brk[j] <= below;
+        double a = aw[j];
+        fixed += saturated ? a * cap[j] : 0;
+        slope += saturated ? 0 : linf ? a : a * a;
       }
       s = slope > 0 ? (target - fixed) / slope : below;
     }
@@ -132,8 +129,115 @@ final class FabProjections {
     }
   }
 
-  private static double medianOfThree(double a, double b, double c) {
-    return Math.max(Math.min(a, b), Math.min(Math.max(a, b), c));
+  private static final int BUCKETS = 64;
+
+  /**
+   * The largest breakpoint whose reach (summed in coordinate order, {@link #reach}) is below the
+   * target, or -infinity if none is. That reach is non-decreasing in s (each term is, and rounded
+   * addition is monotone), so the answer is one value, whatever the search. The search buckets the
+   * m candidate breakpoints in [lo, hi] ({@code sc.cand}, with their saturated and linear parts
+   * {@code sc.sat} and {@code sc.lin}) by value, finds the last bucket whose smallest breakpoint is
+   * below the target from per-bucket sums, and searches that bucket's few values: linear time, no
+   * sort of the whole set. Each comparison with the target is made as {@link #reaches} decides it.
+   */
+  private static double lastBreakpointBelow(
+      Scratch sc,
+      int m,
+      double lo,
+      double hi,
+      double target,
+      int n,
+      boolean linf,
+      double[] cap,
+      double[] aw,
+      double[] brk) {
+    double[] cand = sc.cand;
+    double[] sat = sc.sat;
+    double[] lin = sc.lin;
+    double scale = BUCKETS / (hi - lo);
+    int buckets = scale > 0 && scale < Double.POSITIVE_INFINITY ? BUCKETS : 1;
+    double[] bucketSat = sc.bucketSat;
+    double[] bucketLin = sc.bucketLin;
+    double[] bucketMin = sc.bucketMin;
+    java.util.Arrays.fill(bucketSat, 0);
+    java.util.Arrays.fill(bucketLin, 0);
+    java.util.Arrays.fill(bucketMin, Double.NaN);
+    int[] bucket = sc.bucket;
+    for (int i = 0; i < m; i++) {
+      // non-decreasing in the breakpoint, so buckets keep the order of values
+      int k = buckets == 1 ? 0 : Math.min(buckets - 1, (int) ((cand[i] - lo) * scale));
+      bucket[i] = k;
+      bucketSat[k] += sat[i];
+      bucketLin[k] += lin[i];
+      if (!(bucketMin[k] <= cand[i])) {
+        bucketMin[k] = cand[i];
+      }
+    }
+    // linear parts of the buckets from k on, summed (not subtracted, which could cancel)
+    double[] linFrom = sc.linFrom;
+    linFrom[buckets] = 0;
+    for (int k = buckets - 1; k >= 0; k--) {
+      linFrom[k] = linFrom[k + 1] + bucketLin[k];
+    }
+    // the last bucket whose smallest breakpoint is below: at that breakpoint, the buckets before
+    // are saturated and the rest grow linearly (a breakpoint equal to s has both parts equal)
+    int last = -1;
+    double satBefore = 0;
+    double satBeforeLast = 0;
+    for (int k = 0; k < buckets; k++) {
+      if (Double.isNaN(bucketMin[k])) {
+        continue;
+      }
+      double at = bucketMin[k];
+      if (reaches(satBefore + at * linFrom[k], target, n, linf, cap, aw, brk, at)) {
+        break;
+      }
+      last = k;
+      satBeforeLast = satBefore;
+      satBefore += bucketSat[k];
+    }
+    if (last < 0) {
+      return Double.NEGATIVE_INFINITY;
+    }
+    // that bucket's values, then the largest of them below the target by bisection over the
+    // distinct values (its smallest one is below)
+    double[] inB = sc.inBucket;
+    double[] inSat = sc.inSat;
+    double[] inLin = sc.inLin;
+    int size = 0;
+    for (int i = 0; i < m; i++) {
+      if (bucket[i] == last) {
+        inB[size] = cand[i];
+        inSat[size] = sat[i];
+        inLin[size] = lin[i];
+        size++;
+      }
+    }
+    double[] values = sc.values;
+    System.arraycopy(inB, 0, values, 0, size);
+    java.util.Arrays.sort(values, 0, size);
+    int distinct = 0;
+    for (int i = 0; i < size; i++) {
+      if (i == 0 || values[i] != values[distinct - 1]) {
+        values[distinct++] = values[i];
+      }
+    }
+    int good = 0; // values[good] is below
+    int bad = distinct; // values[bad] (if any) is not
+    while (bad - good > 1) {
+      int mid = (good + bad) >>> 1;
+      double at = values[mid];
+      double approx = satBeforeLast + at * linFrom[last + 1];
+      for (int i = 0; i < size; i++) {
+        approx += inB[i] <= at ? inSat[i] : at * inLin[i];
+      }
+      if (reaches(approx, target, n, linf, cap, aw, brk, at)) {
+        bad = mid;
+      } else {
+        good = mid;
+      }
+    }
+    return values[good];
   }
 
   /**
@@ -146,6 +250,17 @@ final class FabProjections {
     double[] aw = cap;
     double[] brk = cap;
     double[] cand = cap;
+    double[] sat = cap;
+    double[] lin = cap;
+    int[] bucket = new int[0];
+    double[] inBucket = cap;
+    double[] inSat = cap;
+    double[] inLin = cap;
+    double[] values = cap;
+    final double[] bucketSat = new double[BUCKETS];
+    final double[] bucketLin = new double[BUCKETS];
+    final double[] bucketMin = new double[BUCKETS];
+    final double[] linFrom = new double[BUCKETS + 1];
 
     Scratch ensure(int n) {
       if (cap.length < n) {
@@ -153,9 +268,39 @@ final class FabProjections {
         aw = new double[n];
         brk = new double[n];
         cand = new double[n];
+        sat = new double[n];
+        lin = new double[n];
+        bucket = new int[n];
+        inBucket = new double[n];
+        inSat = new double[n];
+        inLin = new double[n];
+        values = new double[n];
       }
       return this;
     }
+  }
+
+  /**
+   * Whether the reach at s attains the target, exactly as {@link #reach} (a sum in coordinate
+   * order) decides it: {@code approx} is the same sum of non-negative terms added in another order,
+   * so the two differ by at most a few units of rounding per term; outside that margin the answer
+   * is approx's, inside it the reach is summed in coordinate order. The selection thus picks the
+   * same breakpoints as summing every pivot's reach in order would, in linear time.
+   */
+  private static boolean reaches(
+      double approx,
+      double target,
+      int n,
+      boolean linf,
+      double[] cap,
+      double[] aw,
+      double[] brk,
+      double s) {
+    double margin = (n + 8) * 0x1p-50 * Math.max(Math.abs(approx), target) + Double.MIN_NORMAL;
+    if (Math.abs(approx - target) > margin) {
+      return approx > target;
+    }
+    return reach(linf, cap, aw, brk, n, s) >= target; // also when approx is not finite
   }
 
   /**

@@ -268,6 +268,148 @@ class AutoAttackPartsTest {
     }
   }
 
+  /**
+   * The selection adds each pivot's reach in its own order and sums in coordinate order only near
+   * the target; the displacement must be bit for bit the one of summing every pivot's reach in
+   * coordinate order (the oracle below, the previous implementation), also where the target is a
+   * breakpoint's exact reach and the two orders could decide differently.
+   */
+  @ParameterizedTest
+  @EnumSource(Norm.class)
+  void fabProjectionIsBitIdenticalToSummingEveryReachInOrder(Norm norm) {
+    SplittableRandom r = new SplittableRandom(11);
+    int fallbackCases = 0;
+    for (int trial = 0; trial < 3000; trial++) {
+      int n = 1 + r.nextInt(trial % 10 == 0 ? 3000 : 200);
+      double[] p = new double[n];
+      double[] w = new double[n];
+      double scale = Math.pow(10, r.nextInt(13) - 8);
+      for (int j = 0; j < n; j++) {
+        int kind = r.nextInt(8);
+        p[j] = kind == 0 ? 0 : kind == 1 ? 1 : kind == 2 ? 0.5 : r.nextInt(256) / 255.0;
+        w[j] =
+            r.nextInt(7) == 0 ? 0 : r.nextInt(5) == 0 ? scale : scale * AbstractAttack.gaussian(r);
+      }
+      double sign = r.nextBoolean() ? 1 : -1;
+      double c;
+      if (trial % 3 == 0) {
+        // exactly the ordered reach at a breakpoint: the decision sits on the margin
+        int j = r.nextInt(n);
+        double wj = sign * w[j];
+        double cap = Math.max(0, wj > 0 ? 1 - p[j] : p[j]);
+        double at = norm == Norm.LINF ? cap : cap / Math.max(Math.abs(wj), 1e-300);
+        c = sign * orderedReach(norm, p, w, sign, at);
+        fallbackCases++;
+      } else {
+        c = sign * orderedReach(norm, p, w, sign, 2) * 1.1 * r.nextDouble();
+      }
+      double[] expected = orderedSelection(norm, p, w, c);
+      double[] d = FabProjections.project(norm, p, w, c);
+      for (int j = 0; j < n; j++) {
+        assertEquals(
+            Double.doubleToLongBits(expected[j]),
+            Double.doubleToLongBits(d[j]),
+            "trial " + trial + " coordinate " + j);
+      }
+    }
+    assertTrue(fallbackCases > 500);
+  }
+
+  private static double orderedReach(Norm norm, double[] p, double[] w, double sgn, double s) {
+    double reach = 0;
+    for (int j = 0; j < p.length; j++) {
+      double wj = sgn * w[j];
+      if (wj == 0 || Double.isNaN(wj)) {
+        continue;
+      }
+      double cap = Math.max(0, wj > 0 ? 1 - p[j] : p[j]);
+      double aw = Math.abs(wj);
+      reach += aw * Math.min(norm == Norm.LINF ? s : s * aw, cap);
+    }
+    return reach;
+  }
+
+  /** The previous implementation: selection with every pivot's reach summed in order. */
+  private static double[] orderedSelection(Norm norm, double[] p, double[] w, double c) {
+    int n = p.length;
+    double[] d = new double[n];
+    if (c == 0 || Double.isNaN(c)) {
+      return d;
+    }
+    double sgn = c > 0 ? 1 : -1;
+    double target = Math.abs(c);
+    boolean linf = norm == Norm.LINF;
+    double[] cap = new double[n];
+    double[] aw = new double[n];
+    double[] brk = new double[n];
+    double[] cand = new double[n];
+    int m = 0;
+    double max = Double.NEGATIVE_INFINITY;
+    for (int j = 0; j < n; j++) {
+      double wj = sgn * w[j];
+      if (wj == 0 || Double.isNaN(wj)) {
+        brk[j] = Double.NaN;
+        continue;
+      }
+      cap[j] = Math.max(0, wj > 0 ? 1 - p[j] : p[j]);
+      aw[j] = Math.abs(wj);
+      brk[j] = linf ? cap[j] : cap[j] / aw[j];
+      cand[m++] = brk[j];
+      max = Math.max(max, brk[j]);
+    }
+    if (m == 0) {
+      return d;
+    }
+    double s;
+    if (orderedReach(norm, p, w, sgn, max) < target) {
+      s = Double.POSITIVE_INFINITY;
+    } else {
+      double found = max;
+      double below = Double.NEGATIVE_INFINITY;
+      int left = m;
+      while (left > 0) {
+        double a = cand[0];
+        double b = cand[left / 2];
+        double e = cand[left - 1];
+        double pivot = Math.max(Math.min(a, b), Math.min(Math.max(a, b), e));
+        if (orderedReach(norm, p, w, sgn, pivot) >= target) {
+          found = pivot;
+        } else {
+          below = pivot;
+        }
+        int kept = 0;
+        for (int i = 0; i < left; i++) {
+          if (cand[i] > below && cand[i] < found) {
+            cand[kept++] = cand[i];
+          }
+        }
+        left = kept;
+      }
+      below = below == Double.NEGATIVE_INFINITY ? 0 : below;
+      double fixed = 0;
+      double slope = 0;
+      for (int j = 0; j < n; j++) {
+        if (Double.isNaN(brk[j])) {
+          continue;
+        }
+        if (brk[j] <= below) {
+          fixed += aw[j] * cap[j];
+        } else {
+          slope += linf ? aw[j] : aw[j] * aw[j];
+        }
+      }
+      s = slope > 0 ? (target - fixed) / slope : below;
+    }
+    for (int j = 0; j < n; j++) {
+      if (Double.isNaN(brk[j])) {
+        continue;
+      }
+      double move = Math.min(linf ? s : s * aw[j], cap[j]);
+      d[j] = (sgn * w[j] > 0 ? 1 : -1) * move;
+    }
+    return d;
+  }
+
   // ---- EoT and transfer ----
 
   @Test
