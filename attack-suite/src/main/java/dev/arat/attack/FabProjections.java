@@ -20,10 +20,10 @@ import dev.arat.specs.Norm;
  * </ul>
  *
  * Both left-hand sides are non-decreasing and piecewise linear, so the root is found exactly by
- * locating it between two consecutive breakpoints: by selection over the breakpoints (a pivot's
- * reach tells on which side the root lies), which needs no sort. When the hyperplane cannot be
- * reached inside the box, the result is the box corner that gets closest ({@code d_j = sign(w'_j)
- * cap_j}).
+ * locating it between two consecutive breakpoints: the last breakpoint whose reach is below the
+ * target, found in linear time by bucketing the breakpoints by value (no sort). When the hyperplane
+ * cannot be reached inside the box, the result is the box corner that gets closest ({@code d_j =
+ * sign(w'_j) cap_j}).
  */
 final class FabProjections {
   private FabProjections() {}
@@ -107,9 +107,8 @@ final class FabProjections {
       double below = lastBreakpointBelow(sc, m, min, max, target, n, linf, cap, aw, brk);
       below = below == Double.NEGATIVE_INFINITY ? 0 : below;
       // between below and the next breakpoint the reach is linear: saturated coordinates plus
-      // s * slope
-      // (coordinates that never move have aw = cap = 0 and add +0, which changes no sum; the
-      // selects are not branches, whose random outcomes cost more than the sums)
+      // s * slope (coordinates that never move have aw = cap = 0 and add +0, which changes no
+      // sum; the selects are not branches, whose random outcomes cost more than the sums)
       double fixed = 0;
       double slope = 0;
       for (int j = 0; j < n; j++) {
