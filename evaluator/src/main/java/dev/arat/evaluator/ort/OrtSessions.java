@@ -8,8 +8,8 @@ import dev.arat.evaluator.EvaluationException;
 
 /**
  * The one place where arat sets up ONNX Runtime sessions for evaluation: graph optimisation level,
- * threads, spinning only within a call, and the execution provider. {@link OrtClassifier} opens
- * every session with these options, and the benchmarks time sessions opened the same way.
+ * threads, no spinning and the execution provider. {@link OrtClassifier} opens every session with
+ * these options, and the benchmarks time sessions opened the same way.
  */
 public final class OrtSessions {
   private static final int DEFAULT_THREADS = Runtime.getRuntime().availableProcessors();
@@ -26,12 +26,10 @@ public final class OrtSessions {
   /**
    * New session options (the caller closes them): all graph optimisations; {@code runtime}'s
    * intra-op threads ({@code <= 0}: one per processor) and inter-op threads (parallel execution
-   * above 1); workers spin between the operators of a call and stop spinning when the call returns
-   * ({@code session.force_spinning_stop}): attacks alternate a gradient session and the forward
-   * session (one thread pool each) with Java work between calls, and a worker still spinning after
-   * its call takes a core from the next session's pool or from the attack's own threads (a forward
-   * call after a gradient call took 36-40 ms instead of 23 ms at batch 250), while workers that
-   * never spin must be woken in every parallel operator; the execution provider.
+   * above 1); idle workers sleep instead of spinning, because attacks alternate a gradient session
+   * and the forward session (one thread pool each) with Java work between calls, and a spinning
+   * worker takes a core from them (bench/README.md: a forward call after a gradient call took 36-40
+   * ms instead of 23 ms); the execution provider.
    *
    * @param source how messages name the model
    * @throws EvaluationException (INPUT) if the provider cannot be loaded, saying what to install
@@ -44,8 +42,7 @@ public final class OrtSessions {
       o.setOptimizationLevel(OrtSession.SessionOptions.OptLevel.ALL_OPT);
       o.setIntraOpNumThreads(
           runtime.intraOpThreads() > 0 ? runtime.intraOpThreads() : DEFAULT_THREADS);
-      o.addConfigEntry("session.intra_op.allow_spinning", "1");
-      o.addConfigEntry("session.force_spinning_stop", "1");
+      o.addConfigEntry("session.intra_op.allow_spinning", "0");
       if (runtime.interOpThreads() > 0) {
         o.setInterOpNumThreads(runtime.interOpThreads());
         if (runtime.interOpThreads() > 1) {
