@@ -57,6 +57,9 @@ final class FabProjections {
     double target = Math.abs(c);
     boolean linf = norm == Norm.LINF;
     Scratch sc = SCRATCH.get().ensure(n);
+    sc.n = n;
+    sc.linf = linf;
+    sc.target = target;
     double[] cap = sc.cap;
     double[] aw = sc.aw;
     double[] brk = sc.brk;
@@ -101,10 +104,10 @@ final class FabProjections {
       return;
     }
     double s;
-    if (!reaches(total, target, n, linf, cap, aw, brk, max)) {
+    if (!sc.reaches(total, max)) {
       s = Double.POSITIVE_INFINITY; // unreachable inside the box: the closest corner
     } else {
-      double below = lastBreakpointBelow(sc, m, min, max, target, n, linf, cap, aw, brk);
+      double below = lastBreakpointBelow(sc, m, min, max);
       below = below == Double.NEGATIVE_INFINITY ? 0 : below;
       // between below and the next breakpoint the reach is linear: saturated coordinates plus
       // s * slope (coordinates that never move have aw = cap = 0 and add +0, which changes no
@@ -131,25 +134,16 @@ final class FabProjections {
   private static final int BUCKETS = 64;
 
   /**
-   * The largest breakpoint whose reach (summed in coordinate order, {@link #reach}) is below the
-   * target, or -infinity if none is. That reach is non-decreasing in s (each term is, and rounded
-   * addition is monotone), so the answer is one value, whatever the search. The search buckets the
-   * m candidate breakpoints in [lo, hi] ({@code sc.cand}, with their saturated and linear parts
-   * {@code sc.sat} and {@code sc.lin}) by value, finds the last bucket whose smallest breakpoint is
-   * below the target from per-bucket sums, and searches that bucket's few values: linear time, no
-   * sort of the whole set. Each comparison with the target is made as {@link #reaches} decides it.
+   * The largest breakpoint whose reach (summed in coordinate order, {@link Scratch#reach}) is below
+   * the target, or -infinity if none is. That reach is non-decreasing in s (each term is, and
+   * rounded addition is monotone), so the answer is one value, whatever the search. The search
+   * buckets the m candidate breakpoints in [lo, hi] ({@code sc.cand}, with their saturated and
+   * linear parts {@code sc.sat} and {@code sc.lin}) by value, finds the last bucket whose smallest
+   * breakpoint is below the target from per-bucket sums, and searches that bucket's few values:
+   * linear time, no sort of the whole set. Each comparison with the target is made as {@link
+   * Scratch#reaches} decides it.
    */
-  private static double lastBreakpointBelow(
-      Scratch sc,
-      int m,
-      double lo,
-      double hi,
-      double target,
-      int n,
-      boolean linf,
-      double[] cap,
-      double[] aw,
-      double[] brk) {
+  private static double lastBreakpointBelow(Scratch sc, int m, double lo, double hi) {
     double[] cand = sc.cand;
     double[] sat = sc.sat;
     double[] lin = sc.lin;
@@ -188,7 +182,7 @@ final class FabProjections {
         continue;
       }
       double at = bucketMin[k];
-      if (reaches(satBefore + at * linFrom[k], target, n, linf, cap, aw, brk, at)) {
+      if (sc.reaches(satBefore + at * linFrom[k], at)) {
         break;
       }
       last = k;
@@ -230,7 +224,7 @@ final class FabProjections {
       for (int i = 0; i < size; i++) {
         approx += inB[i] <= at ? inSat[i] : at * inLin[i];
       }
-      if (reaches(approx, target, n, linf, cap, aw, brk, at)) {
+      if (sc.reaches(approx, at)) {
         bad = mid;
       } else {
         good = mid;
@@ -240,7 +234,8 @@ final class FabProjections {
   }
 
   /**
-   * Per-thread work arrays of {@link #project}, grown on demand (FAB projects samples in parallel).
+   * Per-thread work arrays of {@link #project} and the problem it solves, grown on demand (FAB
+   * projects samples in parallel).
    */
   private static final ThreadLocal<Scratch> SCRATCH = ThreadLocal.withInitial(Scratch::new);
 
@@ -261,6 +256,42 @@ final class FabProjections {
     final double[] bucketMin = new double[BUCKETS];
     final double[] linFrom = new double[BUCKETS + 1];
 
+    /** The problem being projected: coordinates, norm and the required |c|. */
+    int n;
+
+    boolean linf;
+    double target;
+
+    /**
+     * Whether the reach at s attains the target, exactly as {@link #reach} (a sum in coordinate
+     * order) decides it: {@code approx} is the same sum of non-negative terms added in another
+     * order, so the two differ by at most a few units of rounding per term; outside that margin the
+     * answer is approx's, inside it the reach is summed in coordinate order. The search thus finds
+     * the breakpoint that summing every candidate's reach in coordinate order would.
+     */
+    boolean reaches(double approx, double s) {
+      double margin = (n + 8) * 0x1p-50 * Math.max(Math.abs(approx), target) + Double.MIN_NORMAL;
+      if (Math.abs(approx - target) > margin) {
+        return approx > target;
+      }
+      return reach(s) >= target; // also when approx is not finite
+    }
+
+    /**
+     * {@code <w', d(s)>} at parameter s: {@code sum |w_j| min(s, cap_j)} (Linf) or {@code sum |w_j|
+     * min(s |w_j|, cap_j)} (L2).
+     */
+    double reach(double s) {
+      double r = 0;
+      for (int j = 0; j < n; j++) {
+        if (Double.isNaN(brk[j])) {
+          continue;
+        }
+        r += aw[j] * Math.min(linf ? s : s * aw[j], cap[j]);
+      }
+      return r;
+    }
+
     Scratch ensure(int n) {
       if (cap.length < n) {
         cap = new double[n];
@@ -277,45 +308,6 @@ final class FabProjections {
       }
       return this;
     }
-  }
-
-  /**
-   * Whether the reach at s attains the target, exactly as {@link #reach} (a sum in coordinate
-   * order) decides it: {@code approx} is the same sum of non-negative terms added in another order,
-   * so the two differ by at most a few units of rounding per term; outside that margin the answer
-   * is approx's, inside it the reach is summed in coordinate order. The selection thus picks the
-   * same breakpoints as summing every pivot's reach in order would, in linear time.
-   */
-  private static boolean reaches(
-      double approx,
-      double target,
-      int n,
-      boolean linf,
-      double[] cap,
-      double[] aw,
-      double[] brk,
-      double s) {
-    double margin = (n + 8) * 0x1p-50 * Math.max(Math.abs(approx), target) + Double.MIN_NORMAL;
-    if (Math.abs(approx - target) > margin) {
-      return approx > target;
-    }
-    return reach(linf, cap, aw, brk, n, s) >= target; // also when approx is not finite
-  }
-
-  /**
-   * {@code <w', d(s)>} at parameter s: {@code sum |w_j| min(s, cap_j)} (Linf) or {@code sum |w_j|
-   * min(s |w_j|, cap_j)} (L2).
-   */
-  private static double reach(
-      boolean linf, double[] cap, double[] aw, double[] brk, int n, double s) {
-    double r = 0;
-    for (int j = 0; j < n; j++) {
-      if (Double.isNaN(brk[j])) {
-        continue;
-      }
-      r += aw[j] * Math.min(linf ? s : s * aw[j], cap[j]);
-    }
-    return r;
   }
 
   /** The norm of a displacement. */
