@@ -290,6 +290,11 @@ class AutoAttackPartsTest {
         w[j] =
             r.nextInt(7) == 0 ? 0 : r.nextInt(5) == 0 ? scale : scale * AbstractAttack.gaussian(r);
       }
+      if (trial % 50 == 7) {
+        // a broken model's gradient: non-finite entries
+        w[r.nextInt(n)] = Double.NaN;
+        w[r.nextInt(n)] = r.nextBoolean() ? Double.POSITIVE_INFINITY : Double.NEGATIVE_INFINITY;
+      }
       double sign = r.nextBoolean() ? 1 : -1;
       double c;
       if (trial % 3 == 0) {
