@@ -366,6 +366,16 @@ final class BenchCommand implements Callable<Integer> {
     int threads;
 
     @Option(
+        names = "--gradient-lanes",
+        defaultValue = "0",
+        paramLabel = "N",
+        description =
+            "Gradient sessions per loss head that compute the parts of a gradient call at once, "
+                + "each with threads/N ONNX Runtime threads: 1, 2 or 4 (0 = automatic: 4 with 4 or "
+                + "more threads, 2 with 2 or 3). Results do not depend on it.")
+    int gradientLanes;
+
+    @Option(
         names = "--rounds",
         defaultValue = "10",
         description = "Timed rounds of the forward/gradient call timing (${DEFAULT-VALUE}).")
@@ -396,6 +406,7 @@ final class BenchCommand implements Callable<Integer> {
       SuiteRunner.Builder runner =
           SuiteRunner.builder()
               .optThreads(threads)
+              .optGradientLanes(gradientLanes)
               .optFresh(true)
               .optProgress(output.progress(), System.console() != null);
       Report report = runner.build().run(model, s, chosen.dataDir(), dir);
@@ -407,7 +418,10 @@ final class BenchCommand implements Callable<Integer> {
       }
       EvaluateBench.CallTimes times;
       try (OrtClassifier m =
-          OrtClassifier.open(model, RuntimeOptions.cpu(threads), s.normalization())) {
+          OrtClassifier.open(
+              model,
+              RuntimeOptions.cpu(threads).withGradientLanes(gradientLanes),
+              s.normalization())) {
         times = EvaluateBench.callTimes(m, heads, s.batchSize(), 3, rounds, s.seed());
       }
       PrintWriter o = output.out();

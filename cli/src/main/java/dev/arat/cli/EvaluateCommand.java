@@ -87,6 +87,16 @@ final class EvaluateCommand implements Callable<Integer> {
   int threads;
 
   @Option(
+      names = "--gradient-lanes",
+      defaultValue = "0",
+      paramLabel = "N",
+      description =
+          "Gradient sessions per loss head that compute the parts of a gradient call at once, "
+              + "each with threads/N ONNX Runtime threads: 1, 2 or 4 (0 = automatic: 4 with 4 or "
+              + "more threads, 2 with 2 or 3). Results do not depend on it.")
+  int gradientLanes;
+
+  @Option(
       names = "--inter-op-threads",
       defaultValue = "0",
       description = "ONNX Runtime inter-op threads (0 = sequential).")
@@ -149,6 +159,7 @@ final class EvaluateCommand implements Callable<Integer> {
         SuiteRunner.builder()
             .optThreads(threads)
             .optInterOpThreads(interOpThreads)
+            .optGradientLanes(gradientLanes)
             .optProvider(provider)
             .optShard(shard)
             .optBaseline(baseline)
@@ -159,7 +170,8 @@ final class EvaluateCommand implements Callable<Integer> {
             "--variant: cannot be combined with --shard (evaluate variants unsharded)");
       }
       RuntimeOptions runtime =
-          new RuntimeOptions(ExecutionProvider.parse(provider), 0, threads, interOpThreads);
+          new RuntimeOptions(
+              ExecutionProvider.parse(provider), 0, threads, interOpThreads, gradientLanes);
       return evaluateVariants(model, variants, s, dir, dataDir, runner, runtime, output);
     }
     return evaluate(model, s, dir, dataDir, runner, output);

@@ -35,6 +35,11 @@ import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.concurrent.atomic.AtomicInteger;
 
 /**
  * An ONNX classifier run by ONNX Runtime (CPU by default, CUDA or TensorRT through {@link
@@ -42,19 +47,27 @@ import java.util.Set;
  *
  * <p>Forward calls go to a session on the model itself (logits {@code (N,K)}; when the graph ends
  * in Softmax/LogSoftmax, the pre-softmax tensor is fetched instead, with a diagnostic). Gradient
- * calls go to one session per {@link LossHead}, created on first use, on the input-gradient graph
- * the {@code onnx} module builds ({@link GradientGraphBuilder}): one call returns logits,
- * per-sample loss and the input gradient of their sum.
+ * calls go to the sessions of one {@link LossHead}, created on first use, on the input-gradient
+ * graph the {@code onnx} module builds ({@link GradientGraphBuilder}): one call returns logits,
+ * per-sample loss and the input gradient of their sum. On the CPU a gradient call's batch is cut
+ * into {@link OrtSessions#GRADIENT_PARTS} contiguous parts (fewer for fewer images; one for a
+ * fixed-batch model), which the head's {@link OrtSessions#gradientLanes gradient lanes} (one
+ * session each) compute concurrently, the first lane on the calling thread.
  *
  * <p>Ownership: this object owns its session options and every session it creates, and closes them
  * in {@link #close()} (idempotent). Tensors and results live only inside one call, in
- * try-with-resources. The shared {@link OrtEnvironment} is never closed. Not thread-safe.
+ * try-with-resources. The shared {@link OrtEnvironment} is never closed. Not thread-safe (the lane
+ * workers are internal to one call).
  */
 public final class OrtClassifier implements GradientClassifier, AutoCloseable {
   private final OrtEnvironment env;
   private final ModelProto model;
   private final String source;
   private final OrtSession.SessionOptions options;
+  private final OrtSession.SessionOptions laneOptions;
+  private final int lanes;
+  private final int gradientParts;
+  private ExecutorService laneWorkers;
   private final OrtSession forward;
   private final String inputName;
   private final String logitsName;
@@ -64,7 +77,7 @@ public final class OrtClassifier implements GradientClassifier, AutoCloseable {
   private final int numClasses;
   private final Map<String, String> metadata;
   private final Set<Diagnostic> diagnostics = new LinkedHashSet<>();
-  private final Map<LossHead, OrtSession> gradientSessions = new EnumMap<>(LossHead.class);
+  private final Map<LossHead, List<OrtSession>> gradientSessions = new EnumMap<>(LossHead.class);
   private final ExecutionProvider provider;
   private final int fixedBatch;
   private final ModelInput.Layout layout;
@@ -231,13 +244,34 @@ public final class OrtClassifier implements GradientClassifier, AutoCloseable {
     }
 
     OrtSession.SessionOptions o = null;
+    OrtSession.SessionOptions lo = null;
     OrtSession s = null;
+    // a fixed batch is run in batches of exactly that size, which parts would only pad
+    int parts =
+        fixedBatch > 0 || runtime.provider() != ExecutionProvider.CPU
+            ? 1
+            : OrtSessions.GRADIENT_PARTS;
+    int k = parts == 1 ? 1 : OrtSessions.gradientLanes(runtime);
     try {
       o = OrtSessions.options(runtime, source);
+      if (k > 1) {
+        lo =
+            OrtSessions.options(
+                new RuntimeOptions(
+                    runtime.provider(),
+                    runtime.deviceId(),
+                    OrtSessions.threadsPerLane(runtime),
+                    runtime.interOpThreads(),
+                    1),
+                source);
+      }
       s = env.createSession(fwd.toByteArray(), o);
     } catch (OrtException e) {
       if (o != null) {
         o.close();
+      }
+      if (lo != null) {
+        lo.close();
       }
       throw new EvaluationException(
           EvaluationException.Kind.INPUT,
@@ -253,10 +287,16 @@ public final class OrtClassifier implements GradientClassifier, AutoCloseable {
       if (o != null) {
         o.close();
       }
+      if (lo != null) {
+        lo.close();
+      }
       throw e;
     }
     this.provider = runtime.provider();
     this.options = o;
+    this.lanes = k;
+    this.gradientParts = parts;
+    this.laneOptions = lo == null ? o : lo;
     this.forward = s;
     try {
       float[] z;
@@ -305,6 +345,14 @@ public final class OrtClassifier implements GradientClassifier, AutoCloseable {
   }
 
   /** Follows {@code out} back through Identity/Dropout; the input of a final Softmax, else null. */
+  /**
+   * Gradient sessions per loss head that share the parts of each gradient call's batch ({@link
+   * OrtSessions#gradientLanes}; 1 for a fixed-batch model and on GPUs).
+   */
+  public int gradientLanes() {
+    return lanes;
+  }
+
   private static String preSoftmax(GraphProto g, String out) {
     NodeProto softmax = GraphIndex.of(g.getNodeList()).outputHead(out).softmax();
     return softmax == null ? null : softmax.getInput(0);
@@ -470,19 +518,109 @@ public final class OrtClassifier implements GradientClassifier, AutoCloseable {
       }
       return new LossGradient(z, loss, grad);
     }
-    OrtSession s = gradientSession(head);
+    List<OrtSession> sessions = gradientSessions(head);
+    int parts = Math.min(n, gradientParts);
+    if (parts == 1) {
+      return lossGradient(sessions.get(0), x, labels, targets, head, 0, n);
+    }
+    LossGradient out =
+        new LossGradient(new float[n * numClasses], new float[n], new float[x.data().length]);
+    int used = Math.min(sessions.size(), parts);
+    List<Future<?>> others = new ArrayList<>();
+    for (int lane = 1; lane < used; lane++) {
+      OrtSession s = sessions.get(lane);
+      int first = lane;
+      others.add(
+          laneWorkers()
+              .submit(() -> runParts(s, first, used, parts, x, labels, targets, head, out)));
+    }
+    Throwable failure = null;
+    try {
+      runParts(sessions.get(0), 0, used, parts, x, labels, targets, head, out);
+    } catch (RuntimeException | Error e) {
+      failure = e;
+    }
+    boolean interrupted = false;
+    for (Future<?> f : others) {
+      while (true) {
+        try {
+          f.get();
+          break;
+        } catch (InterruptedException e) {
+          interrupted = true; // the lane still runs on sessions this object owns: wait for it
+        } catch (ExecutionException e) {
+          if (failure == null) {
+            failure = e.getCause();
+          }
+          break;
+        }
+      }
+    }
+    if (interrupted) {
+      Thread.currentThread().interrupt();
+    }
+    if (failure instanceof RuntimeException e) {
+      throw e;
+    } else if (failure instanceof Error e) {
+      throw e;
+    } else if (failure != null) {
+      throw new EvaluationException(
+          EvaluationException.Kind.INTERNAL,
+          "a gradient lane of " + source + " failed: " + failure,
+          null,
+          failure);
+    }
+    return out;
+  }
+
+  /**
+   * Computes parts {@code first, first + step, ...} of {@code parts} contiguous, near-equal parts
+   * of the batch with session {@code s}, into {@code out}'s rows of those parts (no other lane
+   * writes them).
+   */
+  private void runParts(
+      OrtSession s,
+      int first,
+      int step,
+      int parts,
+      ImageBatch x,
+      int[] labels,
+      int[] targets,
+      LossHead head,
+      LossGradient out) {
+    int n = x.n();
+    int per = x.imageSize();
+    for (int p = first; p < parts; p += step) {
+      int from = (int) ((long) n * p / parts);
+      int cnt = (int) ((long) n * (p + 1) / parts) - from;
+      LossGradient part = lossGradient(s, x, labels, targets, head, from, cnt);
+      System.arraycopy(part.logits(), 0, out.logits(), from * numClasses, cnt * numClasses);
+      System.arraycopy(part.losses(), 0, out.losses(), from, cnt);
+      System.arraycopy(part.gradient(), 0, out.gradient(), from * per, cnt * per);
+    }
+  }
+
+  /** One gradient session's call on images {@code [from, from+n)} of {@code x}. */
+  private LossGradient lossGradient(
+      OrtSession s, ImageBatch x, int[] labels, int[] targets, LossHead head, int from, int n) {
+    int per = x.imageSize();
     List<OnnxTensor> owned = new ArrayList<>();
     try {
       Map<String, OnnxTensor> feed = new HashMap<>();
-      OnnxTensor xt = OnnxTensor.createTensor(env, FloatBuffer.wrap(x.data()), shape(x));
+      OnnxTensor xt =
+          OnnxTensor.createTensor(
+              env,
+              FloatBuffer.wrap(x.data(), from * per, n * per).slice(),
+              new long[] {n, x.c(), x.h(), x.w()});
       owned.add(xt);
       feed.put(GradientGraphBuilder.INPUT, xt);
-      OnnxTensor yt = OnnxTensor.createTensor(env, LongBuffer.wrap(toLong(labels)), new long[] {n});
+      OnnxTensor yt =
+          OnnxTensor.createTensor(env, LongBuffer.wrap(toLong(labels, from, n)), new long[] {n});
       owned.add(yt);
       feed.put(GradientGraphBuilder.LABELS, yt);
       if (head.targeted()) {
         OnnxTensor tt =
-            OnnxTensor.createTensor(env, LongBuffer.wrap(toLong(targets)), new long[] {n});
+            OnnxTensor.createTensor(env, LongBuffer.wrap(toLong(targets, from, n)), new long[] {n});
         owned.add(tt);
         feed.put(GradientGraphBuilder.TARGETS, tt);
       }
@@ -490,7 +628,7 @@ public final class OrtClassifier implements GradientClassifier, AutoCloseable {
         float[] z = floats(r, GradientGraphBuilder.LOGITS, "logits");
         float[] loss = floats(r, GradientGraphBuilder.LOSS, "loss");
         float[] grad = floats(r, GradientGraphBuilder.INPUT_GRAD, "input gradient");
-        if (z.length != n * numClasses || loss.length != n || grad.length != x.data().length) {
+        if (z.length != n * numClasses || loss.length != n || grad.length != n * per) {
           throw new EvaluationException(
               EvaluationException.Kind.INTERNAL,
               "gradient graph of "
@@ -561,7 +699,7 @@ public final class OrtClassifier implements GradientClassifier, AutoCloseable {
    */
   public void prepare(LossHead head) {
     checkOpen();
-    gradientSession(head);
+    gradientSessions(head);
   }
 
   /**
@@ -573,11 +711,14 @@ public final class OrtClassifier implements GradientClassifier, AutoCloseable {
     this.straightThrough = on;
   }
 
-  /** The gradient session of {@code head}, creating it (and building its graph) on first use. */
-  private OrtSession gradientSession(LossHead head) {
-    OrtSession s = gradientSessions.get(head);
-    if (s != null) {
-      return s;
+  /**
+   * The gradient sessions (one per lane) of {@code head}, creating them (and building its graph) on
+   * first use.
+   */
+  private List<OrtSession> gradientSessions(LossHead head) {
+    List<OrtSession> existing = gradientSessions.get(head);
+    if (existing != null) {
+      return existing;
     }
     GradientGraph gg = new GradientGraphBuilder(straightThrough).build(model, head);
     boolean softmaxReported =
@@ -592,9 +733,20 @@ public final class OrtClassifier implements GradientClassifier, AutoCloseable {
         diagnostics.add(Diagnostic.Code.GRADIENT_GRAPH.of("(" + head.id() + ") " + note.message()));
       }
     }
+    byte[] graph = gg.toByteArray();
+    List<OrtSession> sessions = new ArrayList<>();
     try {
-      s = env.createSession(gg.toByteArray(), options);
+      for (int lane = 0; lane < lanes; lane++) {
+        sessions.add(env.createSession(graph, laneOptions));
+      }
     } catch (OrtException e) {
+      for (OrtSession s : sessions) {
+        try {
+          s.close();
+        } catch (OrtException suppressed) {
+          e.addSuppressed(suppressed);
+        }
+      }
       throw new EvaluationException(
           EvaluationException.Kind.INTERNAL,
           "ONNX Runtime cannot load the "
@@ -606,8 +758,24 @@ public final class OrtClassifier implements GradientClassifier, AutoCloseable {
           e.getCode().name(),
           e);
     }
-    gradientSessions.put(head, s);
-    return s;
+    gradientSessions.put(head, List.copyOf(sessions));
+    return gradientSessions.get(head);
+  }
+
+  /** The threads that run lanes 1.. of a gradient call (daemons, created on first use). */
+  private ExecutorService laneWorkers() {
+    if (laneWorkers == null) {
+      AtomicInteger count = new AtomicInteger();
+      laneWorkers =
+          Executors.newFixedThreadPool(
+              lanes - 1,
+              r -> {
+                Thread t = new Thread(r, "arat-gradient-lane-" + count.incrementAndGet());
+                t.setDaemon(true);
+                return t;
+              });
+    }
+    return laneWorkers;
   }
 
   private float[] floats(OrtSession.Result r, String name, String what) {
@@ -690,10 +858,10 @@ public final class OrtClassifier implements GradientClassifier, AutoCloseable {
     return new long[] {x.n(), x.c(), x.h(), x.w()};
   }
 
-  private static long[] toLong(int[] a) {
-    long[] out = new long[a.length];
-    for (int i = 0; i < a.length; i++) {
-      out[i] = a[i];
+  private static long[] toLong(int[] a, int from, int n) {
+    long[] out = new long[n];
+    for (int i = 0; i < n; i++) {
+      out[i] = a[from + i];
     }
     return out;
   }
@@ -706,11 +874,16 @@ public final class OrtClassifier implements GradientClassifier, AutoCloseable {
     }
     closed = true;
     List<OrtException> errors = new ArrayList<>();
-    for (OrtSession s : gradientSessions.values()) {
-      try {
-        s.close();
-      } catch (OrtException e) {
-        errors.add(e);
+    if (laneWorkers != null) {
+      laneWorkers.shutdown(); // idle: every call waits for its lanes
+    }
+    for (List<OrtSession> sessions : gradientSessions.values()) {
+      for (OrtSession s : sessions) {
+        try {
+          s.close();
+        } catch (OrtException e) {
+          errors.add(e);
+        }
       }
     }
     gradientSessions.clear();
@@ -720,6 +893,9 @@ public final class OrtClassifier implements GradientClassifier, AutoCloseable {
       } catch (OrtException e) {
         errors.add(e);
       }
+    }
+    if (laneOptions != null && laneOptions != options) {
+      laneOptions.close();
     }
     if (options != null) {
       options.close();

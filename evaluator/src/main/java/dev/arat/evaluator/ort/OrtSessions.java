@@ -40,8 +40,7 @@ public final class OrtSessions {
     OrtSession.SessionOptions o = new OrtSession.SessionOptions();
     try {
       o.setOptimizationLevel(OrtSession.SessionOptions.OptLevel.ALL_OPT);
-      o.setIntraOpNumThreads(
-          runtime.intraOpThreads() > 0 ? runtime.intraOpThreads() : DEFAULT_THREADS);
+      o.setIntraOpNumThreads(threads(runtime));
       o.addConfigEntry("session.intra_op.allow_spinning", "0");
       if (runtime.interOpThreads() > 0) {
         o.setInterOpNumThreads(runtime.interOpThreads());
@@ -55,6 +54,49 @@ public final class OrtSessions {
       o.close();
       throw e;
     }
+  }
+
+  /**
+   * Parts of contiguous rows that a gradient call's batch is cut into on the CPU (fewer when it has
+   * fewer images; none for a fixed-batch model). The cut depends only on the batch size, never on
+   * threads or lanes: ONNX Runtime's kernels give a sample's gradient bits that do not depend on
+   * the thread count, but for some graphs (MatMul over batch x tokens, as in a ViT) they do depend
+   * on the batch the sample is in, so a cut that followed the machine's core count would make
+   * results depend on the machine (OrtClassifierLanesTest).
+   */
+  public static final int GRADIENT_PARTS = 4;
+
+  /**
+   * Gradient lanes of {@code runtime}: sessions per loss head that compute the {@link
+   * #GRADIENT_PARTS parts} of a gradient call concurrently (lane j takes parts j, j + lanes, ...),
+   * each with {@link #threadsPerLane} intra-op threads. Data parallelism beats intra-op parallelism
+   * for a backward graph's many small memory-bound nodes (each a parallel section that wakes and
+   * joins the pool): on the 2-core benchmark machine, two one-thread sessions on halves of a
+   * demo-CNN batch of 139 (250) took 32.7 (55.9) ms per gradient call against 44.9 (78.9) ms for
+   * one two-thread session on the whole batch; four parts on two lanes took 32.5 (58.5) ms. Forward
+   * calls scale within one session and are not cut (bench/README.md).
+   *
+   * @return 1 on GPU providers; {@code runtime.gradientLanes()} if set; else 4 with at least 4
+   *     intra-op threads, 2 with 2 or 3, 1 with 1
+   */
+  public static int gradientLanes(RuntimeOptions runtime) {
+    if (runtime.provider() != ExecutionProvider.CPU) {
+      return 1;
+    }
+    if (runtime.gradientLanes() > 0) {
+      return runtime.gradientLanes();
+    }
+    int threads = threads(runtime);
+    return threads >= 4 ? 4 : threads >= 2 ? 2 : 1;
+  }
+
+  /** Intra-op threads of each gradient lane's session: the threads shared out, at least one. */
+  public static int threadsPerLane(RuntimeOptions runtime) {
+    return Math.max(1, threads(runtime) / gradientLanes(runtime));
+  }
+
+  private static int threads(RuntimeOptions runtime) {
+    return runtime.intraOpThreads() > 0 ? runtime.intraOpThreads() : DEFAULT_THREADS;
   }
 
   /**

@@ -8,10 +8,18 @@ package dev.arat.evaluator.ort;
  * @param intraOpThreads threads inside one operator; {@code <= 0} means available processors
  * @param interOpThreads threads running independent operators in parallel; {@code <= 0} means ONNX
  *     Runtime's default (sequential execution); {@code > 1} switches to parallel execution
+ * @param gradientLanes gradient sessions per loss head that compute the parts of a gradient call's
+ *     batch concurrently, each with {@code intraOpThreads / lanes} threads: 1, 2 or 4 (a divisor of
+ *     {@link OrtSessions#GRADIENT_PARTS}), or 0 for automatic ({@link OrtSessions#gradientLanes});
+ *     only on the CPU; results do not depend on it
  */
 public record RuntimeOptions(
-    ExecutionProvider provider, int deviceId, int intraOpThreads, int interOpThreads) {
-  /** CPU, all cores, sequential execution. */
+    ExecutionProvider provider,
+    int deviceId,
+    int intraOpThreads,
+    int interOpThreads,
+    int gradientLanes) {
+  /** CPU, all cores, sequential execution, automatic gradient lanes. */
   public static final RuntimeOptions DEFAULT = new RuntimeOptions(ExecutionProvider.CPU, 0, 0, 0);
 
   /** Validates. */
@@ -20,10 +28,26 @@ public record RuntimeOptions(
     if (deviceId < 0) {
       throw new IllegalArgumentException("device id: must be >= 0, was " + deviceId);
     }
+    if (gradientLanes < 0
+        || (gradientLanes > 0 && OrtSessions.GRADIENT_PARTS % gradientLanes != 0)) {
+      throw new IllegalArgumentException(
+          "gradient lanes: must be 1, 2 or 4 (or 0: automatic), was " + gradientLanes);
+    }
+  }
+
+  /** Automatic gradient lanes. */
+  public RuntimeOptions(
+      ExecutionProvider provider, int deviceId, int intraOpThreads, int interOpThreads) {
+    this(provider, deviceId, intraOpThreads, interOpThreads, 0);
   }
 
   /** CPU with {@code intraOpThreads} threads. */
   public static RuntimeOptions cpu(int intraOpThreads) {
     return new RuntimeOptions(ExecutionProvider.CPU, 0, intraOpThreads, 0);
+  }
+
+  /** These options with {@code lanes} gradient lanes ({@code <= 0}: automatic). */
+  public RuntimeOptions withGradientLanes(int lanes) {
+    return new RuntimeOptions(provider, deviceId, intraOpThreads, interOpThreads, lanes);
   }
 }

@@ -139,7 +139,11 @@ public final class SuiteRunner {
     public Builder optThreads(int intraOpThreads) {
       runtime =
           new RuntimeOptions(
-              runtime.provider(), runtime.deviceId(), intraOpThreads, runtime.interOpThreads());
+              runtime.provider(),
+              runtime.deviceId(),
+              intraOpThreads,
+              runtime.interOpThreads(),
+              runtime.gradientLanes());
       return this;
     }
 
@@ -147,7 +151,20 @@ public final class SuiteRunner {
     public Builder optInterOpThreads(int interOpThreads) {
       runtime =
           new RuntimeOptions(
-              runtime.provider(), runtime.deviceId(), runtime.intraOpThreads(), interOpThreads);
+              runtime.provider(),
+              runtime.deviceId(),
+              runtime.intraOpThreads(),
+              interOpThreads,
+              runtime.gradientLanes());
+      return this;
+    }
+
+    /**
+     * Gradient lanes per loss head ({@code <= 0}: automatic; see {@link
+     * dev.arat.evaluator.ort.OrtSessions#gradientLanes}).
+     */
+    public Builder optGradientLanes(int lanes) {
+      runtime = runtime.withGradientLanes(lanes);
       return this;
     }
 
@@ -159,7 +176,8 @@ public final class SuiteRunner {
                 ExecutionProvider.parse(provider),
                 runtime.deviceId(),
                 runtime.intraOpThreads(),
-                runtime.interOpThreads());
+                runtime.interOpThreads(),
+                runtime.gradientLanes());
       }
       return this;
     }

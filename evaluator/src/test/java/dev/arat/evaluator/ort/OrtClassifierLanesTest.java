@@ -1,0 +1,117 @@
+package dev.arat.evaluator.ort;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+
+import dev.arat.attack.ImageBatch;
+import dev.arat.attack.LossGradient;
+import dev.arat.evaluator.Fixtures;
+import dev.arat.onnx.OnnxModels;
+import dev.arat.specs.LossHead;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Random;
+import java.util.stream.Stream;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.MethodSource;
+
+/**
+ * Gradient lanes (sessions that compute the parts of a gradient call's batch concurrently) do not
+ * change a bit of the results: every head, batch sizes that do not divide evenly, fewer images than
+ * parts, on models with convolutions, pooling, residual connections, depthwise convolutions,
+ * attention (whose gradients depend on the batch a sample is in) and a final softmax.
+ */
+public class OrtClassifierLanesTest {
+  static Stream<String> models() {
+    return Stream.of(
+        "../evaluator/src/test/resources/byo/reference.onnx",
+        "../onnx/src/test/resources/fixtures/resnet/model.onnx",
+        "../onnx/src/test/resources/fixtures/dwsep/model.onnx",
+        "../onnx/src/test/resources/fixtures/vit/model.onnx",
+        "conv-relu-softmax");
+  }
+
+  private static OrtClassifier open(String model, RuntimeOptions runtime) {
+    if (model.equals("conv-relu-softmax")) {
+      return new OrtClassifier(
+          Fixtures.onnx(Fixtures.syntheticNearestMean(), true, true), model, runtime);
+    }
+    return new OrtClassifier(OnnxModels.load(Path.of(model)), model, runtime);
+  }
+
+  @ParameterizedTest
+  @MethodSource("models")
+  void lanesGiveTheBitsOfOneSession(String model) {
+    RuntimeOptions two = RuntimeOptions.cpu(2);
+    try (OrtClassifier one = open(model, two.withGradientLanes(1));
+        OrtClassifier lanes2 = open(model, two.withGradientLanes(2));
+        OrtClassifier lanes4 = open(model, RuntimeOptions.cpu(4).withGradientLanes(4))) {
+      assertEquals(1, one.gradientLanes());
+      assertEquals(2, lanes2.gradientLanes());
+      assertEquals(4, lanes4.gradientLanes());
+      for (int n : new int[] {1, 3, 23}) {
+        ImageBatch x = images(one, n, 17 + n);
+        int k = one.numClasses();
+        int[] labels = new int[n];
+        int[] targets = new int[n];
+        for (int i = 0; i < n; i++) {
+          labels[i] = (3 * i) % k;
+          targets[i] = (labels[i] + 1 + i % (k - 1)) % k;
+        }
+        for (LossHead head : LossHead.values()) {
+          int[] t = head.targeted() ? targets : null;
+          LossGradient want = one.lossGradient(x, labels, t, head);
+          for (OrtClassifier split : List.of(lanes2, lanes4)) {
+            LossGradient got = split.lossGradient(x, labels, t, head);
+            String what = model + " " + head.id() + " n=" + n + " lanes=" + split.gradientLanes();
+            assertArrayEquals(want.logits(), got.logits(), what + " logits");
+            assertArrayEquals(want.losses(), got.losses(), what + " losses");
+            assertArrayEquals(want.gradient(), got.gradient(), what + " gradient");
+          }
+        }
+      }
+    }
+  }
+
+  @Test
+  void automaticLanesShareTheThreadsOnTheCpuOnly() {
+    assertEquals(2, OrtSessions.gradientLanes(RuntimeOptions.cpu(2)));
+    assertEquals(1, OrtSessions.threadsPerLane(RuntimeOptions.cpu(2)));
+    assertEquals(2, OrtSessions.gradientLanes(RuntimeOptions.cpu(3)));
+    assertEquals(1, OrtSessions.gradientLanes(RuntimeOptions.cpu(1)));
+    assertEquals(4, OrtSessions.gradientLanes(RuntimeOptions.cpu(16)));
+    assertEquals(4, OrtSessions.threadsPerLane(RuntimeOptions.cpu(16)));
+    assertEquals(3, OrtSessions.threadsPerLane(RuntimeOptions.cpu(7).withGradientLanes(2)));
+    assertEquals(1, OrtSessions.threadsPerLane(RuntimeOptions.cpu(2).withGradientLanes(4)));
+    assertEquals(
+        1,
+        OrtSessions.gradientLanes(new RuntimeOptions(ExecutionProvider.CUDA, 0, 8, 0, 4)),
+        "GPU sessions are not split");
+    IllegalArgumentException e =
+        assertThrows(
+            IllegalArgumentException.class, () -> RuntimeOptions.cpu(8).withGradientLanes(3));
+    assertEquals("gradient lanes: must be 1, 2 or 4 (or 0: automatic), was 3", e.getMessage());
+    assertThrows(IllegalArgumentException.class, () -> RuntimeOptions.cpu(8).withGradientLanes(8));
+  }
+
+  @Test
+  void aFixedBatchModelKeepsOneLane() {
+    try (OrtClassifier m =
+        open(
+            "../evaluator/src/test/resources/byo/fixed-batch.onnx",
+            RuntimeOptions.cpu(2).withGradientLanes(2))) {
+      assertEquals(1, m.gradientLanes());
+    }
+  }
+
+  private static ImageBatch images(OrtClassifier m, int n, long seed) {
+    Random r = new Random(seed);
+    float[] d = new float[n * m.channels() * m.height() * m.width()];
+    for (int i = 0; i < d.length; i++) {
+      d[i] = r.nextFloat();
+    }
+    return new ImageBatch(d, n, m.channels(), m.height(), m.width());
+  }
+}
