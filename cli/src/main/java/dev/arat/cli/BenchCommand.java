@@ -28,6 +28,7 @@ import java.util.Set;
 import java.util.concurrent.Callable;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
@@ -365,15 +366,7 @@ final class BenchCommand implements Callable<Integer> {
         description = "ONNX Runtime intra-op threads (0 = all cores).")
     int threads;
 
-    @Option(
-        names = "--gradient-lanes",
-        defaultValue = "0",
-        paramLabel = "N",
-        description =
-            "Gradient sessions per loss head that compute the parts of a gradient call at once, "
-                + "each with threads/N ONNX Runtime threads: 1, 2 or 4 (0 = automatic: 4 with 4 or "
-                + "more threads, 2 with 2 or 3). Results do not depend on it.")
-    int gradientLanes;
+    @Mixin GradientLanesOption gradientLanes;
 
     @Option(
         names = "--rounds",
@@ -406,7 +399,7 @@ final class BenchCommand implements Callable<Integer> {
       SuiteRunner.Builder runner =
           SuiteRunner.builder()
               .optThreads(threads)
-              .optGradientLanes(gradientLanes)
+              .optGradientLanes(gradientLanes.lanes)
               .optFresh(true)
               .optProgress(output.progress(), System.console() != null);
       Report report = runner.build().run(model, s, chosen.dataDir(), dir);
@@ -420,7 +413,7 @@ final class BenchCommand implements Callable<Integer> {
       try (OrtClassifier m =
           OrtClassifier.open(
               model,
-              RuntimeOptions.cpu(threads).withGradientLanes(gradientLanes),
+              RuntimeOptions.cpu(threads).withGradientLanes(gradientLanes.lanes),
               s.normalization())) {
         times = EvaluateBench.callTimes(m, heads, s.batchSize(), 3, rounds, s.seed());
       }

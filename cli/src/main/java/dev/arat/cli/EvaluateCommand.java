@@ -15,6 +15,7 @@ import java.util.List;
 import java.util.concurrent.Callable;
 import java.util.concurrent.atomic.AtomicBoolean;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
@@ -86,15 +87,7 @@ final class EvaluateCommand implements Callable<Integer> {
       description = "ONNX Runtime intra-op threads (0 = all cores).")
   int threads;
 
-  @Option(
-      names = "--gradient-lanes",
-      defaultValue = "0",
-      paramLabel = "N",
-      description =
-          "Gradient sessions per loss head that compute the parts of a gradient call at once, "
-              + "each with threads/N ONNX Runtime threads: 1, 2 or 4 (0 = automatic: 4 with 4 or "
-              + "more threads, 2 with 2 or 3). Results do not depend on it.")
-  int gradientLanes;
+  @Mixin GradientLanesOption gradientLanes;
 
   @Option(
       names = "--inter-op-threads",
@@ -159,7 +152,7 @@ final class EvaluateCommand implements Callable<Integer> {
         SuiteRunner.builder()
             .optThreads(threads)
             .optInterOpThreads(interOpThreads)
-            .optGradientLanes(gradientLanes)
+            .optGradientLanes(gradientLanes.lanes)
             .optProvider(provider)
             .optShard(shard)
             .optBaseline(baseline)
@@ -171,7 +164,7 @@ final class EvaluateCommand implements Callable<Integer> {
       }
       RuntimeOptions runtime =
           new RuntimeOptions(
-              ExecutionProvider.parse(provider), 0, threads, interOpThreads, gradientLanes);
+              ExecutionProvider.parse(provider), 0, threads, interOpThreads, gradientLanes.lanes);
       return evaluateVariants(model, variants, s, dir, dataDir, runner, runtime, output);
     }
     return evaluate(model, s, dir, dataDir, runner, output);
