@@ -32,27 +32,31 @@ class GradientLanesOptionTest {
 
   @TempDir Path dir;
 
-  JsonNode evaluate(String lanes) throws IOException {
+  /** {@code arat evaluate} of the BYO reference on its npy pair with {@code lanes} lanes. */
+  CliRun run(String lanes, Path out) throws IOException {
     Path suite = dir.resolve("suite.yaml");
     Files.writeString(suite, SUITE);
+    return CliRun.quiet(
+        "evaluate",
+        "--model",
+        ByoEndToEndTest.BYO.resolve("reference.onnx").toString(),
+        "--suite",
+        suite.toString(),
+        "--data",
+        ByoEndToEndTest.DATA.resolve("x.npy").toString(),
+        "--labels",
+        ByoEndToEndTest.DATA.resolve("y.npy").toString(),
+        "--out",
+        out.toString(),
+        "--threads",
+        "2",
+        "--gradient-lanes",
+        lanes);
+  }
+
+  JsonNode evaluate(String lanes) throws IOException {
     Path out = dir.resolve("lanes-" + lanes);
-    CliRun r =
-        CliRun.quiet(
-            "evaluate",
-            "--model",
-            ByoEndToEndTest.BYO.resolve("reference.onnx").toString(),
-            "--suite",
-            suite.toString(),
-            "--data",
-            ByoEndToEndTest.DATA.resolve("x.npy").toString(),
-            "--labels",
-            ByoEndToEndTest.DATA.resolve("y.npy").toString(),
-            "--out",
-            out.toString(),
-            "--threads",
-            "2",
-            "--gradient-lanes",
-            lanes);
+    CliRun r = run(lanes, out);
     assertEquals(ExitCodes.OK, r.code(), lanes + " lanes: " + r.out() + r.err());
     return Specs.json().readTree(out.resolve("report.json").toFile());
   }
@@ -78,23 +82,7 @@ class GradientLanesOptionTest {
 
   @Test
   void aLaneCountThatDoesNotDivideThePartsIsAUsageError() throws IOException {
-    Path suite = dir.resolve("suite.yaml");
-    Files.writeString(suite, SUITE);
-    CliRun r =
-        CliRun.quiet(
-            "evaluate",
-            "--model",
-            ByoEndToEndTest.BYO.resolve("reference.onnx").toString(),
-            "--suite",
-            suite.toString(),
-            "--data",
-            ByoEndToEndTest.DATA.resolve("x.npy").toString(),
-            "--labels",
-            ByoEndToEndTest.DATA.resolve("y.npy").toString(),
-            "--out",
-            dir.resolve("bad").toString(),
-            "--gradient-lanes",
-            "3");
+    CliRun r = run("3", dir.resolve("bad"));
     assertEquals(ExitCodes.INPUT_ERROR, r.code(), r.out() + r.err());
     assertTrue(
         r.err().contains("gradient lanes: must be 1, 2 or 4 (or 0: automatic), was 3"), r.err());
