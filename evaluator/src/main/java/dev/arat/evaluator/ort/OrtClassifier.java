@@ -37,8 +37,10 @@ import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
-import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
+import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.ThreadPoolExecutor;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 
 /**
@@ -64,7 +66,10 @@ public final class OrtClassifier implements GradientClassifier, AutoCloseable {
   private final ModelProto model;
   private final String source;
   private final OrtSession.SessionOptions options;
-  private final OrtSession.SessionOptions laneOptions;
+
+  /** Session options of each gradient lane (lane 0's are {@link #options} when there is one). */
+  private final List<OrtSession.SessionOptions> laneOptions;
+
   private final int lanes;
   private final int gradientParts;
   private ExecutorService laneWorkers;
@@ -244,7 +249,7 @@ public final class OrtClassifier implements GradientClassifier, AutoCloseable {
     }
 
     OrtSession.SessionOptions o = null;
-    OrtSession.SessionOptions lo = null;
+    List<OrtSession.SessionOptions> lo = new ArrayList<>();
     OrtSession s = null;
     // a fixed batch is run in batches of exactly that size, which parts would only pad
     int parts =
@@ -254,25 +259,25 @@ public final class OrtClassifier implements GradientClassifier, AutoCloseable {
     int k = parts == 1 ? 1 : OrtSessions.gradientLanes(runtime);
     try {
       o = OrtSessions.options(runtime, source);
-      if (k > 1) {
-        lo =
-            OrtSessions.options(
-                new RuntimeOptions(
-                    runtime.provider(),
-                    runtime.deviceId(),
-                    OrtSessions.threadsPerLane(runtime),
-                    runtime.interOpThreads(),
-                    1),
-                source);
+      if (k == 1) {
+        lo.add(o);
+      } else {
+        Map<Integer, OrtSession.SessionOptions> byThreads = new HashMap<>();
+        for (int t : OrtSessions.laneThreads(runtime)) {
+          if (!byThreads.containsKey(t)) {
+            byThreads.put(
+                t,
+                OrtSessions.options(
+                    new RuntimeOptions(
+                        runtime.provider(), runtime.deviceId(), t, runtime.interOpThreads(), 1),
+                    source));
+          }
+          lo.add(byThreads.get(t));
+        }
       }
       s = env.createSession(fwd.toByteArray(), o);
     } catch (OrtException e) {
-      if (o != null) {
-        o.close();
-      }
-      if (lo != null) {
-        lo.close();
-      }
+      closeOptions(o, lo);
       throw new EvaluationException(
           EvaluationException.Kind.INPUT,
           "ONNX Runtime cannot load "
@@ -284,19 +289,14 @@ public final class OrtClassifier implements GradientClassifier, AutoCloseable {
           e.getCode().name(),
           e);
     } catch (RuntimeException e) {
-      if (o != null) {
-        o.close();
-      }
-      if (lo != null) {
-        lo.close();
-      }
+      closeOptions(o, lo);
       throw e;
     }
     this.provider = runtime.provider();
     this.options = o;
     this.lanes = k;
     this.gradientParts = parts;
-    this.laneOptions = lo == null ? o : lo;
+    this.laneOptions = List.copyOf(lo);
     this.forward = s;
     try {
       float[] z;
@@ -344,7 +344,6 @@ public final class OrtClassifier implements GradientClassifier, AutoCloseable {
     return provider;
   }
 
-  /** Follows {@code out} back through Identity/Dropout; the input of a final Softmax, else null. */
   /**
    * Gradient sessions per loss head that share the parts of each gradient call's batch ({@link
    * OrtSessions#gradientLanes}; 1 for a fixed-batch model and on GPUs).
@@ -353,6 +352,7 @@ public final class OrtClassifier implements GradientClassifier, AutoCloseable {
     return lanes;
   }
 
+  /** Follows {@code out} back through Identity/Dropout; the input of a final Softmax, else null. */
   private static String preSoftmax(GraphProto g, String out) {
     NodeProto softmax = GraphIndex.of(g.getNodeList()).outputHead(out).softmax();
     return softmax == null ? null : softmax.getInput(0);
@@ -481,8 +481,10 @@ public final class OrtClassifier implements GradientClassifier, AutoCloseable {
   }
 
   /**
-   * Computes logits, per-sample losses and the input gradient with the gradient session of {@code
-   * head} (built and loaded on first use).
+   * Computes logits, per-sample losses and the input gradient with the gradient sessions of {@code
+   * head} (built and loaded on first use): on the CPU the batch is cut into up to {@link
+   * OrtSessions#GRADIENT_PARTS} contiguous parts, which the lanes compute concurrently; every lane
+   * has finished when this returns or throws.
    *
    * @throws dev.arat.onnx.grad.UnsupportedOpException if the graph holds an op the gradient builder
    *     cannot differentiate (names the op and node)
@@ -527,18 +529,18 @@ public final class OrtClassifier implements GradientClassifier, AutoCloseable {
         new LossGradient(new float[n * numClasses], new float[n], new float[x.data().length]);
     int used = Math.min(sessions.size(), parts);
     List<Future<?>> others = new ArrayList<>();
-    for (int lane = 1; lane < used; lane++) {
-      OrtSession s = sessions.get(lane);
-      int first = lane;
-      others.add(
-          laneWorkers()
-              .submit(() -> runParts(s, first, used, parts, x, labels, targets, head, out)));
-    }
     Throwable failure = null;
     try {
+      for (int lane = 1; lane < used; lane++) {
+        OrtSession s = sessions.get(lane);
+        int first = lane;
+        others.add(
+            laneWorkers()
+                .submit(() -> runParts(s, first, used, parts, x, labels, targets, head, out)));
+      }
       runParts(sessions.get(0), 0, used, parts, x, labels, targets, head, out);
     } catch (RuntimeException | Error e) {
-      failure = e;
+      failure = e; // lanes already started are still awaited below
     }
     boolean interrupted = false;
     for (Future<?> f : others) {
@@ -691,7 +693,7 @@ public final class OrtClassifier implements GradientClassifier, AutoCloseable {
   }
 
   /**
-   * Builds and loads the gradient session of {@code head} now rather than on the first gradient
+   * Builds and loads the gradient sessions of {@code head} now rather than on the first gradient
    * call, so that an op the gradient builder cannot differentiate fails before any attack runs.
    *
    * @throws dev.arat.onnx.grad.UnsupportedOpException naming the first unsupported op and node
@@ -737,7 +739,7 @@ public final class OrtClassifier implements GradientClassifier, AutoCloseable {
     List<OrtSession> sessions = new ArrayList<>();
     try {
       for (int lane = 0; lane < lanes; lane++) {
-        sessions.add(env.createSession(graph, laneOptions));
+        sessions.add(env.createSession(graph, laneOptions.get(lane)));
       }
     } catch (OrtException e) {
       for (OrtSession s : sessions) {
@@ -762,18 +764,42 @@ public final class OrtClassifier implements GradientClassifier, AutoCloseable {
     return gradientSessions.get(head);
   }
 
+  /** Closes {@code main} and every distinct lane option that is not {@code main}. */
+  private static void closeOptions(
+      OrtSession.SessionOptions main, List<OrtSession.SessionOptions> lanes) {
+    if (lanes != null) {
+      java.util.Set<OrtSession.SessionOptions> distinct =
+          java.util.Collections.newSetFromMap(new java.util.IdentityHashMap<>());
+      distinct.addAll(lanes);
+      for (OrtSession.SessionOptions l : distinct) {
+        if (l != main) {
+          l.close();
+        }
+      }
+    }
+    if (main != null) {
+      main.close();
+    }
+  }
+
   /** The threads that run lanes 1.. of a gradient call (daemons, created on first use). */
   private ExecutorService laneWorkers() {
     if (laneWorkers == null) {
       AtomicInteger count = new AtomicInteger();
-      laneWorkers =
-          Executors.newFixedThreadPool(
+      ThreadPoolExecutor pool =
+          new ThreadPoolExecutor(
               lanes - 1,
+              lanes - 1,
+              30,
+              TimeUnit.SECONDS,
+              new LinkedBlockingQueue<>(),
               r -> {
                 Thread t = new Thread(r, "arat-gradient-lane-" + count.incrementAndGet());
                 t.setDaemon(true);
                 return t;
               });
+      pool.allowCoreThreadTimeOut(true); // an unclosed classifier keeps no idle threads
+      laneWorkers = pool;
     }
     return laneWorkers;
   }
@@ -894,12 +920,7 @@ public final class OrtClassifier implements GradientClassifier, AutoCloseable {
         errors.add(e);
       }
     }
-    if (laneOptions != null && laneOptions != options) {
-      laneOptions.close();
-    }
-    if (options != null) {
-      options.close();
-    }
+    closeOptions(options, laneOptions);
     if (!errors.isEmpty()) {
       throw new EvaluationException(
           EvaluationException.Kind.INTERNAL,

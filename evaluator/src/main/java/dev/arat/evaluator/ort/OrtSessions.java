@@ -69,12 +69,12 @@ public final class OrtSessions {
   /**
    * Gradient lanes of {@code runtime}: sessions per loss head that compute the {@link
    * #GRADIENT_PARTS parts} of a gradient call concurrently (lane j takes parts j, j + lanes, ...),
-   * each with {@link #threadsPerLane} intra-op threads. Data parallelism beats intra-op parallelism
-   * for a backward graph's many small memory-bound nodes (each a parallel section that wakes and
-   * joins the pool): on the 2-core benchmark machine, two one-thread sessions on halves of a
-   * demo-CNN batch of 139 (250) took 32.7 (55.9) ms per gradient call against 44.9 (78.9) ms for
-   * one two-thread session on the whole batch; four parts on two lanes took 32.5 (58.5) ms. Forward
-   * calls scale within one session and are not cut (bench/README.md).
+   * each with its share of the intra-op threads ({@link #laneThreads}). Data parallelism beats
+   * intra-op parallelism for a backward graph's many small memory-bound nodes (each a parallel
+   * section that wakes and joins the pool): on the 2-core benchmark machine, two one-thread
+   * sessions on halves of a demo-CNN batch of 139 (250) took 32.7 (55.9) ms per gradient call
+   * against 44.9 (78.9) ms for one two-thread session on the whole batch; four parts on two lanes
+   * took 32.5 (58.5) ms. Forward calls scale within one session and are not cut (bench/README.md).
    *
    * @return 1 on GPU providers; {@code runtime.gradientLanes()} if set; else 4 with at least 4
    *     intra-op threads, 2 with 2 or 3, 1 with 1
@@ -90,9 +90,19 @@ public final class OrtSessions {
     return threads >= 4 ? 4 : threads >= 2 ? 2 : 1;
   }
 
-  /** Intra-op threads of each gradient lane's session: the threads shared out, at least one. */
-  public static int threadsPerLane(RuntimeOptions runtime) {
-    return Math.max(1, threads(runtime) / gradientLanes(runtime));
+  /**
+   * Intra-op threads of each gradient lane's session: the threads shared out as evenly as possible,
+   * the first lanes taking the remainder, at least one each (so more lanes than threads run more
+   * threads than asked for). Each lane also gets {@code runtime}'s inter-op threads.
+   */
+  public static int[] laneThreads(RuntimeOptions runtime) {
+    int lanes = gradientLanes(runtime);
+    int threads = threads(runtime);
+    int[] out = new int[lanes];
+    for (int i = 0; i < lanes; i++) {
+      out[i] = Math.max(1, threads / lanes + (i < threads % lanes ? 1 : 0));
+    }
+    return out;
   }
 
   private static int threads(RuntimeOptions runtime) {

@@ -2,6 +2,7 @@ package dev.arat.evaluator.ort;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 
 import dev.arat.attack.ImageBatch;
@@ -78,13 +79,17 @@ public class OrtClassifierLanesTest {
   @Test
   void automaticLanesShareTheThreadsOnTheCpuOnly() {
     assertEquals(2, OrtSessions.gradientLanes(RuntimeOptions.cpu(2)));
-    assertEquals(1, OrtSessions.threadsPerLane(RuntimeOptions.cpu(2)));
+    assertArrayEquals(new int[] {1, 1}, OrtSessions.laneThreads(RuntimeOptions.cpu(2)));
     assertEquals(2, OrtSessions.gradientLanes(RuntimeOptions.cpu(3)));
     assertEquals(1, OrtSessions.gradientLanes(RuntimeOptions.cpu(1)));
     assertEquals(4, OrtSessions.gradientLanes(RuntimeOptions.cpu(16)));
-    assertEquals(4, OrtSessions.threadsPerLane(RuntimeOptions.cpu(16)));
-    assertEquals(3, OrtSessions.threadsPerLane(RuntimeOptions.cpu(7).withGradientLanes(2)));
-    assertEquals(1, OrtSessions.threadsPerLane(RuntimeOptions.cpu(2).withGradientLanes(4)));
+    assertArrayEquals(new int[] {4, 4, 4, 4}, OrtSessions.laneThreads(RuntimeOptions.cpu(16)));
+    assertArrayEquals(new int[] {2, 1}, OrtSessions.laneThreads(RuntimeOptions.cpu(3)));
+    assertArrayEquals(
+        new int[] {4, 3}, OrtSessions.laneThreads(RuntimeOptions.cpu(7).withGradientLanes(2)));
+    assertArrayEquals(
+        new int[] {1, 1, 1, 1},
+        OrtSessions.laneThreads(RuntimeOptions.cpu(2).withGradientLanes(4)));
     assertEquals(
         1,
         OrtSessions.gradientLanes(new RuntimeOptions(ExecutionProvider.CUDA, 0, 8, 0, 4)),
@@ -94,6 +99,90 @@ public class OrtClassifierLanesTest {
             IllegalArgumentException.class, () -> RuntimeOptions.cpu(8).withGradientLanes(3));
     assertEquals("gradient lanes: must be 1, 2 or 4 (or 0: automatic), was 3", e.getMessage());
     assertThrows(IllegalArgumentException.class, () -> RuntimeOptions.cpu(8).withGradientLanes(8));
+  }
+
+  /**
+   * The cut and the copies put every row where it belongs: on CNNs, whose kernels give a sample the
+   * same bits in any batch, an 11-image call equals 11 one-image calls (a test between lane counts
+   * alone would miss an error that every lane count shares).
+   */
+  @ParameterizedTest
+  @MethodSource("cnns")
+  void aCutCallEqualsOneCallPerImage(String model) {
+    try (OrtClassifier m = open(model, RuntimeOptions.cpu(2).withGradientLanes(2))) {
+      int n = 11;
+      ImageBatch x = images(m, n, 5);
+      int k = m.numClasses();
+      int per = m.channels() * m.height() * m.width();
+      int[] labels = new int[n];
+      int[] targets = new int[n];
+      for (int i = 0; i < n; i++) {
+        labels[i] = (7 * i) % k;
+        targets[i] = (labels[i] + 1 + i % (k - 1)) % k;
+      }
+      for (LossHead head : LossHead.values()) {
+        LossGradient all = m.lossGradient(x, labels, head.targeted() ? targets : null, head);
+        for (int i = 0; i < n; i++) {
+          ImageBatch one =
+              new ImageBatch(
+                  java.util.Arrays.copyOfRange(x.data(), i * per, (i + 1) * per),
+                  1,
+                  m.channels(),
+                  m.height(),
+                  m.width());
+          LossGradient g =
+              m.lossGradient(
+                  one,
+                  new int[] {labels[i]},
+                  head.targeted() ? new int[] {targets[i]} : null,
+                  head);
+          String what = model + " " + head.id() + " image " + i;
+          assertArrayEquals(
+              g.logits(),
+              java.util.Arrays.copyOfRange(all.logits(), i * k, (i + 1) * k),
+              what + " logits");
+          assertEquals(g.losses()[0], all.losses()[i], what + " loss");
+          assertArrayEquals(
+              g.gradient(),
+              java.util.Arrays.copyOfRange(all.gradient(), i * per, (i + 1) * per),
+              what + " gradient");
+        }
+      }
+    }
+  }
+
+  static Stream<String> cnns() {
+    return Stream.of(
+        "../evaluator/src/test/resources/byo/reference.onnx",
+        "../onnx/src/test/resources/fixtures/resnet/model.onnx");
+  }
+
+  @Test
+  void lanesRunOnTheirOwnThreadsWhichCloseStops() throws InterruptedException {
+    List<Thread> before = laneThreads(); // other tests' classifiers may still have theirs
+    List<Thread> mine;
+    OrtClassifier m =
+        open(
+            "../evaluator/src/test/resources/byo/reference.onnx",
+            RuntimeOptions.cpu(2).withGradientLanes(2));
+    try {
+      ImageBatch x = images(m, 8, 1);
+      m.lossGradient(x, new int[8], null, LossHead.CE);
+      mine = laneThreads().stream().filter(t -> !before.contains(t)).toList();
+      assertEquals(1, mine.size(), "one worker thread for lane 1: " + mine);
+    } finally {
+      m.close();
+    }
+    for (Thread t : mine) {
+      t.join(10_000);
+      assertFalse(t.isAlive(), "close() stops the lane workers");
+    }
+  }
+
+  private static List<Thread> laneThreads() {
+    return Thread.getAllStackTraces().keySet().stream()
+        .filter(t -> t.isAlive() && t.getName().startsWith("arat-gradient-lane-"))
+        .toList();
   }
 
   @Test
