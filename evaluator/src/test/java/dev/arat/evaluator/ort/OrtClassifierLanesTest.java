@@ -54,13 +54,8 @@ public class OrtClassifierLanesTest {
       assertEquals(4, lanes4.gradientLanes());
       for (int n : new int[] {1, 3, 23}) {
         ImageBatch x = images(one, n, 17 + n);
-        int k = one.numClasses();
-        int[] labels = new int[n];
-        int[] targets = new int[n];
-        for (int i = 0; i < n; i++) {
-          labels[i] = (3 * i) % k;
-          targets[i] = (labels[i] + 1 + i % (k - 1)) % k;
-        }
+        int[] labels = labels(n, one.numClasses(), 3);
+        int[] targets = targets(labels, one.numClasses());
         for (LossHead head : LossHead.values()) {
           int[] t = head.targeted() ? targets : null;
           LossGradient want = one.lossGradient(x, labels, t, head);
@@ -114,12 +109,8 @@ public class OrtClassifierLanesTest {
       ImageBatch x = images(m, n, 5);
       int k = m.numClasses();
       int per = m.channels() * m.height() * m.width();
-      int[] labels = new int[n];
-      int[] targets = new int[n];
-      for (int i = 0; i < n; i++) {
-        labels[i] = (7 * i) % k;
-        targets[i] = (labels[i] + 1 + i % (k - 1)) % k;
-      }
+      int[] labels = labels(n, k, 7);
+      int[] targets = targets(labels, k);
       for (LossHead head : LossHead.values()) {
         LossGradient all = m.lossGradient(x, labels, head.targeted() ? targets : null, head);
         for (int i = 0; i < n; i++) {
@@ -193,6 +184,24 @@ public class OrtClassifierLanesTest {
             RuntimeOptions.cpu(2).withGradientLanes(2))) {
       assertEquals(1, m.gradientLanes());
     }
+  }
+
+  /** Labels {@code step * i mod k}. */
+  private static int[] labels(int n, int k, int step) {
+    int[] labels = new int[n];
+    for (int i = 0; i < n; i++) {
+      labels[i] = (step * i) % k;
+    }
+    return labels;
+  }
+
+  /** A target other than each label, varying with the position. */
+  private static int[] targets(int[] labels, int k) {
+    int[] targets = new int[labels.length];
+    for (int i = 0; i < labels.length; i++) {
+      targets[i] = (labels[i] + 1 + i % (k - 1)) % k;
+    }
+    return targets;
   }
 
   private static ImageBatch images(OrtClassifier m, int n, long seed) {
