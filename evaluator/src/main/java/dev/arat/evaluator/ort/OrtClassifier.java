@@ -67,10 +67,12 @@ public final class OrtClassifier implements GradientClassifier, AutoCloseable {
   private final String source;
   private final OrtSession.SessionOptions options;
 
-  /** Session options of each gradient lane (lane 0's are {@link #options} when there is one). */
+  /**
+   * Session options of each gradient lane, one entry per lane (lane 0's are {@link #options} when
+   * there is one lane).
+   */
   private final List<OrtSession.SessionOptions> laneOptions;
 
-  private final int lanes;
   private final int gradientParts;
   private ExecutorService laneWorkers;
   private final OrtSession forward;
@@ -266,11 +268,7 @@ public final class OrtClassifier implements GradientClassifier, AutoCloseable {
         for (int t : OrtSessions.laneThreads(runtime)) {
           if (!byThreads.containsKey(t)) {
             byThreads.put(
-                t,
-                OrtSessions.options(
-                    new RuntimeOptions(
-                        runtime.provider(), runtime.deviceId(), t, runtime.interOpThreads(), 1),
-                    source));
+                t, OrtSessions.options(runtime.withIntraOpThreads(t).withGradientLanes(1), source));
           }
           lo.add(byThreads.get(t));
         }
@@ -294,7 +292,6 @@ public final class OrtClassifier implements GradientClassifier, AutoCloseable {
     }
     this.provider = runtime.provider();
     this.options = o;
-    this.lanes = k;
     this.gradientParts = parts;
     this.laneOptions = List.copyOf(lo);
     this.forward = s;
@@ -349,7 +346,7 @@ public final class OrtClassifier implements GradientClassifier, AutoCloseable {
    * OrtSessions#gradientLanes}; 1 for a fixed-batch model and on GPUs).
    */
   public int gradientLanes() {
-    return lanes;
+    return laneOptions.size();
   }
 
   /** Follows {@code out} back through Identity/Dropout; the input of a final Softmax, else null. */
@@ -502,10 +499,7 @@ public final class OrtClassifier implements GradientClassifier, AutoCloseable {
       return new LossGradient(new float[0], new float[0], new float[0]);
     }
     if (fixedBatch > 0 && n != fixedBatch) {
-      float[] z = new float[n * numClasses];
-      float[] loss = new float[n];
-      float[] grad = new float[x.data().length];
-      int per = x.imageSize();
+      LossGradient out = emptyResult(x);
       for (int from = 0; from < n; from += fixedBatch) {
         int cnt = Math.min(fixedBatch, n - from);
         LossGradient part =
@@ -514,19 +508,16 @@ public final class OrtClassifier implements GradientClassifier, AutoCloseable {
                 padded(labels, from, cnt),
                 head.targeted() ? padded(targets, from, cnt) : null,
                 head);
-        System.arraycopy(part.logits(), 0, z, from * numClasses, cnt * numClasses);
-        System.arraycopy(part.losses(), 0, loss, from, cnt);
-        System.arraycopy(part.gradient(), 0, grad, from * per, cnt * per);
+        copyRows(part, out, from, cnt);
       }
-      return new LossGradient(z, loss, grad);
+      return out;
     }
     List<OrtSession> sessions = gradientSessions(head);
     int parts = Math.min(n, gradientParts);
     if (parts == 1) {
       return lossGradient(sessions.get(0), x, labels, targets, head, 0, n);
     }
-    LossGradient out =
-        new LossGradient(new float[n * numClasses], new float[n], new float[x.data().length]);
+    LossGradient out = emptyResult(x);
     int used = Math.min(sessions.size(), parts);
     List<Future<?>> others = new ArrayList<>();
     Throwable failure = null;
@@ -591,15 +582,25 @@ public final class OrtClassifier implements GradientClassifier, AutoCloseable {
       LossHead head,
       LossGradient out) {
     int n = x.n();
-    int per = x.imageSize();
     for (int p = first; p < parts; p += step) {
       int from = (int) ((long) n * p / parts);
       int cnt = (int) ((long) n * (p + 1) / parts) - from;
-      LossGradient part = lossGradient(s, x, labels, targets, head, from, cnt);
-      System.arraycopy(part.logits(), 0, out.logits(), from * numClasses, cnt * numClasses);
-      System.arraycopy(part.losses(), 0, out.losses(), from, cnt);
-      System.arraycopy(part.gradient(), 0, out.gradient(), from * per, cnt * per);
+      copyRows(lossGradient(s, x, labels, targets, head, from, cnt), out, from, cnt);
     }
+  }
+
+  /** Zeroed logits, losses and input gradient for the images of {@code x}, to be filled by rows. */
+  private LossGradient emptyResult(ImageBatch x) {
+    return new LossGradient(
+        new float[x.n() * numClasses], new float[x.n()], new float[x.data().length]);
+  }
+
+  /** Copies the first {@code cnt} rows of {@code part} to rows {@code [from, from+cnt)} of out. */
+  private void copyRows(LossGradient part, LossGradient out, int from, int cnt) {
+    int per = part.gradient().length / part.losses().length;
+    System.arraycopy(part.logits(), 0, out.logits(), from * numClasses, cnt * numClasses);
+    System.arraycopy(part.losses(), 0, out.losses(), from, cnt);
+    System.arraycopy(part.gradient(), 0, out.gradient(), from * per, cnt * per);
   }
 
   /** One gradient session's call on images {@code [from, from+n)} of {@code x}. */
@@ -738,8 +739,8 @@ public final class OrtClassifier implements GradientClassifier, AutoCloseable {
     byte[] graph = gg.toByteArray();
     List<OrtSession> sessions = new ArrayList<>();
     try {
-      for (int lane = 0; lane < lanes; lane++) {
-        sessions.add(env.createSession(graph, laneOptions.get(lane)));
+      for (OrtSession.SessionOptions lane : laneOptions) {
+        sessions.add(env.createSession(graph, lane));
       }
     } catch (OrtException e) {
       for (OrtSession s : sessions) {
@@ -788,8 +789,8 @@ public final class OrtClassifier implements GradientClassifier, AutoCloseable {
       AtomicInteger count = new AtomicInteger();
       ThreadPoolExecutor pool =
           new ThreadPoolExecutor(
-              lanes - 1,
-              lanes - 1,
+              laneOptions.size() - 1,
+              laneOptions.size() - 1,
               30,
               TimeUnit.SECONDS,
               new LinkedBlockingQueue<>(),

@@ -9,9 +9,9 @@ package dev.arat.evaluator.ort;
  * @param interOpThreads threads running independent operators in parallel; {@code <= 0} means ONNX
  *     Runtime's default (sequential execution); {@code > 1} switches to parallel execution
  * @param gradientLanes gradient sessions per loss head that compute the parts of a gradient call's
- *     batch concurrently, each with {@code intraOpThreads / lanes} threads: 1, 2 or 4 (a divisor of
- *     {@link OrtSessions#GRADIENT_PARTS}), or 0 for automatic ({@link OrtSessions#gradientLanes});
- *     only on the CPU; results do not depend on it
+ *     batch concurrently, sharing the intra-op threads ({@link OrtSessions#laneThreads}): 1, 2 or 4
+ *     (a divisor of {@link OrtSessions#GRADIENT_PARTS}), or 0 for automatic ({@link
+ *     OrtSessions#gradientLanes}); only on the CPU; results do not depend on it
  */
 public record RuntimeOptions(
     ExecutionProvider provider,
@@ -44,6 +44,21 @@ public record RuntimeOptions(
   /** CPU with {@code intraOpThreads} threads. */
   public static RuntimeOptions cpu(int intraOpThreads) {
     return new RuntimeOptions(ExecutionProvider.CPU, 0, intraOpThreads, 0);
+  }
+
+  /** These options with {@code threads} intra-op threads ({@code <= 0}: all processors). */
+  public RuntimeOptions withIntraOpThreads(int threads) {
+    return new RuntimeOptions(provider, deviceId, threads, interOpThreads, gradientLanes);
+  }
+
+  /** These options with {@code threads} inter-op threads ({@code > 1}: parallel execution). */
+  public RuntimeOptions withInterOpThreads(int threads) {
+    return new RuntimeOptions(provider, deviceId, intraOpThreads, threads, gradientLanes);
+  }
+
+  /** These options on execution provider {@code p}. */
+  public RuntimeOptions withProvider(ExecutionProvider p) {
+    return new RuntimeOptions(p, deviceId, intraOpThreads, interOpThreads, gradientLanes);
   }
 
   /** These options with {@code lanes} gradient lanes ({@code <= 0}: automatic). */

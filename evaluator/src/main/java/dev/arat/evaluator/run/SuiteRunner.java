@@ -137,25 +137,13 @@ public final class SuiteRunner {
      * ONNX Runtime intra-op threads ({@code <= 0}: all cores), keeping the other runtime options.
      */
     public Builder optThreads(int intraOpThreads) {
-      runtime =
-          new RuntimeOptions(
-              runtime.provider(),
-              runtime.deviceId(),
-              intraOpThreads,
-              runtime.interOpThreads(),
-              runtime.gradientLanes());
+      runtime = runtime.withIntraOpThreads(intraOpThreads);
       return this;
     }
 
     /** ONNX Runtime inter-op threads ({@code > 1}: parallel execution of independent nodes). */
     public Builder optInterOpThreads(int interOpThreads) {
-      runtime =
-          new RuntimeOptions(
-              runtime.provider(),
-              runtime.deviceId(),
-              runtime.intraOpThreads(),
-              interOpThreads,
-              runtime.gradientLanes());
+      runtime = runtime.withInterOpThreads(interOpThreads);
       return this;
     }
 
@@ -171,13 +159,7 @@ public final class SuiteRunner {
     /** The execution provider ({@code cpu}, {@code cuda}, {@code tensorrt}); null keeps CPU. */
     public Builder optProvider(String provider) {
       if (provider != null) {
-        runtime =
-            new RuntimeOptions(
-                ExecutionProvider.parse(provider),
-                runtime.deviceId(),
-                runtime.intraOpThreads(),
-                runtime.interOpThreads(),
-                runtime.gradientLanes());
+        runtime = runtime.withProvider(ExecutionProvider.parse(provider));
       }
       return this;
     }
