@@ -311,22 +311,23 @@ final class ElementwiseRules {
   static void softmax(GradientRun run, NodeProto n, String dy) {
     String x = n.getInput(0);
     String y = n.getOutput(0);
-    long axis = intAttr(n, "axis", -1);
-    String dot =
-        run.b()
-            .node(
-                Op.REDUCE_SUM,
-                List.of(run.op(Op.MUL, dy, y), run.ivec(axis)),
-                Map.of("keepdims", 1));
+    long[] ys = run.shapes().shape(y);
+    String dot = run.sumKeepDims(run.op(Op.MUL, dy, y), ys, softmaxAxis(n, ys));
     run.addGrad(x, run.op(Op.MUL, y, run.op(Op.SUB, dy, dot)));
   }
 
   static void logSoftmax(GradientRun run, NodeProto n, String dy) {
     String x = n.getInput(0);
     String y = n.getOutput(0);
-    long axis = intAttr(n, "axis", -1);
-    String s = run.b().node(Op.REDUCE_SUM, List.of(dy, run.ivec(axis)), Map.of("keepdims", 1));
+    long[] ys = run.shapes().shape(y);
+    String s = run.sumKeepDims(dy, ys, softmaxAxis(n, ys));
     run.addGrad(x, run.op(Op.SUB, dy, run.op(Op.MUL, run.op(Op.EXP, y), s)));
+  }
+
+  /** The (Log)Softmax's axis as a one-element axes list, non-negative when the rank is known. */
+  private static long[] softmaxAxis(NodeProto n, long[] shape) {
+    long axis = intAttr(n, "axis", -1);
+    return new long[] {shape == null ? axis : Shapes.axis(n, axis, shape.length)};
   }
 
   static void reduce(GradientRun run, NodeProto n, String dy) {

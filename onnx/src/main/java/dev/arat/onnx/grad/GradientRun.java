@@ -24,6 +24,7 @@ import dev.arat.onnx.Tensors;
 import dev.arat.onnx.grad.GradientGraph.NoteCode;
 import dev.arat.specs.LossHead;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.HashMap;
 import java.util.HashSet;
 import java.util.List;
@@ -263,6 +264,47 @@ final class GradientRun {
     return b.node(Op.SUM, c, Map.of());
   }
 
+  /**
+   * The sum of {@code t} (static shape {@code ts}, or null when unknown) over the axes in {@code
+   * axes} (non-negative, ascending), keeping them as size-1 axes. When they are trailing axes of
+   * static size (the rows of a softmax, a normalisation or a broadcast scale), the sum is a MatMul
+   * with a column of ones, which adds a row's elements in one order whatever rows surround it:
+   * ORT's ReduceSum over the last axis chooses its order by the row's memory alignment, so a
+   * sample's gradient would change with its position in the batch (seen on two ViTs,
+   * OrtClassifierLanesTest). Other axes (a softmax over channels, a sum over the batch axis) keep
+   * ReduceSum.
+   */
+  String sumKeepDims(String t, long[] ts, long[] axes) {
+    int rank = ts == null ? -1 : ts.length;
+    int first = rank - axes.length;
+    boolean trailing = rank > 0 && first > 0;
+    long k = 1;
+    for (int i = 0; trailing && i < axes.length; i++) {
+      trailing = axes[i] == first + i && ts[first + i] > 0;
+      k *= trailing ? ts[first + i] : 1;
+    }
+    if (!trailing) {
+      return b.node(Op.REDUCE_SUM, List.of(t, ivec(axes)), Map.of("keepdims", 1));
+    }
+    long kk = k;
+    String ones =
+        cached("ones" + k, () -> b.floatInitializer("ones_column", onesOf((int) kk), kk, 1));
+    if (axes.length == 1) {
+      return op(Op.MAT_MUL, t, ones);
+    }
+    long[] rows = new long[first + 1];
+    long[] kept = new long[rank];
+    Arrays.fill(kept, first, rank, 1);
+    rows[first] = k; // zeros elsewhere: Reshape copies those sizes from its input
+    return op(Op.RESHAPE, op(Op.MAT_MUL, op(Op.RESHAPE, t, ivec(rows)), ones), ivec(kept));
+  }
+
+  private static float[] onesOf(int n) {
+    float[] v = new float[n];
+    Arrays.fill(v, 1f);
+    return v;
+  }
+
   /** The Shape of tensor {@code t}, as a node. */
   String shapeOf(String t) {
     return op(Op.SHAPE, t);
@@ -297,11 +339,7 @@ final class GradientRun {
     }
     String res = grad;
     if (!axes.isEmpty()) {
-      res =
-          b.node(
-              Op.REDUCE_SUM,
-              List.of(grad, ivec(axes.stream().mapToLong(Long::longValue).toArray())),
-              Map.of("keepdims", 1));
+      res = sumKeepDims(grad, gs, axes.stream().mapToLong(Long::longValue).toArray());
     }
     if (r != ro) {
       res = op(Op.RESHAPE, res, shapeOf(operand));

@@ -7,8 +7,6 @@ import ai.onnx.proto.OnnxMl.NodeProto;
 import dev.arat.onnx.OnnxModelException;
 import dev.arat.onnx.Op;
 import java.util.Arrays;
-import java.util.List;
-import java.util.Map;
 
 /**
  * Gradient rules of the normalisations, with inference semantics: BatchNormalization (running
@@ -61,18 +59,9 @@ final class NormRules {
     String inv = n.getOutput(2);
     String xhat = run.op(Op.MUL, run.op(Op.SUB, x, mean), inv);
     String gs = run.op(Op.MUL, dy, n.getInput(1));
-    String ax = run.ivec(axes);
-    String m1 =
-        run.op(
-            Op.MUL,
-            run.b().node(Op.REDUCE_SUM, List.of(gs, ax), Map.of("keepdims", 1)),
-            run.fconst(1f / count));
+    String m1 = run.op(Op.MUL, run.sumKeepDims(gs, xs, axes), run.fconst(1f / count));
     String m2 =
-        run.op(
-            Op.MUL,
-            run.b()
-                .node(Op.REDUCE_SUM, List.of(run.op(Op.MUL, gs, xhat), ax), Map.of("keepdims", 1)),
-            run.fconst(1f / count));
+        run.op(Op.MUL, run.sumKeepDims(run.op(Op.MUL, gs, xhat), xs, axes), run.fconst(1f / count));
     run.addGrad(
         x, run.op(Op.MUL, inv, run.op(Op.SUB, run.op(Op.SUB, gs, m1), run.op(Op.MUL, xhat, m2))));
   }
