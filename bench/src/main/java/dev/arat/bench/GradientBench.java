@@ -79,8 +79,7 @@ public final class GradientBench {
         labels[i] = i % 3;
         targets[i] = (i % 3) + 1;
       }
-      // the evaluator's own session options (threads, no spinning), so the ratio is what attacks
-      // see
+      // the evaluator's own session options (threads, no spinning): the ratio attacks see
       RuntimeOptions runtime = RuntimeOptions.cpu(threads);
       try (OrtSession.SessionOptions o = OrtSessions.options(runtime, p.toString());
           OrtSession.SessionOptions og = OrtSessions.options(runtime, p.toString())) {

@@ -1,8 +1,6 @@
 package dev.arat.cli;
 
 import dev.arat.attack.Cascade;
-import dev.arat.evaluator.ort.ExecutionProvider;
-import dev.arat.evaluator.ort.RuntimeOptions;
 import dev.arat.evaluator.report.Report;
 import dev.arat.evaluator.report.ReportFiles;
 import dev.arat.evaluator.run.Evidence;
@@ -162,10 +160,7 @@ final class EvaluateCommand implements Callable<Integer> {
         throw new IllegalArgumentException(
             "--variant: cannot be combined with --shard (evaluate variants unsharded)");
       }
-      RuntimeOptions runtime =
-          new RuntimeOptions(
-              ExecutionProvider.parse(provider), 0, threads, interOpThreads, gradientLanes.lanes);
-      return evaluateVariants(model, variants, s, dir, dataDir, runner, runtime, output);
+      return evaluateVariants(model, variants, s, dir, dataDir, runner, output);
     }
     return evaluate(model, s, dir, dataDir, runner, output);
   }
@@ -235,7 +230,6 @@ final class EvaluateCommand implements Callable<Integer> {
       Path dir,
       Path data,
       SuiteRunner.Builder runner,
-      RuntimeOptions runtime,
       Output output) {
     AtomicBoolean stop = new AtomicBoolean();
     VariantComparison.Outcome o;
@@ -248,7 +242,7 @@ final class EvaluateCommand implements Callable<Integer> {
                   "interrupted; finished batches are in the ledgers under "
                       + dir
                       + ", rerun the same command to resume"));
-      o = VariantComparison.run(runner, runtime, model, variants, suite, data, dir);
+      o = VariantComparison.run(runner, runner.runtime(), model, variants, suite, data, dir);
     }
     List<Path> files = VariantComparison.writeAll(o, dir);
     PrintWriter out = output.out();

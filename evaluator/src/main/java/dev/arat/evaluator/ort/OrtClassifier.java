@@ -30,6 +30,7 @@ import java.util.ArrayList;
 import java.util.Collections;
 import java.util.EnumMap;
 import java.util.HashMap;
+import java.util.IdentityHashMap;
 import java.util.LinkedHashMap;
 import java.util.LinkedHashSet;
 import java.util.List;
@@ -258,19 +259,20 @@ public final class OrtClassifier implements GradientClassifier, AutoCloseable {
         fixedBatch > 0 || runtime.provider() != ExecutionProvider.CPU
             ? 1
             : OrtSessions.GRADIENT_PARTS;
-    int k = parts == 1 ? 1 : OrtSessions.gradientLanes(runtime);
+    int lanes = parts == 1 ? 1 : OrtSessions.gradientLanes(runtime);
     try {
       o = OrtSessions.options(runtime, source);
-      if (k == 1) {
+      if (lanes == 1) {
         lo.add(o);
       } else {
         Map<Integer, OrtSession.SessionOptions> byThreads = new HashMap<>();
         for (int t : OrtSessions.laneThreads(runtime)) {
-          if (!byThreads.containsKey(t)) {
-            byThreads.put(
-                t, OrtSessions.options(runtime.withIntraOpThreads(t).withGradientLanes(1), source));
+          OrtSession.SessionOptions same = byThreads.get(t); // lanes with equal shares share one
+          if (same == null) {
+            same = OrtSessions.options(runtime.withIntraOpThreads(t).withGradientLanes(1), source);
+            byThreads.put(t, same);
           }
-          lo.add(byThreads.get(t));
+          lo.add(same);
         }
       }
       s = env.createSession(fwd.toByteArray(), o);
@@ -769,8 +771,7 @@ public final class OrtClassifier implements GradientClassifier, AutoCloseable {
   private static void closeOptions(
       OrtSession.SessionOptions main, List<OrtSession.SessionOptions> lanes) {
     if (lanes != null) {
-      java.util.Set<OrtSession.SessionOptions> distinct =
-          java.util.Collections.newSetFromMap(new java.util.IdentityHashMap<>());
+      Set<OrtSession.SessionOptions> distinct = Collections.newSetFromMap(new IdentityHashMap<>());
       distinct.addAll(lanes);
       for (OrtSession.SessionOptions l : distinct) {
         if (l != main) {

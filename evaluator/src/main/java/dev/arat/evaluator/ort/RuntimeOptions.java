@@ -61,7 +61,7 @@ public record RuntimeOptions(
     return new RuntimeOptions(p, deviceId, intraOpThreads, interOpThreads, gradientLanes);
   }
 
-  /** These options with {@code lanes} gradient lanes ({@code <= 0}: automatic). */
+  /** These options with {@code lanes} gradient lanes (1, 2 or 4; 0: automatic). */
   public RuntimeOptions withGradientLanes(int lanes) {
     return new RuntimeOptions(provider, deviceId, intraOpThreads, interOpThreads, lanes);
   }

@@ -141,6 +141,11 @@ public final class SuiteRunner {
       return this;
     }
 
+    /** The runtime options set so far (the ones {@link #build()}'s runner opens models with). */
+    public RuntimeOptions runtime() {
+      return runtime;
+    }
+
     /** ONNX Runtime inter-op threads ({@code > 1}: parallel execution of independent nodes). */
     public Builder optInterOpThreads(int interOpThreads) {
       runtime = runtime.withInterOpThreads(interOpThreads);
@@ -148,7 +153,7 @@ public final class SuiteRunner {
     }
 
     /**
-     * Gradient lanes per loss head ({@code <= 0}: automatic; see {@link
+     * Gradient lanes per loss head (1, 2 or 4; 0: automatic; see {@link
      * dev.arat.evaluator.ort.OrtSessions#gradientLanes}).
      */
     public Builder optGradientLanes(int lanes) {

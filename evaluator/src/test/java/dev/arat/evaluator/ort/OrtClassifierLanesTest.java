@@ -11,6 +11,7 @@ import dev.arat.evaluator.Fixtures;
 import dev.arat.onnx.OnnxModels;
 import dev.arat.specs.LossHead;
 import java.nio.file.Path;
+import java.util.Arrays;
 import java.util.List;
 import java.util.Random;
 import java.util.stream.Stream;
@@ -121,7 +122,7 @@ public class OrtClassifierLanesTest {
         for (int i = 0; i < n; i++) {
           ImageBatch one =
               new ImageBatch(
-                  java.util.Arrays.copyOfRange(x.data(), i * per, (i + 1) * per),
+                  Arrays.copyOfRange(x.data(), i * per, (i + 1) * per),
                   1,
                   m.channels(),
                   m.height(),
@@ -134,13 +135,11 @@ public class OrtClassifierLanesTest {
                   head);
           String what = model + " " + head.id() + " image " + i;
           assertArrayEquals(
-              g.logits(),
-              java.util.Arrays.copyOfRange(all.logits(), i * k, (i + 1) * k),
-              what + " logits");
+              g.logits(), Arrays.copyOfRange(all.logits(), i * k, (i + 1) * k), what + " logits");
           assertEquals(g.losses()[0], all.losses()[i], what + " loss");
           assertArrayEquals(
               g.gradient(),
-              java.util.Arrays.copyOfRange(all.gradient(), i * per, (i + 1) * per),
+              Arrays.copyOfRange(all.gradient(), i * per, (i + 1) * per),
               what + " gradient");
         }
       }

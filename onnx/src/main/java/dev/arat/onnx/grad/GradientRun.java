@@ -275,20 +275,14 @@ final class GradientRun {
    * ReduceSum.
    */
   String sumKeepDims(String t, long[] ts, long[] axes) {
-    int rank = ts == null ? -1 : ts.length;
-    int first = rank - axes.length;
-    boolean trailing = rank > 0 && first > 0;
-    long k = 1;
-    for (int i = 0; trailing && i < axes.length; i++) {
-      trailing = axes[i] == first + i && ts[first + i] > 0;
-      k *= trailing ? ts[first + i] : 1;
-    }
-    if (!trailing) {
+    long k = trailingSize(ts, axes);
+    if (k <= 0) {
       return b.node(Op.REDUCE_SUM, List.of(t, ivec(axes)), Map.of("keepdims", 1));
     }
-    long kk = k;
+    int rank = ts.length;
+    int first = rank - axes.length;
     String ones =
-        cached("ones" + k, () -> b.floatInitializer("ones_column", onesOf((int) kk), kk, 1));
+        cached("ones" + k, () -> b.floatInitializer("ones_column", onesOf((int) k), k, 1));
     if (axes.length == 1) {
       return op(Op.MAT_MUL, t, ones);
     }
@@ -297,6 +291,25 @@ final class GradientRun {
     Arrays.fill(kept, first, rank, 1);
     rows[first] = k; // zeros elsewhere: Reshape copies those sizes from its input
     return op(Op.RESHAPE, op(Op.MAT_MUL, op(Op.RESHAPE, t, ivec(rows)), ones), ivec(kept));
+  }
+
+  /**
+   * The number of elements a row over {@code axes} holds when they are the trailing axes of shape
+   * {@code ts}, all of static size, and leave the batch axis out; else 0.
+   */
+  private static long trailingSize(long[] ts, long[] axes) {
+    if (ts == null || axes.length == 0 || axes.length >= ts.length) {
+      return 0;
+    }
+    int first = ts.length - axes.length;
+    long k = 1;
+    for (int i = 0; i < axes.length; i++) {
+      if (axes[i] != first + i || ts[first + i] <= 0) {
+        return 0;
+      }
+      k *= ts[first + i];
+    }
+    return k;
   }
 
   private static float[] onesOf(int n) {
