@@ -27,6 +27,7 @@ import java.nio.FloatBuffer;
 import java.nio.LongBuffer;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.Collections;
 import java.util.EnumMap;
 import java.util.HashMap;
@@ -53,9 +54,9 @@ import java.util.concurrent.atomic.AtomicInteger;
  * calls go to the sessions of one {@link LossHead}, created on first use, on the input-gradient
  * graph the {@code onnx} module builds ({@link GradientGraphBuilder}): one call returns logits,
  * per-sample loss and the input gradient of their sum. On the CPU a gradient call's batch is cut
- * into {@link OrtSessions#GRADIENT_PARTS} contiguous parts (fewer for fewer images; one for a
- * fixed-batch model), which the head's {@link OrtSessions#gradientLanes gradient lanes} (one
- * session each) compute concurrently, the first lane on the calling thread.
+ * into {@link OrtSessions#GRADIENT_PARTS} contiguous parts (fewer for fewer images, at least two
+ * images each; one for a fixed-batch model), which the head's {@link OrtSessions#gradientLanes
+ * gradient lanes} (one session each) compute concurrently, the first lane on the calling thread.
  *
  * <p>Ownership: this object owns its session options and every session it creates, and closes them
  * in {@link #close()} (idempotent). Tensors and results live only inside one call, in
@@ -88,6 +89,16 @@ public final class OrtClassifier implements GradientClassifier, AutoCloseable {
   private final Map<LossHead, List<OrtSession>> gradientSessions = new EnumMap<>(LossHead.class);
   private final ExecutionProvider provider;
   private final int fixedBatch;
+
+  /**
+   * The fewest images one ONNX Runtime call of a dynamic-batch model gets; a call for fewer is run
+   * on copies of its last image, whose outputs are dropped. ORT picks some kernels' loops from the
+   * whole shape and drops axes of size 1 first, so one image alone can get other bits than the same
+   * image among others (seen: a ReduceMean over the tokens of a torch-exported attention model);
+   * from two images on, a sample's bits do not depend on its batch (OrtClassifierLanesTest).
+   */
+  private static final int MIN_CALL_IMAGES = 2;
+
   private final ModelInput.Layout layout;
   private final List<String> adaptations;
   private String whiteBox;
@@ -440,7 +451,7 @@ public final class OrtClassifier implements GradientClassifier, AutoCloseable {
       float[] out = null;
       for (int from = 0; from < x.n(); from += fixedBatch) {
         int cnt = Math.min(fixedBatch, x.n() - from);
-        float[] z = logits(padded(x, from, cnt));
+        float[] z = logits(padded(x, from, cnt, fixedBatch));
         if (out == null) {
           k = z.length / fixedBatch;
           out = new float[x.n() * k];
@@ -448,6 +459,10 @@ public final class OrtClassifier implements GradientClassifier, AutoCloseable {
         System.arraycopy(z, 0, out, from * k, cnt * k);
       }
       return out;
+    }
+    if (fixedBatch == 0 && x.n() < MIN_CALL_IMAGES) {
+      float[] z = logits(padded(x, 0, x.n(), MIN_CALL_IMAGES));
+      return Arrays.copyOf(z, z.length / MIN_CALL_IMAGES * x.n());
     }
     try (OnnxTensor t = OnnxTensor.createTensor(env, FloatBuffer.wrap(x.data()), shape(x));
         OrtSession.Result r = forward.run(Map.of(inputName, t), Set.of(logitsName))) {
@@ -506,16 +521,16 @@ public final class OrtClassifier implements GradientClassifier, AutoCloseable {
         int cnt = Math.min(fixedBatch, n - from);
         LossGradient part =
             lossGradient(
-                padded(x, from, cnt),
-                padded(labels, from, cnt),
-                head.targeted() ? padded(targets, from, cnt) : null,
+                padded(x, from, cnt, fixedBatch),
+                padded(labels, from, cnt, fixedBatch),
+                head.targeted() ? padded(targets, from, cnt, fixedBatch) : null,
                 head);
         copyRows(part, out, from, cnt);
       }
       return out;
     }
     List<OrtSession> sessions = gradientSessions(head);
-    int parts = Math.min(n, gradientParts);
+    int parts = Math.max(1, Math.min(n / MIN_CALL_IMAGES, gradientParts));
     if (parts == 1) {
       return lossGradient(sessions.get(0), x, labels, targets, head, 0, n);
     }
@@ -609,6 +624,21 @@ public final class OrtClassifier implements GradientClassifier, AutoCloseable {
   private LossGradient lossGradient(
       OrtSession s, ImageBatch x, int[] labels, int[] targets, LossHead head, int from, int n) {
     int per = x.imageSize();
+    if (fixedBatch == 0 && n < MIN_CALL_IMAGES) {
+      LossGradient copies =
+          lossGradient(
+              s,
+              padded(x, from, n, MIN_CALL_IMAGES),
+              padded(labels, from, n, MIN_CALL_IMAGES),
+              head.targeted() ? padded(targets, from, n, MIN_CALL_IMAGES) : null,
+              head,
+              0,
+              MIN_CALL_IMAGES);
+      LossGradient out =
+          new LossGradient(new float[n * numClasses], new float[n], new float[n * per]);
+      copyRows(copies, out, 0, n);
+      return out;
+    }
     List<OnnxTensor> owned = new ArrayList<>();
     try {
       Map<String, OnnxTensor> feed = new HashMap<>();
@@ -857,26 +887,27 @@ public final class OrtClassifier implements GradientClassifier, AutoCloseable {
   }
 
   /**
-   * Images {@code [from, from+cnt)} of {@code x} as a batch of exactly {@link #fixedBatch()},
-   * filled up with copies of the last one (each sample's outputs and input gradient depend only on
-   * itself, so the copies are computed and dropped).
+   * Images {@code [from, from+cnt)} of {@code x} as a batch of exactly {@code size} (a fixed batch
+   * or {@link #MIN_CALL_IMAGES}), filled up with copies of the last one (each sample's outputs and
+   * input gradient depend only on itself, so the copies are computed and dropped).
    */
-  private ImageBatch padded(ImageBatch x, int from, int cnt) {
+  private static ImageBatch padded(ImageBatch x, int from, int cnt, int size) {
     int per = x.imageSize();
-    float[] d = new float[fixedBatch * per];
+    float[] d = new float[size * per];
     System.arraycopy(x.data(), from * per, d, 0, cnt * per);
-    for (int i = cnt; i < fixedBatch; i++) {
+    for (int i = cnt; i < size; i++) {
       System.arraycopy(x.data(), (from + cnt - 1) * per, d, i * per, per);
     }
-    return new ImageBatch(d, fixedBatch, x.c(), x.h(), x.w());
+    return new ImageBatch(d, size, x.c(), x.h(), x.w());
   }
 
   /**
-   * Labels or targets {@code [from, from+cnt)} padded like {@link #padded(ImageBatch, int, int)}.
+   * Labels or targets {@code [from, from+cnt)} padded like {@link #padded(ImageBatch, int, int,
+   * int)}.
    */
-  private int[] padded(int[] a, int from, int cnt) {
-    int[] out = new int[fixedBatch];
-    for (int i = 0; i < fixedBatch; i++) {
+  private static int[] padded(int[] a, int from, int cnt, int size) {
+    int[] out = new int[size];
+    for (int i = 0; i < size; i++) {
       out[i] = a[from + Math.min(i, cnt - 1)];
     }
     return out;

@@ -58,11 +58,11 @@ public final class OrtSessions {
 
   /**
    * Parts of contiguous rows that a gradient call's batch is cut into on the CPU (fewer when it has
-   * fewer images; none for a fixed-batch model). The cut depends only on the batch size, never on
-   * threads or lanes: ONNX Runtime's kernels give a sample's gradient bits that do not depend on
-   * the thread count, but for some graphs (the ViT fixture) they do depend on the batch the sample
-   * is in, so a cut that followed the machine's core count would make results depend on the machine
-   * (OrtClassifierLanesTest).
+   * fewer images, so that each part has at least two; none for a fixed-batch model). The cut
+   * depends only on the batch size, never on threads or lanes: ONNX Runtime's kernels give a
+   * sample's gradient bits that do not depend on the thread count, but for some graphs (the ViT
+   * fixture) they do depend on the batch the sample is in, so a cut that followed the machine's
+   * core count would make results depend on the machine (OrtClassifierLanesTest).
    */
   public static final int GRADIENT_PARTS = 4;
 

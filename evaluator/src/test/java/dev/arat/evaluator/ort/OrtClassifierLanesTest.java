@@ -34,6 +34,7 @@ public class OrtClassifierLanesTest {
         "../onnx/src/test/resources/fixtures/dwsep/model.onnx",
         "../onnx/src/test/resources/fixtures/vit/model.onnx",
         "../onnx/src/test/resources/fixtures/vit-opset14/model.onnx",
+        "../onnx/src/test/resources/fixtures/attn-meanpool/model.onnx",
         "conv-relu-softmax");
   }
 
@@ -101,11 +102,13 @@ public class OrtClassifierLanesTest {
 
   /**
    * A sample gets the same logits, loss and gradient bits whatever batch it is in and wherever in
-   * it: a 37-image call equals 37 one-image calls. This is what makes a shard, a recheck or another
-   * {@code batch_size} reproduce a run exactly; it failed on both ViTs while the softmax and layer
-   * norm gradients summed their rows with ReduceSum, whose order follows the row's alignment. It
-   * also checks that the cut and the copies put every row where it belongs (a test between lane
-   * counts alone would miss an error that every lane count shares).
+   * it: a 37-image call equals 37 one-image calls, forward and gradient. This is what makes a
+   * shard, a recheck or another {@code batch_size} reproduce a run exactly. It failed on both ViTs
+   * while the softmax and layer norm gradients summed their rows with ReduceSum, whose order
+   * follows the row's alignment, and on the attention model with mean pooling while one image was
+   * run alone (ORT's ReduceMean over the tokens takes another path for a batch of one). It also
+   * checks that the cut and the copies put every row where it belongs (a test between lane counts
+   * alone would miss an error that every lane count shares).
    */
   @ParameterizedTest
   @MethodSource("models")
@@ -117,19 +120,19 @@ public class OrtClassifierLanesTest {
       int per = m.channels() * m.height() * m.width();
       int[] labels = labels(n, k, 7);
       int[] targets = targets(labels, k);
+      float[] forward = m.logits(x);
+      for (int i = 0; i < n; i++) {
+        assertArrayEquals(
+            Arrays.copyOfRange(forward, i * k, (i + 1) * k),
+            m.logits(image(m, x, i)),
+            model + " forward logits, image " + i);
+      }
       for (LossHead head : LossHead.values()) {
         LossGradient all = m.lossGradient(x, labels, head.targeted() ? targets : null, head);
         for (int i = 0; i < n; i++) {
-          ImageBatch one =
-              new ImageBatch(
-                  Arrays.copyOfRange(x.data(), i * per, (i + 1) * per),
-                  1,
-                  m.channels(),
-                  m.height(),
-                  m.width());
           LossGradient g =
               m.lossGradient(
-                  one,
+                  image(m, x, i),
                   new int[] {labels[i]},
                   head.targeted() ? new int[] {targets[i]} : null,
                   head);
@@ -144,6 +147,17 @@ public class OrtClassifierLanesTest {
         }
       }
     }
+  }
+
+  /** Image {@code i} of {@code x} alone. */
+  private static ImageBatch image(OrtClassifier m, ImageBatch x, int i) {
+    int per = x.imageSize();
+    return new ImageBatch(
+        Arrays.copyOfRange(x.data(), i * per, (i + 1) * per),
+        1,
+        m.channels(),
+        m.height(),
+        m.width());
   }
 
   @Test

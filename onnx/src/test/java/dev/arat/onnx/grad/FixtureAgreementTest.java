@@ -26,7 +26,7 @@ class FixtureAgreementTest {
 
   static Stream<Arguments> cases() {
     Stream.Builder<Arguments> s = Stream.builder();
-    for (String m : new String[] {"resnet", "dwsep", "vit", "vit-opset14"}) {
+    for (String m : new String[] {"resnet", "dwsep", "vit", "vit-opset14", "attn-meanpool"}) {
       for (LossHead h : LossHead.values()) {
         s.add(Arguments.of(m, h));
       }
